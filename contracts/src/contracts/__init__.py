@@ -1,0 +1,55 @@
+"""Chorus event contracts: the one definition of every event other systems subscribe to."""
+
+from contracts.envelope import (
+    CONTENT_TYPE,
+    CloudEvent,
+    EventData,
+    derived_event_id,
+)
+from contracts.events import (
+    ALL_EVENTS,
+    EVENTS_BY_TOPIC,
+    EVENTS_BY_TYPE,
+    AnyEvent,
+    Audience,
+    ContentKind,
+    ContentPublished,
+    ContentPublishedData,
+    EngagementKind,
+    EngagementObserved,
+    EngagementObservedData,
+    EngagementSource,
+    Network,
+    PointsAwarded,
+    PointsAwardedData,
+    PostShared,
+    PostSharedData,
+    ShareMethod,
+)
+from contracts.topics import dlq_topic
+
+__all__ = [
+    "ALL_EVENTS",
+    "CONTENT_TYPE",
+    "EVENTS_BY_TOPIC",
+    "EVENTS_BY_TYPE",
+    "AnyEvent",
+    "Audience",
+    "CloudEvent",
+    "ContentKind",
+    "ContentPublished",
+    "ContentPublishedData",
+    "EngagementKind",
+    "EngagementObserved",
+    "EngagementObservedData",
+    "EngagementSource",
+    "EventData",
+    "Network",
+    "PointsAwarded",
+    "PointsAwardedData",
+    "PostShared",
+    "PostSharedData",
+    "ShareMethod",
+    "derived_event_id",
+    "dlq_topic",
+]

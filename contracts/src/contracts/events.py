@@ -1,0 +1,179 @@
+"""Event payloads and their envelopes. v1 only ever grows by optional fields."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, HttpUrl
+
+from contracts.envelope import CloudEvent, EventData, Identifier, UtcDateTime
+from contracts.topics import (
+    CONTENT_PUBLISHED,
+    ENGAGEMENT_OBSERVED,
+    POINTS_AWARDED,
+    POST_SHARED,
+)
+
+
+class Network(StrEnum):
+    LINKEDIN = "linkedin"
+    X = "x"
+    FACEBOOK = "facebook"
+    XING = "xing"
+    INSTAGRAM = "instagram"
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+
+
+class ContentKind(StrEnum):
+    ARTICLE = "article"
+    INTERNAL = "internal"
+    JOB = "job"
+    EVENT = "event"
+
+
+class ShareMethod(StrEnum):
+    INTENT = "intent"
+    API = "api"
+    SCHEDULED = "scheduled"
+
+
+class EngagementKind(StrEnum):
+    CLICK = "click"
+    REACTION = "reaction"
+    COMMENT = "comment"
+    RESHARE = "reshare"
+    IMPRESSION = "impression"
+    CONVERSION = "conversion"
+
+
+class EngagementSource(StrEnum):
+    REDIRECT = "redirect"
+    WEBHOOK = "webhook"
+    POLL = "poll"
+    API = "api"
+
+
+class Audience(EventData):
+    """Who a content item targets; an empty list means no restriction on that axis."""
+
+    groups: list[Identifier] = Field(default_factory=list)
+    locations: list[Identifier] = Field(default_factory=list)
+    languages: list[Annotated[str, Field(min_length=2, max_length=35)]] = Field(
+        default_factory=list
+    )
+
+
+# -- content ---------------------------------------------------------------------------
+
+
+class ContentPublishedData(EventData):
+    content_id: Identifier
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    kind: ContentKind
+    url: HttpUrl | None = None
+    summary: Annotated[str, Field(max_length=2000)] = ""
+    image_url: HttpUrl | None = None
+    suggested_texts: dict[Network, Annotated[str, Field(max_length=3000)]] = Field(
+        default_factory=dict
+    )
+    topics: list[Identifier] = Field(default_factory=list)
+    audience: Audience = Field(default_factory=Audience)
+    publish_at: UtcDateTime
+    expires_at: UtcDateTime | None = None
+    campaign_id: Identifier | None = None
+    published_by: Identifier
+    language: Annotated[str, Field(min_length=2, max_length=35)] | None = None
+
+
+class ContentPublished(CloudEvent[ContentPublishedData]):
+    event_name: ClassVar[str] = "content-published"
+    topic: ClassVar[str] = CONTENT_PUBLISHED
+    service: ClassVar[str] = "content"
+    key_field: ClassVar[str] = "content_id"
+
+
+# -- share -----------------------------------------------------------------------------
+
+
+class PostSharedData(EventData):
+    share_id: Identifier
+    content_id: Identifier | None = Field(
+        description="null for a post the employee wrote themselves"
+    )
+    employee_id: Identifier
+    employee_groups: list[Identifier] = Field(default_factory=list)
+    network: Network
+    short_code: Annotated[str, Field(min_length=4, max_length=32)]
+    tracked_url: HttpUrl
+    shared_at: UtcDateTime
+    audience_size: Annotated[int, Field(ge=0)] = 0
+    method: ShareMethod
+    campaign_id: Identifier | None = None
+    content_kind: ContentKind | None = None
+
+
+class PostShared(CloudEvent[PostSharedData]):
+    event_name: ClassVar[str] = "post-shared"
+    topic: ClassVar[str] = POST_SHARED
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "employee_id"
+
+
+class EngagementObservedData(EventData):
+    engagement_id: Identifier
+    share_id: Identifier
+    content_id: Identifier | None = None
+    employee_id: Identifier
+    network: Network
+    kind: EngagementKind
+    count: Annotated[int, Field(ge=1)] = 1
+    observed_at: UtcDateTime
+    source: EngagementSource
+    visitor: Annotated[str, Field(min_length=8, max_length=128)] | None = Field(
+        default=None, description="pseudonymous visitor hash; never a raw address"
+    )
+    unique: bool = False
+    campaign_id: Identifier | None = None
+
+
+class EngagementObserved(CloudEvent[EngagementObservedData]):
+    event_name: ClassVar[str] = "engagement-observed"
+    topic: ClassVar[str] = ENGAGEMENT_OBSERVED
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "employee_id"
+
+
+# -- rewards ---------------------------------------------------------------------------
+
+
+class PointsAwardedData(EventData):
+    award_id: Identifier
+    employee_id: Identifier
+    points: int = Field(description="negative for a clawback")
+    rule_id: Identifier
+    rule_version: Annotated[int, Field(ge=1)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    source_event_id: Identifier
+    source_event_type: Identifier
+    awarded_at: UtcDateTime
+
+
+class PointsAwarded(CloudEvent[PointsAwardedData]):
+    event_name: ClassVar[str] = "points-awarded"
+    topic: ClassVar[str] = POINTS_AWARDED
+    service: ClassVar[str] = "rewards"
+    key_field: ClassVar[str] = "employee_id"
+
+
+AnyEvent = CloudEvent[Any]
+
+ALL_EVENTS: tuple[type[AnyEvent], ...] = (
+    ContentPublished,
+    PostShared,
+    EngagementObserved,
+    PointsAwarded,
+)
+EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
+EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

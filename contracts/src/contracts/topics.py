@@ -1,0 +1,21 @@
+"""Topic names: one topic per event type and major version, each with a dead-letter twin."""
+
+from __future__ import annotations
+
+CONTENT_PUBLISHED = "chorus.content-published.v1"
+POST_SHARED = "chorus.post-shared.v1"
+ENGAGEMENT_OBSERVED = "chorus.engagement-observed.v1"
+POINTS_AWARDED = "chorus.points-awarded.v1"
+
+DLQ_SUFFIX = ".dlq"
+
+# Headers set on a dead-lettered message, next to the original headers.
+DLQ_ERROR_HEADER = "chorus-dlq-error"
+DLQ_ERROR_TYPE_HEADER = "chorus-dlq-error-type"
+DLQ_SOURCE_HEADER = "chorus-dlq-source"  # "<topic>/<partition>/<offset>"
+DLQ_CONSUMER_HEADER = "chorus-dlq-consumer"  # the consumer group that refused it
+
+
+def dlq_topic(topic: str) -> str:
+    """The dead-letter topic of `topic`."""
+    return topic + DLQ_SUFFIX
