@@ -68,8 +68,17 @@ def _compare(
         if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
             _compare(old[key], new[key], old_defs, new_defs, f"{path}[{key}]", problems, seen)
 
-    structural = {"properties", "required", "anyOf", "oneOf", "allOf", "items",
-                  "additionalProperties", "$ref", "$defs"}
+    structural = {
+        "properties",
+        "required",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "items",
+        "additionalProperties",
+        "$ref",
+        "$defs",
+    }
     ignored = _ANNOTATIONS | structural
     old_rest = {k: v for k, v in old.items() if k not in ignored}
     new_rest = {k: v for k, v in new.items() if k not in ignored}

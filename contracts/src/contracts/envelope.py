@@ -122,5 +122,3 @@ def derived_event_id(*parts: str) -> str:
     """Deterministic id for an event derived from others, so a replay yields the same id."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return digest[:32]
-
-

@@ -1,0 +1,69 @@
+# Chorus: `make run` brings the platform up locally; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE       ?= $(CURDIR)/.cache
+UV_VERSION  := 0.13.9
+TOOLS       := $(CACHE)/tools
+UV          := $(TOOLS)/bin/uv
+PYTHON      ?= python3
+VENV_PY     := $(CURDIR)/.venv/bin/python
+DEVSTACK    := $(PYTHON) deploy/local/devstack.py
+PYTEST_ARGS ?=
+export UV_CACHE_DIR := $(CACHE)/uv
+export CHORUS_CACHE := $(CACHE)
+
+.PHONY: help install lint format schemas test run up down bench clean
+
+help:
+	@echo "make run     - Kafka, MongoDB-wire server and every service, with demo data"
+	@echo "make test    - lint, then every test against real Kafka and MongoDB"
+	@echo "make lint    - ruff and mypy"
+	@echo "make schemas - regenerate contracts/schemas from the models"
+	@echo "make up/down - the same platform with docker compose"
+	@echo "make bench   - the benchmarks in bench/"
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (python3 --version)")'
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV)
+	@$(UV) sync --all-packages --frozen --quiet
+
+lint: install
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check --quiet .
+	@$(UV) run --frozen mypy contracts/src/contracts chassis/src/chassis services/*/src/*
+
+format: install
+	@$(UV) run --frozen ruff format .
+	@$(UV) run --frozen ruff check --fix .
+
+schemas: install
+	@$(UV) run --frozen python -m contracts.schemas
+
+# Starts what is missing (or reuses running servers), runs everything, stops what it started.
+test: lint
+	@$(DEVSTACK) start
+	@status=0; eval "$$($(DEVSTACK) env)"; \
+	  $(VENV_PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	  $(DEVSTACK) stop; exit $$status
+
+run: install
+	@$(VENV_PY) deploy/local/run.py
+
+up:
+	docker compose up --build --detach --wait
+
+down:
+	docker compose down
+
+bench: install
+	@$(DEVSTACK) start
+	@status=0; eval "$$($(DEVSTACK) env)"; \
+	  for script in bench/*.py; do $(VENV_PY) $$script || status=$$?; done; \
+	  $(DEVSTACK) stop; exit $$status
+
+clean:
+	rm -rf .venv $(CACHE)

@@ -1,0 +1,116 @@
+"""Bearer tokens: OIDC-style JWTs, RS256 via JWKS in production, HS256 for local runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from chassis.errors import Problem
+
+ROLES = ("employee", "curator", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: who they are, in which tenant, with which roles and groups."""
+
+    employee_id: str
+    tenant: str
+    roles: frozenset[str]
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        return bool(self.roles & set(roles))
+
+
+class TokenVerifier:
+    def __init__(self, *, secret: str = "", jwks_url: str = "", audience: str | None = None):
+        self._secret = secret
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._audience = audience
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256"]
+            else:
+                key, algorithms = self._secret, ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._audience,
+                options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+            )
+        except jwt.PyJWTError as exc:
+            raise Problem(
+                401, "Invalid token", str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from exc
+        tenant, roles = claims.get("tenant"), claims.get("roles", [])
+        if not isinstance(tenant, str) or not tenant:
+            raise Problem(401, "Invalid token", "claim 'tenant' is missing")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Problem(401, "Invalid token", "claim 'roles' must be a list of strings")
+        groups = claims.get("groups", [])
+        return Principal(
+            employee_id=str(claims["sub"]),
+            tenant=tenant,
+            roles=frozenset(roles),
+            groups=frozenset(g for g in groups if isinstance(g, str)),
+        )
+
+
+def issue_token(
+    secret: str,
+    *,
+    sub: str,
+    tenant: str,
+    roles: Iterable[str] = ("employee",),
+    groups: Iterable[str] = (),
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """An HS256 token for local runs and tests."""
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "tenant": tenant,
+        "roles": list(roles),
+        "groups": list(groups),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(
+            401,
+            "Authentication required",
+            "send an 'Authorization: Bearer <token>' header",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(token)
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """Dependency that lets the caller in only with one of `roles`."""
+
+    def check(user: CurrentUser) -> Principal:
+        if not user.has_any(roles):
+            raise Problem(403, "Forbidden", f"needs one of the roles: {', '.join(roles)}")
+        return user
+
+    return check

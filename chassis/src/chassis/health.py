@@ -1,0 +1,106 @@
+"""/healthz, /readyz and /metrics, the same in every process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chassis.errors import problem_response
+
+Check = Callable[[], Awaitable[None]]
+
+HTTP_REQUESTS = Counter(
+    "chorus_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "chorus_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+class Readiness:
+    """Named dependency checks, run concurrently with a timeout each."""
+
+    def __init__(self, timeout: float = 4.0) -> None:
+        self._checks: dict[str, Check] = {}
+        self._timeout = timeout
+
+    def add(self, name: str, check: Check) -> None:
+        self._checks[name] = check
+
+    async def failures(self) -> dict[str, str]:
+        async def run(check: Check) -> str | None:
+            try:
+                await asyncio.wait_for(check(), self._timeout)
+            except TimeoutError:
+                return f"no answer within {self._timeout:g} s"
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"[:300]
+            return None
+
+        names = list(self._checks)
+        results = await asyncio.gather(*(run(self._checks[n]) for n in names))
+        return {name: result for name, result in zip(names, results, strict=True) if result}
+
+
+def router() -> APIRouter:
+    routes = APIRouter(tags=["operations"])
+
+    @routes.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @routes.get("/readyz", summary="Kafka and MongoDB are reachable", response_model=None)
+    async def readyz(request: Request) -> JSONResponse:
+        readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+        if readiness is None:
+            return problem_response(503, "Not ready", "starting up", checks={})
+        failed = await readiness.failures()
+        if failed:
+            detail = "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+            return problem_response(503, "Not ready", detail, checks=failed)
+        return JSONResponse({"status": "ready"})
+
+    @routes.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return routes
+
+
+class RequestMetrics:
+    """ASGI middleware: count and time requests per route template, never per raw path."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            # The router leaves the matched route in the scope it was given.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()

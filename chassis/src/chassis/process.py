@@ -1,0 +1,181 @@
+"""One service, two roles: build the FastAPI app of an `api` or a `worker` process.
+
+Both roles are FastAPI apps served by uvicorn, so /healthz, /readyz, /metrics and the
+problem+json errors are one code path. The worker starts the FastStream broker (its
+subscribers) and its background loops (outbox relay, schedulers) in the lifespan; the
+api starts the broker as a producer only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from chassis import errors, health, logs
+from chassis.auth import TokenVerifier
+from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, make_broker
+from chassis.mongo import create_client, ping
+from chassis.settings import ServiceSettings
+from chassis.telemetry import setup_tracing
+
+Role = Literal["api", "worker"]
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a running process holds: settings, connections, and the service's own parts."""
+
+    settings: ServiceSettings
+    role: Role
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    broker: KafkaBroker
+    publisher: EventPublisher
+    services: Any = None
+
+
+Loop = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    """How a service plugs into the chassis."""
+
+    name: str
+    settings_class: type[ServiceSettings]
+    # Builds the service's handlers and repositories; both roles; may create indexes.
+    setup: Callable[[Runtime], Awaitable[Any]]
+    publishes: Sequence[str] = ()
+    consumes: Sequence[str] = ()
+    routers: Callable[[], Sequence[APIRouter]] = lambda: ()
+    # Worker only: registers FastStream subscribers on runtime.broker before it starts.
+    subscribe: Callable[[Runtime], None] | None = None
+    # Worker only: loops run for the process's lifetime (relay, schedules); restarted on error.
+    loops: Callable[[Runtime], Sequence[Loop]] = lambda runtime: ()
+    description: str = ""
+    extra_openapi_tags: list[dict[str, str]] = field(default_factory=list)
+
+
+async def _supervise(name: str, loop: Loop, restart_delay: float = 1.0) -> None:
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background loop failed; restarting", extra={"loop": name})
+            await asyncio.sleep(restart_delay)
+
+
+def create_app(
+    definition: ServiceDefinition, role: Role, settings: ServiceSettings | None = None
+) -> FastAPI:
+    settings = settings or definition.settings_class()
+    logs.configure(definition.name, role, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracer_provider = setup_tracing(definition.name, role, settings.otlp_endpoint)
+        mongo = create_client(settings.mongodb_url, f"chorus-{definition.name}-{role}")
+        broker = make_broker(settings.kafka_bootstrap_servers, definition.name, tracer_provider)
+        runtime = Runtime(
+            settings=settings,
+            role=role,
+            mongo=mongo,
+            db=mongo[settings.database],
+            broker=broker,
+            publisher=EventPublisher(broker),
+        )
+        probe = KafkaProbe(settings.kafka_bootstrap_servers)
+        readiness = health.Readiness()
+        readiness.add("mongodb", lambda: ping(runtime.db))
+        readiness.add("kafka", probe.check)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            topics = [*definition.publishes, *(definition.consumes if role == "worker" else ())]
+            await ensure_topics(
+                settings.kafka_bootstrap_servers,
+                topics,
+                partitions=settings.topic_partitions,
+                replication=settings.topic_replication,
+            )
+            runtime.services = await definition.setup(runtime)
+            if role == "worker" and definition.subscribe is not None:
+                definition.subscribe(runtime)
+            await broker.start()
+            if role == "worker":
+                for index, loop in enumerate(definition.loops(runtime)):
+                    name = getattr(loop, "__name__", f"loop-{index}")
+                    tasks.append(asyncio.create_task(_supervise(name, loop), name=name))
+            app.state.runtime = runtime
+            app.state.services = runtime.services
+            app.state.readiness = readiness
+            log.info("started", extra={"port": _port(settings, role)})
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await broker.stop()
+            await probe.close()
+            await mongo.close()
+            tracer_provider.shutdown()
+
+    app = FastAPI(
+        title=f"Chorus {definition.name} {role}",
+        description=definition.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if role == "api" else None,
+        docs_url="/docs" if role == "api" else None,
+        redoc_url=None,
+    )
+    app.state.token_verifier = TokenVerifier(secret=settings.jwt_secret, jwks_url=settings.jwks_url)
+    errors.install(app)
+    app.add_middleware(health.RequestMetrics, service=definition.name)
+    app.include_router(health.router())
+    if role == "api":
+        for router in definition.routers():
+            app.include_router(router)
+    return app
+
+
+def _port(settings: ServiceSettings, role: Role) -> int:
+    return settings.api_port if role == "api" else settings.worker_port
+
+
+def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
+    """`python -m <service> api|worker`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or args[0] not in ("api", "worker"):
+        print(f"usage: python -m {definition.name} api|worker", file=sys.stderr)
+        raise SystemExit(2)
+    role: Role = "api" if args[0] == "api" else "worker"
+    try:
+        settings = definition.settings_class()
+    except ValidationError as exc:
+        print(f"{definition.name}: invalid settings: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    app = create_app(definition, role, settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=_port(settings, role),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

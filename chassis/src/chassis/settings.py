@@ -1,0 +1,72 @@
+"""Settings read from the environment; every service subclasses `ServiceSettings`."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_JWT_SECRET = "chorus-local-development-only-secret"
+
+
+def _shared(name: str) -> AliasChoices:
+    """A variable every service reads under the same name, without its prefix."""
+    return AliasChoices(name)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every Chorus process needs. Subclasses set `service` and an env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service: ClassVar[str]
+    default_api_port: ClassVar[int]
+    default_worker_port: ClassVar[int]
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    mongodb_url: str = Field("mongodb://127.0.0.1:27017", validation_alias=_shared("MONGODB_URL"))
+    env: Literal["local", "production"] = Field("local", validation_alias=_shared("CHORUS_ENV"))
+    jwt_secret: str = Field(LOCAL_JWT_SECRET, validation_alias=_shared("CHORUS_JWT_SECRET"))
+    jwks_url: str = Field("", validation_alias=_shared("CHORUS_JWKS_URL"))
+    topic_partitions: int = Field(6, ge=1, validation_alias=_shared("CHORUS_TOPIC_PARTITIONS"))
+    topic_replication: int = Field(1, ge=1, validation_alias=_shared("CHORUS_TOPIC_REPLICATION"))
+    host: str = Field("0.0.0.0", validation_alias=_shared("CHORUS_HOST"))
+    log_level: str = Field("INFO", validation_alias=_shared("CHORUS_LOG_LEVEL"))
+    otlp_endpoint: str = Field("", validation_alias=_shared("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    # How long a freshly written outbox entry is left to the api's own publish before the
+    # worker's relay takes it over (the api died, or Kafka was unreachable).
+    outbox_lease_seconds: float = Field(
+        10.0, gt=0, validation_alias=_shared("CHORUS_OUTBOX_LEASE_SECONDS")
+    )
+
+    database: str = ""
+    api_port: int = 0
+    worker_port: int = 0
+
+    @model_validator(mode="after")
+    def _defaults_and_safety(self) -> ServiceSettings:
+        self.database = self.database or f"chorus_{self.service}"
+        self.api_port = self.api_port or self.default_api_port
+        self.worker_port = self.worker_port or self.default_worker_port
+        if self.env != "local" and not self.jwks_url and self.jwt_secret == LOCAL_JWT_SECRET:
+            raise ValueError(
+                "CHORUS_JWT_SECRET is the local development secret; outside CHORUS_ENV=local "
+                "set a real secret or CHORUS_JWKS_URL"
+            )
+        return self
+
+    @classmethod
+    def env_var_names(cls) -> set[str]:
+        """Every environment variable these settings read (for deployment checks)."""
+        prefix = cls.model_config.get("env_prefix", "")
+        names: set[str] = set()
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                names.update(str(choice) for choice in alias.choices)
+            else:
+                names.add(f"{prefix}{name}".upper())
+        return names

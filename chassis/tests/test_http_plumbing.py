@@ -1,0 +1,115 @@
+"""problem+json errors, bearer-token auth and settings safety, on a small app of our own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field, ValidationError
+
+from chassis import errors
+from chassis.auth import CurrentUser, Principal, TokenVerifier, issue_token, require_roles
+from chassis.settings import LOCAL_JWT_SECRET, ServiceSettings
+
+SECRET = "test-secret-with-enough-length-for-hs256"
+
+
+class Body(BaseModel):
+    title: str = Field(min_length=1)
+    count: int = Field(ge=0)
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    app.state.token_verifier = TokenVerifier(secret=SECRET)
+    errors.install(app)
+
+    @app.post("/things")
+    def create(body: Body, user: CurrentUser) -> dict[str, str]:
+        return {"tenant": user.tenant, "by": user.employee_id}
+
+    @app.get("/admin")
+    def admin(user: Annotated[Principal, Depends(require_roles("admin"))]) -> dict[str, str]:
+        return {"ok": user.employee_id}
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    return app
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(_app(), raise_server_exceptions=False)
+
+
+def _auth(roles: tuple[str, ...] = ("employee",), secret: str = SECRET) -> dict[str, str]:
+    return {"Authorization": "Bearer " + issue_token(secret, sub="e1", tenant="acme", roles=roles)}
+
+
+def test_invalid_body_is_a_422_problem_naming_the_field(client: TestClient) -> None:
+    response = client.post("/things", json={"title": "", "count": -1}, headers=_auth())
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert {e["field"] for e in body["errors"]} == {"title", "count"}
+    assert "title" in body["detail"] and body["status"] == 422
+
+
+def test_missing_token_is_a_401_problem(client: TestClient) -> None:
+    response = client.post("/things", json={"title": "x", "count": 1})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_token_signed_with_another_secret_is_refused(client: TestClient) -> None:
+    headers = _auth(secret="another-secret-with-enough-length-1234")
+    response = client.post("/things", json={"title": "x", "count": 1}, headers=headers)
+    assert response.status_code == 401
+    assert "Signature" in response.json()["detail"]
+
+
+def test_valid_token_gives_tenant_and_subject(client: TestClient) -> None:
+    response = client.post("/things", json={"title": "x", "count": 1}, headers=_auth())
+    assert response.json() == {"tenant": "acme", "by": "e1"}
+
+
+def test_role_is_enforced(client: TestClient) -> None:
+    assert client.get("/admin", headers=_auth()).status_code == 403
+    assert client.get("/admin", headers=_auth(("admin",))).status_code == 200
+
+
+def test_unknown_route_and_unexpected_errors_are_problems(client: TestClient) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    boom = client.get("/boom")
+    assert boom.status_code == 500
+    assert "secret internals" not in boom.text
+
+
+class _Settings(ServiceSettings):
+    service = "demo"
+    default_api_port = 1
+    default_worker_port = 2
+
+
+def test_default_secret_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHORUS_ENV", "production")
+    monkeypatch.delenv("CHORUS_JWT_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="CHORUS_JWT_SECRET"):
+        _Settings()
+    monkeypatch.setenv("CHORUS_JWT_SECRET", "a-real-secret")
+    assert _Settings().jwt_secret == "a-real-secret"
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHORUS_ENV", raising=False)
+    settings = _Settings()
+    assert settings.database == "chorus_demo"
+    assert settings.jwt_secret == LOCAL_JWT_SECRET
+    assert "KAFKA_BOOTSTRAP_SERVERS" in _Settings.env_var_names()

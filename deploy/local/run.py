@@ -1,0 +1,193 @@
+"""`make run`: Kafka, the MongoDB-wire server and every service's api and worker, with demo data.
+
+Stays in the foreground; Ctrl-C (or SIGTERM) stops every process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+import devstack
+from chassis.auth import issue_token
+from chassis.settings import LOCAL_JWT_SECRET
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084}
+WORKER_PORTS = {name: port + 1000 for name, port in SERVICES.items()}
+TENANT = "demo"
+PEOPLE = {
+    "alice": ("admin", ["people", "leadership"]),
+    "bob": ("curator", ["marketing"]),
+    "carol": ("employee", ["sales"]),
+    "dave": ("employee", ["engineering"]),
+    "erin": ("employee", ["engineering"]),
+}
+CONTENT = [
+    {
+        "title": "We are hiring: Senior Platform Engineer (Berlin or remote)",
+        "kind": "job",
+        "url": "https://careers.example.com/jobs/platform-engineer",
+        "summary": "Build the platform our 40 product teams ship on.",
+        "suggested_texts": {
+            "linkedin": "My team is hiring! Come build with us.",
+            "x": "We're hiring",
+        },
+        "topics": ["engineering", "careers"],
+    },
+    {
+        "title": "Our 2026 sustainability report",
+        "kind": "article",
+        "url": "https://www.example.com/sustainability-2026",
+        "summary": "Net-zero operations two years early.",
+        "topics": ["sustainability"],
+    },
+    {
+        "title": "Meet us at KubeCon",
+        "kind": "event",
+        "url": "https://www.example.com/events/kubecon",
+        "topics": ["events", "engineering"],
+    },
+    {"title": "Welcome to the advocacy program", "kind": "internal", "topics": ["program"]},
+]
+
+
+def token(name: str) -> str:
+    role, groups = PEOPLE[name]
+    roles = ["employee", role] if role != "employee" else ["employee"]
+    return issue_token(
+        LOCAL_JWT_SECRET, sub=name, tenant=TENANT, roles=roles, groups=groups, ttl_seconds=7 * 86400
+    )
+
+
+def start_services(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    processes = []
+    for name in SERVICES:
+        for role in ("api", "worker"):
+            log = (log_dir / f"{name}-{role}.log").open("ab")
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", name, role],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    return processes
+
+
+def wait_ready(processes: list[subprocess.Popen[bytes]], timeout: float = 90.0) -> None:
+    urls = [f"http://127.0.0.1:{p}/readyz" for p in [*SERVICES.values(), *WORKER_PORTS.values()]]
+    deadline = time.monotonic() + timeout
+    pending = set(urls)
+    while pending and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            raise RuntimeError("a service exited during start-up; see the logs")
+        for url in sorted(pending):
+            try:
+                if httpx.get(url, timeout=3).status_code == 200:
+                    pending.discard(url)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.3)
+    if pending:
+        raise RuntimeError(f"not ready in time: {', '.join(sorted(pending))}")
+
+
+def load_demo() -> None:
+    """Publish the demo content and have two employees share the job post."""
+    content_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/content"
+    curator = {"Authorization": f"Bearer {token('bob')}"}
+    existing = httpx.get(content_url, headers=curator, timeout=10).json()["items"]
+    titles = {item["title"] for item in existing}
+    created = []
+    for item in CONTENT:
+        if item["title"] not in titles:
+            response = httpx.post(content_url, json=item, headers=curator, timeout=10)
+            response.raise_for_status()
+            created.append(response.json()["id"])
+    if not created:
+        return
+    share_url = f"http://127.0.0.1:{SERVICES['share']}/api/v1/shares"
+    for name in ("carol", "dave"):
+        headers = {"Authorization": f"Bearer {token(name)}"}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = {"content_id": created[0], "network": "linkedin"}
+            response = httpx.post(share_url, json=body, headers=headers, timeout=10)
+            if response.status_code == 201:
+                break
+            time.sleep(0.5)  # share has not seen ContentPublished yet
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main() -> int:
+    stack = devstack.DevStack()
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        stack.start()
+        env = {**os.environ, **stack.env(), "CHORUS_HOST": "127.0.0.1"}
+        log_dir = devstack.cache_dir() / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        processes = start_services(env, log_dir)
+        wait_ready(processes)
+        load_demo()
+        print_banner(log_dir)
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+        print("a service exited; stopping everything (logs in .cache/logs)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…")
+        return 0
+    except Exception as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop(processes)
+        stack.stop()
+
+
+def print_banner(log_dir: Path) -> None:
+    print("\nChorus is running (tenant 'demo'). Ctrl-C stops everything.\n")
+    for name, port in SERVICES.items():
+        print(f"  {name:<8} api    http://127.0.0.1:{port}/docs")
+        print(f"  {name:<8} worker http://127.0.0.1:{WORKER_PORTS[name]}/readyz")
+    print("\n  Kafka    127.0.0.1:9092      MongoDB  mongodb://127.0.0.1:27017")
+    print(f"  Logs     {log_dir}\n")
+    print("Development tokens (send as 'Authorization: Bearer <token>'):")
+    for name, (role, _groups) in PEOPLE.items():
+        print(f"  {name:<6} {role:<9} {token(name)}")
+    print(
+        f"\nTry: curl -H 'Authorization: Bearer {token('carol')}' "
+        f"http://127.0.0.1:{SERVICES['rewards']}/api/v1/me/points\n",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

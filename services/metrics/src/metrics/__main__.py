@@ -1,0 +1,4 @@
+from chassis.process import main
+from metrics.bootstrap import DEFINITION
+
+main(DEFINITION)

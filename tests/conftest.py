@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import SERVICES, ServiceProcess, ref
+
+
+class Platform:
+    """Every service's api and worker, on free ports, with databases of their own."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.suffix = ref("")
+        self.processes: dict[tuple[str, str], ServiceProcess] = {}
+
+    def env(self, service: str) -> dict[str, str]:
+        return {
+            f"{service.upper()}_DATABASE": f"chorus_{service}_{self.suffix}",
+            # The share api's short links point at the share api under test.
+            "SHARE_PUBLIC_BASE_URL": self.url("share")
+            if ("share", "api") in self.processes
+            else "",
+        }
+
+    def start(self) -> None:
+        for service in SERVICES:
+            for role in ("api", "worker"):
+                self.processes[(service, role)] = ServiceProcess(service, role)
+        for (service, _role), process in self.processes.items():
+            process.env = {k: v for k, v in self.env(service).items() if v}
+            process.start(self.log_dir)
+        for process in self.processes.values():
+            process.wait_healthy()
+
+    def url(self, service: str, role: str = "api") -> str:
+        return self.processes[(service, role)].url
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform(tmp_path_factory.mktemp("logs"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()

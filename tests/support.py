@@ -1,0 +1,169 @@
+"""Test helpers: service processes, tokens, Kafka readers, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from chassis.auth import issue_token
+from chassis.settings import LOCAL_JWT_SECRET
+
+REPO = Path(__file__).resolve().parents[1]
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
+SERVICES = ("content", "share", "rewards", "metrics")
+T = TypeVar("T")
+
+
+def ref(prefix: str = "t") -> str:
+    """A random id, so tests share servers without colliding."""
+    return f"{prefix}{secrets.token_hex(5)}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def token(
+    tenant: str,
+    sub: str = "e1",
+    roles: tuple[str, ...] = ("employee",),
+    groups: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """Authorization header for a caller."""
+    jwt = issue_token(LOCAL_JWT_SECRET, sub=sub, tenant=tenant, roles=roles, groups=groups)
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+@dataclass
+class ServiceProcess:
+    """`python -m <service> <role>` as a child process on a free port."""
+
+    service: str
+    role: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_dir: Path) -> ServiceProcess:
+        prefix = self.service.upper()
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+            "MONGODB_URL": MONGODB_URL,
+            "CHORUS_HOST": "127.0.0.1",
+            f"{prefix}_{self.role.upper()}_PORT": str(self.port),
+            **self.env,
+        }
+        self.log_path = log_dir / f"{self.service}-{self.role}-{self.port}.log"
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.service, self.role],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.service} {self.role} exited:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.service} {self.role} not ready:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        os.killpg(self.proc.pid, sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], timeout: float = 30.0
+) -> T:
+    """Poll `probe` until `check` holds for its result; fail with the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = await probe()
+            if check(result):
+                return result
+            last: Any = result
+        except Exception as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s; last: {last!r}")
+        await asyncio.sleep(0.2)
+
+
+async def read_topic(
+    topic: str, until: Callable[[list[Any]], bool], timeout: float = 30.0
+) -> list[Any]:
+    """Every record of `topic` from the beginning, read until `until(records)` or timeout."""
+    # A group of its own that never commits: every read starts at the beginning.
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=KAFKA,
+        group_id=ref("test-reader-"),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for items in batch.values():
+                records.extend(items)
+            if until(records):
+                break
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def produce(topic: str, value: bytes, key: bytes | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
