@@ -5,7 +5,9 @@ Stays in the foreground; Ctrl-C (or SIGTERM) stops every process it started.
 
 from __future__ import annotations
 
+import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,11 +16,11 @@ from pathlib import Path
 
 import httpx
 
-import devstack
 from chassis.auth import issue_token
 from chassis.settings import LOCAL_JWT_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
+DEVSTACK = Path(__file__).resolve().parent / "devstack.py"
 SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084}
 WORKER_PORTS = {name: port + 1000 for name, port in SERVICES.items()}
 TENANT = "demo"
@@ -140,8 +142,47 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+class Infrastructure:
+    """Kafka and the MongoDB-wire server through the devstack CLI (which reuses running ones)."""
+
+    def __init__(self, kafka_port: int, controller_port: int, mongo_port: int) -> None:
+        self.args = [
+            f"--kafka-port={kafka_port}",
+            f"--kafka-controller-port={controller_port}",
+            f"--mongo-port={mongo_port}",
+        ]
+
+    def _devstack(self, command: str, capture: bool = False) -> str:
+        done = subprocess.run(
+            [sys.executable, str(DEVSTACK), *self.args, command],
+            check=False,
+            text=True,
+            stdout=subprocess.PIPE if capture else None,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"devstack {command} failed (exit {done.returncode})")
+        return done.stdout or ""
+
+    def start(self) -> None:
+        self._devstack("start")
+
+    def env(self) -> dict[str, str]:
+        pairs = (
+            shlex.split(line)[0].split("=", 1) for line in self._devstack("env", True).splitlines()
+        )
+        return {name: value for name, value in pairs}
+
+    def stop(self) -> None:
+        self._devstack("stop")
+
+
 def main() -> int:
-    stack = devstack.DevStack()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kafka-port", type=int, default=9092)
+    parser.add_argument("--kafka-controller-port", type=int, default=9093)
+    parser.add_argument("--mongo-port", type=int, default=27017)
+    args = parser.parse_args()
+    infra = Infrastructure(args.kafka_port, args.kafka_controller_port, args.mongo_port)
     processes: list[subprocess.Popen[bytes]] = []
 
     def interrupted(signum: int, _frame: object) -> None:
@@ -149,35 +190,37 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     try:
-        stack.start()
-        env = {**os.environ, **stack.env(), "CHORUS_HOST": "127.0.0.1"}
-        log_dir = devstack.cache_dir() / "logs"
+        infra.start()
+        env = {**os.environ, **infra.env(), "CHORUS_HOST": "127.0.0.1"}
+        log_dir = Path(os.environ.get("CHORUS_CACHE", REPO / ".cache")) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         processes = start_services(env, log_dir)
         wait_ready(processes)
         load_demo()
-        print_banner(log_dir)
+        print_banner(log_dir, env)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
-        print("a service exited; stopping everything (logs in .cache/logs)", file=sys.stderr)
+        print(f"a service exited; stopping everything (logs in {log_dir})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nstopping…")
+        print("\nstopping…", flush=True)
         return 0
-    except Exception as exc:
+    except Exception as exc:  # one clear line, then clean up
         print(f"make run: {exc}", file=sys.stderr)
         return 1
     finally:
+        # A second Ctrl-C while stopping must not leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop(processes)
-        stack.stop()
+        infra.stop()
 
 
-def print_banner(log_dir: Path) -> None:
+def print_banner(log_dir: Path, env: dict[str, str]) -> None:
     print("\nChorus is running (tenant 'demo'). Ctrl-C stops everything.\n")
     for name, port in SERVICES.items():
         print(f"  {name:<8} api    http://127.0.0.1:{port}/docs")
         print(f"  {name:<8} worker http://127.0.0.1:{WORKER_PORTS[name]}/readyz")
-    print("\n  Kafka    127.0.0.1:9092      MongoDB  mongodb://127.0.0.1:27017")
+    print(f"\n  Kafka    {env['KAFKA_BOOTSTRAP_SERVERS']}    MongoDB  {env['MONGODB_URL']}")
     print(f"  Logs     {log_dir}\n")
     print("Development tokens (send as 'Authorization: Bearer <token>'):")
     for name, (role, _groups) in PEOPLE.items():
