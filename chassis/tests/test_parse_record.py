@@ -51,7 +51,7 @@ def test_poison_records_say_why(value: bytes | None, reason: str) -> None:
 
 
 def test_an_event_on_the_wrong_topic_is_poison() -> None:
-    with pytest.raises(PoisonRecord, match="invalid io.chorus.points-awarded.v1"):
+    with pytest.raises(PoisonRecord, match=r"invalid io\.chorus\.points-awarded\.v1"):
         parse_record(_record("chorus.points-awarded.v1", _event().to_json()))
     with pytest.raises(PoisonRecord, match="no event contract"):
         parse_record(_record("chorus.unknown.v1", _event().to_json()))

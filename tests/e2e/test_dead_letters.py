@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from support import eventually, produce, read_topic, ref, token
 
 from contracts import (
     ContentPublished,
@@ -20,6 +19,7 @@ from contracts import (
     PostSharedData,
 )
 from contracts.topics import DLQ_ERROR_HEADER, DLQ_SOURCE_HEADER
+from support import eventually, produce, read_topic, ref, token
 
 NOW = datetime.now(UTC)
 

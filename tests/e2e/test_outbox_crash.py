@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
+
 from support import MONGODB_URL, ServiceProcess, eventually, read_topic, ref, token
 
 

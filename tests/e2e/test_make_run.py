@@ -1,0 +1,117 @@
+"""`make run`: everything comes up with demo data, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import REPO
+
+# Ports of its own for the infrastructure, so the servers the suite runs on stay untouched.
+KAFKA_PORT, CONTROLLER_PORT, MONGO_PORT = 19092, 19093, 27018
+SERVICE_PORTS = [8081, 8082, 8083, 8084, 9081, 9082, 9083, 9084]
+
+
+def _processes() -> dict[int, str]:
+    """Live processes by pid (zombies, already dead and waiting to be reaped, are left out)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+                found[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                )
+            except OSError:
+                continue
+    return found
+
+
+def _children(pid: int) -> set[int]:
+    children = set()
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.add(int(entry.parent.name))
+    return children
+
+
+def _ours(cmdlines: dict[int, str]) -> set[int]:
+    """Kafka and the Mongo server started for this run (their data folders name the port)."""
+    return {
+        pid
+        for pid, cmd in cmdlines.items()
+        if f"kafka-{KAFKA_PORT}" in cmd or f"mongo-{MONGO_PORT}" in cmd or f":{MONGO_PORT}" in cmd
+    }
+
+
+@pytest.mark.infra
+def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL")
+    }
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "deploy/local/run.py",
+            f"--kafka-port={KAFKA_PORT}",
+            f"--kafka-controller-port={CONTROLLER_PORT}",
+            f"--mongo-port={MONGO_PORT}",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert run.stdout is not None
+    output = b""
+    services: set[int] = set()
+    try:
+        deadline = time.monotonic() + 240
+        while b"Ctrl-C stops everything" not in output:
+            assert run.poll() is None, output.decode(errors="replace")
+            assert time.monotonic() < deadline, output.decode(errors="replace")
+            if select.select([run.stdout], [], [], 1.0)[0]:
+                output += os.read(run.stdout.fileno(), 65536)
+        time.sleep(1)  # the banner's last lines
+        if select.select([run.stdout], [], [], 0.5)[0]:
+            output += os.read(run.stdout.fileno(), 65536)
+        text = output.decode()
+        assert "http://127.0.0.1:8081/docs" in text and "Bearer" in text
+        for port in SERVICE_PORTS:
+            assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+
+        services = _children(run.pid)
+        infra = _ours(_processes())
+        assert len(services) == 8, services
+        assert len(infra) >= 2, "Kafka and the Mongo server should run for this test"
+
+        os.kill(run.pid, signal.SIGINT)  # what Ctrl-C sends
+        assert run.wait(60) == 0
+        time.sleep(0.5)
+        left = (services | infra) & set(_processes())
+        assert not left, {pid: _processes().get(pid) for pid in left}
+        for port in SERVICE_PORTS:
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        for pid in services | _ours(_processes()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
