@@ -19,6 +19,9 @@ class Platform:
     def env(self, service: str) -> dict[str, str]:
         return {
             f"{service.upper()}_DATABASE": f"chorus_{service}_{self.suffix}",
+            # Workers of a group of their own: another test session or `make run` on the
+            # same Kafka must not take over their partitions.
+            f"{service.upper()}_CONSUMER_GROUP": f"{service}-{self.suffix}",
             # The share api's short links point at the share api under test.
             "SHARE_PUBLIC_BASE_URL": self.url("share")
             if ("share", "api") in self.processes

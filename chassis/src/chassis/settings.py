@@ -43,12 +43,15 @@ class ServiceSettings(BaseSettings):
     )
 
     database: str = ""
+    # The Kafka consumer group; the service name unless a test isolates its own workers.
+    consumer_group: str = ""
     api_port: int = 0
     worker_port: int = 0
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> ServiceSettings:
         self.database = self.database or f"chorus_{self.service}"
+        self.consumer_group = self.consumer_group or self.service
         self.api_port = self.api_port or self.default_api_port
         self.worker_port = self.worker_port or self.default_worker_port
         if self.env != "local" and not self.jwks_url and self.jwt_secret == LOCAL_JWT_SECRET:

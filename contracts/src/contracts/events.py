@@ -9,10 +9,17 @@ from pydantic import Field, HttpUrl
 
 from contracts.envelope import CloudEvent, EventData, Identifier, UtcDateTime
 from contracts.topics import (
+    ADVOCATE_ENROLLED,
+    ADVOCATE_OPTED_OUT,
+    BADGE_EARNED,
     CONTENT_PUBLISHED,
+    CONTENT_RETIRED,
+    CONTENT_UPDATED,
     ENGAGEMENT_OBSERVED,
+    GUIDELINES_ACKNOWLEDGED,
     POINTS_AWARDED,
     POST_SHARED,
+    REWARD_REDEEMED,
 )
 
 
@@ -94,6 +101,52 @@ class ContentPublished(CloudEvent[ContentPublishedData]):
     key_field: ClassVar[str] = "content_id"
 
 
+class ContentUpdatedData(ContentPublishedData):
+    """The whole item as it is after the change (a snapshot, not a diff)."""
+
+    changed_fields: list[Identifier] = Field(default_factory=list)
+
+
+class ContentUpdated(CloudEvent[ContentUpdatedData]):
+    event_name: ClassVar[str] = "content-updated"
+    topic: ClassVar[str] = CONTENT_UPDATED
+    service: ClassVar[str] = "content"
+    key_field: ClassVar[str] = "content_id"
+
+
+class RetirementReason(StrEnum):
+    EXPIRED = "expired"
+    ARCHIVED = "archived"
+    WITHDRAWN = "withdrawn"
+
+
+class ContentRetiredData(EventData):
+    content_id: Identifier
+    reason: RetirementReason
+    retired_at: UtcDateTime
+    retired_by: Identifier | None = Field(default=None, description="null when it expired")
+
+
+class ContentRetired(CloudEvent[ContentRetiredData]):
+    event_name: ClassVar[str] = "content-retired"
+    topic: ClassVar[str] = CONTENT_RETIRED
+    service: ClassVar[str] = "content"
+    key_field: ClassVar[str] = "content_id"
+
+
+class GuidelinesAcknowledgedData(EventData):
+    employee_id: Identifier
+    guidelines_version: Annotated[int, Field(ge=1)]
+    acknowledged_at: UtcDateTime
+
+
+class GuidelinesAcknowledged(CloudEvent[GuidelinesAcknowledgedData]):
+    event_name: ClassVar[str] = "guidelines-acknowledged"
+    topic: ClassVar[str] = GUIDELINES_ACKNOWLEDGED
+    service: ClassVar[str] = "content"
+    key_field: ClassVar[str] = "employee_id"
+
+
 # -- share -----------------------------------------------------------------------------
 
 
@@ -145,6 +198,39 @@ class EngagementObserved(CloudEvent[EngagementObservedData]):
     key_field: ClassVar[str] = "employee_id"
 
 
+class AdvocateEnrolledData(EventData):
+    employee_id: Identifier
+    employee_groups: list[Identifier] = Field(default_factory=list)
+    department: Identifier | None = None
+    location: Identifier | None = None
+    consent_at: UtcDateTime
+    guidelines_version: Annotated[int, Field(ge=0)] | None = None
+    networks: list[Network] = Field(default_factory=list)
+    audience_sizes: dict[Network, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+
+
+class AdvocateEnrolled(CloudEvent[AdvocateEnrolledData]):
+    """Published on joining, and again whenever networks or audience sizes change."""
+
+    event_name: ClassVar[str] = "advocate-enrolled"
+    topic: ClassVar[str] = ADVOCATE_ENROLLED
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "employee_id"
+
+
+class AdvocateOptedOutData(EventData):
+    employee_id: Identifier
+    opted_out_at: UtcDateTime
+    erase: bool = Field(default=False, description="the employee also asked for erasure")
+
+
+class AdvocateOptedOut(CloudEvent[AdvocateOptedOutData]):
+    event_name: ClassVar[str] = "advocate-opted-out"
+    topic: ClassVar[str] = ADVOCATE_OPTED_OUT
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "employee_id"
+
+
 # -- rewards ---------------------------------------------------------------------------
 
 
@@ -167,6 +253,38 @@ class PointsAwarded(CloudEvent[PointsAwardedData]):
     key_field: ClassVar[str] = "employee_id"
 
 
+class BadgeEarnedData(EventData):
+    award_id: Identifier = Field(description="deterministic: badge and employee (and period)")
+    employee_id: Identifier
+    badge: Identifier = Field(description="e.g. first-share, shares-10, streak-4, recruiting-hero")
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    earned_at: UtcDateTime
+    source_event_id: Identifier | None = None
+
+
+class BadgeEarned(CloudEvent[BadgeEarnedData]):
+    event_name: ClassVar[str] = "badge-earned"
+    topic: ClassVar[str] = BADGE_EARNED
+    service: ClassVar[str] = "rewards"
+    key_field: ClassVar[str] = "employee_id"
+
+
+class RewardRedeemedData(EventData):
+    redemption_id: Identifier
+    employee_id: Identifier
+    item_id: Identifier
+    item_name: Annotated[str, Field(min_length=1, max_length=200)]
+    points: Annotated[int, Field(ge=1)]
+    redeemed_at: UtcDateTime
+
+
+class RewardRedeemed(CloudEvent[RewardRedeemedData]):
+    event_name: ClassVar[str] = "reward-redeemed"
+    topic: ClassVar[str] = REWARD_REDEEMED
+    service: ClassVar[str] = "rewards"
+    key_field: ClassVar[str] = "employee_id"
+
+
 AnyEvent = CloudEvent[Any]
 
 ALL_EVENTS: tuple[type[AnyEvent], ...] = (
@@ -174,6 +292,13 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     PostShared,
     EngagementObserved,
     PointsAwarded,
+    ContentUpdated,
+    ContentRetired,
+    GuidelinesAcknowledged,
+    AdvocateEnrolled,
+    AdvocateOptedOut,
+    BadgeEarned,
+    RewardRedeemed,
 )
 EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
 EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

@@ -6,6 +6,13 @@ CONTENT_PUBLISHED = "chorus.content-published.v1"
 POST_SHARED = "chorus.post-shared.v1"
 ENGAGEMENT_OBSERVED = "chorus.engagement-observed.v1"
 POINTS_AWARDED = "chorus.points-awarded.v1"
+CONTENT_UPDATED = "chorus.content-updated.v1"
+CONTENT_RETIRED = "chorus.content-retired.v1"
+GUIDELINES_ACKNOWLEDGED = "chorus.guidelines-acknowledged.v1"
+ADVOCATE_ENROLLED = "chorus.advocate-enrolled.v1"
+ADVOCATE_OPTED_OUT = "chorus.advocate-opted-out.v1"
+BADGE_EARNED = "chorus.badge-earned.v1"
+REWARD_REDEEMED = "chorus.reward-redeemed.v1"
 
 DLQ_SUFFIX = ".dlq"
 

@@ -25,7 +25,7 @@ def subscribe(runtime: Runtime) -> None:
     subscribe_batch(
         runtime.broker,
         topics=CONSUMES,
-        group_id="metrics",
+        group_id=runtime.settings.consumer_group,
         handler=partial(handlers.on_events, runtime.services),
         publisher=runtime.publisher,
     )

@@ -27,7 +27,7 @@ def subscribe(runtime: Runtime) -> None:
     subscribe_batch(
         runtime.broker,
         topics=[POST_SHARED],
-        group_id="rewards",
+        group_id=runtime.settings.consumer_group,
         handler=partial(handlers.on_activity, runtime.services),
         publisher=runtime.publisher,
     )

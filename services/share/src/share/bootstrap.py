@@ -30,7 +30,7 @@ def subscribe(runtime: Runtime) -> None:
     subscribe_batch(
         runtime.broker,
         topics=[CONTENT_PUBLISHED],
-        group_id="share",
+        group_id=runtime.settings.consumer_group,
         handler=partial(handlers.on_content_published, runtime.services),
         publisher=runtime.publisher,
     )
