@@ -23,6 +23,9 @@ class Principal:
     tenant: str
     roles: frozenset[str]
     groups: frozenset[str] = field(default_factory=frozenset)
+    # Optional profile claims used for targeting: `location` and `languages` (BCP 47).
+    location: str | None = None
+    languages: tuple[str, ...] = ()
 
     def has_any(self, roles: Iterable[str]) -> bool:
         return bool(self.roles & set(roles))
@@ -58,11 +61,15 @@ class TokenVerifier:
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Problem(401, "Invalid token", "claim 'roles' must be a list of strings")
         groups = claims.get("groups", [])
+        location = claims.get("location")
+        languages = claims.get("languages", [])
         return Principal(
             employee_id=str(claims["sub"]),
             tenant=tenant,
             roles=frozenset(roles),
             groups=frozenset(g for g in groups if isinstance(g, str)),
+            location=location if isinstance(location, str) and location else None,
+            languages=tuple(lang for lang in languages if isinstance(lang, str)),
         )
 
 
@@ -73,11 +80,13 @@ def issue_token(
     tenant: str,
     roles: Iterable[str] = ("employee",),
     groups: Iterable[str] = (),
+    location: str | None = None,
+    languages: Iterable[str] = (),
     ttl_seconds: int = 12 * 3600,
 ) -> str:
     """An HS256 token for local runs and tests."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "sub": sub,
         "tenant": tenant,
         "roles": list(roles),
@@ -85,6 +94,10 @@ def issue_token(
         "iat": now,
         "exp": now + ttl_seconds,
     }
+    if location:
+        claims["location"] = location
+    if languages:
+        claims["languages"] = list(languages)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

@@ -17,6 +17,7 @@ from contracts.topics import (
     CONTENT_UPDATED,
     ENGAGEMENT_OBSERVED,
     GUIDELINES_ACKNOWLEDGED,
+    GUIDELINES_PUBLISHED,
     POINTS_AWARDED,
     POST_SHARED,
     REWARD_REDEEMED,
@@ -134,6 +135,29 @@ class ContentRetired(CloudEvent[ContentRetiredData]):
     key_field: ClassVar[str] = "content_id"
 
 
+class GuidelinesPublishedData(EventData):
+    version: Annotated[int, Field(ge=1)]
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    published_at: UtcDateTime
+    published_by: Identifier
+    acknowledgement_required: bool = Field(
+        default=False, description="shares are refused until the employee acknowledges it"
+    )
+
+
+class GuidelinesPublished(CloudEvent[GuidelinesPublishedData]):
+    """A new version of the tenant's sharing guidelines (the key is the tenant's)."""
+
+    event_name: ClassVar[str] = "guidelines-published"
+    topic: ClassVar[str] = GUIDELINES_PUBLISHED
+    service: ClassVar[str] = "content"
+    key_field: ClassVar[str] = "published_by"
+
+    def partition_key(self) -> str:
+        # One tenant's versions stay in order on one partition.
+        return f"{self.tenantid}:guidelines"
+
+
 class GuidelinesAcknowledgedData(EventData):
     employee_id: Identifier
     guidelines_version: Annotated[int, Field(ge=1)]
@@ -189,6 +213,7 @@ class EngagementObservedData(EventData):
     )
     unique: bool = False
     campaign_id: Identifier | None = None
+    content_kind: ContentKind | None = None
 
 
 class EngagementObserved(CloudEvent[EngagementObservedData]):
@@ -294,6 +319,7 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     PointsAwarded,
     ContentUpdated,
     ContentRetired,
+    GuidelinesPublished,
     GuidelinesAcknowledged,
     AdvocateEnrolled,
     AdvocateOptedOut,
