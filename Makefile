@@ -45,7 +45,7 @@ schemas: install
 
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
 test: lint
-	@$(DEVSTACK) start
+	@$(DEVSTACK) start --fresh
 	@status=0; eval "$$($(DEVSTACK) env)"; \
 	  $(VENV_PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	  $(DEVSTACK) stop; exit $$status

@@ -1,0 +1,315 @@
+"""deploy/local/devstack.py: tool checks, wire probes, and real servers on free ports.
+
+The ``infra`` tests start their own Kafka / MongoDB wire server on free ports with their own
+data folders (the jars and the FerretDB binary come from the shared cache, downloaded or
+built on first use), so they never touch a server a developer already runs on 9092/27017.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEVSTACK_PATH = REPO / "deploy" / "local" / "devstack.py"
+
+
+def _load_devstack() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("chorus_devstack", DEVSTACK_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+devstack = _load_devstack()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_gone(pid: int) -> bool:
+    """No live process with this pid (a zombie waiting for its parent counts as gone)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.parent.exists():
+        try:
+            text = stat.read_text()
+        except OSError:
+            return True
+        return text[text.rindex(")") + 2] in "ZX"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL", "JAVA_HOME")
+    }
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(DEVSTACK_PATH), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# --------------------------------------------------------------------------- fast checks
+
+
+def test_kafka_version_is_pinned_in_one_place_and_the_pom() -> None:
+    assert devstack.pom_kafka_version() == devstack.KAFKA_VERSION
+
+
+def test_module_imports_only_the_standard_library() -> None:
+    stdlib = sys.stdlib_module_names
+    import ast
+
+    tree = ast.parse(DEVSTACK_PATH.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            root = name.split(".")[0]
+            assert root == "__future__" or root in stdlib, name
+
+
+def test_missing_java_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(devstack.ToolMissing) as caught:
+        devstack.require_java()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Java 17+" in message and "apt-get install" in message
+
+
+def test_cli_without_java_fails_with_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = clean_env(PATH=str(empty), CHORUS_CACHE=str(tmp_path / "cache"))
+    result = run_cli(
+        "--kafka-port",
+        str(free_port()),
+        "--kafka-controller-port",
+        str(free_port()),
+        "--mongo-port",
+        str(free_port()),
+        "start",
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("devstack: Java 17+ is needed to run Kafka"), lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_maven_is_one_line_when_jars_are_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    java = devstack.find_java()
+    if java is None:
+        pytest.skip("no java here")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "java").symlink_to(Path(java).resolve())
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("CHORUS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(devstack.ToolMissing) as caught:
+        devstack.ensure_kafka_libs()
+    assert "\n" not in str(caught.value) and "Maven" in str(caught.value)
+
+
+def test_missing_go_is_one_line_when_ferretdb_is_not_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("CHORUS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(devstack.ToolMissing) as caught:
+        devstack.ensure_ferretdb_binary()
+    assert "\n" not in str(caught.value) and "Go " in str(caught.value)
+
+
+def test_probes_fail_cleanly_on_a_closed_port() -> None:
+    port = free_port()
+    with pytest.raises(OSError):
+        devstack.kafka_metadata("127.0.0.1", port, timeout=1)
+    with pytest.raises(OSError):
+        devstack.mongo_ping("127.0.0.1", port, timeout=1)
+
+
+def test_parse_addresses() -> None:
+    assert devstack.parse_bootstrap_servers("a:1, PLAINTEXT://b:2") == [("a", 1), ("b", 2)]
+    assert devstack.parse_mongodb_url("mongodb://u:p@h1:1,h2/db?x=y") == [("h1", 1), ("h2", 27017)]
+    assert devstack.parse_mongodb_url("mongodb://[::1]:5/") == [("::1", 5)]
+    assert devstack.parse_mongodb_url("mongodb+srv://cluster.example/db") is None
+
+
+def test_bson_round_trip_of_what_the_probe_reads() -> None:
+    doc = devstack._bson_encode({"ok": 1, "s": "x", "b": True})
+    assert devstack._bson_decode_top(doc) == {"ok": 1, "s": "x", "b": True}
+
+
+# --------------------------------------------------------------------------- real servers
+
+
+@pytest.fixture
+def kafka(tmp_path: Path) -> Iterator[Any]:
+    server = devstack.KafkaServer(
+        port=free_port(), controller_port=free_port(), data_dir=tmp_path / "kafka"
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.infra
+@pytest.mark.timeout(900)
+def test_second_kafka_starts_answers_restarts_and_stops(kafka: Any, tmp_path: Path) -> None:
+    server = kafka
+    assert not server.is_running() and server.pid is None
+
+    server.start()
+    pid = server.pid
+    assert pid is not None and server.is_running()
+    meta = devstack.kafka_metadata("127.0.0.1", server.port)
+    assert meta["brokers"] == [(1, "127.0.0.1", server.port)]
+    cluster_id = meta["cluster_id"]
+
+    # The same instance again does not start a second process.
+    server.start()
+    assert server.pid == pid
+    # Another instance on a busy port refuses to start instead of probing the first one.
+    other = devstack.KafkaServer(
+        port=server.port, controller_port=free_port(), data_dir=tmp_path / "other"
+    )
+    with pytest.raises(devstack.DevstackError, match="already in use"):
+        other.start(timeout=5)
+
+    assert server.stop() is True
+    assert process_gone(pid)
+    assert not server.is_running() and server.pid is None
+    assert not devstack.port_open("127.0.0.1", server.port)
+    assert server.stop() is False
+
+    # Restart: storage is formatted on the first start only, so the cluster id stays.
+    server.start()
+    assert server.pid != pid
+    assert devstack.kafka_metadata("127.0.0.1", server.port)["cluster_id"] == cluster_id
+    pid = server.pid
+    server.stop()
+    assert process_gone(pid)
+
+
+@pytest.mark.infra
+@pytest.mark.timeout(900)
+def test_mongo_server_starts_answers_ping_and_stops(tmp_path: Path) -> None:
+    server = devstack.MongoServer(port=free_port(), data_dir=tmp_path / "mongo")
+    try:
+        server.start()
+        pid = server.pid
+        assert pid is not None and server.is_running()
+        assert devstack.mongo_ping("127.0.0.1", server.port)["ok"] == 1
+    finally:
+        server.stop()
+    assert process_gone(pid)
+    assert not server.is_running()
+    assert not devstack.port_open("127.0.0.1", server.port)
+
+
+@pytest.mark.infra
+@pytest.mark.timeout(900)
+def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> None:
+    # A Kafka that the CLI did not start: `start` must use it and `stop` must leave it alone.
+    outside = devstack.KafkaServer(
+        port=free_port(), controller_port=free_port(), data_dir=tmp_path / "outside-kafka"
+    ).start()
+    mongo_port = free_port()
+    ports = ["--kafka-port", str(outside.port), "--mongo-port", str(mongo_port)]
+    env = clean_env()
+    started_pid = None
+    try:
+        result = run_cli(*ports, "start", env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "not started by devstack" in result.stdout
+        assert "started MongoDB" in result.stdout
+
+        again = run_cli(*ports, "start", env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "mongo: already running" in again.stdout
+
+        status = run_cli(*ports, "status", env=env)
+        assert status.returncode == 0, status.stdout
+        started_pid = devstack.MongoServer(port=mongo_port).pid
+        assert started_pid is not None
+
+        printed = run_cli(*ports, "env", env=env).stdout.split()
+        assert f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{outside.port}" in printed
+        assert f"MONGODB_URL=mongodb://127.0.0.1:{mongo_port}" in printed
+
+        stopped = run_cli(*ports, "stop", env=env)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert process_gone(started_pid)
+        assert outside.is_running() and outside.answers()
+
+        down = run_cli(*ports, "status", env=env)
+        assert down.returncode == 1 and "NOT answering" in down.stdout
+    finally:
+        run_cli(*ports, "stop", env=env, timeout=120)
+        outside.stop()
+        leftover = devstack.MongoServer(port=mongo_port)
+        leftover.stop()
+        shutil.rmtree(leftover.data_dir, ignore_errors=True)
+
+
+@pytest.mark.infra
+@pytest.mark.timeout(300)
+def test_second_start_does_no_download_or_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    # After the tests above, the jars and the binary are cached: no Maven, no Go needed.
+    devstack.ensure_kafka_libs()
+    devstack.ensure_ferretdb_binary()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    began = time.monotonic()
+    assert devstack.ensure_kafka_libs().is_dir()
+    assert devstack.ensure_ferretdb_binary().is_file()
+    assert time.monotonic() - began < 5
