@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Pinned Kubernetes tooling for deploy/k8s, installed into the repository cache.
+
+    python deploy/k8s/tools.py kustomize          # print the kustomize path (installs if missing)
+    python deploy/k8s/tools.py build [NAME ...]   # render overlays / base+component combinations
+    python deploy/k8s/tools.py combinations       # list what `build` renders
+
+kustomize is built from source with the local Go toolchain
+(`go install sigs.k8s.io/kustomize/kustomize/v5@KUSTOMIZE_VERSION`) into <cache>/bin, with
+Go's module and build caches under <cache>/go, where <cache> is $CHORUS_CACHE or
+<repo>/.cache (as for deploy/local/devstack.py): nothing lands outside the git-ignored
+cache, and once the binary is there no run needs the network or a compiler.
+Standard library only: importable by the tests and callable from a Makefile
+(`KUSTOMIZE := $(shell python3 deploy/k8s/tools.py kustomize)`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# v5.8.2 is the newest release whose go.mod accepts Go 1.26 (v5.8.3 requires go >= 1.27).
+KUSTOMIZE_VERSION = "v5.8.2"
+KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
+
+K8S_DIR = Path(__file__).resolve().parent
+REPO_ROOT = K8S_DIR.parents[1]
+CACHE_DIR = Path(os.environ.get("CHORUS_CACHE") or REPO_ROOT / ".cache").expanduser()
+BIN_DIR = CACHE_DIR / "bin"
+GO_DIR = CACHE_DIR / "go"
+
+BASE = K8S_DIR / "base"
+COMPONENTS_DIR = K8S_DIR / "components"
+OVERLAYS_DIR = K8S_DIR / "overlays"
+
+
+class ToolError(RuntimeError):
+    """A tool could not be installed or run."""
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GOBIN=str(BIN_DIR),
+        GOPATH=str(GO_DIR),
+        GOMODCACHE=str(GO_DIR / "mod"),
+        GOCACHE=str(GO_DIR / "build"),
+        # Never fetch another toolchain: fail clearly if the pinned version needs one.
+        GOTOOLCHAIN="local",
+        # Writable module cache, so `rm -rf .cache` works.
+        GOFLAGS=(env.get("GOFLAGS", "") + " -modcacherw").strip(),
+        CGO_ENABLED="0",
+    )
+    return env
+
+
+def _installed_version(binary: Path) -> str | None:
+    if not binary.is_file():
+        return None
+    try:
+        out = subprocess.run(
+            [str(binary), "version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip().splitlines()[0] if out.strip() else None
+
+
+@contextlib.contextmanager
+def _lock(name: str) -> Iterator[None]:
+    BIN_DIR.mkdir(parents=True, exist_ok=True)
+    with open(BIN_DIR / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_kustomize() -> Path:
+    """Path of the pinned kustomize; `go install`s it into the cache only when missing.
+
+    The environment variable KUSTOMIZE may name another binary; it must report the
+    pinned version too, so every machine renders with the same kustomize.
+    """
+    override = os.environ.get("KUSTOMIZE")
+    if override:
+        binary = Path(override)
+        version = _installed_version(binary)
+        if version != KUSTOMIZE_VERSION:
+            raise ToolError(
+                f"KUSTOMIZE={override} reports {version!r}, expected {KUSTOMIZE_VERSION}"
+            )
+        return binary
+
+    binary = BIN_DIR / "kustomize"
+    if _installed_version(binary) == KUSTOMIZE_VERSION:
+        return binary
+    with _lock("kustomize"):
+        if _installed_version(binary) == KUSTOMIZE_VERSION:  # another process won the race
+            return binary
+        go = shutil.which("go")
+        if go is None:
+            raise ToolError("`go` is not on PATH: it is needed once to build kustomize")
+        result = subprocess.run(
+            [go, "install", f"{KUSTOMIZE_MODULE}@{KUSTOMIZE_VERSION}"],
+            cwd=CACHE_DIR,
+            env=_go_env(),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise ToolError(
+                f"go install {KUSTOMIZE_MODULE}@{KUSTOMIZE_VERSION} failed:\n{result.stderr}"
+            )
+        version = _installed_version(binary)
+        if version != KUSTOMIZE_VERSION:
+            raise ToolError(f"installed kustomize reports {version!r}, not {KUSTOMIZE_VERSION}")
+    return binary
+
+
+def components() -> list[str]:
+    return sorted(p.name for p in COMPONENTS_DIR.iterdir() if (p / "kustomization.yaml").is_file())
+
+
+def overlays() -> list[str]:
+    return sorted(p.name for p in OVERLAYS_DIR.iterdir() if (p / "kustomization.yaml").is_file())
+
+
+def combinations() -> list[str]:
+    """Every rendering CI checks: `base`, `base+<component>` for each component, each overlay."""
+    return (
+        ["base"]
+        + [f"base+{name}" for name in components()]
+        + [f"overlays/{name}" for name in overlays()]
+    )
+
+
+def _kustomization_for(combination: str, workdir: Path) -> Path:
+    if combination == "base":
+        return BASE
+    if combination.startswith("overlays/"):
+        path = OVERLAYS_DIR / combination.removeprefix("overlays/")
+        if not (path / "kustomization.yaml").is_file():
+            raise ToolError(f"no overlay {combination}")
+        return path
+    if combination.startswith("base+"):
+        name = combination.removeprefix("base+")
+        component = COMPONENTS_DIR / name
+        if not (component / "kustomization.yaml").is_file():
+            raise ToolError(f"no component {name}")
+        target = workdir / combination.replace("+", "-")
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "kustomization.yaml").write_text(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+            "kind: Kustomization\n"
+            f"resources:\n  - {os.path.relpath(BASE, target)}\n"
+            f"components:\n  - {os.path.relpath(component, target)}\n"
+        )
+        return target
+    raise ToolError(f"unknown combination {combination!r}; see `tools.py combinations`")
+
+
+def render(combination: str, kustomize: Path | None = None) -> str:
+    """The YAML stream `kustomize build` produces for one combination."""
+    binary = kustomize or ensure_kustomize()
+    with tempfile.TemporaryDirectory(prefix="chorus-kustomize-") as tmp:
+        path = _kustomization_for(combination, Path(tmp))
+        result = subprocess.run([str(binary), "build", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ToolError(f"kustomize build {combination} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "kustomize":
+            print(ensure_kustomize())
+        elif command == "combinations":
+            print("\n".join(combinations()))
+        elif command == "build":
+            binary = ensure_kustomize()
+            for combination in rest or combinations():
+                if not rest:
+                    print(f"# --- {combination}", flush=True)
+                sys.stdout.write(render(combination, binary))
+        else:
+            print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+            return 2
+    except ToolError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,325 @@
+"""docker-compose.yml and services/Dockerfile against the runtime contract (docs/runtime.md).
+
+Offline: the files are parsed, not run; the one process started is the image's entrypoint
+code, against a stand-in package, to prove it behaves like `python -m`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "services" / "Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+
+# The entrypoint that stands for `python -m $SERVICE_MODULE`: an exec-form ENTRYPOINT does
+# no variable expansion, so the module name comes from the environment through runpy.
+RUNPY_LAUNCHER = re.compile(
+    r"import os, runpy; runpy\.run_module\(os\.environ\['(?P<var>[A-Z_]+)'\], "
+    r"run_name='__main__', alter_sys=True\)"
+)
+
+
+# --- Dockerfile ------------------------------------------------------------------------
+
+
+@dataclass
+class Stage:
+    name: str | None
+    base: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for word, args in self.instructions if word == keyword]
+
+    def last(self, keyword: str) -> str | None:
+        found = self.all(keyword)
+        return found[-1] if found else None
+
+
+def _logical_lines(text: str) -> list[str]:
+    lines: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if pending and stripped.startswith("#"):
+            continue  # comment lines inside a continuation are dropped by Docker
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        lines.append(pending + stripped)
+        pending = ""
+    if pending:
+        lines.append(pending)
+    return lines
+
+
+def parse_dockerfile(path: Path = DOCKERFILE) -> tuple[dict[str, str], list[Stage]]:
+    """Global ARG defaults and the stages, each with its (INSTRUCTION, arguments) list."""
+    global_args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in _logical_lines(path.read_text()):
+        word, _, args = line.partition(" ")
+        word, args = word.upper(), args.strip()
+        if word == "FROM":
+            parts = args.split()
+            parts = [p for p in parts if not p.startswith("--")]
+            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else None
+            stages.append(Stage(name=name, base=parts[0]))
+        elif not stages:
+            if word == "ARG":
+                key, _, default = args.partition("=")
+                global_args[key] = default
+        else:
+            stages[-1].instructions.append((word, args))
+    return global_args, stages
+
+
+def _expand(value: str, variables: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        return variables.get(match.group(1) or match.group(2), "")
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", replace, value)
+
+
+def image_config(build_args: dict[str, str]) -> dict[str, object]:
+    """What the final stage of services/Dockerfile sets, with `build_args` applied."""
+    global_args, stages = parse_dockerfile()
+    final = stages[-1]
+    variables = {**global_args, **build_args}
+    env: dict[str, str] = {}
+    for word, args in final.instructions:
+        if word == "ARG":
+            key, _, default = args.partition("=")
+            variables[key] = build_args.get(key, variables.get(key, default))
+        elif word == "ENV":
+            for token in shlex.split(args):
+                key, _, value = token.partition("=")
+                env[key] = _expand(value, {**variables, **env})
+    entrypoint, cmd = final.last("ENTRYPOINT"), final.last("CMD")
+    return {
+        "base": _expand(final.base, variables),
+        "user": final.last("USER"),
+        "env": env,
+        "entrypoint": json.loads(entrypoint) if entrypoint else None,
+        "cmd": json.loads(cmd) if cmd else None,
+    }
+
+
+def as_python_m(argv: list[str], env: dict[str, str]) -> list[str]:
+    """`argv` as the equivalent `python -m <module> ...` command line."""
+    if argv[:2] == ["python", "-m"]:
+        return argv
+    if argv[:2] == ["python", "-c"]:
+        launcher = RUNPY_LAUNCHER.fullmatch(argv[2])
+        assert launcher, f"unrecognised python -c entrypoint: {argv[2]!r}"
+        return ["python", "-m", env[launcher.group("var")], *argv[3:]]
+    raise AssertionError(f"entrypoint is not a python -m equivalent: {argv}")
+
+
+# --- docker-compose.yml ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, dict]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+
+def _environment(definition: dict) -> dict[str, str]:
+    environment = definition.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(
+            item.split("=", 1) if "=" in item else (item, "") for item in environment
+        )
+    return {str(key): str(value) for key, value in environment.items()}
+
+
+def _published_ports(definition: dict) -> set[tuple[int, int]]:
+    """(published host port, container port) pairs, short or long syntax."""
+    pairs: set[tuple[int, int]] = set()
+    for port in definition.get("ports") or []:
+        if isinstance(port, dict):
+            pairs.add((int(port["published"]), int(port["target"])))
+            continue
+        spec = str(port).split("/")[0]
+        parts = spec.split(":")
+        assert len(parts) in (2, 3), f"port {port!r} is not published on a fixed host port"
+        pairs.add((int(parts[-2]), int(parts[-1])))
+    return pairs
+
+
+def test_compose_has_exactly_the_documented_processes(compose, runtime) -> None:
+    expected = {f"{name}-{role}" for name in runtime for role in ("api", "worker")}
+    assert expected <= compose.keys(), f"missing: {sorted(expected - compose.keys())}"
+    extra = compose.keys() - expected - {"kafka", "mongo"}
+    assert not extra, f"undocumented services in docker-compose.yml: {sorted(extra)}"
+
+
+def test_command_is_python_m_service_role(compose, runtime, service, role) -> None:
+    definition = compose[f"{service}-{role}"]
+    build = definition["build"]
+    assert Path(build["context"]) == Path("."), "build context must be the repository root"
+    assert build["dockerfile"] == "services/Dockerfile"
+    build_args = {str(k): str(v) for k, v in (build.get("args") or {}).items()}
+    assert build_args.get("SERVICE") == runtime[service].package
+
+    config = image_config(build_args)
+    assert "entrypoint" not in definition, "compose must not override the image entrypoint"
+    assert definition["command"] == [role]
+    argv = as_python_m(config["entrypoint"] + definition["command"], config["env"])
+    assert argv == shlex.split(runtime[service].commands[role])
+
+
+def test_image_default_command_is_api(runtime) -> None:
+    for contract in runtime.values():
+        config = image_config({"SERVICE": contract.package})
+        argv = as_python_m(config["entrypoint"] + config["cmd"], config["env"])
+        assert argv == shlex.split(contract.commands["api"])
+
+
+def test_entrypoint_behaves_like_python_m(tmp_path) -> None:
+    """Run the image's entrypoint code against a stand-in package and compare with -m."""
+    package = tmp_path / "chorus_probe_service"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(
+        "import json, sys\n"
+        "print(json.dumps({'name': __name__, 'spec': __spec__.name,\n"
+        "                  'argv0': sys.argv[0], 'args': sys.argv[1:]}))\n"
+    )
+    config = image_config({"SERVICE": "chorus_probe_service"})
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", **config["env"]}
+    env.pop("VIRTUAL_ENV", None)
+
+    def run(argv: list[str]) -> dict:
+        assert argv[0] == "python"
+        result = subprocess.run(
+            [sys.executable, *argv[1:]], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    via_entrypoint = run(config["entrypoint"] + ["worker"])
+    via_dash_m = run(["python", "-m", "chorus_probe_service", "worker"])
+    assert via_entrypoint == via_dash_m
+    assert via_entrypoint["name"] == "__main__" and via_entrypoint["args"] == ["worker"]
+
+
+def test_published_ports_match_runtime_doc(compose, runtime, service, role) -> None:
+    definition = compose[f"{service}-{role}"]
+    port = runtime[service].ports[role]
+    assert _published_ports(definition) == {(port, port)}
+    assert _environment(definition).get(f"{service.upper()}_{role.upper()}_PORT") == str(port)
+
+
+def test_environment_reaches_kafka_and_mongo(compose, service, role) -> None:
+    environment = _environment(compose[f"{service}-{role}"])
+    assert environment.get("KAFKA_BOOTSTRAP_SERVERS") == "kafka:9092"
+    assert environment.get("MONGODB_URL") == "mongodb://mongo:27017"
+    assert environment.get("CHORUS_ENV") == "local"
+
+
+def test_environment_names_are_read_by_the_code(
+    compose, service, role, env_contract: Callable[[str], frozenset[str]]
+) -> None:
+    unknown = set(_environment(compose[f"{service}-{role}"])) - env_contract(service)
+    assert not unknown, f"{service}-{role} sets variables no setting reads: {sorted(unknown)}"
+
+
+def test_waits_for_healthy_infrastructure(compose, service, role) -> None:
+    depends_on = compose[f"{service}-{role}"]["depends_on"]
+    assert isinstance(depends_on, dict), "depends_on needs the long form to carry conditions"
+    for dependency in ("kafka", "mongo"):
+        assert depends_on[dependency]["condition"] == "service_healthy"
+
+
+def test_healthcheck_probes_readyz_with_python(compose, runtime, service, role) -> None:
+    test = compose[f"{service}-{role}"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "python"], "exec form with python: the slim image has no curl"
+    url = f"http://127.0.0.1:{runtime[service].ports[role]}/readyz"
+    assert url in " ".join(test)
+
+
+def test_kafka_is_a_single_kraft_node_advertised_as_kafka_9092(compose) -> None:
+    kafka = compose["kafka"]
+    assert kafka["image"].startswith("apache/kafka:4.")
+    env = _environment(kafka)
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    node_id = env["KAFKA_NODE_ID"]
+    listeners = dict(item.split("://", 1) for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    internal = [name for name, address in listeners.items() if address == "kafka:9092"]
+    assert internal, "containers bootstrap from kafka:9092: it must be an advertised listener"
+    protocol_map = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert controller in protocol_map and all(name in protocol_map for name in listeners)
+    assert controller in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(f"{node_id}@")
+    for variable in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert env[variable] == "1", variable
+    assert kafka["healthcheck"]["test"]
+    assert any(str(volume).endswith(":" + env["KAFKA_LOG_DIRS"]) for volume in kafka["volumes"])
+
+
+def test_mongo_is_mongo_8_with_a_ping_healthcheck_and_a_volume(compose) -> None:
+    mongo = compose["mongo"]
+    assert mongo["image"] == "mongo:8"
+    assert "mongosh" in mongo["healthcheck"]["test"] and "ping" in " ".join(
+        mongo["healthcheck"]["test"]
+    )
+    assert any(str(volume).endswith(":/data/db") for volume in mongo["volumes"])
+
+
+def test_dockerfile_builds_one_service_with_uv_and_runs_unprivileged() -> None:
+    global_args, stages = parse_dockerfile()
+    assert all(_expand(stage.base, global_args) == "python:3.11-slim" for stage in stages)
+    build_steps = " ".join(args for stage in stages for args in stage.all("RUN"))
+    assert re.search(r"pip install [^;&|]*\buv\b", build_steps)
+    assert re.search(
+        r'uv sync --frozen --no-dev --no-editable --package "\$\{SERVICE\}"', build_steps
+    )
+    config = image_config({"SERVICE": "content"})
+    assert config["user"] == "10001:10001"
+    assert "10001" in " ".join(stages[-1].all("RUN")), "the final stage creates uid 10001"
+    assert config["env"]["SERVICE_MODULE"] == "content"
+    # exec form only: no shell between the container runtime and the Python process
+    assert isinstance(config["entrypoint"], list) and config["cmd"] == ["api"]
+
+
+def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
+    patterns = {
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for required in (".git", ".cache", "**/.venv", "**/__pycache__"):
+        assert required in patterns, required
+    for kept in ("pyproject.toml", "uv.lock", "services", "contracts", "chassis"):
+        assert kept not in patterns, f"{kept} is needed in the build context"
+
+
+def test_every_setting_the_code_reads_is_documented(
+    service: str,
+    env_contract: Callable[[str], frozenset[str]],
+    documented_env: Callable[[str], frozenset[str]],
+) -> None:
+    undocumented = env_contract(service) - documented_env(service)
+    assert not undocumented, f"add to docs/runtime.md: {sorted(undocumented)}"

@@ -1,0 +1,712 @@
+"""deploy/k8s: every overlay and every base+component combination, rendered and checked.
+
+Rendering uses the pinned kustomize of deploy/k8s/tools.py (built into .cache/bin once;
+later runs are offline). Core objects are validated against the Kubernetes JSON schemas
+shipped in the kubernetes-validate package (strict: unknown fields fail); the custom
+resources (Strimzi, KEDA) get structural checks written here, as their schemas are not
+available offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+K8S_DIR = REPO_ROOT / "deploy" / "k8s"
+
+# Kubernetes minor the core schemas are checked against.
+KUBERNETES_VERSION = "1.33.0"
+IMAGE_REGISTRY = "ghcr.io/chorus-platform"
+CHORUS_UID = 10001
+
+# Topics of the platform (one per event type and major version), each with a .dlq twin.
+# The topics of contracts/topics.py are added to these when the test runs.
+TOPICS = [
+    "chorus.content-published.v1",
+    "chorus.content-updated.v1",
+    "chorus.content-retired.v1",
+    "chorus.post-shared.v1",
+    "chorus.engagement-observed.v1",
+    "chorus.advocate-enrolled.v1",
+    "chorus.advocate-opted-out.v1",
+    "chorus.points-awarded.v1",
+    "chorus.badge-earned.v1",
+    "chorus.reward-redeemed.v1",
+    "chorus.guidelines-acknowledged.v1",
+]
+TOPIC_PARTITIONS = 6
+
+# Infrastructure containers (local-infra) whose image must write its root filesystem.
+WRITABLE_ROOT_ALLOWED = {"kafka"}
+
+
+def _load_tools() -> Any:
+    spec = importlib.util.spec_from_file_location("chorus_k8s_tools", K8S_DIR / "tools.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+tools = _load_tools()
+COMBINATIONS = tools.combinations()
+OVERLAYS = [c for c in COMBINATIONS if c.startswith("overlays/")]
+
+Obj = dict[str, Any]
+
+
+# --- rendering -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kustomize() -> Path:
+    try:
+        return tools.ensure_kustomize()
+    except tools.ToolError as error:
+        pytest.fail(f"pinned kustomize unavailable: {error}")
+
+
+@pytest.fixture(scope="session")
+def render(kustomize: Path) -> Callable[[str], list[Obj]]:
+    @functools.cache
+    def rendered(combination: str) -> list[Obj]:
+        try:
+            text = tools.render(combination, kustomize)
+        except tools.ToolError as error:
+            pytest.fail(str(error))
+        return [doc for doc in yaml.safe_load_all(text) if doc]
+
+    return rendered
+
+
+@pytest.fixture(scope="session")
+def k8s_validate() -> Iterator[Callable[[Obj], None]]:
+    """kubernetes_validate.validate in strict mode, with its schema files read once."""
+    import kubernetes_validate
+    import kubernetes_validate.utils as utils
+
+    original = getattr(utils, "schema_contents", None)
+    if original is not None:  # it re-reads ~2 MB of definitions per object otherwise
+        utils.schema_contents = functools.cache(original)
+
+    def validate(obj: Obj) -> None:
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(part) for part in error.path)
+            pytest.fail(f"{where}: {path}: {error.message}")
+        except kubernetes_validate.SchemaNotFoundError as error:
+            pytest.fail(f"{where}: {error.message} (a custom resource without a check here?)")
+
+    yield validate
+    if original is not None:
+        utils.schema_contents = original
+
+
+def components_in(combination: str) -> set[str]:
+    if combination == "base":
+        return set()
+    if combination.startswith("base+"):
+        return {combination.removeprefix("base+")}
+    kustomization = yaml.safe_load((K8S_DIR / combination / "kustomization.yaml").read_text())
+    return {Path(path).name for path in kustomization.get("components") or []}
+
+
+def of_kind(objects: list[Obj], kind: str) -> list[Obj]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def named(objects: list[Obj], kind: str, name: str) -> Obj:
+    found = [obj for obj in of_kind(objects, kind) if obj["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def labels(obj: Obj) -> dict[str, str]:
+    return obj["metadata"].get("labels") or {}
+
+
+def chorus_workloads(objects: list[Obj]) -> list[tuple[str, str, Obj]]:
+    """(service, role, Deployment) of every Chorus process."""
+    found = []
+    for deployment in of_kind(objects, "Deployment"):
+        role = labels(deployment).get("app.kubernetes.io/component")
+        if role in ("api", "worker"):
+            service = deployment["metadata"]["name"].removesuffix(f"-{role}")
+            found.append((service, role, deployment))
+    return found
+
+
+def pod_spec(workload: Obj) -> Obj:
+    return workload["spec"]["template"]["spec"]
+
+
+def matches(selector: Obj, pod_labels: dict[str, str]) -> bool:
+    """Label selector semantics (matchLabels + matchExpressions In/NotIn/Exists)."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if pod_labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        if operator == "In" and pod_labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and pod_labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in pod_labels:
+            return False
+        if operator == "DoesNotExist" and key in pod_labels:
+            return False
+    return True
+
+
+# --- custom resources: structural checks -----------------------------------------------
+
+
+def _only_keys(obj: Obj, allowed: set[str], where: str) -> None:
+    unknown = set(obj) - allowed
+    assert not unknown, f"{where}: unknown fields {sorted(unknown)}"
+
+
+def _is_int(value: Any, minimum: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def check_kafka(obj: Obj) -> None:
+    spec = obj["spec"]
+    _only_keys(spec, {"kafka", "entityOperator", "cruiseControl", "kafkaExporter"}, "Kafka.spec")
+    kafka = spec["kafka"]
+    # kafka.strimzi.io/v1: replicas and storage live in KafkaNodePools only.
+    assert "replicas" not in kafka and "storage" not in kafka and "zookeeper" not in spec
+    listeners = kafka["listeners"]
+    assert listeners, "Kafka needs at least one listener"
+    names = set()
+    for listener in listeners:
+        assert re.fullmatch(r"[a-z0-9]{1,11}", listener["name"]), listener
+        assert _is_int(listener["port"], 9092) and listener["port"] not in (9404, 9999), listener
+        assert listener["type"] in {
+            "internal",
+            "route",
+            "loadbalancer",
+            "nodeport",
+            "ingress",
+            "cluster-ip",
+        }, listener
+        assert isinstance(listener["tls"], bool), listener
+        names.add(listener["name"])
+    assert len(names) == len(listeners), "listener names must be unique"
+    for key, value in (kafka.get("config") or {}).items():
+        assert isinstance(value, str | int | bool | float), f"config {key} must be a scalar"
+    assert isinstance(spec["entityOperator"]["topicOperator"], dict)
+
+
+def check_kafka_node_pool(obj: Obj) -> None:
+    assert labels(obj).get("strimzi.io/cluster"), "KafkaNodePool needs strimzi.io/cluster"
+    spec = obj["spec"]
+    _only_keys(
+        spec,
+        {"replicas", "roles", "storage", "resources", "jvmOptions", "template"},
+        "KafkaNodePool.spec",
+    )
+    assert _is_int(spec["replicas"])
+    assert spec["roles"] and set(spec["roles"]) <= {"controller", "broker"}
+    storage = spec["storage"]
+    assert storage["type"] in {"ephemeral", "persistent-claim", "jbod"}
+    volumes = storage.get("volumes", [storage]) if storage["type"] == "jbod" else [storage]
+    assert volumes
+    for volume in volumes:
+        assert volume["type"] in {"ephemeral", "persistent-claim"}
+        if storage["type"] == "jbod":
+            assert _is_int(volume["id"])
+        if volume["type"] == "persistent-claim":
+            assert re.fullmatch(r"[0-9]+(Ki|Mi|Gi|Ti)", str(volume["size"]))
+    assert sum(1 for v in volumes if v.get("kraftMetadata") == "shared") <= 1
+
+
+def check_kafka_topic(obj: Obj) -> None:
+    assert labels(obj).get("strimzi.io/cluster"), "KafkaTopic needs strimzi.io/cluster"
+    spec = obj["spec"]
+    _only_keys(spec, {"topicName", "partitions", "replicas", "config"}, "KafkaTopic.spec")
+    assert _is_int(spec["partitions"], 1)
+    assert _is_int(spec["replicas"], 1) and spec["replicas"] <= 32767
+    for key, value in (spec.get("config") or {}).items():
+        assert isinstance(value, str | int | bool | float), f"config {key} must be a scalar"
+
+
+def check_scaled_object(obj: Obj) -> None:
+    spec = obj["spec"]
+    _only_keys(
+        spec,
+        {
+            "scaleTargetRef",
+            "pollingInterval",
+            "cooldownPeriod",
+            "initialCooldownPeriod",
+            "idleReplicaCount",
+            "minReplicaCount",
+            "maxReplicaCount",
+            "fallback",
+            "advanced",
+            "triggers",
+        },
+        "ScaledObject.spec",
+    )
+    assert spec["scaleTargetRef"]["name"]
+    minimum, maximum = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+    assert _is_int(minimum) and _is_int(maximum, 1) and minimum <= maximum
+    assert spec["triggers"], "a ScaledObject needs triggers"
+    for trigger in spec["triggers"]:
+        _only_keys(
+            trigger,
+            {"type", "name", "metadata", "authenticationRef", "metricType", "useCachedMetrics"},
+            "trigger",
+        )
+        assert isinstance(trigger["type"], str)
+        # KEDA's metadata is map[string]string: a bare number fails admission.
+        for key, value in trigger["metadata"].items():
+            assert isinstance(value, str), f"trigger metadata {key} must be a string"
+
+
+CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Obj], None]] = {
+    ("kafka.strimzi.io/v1", "Kafka"): check_kafka,
+    ("kafka.strimzi.io/v1", "KafkaNodePool"): check_kafka_node_pool,
+    ("kafka.strimzi.io/v1", "KafkaTopic"): check_kafka_topic,
+    ("keda.sh/v1alpha1", "ScaledObject"): check_scaled_object,
+}
+
+
+# --- every combination -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_renders_schema_valid_objects(combination, render, k8s_validate) -> None:
+    objects = render(combination)
+    assert objects
+    seen: set[tuple[str, str]] = set()
+    for obj in objects:
+        key = (obj["kind"], obj["metadata"]["name"])
+        assert key not in seen, f"duplicate {key}"
+        seen.add(key)
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", obj["metadata"]["name"])
+        check = CUSTOM_RESOURCES.get((obj["apiVersion"], obj["kind"]))
+        if check is not None:
+            check(obj)
+        else:
+            k8s_validate(obj)  # raises on a schema violation or an unknown kind
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_chorus_containers_are_hardened(combination, render, runtime) -> None:
+    workloads = chorus_workloads(render(combination))
+    assert {(s, r) for s, r, _ in workloads} == {(s, r) for s in runtime for r in ("api", "worker")}
+    for service, role, deployment in workloads:
+        spec = pod_spec(deployment)
+        pod_security = spec.get("securityContext") or {}
+        assert spec["automountServiceAccountToken"] is False
+        assert spec.get("enableServiceLinks") is False, (
+            "service links inject <SVC>_API_PORT=tcp://... and break the port settings"
+        )
+        tmp_volumes = {v["name"] for v in spec.get("volumes", []) if "emptyDir" in v}
+        assert len(spec["containers"]) == 1
+        for container in spec["containers"]:
+            where = f"{combination}: {deployment['metadata']['name']}/{container['name']}"
+            security = container.get("securityContext") or {}
+
+            def effective(key: str, sc: Obj = security, pod: Obj = pod_security) -> Any:
+                return sc.get(key, pod.get(key))
+
+            assert effective("runAsNonRoot") is True, where
+            assert effective("runAsUser") == CHORUS_UID, where
+            assert (effective("seccompProfile") or {}).get("type") == "RuntimeDefault", where
+            assert security.get("readOnlyRootFilesystem") is True, where
+            assert security.get("allowPrivilegeEscalation") is False, where
+            assert security.get("privileged", False) is False, where
+            assert security.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert not security.get("capabilities", {}).get("add"), where
+            assert any(
+                m["mountPath"] == "/tmp" and m["name"] in tmp_volumes
+                for m in container.get("volumeMounts", [])
+            ), f"{where}: an emptyDir at /tmp (read-only root filesystem)"
+            # Probes: alive on /healthz, ready on /readyz, on the documented port.
+            port = runtime[service].ports[role]
+            container_ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
+            assert list(container_ports.values()) == [port], where
+            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+                get = container[probe]["httpGet"]
+                assert get["path"] == path, f"{where}: {probe}"
+                assert container_ports.get(get["port"], get["port"]) == port, f"{where}: {probe}"
+            resources = container["resources"]
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(bound, {})), f"{where}: {bound}"
+            # The image's entrypoint is `python -m <svc>`; only the role is passed.
+            assert "command" not in container, f"{where}: must not override the entrypoint"
+            assert container["args"] == [role], where
+            image, _, tag = container["image"].rpartition(":")
+            assert image == f"{IMAGE_REGISTRY}/{runtime[service].package}", where
+            assert tag, where
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+        assert annotations.get("prometheus.io/scrape") == "true"
+        assert annotations.get("prometheus.io/port") == str(runtime[service].ports[role])
+        assert annotations.get("prometheus.io/path") == "/metrics"
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_other_workloads_are_hardened(combination, render) -> None:
+    objects = render(combination)
+    chorus = {id(d) for _, _, d in chorus_workloads(objects)}
+    others = [
+        w
+        for kind in ("Deployment", "StatefulSet", "DaemonSet")
+        for w in of_kind(objects, kind)
+        if id(w) not in chorus
+    ]
+    for workload in others:
+        spec = pod_spec(workload)
+        pod_security = spec.get("securityContext") or {}
+        assert spec.get("automountServiceAccountToken") is False
+        assert spec.get("enableServiceLinks") is False
+        for container in spec["containers"]:
+            where = f"{combination}: {workload['metadata']['name']}/{container['name']}"
+            security = container.get("securityContext") or {}
+            assert security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True, where
+            seccomp = security.get("seccompProfile", pod_security.get("seccompProfile")) or {}
+            assert seccomp.get("type") == "RuntimeDefault", where
+            assert security.get("allowPrivilegeEscalation") is False, where
+            assert security.get("capabilities", {}).get("drop") == ["ALL"], where
+            if container["name"] not in WRITABLE_ROOT_ALLOWED:
+                assert security.get("readOnlyRootFilesystem") is True, where
+            assert "livenessProbe" in container and "readinessProbe" in container, where
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"].get(bound, {})), where
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_every_workload_has_its_own_service_account(combination, render) -> None:
+    objects = render(combination)
+    accounts = {sa["metadata"]["name"]: sa for sa in of_kind(objects, "ServiceAccount")}
+    for workload in of_kind(objects, "Deployment") + of_kind(objects, "StatefulSet"):
+        name = pod_spec(workload).get("serviceAccountName")
+        assert name, f"{workload['metadata']['name']} runs as the namespace's default account"
+        assert name in accounts, f"ServiceAccount {name} is not part of the rendering"
+        assert accounts[name].get("automountServiceAccountToken") is False
+    used = {pod_spec(w).get("serviceAccountName") for w in of_kind(objects, "Deployment")}
+    assert len(used) == len(of_kind(objects, "Deployment")), "one ServiceAccount per workload"
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_every_process_has_a_service_on_its_port(combination, render, runtime) -> None:
+    objects = render(combination)
+    for service, role, deployment in chorus_workloads(objects):
+        svc = named(objects, "Service", deployment["metadata"]["name"])
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert matches({"matchLabels": svc["spec"]["selector"]}, pod_labels)
+        assert matches(deployment["spec"]["selector"], pod_labels)
+        ports = svc["spec"]["ports"]
+        assert [p["port"] for p in ports] == [runtime[service].ports[role]]
+        assert ports[0]["targetPort"] in ("http", runtime[service].ports[role])
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_api_deployments_have_disruption_budgets(combination, render) -> None:
+    objects = render(combination)
+    budgets = of_kind(objects, "PodDisruptionBudget")
+    for _, role, deployment in chorus_workloads(objects):
+        if role != "api":
+            continue
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        covering = [b for b in budgets if matches(b["spec"]["selector"], pod_labels)]
+        assert len(covering) == 1, deployment["metadata"]["name"]
+        spec = covering[0]["spec"]
+        # maxUnavailable keeps node drains possible at one replica; minAvailable=1 would not.
+        assert spec.get("maxUnavailable") == 1 or (
+            "minAvailable" in spec and spec["minAvailable"] < deployment["spec"].get("replicas", 1)
+        )
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_environment_follows_the_runtime_contract(
+    combination, render, runtime, env_contract
+) -> None:
+    objects = render(combination)
+    config_maps = {c["metadata"]["name"]: c for c in of_kind(objects, "ConfigMap")}
+    secrets = {s["metadata"]["name"]: s for s in of_kind(objects, "Secret")}
+    for service, role, deployment in chorus_workloads(objects):
+        for container in pod_spec(deployment)["containers"]:
+            names: set[str] = set()
+            for source in container.get("envFrom", []):
+                ref = source["configMapRef"]["name"]
+                assert ref.startswith("chorus-config"), ref
+                assert ref in config_maps, f"ConfigMap {ref} is not part of the rendering"
+                names.update(config_maps[ref]["data"])
+            explicit = {e["name"]: e for e in container.get("env", [])}
+            names.update(explicit)
+            unknown = names - env_contract(service)
+            assert not unknown, f"{deployment['metadata']['name']}: unread variables {unknown}"
+            port_var = f"{service.upper()}_{role.upper()}_PORT"
+            assert explicit[port_var]["value"] == str(runtime[service].ports[role])
+            for name in ("CHORUS_JWT_SECRET", "CHORUS_JWKS_URL"):
+                ref = explicit[name]["valueFrom"]["secretKeyRef"]
+                assert ref["name"].startswith("chorus-secrets") and ref["key"] == name
+                assert ref["name"] in secrets or ref.get("optional") is True
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_settings_point_at_the_infrastructure_in_the_rendering(combination, render) -> None:
+    objects = render(combination)
+    [config] = of_kind(objects, "ConfigMap")
+    data = config["data"]
+    components = components_in(combination)
+    assert data["CHORUS_ENV"] == ("local" if combination == "overlays/local" else "production")
+    assert data["CHORUS_TOPIC_PARTITIONS"] == str(TOPIC_PARTITIONS)
+    host, _, port = data["KAFKA_BOOTSTRAP_SERVERS"].partition(":")
+    if "local-infra" in components:
+        kafka = named(objects, "Service", host)
+        assert int(port) in [p["port"] for p in kafka["spec"]["ports"]]
+        mongo_host = re.fullmatch(r"mongodb://([^:/]+):(\d+)", data["MONGODB_URL"])
+        assert mongo_host
+        named(objects, "Service", mongo_host.group(1))
+        brokers = named(objects, "StatefulSet", "kafka")["spec"]["replicas"]
+        assert int(data["CHORUS_TOPIC_REPLICATION"]) <= brokers
+    if "strimzi" in components:
+        [kafka] = of_kind(objects, "Kafka")
+        assert host == f"{kafka['metadata']['name']}-kafka-bootstrap"
+        plain = [x for x in kafka["spec"]["kafka"]["listeners"] if x["tls"] is False]
+        assert int(port) in [x["port"] for x in plain], "the services speak plaintext Kafka"
+        brokers = sum(
+            p["spec"]["replicas"]
+            for p in of_kind(objects, "KafkaNodePool")
+            if "broker" in p["spec"]["roles"]
+        )
+        assert int(data["CHORUS_TOPIC_REPLICATION"]) <= brokers
+    secrets = of_kind(objects, "Secret")
+    if "local-infra" in components:
+        assert [s["metadata"]["name"].rsplit("-", 1)[0] for s in secrets] == ["chorus-secrets"]
+    else:
+        assert not secrets, "only the local-infra component may ship a (development) secret"
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_everything_is_labelled_part_of_chorus(combination, render) -> None:
+    for obj in render(combination):
+        assert labels(obj).get("app.kubernetes.io/part-of") == "chorus", obj["metadata"]["name"]
+    for _, _, deployment in chorus_workloads(render(combination)):
+        template_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert template_labels.get("app.kubernetes.io/part-of") == "chorus"
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_no_hand_written_autoscalers(combination, render) -> None:
+    assert not of_kind(render(combination), "HorizontalPodAutoscaler"), "KEDA owns the HPAs"
+
+
+@pytest.mark.parametrize("combination", OVERLAYS)
+def test_overlays_put_everything_in_one_namespace(combination, render) -> None:
+    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+    namespaces = {
+        obj["metadata"].get("namespace")
+        for obj in render(combination)
+        if obj["kind"] not in cluster_scoped
+    }
+    assert len(namespaces) == 1 and None not in namespaces, namespaces
+
+
+# --- components ------------------------------------------------------------------------
+
+
+def with_component(name: str) -> list[str]:
+    return [c for c in COMBINATIONS if name in components_in(c)]
+
+
+def test_every_component_is_rendered_alone_and_used_by_an_overlay() -> None:
+    for component in tools.components():
+        assert f"base+{component}" in COMBINATIONS
+        assert any(component in components_in(overlay) for overlay in OVERLAYS), component
+        kustomization = yaml.safe_load(
+            (K8S_DIR / "components" / component / "kustomization.yaml").read_text()
+        )
+        assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1alpha1"
+        assert kustomization["kind"] == "Component"
+
+
+def _consumer_definition(service: str) -> Any:
+    """The service's ServiceDefinition: what its worker subscribes to, under which name."""
+    return importlib.import_module(f"{service}.bootstrap").DEFINITION
+
+
+@pytest.mark.parametrize("combination", with_component("keda"))
+def test_keda_scales_each_consuming_worker_on_its_own_group(combination, render, runtime) -> None:
+    objects = render(combination)
+    scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in of_kind(objects, "ScaledObject")}
+    for service, role, deployment in chorus_workloads(objects):
+        if role != "worker":
+            continue
+        definition = _consumer_definition(service)
+        name = deployment["metadata"]["name"]
+        if not definition.consumes:
+            assert name not in scaled, f"{name} consumes nothing: no lag to scale on"
+            continue
+        scaled_object = scaled.pop(name)
+        spec = scaled_object["spec"]
+        assert spec["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
+        assert spec["minReplicaCount"] >= 1, "workers also run loops (outbox relay)"
+        assert spec["maxReplicaCount"] <= TOPIC_PARTITIONS
+        assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
+        container = next(
+            c
+            for c in pod_spec(deployment)["containers"]
+            if c["name"] == spec["scaleTargetRef"].get("envSourceContainerName", c["name"])
+        )
+        environment: dict[str, str | None] = {}
+        for source in container.get("envFrom", []):
+            environment.update(named(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
+        environment.update({e["name"]: e.get("value") for e in container.get("env", [])})
+        # The worker's group: <SVC>_CONSUMER_GROUP when set, else the service name.
+        group = environment.get(f"{service.upper()}_CONSUMER_GROUP") or definition.name
+        topics = set()
+        for trigger in spec["triggers"]:
+            assert trigger["type"] == "kafka"
+            metadata = trigger["metadata"]
+            assert metadata["consumerGroup"] == group == service, "group = service name"
+            assert metadata.get("offsetResetPolicy") == "earliest"
+            assert metadata.get("bootstrapServers") or (
+                metadata.get("bootstrapServersFromEnv") in environment
+            )
+            topics.add(metadata["topic"])
+        assert topics == set(definition.consumes), (
+            f"{name}: triggers {sorted(topics)} != subscriptions {sorted(definition.consumes)}"
+        )
+    assert not scaled, f"ScaledObjects for unknown workers: {sorted(scaled)}"
+
+
+@pytest.mark.parametrize("combination", with_component("strimzi"))
+def test_strimzi_cluster_and_topics(combination, render) -> None:
+    objects = render(combination)
+    [kafka] = of_kind(objects, "Kafka")
+    cluster = kafka["metadata"]["name"]
+    pools = of_kind(objects, "KafkaNodePool")
+    assert pools and all(labels(p)["strimzi.io/cluster"] == cluster for p in pools)
+    roles = {role for pool in pools for role in pool["spec"]["roles"]}
+    assert roles == {"controller", "broker"}, "KRaft: controllers and brokers from node pools"
+    brokers = sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"])
+
+    declared = {}
+    for topic in of_kind(objects, "KafkaTopic"):
+        name = topic["spec"].get("topicName", topic["metadata"]["name"])
+        assert labels(topic)["strimzi.io/cluster"] == cluster
+        assert topic["spec"]["partitions"] == TOPIC_PARTITIONS, name
+        assert topic["spec"]["replicas"] <= brokers, name
+        min_isr = int(topic["spec"].get("config", {}).get("min.insync.replicas", 1))
+        assert min_isr < topic["spec"]["replicas"], f"{name}: one broker down must not stop writes"
+        declared[name] = topic
+    contracts_topics = importlib.import_module("contracts.topics")
+    in_code = {
+        value
+        for value in vars(contracts_topics).values()
+        if isinstance(value, str) and re.fullmatch(r"chorus\.[a-z-]+\.v\d+", value)
+    }
+    assert in_code, "no topic constants found in contracts.topics"
+    expected = {t for topic in {*TOPICS, *in_code} for t in (topic, topic + ".dlq")}
+    assert set(declared) == expected, (
+        f"missing KafkaTopics: {sorted(expected - set(declared))}, "
+        f"unknown: {sorted(set(declared) - expected)}"
+    )
+
+
+@pytest.mark.parametrize("combination", with_component("network-policies"))
+def test_network_policies(combination, render, runtime) -> None:
+    objects = render(combination)
+    policies = of_kind(objects, "NetworkPolicy")
+    deny_all = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {}
+        and "Ingress" in p["spec"]["policyTypes"]
+        and not p["spec"].get("ingress")
+    ]
+    assert deny_all, "a default deny of ingress for the whole namespace"
+
+    def allowed(pod_labels: dict[str, str], port_name: str, port: int) -> list[list[Obj]]:
+        """The `from` lists of every rule admitting traffic to this pod and port."""
+        sources = []
+        for policy in policies:
+            if not matches(policy["spec"]["podSelector"], pod_labels):
+                continue
+            for rule in policy["spec"].get("ingress") or []:
+                ports = rule.get("ports")
+                if ports is None or any(p.get("port") in (port_name, port) for p in ports):
+                    sources.append(rule.get("from") or [])
+        return sources
+
+    for _, role, deployment in chorus_workloads(objects):
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        [container] = pod_spec(deployment)["containers"]
+        [port] = container["ports"]
+        sources = allowed(pod_labels, port["name"], port["containerPort"])
+        where = deployment["metadata"]["name"]
+        if role == "api":
+            assert [] in sources, f"{where}: its API must be reachable from any source"
+        else:
+            assert [] not in sources, f"{where}: a worker is not open to everyone"
+        scrapers = [
+            peer
+            for peers in sources
+            for peer in peers
+            if "namespaceSelector" in peer and "podSelector" in peer
+        ]
+        assert [] in sources or scrapers, f"{where}: Prometheus must be able to scrape it"
+
+    if "local-infra" in components_in(combination):
+        chorus_pod = {"app.kubernetes.io/part-of": "chorus", "app.kubernetes.io/component": "api"}
+        for infra, port_name in (("kafka", "kafka"), ("mongo", "mongo")):
+            workload = named(objects, "StatefulSet", infra)
+            pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+            [container] = pod_spec(workload)["containers"]
+            number = next(p["containerPort"] for p in container["ports"] if p["name"] == port_name)
+            sources = allowed(pod_labels, port_name, number)
+            assert any(
+                any(
+                    "namespaceSelector" not in peer and matches(peer["podSelector"], chorus_pod)
+                    for peer in peers
+                    if "podSelector" in peer
+                )
+                for peers in sources
+            ), f"Chorus pods must reach {infra} under the default deny"
+
+
+@pytest.mark.parametrize("combination", with_component("otel"))
+def test_otel_endpoint_on_every_process(combination, render) -> None:
+    for _, _, deployment in chorus_workloads(render(combination)):
+        for container in pod_spec(deployment)["containers"]:
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            assert endpoint and re.fullmatch(r"https?://[^/]+:\d+", endpoint), endpoint
+
+
+@pytest.mark.parametrize("combination", with_component("local-infra"))
+def test_local_infrastructure_images_and_kraft(combination, render) -> None:
+    objects = render(combination)
+    kafka = named(objects, "StatefulSet", "kafka")
+    [container] = pod_spec(kafka)["containers"]
+    assert container["image"].startswith("apache/kafka:4.")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(env["KAFKA_NODE_ID"] + "@")
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in env["KAFKA_LISTENERS"]
+    for variable in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+    ):
+        assert env[variable] == "1"
+    [mongo] = pod_spec(named(objects, "StatefulSet", "mongo"))["containers"]
+    assert mongo["image"] == "mongo:8"
