@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition
-from contracts.topics import CONTENT_PUBLISHED, ENGAGEMENT_OBSERVED, POST_SHARED
+from contracts.topics import (
+    ADVOCATE_ENROLLED,
+    ADVOCATE_OPTED_OUT,
+    CONTENT_PUBLISHED,
+    CONTENT_RETIRED,
+    CONTENT_UPDATED,
+    ENGAGEMENT_OBSERVED,
+    GUIDELINES_ACKNOWLEDGED,
+    GUIDELINES_PUBLISHED,
+    POST_SHARED,
+)
+from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
+from share.adapters.networks import LinkedInPoster, TokenVault
 from share.config import ShareSettings
-from share.entrypoints import api
+from share.domain.clicks import DailySalts
+from share.entrypoints import api, redirect
 from share.service_layer import handlers
 
 
@@ -19,39 +33,87 @@ async def setup(runtime: Runtime) -> handlers.Services:
     await repo.ensure_indexes()
     settings = runtime.settings
     assert isinstance(settings, ShareSettings)
+    lease = settings.outbox_lease_seconds
     return handlers.Services(
         repo=repo,
-        outbox=Outbox(repo.shares, runtime.publisher, settings.outbox_lease_seconds),
+        shares_outbox=Outbox(repo.shares, runtime.publisher, lease),
+        advocates_outbox=Outbox(repo.advocates, runtime.publisher, lease),
+        engagements_outbox=Outbox(repo.engagements, runtime.publisher, lease),
+        clicks=ClickRecorder(repo, runtime.publisher, settings.click_lease_seconds),
+        links_cache=LinkCache(repo),
+        salts=DailySalts(settings.link_secret.encode()),
+        vault=TokenVault(repo, settings.token_key),
         public_base_url=settings.public_base_url,
+        default_daily_cap=settings.default_daily_cap,
+        link_secret=settings.link_secret.encode(),
+        webhook_secret=settings.webhook_secret.encode(),
+        posters={"linkedin": LinkedInPoster(settings.linkedin_api_url, settings.linkedin_version)},
     )
 
 
 def subscribe(runtime: Runtime) -> None:
+    services: handlers.Services = runtime.services
+    group = runtime.settings.consumer_group
     subscribe_batch(
         runtime.broker,
-        topics=[CONTENT_PUBLISHED],
-        group_id=runtime.settings.consumer_group,
-        handler=partial(handlers.on_content_published, runtime.services),
+        topics=[
+            CONTENT_PUBLISHED,
+            CONTENT_UPDATED,
+            CONTENT_RETIRED,
+            GUIDELINES_PUBLISHED,
+            GUIDELINES_ACKNOWLEDGED,
+        ],
+        group_id=group,
+        handler=partial(handlers.on_content_events, services),
+        publisher=runtime.publisher,
+    )
+    # A group of its own: the click counters are hot, content copies are not.
+    subscribe_batch(
+        runtime.broker,
+        topics=[ENGAGEMENT_OBSERVED],
+        group_id=f"{group}-engagement-counters",
+        handler=partial(handlers.on_engagements, services),
         publisher=runtime.publisher,
     )
 
 
 def loops(runtime: Runtime) -> list[Loop]:
     services: handlers.Services = runtime.services
+    settings = runtime.settings
+    assert isinstance(settings, ShareSettings)
 
     async def outbox_relay() -> None:
-        await run_relay([services.outbox])
+        await run_relay(
+            [
+                services.shares_outbox,
+                services.advocates_outbox,
+                services.engagements_outbox,
+                Outbox(services.repo.clicks, runtime.publisher, settings.click_lease_seconds),
+            ]
+        )
 
-    return [outbox_relay]
+    async def scheduled_shares() -> None:
+        while True:
+            await handlers.fire_due_shares(services)
+            await asyncio.sleep(settings.schedule_interval_seconds)
+
+    return [outbox_relay, scheduled_shares]
 
 
 DEFINITION = ServiceDefinition(
     name="share",
     settings_class=ShareSettings,
     setup=setup,
-    publishes=[POST_SHARED, ENGAGEMENT_OBSERVED],
-    consumes=[CONTENT_PUBLISHED],
-    routers=lambda: [api.router],
+    publishes=[POST_SHARED, ENGAGEMENT_OBSERVED, ADVOCATE_ENROLLED, ADVOCATE_OPTED_OUT],
+    consumes=[
+        CONTENT_PUBLISHED,
+        CONTENT_UPDATED,
+        CONTENT_RETIRED,
+        GUIDELINES_PUBLISHED,
+        GUIDELINES_ACKNOWLEDGED,
+        ENGAGEMENT_OBSERVED,
+    ],
+    routers=lambda: [*api.ROUTERS, redirect.router],
     subscribe=subscribe,
     loops=loops,
     description="Sharing: advocates, one-tap shares, tracked links and engagement capture.",

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import ClassVar
 
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import ServiceSettings
+
+LOCAL_SECRET = "chorus-share-local-development-only"
+
+
+def _local_fernet_key() -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(LOCAL_SECRET.encode()).digest()).decode()
 
 
 class ShareSettings(ServiceSettings):
@@ -16,3 +25,28 @@ class ShareSettings(ServiceSettings):
 
     # Where short links point: the public address of the share api's /l/{code}.
     public_base_url: str = "http://127.0.0.1:8082"
+    # Shares per employee and UTC day, unless the tenant set its own cap.
+    default_daily_cap: int = Field(20, ge=1)
+    # Derives the daily visitor salt and signs the advocate cookie.
+    link_secret: str = LOCAL_SECRET
+    # HMAC key of engagement webhooks (connectors and the network-API poller).
+    webhook_secret: str = LOCAL_SECRET
+    # Fernet key (32 url-safe base64 bytes) that encrypts advocates' network tokens.
+    token_key: str = Field(default_factory=_local_fernet_key)
+    linkedin_api_url: str = "https://api.linkedin.com"
+    linkedin_version: str = Field("202510", pattern=r"^\d{6}$")
+    # How long the api owns the publishing of a click's event before the worker's relay
+    # takes it over; long enough to ride out a Kafka outage without publishing twice.
+    click_lease_seconds: float = Field(120.0, gt=0)
+    # How often the worker looks for scheduled shares that are due.
+    schedule_interval_seconds: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_local_secrets_in_production(self) -> ShareSettings:
+        if self.env != "local":
+            for name in ("link_secret", "webhook_secret"):
+                if getattr(self, name) == LOCAL_SECRET:
+                    raise ValueError(f"SHARE_{name.upper()} must be set outside CHORUS_ENV=local")
+            if self.token_key == _local_fernet_key():
+                raise ValueError("SHARE_TOKEN_KEY must be set outside CHORUS_ENV=local")
+        return self

@@ -1,16 +1,24 @@
-"""HTTP API of sharing."""
+"""HTTP API of sharing: advocates, shares and their history, settings, engagement webhooks."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from chassis.auth import CurrentUser
+from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
-from contracts import Network
+from chassis.ids import decode_cursor, encode_cursor
+from contracts import EngagementKind, EngagementSource, Network, ShareMethod
+from share.adapters.networks import Credentials
+from share.domain.clicks import advocate_cookie
+from share.domain.links import share_intent, short_link
+from share.domain.signatures import signature_problem
+from share.entrypoints.redirect import ADVOCATE_COOKIE
 from share.service_layer import handlers
 
 
@@ -20,6 +28,140 @@ def _services(request: Request) -> handlers.Services:
 
 
 Services = Annotated[handlers.Services, Depends(_services)]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+# -- advocates ------------------------------------------------------------------------
+
+
+class EnrollIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept: Literal[True] = Field(description="explicit consent to join the program")
+    guidelines_version: int | None = Field(
+        None, ge=0, description="the guidelines version agreed to; the current one if omitted"
+    )
+
+
+class NetworkOut(BaseModel):
+    audience_size: int
+    connected_at: datetime
+    direct_posting: bool = False
+
+
+class AdvocateOut(BaseModel):
+    employee_id: str
+    status: str
+    consent_at: datetime
+    guidelines_version: int | None
+    opted_out_at: datetime | None = None
+    networks: dict[str, NetworkOut]
+
+
+def _advocate_out(doc: dict[str, Any]) -> AdvocateOut:
+    return AdvocateOut(
+        employee_id=doc["employee_id"],
+        status=doc["status"],
+        consent_at=doc["consent_at"],
+        guidelines_version=doc.get("guidelines_version"),
+        opted_out_at=doc.get("opted_out_at"),
+        networks={k: NetworkOut(**v) for k, v in (doc.get("networks") or {}).items()},
+    )
+
+
+class ConnectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    audience_size: int = Field(ge=0, le=1_000_000_000, description="followers or connections")
+    access_token: str | None = Field(None, min_length=1, max_length=4000)
+    author: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the member's id on the network, e.g. urn:li:person:<id>",
+    )
+    expires_in: int | None = Field(None, ge=1, description="token lifetime in seconds")
+
+
+class OptOutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    erase: bool = False
+
+
+advocates = APIRouter(prefix="/api/v1/advocates", tags=["advocates"])
+
+
+@advocates.post("/me", response_model=AdvocateOut)
+async def join(
+    body: EnrollIn, user: CurrentUser, services: Services, response: Response
+) -> AdvocateOut:
+    """Join the advocacy program (opt-in, with consent)."""
+    doc, new = await handlers.enroll(services, user, body.guidelines_version)
+    response.status_code = 201 if new else 200
+    return _advocate_out(doc)
+
+
+@advocates.get("/me", response_model=AdvocateOut)
+async def me(user: CurrentUser, services: Services) -> AdvocateOut:
+    """The caller's membership of the advocacy program."""
+    doc = await services.repo.advocate(user.tenant, user.employee_id)
+    if doc is None:
+        raise Problem(404, "Not found", "you have not joined the advocacy program")
+    return _advocate_out(doc)
+
+
+@advocates.put("/me/networks/{network}", response_model=AdvocateOut)
+async def connect(
+    network: Network, body: ConnectIn, user: CurrentUser, services: Services
+) -> AdvocateOut:
+    """Connect a network or update its audience size, optionally with a posting token."""
+    if (body.access_token is None) != (body.author is None):
+        raise Problem(
+            422,
+            "Invalid request",
+            "access_token and author go together",
+            errors=[{"field": "author", "message": "required with access_token"}],
+        )
+    credentials = (
+        Credentials(access_token=body.access_token, author=body.author)
+        if body.access_token is not None and body.author is not None
+        else None
+    )
+    expires_at = datetime.now(UTC) + timedelta(seconds=body.expires_in) if body.expires_in else None
+    doc = await handlers.connect_network(
+        services, user, network, body.audience_size, credentials, expires_at
+    )
+    return _advocate_out(doc)
+
+
+@advocates.delete("/me/networks/{network}", response_model=AdvocateOut)
+async def disconnect(network: Network, user: CurrentUser, services: Services) -> AdvocateOut:
+    """Disconnect a network and forget its token."""
+    return _advocate_out(await handlers.disconnect_network(services, user, network))
+
+
+@advocates.post("/me/opt-out", response_model=AdvocateOut)
+async def leave(body: OptOutIn, user: CurrentUser, services: Services) -> AdvocateOut:
+    """Leave the program: shares stop and rankings no longer use the caller's data."""
+    return _advocate_out(await handlers.opt_out(services, user, body.erase))
+
+
+@advocates.post("/me/link-cookie", status_code=204)
+async def link_cookie(user: CurrentUser, services: Services, response: Response) -> None:
+    """Mark this browser as the caller's, so their own clicks on their links do not count."""
+    response.set_cookie(
+        ADVOCATE_COOKIE,
+        advocate_cookie(services.link_secret, user.tenant, user.employee_id),
+        max_age=365 * 24 * 3600,
+        path="/l/",
+        httponly=True,
+        samesite="lax",
+        secure=services.public_base_url.startswith("https://"),
+    )
+
+
+# -- shares ---------------------------------------------------------------------------
 
 
 class ShareIn(BaseModel):
@@ -27,6 +169,19 @@ class ShareIn(BaseModel):
 
     content_id: str | None = Field(None, min_length=1, max_length=200)
     network: Network
+    text: str | None = Field(None, max_length=3000, description="the suggested text if omitted")
+    url: HttpUrl | None = Field(None, description="the link of an own post (no content_id)")
+    title: str | None = Field(None, max_length=300)
+    method: Literal["intent", "api"] = "intent"
+    scheduled_at: AwareDatetime | None = Field(
+        None, description="post through the network's API at this time"
+    )
+
+
+class IntentOut(BaseModel):
+    url: str | None = Field(description="open this to share; null for Instagram")
+    copy_text: str | None = None
+    image_url: str | None = None
 
 
 class ShareOut(BaseModel):
@@ -34,33 +189,201 @@ class ShareOut(BaseModel):
     content_id: str | None
     employee_id: str
     network: str
+    method: str
+    status: str
     short_code: str
-    tracked_url: str
-    shared_at: datetime
+    tracked_url: str = Field(description="the short link, which counts clicks")
+    target_url: str = Field(description="where the short link leads, with UTM parameters")
+    text: str
+    intent: IntentOut
+    shared_at: datetime | None
+    scheduled_at: datetime | None = None
+    network_post_id: str | None = None
+    engagement: dict[str, int] = Field(default_factory=dict)
 
 
-def _out(doc: dict[str, Any], base_url: str) -> ShareOut:
+def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
+    link = short_link(base_url, doc["short_code"])
+    intent = share_intent(
+        doc["network"],
+        link=link,
+        text=doc.get("text", ""),
+        title=doc.get("title", ""),
+        image_url=doc.get("image_url"),
+    )
     return ShareOut(
         id=doc["_id"],
-        tracked_url=f"{base_url.rstrip('/')}/l/{doc['short_code']}",
-        **{k: doc[k] for k in ("content_id", "employee_id", "network", "short_code", "shared_at")},
+        content_id=doc.get("content_id"),
+        employee_id=doc["employee_id"],
+        network=doc["network"],
+        method=doc.get("method", "intent"),
+        status=doc.get("status", "shared"),
+        short_code=doc["short_code"],
+        tracked_url=link,
+        target_url=doc.get("target_url", ""),
+        text=doc.get("text", ""),
+        intent=IntentOut(url=intent.url, copy_text=intent.copy_text, image_url=intent.image_url),
+        shared_at=doc.get("shared_at"),
+        scheduled_at=doc.get("scheduled_at"),
+        network_post_id=doc.get("network_post_id"),
+        engagement={k: int(v) for k, v in (doc.get("engagement") or {}).items()},
     )
 
 
-router = APIRouter(prefix="/api/v1/shares", tags=["shares"])
+class SharePage(BaseModel):
+    items: list[ShareOut]
+    next_cursor: str | None
 
 
-@router.post("", status_code=201, response_model=ShareOut)
+shares = APIRouter(prefix="/api/v1/shares", tags=["shares"])
+
+
+@shares.post("", status_code=201, response_model=ShareOut)
 async def create_share(body: ShareIn, user: CurrentUser, services: Services) -> ShareOut:
-    """Share a content item (or an own post) to one network."""
-    doc = await handlers.share(services, user, body.content_id, body.network)
-    return _out(doc, services.public_base_url)
+    """Share a content item (or an own post) to one network, now or scheduled."""
+    doc = await handlers.share(
+        services,
+        user,
+        handlers.ShareRequest(
+            network=body.network,
+            content_id=body.content_id,
+            text=body.text,
+            url=str(body.url) if body.url else None,
+            title=body.title,
+            method=ShareMethod(body.method),
+            scheduled_at=body.scheduled_at,
+        ),
+    )
+    return _share_out(doc, services.public_base_url)
 
 
-@router.get("/{share_id}", response_model=ShareOut)
+@shares.get("", response_model=SharePage)
+async def list_shares(
+    user: CurrentUser,
+    services: Services,
+    employee_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    content_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SharePage:
+    """Share history, newest first, per advocate and/or content item, with engagement."""
+    position = decode_cursor(cursor)
+    before = str(position["before"]) if position and "before" in position else None
+    docs = await handlers.history(services, user, employee_id, content_id, before, limit)
+    next_cursor = encode_cursor({"before": docs[-1]["_id"]}) if len(docs) == limit else None
+    return SharePage(
+        items=[_share_out(d, services.public_base_url) for d in docs], next_cursor=next_cursor
+    )
+
+
+@shares.get("/{share_id}", response_model=ShareOut)
 async def get_share(share_id: str, user: CurrentUser, services: Services) -> ShareOut:
     """One share of the caller's tenant."""
     doc = await services.repo.share(user.tenant, share_id)
-    if doc is None:
+    if doc is None or (
+        doc["employee_id"] != user.employee_id and not user.has_any(("curator", "admin"))
+    ):
         raise Problem(404, "Not found", f"no share {share_id}")
-    return _out(doc, services.public_base_url)
+    return _share_out(doc, services.public_base_url)
+
+
+# -- tenant settings ------------------------------------------------------------------
+
+
+class SharingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    daily_share_cap: int = Field(ge=1, le=1000, description="shares per employee and UTC day")
+
+
+settings = APIRouter(prefix="/api/v1/settings", tags=["settings"])
+
+
+@settings.get("/sharing", response_model=SharingSettings)
+async def get_settings(user: Admin, services: Services) -> SharingSettings:
+    """The tenant's sharing settings."""
+    doc = await services.repo.settings(user.tenant)
+    return SharingSettings(daily_share_cap=doc.get("daily_share_cap") or services.default_daily_cap)
+
+
+@settings.put("/sharing", response_model=SharingSettings)
+async def put_settings(body: SharingSettings, user: Admin, services: Services) -> SharingSettings:
+    """Change the tenant's sharing settings."""
+    doc = await services.repo.save_settings(user.tenant, body.model_dump())
+    return SharingSettings(daily_share_cap=doc["daily_share_cap"])
+
+
+# -- engagement webhooks --------------------------------------------------------------
+
+
+class EngagementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="the caller's id; makes it once")
+    kind: Literal["reaction", "comment", "reshare", "impression", "conversion"]
+    share_id: str | None = Field(None, min_length=1, max_length=200)
+    short_code: str | None = Field(None, min_length=4, max_length=32)
+    count: int = Field(1, ge=1, le=10_000_000)
+    observed_at: AwareDatetime
+    source: Literal["webhook", "poll"] = "webhook"
+
+
+class EngagementAck(BaseModel):
+    id: str
+    status: Literal["accepted", "duplicate", "ignored"]
+
+
+engagements = APIRouter(prefix="/api/v1/engagements", tags=["engagements"])
+
+
+@engagements.post(
+    "",
+    status_code=202,
+    response_model=EngagementAck,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EngagementIn.model_json_schema()}},
+        }
+    },
+)
+async def report_engagement(request: Request, services: Services) -> EngagementAck:
+    """Receive an HMAC-signed engagement report from a connector or poller."""
+    body = await request.body()
+    if problem := signature_problem(
+        services.webhook_secret,
+        request.headers.get("x-chorus-timestamp"),
+        request.headers.get("x-chorus-signature"),
+        body,
+        time.time(),
+    ):
+        raise Problem(401, "Invalid signature", problem)
+    try:
+        report = EngagementIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from exc
+    if (report.share_id is None) == (report.short_code is None):
+        raise Problem(
+            422,
+            "Invalid request",
+            "share_id: give either share_id or short_code",
+            errors=[{"field": "share_id", "message": "give either share_id or short_code"}],
+        )
+    engagement_id, status = await handlers.ingest_engagement(
+        services,
+        handlers.EngagementReport(
+            id=report.id,
+            kind=EngagementKind(report.kind),
+            share_id=report.share_id,
+            short_code=report.short_code,
+            count=report.count,
+            observed_at=report.observed_at,
+            source=EngagementSource(report.source),
+        ),
+    )
+    return EngagementAck(id=engagement_id, status=status)
+
+
+ROUTERS = (advocates, shares, settings, engagements)

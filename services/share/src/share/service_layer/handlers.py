@@ -1,12 +1,14 @@
-"""Use cases of sharing."""
+"""Use cases of sharing: advocates, shares, scheduled shares, engagements, content copies."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
@@ -14,95 +16,648 @@ from chassis.auth import Principal
 from chassis.consumer import Consumed
 from chassis.errors import Problem
 from chassis.ids import new_id, short_code
+from chassis.projection import Delta, apply_exactly_once
 from chassis.telemetry import current_traceparent
-from contracts import ContentPublished, Network, PostShared, PostSharedData, ShareMethod
+from contracts import (
+    AdvocateEnrolled,
+    AdvocateEnrolledData,
+    AdvocateOptedOut,
+    AdvocateOptedOutData,
+    ContentPublished,
+    ContentRetired,
+    ContentUpdated,
+    EngagementKind,
+    EngagementObserved,
+    EngagementObservedData,
+    EngagementSource,
+    GuidelinesAcknowledged,
+    GuidelinesPublished,
+    Network,
+    PostShared,
+    PostSharedData,
+    ShareMethod,
+    derived_event_id,
+)
+from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
-from share.domain.links import can_share, tracked_url
+from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
+from share.domain.advocates import audience_size, cannot_share_as
+from share.domain.clicks import DailySalts
+from share.domain.links import Viewer, campaign_of, cannot_share, short_link, with_utm
+
+log = logging.getLogger(__name__)
+
+# How long a worker owns a due scheduled share while it posts it.
+POSTING_CLAIM = timedelta(minutes=2)
 
 
 @dataclass
 class Services:
     repo: ShareRepository
-    outbox: outbox.Outbox
+    shares_outbox: outbox.Outbox
+    advocates_outbox: outbox.Outbox
+    engagements_outbox: outbox.Outbox
+    clicks: ClickRecorder
+    links_cache: LinkCache
+    salts: DailySalts
+    vault: TokenVault
     public_base_url: str
+    default_daily_cap: int
+    link_secret: bytes
+    webhook_secret: bytes
+    posters: Mapping[str, NetworkPoster] = field(default_factory=dict)
 
 
-async def on_content_published(services: Services, batch: list[Consumed[ContentPublished]]) -> None:
-    """Keep a local copy of what can be shared (idempotent: a replay rewrites the same)."""
-    writes = []
+# -- content and guidelines, as learnt from the content service ------------------------
+
+
+async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> None:
+    """Keep the local copy of shareable content: snapshots, and retirement (final)."""
     for item in batch:
-        event, data = item.event, item.event.data
-        writes.append(
-            UpdateOne(
-                {"_id": f"{event.tenantid}:{data.content_id}"},
+        event = item.event
+        if isinstance(event, ContentPublished | ContentUpdated):
+            data = event.data
+            await services.repo.upsert_content(
+                f"{event.tenantid}:{data.content_id}",
+                event.time,
                 {
-                    "$set": {
-                        "tenant": event.tenantid,
-                        "content_id": data.content_id,
-                        "title": data.title,
-                        "kind": data.kind.value,
-                        "url": str(data.url) if data.url else None,
-                        "campaign_id": data.campaign_id,
-                        "audience": data.audience.model_dump(),
-                        "suggested_texts": {k.value: v for k, v in data.suggested_texts.items()},
-                        "publish_at": data.publish_at,
-                        "expires_at": data.expires_at,
-                        "event_id": event.id,
-                    }
+                    "tenant": event.tenantid,
+                    "content_id": data.content_id,
+                    "title": data.title,
+                    "kind": data.kind.value,
+                    "url": str(data.url) if data.url else None,
+                    "summary": data.summary,
+                    "image_url": str(data.image_url) if data.image_url else None,
+                    "campaign_id": data.campaign_id,
+                    "audience": data.audience.model_dump(),
+                    "suggested_texts": {k.value: v for k, v in data.suggested_texts.items()},
+                    "publish_at": data.publish_at,
+                    "expires_at": data.expires_at,
                 },
-                upsert=True,
             )
-        )
-    await services.repo.content.bulk_write(writes, ordered=True)
+        elif isinstance(event, ContentRetired):
+            await services.repo.retire_content(
+                f"{event.tenantid}:{event.data.content_id}",
+                event.tenantid,
+                {"retired_at": event.data.retired_at, "retired_reason": event.data.reason.value},
+            )
+        elif isinstance(event, GuidelinesPublished):
+            await services.repo.store_guidelines(
+                event.tenantid,
+                event.data.version,
+                {
+                    "title": event.data.title,
+                    "acknowledgement_required": event.data.acknowledgement_required,
+                    "published_at": event.data.published_at,
+                },
+            )
+        elif isinstance(event, GuidelinesAcknowledged):
+            await services.repo.acknowledge(
+                event.tenantid, event.data.employee_id, event.data.guidelines_version
+            )
 
 
-async def share(
-    services: Services, user: Principal, content_id: str | None, network: Network
+# -- advocates ------------------------------------------------------------------------
+
+
+def _advocate_id(user: Principal) -> str:
+    return f"{user.tenant}:{user.employee_id}"
+
+
+def _enrolled_event(doc: dict[str, Any]) -> AdvocateEnrolled:
+    networks: dict[str, Any] = doc.get("networks") or {}
+    return AdvocateEnrolled.create(
+        tenant_id=doc["tenant"],
+        subject=doc["employee_id"],
+        traceparent=current_traceparent(),
+        data=AdvocateEnrolledData(
+            employee_id=doc["employee_id"],
+            employee_groups=doc.get("groups") or [],
+            location=doc.get("location"),
+            consent_at=doc["consent_at"],
+            guidelines_version=doc.get("guidelines_version"),
+            networks=sorted(Network(n) for n in networks),
+            audience_sizes={Network(n): v.get("audience_size", 0) for n, v in networks.items()},
+        ),
+    )
+
+
+async def _write_advocate(
+    services: Services,
+    current: dict[str, Any] | None,
+    new_state: dict[str, Any],
+    event: AdvocateEnrolled | AdvocateOptedOut,
 ) -> dict[str, Any]:
-    """One tap: a share with its own short link, announced as PostShared."""
+    """Write the advocate's new state with its event, unless someone changed it meanwhile."""
+    doc_id = new_state["_id"]
+    lease = services.advocates_outbox.lease_seconds
+    fields = {k: v for k, v in new_state.items() if k not in ("_id", "rev")}
+    update = {
+        "$set": {**fields, **outbox.staged([event], lease)},
+        "$inc": {**outbox.increment([event]), "rev": 1},
+    }
+    # Optimistic: the event describes the state we computed, so only that state may land.
+    filter_: dict[str, Any] = {
+        "_id": doc_id,
+        "rev": current["rev"] if current else {"$exists": False},
+    }
+    try:
+        written = await services.repo.update_advocate(filter_, update, upsert=current is None)
+    except DuplicateKeyError:
+        written = None
+    if written is None:
+        raise Problem(409, "Changed meanwhile", "the advocate changed concurrently; try again")
+    await services.advocates_outbox.publish_now(doc_id, [event])
+    return written
+
+
+async def enroll(
+    services: Services, user: Principal, guidelines_version: int | None
+) -> tuple[dict[str, Any], bool]:
+    """Join the program (explicit consent); returns the advocate and whether it is new."""
+    current = await services.repo.advocate(user.tenant, user.employee_id)
+    if current is not None and current.get("status") == "enrolled":
+        return current, False
+    if guidelines_version is None:
+        guidelines = await services.repo.current_guidelines(user.tenant)
+        guidelines_version = int(guidelines["version"]) if guidelines else 0
     now = datetime.now(UTC)
-    content = None
-    if content_id is not None:
-        content = await services.repo.shareable(user.tenant, content_id)
-        if reason := can_share(content, now):
-            raise Problem(404 if content is None else 409, "Cannot share", reason)
-    share_id = new_id()
-    for _ in range(5):
-        code = short_code()
-        doc = {
-            "_id": share_id,
-            "tenant": user.tenant,
-            "employee_id": user.employee_id,
-            "content_id": content_id,
-            "network": network.value,
-            "short_code": code,
-            "target_url": content.get("url") if content else None,
-            "shared_at": now,
-        }
-        event = PostShared.create(
-            tenant_id=user.tenant,
-            subject=share_id,
-            traceparent=current_traceparent(),
-            data=PostSharedData(
-                share_id=share_id,
-                content_id=content_id,
-                employee_id=user.employee_id,
-                employee_groups=sorted(user.groups),
-                network=network,
-                short_code=code,
-                tracked_url=tracked_url(services.public_base_url, code),
-                shared_at=now,
-                method=ShareMethod.INTENT,
-                campaign_id=content.get("campaign_id") if content else None,
-                content_kind=content.get("kind") if content else None,
-            ),
+    state = {
+        "_id": _advocate_id(user),
+        "tenant": user.tenant,
+        "employee_id": user.employee_id,
+        "status": "enrolled",
+        "consent_at": now,
+        "guidelines_version": guidelines_version,
+        "groups": sorted(user.groups),
+        "location": user.location,
+        "networks": (current or {}).get("networks") or {},
+        "opted_out_at": None,
+    }
+    written = await _write_advocate(services, current, state, _enrolled_event(state))
+    return written, True
+
+
+async def _enrolled(services: Services, user: Principal) -> dict[str, Any]:
+    current = await services.repo.advocate(user.tenant, user.employee_id)
+    if current is None or current.get("status") != "enrolled":
+        raise Problem(
+            403, "Not an advocate", "join the advocacy program first (POST /api/v1/advocates/me)"
         )
+    return current
+
+
+async def connect_network(
+    services: Services,
+    user: Principal,
+    network: Network,
+    audience: int,
+    credentials: Credentials | None,
+    token_expires_at: datetime | None,
+) -> dict[str, Any]:
+    """Connect a network (or update its audience size), optionally with a posting token."""
+    current = await _enrolled(services, user)
+    if credentials is not None:
+        if network.value not in services.posters:
+            raise Problem(
+                422,
+                "Invalid request",
+                f"access_token: direct posting is not available for {network.value}",
+                errors=[{"field": "access_token", "message": "no direct posting"}],
+            )
+        await services.vault.store(
+            user.tenant, user.employee_id, network.value, credentials, token_expires_at
+        )
+    networks = dict(current.get("networks") or {})
+    entry = dict(networks.get(network.value) or {"connected_at": datetime.now(UTC)})
+    entry["audience_size"] = audience
+    if credentials is not None:
+        entry["direct_posting"] = True
+    networks[network.value] = entry
+    state = {**current, "networks": networks}
+    return await _write_advocate(services, current, state, _enrolled_event(state))
+
+
+async def disconnect_network(
+    services: Services, user: Principal, network: Network
+) -> dict[str, Any]:
+    current = await _enrolled(services, user)
+    networks = dict(current.get("networks") or {})
+    if network.value not in networks:
+        raise Problem(404, "Not found", f"network: {network.value} is not connected")
+    del networks[network.value]
+    await services.vault.forget(user.tenant, user.employee_id, network.value)
+    state = {**current, "networks": networks}
+    return await _write_advocate(services, current, state, _enrolled_event(state))
+
+
+async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str, Any]:
+    """Leave the program: shares stop, tokens are forgotten, rankings drop the advocate."""
+    current = await _enrolled(services, user)
+    now = datetime.now(UTC)
+    event = AdvocateOptedOut.create(
+        tenant_id=user.tenant,
+        subject=user.employee_id,
+        traceparent=current_traceparent(),
+        data=AdvocateOptedOutData(employee_id=user.employee_id, opted_out_at=now, erase=erase),
+    )
+    state = {**current, "status": "opted_out", "opted_out_at": now}
+    if erase:
+        state.update(networks={}, groups=[], location=None)
+    written = await _write_advocate(services, current, state, event)
+    await services.vault.forget(user.tenant, user.employee_id)
+    owned = {"tenant": user.tenant, "employee_id": user.employee_id}
+    await services.repo.shares.update_many(
+        {**owned, "status": "scheduled"}, {"$set": {"status": "cancelled", "reason": "opted out"}}
+    )
+    # Links already out there keep redirecting, but their clicks no longer count.
+    await services.repo.shares.update_many(owned, {"$set": {"stopped": True}})
+    return written
+
+
+# -- shares ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareRequest:
+    network: Network
+    content_id: str | None = None
+    text: str | None = None
+    url: str | None = None
+    title: str | None = None
+    method: ShareMethod = ShareMethod.INTENT
+    scheduled_at: datetime | None = None
+
+
+def _viewer(user: Principal) -> Viewer:
+    return Viewer(user.groups, user.location, user.languages)
+
+
+async def _check_advocate(services: Services, tenant: str, employee_id: str) -> dict[str, Any]:
+    advocate = await services.repo.advocate(tenant, employee_id)
+    guidelines = await services.repo.current_guidelines(tenant)
+    acknowledged = await services.repo.acknowledged_version(tenant, employee_id)
+    if reason := cannot_share_as(advocate, guidelines, acknowledged):
+        raise Problem(403, "Cannot share", reason)
+    assert advocate is not None
+    return advocate
+
+
+def _content_problem(content: dict[str, Any] | None, reason: str) -> Problem:
+    if content is None:
+        return Problem(404, "Cannot share", reason)
+    if "not targeted" in reason:
+        return Problem(403, "Cannot share", reason)
+    return Problem(409, "Cannot share", reason)
+
+
+async def _daily_slot(services: Services, user: Principal, day: datetime) -> str:
+    cap = int(
+        (await services.repo.settings(user.tenant)).get("daily_share_cap")
+        or services.default_daily_cap
+    )
+    key = f"{user.tenant}:{user.employee_id}:{day.date().isoformat()}"
+    if not await services.repo.take_daily_slot(key, cap):
+        raise Problem(
+            429,
+            "Daily share cap reached",
+            f"at most {cap} shares a day; try again tomorrow",
+            cap=cap,
+        )
+    return key
+
+
+def _posted_event(doc: dict[str, Any], public_base_url: str) -> PostShared:
+    return PostShared.create(
+        tenant_id=doc["tenant"],
+        subject=doc["_id"],
+        # Derived from the share, so a retried post announces the same event.
+        event_id=derived_event_id("post-shared", doc["_id"]),
+        traceparent=current_traceparent(),
+        data=PostSharedData(
+            share_id=doc["_id"],
+            content_id=doc.get("content_id"),
+            employee_id=doc["employee_id"],
+            employee_groups=doc.get("employee_groups") or [],
+            network=doc["network"],
+            short_code=doc["short_code"],
+            tracked_url=short_link(public_base_url, doc["short_code"]),
+            shared_at=doc["shared_at"],
+            audience_size=doc.get("audience_size", 0),
+            method=doc["method"],
+            campaign_id=doc.get("campaign_id"),
+            content_kind=doc.get("content_kind"),
+        ),
+    )
+
+
+async def share(services: Services, user: Principal, request: ShareRequest) -> dict[str, Any]:
+    """Create a share with its own short link: now by intent or API, or scheduled."""
+    now = datetime.now(UTC)
+    advocate = await _check_advocate(services, user.tenant, user.employee_id)
+    content: dict[str, Any] | None = None
+    if request.content_id is not None:
+        content = await services.repo.shareable(user.tenant, request.content_id)
+        if reason := cannot_share(content, _viewer(user), now):
+            raise _content_problem(content, reason)
+        assert content is not None
+        destination = str(content["url"])
+        title = content.get("title", "")
+        text = request.text or (content.get("suggested_texts") or {}).get(request.network.value, "")
+    elif request.url is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            "url: an own post needs the link it shares",
+            errors=[{"field": "url", "message": "required without content_id"}],
+        )
+    else:
+        destination, title, text = request.url, request.title or "", request.text or ""
+
+    method = ShareMethod.SCHEDULED if request.scheduled_at is not None else request.method
+    credentials = None
+    if method != ShareMethod.INTENT:
+        credentials = await _direct_posting(services, user, request)
+    if request.scheduled_at is not None and request.scheduled_at <= now:
+        raise Problem(
+            422,
+            "Invalid request",
+            "scheduled_at: must be in the future",
+            errors=[{"field": "scheduled_at", "message": "must be in the future"}],
+        )
+
+    slot = await _daily_slot(services, user, request.scheduled_at or now)
+    share_id = new_id()
+    campaign = campaign_of(content.get("campaign_id") if content else None, request.content_id)
+    doc: dict[str, Any] = {
+        "_id": share_id,
+        "tenant": user.tenant,
+        "employee_id": user.employee_id,
+        "employee_groups": sorted(user.groups),
+        "viewer": {
+            "groups": sorted(user.groups),
+            "location": user.location,
+            "languages": list(user.languages),
+        },
+        "content_id": request.content_id,
+        "content_kind": content.get("kind") if content else None,
+        "campaign_id": content.get("campaign_id") if content else None,
+        "network": request.network.value,
+        "text": text,
+        "title": title,
+        "image_url": content.get("image_url") if content else None,
+        "summary": content.get("summary", "") if content else "",
+        "target_url": with_utm(
+            destination, network=request.network.value, campaign=campaign, share_id=share_id
+        ),
+        "audience_size": audience_size(advocate, request.network.value),
+        "method": method.value,
+        "created_at": now,
+    }
+    if method == ShareMethod.SCHEDULED:
+        doc.update(status="scheduled", scheduled_at=request.scheduled_at, shared_at=None)
+    elif method == ShareMethod.API:
+        doc.update(status="posting", shared_at=None)
+    else:
+        doc.update(status="shared", shared_at=now)
+    try:
+        doc = await _insert_with_code(services, doc)
+    except BaseException:
+        await services.repo.give_back_daily_slot(slot)
+        raise
+    if method == ShareMethod.API:
+        assert credentials is not None
+        return await _post_via_api(services, doc, credentials)
+    return doc
+
+
+async def _direct_posting(
+    services: Services, user: Principal, request: ShareRequest
+) -> Credentials:
+    if request.network.value not in services.posters:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"network: direct and scheduled posting are not available for {request.network.value}",
+            errors=[{"field": "network", "message": "no direct posting for this network"}],
+        )
+    credentials = await services.vault.load(user.tenant, user.employee_id, request.network.value)
+    if credentials is None:
+        raise Problem(
+            409,
+            "Network not connected",
+            f"connect your {request.network.value} account with a token first "
+            f"(PUT /api/v1/advocates/me/networks/{request.network.value})",
+        )
+    return credentials
+
+
+async def _insert_with_code(services: Services, doc: dict[str, Any]) -> dict[str, Any]:
+    for _ in range(5):
+        doc = {**doc, "short_code": short_code()}
+        events = [_posted_event(doc, services.public_base_url)] if doc["status"] == "shared" else []
         try:
             await services.repo.shares.insert_one(
-                outbox.new_document(doc, [event], services.outbox.lease_seconds)
+                outbox.new_document(doc, events, services.shares_outbox.lease_seconds)
             )
         except DuplicateKeyError:
             continue  # a short code collision: draw another
-        await services.outbox.publish_now(share_id, [event])
-        return doc | {"tracked_url": event.data.tracked_url}
-    raise Problem(503, "Try again", "could not allocate a short code")
+        if events:
+            await services.shares_outbox.publish_now(doc["_id"], events)
+        return doc
+    raise Problem(409, "Try again", "could not allocate a short code")
+
+
+async def _post_via_api(
+    services: Services, doc: dict[str, Any], credentials: Credentials
+) -> dict[str, Any]:
+    """Post through the network's API; on success the share is announced as PostShared."""
+    poster = services.posters[doc["network"]]
+    link = short_link(services.public_base_url, doc["short_code"])
+    try:
+        post_id = await poster.post(
+            credentials,
+            Post(text=doc["text"], link=link, title=doc["title"], description=doc["summary"]),
+        )
+    except PostingError as exc:
+        await services.repo.shares.update_one(
+            {"_id": doc["_id"]}, {"$set": {"status": "failed", "reason": str(exc)[:500]}}
+        )
+        day = (doc.get("scheduled_at") or doc["created_at"]).date().isoformat()
+        await services.repo.give_back_daily_slot(f"{doc['tenant']}:{doc['employee_id']}:{day}")
+        raise Problem(
+            424, "The network refused the post", str(exc)[:500], network=doc["network"]
+        ) from exc
+    shared = {**doc, "status": "shared", "shared_at": datetime.now(UTC), "network_post_id": post_id}
+    event = _posted_event(shared, services.public_base_url)
+    lease = services.shares_outbox.lease_seconds
+    await services.repo.shares.update_one(
+        {"_id": doc["_id"]},
+        {
+            "$set": {
+                "status": "shared",
+                "shared_at": shared["shared_at"],
+                "network_post_id": post_id,
+                **outbox.staged([event], lease),
+            },
+            "$inc": outbox.increment([event]),
+            "$unset": {"claimed_until": ""},
+        },
+    )
+    await services.shares_outbox.publish_now(doc["_id"], [event])
+    return shared
+
+
+async def fire_due_shares(services: Services) -> int:
+    """Post the scheduled shares that are due; returns how many were handled."""
+    handled = 0
+    while True:
+        now = datetime.now(UTC)
+        doc = await services.repo.shares.find_one_and_update(
+            {
+                "$or": [
+                    {"status": "scheduled", "scheduled_at": {"$lte": now}},
+                    # A worker that died while posting left its claim behind.
+                    {"status": "posting", "claimed_until": {"$lte": now}},
+                ]
+            },
+            {"$set": {"status": "posting", "claimed_until": now + POSTING_CLAIM}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return handled
+        handled += 1
+        await _fire(services, doc, now)
+
+
+async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
+    tenant, employee_id = doc["tenant"], doc["employee_id"]
+    try:
+        await _check_advocate(services, tenant, employee_id)
+        if doc.get("content_id") is not None:
+            content = await services.repo.shareable(tenant, doc["content_id"])
+            viewer_doc = doc.get("viewer") or {}
+            viewer = Viewer(
+                frozenset(viewer_doc.get("groups") or []),
+                viewer_doc.get("location"),
+                tuple(viewer_doc.get("languages") or []),
+            )
+            if reason := cannot_share(content, viewer, now):
+                raise Problem(409, "Cannot share", reason)
+        credentials = await services.vault.load(tenant, employee_id, doc["network"])
+        if credentials is None:
+            raise Problem(409, "Network not connected", f"no {doc['network']} token")
+        await _post_via_api(services, doc, credentials)
+    except Problem as problem:
+        await services.repo.shares.update_one(
+            {"_id": doc["_id"], "status": "posting"},
+            {"$set": {"status": "cancelled", "reason": problem.detail or problem.title}},
+        )
+        log.info(
+            "scheduled share not posted",
+            extra={"share_id": doc["_id"], "reason": problem.detail or problem.title},
+        )
+
+
+async def history(
+    services: Services,
+    user: Principal,
+    employee_id: str | None,
+    content_id: str | None,
+    before: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Shares per advocate or per content item; employees see their own, admins everyone's."""
+    manager = user.has_any(("curator", "admin"))
+    if employee_id is None and not manager:
+        employee_id = user.employee_id
+    if employee_id is not None and employee_id != user.employee_id and not manager:
+        raise Problem(403, "Forbidden", "employee_id: only your own shares")
+    filter_: dict[str, Any] = {"tenant": user.tenant}
+    if employee_id is not None:
+        filter_["employee_id"] = employee_id
+    if content_id is not None:
+        filter_["content_id"] = content_id
+    docs = await services.repo.share_history(filter_, before, limit)
+    counters = await services.repo.counters([d["_id"] for d in docs])
+    for doc in docs:
+        doc["engagement"] = {
+            k: v for k, v in (counters.get(doc["_id"]) or {}).items() if k != "_id"
+        }
+    return docs
+
+
+# -- engagements ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngagementReport:
+    id: str
+    kind: EngagementKind
+    share_id: str | None
+    short_code: str | None
+    count: int
+    observed_at: datetime
+    source: EngagementSource
+
+
+async def ingest_engagement(services: Services, report: EngagementReport) -> tuple[str, str]:
+    """Record one reported engagement once (by the caller's id); returns (id, status)."""
+    if report.share_id is not None:
+        share_doc = await services.repo.shares.find_one({"_id": report.share_id})
+    else:
+        share_doc = await services.repo.share_by_code(report.short_code or "")
+    if share_doc is None:
+        raise Problem(404, "Not found", "share_id: no such share")
+    engagement_id = derived_event_id("engagement", report.source.value, report.id)
+    if share_doc.get("stopped"):
+        return engagement_id, "ignored"
+    event = EngagementObserved.create(
+        tenant_id=share_doc["tenant"],
+        subject=share_doc["_id"],
+        event_id=engagement_id,
+        time=report.observed_at,
+        traceparent=current_traceparent(),
+        data=EngagementObservedData(
+            engagement_id=f"{report.source.value}:{report.id}",
+            share_id=share_doc["_id"],
+            content_id=share_doc.get("content_id"),
+            employee_id=share_doc["employee_id"],
+            network=share_doc["network"],
+            kind=report.kind,
+            count=report.count,
+            observed_at=report.observed_at,
+            source=report.source,
+            campaign_id=share_doc.get("campaign_id"),
+            content_kind=share_doc.get("content_kind"),
+        ),
+    )
+    doc = {
+        "_id": engagement_id,
+        "tenant": share_doc["tenant"],
+        "share_id": share_doc["_id"],
+        "caller_id": report.id,
+        "kind": report.kind.value,
+        "count": report.count,
+        "received_at": datetime.now(UTC),
+    }
+    try:
+        await services.repo.engagements.insert_one(
+            outbox.new_document(doc, [event], services.engagements_outbox.lease_seconds)
+        )
+    except DuplicateKeyError:
+        return engagement_id, "duplicate"
+    await services.engagements_outbox.publish_now(engagement_id, [event])
+    return engagement_id, "accepted"
+
+
+async def on_engagements(services: Services, batch: list[Consumed[EngagementObserved]]) -> None:
+    """Per-share engagement counters for the share history, each event counted once."""
+    deltas = []
+    for item in batch:
+        data = item.event.data
+        inc: dict[str, int | float] = {data.kind.value: data.count}
+        if data.kind == EngagementKind.CLICK and data.unique:
+            inc["unique_click"] = 1
+        deltas.append(Delta(data.share_id, item.topic, item.partition, item.offset, inc))
+    await apply_exactly_once(services.repo.counted, deltas)

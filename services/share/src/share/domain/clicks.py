@@ -1,0 +1,71 @@
+"""Which requests to a short link are human clicks, and who made them (pseudonymously)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import date, datetime, timedelta
+
+UNIQUE_WINDOW = timedelta(hours=1)
+
+# Link-preview crawlers and bots: they fetch the link to render a card, no person clicked.
+_BOT = re.compile(
+    r"linkedinbot|twitterbot|facebookexternalhit|facebookcatalog|slackbot|slack-imgproxy"
+    r"|discordbot|whatsapp|telegrambot|mastodon|googlebot|bingbot|applebot|yandex"
+    r"|baiduspider|duckduckbot|pinterest|redditbot|skypeuripreview|embedly|quora link preview"
+    r"|vkshare|iframely|outbrain|bot\b|bot/|crawler|spider|crawl|preview|headless"
+    r"|curl/|wget/|python-requests|python-httpx|aiohttp|go-http-client|okhttp|java/|libwww",
+    re.IGNORECASE,
+)
+
+
+def is_bot(user_agent: str) -> bool:
+    """A crawler, link-preview fetcher or script; an empty user agent counts as one."""
+    return not user_agent.strip() or _BOT.search(user_agent) is not None
+
+
+def daily_salt(secret: bytes, day: date) -> bytes:
+    """The salt of `day`: derived, so every api replica agrees without sharing state."""
+    return hmac.new(secret, f"visitor-salt:{day.isoformat()}".encode(), hashlib.sha256).digest()
+
+
+def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
+    """Pseudonymous visitor: IP and user agent hashed with the day's salt, never stored raw."""
+    return hmac.new(salt, f"{ip}\x1f{user_agent}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class DailySalts:
+    """The visitor salt of the current UTC day, derived once a day."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+        self._day: date | None = None
+        self._salt = b""
+
+    def today(self, now: datetime) -> bytes:
+        if now.date() != self._day:
+            self._day, self._salt = now.date(), daily_salt(self._secret, now.date())
+        return self._salt
+
+
+def is_unique(last_unique_at: datetime | None, now: datetime) -> bool:
+    """A visitor's click is unique when their last unique click on the link is over an hour old."""
+    return last_unique_at is None or now - last_unique_at >= UNIQUE_WINDOW
+
+
+def advocate_cookie(secret: bytes, tenant: str, employee_id: str) -> str:
+    """The signed cookie value that tells the redirect an advocate is clicking."""
+    payload = f"{tenant}:{employee_id}"
+    mac = hmac.new(secret, f"advocate:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{payload}:{mac}"
+
+
+def cookie_advocate(secret: bytes, value: str) -> tuple[str, str] | None:
+    """(tenant, employee) of a valid advocate cookie, or None."""
+    payload, _, mac = value.rpartition(":")
+    tenant, _, employee_id = payload.partition(":")
+    if not tenant or not employee_id:
+        return None
+    expected = advocate_cookie(secret, tenant, employee_id).rpartition(":")[2]
+    return (tenant, employee_id) if hmac.compare_digest(mac, expected) else None

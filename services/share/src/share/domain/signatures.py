@@ -1,0 +1,31 @@
+"""Webhook signatures: HMAC-SHA256 over the timestamp and the raw body."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+MAX_SKEW_SECONDS = 300
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def signature_problem(
+    secret: bytes, timestamp: str | None, signature: str | None, body: bytes, now: float
+) -> str | None:
+    """Why a webhook's signature is not acceptable, or None."""
+    if not timestamp or not signature:
+        return "X-Chorus-Timestamp and X-Chorus-Signature headers are required"
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return "X-Chorus-Timestamp: not a Unix time in seconds"
+    # A bounded window, so a captured request cannot be replayed later.
+    if abs(now - sent) > MAX_SKEW_SECONDS:
+        return "X-Chorus-Timestamp: too far from the current time"
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        return "X-Chorus-Signature: does not match the body"
+    return None
