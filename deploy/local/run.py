@@ -120,6 +120,9 @@ def load_demo() -> None:
     share_url = f"http://127.0.0.1:{SERVICES['share']}/api/v1/shares"
     for name in ("carol", "dave"):
         headers = {"Authorization": f"Bearer {token(name)}"}
+        # Sharing is opt-in: the employee joins the advocacy program first.
+        advocates_url = f"http://127.0.0.1:{SERVICES['share']}/api/v1/advocates/me"
+        httpx.post(advocates_url, json={"accept": True}, headers=headers, timeout=10)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             body = {"content_id": created[0], "network": "linkedin"}

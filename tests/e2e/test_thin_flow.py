@@ -27,6 +27,12 @@ async def test_content_to_share_to_points_to_figures(platform) -> None:
         content_id = created.json()["id"]
         assert created.json()["status"] == "published"
 
+        # sharing is opt-in: the employee joins the advocacy program
+        joined = await http.post(
+            f"{platform.url('share')}/api/v1/advocates/me", headers=employee, json={"accept": True}
+        )
+        assert joined.status_code == 201, joined.text
+
         # share learns of the content from ContentPublished, then the employee shares it
         async def share() -> httpx.Response:
             return await http.post(
