@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import ServiceSettings
@@ -13,3 +14,18 @@ class ContentSettings(ServiceSettings):
     service: ClassVar[str] = "content"
     default_api_port: ClassVar[int] = 8081
     default_worker_port: ClassVar[int] = 9081
+
+    # How often the worker publishes scheduled items and expires old ones.
+    schedule_interval_seconds: float = Field(1.0, gt=0)
+    preview_timeout_seconds: float = Field(5.0, gt=0)
+    preview_max_bytes: int = Field(1_000_000, ge=1024)
+    preview_max_redirects: int = Field(5, ge=0, le=20)
+    # Comma-separated `host` or `host:port` entries fetched even though they resolve to a
+    # non-public address (an intranet page, a test server). Empty: only public addresses.
+    preview_allowed_hosts: str = ""
+
+    @property
+    def preview_allowed(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.preview_allowed_hosts.split(",") if h.strip()
+        )

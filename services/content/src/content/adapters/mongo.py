@@ -1,29 +1,146 @@
-"""Content's MongoDB collections."""
+"""Content's MongoDB collections, every read and write scoped by tenant."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from chassis import outbox
+from content.domain.feed import SORT
+
+_DUPLICATE_KEY = 11000
+# Internal fields no reader needs: staged events and exactly-once watermarks.
+HIDDEN = {outbox.PENDING: 0}
 
 
 class ContentRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.items = db["items"]
+        # Shares per item, counted exactly once per PostShared (watermarked counters).
+        self.popularity = db["popularity"]
+        # One marker per employee and item they shared: `<tenant>:<employee>:<content>`.
+        self.shared = db["shared"]
+        self.guidelines = db["guidelines"]
+        self.acknowledgements = db["acknowledgements"]
+        self.tenants = db["tenants"]
 
     async def ensure_indexes(self) -> None:
-        await self.items.create_index([("tenant", 1), ("_id", DESCENDING)])
-        await outbox.ensure_index(self.items)
+        await self.items.create_index([("tenant", ASCENDING), ("_id", DESCENDING)])
+        await self.items.create_index(
+            [("tenant", ASCENDING), ("status", ASCENDING), *[(k, d) for k, d in SORT]]
+        )
+        await self.items.create_index([("status", ASCENDING), ("publish_at", ASCENDING)])
+        await self.items.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
+        await self.guidelines.create_index(
+            [("tenant", ASCENDING), ("version", DESCENDING)], unique=True
+        )
+        for collection in (self.items, self.guidelines, self.acknowledgements):
+            await outbox.ensure_index(collection)
+
+    # -- items ----------------------------------------------------------------------------
 
     async def get(self, tenant: str, content_id: str) -> dict[str, Any] | None:
-        return await self.items.find_one({"_id": content_id, "tenant": tenant}, {outbox.PENDING: 0})
+        return await self.items.find_one({"_id": content_id, "tenant": tenant}, HIDDEN)
 
-    async def page(self, tenant: str, after: str | None, limit: int) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"tenant": tenant}
+    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        return await self.items.find_one(query, HIDDEN)
+
+    async def page(
+        self, tenant: str, after: str | None, limit: int, filters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"tenant": tenant, **filters}
         if after:
             query["_id"] = {"$lt": after}
-        cursor = self.items.find(query, {outbox.PENDING: 0}).sort("_id", DESCENDING).limit(limit)
+        cursor = self.items.find(query, HIDDEN).sort("_id", DESCENDING).limit(limit)
         return [doc async for doc in cursor]
+
+    async def feed_slice(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        cursor = self.items.find(query, HIDDEN).sort(SORT).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def due(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        return [doc async for doc in self.items.find(query, HIDDEN).limit(limit)]
+
+    async def write(self, tenant: str, content_id: str, rev: int, update: dict[str, Any]) -> bool:
+        """Apply `update` only if the item is still at revision `rev`."""
+        result = await self.items.update_one(
+            {"_id": content_id, "tenant": tenant, "rev": rev}, update
+        )
+        return result.matched_count == 1
+
+    # -- sharing ----------------------------------------------------------------------------
+
+    async def popularity_of(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+        cursor = self.popularity.find({"_id": {"$in": list(doc_ids)}}, {"_wm": 0})
+        return [doc async for doc in cursor]
+
+    async def raise_share_counts(self, counts: Iterable[tuple[str, str, int]]) -> None:
+        """Lift each item's share count to what was counted; `$max` makes it idempotent."""
+        writes = [
+            UpdateOne({"_id": content_id, "tenant": tenant}, {"$max": {"shares": shares}})
+            for tenant, content_id, shares in counts
+        ]
+        if writes:
+            await self.items.bulk_write(writes, ordered=True)
+
+    async def mark_shared(self, markers: list[dict[str, Any]]) -> None:
+        await insert_ignoring_duplicates(self.shared, markers)
+
+    async def shared_among(self, tenant: str, employee: str, content_ids: list[str]) -> set[str]:
+        ids = [f"{tenant}:{employee}:{c}" for c in content_ids]
+        cursor = self.shared.find({"_id": {"$in": ids}}, {"content_id": 1})
+        return {doc["content_id"] async for doc in cursor}
+
+    # -- guidelines and settings -------------------------------------------------------------
+
+    async def current_guidelines(self, tenant: str) -> dict[str, Any] | None:
+        cursor = self.guidelines.find({"tenant": tenant}, HIDDEN).sort("version", -1).limit(1)
+        return next(iter([doc async for doc in cursor]), None)
+
+    async def guidelines_versions(
+        self, tenant: str, before: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"tenant": tenant}
+        if before is not None:
+            query["version"] = {"$lt": before}
+        cursor = self.guidelines.find(query, HIDDEN).sort("version", -1).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def guidelines_version(self, tenant: str, version: int) -> dict[str, Any] | None:
+        return await self.guidelines.find_one({"_id": f"{tenant}:{version}"}, HIDDEN)
+
+    async def acknowledgement(
+        self, tenant: str, employee: str, version: int
+    ) -> dict[str, Any] | None:
+        return await self.acknowledgements.find_one(
+            {"_id": f"{tenant}:{employee}:{version}"}, HIDDEN
+        )
+
+    async def tenant_settings(self, tenant: str) -> dict[str, Any]:
+        return await self.tenants.find_one({"_id": tenant}) or {"_id": tenant}
+
+    async def save_tenant_settings(self, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
+        unset = {k: "" for k, v in fields.items() if v is None}
+        update: dict[str, Any] = {"$setOnInsert": {"tenant": tenant}}
+        if values := {k: v for k, v in fields.items() if v is not None}:
+            update["$set"] = values
+        if unset:
+            update["$unset"] = unset
+        await self.tenants.update_one({"_id": tenant}, update, upsert=True)
+        return await self.tenant_settings(tenant)
+
+
+async def insert_ignoring_duplicates(collection: Any, docs: list[dict[str, Any]]) -> None:
+    """Insert `docs`; those whose id is already there (a redelivery) are skipped."""
+    if not docs:
+        return
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != _DUPLICATE_KEY]
+        if others:
+            raise

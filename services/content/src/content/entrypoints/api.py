@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AnyHttpUrl, AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
+from content.domain import feed, model
 from content.service_layer import handlers
-from contracts import Audience, ContentKind, Network
+from contracts import ContentKind, Network
 
 Curator = Annotated[Principal, Depends(require_roles("curator", "admin"))]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
 
 def _services(request: Request) -> handlers.Services:
@@ -24,45 +26,107 @@ def _services(request: Request) -> handlers.Services:
 
 Services = Annotated[handlers.Services, Depends(_services)]
 
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Language = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35)]
+ContentId = Annotated[str, Path(min_length=1, max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=200)]
 
-class ContentIn(BaseModel):
+
+class AudienceIn(BaseModel):
+    """Who an item is for; an empty list leaves that axis open to everyone."""
+
     model_config = ConfigDict(extra="forbid")
 
+    groups: list[Name] = Field(default_factory=list, max_length=200)
+    locations: list[Name] = Field(default_factory=list, max_length=200)
+    languages: list[Language] = Field(default_factory=list, max_length=50)
+
+
+class JobDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    location: Name | None = None
+    department: Name | None = None
+    apply_url: AnyHttpUrl | None = None
+
+
+class EventDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    venue: Name | None = None
+    online_url: AnyHttpUrl | None = None
+
+
+class ContentPatch(BaseModel):
+    """Fields to change; `null` removes an optional one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=300)
+    kind: ContentKind | None = None
+    summary: str | None = Field(None, max_length=2000)
+    body: str | None = Field(None, max_length=20000)
+    url: AnyHttpUrl | None = None
+    image_url: AnyHttpUrl | None = None
+    language: Language | None = None
+    topics: list[Name] | None = Field(None, max_length=50)
+    campaign_id: Name | None = None
+    suggested_texts: dict[Network, Annotated[str, Field(max_length=10000)]] | None = None
+    audience: AudienceIn | None = None
+    publish_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    job: JobDetails | None = None
+    event: EventDetails | None = None
+
+
+class ContentIn(ContentPatch):
     title: str = Field(min_length=1, max_length=300)
     kind: ContentKind
-    url: AnyHttpUrl | None = None
-    summary: str = Field("", max_length=2000)
-    image_url: AnyHttpUrl | None = None
-    suggested_texts: dict[Network, str] = Field(default_factory=dict)
-    topics: list[str] = Field(default_factory=list, max_length=50)
-    audience: Audience = Field(default_factory=Audience)
-    language: str | None = Field(None, min_length=2, max_length=35)
-    publish_at: datetime | None = None
-    expires_at: datetime | None = None
-    campaign_id: str | None = Field(None, min_length=1, max_length=200)
+    # A curator's item goes live unless kept as a draft; an employee's is always a draft.
+    draft: bool = False
 
 
 class ContentOut(BaseModel):
     id: str
     title: str
     kind: ContentKind
-    status: str
-    url: str | None = None
+    status: model.Status
     summary: str = ""
+    body: str = ""
+    url: str | None = None
     image_url: str | None = None
-    suggested_texts: dict[str, str] = Field(default_factory=dict)
-    topics: list[str] = Field(default_factory=list)
-    audience: dict[str, Any] = Field(default_factory=dict)
     language: str | None = None
-    publish_at: datetime
-    expires_at: datetime | None = None
+    topics: list[str] = Field(default_factory=list)
     campaign_id: str | None = None
+    suggested_texts: dict[str, str] = Field(default_factory=dict)
+    audience: dict[str, list[str]] = Field(default_factory=dict)
+    publish_at: datetime | None = None
+    expires_at: datetime | None = None
+    job: dict[str, Any] | None = None
+    event: dict[str, Any] | None = None
+    shares: int = 0
+    suggestion: bool = False
     created_by: str
+    created_at: datetime
+    updated_at: datetime
+    approved_by: str | None = None
+    published_at: datetime | None = None
+    retired_at: datetime | None = None
+    # Feed only: whether the caller already shared this item.
+    shared: bool | None = None
 
 
 class ContentPage(BaseModel):
     items: list[ContentOut]
     next_cursor: str | None
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: model.Action
 
 
 def _out(doc: dict[str, Any]) -> ContentOut:
@@ -71,36 +135,250 @@ def _out(doc: dict[str, Any]) -> ContentOut:
     )
 
 
+def _plain(value: Any) -> Any:
+    """Validated input as stored: URLs as strings, datetimes kept as datetimes."""
+    if isinstance(value, AnyUrl):
+        return str(value)
+    if isinstance(value, datetime):
+        return handlers.to_millis(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _fields(body: BaseModel, exclude: set[str]) -> dict[str, Any]:
+    raw = body.model_dump(exclude_unset=True, exclude=exclude)
+    return {k: (None if v is None else _plain(v)) for k, v in raw.items()}
+
+
 router = APIRouter(prefix="/api/v1/content", tags=["content"])
 
 
 @router.post("", status_code=201, response_model=ContentOut)
-async def create_content(body: ContentIn, user: Curator, services: Services) -> ContentOut:
-    """Create a content item; it is published now or at its publish time."""
-    fields = body.model_dump(mode="json", exclude_none=True)
-    fields.update({k: getattr(body, k) for k in ("publish_at", "expires_at") if getattr(body, k)})
-    return _out(await handlers.create_content(services, user, fields))
-
-
-@router.get("/{content_id}", response_model=ContentOut)
-async def get_content(content_id: str, user: CurrentUser, services: Services) -> ContentOut:
-    """One content item of the caller's tenant."""
-    doc = await services.repo.get(user.tenant, content_id)
-    if doc is None:
-        raise Problem(404, "Not found", f"no content item {content_id}")
-    return _out(doc)
+async def create_content(body: ContentIn, user: CurrentUser, services: Services) -> ContentOut:
+    """Create an item: a curator's goes live, an employee's is a suggestion for review."""
+    fields = {k: v for k, v in _fields(body, {"draft"}).items() if v is not None}
+    fields.update(title=body.title, kind=body.kind.value)
+    return _out(await handlers.create_content(services, user, fields, draft=body.draft))
 
 
 @router.get("", response_model=ContentPage)
 async def list_content(
     user: Curator,
     services: Services,
+    status: model.Status | None = None,
+    kind: ContentKind | None = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Limit = 50,
 ) -> ContentPage:
-    """Content items of the tenant, newest first."""
+    """Every item of the tenant, newest first, for curators."""
     position = decode_cursor(cursor)
     after = position.get("id") if position else None
-    docs = await services.repo.page(user.tenant, after if isinstance(after, str) else None, limit)
+    if position is not None and not isinstance(after, str):
+        raise handlers.invalid(("cursor", "not a cursor this API returned"))
+    filters = {k: v.value for k, v in (("status", status), ("kind", kind)) if v is not None}
+    docs = await handlers.list_content(services, user, after, limit, filters)
     next_cursor = encode_cursor({"id": docs[-1]["_id"]}) if len(docs) == limit else None
     return ContentPage(items=[_out(d) for d in docs], next_cursor=next_cursor)
+
+
+@router.get("/{content_id}", response_model=ContentOut)
+async def get_content(content_id: ContentId, user: CurrentUser, services: Services) -> ContentOut:
+    """One item, if the caller may see it."""
+    return _out(await handlers.get_content(services, user, content_id))
+
+
+@router.patch("/{content_id}", response_model=ContentOut)
+async def update_content(
+    content_id: ContentId, body: ContentPatch, user: CurrentUser, services: Services
+) -> ContentOut:
+    """Edit an item (curators; employees their own drafts)."""
+    changes = _fields(body, set())
+    for required in ("title", "kind"):
+        if required in changes and changes[required] is None:
+            raise handlers.invalid((required, "cannot be removed"))
+    if isinstance(changes.get("kind"), ContentKind):
+        changes["kind"] = changes["kind"].value
+    return _out(await handlers.update_content(services, user, content_id, changes))
+
+
+@router.post("/{content_id}/transitions", response_model=ContentOut)
+async def transition_content(
+    content_id: ContentId, body: TransitionIn, user: CurrentUser, services: Services
+) -> ContentOut:
+    """Move an item through the workflow: submit, approve, reject, withdraw or archive."""
+    return _out(await handlers.transition(services, user, content_id, body.action))
+
+
+feed_router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
+
+
+@feed_router.get("", response_model=ContentPage)
+async def employee_feed(
+    user: CurrentUser,
+    services: Services,
+    topic: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    kind: ContentKind | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ContentPage:
+    """What the caller can share now: their languages first, then newest and most shared."""
+    position = None
+    if raw := decode_cursor(cursor):
+        position = feed.Position.decode(raw)
+        if position is None:
+            raise handlers.invalid(("cursor", "not a cursor this API returned"))
+    filters: dict[str, Any] = {}
+    if topic:
+        filters["topics"] = topic
+    if kind:
+        filters["kind"] = kind.value
+    docs, following = await handlers.employee_feed(services, user, position, limit, filters)
+    return ContentPage(
+        items=[_out(d) for d in docs],
+        next_cursor=encode_cursor(following.encode()) if following else None,
+    )
+
+
+preview_router = APIRouter(prefix="/api/v1/previews", tags=["previews"])
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(description="http or https; internal addresses are refused")
+
+
+class PreviewOut(BaseModel):
+    url: str
+    title: str | None
+    description: str | None
+    image_url: str | None
+    site_name: str | None
+
+
+@preview_router.post("", response_model=PreviewOut)
+async def link_preview(body: PreviewIn, user: CurrentUser, services: Services) -> PreviewOut:
+    """Title, description and image of a page, from its OpenGraph or Twitter card tags."""
+    found = await handlers.preview(services, str(body.url))
+    return PreviewOut(**found.__dict__)
+
+
+guidelines_router = APIRouter(prefix="/api/v1/guidelines", tags=["guidelines"])
+
+
+class GuidelinesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=100_000)
+    acknowledgement_required: bool = False
+
+
+class GuidelinesOut(BaseModel):
+    version: int
+    title: str
+    body: str
+    acknowledgement_required: bool
+    published_at: datetime
+    published_by: str
+    # For the caller: when they acknowledged this version (current version only).
+    acknowledged_at: datetime | None = None
+
+
+class GuidelinesPage(BaseModel):
+    items: list[GuidelinesOut]
+    next_cursor: str | None
+
+
+class AcknowledgementOut(BaseModel):
+    employee_id: str
+    version: int
+    acknowledged_at: datetime
+
+
+Version = Annotated[int, Path(ge=1, le=1_000_000)]
+
+
+@guidelines_router.post("", status_code=201, response_model=GuidelinesOut)
+async def publish_guidelines(body: GuidelinesIn, user: Admin, services: Services) -> GuidelinesOut:
+    """Publish a new version of the tenant's sharing guidelines."""
+    doc = await handlers.publish_guidelines(
+        services, user, body.title, body.body, body.acknowledgement_required
+    )
+    return GuidelinesOut(**doc)
+
+
+@guidelines_router.get("", response_model=GuidelinesPage)
+async def list_guidelines(
+    user: Curator, services: Services, cursor: str | None = None, limit: Limit = 20
+) -> GuidelinesPage:
+    """Every version of the guidelines, newest first."""
+    position = decode_cursor(cursor)
+    before = position.get("before") if position else None
+    if position is not None and not isinstance(before, int):
+        raise handlers.invalid(("cursor", "not a cursor this API returned"))
+    docs = await services.repo.guidelines_versions(user.tenant, before, limit)
+    following = encode_cursor({"before": docs[-1]["version"]}) if len(docs) == limit else None
+    return GuidelinesPage(items=[GuidelinesOut(**d) for d in docs], next_cursor=following)
+
+
+@guidelines_router.get("/current", response_model=GuidelinesOut)
+async def current_guidelines(user: CurrentUser, services: Services) -> GuidelinesOut:
+    """The version in force, and whether the caller acknowledged it."""
+    return GuidelinesOut(**await handlers.current_guidelines(services, user))
+
+
+@guidelines_router.get("/{version}", response_model=GuidelinesOut)
+async def guidelines_version(
+    version: Version, user: CurrentUser, services: Services
+) -> GuidelinesOut:
+    """One version of the guidelines."""
+    doc = await services.repo.guidelines_version(user.tenant, version)
+    if doc is None:
+        raise Problem(404, "Not found", f"no guidelines version {version}")
+    return GuidelinesOut(**doc)
+
+
+@guidelines_router.post("/{version}/acknowledgements", response_model=AcknowledgementOut)
+async def acknowledge_guidelines(
+    version: Version, user: CurrentUser, services: Services, response: Response
+) -> AcknowledgementOut:
+    """Acknowledge the current version (201 the first time, 200 after)."""
+    doc, created = await handlers.acknowledge(services, user, version)
+    response.status_code = 201 if created else 200
+    return AcknowledgementOut(**doc)
+
+
+settings_router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disclosure_hashtag: Annotated[str, Field(pattern=r"^#\w{1,100}$")] | None = Field(
+        None, description="added to every suggested text, e.g. #employee; null for none"
+    )
+
+
+class SettingsOut(BaseModel):
+    disclosure_hashtag: str | None = None
+
+
+@settings_router.get("", response_model=SettingsOut)
+async def get_settings(user: CurrentUser, services: Services) -> SettingsOut:
+    """The tenant's content settings."""
+    doc = await services.repo.tenant_settings(user.tenant)
+    return SettingsOut(disclosure_hashtag=doc.get("disclosure_hashtag"))
+
+
+@settings_router.put("", response_model=SettingsOut)
+async def put_settings(body: SettingsIn, user: Admin, services: Services) -> SettingsOut:
+    """Replace the tenant's content settings."""
+    doc = await services.repo.save_tenant_settings(user.tenant, body.model_dump())
+    return SettingsOut(disclosure_hashtag=doc.get("disclosure_hashtag"))
+
+
+routers = [router, feed_router, preview_router, guidelines_router, settings_router]

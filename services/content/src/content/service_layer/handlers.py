@@ -2,63 +2,623 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from chassis import outbox
 from chassis.auth import Principal
+from chassis.consumer import Consumed
 from chassis.errors import Problem
 from chassis.ids import new_id
+from chassis.outbox import Outbox
+from chassis.projection import Delta, apply_exactly_once
 from chassis.telemetry import current_traceparent
 from content.adapters.mongo import ContentRepository
-from content.domain.model import Status, check_window, initial_status
-from contracts import ContentPublished, ContentPublishedData
+from content.adapters.preview import LinkPreviewer, PreviewFailed, PreviewRefused
+from content.domain import audience, feed, model, texts
+from content.domain.preview import Preview
+from contracts import (
+    AnyEvent,
+    ContentPublished,
+    ContentPublishedData,
+    ContentRetired,
+    ContentRetiredData,
+    ContentUpdated,
+    ContentUpdatedData,
+    GuidelinesAcknowledged,
+    GuidelinesAcknowledgedData,
+    GuidelinesPublished,
+    GuidelinesPublishedData,
+    Network,
+    PostShared,
+    derived_event_id,
+)
+
+CURATORS = ("curator", "admin")
+# Far enough to sort after any real expiry; stands for "never expires" in one range query.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+# Fields an editor may set; everything else is the workflow's.
+EDITABLE = (
+    "title",
+    "kind",
+    "summary",
+    "body",
+    "url",
+    "image_url",
+    "language",
+    "topics",
+    "campaign_id",
+    "suggested_texts",
+    "audience",
+    "publish_at",
+    "expires_at",
+    "job",
+    "event",
+)
+
+
+def utcnow() -> datetime:
+    # MongoDB keeps milliseconds; so do we, or a value read back would differ from it.
+    return to_millis(datetime.now(UTC))
+
+
+def to_millis(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @dataclass
 class Services:
     repo: ContentRepository
-    outbox: outbox.Outbox
+    outbox: Outbox
+    guidelines_outbox: Outbox
+    acknowledgements_outbox: Outbox
+    previewer: LinkPreviewer
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+
+def invalid(*errors: tuple[str, str]) -> Problem:
+    """A 422 problem naming each field that is wrong."""
+    detail = "; ".join(f"{name}: {message}" for name, message in errors)
+    return Problem(
+        422,
+        "Invalid request",
+        detail,
+        errors=[{"field": name, "message": message} for name, message in errors],
+    )
+
+
+def not_found(content_id: str) -> Problem:
+    return Problem(404, "Not found", f"no content item {content_id}")
+
+
+def is_curator(user: Principal) -> bool:
+    return user.has_any(CURATORS)
+
+
+# -- items -------------------------------------------------------------------------------
+
+
+def _kind_errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """Fields each kind cannot do without."""
+    kind = doc.get("kind")
+    if kind == "article" and not doc.get("url"):
+        return [("url", "an article links to the external page it is about")]
+    if kind == "job" and not (doc.get("job") or {}).get("apply_url"):
+        return [("job.apply_url", "a job posting needs the URL to apply at")]
+    if kind == "event" and not (doc.get("event") or {}).get("starts_at"):
+        return [("event.starts_at", "an event needs its start time")]
+    if kind == "internal" and not (doc.get("body") or doc.get("summary")):
+        return [("body", "an internal post needs a body or a summary")]
+    return []
+
+
+def link_of(doc: dict[str, Any]) -> str | None:
+    """The link a share carries: the item's URL, or where to apply for a job."""
+    return doc.get("url") or (doc.get("job") or {}).get("apply_url")
+
+
+async def _validated(services: Services, tenant: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with derived fields set, or a 422 naming every field that is wrong."""
+    errors = _kind_errors(doc)
+    if problem := model.check_window(doc.get("publish_at"), doc.get("expires_at")):
+        errors.append(("expires_at", problem))
+    event = doc.get("event") or {}
+    if event.get("ends_at") and event.get("starts_at") and event["ends_at"] < event["starts_at"]:
+        errors.append(("event.ends_at", "must not be before event.starts_at"))
+    settings = await services.repo.tenant_settings(tenant)
+    raw = {Network(k): v for k, v in (doc.get("suggested_texts") or {}).items()}
+    prepared, too_long = texts.prepare(raw, settings.get("disclosure_hashtag"), link_of(doc))
+    errors.extend((f"suggested_texts.{n.value}", why) for n, why in too_long.items())
+    if errors:
+        raise invalid(*errors)
+    aud = doc.get("audience") or {}
+    return {
+        **doc,
+        "suggested_texts": {n.value: t for n, t in prepared.items()},
+        "audience": {k: aud.get(k, []) for k in ("groups", "locations", "languages")},
+        "aud_groups": audience.axis(aud.get("groups", [])),
+        "aud_locations": audience.axis(aud.get("locations", [])),
+        "aud_languages": audience.axis(aud.get("languages", [])),
+        "live_until": doc.get("expires_at") or NEVER,
+    }
+
+
+def _event_id(doc: dict[str, Any], name: str) -> str:
+    # One event per revision and kind: a replayed write stages the same id again.
+    return derived_event_id(doc["tenant"], doc["_id"], str(doc["rev"]), name)
+
+
+def _published_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "content_id": doc["_id"],
+        "title": doc["title"],
+        "kind": doc["kind"],
+        "url": link_of(doc),
+        "summary": doc.get("summary", ""),
+        "image_url": doc.get("image_url"),
+        "suggested_texts": doc.get("suggested_texts", {}),
+        "topics": doc.get("topics", []),
+        "audience": doc.get("audience", {}),
+        "publish_at": doc["publish_at"],
+        "expires_at": doc.get("expires_at"),
+        "campaign_id": doc.get("campaign_id"),
+        "published_by": doc.get("approved_by") or doc["created_by"],
+        "language": doc.get("language"),
+    }
+
+
+def published_event(doc: dict[str, Any]) -> ContentPublished:
+    return ContentPublished.create(
+        tenant_id=doc["tenant"],
+        subject=doc["_id"],
+        event_id=_event_id(doc, "published"),
+        traceparent=current_traceparent(),
+        data=ContentPublishedData(**_published_fields(doc)),
+    )
+
+
+def updated_event(doc: dict[str, Any], changed: list[str]) -> ContentUpdated:
+    return ContentUpdated.create(
+        tenant_id=doc["tenant"],
+        subject=doc["_id"],
+        event_id=_event_id(doc, "updated"),
+        traceparent=current_traceparent(),
+        data=ContentUpdatedData(**_published_fields(doc), changed_fields=changed),
+    )
+
+
+def retired_event(doc: dict[str, Any], reason: Any, at: datetime, by: str | None) -> ContentRetired:
+    return ContentRetired.create(
+        tenant_id=doc["tenant"],
+        subject=doc["_id"],
+        event_id=_event_id(doc, "retired"),
+        traceparent=current_traceparent(),
+        data=ContentRetiredData(content_id=doc["_id"], reason=reason, retired_at=at, retired_by=by),
+    )
+
+
+def _live_fields(publish_at: datetime) -> dict[str, Any]:
+    return {"publish_at": publish_at, "publish_day": feed.publish_day(publish_at)}
 
 
 async def create_content(
-    services: Services, user: Principal, fields: dict[str, Any]
+    services: Services, user: Principal, fields: dict[str, Any], draft: bool = False
 ) -> dict[str, Any]:
-    """A curator's item: published now, or scheduled for its publish time."""
-    now = datetime.now(UTC)
-    publish_at: datetime = fields.get("publish_at") or now
-    if problem := check_window(publish_at, fields.get("expires_at")):
-        raise Problem(
-            422, "Invalid request", problem, errors=[{"field": "expires_at", "message": problem}]
-        )
+    """A curator's item goes live (now or at its publish time) unless kept as a draft;
+    an employee's suggestion always starts as a draft for review."""
+    now = services.clock()
     content_id = new_id()
-    status = initial_status(publish_at, now)
-    doc = {
-        "_id": content_id,
-        "tenant": user.tenant,
-        **fields,
-        "publish_at": publish_at,
-        "status": status.value,
-        "created_by": user.employee_id,
-        "created_at": now,
-    }
-    events = []
-    if status is Status.PUBLISHED:
-        events.append(
-            ContentPublished.create(
-                tenant_id=user.tenant,
-                subject=content_id,
-                traceparent=current_traceparent(),
-                data=ContentPublishedData(
-                    content_id=content_id,
-                    published_by=user.employee_id,
-                    **{k: v for k, v in doc.items() if k in ContentPublishedData.model_fields},
-                ),
+    doc = await _validated(
+        services,
+        user.tenant,
+        {
+            "_id": content_id,
+            "tenant": user.tenant,
+            **fields,
+            "status": model.Status.DRAFT.value,
+            "shares": 0,
+            "rev": 1,
+            "created_by": user.employee_id,
+            "created_at": now,
+            "updated_at": now,
+            "suggestion": not is_curator(user),
+        },
+    )
+    doc["publish_day"] = feed.publish_day(doc.get("publish_at") or now)
+    events: list[AnyEvent] = []
+    if is_curator(user) and not draft:
+        try:
+            step = model.transition(
+                model.Status.DRAFT,
+                model.Action.APPROVE,
+                now,
+                doc.get("publish_at"),
+                doc.get("expires_at"),
             )
+        except model.TransitionRefused as exc:
+            raise invalid(("expires_at", str(exc))) from exc
+        assert step.publish_at is not None
+        doc.update(
+            status=step.after.value,
+            approved_by=user.employee_id,
+            **_live_fields(step.publish_at),
         )
+        if step.publishes:
+            doc["published_at"] = now
+            events.append(published_event(doc))
     await services.repo.items.insert_one(
         outbox.new_document(doc, events, services.outbox.lease_seconds)
     )
     await services.outbox.publish_now(content_id, events)
     return doc
+
+
+def visibility(viewer: audience.Viewer, now: datetime) -> dict[str, Any]:
+    """What an employee may see: published, unexpired, and aimed at them."""
+    return {
+        "status": model.Status.PUBLISHED.value,
+        "live_until": {"$gt": now},
+        "aud_groups": {"$in": audience.matches(viewer.groups)},
+        "aud_locations": {"$in": audience.matches([viewer.location] if viewer.location else [])},
+        "aud_languages": {"$in": audience.matches(viewer.languages)},
+    }
+
+
+def viewer_of(user: Principal) -> audience.Viewer:
+    return audience.Viewer(user.groups, user.location, user.languages)
+
+
+async def get_content(services: Services, user: Principal, content_id: str) -> dict[str, Any]:
+    """Curators see every item of their tenant; employees their own suggestions and what
+    is live for them. Anything else is indistinguishable from a missing item."""
+    doc = await services.repo.get(user.tenant, content_id)
+    if doc is None:
+        raise not_found(content_id)
+    if is_curator(user) or (doc.get("suggestion") and doc["created_by"] == user.employee_id):
+        return doc
+    query = {
+        "_id": content_id,
+        "tenant": user.tenant,
+        **visibility(viewer_of(user), services.clock()),
+    }
+    visible = await services.repo.find_one(query)
+    if visible is None:
+        raise not_found(content_id)
+    return visible
+
+
+async def _load_for_change(services: Services, user: Principal, content_id: str) -> dict[str, Any]:
+    doc = await get_content(services, user, content_id)
+    if not is_curator(user) and doc["status"] != model.Status.DRAFT.value:
+        raise Problem(403, "Forbidden", "only curators change an item once it left draft")
+    return doc
+
+
+async def _write(
+    services: Services,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    events: list[AnyEvent],
+    unset: list[str] | None = None,
+) -> None:
+    """Save `after` if nobody changed the item since `before` was read, with its events."""
+    sets = {
+        k: v
+        for k, v in after.items()
+        if k not in ("_id", "tenant", "rev") and before.get(k, ...) != v
+    }
+    if events:
+        sets.update(outbox.staged(events, services.outbox.lease_seconds))
+    update: dict[str, Any] = {"$set": sets, "$inc": {"rev": 1, **outbox.increment(events)}}
+    if unset:
+        update["$unset"] = {k: "" for k in unset}
+    if not await services.repo.write(before["tenant"], before["_id"], before["rev"], update):
+        raise Problem(409, "Conflict", "the item changed meanwhile; read it again and retry")
+    await services.outbox.publish_now(before["_id"], events)
+
+
+async def update_content(
+    services: Services, user: Principal, content_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Edit an item; a published one announces its new state with ContentUpdated."""
+    before = await _load_for_change(services, user, content_id)
+    status = model.Status(before["status"])
+    if status in (model.Status.EXPIRED, model.Status.ARCHIVED):
+        raise Problem(409, "Conflict", f"an item that is {status.value} is no longer edited")
+    merged = {k: v for k, v in {**before, **changes}.items() if v is not None}
+    removed = [k for k, v in changes.items() if v is None and k in before]
+    changed = sorted(k for k in changes if before.get(k) != merged.get(k))
+    if not changed:
+        return before
+    if status in model.LIVE and "publish_at" in changed:
+        # Rescheduling is withdrawing and approving again, so the share service hears of it.
+        raise invalid(("publish_at", f"an item that is {status.value} keeps its publish time"))
+    after = await _validated(services, user.tenant, merged)
+    after.update(rev=before["rev"] + 1, updated_at=services.clock())
+    if "publish_at" in changed:
+        after["publish_day"] = feed.publish_day(after.get("publish_at") or services.clock())
+    events: list[AnyEvent] = []
+    if status is model.Status.PUBLISHED:
+        events.append(updated_event(after, changed))
+    await _write(services, before, after, events, unset=removed)
+    return after
+
+
+async def transition(
+    services: Services, user: Principal, content_id: str, action: model.Action
+) -> dict[str, Any]:
+    """Move an item through the workflow as a person (curator, or author of a suggestion)."""
+    before = await _load_for_change(services, user, content_id)
+    if not is_curator(user) and not (
+        action is model.Action.SUBMIT and before["created_by"] == user.employee_id
+    ):
+        raise Problem(403, "Forbidden", f"only curators {action.value} items")
+    now = services.clock()
+    try:
+        step = model.transition(
+            model.Status(before["status"]),
+            action,
+            now,
+            before.get("publish_at"),
+            before.get("expires_at"),
+        )
+    except model.TransitionRefused as exc:
+        raise Problem(409, "Conflict", str(exc), status_now=before["status"]) from exc
+    return await _apply(services, before, step, now, user.employee_id)
+
+
+async def _apply(
+    services: Services,
+    before: dict[str, Any],
+    step: model.Transition,
+    now: datetime,
+    by: str | None,
+) -> dict[str, Any]:
+    after = {**before, "status": step.after.value, "rev": before["rev"] + 1, "updated_at": now}
+    if step.publish_at is not None:
+        after.update(_live_fields(step.publish_at))
+    if by is not None and step.after in model.LIVE:
+        after["approved_by"] = by
+    events: list[AnyEvent] = []
+    if step.publishes:
+        after["published_at"] = now
+        events.append(published_event(after))
+    if step.retired is not None:
+        after["retired_at"] = now
+        events.append(retired_event(after, step.retired, now, by))
+    await _write(services, before, after, events)
+    return after
+
+
+async def list_content(
+    services: Services, user: Principal, after: str | None, limit: int, filters: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return await services.repo.page(user.tenant, after, limit, filters)
+
+
+# -- the clock's moves -----------------------------------------------------------------------
+
+
+async def run_schedule(services: Services, batch: int = 100) -> int:
+    """Publish scheduled items whose time has come and expire those whose time is up."""
+    now = services.clock()
+    moved = 0
+
+    def released(doc: dict[str, Any]) -> model.Transition | None:
+        status = model.Status(doc["status"])
+        return model.release(status, doc.get("publish_at"), doc.get("expires_at"), now)
+
+    def expired(doc: dict[str, Any]) -> model.Transition | None:
+        return model.expire(model.Status(doc["status"]), doc.get("expires_at"), now)
+
+    due: list[tuple[dict[str, Any], Callable[[dict[str, Any]], model.Transition | None]]] = [
+        ({"status": model.Status.SCHEDULED.value, "publish_at": {"$lte": now}}, released),
+        ({"status": model.Status.PUBLISHED.value, "expires_at": {"$lte": now}}, expired),
+    ]
+    for query, step_of in due:
+        while True:
+            docs = await services.repo.due(query, batch)
+            progressed = 0
+            for doc in docs:
+                step = step_of(doc)
+                if step is None:
+                    continue
+                try:
+                    await _apply(services, doc, step, now, None)
+                except Problem:
+                    # A person changed it meanwhile; the next pass sees its new state.
+                    continue
+                progressed += 1
+            moved += progressed
+            if len(docs) < batch or progressed == 0:
+                break
+    return moved
+
+
+# -- feed -----------------------------------------------------------------------------------
+
+
+async def employee_feed(
+    services: Services,
+    user: Principal,
+    position: feed.Position | None,
+    limit: int,
+    filters: dict[str, Any],
+) -> tuple[list[dict[str, Any]], feed.Position | None]:
+    """A page of the employee's feed and where the next one starts."""
+    base = {"tenant": user.tenant, **visibility(viewer_of(user), services.clock()), **filters}
+    phases = feed.phases(user.languages)
+    start = position.phase if position else 0
+    if start >= len(phases):
+        raise invalid(("cursor", "not a cursor of this feed"))
+    items: list[tuple[int, dict[str, Any]]] = []
+    for phase in range(start, len(phases)):
+        query = {**base, **phases[phase]}
+        if position is not None and phase == position.phase:
+            query = {"$and": [query, position.after_filter()]}
+        wanted = limit + 1 - len(items)
+        items.extend((phase, doc) for doc in await services.repo.feed_slice(query, wanted))
+        if len(items) > limit:
+            break
+    more = len(items) > limit
+    items = items[:limit]
+    docs = [doc for _, doc in items]
+    shared = await services.repo.shared_among(
+        user.tenant, user.employee_id, [d["_id"] for d in docs]
+    )
+    for doc in docs:
+        doc["shared"] = doc["_id"] in shared
+    next_position = feed.Position.after(*items[-1]) if more and items else None
+    return docs, next_position
+
+
+async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) -> None:
+    """Learn popularity and who shared what; redelivered events count nothing twice."""
+    deltas: list[Delta] = []
+    markers: list[dict[str, Any]] = []
+    for item in batch:
+        event, data = item.event, item.event.data
+        if data.content_id is None:
+            continue
+        tenant = event.tenantid
+        deltas.append(
+            Delta(
+                f"{tenant}:{data.content_id}",
+                item.topic,
+                item.partition,
+                item.offset,
+                {"shares": 1},
+                {"tenant": tenant, "content_id": data.content_id},
+            )
+        )
+        markers.append(
+            {
+                "_id": f"{tenant}:{data.employee_id}:{data.content_id}",
+                "tenant": tenant,
+                "employee_id": data.employee_id,
+                "content_id": data.content_id,
+                "shared_at": data.shared_at,
+            }
+        )
+    if not deltas:
+        return
+    await services.repo.mark_shared(markers)
+    await apply_exactly_once(services.repo.popularity, deltas)
+    counts = await services.repo.popularity_of(sorted({d.doc_id for d in deltas}))
+    await services.repo.raise_share_counts(
+        (doc["tenant"], doc["content_id"], int(doc.get("shares", 0))) for doc in counts
+    )
+
+
+# -- link previews ------------------------------------------------------------------------
+
+
+async def preview(services: Services, url: str) -> Preview:
+    try:
+        return await services.previewer.preview(url)
+    except PreviewRefused as exc:
+        raise invalid(("url", f"refused: {exc}")) from exc
+    except PreviewFailed as exc:
+        raise invalid(("url", f"cannot preview: {exc}")) from exc
+
+
+# -- guidelines ----------------------------------------------------------------------------
+
+
+async def publish_guidelines(
+    services: Services, user: Principal, title: str, body: str, acknowledgement_required: bool
+) -> dict[str, Any]:
+    """A new version of the tenant's sharing guidelines."""
+    now = services.clock()
+    current = await services.repo.current_guidelines(user.tenant)
+    version = (current["version"] if current else 0) + 1
+    doc_id = f"{user.tenant}:{version}"
+    event = GuidelinesPublished.create(
+        tenant_id=user.tenant,
+        subject=doc_id,
+        event_id=derived_event_id(user.tenant, "guidelines", str(version)),
+        traceparent=current_traceparent(),
+        data=GuidelinesPublishedData(
+            version=version,
+            title=title,
+            published_at=now,
+            published_by=user.employee_id,
+            acknowledgement_required=acknowledgement_required,
+        ),
+    )
+    doc = {
+        "_id": doc_id,
+        "tenant": user.tenant,
+        "version": version,
+        "title": title,
+        "body": body,
+        "acknowledgement_required": acknowledgement_required,
+        "published_at": now,
+        "published_by": user.employee_id,
+    }
+    try:
+        await services.guidelines_outbox.collection.insert_one(
+            outbox.new_document(doc, [event], services.guidelines_outbox.lease_seconds)
+        )
+    except DuplicateKeyError as exc:
+        raise Problem(409, "Conflict", "another version was published meanwhile; retry") from exc
+    await services.guidelines_outbox.publish_now(doc_id, [event])
+    return doc
+
+
+async def current_guidelines(services: Services, user: Principal) -> dict[str, Any]:
+    doc = await services.repo.current_guidelines(user.tenant)
+    if doc is None:
+        raise Problem(404, "Not found", "the tenant has published no guidelines yet")
+    ack = await services.repo.acknowledgement(user.tenant, user.employee_id, doc["version"])
+    return {**doc, "acknowledged_at": ack["acknowledged_at"] if ack else None}
+
+
+async def acknowledge(
+    services: Services, user: Principal, version: int
+) -> tuple[dict[str, Any], bool]:
+    """Record that the employee read the current version; True when it is new."""
+    current = await services.repo.current_guidelines(user.tenant)
+    if current is None or version > current["version"]:
+        raise Problem(404, "Not found", f"no guidelines version {version}")
+    if version != current["version"]:
+        raise Problem(
+            409,
+            "Conflict",
+            f"version {version} is superseded by {current['version']}",
+            current_version=current["version"],
+        )
+    doc_id = f"{user.tenant}:{user.employee_id}:{version}"
+    existing = await services.repo.acknowledgement(user.tenant, user.employee_id, version)
+    if existing is not None:
+        return existing, False
+    now = services.clock()
+    event = GuidelinesAcknowledged.create(
+        tenant_id=user.tenant,
+        subject=user.employee_id,
+        event_id=derived_event_id(user.tenant, "acknowledged", user.employee_id, str(version)),
+        traceparent=current_traceparent(),
+        data=GuidelinesAcknowledgedData(
+            employee_id=user.employee_id, guidelines_version=version, acknowledged_at=now
+        ),
+    )
+    doc = {
+        "_id": doc_id,
+        "tenant": user.tenant,
+        "employee_id": user.employee_id,
+        "version": version,
+        "acknowledged_at": now,
+    }
+    box = services.acknowledgements_outbox
+    try:
+        await box.collection.insert_one(outbox.new_document(doc, [event], box.lease_seconds))
+    except DuplicateKeyError:
+        # Acknowledged twice at once: the first write and its event stand.
+        again = await services.repo.acknowledgement(user.tenant, user.employee_id, version)
+        return again or doc, False
+    await box.publish_now(doc_id, [event])
+    return doc, True
