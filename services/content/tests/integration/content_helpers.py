@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from chassis.auth import issue_token
+from chassis.settings import LOCAL_JWT_SECRET
 from support import read_topic, token
 
 NOW = datetime.now(UTC)
@@ -45,3 +47,21 @@ async def events_of(
         timeout=timeout,
     )
     return _tenant_events(records, tenant)
+
+
+def employee(
+    tenant: str,
+    sub: str,
+    groups: tuple[str, ...] = (),
+    location: str | None = None,
+    languages: tuple[str, ...] = (),
+) -> dict[str, str]:
+    jwt = issue_token(
+        LOCAL_JWT_SECRET,
+        sub=sub,
+        tenant=tenant,
+        groups=groups,
+        location=location,
+        languages=languages,
+    )
+    return {"Authorization": f"Bearer {jwt}"}

@@ -27,13 +27,15 @@ def refusal(address: str) -> str | None:
             return refusal(str(inner))
     if ip.is_loopback:
         return "a loopback address"
+    if ip.is_unspecified or ip.is_multicast:
+        return "not a public unicast address"
     if ip.is_link_local:
         # 169.254.169.254 is where cloud instances find their credentials.
         return "a link-local address (cloud metadata lives there)"
     if ip.is_private:
         return "a private address"
-    if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
-        return "not a public unicast address"
+    if ip.is_reserved:
+        return "a reserved address"
     if any(ip in net for net in _EXTRA_BLOCKED) or not ip.is_global:
         return "not a public address"
     return None

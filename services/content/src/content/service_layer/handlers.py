@@ -103,16 +103,11 @@ def is_curator(user: Principal) -> bool:
 
 
 def _kind_errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """Fields each kind cannot do without."""
-    kind = doc.get("kind")
-    if kind == "article" and not doc.get("url"):
+    """Links each kind cannot do without."""
+    if doc.get("kind") == "article" and not doc.get("url"):
         return [("url", "an article links to the external page it is about")]
-    if kind == "job" and not (doc.get("job") or {}).get("apply_url"):
-        return [("job.apply_url", "a job posting needs the URL to apply at")]
-    if kind == "event" and not (doc.get("event") or {}).get("starts_at"):
-        return [("event.starts_at", "an event needs its start time")]
-    if kind == "internal" and not (doc.get("body") or doc.get("summary")):
-        return [("body", "an internal post needs a body or a summary")]
+    if doc.get("kind") == "job" and not link_of(doc):
+        return [("job.apply_url", "a job posting needs the URL to apply at (or a url)")]
     return []
 
 
