@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
-from conftest import ShareStack, TopicTail, publish_content, publish_event
+from share_stack import ShareStack, TopicTail, publish_content, publish_event
 
 from contracts import (
     Audience,
