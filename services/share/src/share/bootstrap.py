@@ -82,13 +82,15 @@ def loops(runtime: Runtime) -> list[Loop]:
     settings = runtime.settings
     assert isinstance(settings, ShareSettings)
 
+    clicks = Outbox(services.repo.click_batches, runtime.publisher, settings.click_lease_seconds)
+
     async def outbox_relay() -> None:
         await run_relay(
             [
                 services.shares_outbox,
                 services.advocates_outbox,
                 services.engagements_outbox,
-                Outbox(services.repo.clicks, runtime.publisher, settings.click_lease_seconds),
+                clicks,
             ]
         )
 

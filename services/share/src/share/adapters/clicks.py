@@ -1,11 +1,13 @@
 """Recording clicks: group commit to MongoDB, then publish in bulk.
 
 A redirect waits only for its click to be durable, never for Kafka. Clicks arriving while
-a write is in flight are written together by the next one, so one MongoDB round trip
-serves many requests. Each click document carries its EngagementObserved in its outbox;
-once the batch is durable this process publishes the events and clears them. While Kafka
-is slow or away they simply stay staged: this process keeps trying, and should it die,
-the worker's relay publishes them once their lease has run out.
+a write is in flight are written together by the next one: one document per batch, whose
+outbox holds the batch's EngagementObserved events, so one MongoDB round trip serves many
+requests. (One document per click would need an `update_many` over the batch to clear
+them, which the MongoDB-wire server we test on runs in time quadratic in the batch.)
+Once the batch is durable this process publishes its events and deletes the document.
+While Kafka is slow or away the events simply stay staged: this process keeps trying,
+and should it die, the worker's relay publishes them once their lease has run out.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ CLICK_BATCH = Histogram(
     "Clicks written per MongoDB round trip",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+CLICK_WRITE_SECONDS = Histogram(
+    "chorus_share_click_write_seconds",
+    "Time to make one batch of clicks durable",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 CLICKS_PUBLISHED = Counter(
     "chorus_share_clicks_published_total", "Click events published by the api itself"
 )
@@ -59,13 +66,13 @@ class _Pending:
 
 
 @dataclass
-class _Staged:
+class _Batch:
+    """A written batch document and the events of it still to publish."""
+
     doc_id: str
-    topic: str
-    key: str
-    value: bytes
-    # After this, the worker's relay may take the event over: publishing it here too
-    # would publish it twice.
+    events: dict[str, tuple[str, str, bytes]]  # event id -> (topic, key, value)
+    # After this, the worker's relay may take the events over: publishing them here too
+    # would publish them twice.
     give_up_at: float
 
 
@@ -74,12 +81,19 @@ class ClickRecorder:
     repo: ShareRepository
     publisher: EventPublisher
     lease_seconds: float
-    max_batch: int = 1000
+    max_batch: int = 500
     # Beyond this many events waiting to be published, new ones are left to the relay.
     max_unpublished: int = 50_000
     retry_pause: float = 1.0
     _queue: list[_Pending] = field(default_factory=list)
-    _unpublished: list[_Staged] = field(default_factory=list)
+    _unpublished: list[_Batch] = field(default_factory=list)
+    # visit key -> this process's last unique click of it; a recent one settles the question
+    # without asking MongoDB (another replica can only have seen an older one).
+    _recent: dict[str, datetime] = field(default_factory=dict)
+    max_recent: int = 200_000
+    purge_interval: float = 1.0
+    _published: list[str] = field(default_factory=list)
+    _next_purge: float = 0.0
     _writing: bool = False
     _publishing: bool = False
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -103,7 +117,8 @@ class ClickRecorder:
             while self._queue:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
                 try:
-                    staged = await self._write(batch)
+                    with CLICK_WRITE_SECONDS.time():
+                        written = await self._write(batch)
                 except Exception as exc:
                     log.warning("click batch not written", extra={"error": repr(exc)})
                     for item in batch:
@@ -113,8 +128,9 @@ class ClickRecorder:
                 for item in batch:
                     if not item.done.done():
                         item.done.set_result(None)
-                room = self.max_unpublished - len(self._unpublished)
-                self._unpublished.extend(staged[: max(room, 0)])
+                waiting = sum(len(b.events) for b in self._unpublished)
+                if waiting < self.max_unpublished:
+                    self._unpublished.append(written)
                 if not self._publishing:
                     self._publishing = True
                     self._spawn(self._publish_loop())
@@ -123,12 +139,19 @@ class ClickRecorder:
 
     async def _mark_unique(self, batch: Sequence[_Pending]) -> None:
         """Decide `unique` for each click, visitor by visitor, agreeing with other replicas."""
-        keys = {f"{p.share['_id']}:{p.visitor}" for p in batch}
-        found = self.repo.visits.find({"_id": {"$in": list(keys)}})
-        last: dict[str, datetime] = {doc["_id"]: doc["at"] async for doc in found}
-        claims: dict[str, tuple[_Pending, datetime | None]] = {}
+        undecided = []
         for item in batch:
             key = f"{item.share['_id']}:{item.visitor}"
+            recent = self._recent.get(key)
+            if recent is not None and not is_unique(recent, item.at):
+                continue
+            undecided.append((key, item))
+        if not undecided:
+            return
+        found = self.repo.visits.find({"_id": {"$in": list({k for k, _ in undecided})}})
+        last: dict[str, datetime] = {doc["_id"]: doc["at"] async for doc in found}
+        claims: dict[str, tuple[_Pending, datetime | None]] = {}
+        for key, item in undecided:
             seen = claims[key][0].at if key in claims else last.get(key)
             if is_unique(seen, item.at):
                 claims[key] = (item, last.get(key))
@@ -149,87 +172,83 @@ class ClickRecorder:
                     {"_id": key, "at": before}, {"$set": {"at": item.at}}
                 )
                 item.unique = result.modified_count == 1
+        if len(self._recent) > self.max_recent:
+            self._recent.clear()
+        for key, (item, _) in claims.items():
+            if item.unique:
+                self._recent[key] = item.at
 
-    async def _write(self, batch: Sequence[_Pending]) -> list[_Staged]:
+    async def _write(self, batch: Sequence[_Pending]) -> _Batch:
         CLICK_BATCH.observe(len(batch))
         await self._mark_unique(batch)
-        docs: list[dict[str, Any]] = []
-        staged: list[_Staged] = []
+        events = []
         for item in batch:
             share = item.share
-            event = EngagementObserved.create(
-                tenant_id=share["tenant"],
-                subject=share["_id"],
-                event_id=uuid.uuid4().hex,
-                time=item.at,
-                data=EngagementObservedData(
-                    engagement_id=f"click-{uuid.uuid4().hex}",
-                    share_id=share["_id"],
-                    content_id=share.get("content_id"),
-                    employee_id=share["employee_id"],
-                    network=share["network"],
-                    kind=EngagementKind.CLICK,
-                    observed_at=item.at,
-                    source=EngagementSource.REDIRECT,
-                    visitor=item.visitor,
-                    unique=item.unique,
-                    campaign_id=share.get("campaign_id"),
-                    content_kind=share.get("content_kind"),
-                ),
-            )
-            doc = {
-                "_id": event.id,
-                "tenant": share["tenant"],
-                "share_id": share["_id"],
-                "visitor": item.visitor,
-                "unique": item.unique,
-                "at": item.at,
-            }
-            docs.append(outbox.new_document(doc, [event], self.lease_seconds))
-            staged.append(
-                _Staged(
-                    event.id,
-                    event.topic,
-                    event.partition_key(),
-                    event.to_json(),
-                    time.monotonic() + self.lease_seconds / 2,
+            events.append(
+                EngagementObserved.create(
+                    tenant_id=share["tenant"],
+                    subject=share["_id"],
+                    event_id=uuid.uuid4().hex,
+                    time=item.at,
+                    data=EngagementObservedData(
+                        engagement_id=f"click-{uuid.uuid4().hex}",
+                        share_id=share["_id"],
+                        content_id=share.get("content_id"),
+                        employee_id=share["employee_id"],
+                        network=share["network"],
+                        kind=EngagementKind.CLICK,
+                        observed_at=item.at,
+                        source=EngagementSource.REDIRECT,
+                        visitor=item.visitor,
+                        unique=item.unique,
+                        campaign_id=share.get("campaign_id"),
+                        content_kind=share.get("content_kind"),
+                    ),
                 )
             )
-        await self.repo.clicks.insert_many(docs, ordered=False)
-        return staged
+        doc_id = uuid.uuid4().hex
+        doc = outbox.new_document(
+            {"_id": doc_id, "at": batch[0].at, "clicks": len(batch)}, events, self.lease_seconds
+        )
+        await self.repo.click_batches.insert_one(doc)
+        return _Batch(
+            doc_id,
+            {e.id: (e.topic, e.partition_key(), e.to_json()) for e in events},
+            time.monotonic() + self.lease_seconds / 2,
+        )
 
     async def _publish_loop(self) -> None:
         try:
             while self._unpublished:
                 now = time.monotonic()
-                # Left too long (Kafka was away): the relay owns those now.
-                self._unpublished = [s for s in self._unpublished if s.give_up_at > now]
-                batch = self._unpublished[: self.max_batch]
+                # Left too long (Kafka was away): the relay owns those events now.
+                self._unpublished = [b for b in self._unpublished if b.give_up_at > now]
+                batches = list(self._unpublished)
+                pending = [(b, i) for b in batches for i in b.events]
                 results = await asyncio.gather(
-                    *(self.publisher.publish_raw(s.topic, s.key, s.value) for s in batch),
+                    *(self.publisher.publish_raw(*b.events[i]) for b, i in pending),
                     return_exceptions=True,
                 )
-                sent = [s.doc_id for s, r in zip(batch, results, strict=True) if r is None]
-                if sent:
-                    await self.repo.clicks.update_many(
-                        {"_id": {"$in": sent}}, {"$set": {outbox.PENDING: {}, outbox.COUNT: 0}}
-                    )
-                    CLICKS_PUBLISHED.inc(len(sent))
                 errors = [r for r in results if r is not None]
-                del self._unpublished[: len(batch)]
+                for (b, i), result in zip(pending, results, strict=True):
+                    if result is None:
+                        del b.events[i]
+                CLICKS_PUBLISHED.inc(len(pending) - len(errors))
+                self._published.extend(b.doc_id for b in batches if not b.events)
+                if self._published and time.monotonic() >= self._next_purge:
+                    # Published batches are removed in bulk, now and then: every write to
+                    # the store slows down the next batch of clicks.
+                    done, self._published = self._published, []
+                    self._next_purge = time.monotonic() + self.purge_interval
+                    await self.repo.click_batches.delete_many({"_id": {"$in": done}})
+                self._unpublished = [b for b in self._unpublished if b.events]
                 if errors:
-                    now = time.monotonic()
-                    failed = [
-                        s
-                        for s, r in zip(batch, results, strict=True)
-                        if r is not None and s.give_up_at > now
-                    ]
+                    await self._clear_partly_published(batches, pending, results)
                     CLICK_PUBLISH_FAILURES.inc(len(errors))
                     log.warning(
                         "click events not published yet; retrying",
                         extra={"count": len(errors), "error": repr(errors[0])},
                     )
-                    self._unpublished[:0] = failed
                     await asyncio.sleep(self.retry_pause)
         except Exception as exc:
             # The events stay staged in their documents; the worker's relay publishes them.
@@ -237,6 +256,26 @@ class ClickRecorder:
             self._unpublished.clear()
         finally:
             self._publishing = False
+
+    async def _clear_partly_published(
+        self,
+        batches: list[_Batch],
+        pending: list[tuple[_Batch, str]],
+        results: list[BaseException | None],
+    ) -> None:
+        """Clear what went out, so a relay taking over later publishes only the rest."""
+        for batch in batches:
+            sent = [
+                i for (b, i), r in zip(pending, results, strict=True) if b is batch and r is None
+            ]
+            if sent and batch.events:
+                await self.repo.click_batches.update_one(
+                    {"_id": batch.doc_id},
+                    {
+                        "$unset": {f"{outbox.PENDING}.{i}": "" for i in sent},
+                        "$inc": {outbox.COUNT: -len(sent)},
+                    },
+                )
 
     async def close(self) -> None:
         for task in list(self._tasks):

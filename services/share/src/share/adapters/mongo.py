@@ -23,7 +23,7 @@ class ShareRepository:
         self.acknowledgements = db["acknowledgements"]
         self.tenant_settings = db["tenant_settings"]
         self.daily_counts = db["daily_counts"]
-        self.clicks = db["clicks"]
+        self.click_batches = db["click_batches"]
         self.visits = db["visits"]
         self.engagements = db["engagements"]
         self.tokens = db["network_tokens"]
@@ -38,7 +38,7 @@ class ShareRepository:
             [("tenant", ASCENDING), ("content_id", ASCENDING), ("_id", DESCENDING)]
         )
         await self.shares.create_index([("status", ASCENDING), ("scheduled_at", ASCENDING)])
-        for collection in (self.shares, self.advocates, self.clicks, self.engagements):
+        for collection in (self.shares, self.advocates, self.click_batches, self.engagements):
             await outbox.ensure_index(collection)
 
     # -- content and guidelines, as learnt from events ------------------------------------

@@ -1,0 +1,257 @@
+"""Short-link redirect throughput: share's `/l/{code}` beside nginx serving a static 302.
+
+Runs wrk against both on this machine, in the same run, and prints requests/s and p50/p99
+latency. Targets: at least 25% of nginx's throughput with p99 under 25 ms, and every
+counted click published to Kafka. Needs wrk and nginx (Debian: apt-get install -y wrk nginx)
+and the local Kafka and MongoDB-wire server.
+
+    uv run python bench/redirect.py [--duration 10] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from support import KAFKA, ServiceProcess, free_port, ref, token  # noqa: E402
+
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+TARGET = "https://example.com/post?utm_source=linkedin&utm_medium=employee_advocacy"
+NGINX_CONF = """
+worker_processes {workers};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location /l/ {{ return 302 "{target}"; }}
+    }}
+}}
+"""
+
+
+def require_tools() -> tuple[str, str]:
+    wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or "/usr/sbin/nginx"
+    missing = [
+        name
+        for name, path in (("wrk", wrk), ("nginx", nginx))
+        if not path or not Path(path).exists()
+    ]
+    if missing:
+        print(f"missing: {', '.join(missing)}; install with: sudo apt-get install -y wrk nginx")
+        raise SystemExit(2)
+    assert wrk is not None
+    return wrk, nginx
+
+
+def wrk_run(wrk: str, url: str, duration: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            wrk,
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-H",
+            f"User-Agent: {BROWSER}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(name: str) -> float:
+        value, unit = re.search(rf"\s{name}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non_3xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "bad": float(non_3xx.group(1)) if non_3xx else 0.0,
+        "socket_errors": errors.group(1) if errors else "",  # type: ignore[dict-item]
+    }
+
+
+def start_nginx(nginx: str, workdir: Path, workers: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    conf = workdir / f"nginx-{workers}.conf"
+    conf.write_text(NGINX_CONF.format(workers=workers, dir=workdir, port=port, target=TARGET))
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(workdir)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/l/x", timeout=1).status_code == 302:
+                return proc, port
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"nginx did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+def counted_clicks(api_url: str) -> float:
+    text = httpx.get(f"{api_url}/metrics", timeout=10).text
+    match = re.search(r'chorus_share_redirects_total\{outcome="click"\} ([\d.e+]+)', text)
+    return float(match.group(1)) if match else 0.0
+
+
+def published_clicks(api_url: str) -> float:
+    text = httpx.get(f"{api_url}/metrics", timeout=10).text
+    match = re.search(r"chorus_share_clicks_published_total ([\d.e+]+)", text)
+    return float(match.group(1)) if match else 0.0
+
+
+async def drained(api_url: str, timeout: float = 60.0) -> None:
+    """Wait until the api has published every click it counted so far."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if published_clicks(api_url) >= counted_clicks(api_url):
+            return
+        await asyncio.sleep(0.5)
+
+
+async def tail_start(topic: str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
+    await consumer.start()
+    await consumer._client.force_metadata_update()
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        await consumer.position(tp)
+    return consumer
+
+
+async def count_published(
+    consumer: AIOKafkaConsumer, share_id: str, want: int, timeout: float
+) -> int:
+    ids: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(ids) < want:
+        batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+        for items in batch.values():
+            for record in items:
+                if share_id.encode() in record.value:
+                    event = json.loads(record.value)
+                    if event["data"]["share_id"] == share_id:
+                        ids.add(event["id"])
+    await consumer.stop()
+    return len(ids)
+
+
+def line(name: str, r: dict[str, float]) -> str:
+    return f"{name:<28} {r['rps']:>10.0f} {r['p50']:>9.2f} {r['p99']:>9.2f}"
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    wrk, nginx = require_tools()
+    workdir = Path(tempfile.mkdtemp(prefix="chorus-bench-redirect-"))
+    suffix = ref("")
+    port = free_port()
+    env = {
+        "SHARE_DATABASE": f"chorus_share_bench_{suffix}",
+        "SHARE_CONSUMER_GROUP": f"share-bench-{suffix}",
+        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "CHORUS_LOG_LEVEL": "WARNING",
+    }
+    api = ServiceProcess("share", "api", env=env, port=port).start(workdir)
+    worker = ServiceProcess("share", "worker", env=env).start(workdir)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        api.wait_healthy()
+        worker.wait_healthy()
+        tenant = ref("bench")
+        me = token(tenant, "e1")
+        async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+            await http.post("/api/v1/advocates/me", headers=me, json={"accept": True})
+            shared = await http.post(
+                "/api/v1/shares",
+                headers=me,
+                json={"network": "linkedin", "url": "https://example.com/post", "text": "Bench"},
+            )
+            shared.raise_for_status()
+        share_id, code = shared.json()["id"], shared.json()["short_code"]
+
+        for workers in ("1", "auto"):
+            proc, nginx_port = start_nginx(nginx, workdir, workers)
+            try:
+                url = f"http://127.0.0.1:{nginx_port}/l/{code}"
+                wrk_run(wrk, url, 2, args.connections)  # warm-up
+                results[f"nginx static 302 ({workers})"] = wrk_run(
+                    wrk, url, args.duration, args.connections
+                )
+            finally:
+                proc.terminate()
+                proc.wait(10)
+
+        url = f"{api.url}/l/{code}"
+        wrk_run(wrk, url, 2, args.connections)  # warm-up: caches, connections
+        await drained(api.url)
+        tail = await tail_start("chorus.engagement-observed.v1")
+        before = counted_clicks(api.url)
+        results["share /l/{code}"] = wrk_run(wrk, url, args.duration, args.connections)
+        counted = int(counted_clicks(api.url) - before)
+        published = await count_published(tail, share_id, counted, timeout=120)
+    finally:
+        api.stop()
+        worker.stop()
+
+    print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s, one share api process, 127.0.0.1")
+    print(f"{'':<28} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
+    for name, result in results.items():
+        print(line(name, result))
+    ours = results["share /l/{code}"]
+    status = 0
+    for workers in ("1", "auto"):
+        base = results[f"nginx static 302 ({workers})"]
+        plural = "s" if workers != "1" else ""
+        print(f"share / nginx ({workers} worker{plural}): {ours['rps'] / base['rps']:.1%}")
+    base = results["nginx static 302 (auto)"]
+    ok_rps = ours["rps"] >= 0.25 * base["rps"]
+    ok_p99 = ours["p99"] < 25.0
+    print(f"target >= 25% of nginx (auto workers): {'met' if ok_rps else 'NOT met'}")
+    print(f"target p99 < 25 ms: {'met' if ok_p99 else 'NOT met'} ({ours['p99']:.2f} ms)")
+    print(f"non-3xx responses from share: {int(ours['bad'])}")
+    print(f"clicks counted: {counted}, published to Kafka: {published}")
+    if published != counted:
+        print("NOT every counted click was published")
+        status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
