@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from chassis import outbox
 from content.domain.feed import SORT
 
-_DUPLICATE_KEY = 11000
 # Internal fields no reader needs: staged events and exactly-once watermarks.
 HIDDEN = {outbox.PENDING: 0}
 
@@ -23,7 +20,7 @@ class ContentRepository:
         self.items = db["items"]
         # Shares per item, counted exactly once per PostShared (watermarked counters).
         self.popularity = db["popularity"]
-        # One marker per employee and item they shared: `<tenant>:<employee>:<content>`.
+        # What each employee shared, one document per `<tenant>:<employee>`.
         self.shared = db["shared"]
         self.guidelines = db["guidelines"]
         self.acknowledgements = db["acknowledgements"]
@@ -88,20 +85,27 @@ class ContentRepository:
         if writes:
             await self.items.bulk_write(writes, ordered=True)
 
-    async def mark_shared(self, markers: list[dict[str, Any]]) -> None:
-        await insert_ignoring_duplicates(self.shared, markers)
+    async def mark_shared(self, marks: dict[tuple[str, str], set[str]]) -> None:
+        """Remember which items each (tenant, employee) shared; `$addToSet` is idempotent."""
+        writes = [
+            UpdateOne(
+                {"_id": f"{tenant}:{employee}"},
+                {
+                    "$addToSet": {"content_ids": {"$each": sorted(content_ids)}},
+                    "$setOnInsert": {"tenant": tenant, "employee_id": employee},
+                },
+                upsert=True,
+            )
+            for (tenant, employee), content_ids in marks.items()
+        ]
+        if writes:
+            await self.shared.bulk_write(writes, ordered=True)
 
     async def shared_among(self, tenant: str, employee: str, content_ids: list[str]) -> set[str]:
-        # One lookup by id per item of the page, concurrently: an `_id` equality is served
-        # from the primary key everywhere, where FerretDB scans the whole collection for
-        # an `$in` (seconds with a hundred thousand employees' marks).
-        found = await asyncio.gather(
-            *(
-                self.shared.find_one({"_id": f"{tenant}:{employee}:{c}"}, {"content_id": 1})
-                for c in content_ids
-            )
-        )
-        return {doc["content_id"] for doc in found if doc is not None}
+        # One document per employee, read by `_id`: one lookup per feed page. (Separate
+        # marks per item would need an `$in`, which FerretDB answers by scanning them all.)
+        doc = await self.shared.find_one({"_id": f"{tenant}:{employee}"})
+        return set(doc.get("content_ids", [])) & set(content_ids) if doc else set()
 
     # -- guidelines and settings -------------------------------------------------------------
 
@@ -140,15 +144,3 @@ class ContentRepository:
             update["$unset"] = unset
         await self.tenants.update_one({"_id": tenant}, update, upsert=True)
         return await self.tenant_settings(tenant)
-
-
-async def insert_ignoring_duplicates(collection: Any, docs: list[dict[str, Any]]) -> None:
-    """Insert `docs`; those whose id is already there (a redelivery) are skipped."""
-    if not docs:
-        return
-    try:
-        await collection.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != _DUPLICATE_KEY]
-        if others:
-            raise

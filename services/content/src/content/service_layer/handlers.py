@@ -35,6 +35,7 @@ from contracts import (
     GuidelinesPublishedData,
     Network,
     PostShared,
+    RetirementReason,
     derived_event_id,
 )
 
@@ -186,7 +187,9 @@ def updated_event(doc: dict[str, Any], changed: list[str]) -> ContentUpdated:
     )
 
 
-def retired_event(doc: dict[str, Any], reason: Any, at: datetime, by: str | None) -> ContentRetired:
+def retired_event(
+    doc: dict[str, Any], reason: RetirementReason, at: datetime, by: str | None
+) -> ContentRetired:
     return ContentRetired.create(
         tenant_id=doc["tenant"],
         subject=doc["_id"],
@@ -474,7 +477,7 @@ async def employee_feed(
 async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) -> None:
     """Learn popularity and who shared what; redelivered events count nothing twice."""
     deltas: list[Delta] = []
-    markers: list[dict[str, Any]] = []
+    marks: dict[tuple[str, str], set[str]] = {}
     for item in batch:
         event, data = item.event, item.event.data
         if data.content_id is None:
@@ -490,18 +493,10 @@ async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) 
                 {"tenant": tenant, "content_id": data.content_id},
             )
         )
-        markers.append(
-            {
-                "_id": f"{tenant}:{data.employee_id}:{data.content_id}",
-                "tenant": tenant,
-                "employee_id": data.employee_id,
-                "content_id": data.content_id,
-                "shared_at": data.shared_at,
-            }
-        )
+        marks.setdefault((tenant, data.employee_id), set()).add(data.content_id)
     if not deltas:
         return
-    await services.repo.mark_shared(markers)
+    await services.repo.mark_shared(marks)
     await apply_exactly_once(services.repo.popularity, deltas)
     counts = await services.repo.popularity_of(sorted({d.doc_id for d in deltas}))
     await services.repo.raise_share_counts(
