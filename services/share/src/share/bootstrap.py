@@ -99,7 +99,12 @@ def loops(runtime: Runtime) -> list[Loop]:
             await handlers.fire_due_shares(services)
             await asyncio.sleep(settings.schedule_interval_seconds)
 
-    return [outbox_relay, scheduled_shares]
+    async def purge() -> None:
+        while True:
+            await handlers.purge(services)
+            await asyncio.sleep(60)
+
+    return [outbox_relay, scheduled_shares, purge]
 
 
 DEFINITION = ServiceDefinition(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -38,6 +38,8 @@ class ShareRepository:
             [("tenant", ASCENDING), ("content_id", ASCENDING), ("_id", DESCENDING)]
         )
         await self.shares.create_index([("status", ASCENDING), ("scheduled_at", ASCENDING)])
+        await self.visits.create_index([("at", ASCENDING)])
+        await self.daily_counts.create_index([("day", ASCENDING)])
         for collection in (self.shares, self.advocates, self.click_batches, self.engagements):
             await outbox.ensure_index(collection)
 
@@ -112,11 +114,13 @@ class ShareRepository:
         )
         return doc or {}
 
-    async def take_daily_slot(self, key: str, cap: int) -> bool:
+    async def take_daily_slot(self, key: str, cap: int, day: datetime) -> bool:
         """Count one share against the day's cap; False when the cap is reached."""
         try:
             await self.daily_counts.update_one(
-                {"_id": key, "n": {"$lt": cap}}, {"$inc": {"n": 1}}, upsert=True
+                {"_id": key, "n": {"$lt": cap}},
+                {"$inc": {"n": 1}, "$setOnInsert": {"day": day}},
+                upsert=True,
             )
         except DuplicateKeyError:
             # The day's document exists and is full, so the upsert tried to insert a twin.
@@ -125,6 +129,17 @@ class ShareRepository:
 
     async def give_back_daily_slot(self, key: str) -> None:
         await self.daily_counts.update_one({"_id": key, "n": {"$gt": 0}}, {"$inc": {"n": -1}})
+
+    async def purge(self, now: datetime, visits_before: datetime) -> dict[str, int]:
+        """Remove what no rule needs any more (there are no TTL indexes in our subset)."""
+        visits = await self.visits.delete_many({"at": {"$lt": visits_before}})
+        batches = await self.click_batches.delete_many({outbox.COUNT: 0})
+        days = await self.daily_counts.delete_many({"day": {"$lt": now - timedelta(days=2)}})
+        return {
+            "visits": visits.deleted_count,
+            "click_batches": batches.deleted_count,
+            "daily_counts": days.deleted_count,
+        }
 
     # -- shares -------------------------------------------------------------------------
 

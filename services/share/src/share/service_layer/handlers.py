@@ -42,7 +42,7 @@ from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
 from share.domain.advocates import audience_size, cannot_share_as
-from share.domain.clicks import DailySalts
+from share.domain.clicks import UNIQUE_WINDOW, DailySalts
 from share.domain.links import Viewer, campaign_of, cannot_share, short_link, with_utm
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ async def _daily_slot(services: Services, user: Principal, day: datetime) -> str
         or services.default_daily_cap
     )
     key = f"{user.tenant}:{user.employee_id}:{day.date().isoformat()}"
-    if not await services.repo.take_daily_slot(key, cap):
+    if not await services.repo.take_daily_slot(key, cap, day):
         raise Problem(
             429,
             "Daily share cap reached",
@@ -557,6 +557,12 @@ async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
             "scheduled share not posted",
             extra={"share_id": doc["_id"], "reason": problem.detail or problem.title},
         )
+
+
+async def purge(services: Services) -> dict[str, int]:
+    """Drop visits past the unique window, published click batches and old day counters."""
+    now = datetime.now(UTC)
+    return await services.repo.purge(now, now - UNIQUE_WINDOW)
 
 
 async def history(
