@@ -23,11 +23,12 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pymongo import AsyncMongoClient
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from support import KAFKA, ServiceProcess, free_port, ref, token  # noqa: E402
+from support import KAFKA, MONGODB_URL, ServiceProcess, free_port, ref, token  # noqa: E402
 
 BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -169,6 +170,23 @@ async def count_published(
     return len(ids)
 
 
+async def store_baseline(database: str, rounds: int = 30) -> float:
+    """p50 ms of writing one 64-click batch document: what the store allows, right now."""
+    client: AsyncMongoClient = AsyncMongoClient(MONGODB_URL)
+    collection = client[database]["bench_store_baseline"]
+    timings = []
+    try:
+        for n in range(rounds):
+            doc = {"_id": n, "_outbox": {f"e{i}": {"value": "x" * 800} for i in range(64)}}
+            started = time.perf_counter()
+            await collection.insert_one(doc)
+            timings.append(time.perf_counter() - started)
+        await collection.drop()
+    finally:
+        await client.close()
+    return sorted(timings)[len(timings) // 2] * 1000
+
+
 def line(name: str, r: dict[str, float]) -> str:
     return f"{name:<28} {r['rps']:>10.0f} {r['p50']:>9.2f} {r['p99']:>9.2f}"
 
@@ -218,6 +236,7 @@ async def main() -> int:
                 proc.terminate()
                 proc.wait(10)
 
+        store_ms = await store_baseline(env["SHARE_DATABASE"])
         url = f"{api.url}/l/{code}"
         wrk_run(wrk, url, 2, args.connections)  # warm-up: caches, connections
         await drained(api.url)
@@ -234,6 +253,7 @@ async def main() -> int:
     print(f"{'':<28} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
     for name, result in results.items():
         print(line(name, result))
+    print(f"store: one 64-click batch document written in {store_ms:.1f} ms (p50, same run)")
     ours = results["share /l/{code}"]
     status = 0
     for workers in ("1", "auto"):

@@ -94,7 +94,9 @@ class ClickRecorder:
     purge_interval: float = 1.0
     _published: list[str] = field(default_factory=list)
     _next_purge: float = 0.0
-    _writing: bool = False
+    # Writes in flight at once: the store's latency, not its throughput, bounds one writer.
+    max_writers: int = 3
+    _writers: int = 0
     _publishing: bool = False
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -102,8 +104,8 @@ class ClickRecorder:
         """Return once the click is durable (its event staged with it)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(share, visitor, at, done))
-        if not self._writing:
-            self._writing = True
+        if self._writers < self.max_writers:
+            self._writers += 1
             self._spawn(self._write_loop())
         await done
 
@@ -135,7 +137,7 @@ class ClickRecorder:
                     self._publishing = True
                     self._spawn(self._publish_loop())
         finally:
-            self._writing = False
+            self._writers -= 1
 
     async def _mark_unique(self, batch: Sequence[_Pending]) -> None:
         """Decide `unique` for each click, visitor by visitor, agreeing with other replicas."""
