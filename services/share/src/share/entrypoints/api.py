@@ -284,6 +284,8 @@ async def get_share(share_id: str, user: CurrentUser, services: Services) -> Sha
         doc["employee_id"] != user.employee_id and not user.has_any(("curator", "admin"))
     ):
         raise Problem(404, "Not found", f"no share {share_id}")
+    counters = (await services.repo.counters([share_id])).get(share_id) or {}
+    doc["engagement"] = {k: v for k, v in counters.items() if k != "_id"}
     return _share_out(doc, services.public_base_url)
 
 
