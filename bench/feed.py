@@ -1,0 +1,265 @@
+"""Employee feed latency with 10,000 items and 100,000 employees in one tenant.
+
+Seeds one tenant in a database of its own on the MongoDB-wire server (the item documents
+exactly as the content service writes them, and what the employees already shared), then
+times, in the same run and on the same data:
+
+- baseline: a plain indexed `find` of the tenant's 20 newest published items;
+- feed: the feed use case (visibility, targeting, language phases, ordering, shared marks);
+- feed over HTTP: the same through the api in this process (auth, validation, JSON).
+
+    uv run python bench/feed.py [--items 10000] [--employees 100000] [--requests 300]
+
+Only 127.0.0.1 is contacted (or MONGODB_URL / KAFKA_BOOTSTRAP_SERVERS when set).
+The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from chassis.auth import Principal, issue_token
+from chassis.outbox import Outbox
+from chassis.process import create_app
+from chassis.settings import LOCAL_JWT_SECRET
+from content.adapters.mongo import ContentRepository
+from content.adapters.preview import LinkPreviewer
+from content.bootstrap import DEFINITION
+from content.config import ContentSettings
+from content.domain import audience, feed
+from content.service_layer import handlers
+
+MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+TENANT = "bench-tenant"
+GROUPS = [f"team-{i}" for i in range(40)] + [f"dept-{i}" for i in range(10)]
+LOCATIONS = [f"site-{i}" for i in range(20)]
+LANGUAGES = ["en", "de", "fr", "es", "it"]
+TOPICS = ["careers", "product", "culture", "events", "sustainability", "engineering"]
+KINDS = ["article", "internal", "job", "event"]
+BATCH = 5000
+
+
+def _item(rng: random.Random, now: datetime, index: int) -> dict[str, Any]:
+    publish_at = now - timedelta(minutes=rng.randrange(90 * 24 * 60))
+    groups = rng.sample(GROUPS, rng.randint(1, 3)) if rng.random() < 0.4 else []
+    locations = rng.sample(LOCATIONS, rng.randint(1, 2)) if rng.random() < 0.3 else []
+    languages = [rng.choice(LANGUAGES)] if rng.random() < 0.1 else []
+    status = "published" if rng.random() < 0.9 else rng.choice(["draft", "expired", "archived"])
+    expires_at = now + timedelta(days=rng.randint(1, 60)) if rng.random() < 0.3 else None
+    content_id = f"{int(publish_at.timestamp() * 1000):012x}{index:012x}"
+    return {
+        "_id": content_id,
+        "tenant": TENANT,
+        "title": f"Item {index}",
+        "kind": rng.choice(KINDS),
+        "url": f"https://example.com/items/{index}",
+        "summary": "Something worth sharing. " * 4,
+        "language": rng.choice(LANGUAGES),
+        "topics": rng.sample(TOPICS, rng.randint(1, 2)),
+        "suggested_texts": {"linkedin": "Have a look!", "x": "Have a look!"},
+        "audience": {"groups": groups, "locations": locations, "languages": languages},
+        "aud_groups": audience.axis(groups),
+        "aud_locations": audience.axis(locations),
+        "aud_languages": audience.axis(languages),
+        "status": status,
+        "publish_at": publish_at,
+        "publish_day": feed.publish_day(publish_at),
+        "expires_at": expires_at,
+        "live_until": expires_at or handlers.NEVER,
+        # Popularity is skewed: a few items are shared a lot.
+        "shares": int(rng.paretovariate(1.2)) - 1,
+        "rev": 1,
+        "created_by": "curator",
+        "created_at": publish_at,
+        "updated_at": publish_at,
+        "approved_by": "curator",
+        "_outbox": {},
+        "_outbox_n": 0,
+    }
+
+
+def _employee(rng: random.Random, index: int) -> Principal:
+    return Principal(
+        employee_id=f"emp-{index}",
+        tenant=TENANT,
+        roles=frozenset({"employee"}),
+        groups=frozenset(rng.sample(GROUPS, rng.randint(1, 3))),
+        location=rng.choice(LOCATIONS),
+        languages=tuple(rng.sample(LANGUAGES, rng.randint(1, 2))),
+    )
+
+
+async def _insert(collection: Any, docs: list[dict[str, Any]]) -> None:
+    for start in range(0, len(docs), BATCH):
+        await collection.insert_many(docs[start : start + BATCH], ordered=False)
+
+
+async def seed(repo: ContentRepository, items: int, employees: int, rng: random.Random) -> int:
+    """Seed the tenant; returns how many shares the employees made."""
+    now = datetime.now(UTC)
+    docs = [_item(rng, now, i) for i in range(items)]
+    await _insert(repo.items, docs)
+    live = [d["_id"] for d in docs if d["status"] == "published"]
+    # What employees already shared, so the feed's shared marks have real work: one item
+    # on average per employee, the popular ones more often; one document per employee, as
+    # the service keeps them.
+    sharers = []
+    for index in range(employees):
+        shared = {
+            live[min(int(rng.paretovariate(0.6)), len(live)) - 1]
+            for _ in range(rng.choice((0, 0, 1, 1, 1, 2, 3)))
+        }
+        if shared:
+            sharers.append(
+                {
+                    "_id": f"{TENANT}:emp-{index}",
+                    "tenant": TENANT,
+                    "employee_id": f"emp-{index}",
+                    "content_ids": sorted(shared),
+                }
+            )
+    await _insert(repo.shared, sharers)
+    return sum(len(d["content_ids"]) for d in sharers)
+
+
+async def interleaved(
+    calls: dict[str, Callable[[int], Awaitable[Any]]], rounds: int, budget: float
+) -> list[dict[str, Any]]:
+    """Time each call once per round, in turn, so a load change on the shared server hits
+    every measurement alike; stops after `rounds` or once `budget` seconds are spent."""
+    for call in calls.values():
+        await call(0)  # warm-up: connections, the server's caches
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    deadline = time.monotonic() + budget
+    for i in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            await call(i + 1)
+            samples[name].append((time.perf_counter() - started) * 1000)
+        if time.monotonic() > deadline:
+            break
+    results = []
+    for name, values in samples.items():
+        values.sort()
+        results.append(
+            {
+                "name": name,
+                "n": len(values),
+                "p50": statistics.median(values),
+                "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
+                "mean": statistics.fmean(values),
+            }
+        )
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--employees", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--budget", type=float, default=100.0, help="seconds of measuring")
+    args = parser.parse_args()
+
+    database = f"chorus_bench_feed_{secrets.token_hex(4)}"
+    rng = random.Random(42)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
+    try:
+        repo = ContentRepository(client[database])
+        await repo.ensure_indexes()
+        started = time.monotonic()
+        shares = await seed(repo, args.items, args.employees, rng)
+        print(
+            f"seeded {args.items:,} items and {shares:,} shares by {args.employees:,} "
+            f"employees in one tenant in {time.monotonic() - started:.1f} s"
+        )
+        people = [_employee(rng, rng.randrange(args.employees)) for _ in range(args.requests + 1)]
+        # The feed publishes nothing: no Kafka producer behind these outboxes.
+        unused: Any = None
+        services = handlers.Services(
+            repo=repo,
+            outbox=Outbox(repo.items, unused, 10),
+            guidelines_outbox=Outbox(repo.guidelines, unused, 10),
+            acknowledgements_outbox=Outbox(repo.acknowledgements, unused, 10),
+            previewer=LinkPreviewer(timeout=1, max_bytes=1024, max_redirects=0),
+        )
+
+        async def baseline(i: int) -> None:
+            cursor = (
+                repo.items.find({"tenant": TENANT, "status": "published"}).sort("_id", -1).limit(20)
+            )
+            assert len([doc async for doc in cursor]) == 20
+
+        async def feed_page(i: int) -> None:
+            docs, _ = await handlers.employee_feed(services, people[i], None, 20, {})
+            assert docs
+
+        settings = ContentSettings(
+            kafka_bootstrap_servers=KAFKA,
+            mongodb_url=MONGODB_URL,
+            database=database,
+            log_level="WARNING",
+        )
+        app = create_app(DEFINITION, "api", settings)
+        tokens = [
+            {
+                "Authorization": "Bearer "
+                + issue_token(
+                    LOCAL_JWT_SECRET,
+                    sub=p.employee_id,
+                    tenant=TENANT,
+                    groups=p.groups,
+                    location=p.location,
+                    languages=p.languages,
+                )
+            }
+            for p in people
+        ]
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c")
+            )
+
+            async def feed_http(i: int) -> None:
+                response = await http.get("/api/v1/feed", headers=tokens[i])
+                assert response.status_code == 200, response.text
+
+            results = await interleaved(
+                {
+                    "plain indexed find (baseline)": baseline,
+                    "feed, first page": feed_page,
+                    "feed over HTTP (in process)": feed_http,
+                },
+                args.requests,
+                args.budget,
+            )
+
+        print(f"\n{'measurement':<34}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
+        for r in results:
+            print(f"{r['name']:<34}{r['n']:>6}{r['p50']:>10.1f}{r['p99']:>10.1f}{r['mean']:>10.1f}")
+        base = results[0]["p50"]
+        print(f"\nfeed p50 is {results[1]['p50'] / base:.1f}x the plain find's p50")
+        if results[0]["n"] < 100:
+            print("(with fewer than 100 rounds, p99 is the slowest sample)")
+    finally:
+        await client.drop_database(database)
+        await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
