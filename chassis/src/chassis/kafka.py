@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -104,6 +104,29 @@ class EventPublisher:
             key=key.encode(),
             headers={"content-type": CONTENT_TYPE, **(headers or {})},
         )
+
+    async def send_raw(
+        self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
+    ) -> asyncio.Future[Any]:
+        """Hand a record to the producer without waiting; the future resolves on its ack.
+
+        Records sent this way keep their order per partition, so many can be in flight."""
+        future: asyncio.Future[Any] = await self._broker.publish(
+            value,
+            topic,
+            key=key.encode(),
+            headers={"content-type": CONTENT_TYPE, **(headers or {})},
+            no_confirm=True,
+        )
+        return future
+
+    async def publish_many(self, events: Sequence[AnyEvent]) -> None:
+        """Publish `events` pipelined, in order per partition; returns once all are acked."""
+        acks = [
+            await self.send_raw(event.topic, event.partition_key(), event.to_json())
+            for event in events
+        ]
+        await asyncio.gather(*acks)
 
 
 class KafkaProbe:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import ServiceSettings
@@ -13,3 +14,9 @@ class RewardsSettings(ServiceSettings):
     service: ClassVar[str] = "rewards"
     default_api_port: ClassVar[int] = 8083
     default_worker_port: ClassVar[int] = 9083
+
+    # Records per consumed batch: one standing write per employee in it, however many
+    # events they have, so bigger batches write less per event.
+    batch_size: int = Field(2000, ge=1)
+    # How old a leaderboard snapshot may get before a fresh one is loaded in the background.
+    leaderboard_refresh_seconds: float = Field(5.0, gt=0)

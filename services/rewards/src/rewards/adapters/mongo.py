@@ -1,56 +1,208 @@
-"""Rewards' MongoDB collections: the ledger and the balances."""
+"""Rewards' MongoDB collections.
+
+- `standings`: one document per employee (`<tenant>:<employee>`): balance, leaderboard
+  figures, what the rules remember (daily use, shares, streak, badges, challenge progress),
+  the profile used for leaderboard scopes, and the partition watermarks of the events
+  already applied. Redemptions and clawbacks stage their events in it (outbox).
+- `ledger`: one entry per award, keyed by the award id.
+- `activities`: every scored activity (one document per batch and tenant), for rule
+  simulations.
+- `tenants`: rule versions, challenges and leaderboard settings per tenant.
+- `catalog`: reward items with their price and stock.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chassis import outbox
 
 DUPLICATE_KEY = 11000
 
 
+class WatermarkConflict(RuntimeError):
+    """Another writer applied events to a standing between our read and our write."""
+
+
+def standing_id(tenant: str, employee_id: str) -> str:
+    return f"{tenant}:{employee_id}"
+
+
 class RewardsRepository:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], read_concurrency: int = 32) -> None:
+        self.standings = db["standings"]
         self.ledger = db["ledger"]
-        self.balances = db["balances"]
+        self.activities = db["activities"]
+        self.tenants = db["tenants"]
+        self.catalog = db["catalog"]
+        self._reads = asyncio.Semaphore(read_concurrency)
 
     async def ensure_indexes(self) -> None:
         await self.ledger.create_index(
             [("tenant", ASCENDING), ("employee_id", ASCENDING), ("awarded_at", DESCENDING)]
         )
-        await outbox.ensure_index(self.ledger)
+        await self.activities.create_index([("tenant", ASCENDING), ("at", ASCENDING)])
+        await self.standings.create_index([("tenant", ASCENDING)])
+        await self.catalog.create_index([("tenant", ASCENDING)])
+        await outbox.ensure_index(self.standings)
 
-    async def insert_new(self, entries: list[dict[str, Any]]) -> list[str]:
-        """Insert ledger entries; those already there (a redelivery) are skipped.
+    # -- standings ---------------------------------------------------------------------
 
-        Returns the ids that this call inserted."""
-        if not entries:
-            return []
+    async def standings_of(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Standings by id. One lookup by `_id` each: on the MongoDB-wire server we test
+        with, `$in` over many ids scans the collection, a lookup by `_id` does not."""
+
+        async def one(doc_id: str) -> dict[str, Any] | None:
+            async with self._reads:
+                return await self.standings.find_one({"_id": doc_id}, {outbox.PENDING: 0})
+
+        docs = await asyncio.gather(*(one(doc_id) for doc_id in ids))
+        return {doc["_id"]: doc for doc in docs if doc is not None}
+
+    async def standing(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
+        return await self.standings.find_one(
+            {"_id": standing_id(tenant, employee_id)}, {outbox.PENDING: 0}
+        )
+
+    async def apply_standings(
+        self, updates: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Conditional upserts, in one round trip; any that finds its condition changed
+        raises `WatermarkConflict` (the batch is then delivered again)."""
+        if not updates:
+            return
+        ops = [UpdateOne(condition, update, upsert=True) for condition, update in updates]
         try:
-            await self.ledger.insert_many(entries, ordered=False)
+            # Ordered: the MongoDB subset we rely on has no unordered bulk updates.
+            result = await self.standings.bulk_write(ops, ordered=True)
         except BulkWriteError as exc:
-            other = [e for e in exc.details["writeErrors"] if e["code"] != DUPLICATE_KEY]
-            if other:
-                raise
-            duplicates = {entries[e["index"]]["_id"] for e in exc.details["writeErrors"]}
-            return [e["_id"] for e in entries if e["_id"] not in duplicates]
-        return [e["_id"] for e in entries]
+            raise WatermarkConflict("a standing changed under us") from exc
+        if result.matched_count + result.upserted_count < len(ops):
+            raise WatermarkConflict("a standing changed under us")
 
-    async def balance(self, tenant: str, employee_id: str) -> int:
-        doc = await self.balances.find_one({"_id": f"{tenant}:{employee_id}"}, {"points": 1})
-        return int(doc["points"]) if doc else 0
+    async def set_profile(self, tenant: str, employee_id: str, fields: dict[str, Any]) -> None:
+        await self.standings.update_one(
+            {"_id": standing_id(tenant, employee_id)},
+            {"$set": fields, "$setOnInsert": {"tenant": tenant, "employee_id": employee_id}},
+            upsert=True,
+        )
 
-    async def entries(self, tenant: str, employee_id: str, limit: int) -> list[dict[str, Any]]:
-        cursor = (
-            self.ledger.find(
-                {"tenant": tenant, "employee_id": employee_id},
-                {outbox.PENDING: 0},
-            )
-            .sort("awarded_at", DESCENDING)
-            .limit(limit)
+    async def tenant_standings(self, tenant: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+        cursor = self.standings.find({"tenant": tenant}, dict.fromkeys(fields, 1)).batch_size(
+            20_000
         )
         return [doc async for doc in cursor]
+
+    # -- ledger ------------------------------------------------------------------------
+
+    async def insert_new(self, collection: str, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert documents keyed by deterministic ids; returns the ids already there."""
+        if not docs:
+            return set()
+        try:
+            await self.standings.database[collection].insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details["writeErrors"]
+            if any(e["code"] != DUPLICATE_KEY for e in errors):
+                raise
+            return {docs[e["index"]]["_id"] for e in errors}
+        return set()
+
+    async def ledger_entries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        async def one(doc_id: str) -> dict[str, Any] | None:
+            async with self._reads:
+                return await self.ledger.find_one({"_id": doc_id})
+
+        return [doc for doc in await asyncio.gather(*(one(i) for i in ids)) if doc is not None]
+
+    async def ledger_entry(self, tenant: str, award_id: str) -> dict[str, Any] | None:
+        return await self.ledger.find_one({"_id": award_id, "tenant": tenant})
+
+    async def entries(
+        self, tenant: str, employee_id: str, limit: int, before: Any = None
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"tenant": tenant, "employee_id": employee_id}
+        if before is not None:
+            query["awarded_at"] = {"$lt": before}
+        cursor = self.ledger.find(query).sort("awarded_at", DESCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def activities_between(self, tenant: str, start: Any, end: Any) -> list[dict[str, Any]]:
+        """Activities of a window, once each (a batch delivered twice stored them twice)."""
+        cursor = self.activities.find(
+            {"tenant": tenant, "at": {"$lt": end}, "until": {"$gte": start}}
+        )
+        seen: dict[str, dict[str, Any]] = {}
+        async for doc in cursor:
+            for activity in doc["activities"]:
+                if start <= activity["at"] < end:
+                    seen[activity["event_id"]] = activity
+        return sorted(seen.values(), key=lambda a: (a["at"], a["event_id"]))
+
+    # -- tenants -----------------------------------------------------------------------
+
+    async def tenant(self, tenant: str) -> dict[str, Any]:
+        return await self.tenants.find_one({"_id": tenant}) or {"_id": tenant}
+
+    async def add_rule_version(self, tenant: str, expected: int, version: dict[str, Any]) -> bool:
+        """Append a rule version if the tenant still has `expected` versions."""
+        condition: dict[str, Any] = {"_id": tenant, "rule_count": expected}
+        if expected == 0:
+            condition["rule_count"] = {"$exists": False}
+        try:
+            result = await self.tenants.update_one(
+                condition,
+                {"$push": {"rules": version}, "$inc": {"rule_count": 1}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    async def set_tenant(self, tenant: str, fields: dict[str, Any]) -> None:
+        await self.tenants.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
+
+    async def add_challenge(self, tenant: str, challenge: dict[str, Any]) -> None:
+        await self.tenants.update_one(
+            {"_id": tenant}, {"$push": {"challenges": challenge}}, upsert=True
+        )
+
+    # -- catalog and redemptions -------------------------------------------------------
+
+    async def items(self, tenant: str) -> list[dict[str, Any]]:
+        return [doc async for doc in self.catalog.find({"tenant": tenant}).sort("name")]
+
+    async def item(self, tenant: str, item_id: str) -> dict[str, Any] | None:
+        return await self.catalog.find_one({"_id": f"{tenant}:{item_id}"})
+
+    async def save_item(self, doc: dict[str, Any]) -> None:
+        await self.catalog.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def take_stock(self, tenant: str, item_id: str) -> bool:
+        """One unit off the stock, only if there is one: never oversold."""
+        taken = await self.catalog.find_one_and_update(
+            {"_id": f"{tenant}:{item_id}", "stock": {"$gte": 1}},
+            {"$inc": {"stock": -1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return taken is not None
+
+    async def return_stock(self, tenant: str, item_id: str) -> None:
+        await self.catalog.update_one({"_id": f"{tenant}:{item_id}"}, {"$inc": {"stock": 1}})
+
+    async def spend(
+        self, tenant: str, employee_id: str, points: int, update: dict[str, Any]
+    ) -> bool:
+        """Deduct `points` with `update`, only if the balance covers them: never negative."""
+        done = await self.standings.find_one_and_update(
+            {"_id": standing_id(tenant, employee_id), "balance": {"$gte": points}},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+        return done is not None

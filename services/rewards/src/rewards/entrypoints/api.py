@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
-from chassis.auth import CurrentUser
+from chassis.auth import CurrentUser, Principal, require_roles
+from chassis.errors import Problem
+from rewards.adapters import events as convert
+from rewards.domain.ledger import replay
+from rewards.domain.rules import DEFAULT_RULES, Action
 from rewards.service_layer import handlers
+from rewards.service_layer.leaderboards import Leaderboards, Period, Scope
 
 
-def _services(request: Request) -> handlers.Services:
-    services: handlers.Services = request.app.state.services
-    return services
+@dataclass
+class Components:
+    services: handlers.Services
+    leaderboards: Leaderboards
 
 
-Services = Annotated[handlers.Services, Depends(_services)]
+def _components(request: Request) -> Components:
+    components: Components = request.app.state.services
+    return components
+
+
+App = Annotated[Components, Depends(_components)]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+
+me = APIRouter(prefix="/api/v1/me", tags=["me"])
+boards = APIRouter(prefix="/api/v1/leaderboards", tags=["leaderboards"])
+rules = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+admin = APIRouter(prefix="/api/v1", tags=["administration"])
+shop = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+
+def routers() -> list[APIRouter]:
+    return [me, boards, rules, admin, shop]
+
+
+# -- me ------------------------------------------------------------------------------------
 
 
 class LedgerEntry(BaseModel):
@@ -34,20 +60,294 @@ class LedgerEntry(BaseModel):
 class MyPoints(BaseModel):
     employee_id: str
     balance: int
+    earned: int
     recent: list[LedgerEntry]
 
 
-router = APIRouter(prefix="/api/v1/me", tags=["points"])
-
-
-@router.get("/points", response_model=MyPoints)
+@me.get("/points", response_model=MyPoints)
 async def my_points(
-    user: CurrentUser, services: Services, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    user: CurrentUser, app: App, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> MyPoints:
     """The caller's balance and the ledger entries behind it, newest first."""
-    entries = await services.repo.entries(user.tenant, user.employee_id, limit)
+    repo = app.services.repo
+    entries = await repo.entries(user.tenant, user.employee_id, limit)
+    standing = await repo.standing(user.tenant, user.employee_id) or {}
     return MyPoints(
         employee_id=user.employee_id,
-        balance=await services.repo.balance(user.tenant, user.employee_id),
+        balance=standing.get("balance", 0),
+        earned=standing.get("earned", 0),
         recent=[LedgerEntry(award_id=e["_id"], **e) for e in entries],
     )
+
+
+@me.get("/badges")
+async def my_badges(user: CurrentUser, app: App) -> dict[str, Any]:
+    """The badges the caller has earned."""
+    standing = await app.services.repo.standing(user.tenant, user.employee_id) or {}
+    badges = standing.get("badges") or {}
+    return {"badges": [{"badge": b, **v} for b, v in sorted(badges.items())]}
+
+
+@me.get("/challenges")
+async def my_challenges(user: CurrentUser, app: App) -> dict[str, Any]:
+    """The tenant's challenges with the caller's progress."""
+    config = await app.services.repo.tenant(user.tenant)
+    standing = await app.services.repo.standing(user.tenant, user.employee_id) or {}
+    progress = standing.get("challenges") or {}
+    return {
+        "challenges": [
+            {**c, "progress": min(progress.get(c["challenge_id"], 0), c["target"])}
+            for c in config.get("challenges", [])
+        ]
+    }
+
+
+class Visibility(BaseModel):
+    hidden: bool
+    opt_in: bool | None = Field(None, description="take part where leaderboards are opt-in")
+
+
+@me.put("/leaderboard-visibility")
+async def set_visibility(body: Visibility, user: CurrentUser, app: App) -> dict[str, Any]:
+    """Hide from leaderboards, or show again; opt in where the tenant asks for it."""
+    fields: dict[str, Any] = {"hidden": body.hidden}
+    if body.opt_in is not None:
+        fields["leaderboard_opt_in"] = body.opt_in
+    await app.services.repo.set_profile(user.tenant, user.employee_id, fields)
+    app.leaderboards.forget(user.tenant)
+    return fields
+
+
+# -- leaderboards --------------------------------------------------------------------------
+
+
+@boards.get("")
+async def leaderboard(
+    user: CurrentUser,
+    app: App,
+    period: Period = "all",
+    scope: Scope = "tenant",
+    scope_id: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    neighbours: Annotated[int, Query(ge=0, le=20)] = 2,
+) -> dict[str, Any]:
+    """Top N of a board, plus the caller's own rank and neighbours."""
+    if scope in ("team", "department", "location") and not scope_id:
+        if scope == "location" and user.location:
+            scope_id = user.location
+        elif scope == "team" and len(user.groups) == 1:
+            scope_id = next(iter(user.groups))
+        else:
+            raise Problem(422, "Invalid request", f"scope_id: required for scope '{scope}'")
+    return await app.leaderboards.query(
+        user.tenant, user.employee_id, period, scope, scope_id or "", limit, neighbours
+    )
+
+
+# -- rules ---------------------------------------------------------------------------------
+
+
+class MultiplierIn(BaseModel):
+    factor: float = Field(gt=0, le=100)
+    campaign_id: str | None = None
+    content_kind: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class RulesIn(BaseModel):
+    points: dict[Action, Annotated[int, Field(ge=0, le=100_000)]]
+    daily_caps: dict[Action, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    daily_max: int | None = Field(None, ge=0)
+    multipliers: list[MultiplierIn] = Field(default_factory=list, max_length=50)
+    effective_from: datetime | None = Field(
+        None, description="when the version takes over; never in the past (default: now)"
+    )
+
+
+def _rules_doc(body: RulesIn, version: int, effective_from: datetime) -> dict[str, Any]:
+    return {
+        "version": version,
+        "effective_from": effective_from,
+        "points": {k.value: v for k, v in body.points.items()},
+        "daily_caps": {k.value: v for k, v in body.daily_caps.items()},
+        "daily_max": body.daily_max,
+        "multipliers": [m.model_dump() for m in body.multipliers],
+    }
+
+
+def _default_rules_doc() -> dict[str, Any]:
+    return {
+        "version": DEFAULT_RULES.version,
+        "effective_from": DEFAULT_RULES.effective_from,
+        "points": {k.value: v for k, v in DEFAULT_RULES.points.items()},
+        "daily_caps": {k.value: v for k, v in DEFAULT_RULES.daily_caps.items()},
+        "daily_max": DEFAULT_RULES.daily_max,
+        "multipliers": [],
+    }
+
+
+@rules.get("")
+async def list_rules(user: CurrentUser, app: App) -> dict[str, Any]:
+    """Every version of the tenant's point rules, oldest first."""
+    config = await app.services.repo.tenant(user.tenant)
+    return {"versions": config.get("rules") or [_default_rules_doc()]}
+
+
+@rules.post("", status_code=201)
+async def add_rules(body: RulesIn, user: Admin, app: App) -> dict[str, Any]:
+    """Publish a new version of the rules; what was earned before stays as it was."""
+    now = datetime.now(UTC)
+    effective = body.effective_from or now
+    if effective < now - timedelta(minutes=1):
+        raise Problem(422, "Invalid request", "effective_from: rules never apply retroactively")
+    config = await app.services.repo.tenant(user.tenant)
+    versions = config.get("rules") or []
+    # The defaults are version 1 of every tenant, so a tenant's first own rules are v2.
+    number = max([v["version"] for v in versions], default=DEFAULT_RULES.version) + 1
+    doc = {**_rules_doc(body, number, effective), "created_by": user.employee_id}
+    if not await app.services.repo.add_rule_version(user.tenant, len(versions), doc):
+        raise Problem(409, "Conflict", "another version was added meanwhile; try again")
+    return doc
+
+
+class SimulationIn(BaseModel):
+    rules: RulesIn
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> SimulationIn:
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+@rules.post("/simulate")
+async def simulate(body: SimulationIn, user: Admin, app: App) -> dict[str, Any]:
+    """What the proposed rules would have given over a past window (default: last 30 days)."""
+    end = body.end or datetime.now(UTC)
+    start = body.start or end - timedelta(days=30)
+    repo = app.services.repo
+    config = await app.services.config(user.tenant)
+    docs = await repo.activities_between(user.tenant, start, end)
+    activities = handlers.activities_of(docs)
+    proposed = convert.ruleset_from_doc(_rules_doc(body.rules, 1_000_000, start))
+    current = replay(activities, config.versions, config.challenges, user.tenant)
+    simulated = replay(activities, [proposed], config.challenges, user.tenant)
+    employees = sorted(set(current) | set(simulated))
+
+    def change(employee: str) -> int:
+        return abs(simulated.get(employee, 0) - current.get(employee, 0))
+
+    changes = [
+        {"employee_id": e, "current": current.get(e, 0), "proposed": simulated.get(e, 0)}
+        for e in sorted(employees, key=change, reverse=True)
+    ]
+    return {
+        "start": start,
+        "end": end,
+        "activities": len(activities),
+        "current_total": sum(current.values()),
+        "proposed_total": sum(simulated.values()),
+        "employees": len(employees),
+        "biggest_changes": changes[:20],
+    }
+
+
+# -- administration --------------------------------------------------------------------------
+
+
+class LeaderboardSettings(BaseModel):
+    opt_in: bool = False
+    executive_groups: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list
+    )
+
+
+@admin.put("/settings/leaderboards")
+async def leaderboard_settings(body: LeaderboardSettings, user: Admin, app: App) -> dict[str, Any]:
+    """Make leaderboards opt-in or not, and name the groups ranked on the executives' board."""
+    await app.services.repo.set_tenant(
+        user.tenant,
+        {"leaderboard_opt_in": body.opt_in, "executive_groups": body.executive_groups},
+    )
+    app.leaderboards.forget(user.tenant)
+    return body.model_dump()
+
+
+class ChallengeIn(BaseModel):
+    challenge_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    action: Action
+    target: int = Field(ge=1, le=100_000)
+    starts_at: datetime
+    ends_at: datetime
+    content_kind: str | None = None
+    bonus: int = Field(0, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _window(self) -> ChallengeIn:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+@admin.post("/challenges", status_code=201)
+async def add_challenge(body: ChallengeIn, user: Admin, app: App) -> dict[str, Any]:
+    """Start a time-boxed challenge, e.g. share 3 job posts this month."""
+    config = await app.services.repo.tenant(user.tenant)
+    if any(c["challenge_id"] == body.challenge_id for c in config.get("challenges", [])):
+        raise Problem(409, "Conflict", f"challenge_id: {body.challenge_id} exists")
+    doc = body.model_dump(mode="python")
+    doc["action"] = body.action.value
+    await app.services.repo.add_challenge(user.tenant, doc)
+    return doc
+
+
+class ClawbackIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=400)
+
+
+@admin.post("/awards/{award_id}/clawback", status_code=201)
+async def clawback(award_id: str, body: ClawbackIn, user: Admin, app: App) -> dict[str, Any]:
+    """Reverse an award found fraudulent; emits a negative PointsAwarded."""
+    entry = await handlers.claw_back(
+        app.services, user.tenant, award_id, body.reason, user.employee_id
+    )
+    return {"award_id": entry["_id"], "points": entry["points"], "reason": entry["reason"]}
+
+
+# -- catalog and redemptions -----------------------------------------------------------------
+
+
+class ItemIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    price: int = Field(ge=1, le=10_000_000)
+    stock: int = Field(ge=0, le=10_000_000)
+
+
+@shop.put("/catalog/{item_id}")
+async def put_item(item_id: str, body: ItemIn, user: Admin, app: App) -> dict[str, Any]:
+    """Create or replace a catalog item with its price and stock."""
+    doc = {"_id": f"{user.tenant}:{item_id}", "tenant": user.tenant, "item_id": item_id}
+    doc.update(body.model_dump())
+    await app.services.repo.save_item(doc)
+    return {k: v for k, v in doc.items() if k != "_id"}
+
+
+@shop.get("/catalog")
+async def catalog(user: CurrentUser, app: App) -> dict[str, Any]:
+    """The tenant's reward items."""
+    items = await app.services.repo.items(user.tenant)
+    return {"items": [{k: v for k, v in i.items() if k != "_id"} for i in items]}
+
+
+class RedemptionIn(BaseModel):
+    item_id: str = Field(min_length=1, max_length=200)
+
+
+@shop.post("/redemptions", status_code=201)
+async def redeem(body: RedemptionIn, user: CurrentUser, app: App) -> dict[str, Any]:
+    """Spend points on an item; 409 when out of stock or the balance does not cover it."""
+    return await handlers.redeem(app.services, user.tenant, user.employee_id, body.item_id)

@@ -1,0 +1,231 @@
+"""Contracts and documents to and from the domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts import (
+    AnyEvent,
+    BadgeEarned,
+    BadgeEarnedData,
+    EngagementKind,
+    EngagementObserved,
+    PointsAwarded,
+    PointsAwardedData,
+    PostShared,
+)
+from rewards.domain.ledger import Badge, Challenge, Standing
+from rewards.domain.rules import Action, Activity, Award, DailyUse, Multiplier, RuleSet
+
+ENGAGEMENT_ACTIONS: dict[EngagementKind, Action] = {
+    EngagementKind.CLICK: Action.CLICK,
+    EngagementKind.REACTION: Action.REACTION,
+    EngagementKind.COMMENT: Action.COMMENT,
+    EngagementKind.RESHARE: Action.RESHARE,
+    EngagementKind.CONVERSION: Action.CONVERSION,
+}
+
+
+def activity_of(event: AnyEvent) -> Activity | None:
+    """The activity a PostShared or EngagementObserved stands for; None for other events."""
+    if isinstance(event, PostShared):
+        data = event.data
+        return Activity(
+            event_id=event.id,
+            event_type=event.type,
+            employee_id=data.employee_id,
+            action=Action.SHARE,
+            at=data.shared_at,
+            content_id=data.content_id,
+            content_kind=data.content_kind.value if data.content_kind else None,
+            campaign_id=data.campaign_id,
+        )
+    if isinstance(event, EngagementObserved):
+        engagement = event.data
+        excluded = None
+        if engagement.kind is EngagementKind.CLICK and not (
+            engagement.unique and engagement.visitor
+        ):
+            # Clicks the redirect could not tell apart from a bot or a repeat visit.
+            excluded = "not a unique visitor"
+        elif engagement.visitor is not None and engagement.visitor == engagement.employee_id:
+            excluded = "self-engagement"
+        return Activity(
+            event_id=event.id,
+            event_type=event.type,
+            employee_id=engagement.employee_id,
+            action=ENGAGEMENT_ACTIONS.get(engagement.kind),
+            at=engagement.observed_at,
+            count=engagement.count,
+            content_id=engagement.content_id,
+            content_kind=engagement.content_kind.value if engagement.content_kind else None,
+            campaign_id=engagement.campaign_id,
+            excluded=excluded,
+        )
+    return None
+
+
+def activity_doc(activity: Activity) -> dict[str, Any]:
+    return {
+        "event_id": activity.event_id,
+        "employee_id": activity.employee_id,
+        "action": activity.action.value if activity.action else None,
+        "at": activity.at,
+        "count": activity.count,
+        "content_id": activity.content_id,
+        "content_kind": activity.content_kind,
+        "campaign_id": activity.campaign_id,
+        "excluded": activity.excluded,
+        "event_type": activity.event_type,
+    }
+
+
+def activity_from_doc(doc: dict[str, Any]) -> Activity:
+    return Activity(
+        event_id=doc["event_id"],
+        event_type=doc["event_type"],
+        employee_id=doc["employee_id"],
+        action=Action(doc["action"]) if doc.get("action") else None,
+        at=_utc(doc["at"]),
+        count=doc.get("count", 1),
+        content_id=doc.get("content_id"),
+        content_kind=doc.get("content_kind"),
+        campaign_id=doc.get("campaign_id"),
+        excluded=doc.get("excluded"),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def ledger_doc(tenant: str, award: Award) -> dict[str, Any]:
+    return {
+        "_id": award.award_id,
+        "tenant": tenant,
+        "employee_id": award.employee_id,
+        "points": award.points,
+        "rule_id": award.rule_id,
+        "rule_version": award.rule_version,
+        "reason": award.reason,
+        "source_event_id": award.source_event_id,
+        "source_event_type": award.source_event_type,
+        "awarded_at": award.awarded_at,
+    }
+
+
+def points_awarded(tenant: str, entry: dict[str, Any], traceparent: str | None) -> PointsAwarded:
+    """The event of a ledger entry; its id is the award id, so a replay repeats it exactly."""
+    return PointsAwarded.create(
+        tenant_id=tenant,
+        subject=entry["employee_id"],
+        event_id=entry["_id"],
+        time=_utc(entry["awarded_at"]),
+        traceparent=traceparent,
+        data=PointsAwardedData(
+            award_id=entry["_id"],
+            employee_id=entry["employee_id"],
+            points=entry["points"],
+            rule_id=entry["rule_id"],
+            rule_version=entry["rule_version"],
+            reason=entry["reason"],
+            source_event_id=entry["source_event_id"],
+            source_event_type=entry["source_event_type"],
+            awarded_at=_utc(entry["awarded_at"]),
+        ),
+    )
+
+
+def badge_earned(tenant: str, badge: Badge, traceparent: str | None) -> BadgeEarned:
+    return BadgeEarned.create(
+        tenant_id=tenant,
+        subject=badge.employee_id,
+        event_id=badge.award_id,
+        time=badge.earned_at,
+        traceparent=traceparent,
+        data=BadgeEarnedData(
+            award_id=badge.award_id,
+            employee_id=badge.employee_id,
+            badge=badge.badge,
+            name=badge.name,
+            earned_at=badge.earned_at,
+            source_event_id=badge.source_event_id,
+        ),
+    )
+
+
+# -- rules and challenges ----------------------------------------------------------------
+
+
+def ruleset_from_doc(doc: dict[str, Any]) -> RuleSet:
+    return RuleSet(
+        version=doc["version"],
+        effective_from=_utc(doc["effective_from"]),
+        points={Action(k): v for k, v in doc.get("points", {}).items()},
+        daily_caps={Action(k): v for k, v in doc.get("daily_caps", {}).items()},
+        daily_max=doc.get("daily_max"),
+        multipliers=tuple(
+            Multiplier(
+                factor=m["factor"],
+                campaign_id=m.get("campaign_id"),
+                content_kind=m.get("content_kind"),
+                starts_at=_utc(m["starts_at"]) if m.get("starts_at") else None,
+                ends_at=_utc(m["ends_at"]) if m.get("ends_at") else None,
+            )
+            for m in doc.get("multipliers", [])
+        ),
+    )
+
+
+def challenge_from_doc(doc: dict[str, Any]) -> Challenge:
+    return Challenge(
+        challenge_id=doc["challenge_id"],
+        name=doc["name"],
+        action=Action(doc["action"]),
+        target=doc["target"],
+        starts_at=_utc(doc["starts_at"]),
+        ends_at=_utc(doc["ends_at"]),
+        content_kind=doc.get("content_kind"),
+        bonus=doc.get("bonus", 0),
+    )
+
+
+# -- standings ---------------------------------------------------------------------------
+
+
+def standing_from_doc(tenant: str, employee_id: str, doc: dict[str, Any] | None) -> Standing:
+    if doc is None:
+        return Standing(tenant=tenant, employee_id=employee_id)
+    return Standing(
+        tenant=tenant,
+        employee_id=employee_id,
+        earned=doc.get("earned", 0),
+        month_key=doc.get("month_key", ""),
+        month_points=doc.get("month_points", 0),
+        week_key=doc.get("week_key", ""),
+        week_points=doc.get("week_points", 0),
+        days={
+            day: DailyUse(day, dict(use.get("per_action", {})), use.get("total", 0))
+            for day, use in (doc.get("days") or {}).items()
+        },
+        shares=doc.get("shares", 0),
+        streak=doc.get("streak", 0),
+        streak_week=doc.get("streak_week", ""),
+        badges=frozenset((doc.get("badges") or {}).keys()),
+        challenges=dict(doc.get("challenges") or {}),
+    )
+
+
+def standing_fields(standing: Standing) -> dict[str, Any]:
+    """The fields the worker owns and sets as a whole (figures move by `$inc`)."""
+    return {
+        "days": {
+            day: {"per_action": use.per_action, "total": use.total}
+            for day, use in standing.days.items()
+        },
+        "shares": standing.shares,
+        "streak": standing.streak,
+        "streak_week": standing.streak_week,
+        "challenges": standing.challenges,
+    }
