@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -48,48 +48,79 @@ class ShareRepository:
     async def shareable(self, tenant: str, content_id: str) -> dict[str, Any] | None:
         return await self.content.find_one({"_id": f"{tenant}:{content_id}"})
 
-    async def upsert_content(self, doc_id: str, as_of: datetime, fields: dict[str, Any]) -> None:
-        """Apply a content snapshot unless a newer one is already stored."""
-        try:
-            await self.content.update_one(
-                {"_id": doc_id, "$or": [{"as_of": {"$lte": as_of}}, {"as_of": None}]},
-                {"$set": {**fields, "as_of": as_of}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return  # a newer snapshot is stored; this one is stale
+    async def apply_content(
+        self,
+        snapshots: dict[str, tuple[datetime, dict[str, Any]]],
+        retirements: dict[str, tuple[str, dict[str, Any]]],
+    ) -> None:
+        """Store the newest snapshot of each item and mark retirements, in bulk.
 
-    async def retire_content(self, doc_id: str, tenant: str, fields: dict[str, Any]) -> None:
-        # Retirement is final: later snapshots never clear it.
-        await self.content.update_one(
-            {"_id": doc_id},
-            {"$set": fields, "$setOnInsert": {"tenant": tenant}},
-            upsert=True,
-        )
+        Snapshots older than the stored one are dropped; retirement is final (snapshots
+        never clear it). The writes are conditional on what was read, and a write that
+        finds it changed fails the batch, which is then delivered again.
+        """
+        writes: list[UpdateOne] = []
+        if snapshots:
+            found = self.content.find({"_id": {"$in": list(snapshots)}}, {"as_of": 1})
+            stored = {doc["_id"]: doc.get("as_of") async for doc in found}
+            for doc_id, (as_of, fields) in snapshots.items():
+                update = {"$set": {**fields, "as_of": as_of}}
+                current: datetime | None = stored.get(doc_id)
+                if doc_id not in stored:
+                    writes.append(UpdateOne({"_id": doc_id}, update, upsert=True))
+                elif current is None or current <= as_of:
+                    # Equality with null also matches a missing field (retired first).
+                    writes.append(UpdateOne({"_id": doc_id, "as_of": current}, update))
+        for doc_id, (tenant, fields) in retirements.items():
+            writes.append(
+                UpdateOne(
+                    {"_id": doc_id},
+                    {"$set": fields, "$setOnInsert": {"tenant": tenant}},
+                    upsert=True,
+                )
+            )
+        if not writes:
+            return
+        result = await self.content.bulk_write(writes, ordered=True)
+        if result.matched_count + result.upserted_count < len(writes):
+            raise RuntimeError("content copies changed concurrently; the batch will come again")
 
     async def current_guidelines(self, tenant: str) -> dict[str, Any] | None:
         return await self.guidelines.find_one({"_id": tenant})
 
-    async def store_guidelines(self, tenant: str, version: int, fields: dict[str, Any]) -> None:
-        try:
-            await self.guidelines.update_one(
-                {"_id": tenant, "version": {"$lt": version}},
-                {"$set": {**fields, "version": version}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return  # this version or a newer one is stored
+    async def apply_guidelines(self, versions: dict[str, tuple[int, dict[str, Any]]]) -> None:
+        """Keep each tenant's newest guidelines version."""
+        if not versions:
+            return
+        found = self.guidelines.find({"_id": {"$in": list(versions)}}, {"version": 1})
+        stored = {doc["_id"]: int(doc["version"]) async for doc in found}
+        writes = []
+        for tenant, (version, fields) in versions.items():
+            update = {"$set": {**fields, "version": version}}
+            if tenant not in stored:
+                writes.append(UpdateOne({"_id": tenant}, update, upsert=True))
+            elif stored[tenant] < version:
+                writes.append(UpdateOne({"_id": tenant, "version": stored[tenant]}, update))
+        if writes:
+            result = await self.guidelines.bulk_write(writes, ordered=True)
+            if result.matched_count + result.upserted_count < len(writes):
+                raise RuntimeError("guidelines changed concurrently; the batch will come again")
 
     async def acknowledged_version(self, tenant: str, employee_id: str) -> int:
         doc = await self.acknowledgements.find_one({"_id": f"{tenant}:{employee_id}"})
         return int(doc["version"]) if doc else 0
 
-    async def acknowledge(self, tenant: str, employee_id: str, version: int) -> None:
-        await self.acknowledgements.update_one(
-            {"_id": f"{tenant}:{employee_id}"},
-            {"$max": {"version": version}, "$set": {"tenant": tenant}},
-            upsert=True,
-        )
+    async def apply_acknowledgements(self, versions: dict[tuple[str, str], int]) -> None:
+        writes = [
+            UpdateOne(
+                {"_id": f"{tenant}:{employee_id}"},
+                {"$max": {"version": version}, "$set": {"tenant": tenant}},
+                upsert=True,
+            )
+            for (tenant, employee_id), version in versions.items()
+        ]
+        if writes:
+            await self.acknowledgements.bulk_write(writes, ordered=True)
 
     # -- advocates ----------------------------------------------------------------------
 

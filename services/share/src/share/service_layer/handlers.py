@@ -72,13 +72,19 @@ class Services:
 
 
 async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> None:
-    """Keep the local copy of shareable content: snapshots, and retirement (final)."""
+    """Keep the local copy of shareable content and guidelines, a batch at a time."""
+    snapshots: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    retirements: dict[str, tuple[str, dict[str, Any]]] = {}
+    guidelines: dict[str, tuple[int, dict[str, Any]]] = {}
+    acknowledgements: dict[tuple[str, str], int] = {}
     for item in batch:
         event = item.event
         if isinstance(event, ContentPublished | ContentUpdated):
             data = event.data
-            await services.repo.upsert_content(
-                f"{event.tenantid}:{data.content_id}",
+            doc_id = f"{event.tenantid}:{data.content_id}"
+            if doc_id in snapshots and snapshots[doc_id][0] > event.time:
+                continue
+            snapshots[doc_id] = (
                 event.time,
                 {
                     "tenant": event.tenantid,
@@ -96,25 +102,27 @@ async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> N
                 },
             )
         elif isinstance(event, ContentRetired):
-            await services.repo.retire_content(
-                f"{event.tenantid}:{event.data.content_id}",
+            retirements[f"{event.tenantid}:{event.data.content_id}"] = (
                 event.tenantid,
                 {"retired_at": event.data.retired_at, "retired_reason": event.data.reason.value},
             )
         elif isinstance(event, GuidelinesPublished):
-            await services.repo.store_guidelines(
-                event.tenantid,
-                event.data.version,
-                {
-                    "title": event.data.title,
-                    "acknowledgement_required": event.data.acknowledgement_required,
-                    "published_at": event.data.published_at,
-                },
-            )
+            version = event.data.version
+            if event.tenantid not in guidelines or guidelines[event.tenantid][0] < version:
+                guidelines[event.tenantid] = (
+                    version,
+                    {
+                        "title": event.data.title,
+                        "acknowledgement_required": event.data.acknowledgement_required,
+                        "published_at": event.data.published_at,
+                    },
+                )
         elif isinstance(event, GuidelinesAcknowledged):
-            await services.repo.acknowledge(
-                event.tenantid, event.data.employee_id, event.data.guidelines_version
-            )
+            key = (event.tenantid, event.data.employee_id)
+            acknowledgements[key] = max(acknowledgements.get(key, 0), event.data.guidelines_version)
+    await services.repo.apply_content(snapshots, retirements)
+    await services.repo.apply_guidelines(guidelines)
+    await services.repo.apply_acknowledgements(acknowledgements)
 
 
 # -- advocates ------------------------------------------------------------------------
