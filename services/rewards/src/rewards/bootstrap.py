@@ -34,7 +34,8 @@ async def setup(runtime: Runtime) -> api.Components:
     services = handlers.Services(
         repo=repo,
         publisher=runtime.publisher,
-        standing_outbox=Outbox(repo.standings, runtime.publisher, lease),
+        unit_outbox=Outbox(repo.units, runtime.publisher, lease),
+        clawback_outbox=Outbox(repo.clawbacks, runtime.publisher, lease),
     )
     return api.Components(
         services=services,
@@ -60,7 +61,7 @@ def loops(runtime: Runtime) -> list[Loop]:
     services = runtime.services.services
 
     async def outbox_relay() -> None:
-        await run_relay([services.standing_outbox], interval=0.5)
+        await run_relay([services.unit_outbox, services.clawback_outbox], interval=0.5)
 
     return [outbox_relay]
 

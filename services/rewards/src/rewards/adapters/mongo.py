@@ -1,9 +1,15 @@
 """Rewards' MongoDB collections.
 
-- `standings`: one document per employee (`<tenant>:<employee>`): balance, leaderboard
-  figures, what the rules remember (daily use, shares, streak, badges, challenge progress),
-  the profile used for leaderboard scopes, and the partition watermarks of the events
-  already applied. Redemptions and clawbacks stage their events in it (outbox).
+- `standings`: one document per employee (`<tenant>:<employee>`), written by the worker
+  only: points earned, leaderboard figures, what the rules remember (daily use, shares,
+  streak, badges, challenge progress), the scopes learnt from events, and the partition
+  watermarks of the events already applied.
+- `profiles`: what an employee chose (hidden from leaderboards, opted in), written by the api.
+- `spends`: per employee, a chain of charges and refunds (`<tenant>:<employee>:<seq>`),
+  each with the running total spent.
+- `units`: per catalog item, a chain of units sold (`<tenant>:<item>:<seq>`); each carries
+  its RewardRedeemed (outbox).
+- `clawbacks`: one per reversed award, keyed by it, carrying its PointsAwarded (outbox).
 - `ledger`: one entry per award, keyed by the award id.
 - `activities`: every scored activity (one document per batch and tenant), for rule
   simulations.
@@ -17,7 +23,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -41,6 +47,10 @@ class RewardsRepository:
         self.activities = db["activities"]
         self.tenants = db["tenants"]
         self.catalog = db["catalog"]
+        self.profiles = db["profiles"]
+        self.spends = db["spends"]
+        self.units = db["units"]
+        self.clawbacks = db["clawbacks"]
         self._reads = asyncio.Semaphore(read_concurrency)
 
     async def ensure_indexes(self) -> None:
@@ -50,7 +60,11 @@ class RewardsRepository:
         await self.activities.create_index([("tenant", ASCENDING), ("at", ASCENDING)])
         await self.standings.create_index([("tenant", ASCENDING)])
         await self.catalog.create_index([("tenant", ASCENDING)])
-        await outbox.ensure_index(self.standings)
+        await self.spends.create_index([("owner", ASCENDING), ("seq", DESCENDING)])
+        await self.units.create_index([("owner", ASCENDING), ("seq", DESCENDING)])
+        await self.clawbacks.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
+        for staged in (self.units, self.clawbacks):
+            await outbox.ensure_index(staged)
 
     # -- standings ---------------------------------------------------------------------
 
@@ -87,11 +101,17 @@ class RewardsRepository:
             raise WatermarkConflict("a standing changed under us")
 
     async def set_profile(self, tenant: str, employee_id: str, fields: dict[str, Any]) -> None:
-        await self.standings.update_one(
+        await self.profiles.update_one(
             {"_id": standing_id(tenant, employee_id)},
             {"$set": fields, "$setOnInsert": {"tenant": tenant, "employee_id": employee_id}},
             upsert=True,
         )
+
+    async def tenant_profiles(self, tenant: str) -> dict[str, dict[str, Any]]:
+        return {d["employee_id"]: d async for d in self.profiles.find({"tenant": tenant})}
+
+    async def tenant_clawbacks(self, tenant: str) -> list[dict[str, Any]]:
+        return [d async for d in self.clawbacks.find({"tenant": tenant}, {outbox.PENDING: 0})]
 
     async def tenant_standings(self, tenant: str, fields: Sequence[str]) -> list[dict[str, Any]]:
         cursor = self.standings.find({"tenant": tenant}, dict.fromkeys(fields, 1)).batch_size(
@@ -184,25 +204,25 @@ class RewardsRepository:
     async def save_item(self, doc: dict[str, Any]) -> None:
         await self.catalog.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
-    async def take_stock(self, tenant: str, item_id: str) -> bool:
-        """One unit off the stock, only if there is one: never oversold."""
-        taken = await self.catalog.find_one_and_update(
-            {"_id": f"{tenant}:{item_id}", "stock": {"$gte": 1}},
-            {"$inc": {"stock": -1}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return taken is not None
+    # Chains. Where the MongoDB-wire server we test with runs a conditional update as a
+    # read and a write that concurrent requests interleave, an insert with a taken `_id`
+    # still fails: so a balance or a stock is a chain of inserts, each numbered one past
+    # the last, and of two writers of the same number only one gets in.
 
-    async def return_stock(self, tenant: str, item_id: str) -> None:
-        await self.catalog.update_one({"_id": f"{tenant}:{item_id}"}, {"$inc": {"stock": 1}})
+    async def chain_head(self, chain: str, owner: str) -> dict[str, Any] | None:
+        cursor = self.standings.database[chain].find({"owner": owner}).sort("seq", DESCENDING)
+        async for doc in cursor.limit(1):
+            return doc
+        return None
 
-    async def spend(
-        self, tenant: str, employee_id: str, points: int, update: dict[str, Any]
-    ) -> bool:
-        """Deduct `points` with `update`, only if the balance covers them: never negative."""
-        done = await self.standings.find_one_and_update(
-            {"_id": standing_id(tenant, employee_id), "balance": {"$gte": points}},
-            update,
-            return_document=ReturnDocument.AFTER,
-        )
-        return done is not None
+    async def append(self, chain: str, doc: dict[str, Any]) -> bool:
+        """Insert the next link of a chain; False when another writer took its number."""
+        try:
+            await self.standings.database[chain].insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def clawed(self, tenant: str, employee_id: str) -> int:
+        cursor = self.clawbacks.find({"tenant": tenant, "employee_id": employee_id}, {"points": 1})
+        return sum([doc["points"] async for doc in cursor])

@@ -59,8 +59,10 @@ class LedgerEntry(BaseModel):
 
 class MyPoints(BaseModel):
     employee_id: str
-    balance: int
+    balance: int = Field(description="what is left to spend")
     earned: int
+    clawed_back: int
+    spent: int
     recent: list[LedgerEntry]
 
 
@@ -69,13 +71,11 @@ async def my_points(
     user: CurrentUser, app: App, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> MyPoints:
     """The caller's balance and the ledger entries behind it, newest first."""
-    repo = app.services.repo
-    entries = await repo.entries(user.tenant, user.employee_id, limit)
-    standing = await repo.standing(user.tenant, user.employee_id) or {}
+    entries = await app.services.repo.entries(user.tenant, user.employee_id, limit)
+    figures = await handlers.balance(app.services, user.tenant, user.employee_id)
     return MyPoints(
         employee_id=user.employee_id,
-        balance=standing.get("balance", 0),
-        earned=standing.get("earned", 0),
+        **figures,
         recent=[LedgerEntry(award_id=e["_id"], **e) for e in entries],
     )
 
@@ -330,17 +330,25 @@ class ItemIn(BaseModel):
 @shop.put("/catalog/{item_id}")
 async def put_item(item_id: str, body: ItemIn, user: Admin, app: App) -> dict[str, Any]:
     """Create or replace a catalog item with its price and stock."""
-    doc = {"_id": f"{user.tenant}:{item_id}", "tenant": user.tenant, "item_id": item_id}
-    doc.update(body.model_dump())
-    await app.services.repo.save_item(doc)
-    return {k: v for k, v in doc.items() if k != "_id"}
+    await handlers.save_item(app.services, user.tenant, item_id, body.model_dump())
+    return {"item_id": item_id, **body.model_dump()}
 
 
 @shop.get("/catalog")
 async def catalog(user: CurrentUser, app: App) -> dict[str, Any]:
     """The tenant's reward items."""
     items = await app.services.repo.items(user.tenant)
-    return {"items": [{k: v for k, v in i.items() if k != "_id"} for i in items]}
+    return {
+        "items": [
+            {
+                "item_id": i["item_id"],
+                "name": i["name"],
+                "price": i["price"],
+                "stock": await handlers.stock_left(app.services, user.tenant, i),
+            }
+            for i in items
+        ]
+    }
 
 
 class RedemptionIn(BaseModel):

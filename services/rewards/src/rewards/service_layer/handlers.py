@@ -50,8 +50,9 @@ class TenantConfig:
 class Services:
     repo: RewardsRepository
     publisher: EventPublisher
-    # Events of redemptions and clawbacks, staged in the standing they change.
-    standing_outbox: Outbox
+    # Events of redemptions and clawbacks, staged in the document that records them.
+    unit_outbox: Outbox
+    clawback_outbox: Outbox
     config_ttl: float = 2.0
     _configs: dict[str, tuple[float, TenantConfig]] = field(default_factory=dict)
 
@@ -220,11 +221,10 @@ def _profile_of(event: AnyEvent, profile: dict[str, Any]) -> None:
 def _figures(
     doc: dict[str, Any], plan: dict[str, Any], entries: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Balance and leaderboard figures move by `$inc`, so a redemption or clawback that
-    lands between our read and our write is kept; a new month or week starts from zero."""
+    """Figures move by `$inc`; a new month or week starts from zero."""
     condition, update = plan["condition"], plan["update"]
     total = sum(e["points"] for e in entries)
-    inc: dict[str, int] = {"earned": total, "balance": total}
+    inc: dict[str, int] = {"earned": total}
     for period, of in (("month", month_of), ("week", week_of)):
         key_field, points_field = f"{period}_key", f"{period}_points"
         old_key = doc.get(key_field)
@@ -243,7 +243,23 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-# -- clawbacks ---------------------------------------------------------------------------
+# -- balances, clawbacks, redemptions --------------------------------------------------
+
+
+async def balance(services: Services, tenant: str, employee_id: str) -> dict[str, int]:
+    """Points earned, reversed and spent, and what is left to spend (never below zero:
+    points reversed after they were spent are taken from what is earned next)."""
+    repo = services.repo
+    standing = await repo.standing(tenant, employee_id) or {}
+    head = await repo.chain_head("spends", standing_id(tenant, employee_id))
+    earned, clawed = standing.get("earned", 0), await repo.clawed(tenant, employee_id)
+    spent = head["spent"] if head else 0
+    return {
+        "earned": earned,
+        "clawed_back": clawed,
+        "spent": spent,
+        "balance": max(earned - clawed - spent, 0),
+    }
 
 
 async def claw_back(
@@ -251,77 +267,104 @@ async def claw_back(
 ) -> dict[str, Any]:
     """Reverse an award: a negative ledger entry and PointsAwarded, once per award.
 
-    Safe to retry: the entry is keyed by the award it reverses and the standing remembers
-    which awards it gave back, so a retry after a failure completes what is missing."""
+    Safe to retry: both documents are keyed by the award they reverse, so a retry after a
+    failure writes what is missing and nothing twice."""
     entry = await services.repo.ledger_entry(tenant, award_id)
     if entry is None:
         raise Problem(404, "No such award", f"award_id: no award {award_id} in this tenant")
     if entry["points"] <= 0:
         raise Problem(409, "Not reversible", "award_id: only positive awards can be reversed")
-    points = entry["points"]
-    now = datetime.now(UTC)
     reversal = {
         "_id": derived_event_id("clawback", award_id),
         "tenant": tenant,
         "employee_id": entry["employee_id"],
-        "points": -points,
+        "points": -entry["points"],
         "rule_id": "clawback",
         "rule_version": 1,
         "reason": f"reversed: {reason}",
         "source_event_id": award_id,
         "source_event_type": PointsAwarded.event_type(),
-        "awarded_at": now,
+        "awarded_at": datetime.now(UTC),
         "clawed_back_by": by,
     }
     if await services.repo.insert_new("ledger", [reversal]):
         reversal = await services.repo.ledger_entry(tenant, reversal["_id"]) or reversal
     event = convert.points_awarded(tenant, reversal, None)
-    key = standing_id(tenant, entry["employee_id"])
-    for _ in range(20):
-        doc = await services.repo.standing(tenant, entry["employee_id"]) or {}
-        if award_id in (doc.get("clawbacks") or {}):
-            break
-        balance = doc.get("balance", 0)
-        condition: dict[str, Any] = {"_id": key, "balance": balance}
-        inc: dict[str, int] = {"earned": -points, "balance": -min(points, balance)}
-        awarded_at = _utc(entry["awarded_at"])
-        for period, of in (("month", month_of), ("week", week_of)):
-            condition[f"{period}_key"] = doc.get(f"{period}_key")
-            if doc.get(f"{period}_key") == of(awarded_at):
-                inc[f"{period}_points"] = -points
-        update = {
-            # The balance never goes below zero: points already spent stay spent.
-            "$inc": {**inc, **outbox.increment([event])},
-            "$set": {
-                f"clawbacks.{award_id}": {"reason": reason, "by": by, "at": now},
-                **outbox.staged([event], services.standing_outbox.lease_seconds),
-            },
-        }
-        result = await services.repo.standings.update_one(condition, update)
-        if result.matched_count == 1:
-            await services.standing_outbox.publish_now(key, [event])
-            break
-    else:
-        raise Problem(409, "Busy", "the standing kept changing; try again")
+    record = {
+        "_id": award_id,
+        "tenant": tenant,
+        "employee_id": entry["employee_id"],
+        "points": entry["points"],
+        "awarded_at": entry["awarded_at"],
+        "reason": reason,
+        "by": by,
+    }
+    staged = outbox.new_document(record, [event], services.clawback_outbox.lease_seconds)
+    if not await services.repo.insert_new("clawbacks", [staged]):
+        await services.clawback_outbox.publish_now(award_id, [event])
     return reversal
 
 
-# -- redemptions -------------------------------------------------------------------------
+async def _charge(
+    services: Services, tenant: str, employee_id: str, points: int, fields: dict[str, Any]
+) -> bool:
+    """Append a charge (or, with negative points, a refund) to the employee's spends."""
+    repo = services.repo
+    owner = standing_id(tenant, employee_id)
+    for _ in range(100):
+        head = await repo.chain_head("spends", owner)
+        seq, spent = (head["seq"], head["spent"]) if head else (0, 0)
+        if points > 0:
+            standing = await repo.standing(tenant, employee_id) or {}
+            credit = standing.get("earned", 0) - await repo.clawed(tenant, employee_id)
+            if spent + points > credit:
+                return False
+        link = {
+            "_id": f"{owner}:{seq + 1:09d}",
+            "owner": owner,
+            "seq": seq + 1,
+            "points": points,
+            "spent": spent + points,
+            **fields,
+        }
+        if await repo.append("spends", link):
+            return True
+    raise Problem(409, "Busy", "too many redemptions at once; try again")
+
+
+async def _take_unit(
+    services: Services, tenant: str, item: dict[str, Any], event: AnyEvent
+) -> bool:
+    """Append a sold unit to the item's chain, with its event, if one is left."""
+    repo = services.repo
+    owner = f"{tenant}:{item['item_id']}"
+    for _ in range(100):
+        head = await repo.chain_head("units", owner)
+        seq = head["seq"] if head else 0
+        if seq + 1 > item["capacity"]:
+            return False
+        unit = {"_id": f"{owner}:{seq + 1:09d}", "owner": owner, "seq": seq + 1}
+        document = outbox.new_document(unit, [event], services.unit_outbox.lease_seconds)
+        if await repo.append("units", document):
+            await services.unit_outbox.publish_now(unit["_id"], [event])
+            return True
+    raise Problem(409, "Busy", "too many redemptions at once; try again")
 
 
 async def redeem(services: Services, tenant: str, employee_id: str, item_id: str) -> dict[str, Any]:
-    """Spend points on a catalog item: never oversold, never below a zero balance.
+    """Spend points on a catalog item: never below a zero balance, never oversold.
 
-    Stock is taken first and given back if the balance does not cover the price; the
-    deduction, the redemption record and its event are one document write."""
+    The points are charged first; if no unit is left they are refunded. A crash between
+    the two leaves the points charged and no unit sold, never a unit sold twice."""
     item = await services.repo.item(tenant, item_id)
     if item is None:
         raise Problem(404, "No such item", f"item_id: no item {item_id} in the catalog")
-    if not await services.repo.take_stock(tenant, item_id):
-        REDEMPTIONS.labels(tenant, "out-of-stock").inc()
-        raise Problem(409, "Out of stock", f"item_id: {item_id} is out of stock")
     redemption_id = new_id()
     now = datetime.now(UTC)
+    record = {"redemption_id": redemption_id, "item_id": item_id, "at": now}
+    if not await _charge(services, tenant, employee_id, item["price"], record):
+        REDEMPTIONS.labels(tenant, "insufficient").inc()
+        raise Problem(409, "Not enough points", f"item_id: {item_id} costs {item['price']} points")
     event = RewardRedeemed.create(
         tenant_id=tenant,
         subject=employee_id,
@@ -335,26 +378,26 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
             redeemed_at=now,
         ),
     )
-    record = {"item_id": item_id, "name": item["name"], "points": item["price"], "at": now}
-    update = {
-        "$inc": {"balance": -item["price"], **outbox.increment([event])},
-        "$set": {
-            f"redemptions.{redemption_id}": record,
-            **outbox.staged([event], services.standing_outbox.lease_seconds),
-        },
-    }
-    try:
-        spent = await services.repo.spend(tenant, employee_id, item["price"], update)
-    except Exception:
-        await services.repo.return_stock(tenant, item_id)
-        raise
-    if not spent:
-        await services.repo.return_stock(tenant, item_id)
-        REDEMPTIONS.labels(tenant, "insufficient").inc()
-        raise Problem(409, "Not enough points", f"item_id: {item_id} costs {item['price']} points")
+    if not await _take_unit(services, tenant, item, event):
+        await _charge(services, tenant, employee_id, -item["price"], {**record, "refund": True})
+        REDEMPTIONS.labels(tenant, "out-of-stock").inc()
+        raise Problem(409, "Out of stock", f"item_id: {item_id} is out of stock")
     REDEMPTIONS.labels(tenant, "redeemed").inc()
-    await services.standing_outbox.publish_now(standing_id(tenant, employee_id), [event])
-    return {"redemption_id": redemption_id, **record}
+    return {**record, "name": item["name"], "points": item["price"]}
+
+
+async def save_item(services: Services, tenant: str, item_id: str, fields: dict[str, Any]) -> None:
+    """Stock is what is left to sell now: on top of the units already sold."""
+    head = await services.repo.chain_head("units", f"{tenant}:{item_id}")
+    sold = head["seq"] if head else 0
+    doc = {"_id": f"{tenant}:{item_id}", "tenant": tenant, "item_id": item_id, **fields}
+    doc["capacity"] = sold + fields["stock"]
+    await services.repo.save_item(doc)
+
+
+async def stock_left(services: Services, tenant: str, item: dict[str, Any]) -> int:
+    head = await services.repo.chain_head("units", f"{tenant}:{item['item_id']}")
+    return int(item["capacity"]) - (head["seq"] if head else 0)
 
 
 def activities_of(docs: list[dict[str, Any]]) -> list[Activity]:

@@ -30,9 +30,7 @@ FIELDS = (
     "groups",
     "department",
     "location",
-    "hidden",
     "opted_out",
-    "leaderboard_opt_in",
 )
 
 
@@ -110,6 +108,24 @@ class Leaderboards:
     async def _load(self, tenant: str) -> Snapshot:
         config = await self._repo.tenant(tenant)
         docs = await self._repo.tenant_standings(tenant, FIELDS)
+        profiles = await self._repo.tenant_profiles(tenant)
+        reversed_points = await self._repo.tenant_clawbacks(tenant)
+        by_employee = {doc["employee_id"]: doc for doc in docs}
+        for employee, profile in profiles.items():
+            doc = by_employee.setdefault(employee, {"employee_id": employee})
+            doc["hidden"] = profile.get("hidden", False)
+            doc["leaderboard_opt_in"] = profile.get("leaderboard_opt_in", False)
+        for clawback in reversed_points:
+            if clawback["employee_id"] not in by_employee:
+                continue
+            doc = by_employee[clawback["employee_id"]]
+            points, at = clawback["points"], clawback["awarded_at"]
+            doc["earned"] = doc.get("earned", 0) - points
+            if doc.get("month_key") == month_of(at):
+                doc["month_points"] = doc.get("month_points", 0) - points
+            if doc.get("week_key") == week_of(at):
+                doc["week_points"] = doc.get("week_points", 0) - points
+        docs = list(by_employee.values())
         snapshot = Snapshot(
             loaded_at=time.monotonic(),
             docs=docs,

@@ -1,0 +1,234 @@
+"""Events per second that one rewards worker process scores, beside two baselines.
+
+In the same run, on the same topics and the same MongoDB-wire server:
+
+- raw: how fast aiokafka alone reads the bench's events from the topics;
+- naive: a per-message FastStream subscriber doing one database write per event;
+- worker: `python -m rewards worker` (batches, one standing write per employee and batch),
+  from its start until every award of the bench's events is in its database;
+- profile: where the worker's time goes, one batch handled in this process with the
+  database calls timed (the MongoDB-wire server is the limit).
+
+    uv run python bench/rewards.py [--events 20000] [--employees 50] [--naive-seconds 20]
+
+Only 127.0.0.1 is contacted (or MONGODB_URL / KAFKA_BOOTSTRAP_SERVERS when set). Every
+run uses databases and consumer groups of its own; the databases are left in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "services/rewards/tests/integration")]
+
+from streams import day, engagement, share, start_group_at_end  # noqa: E402
+
+from chassis.consumer import Consumed  # noqa: E402
+from chassis.outbox import Outbox  # noqa: E402
+from contracts import AnyEvent, EngagementKind  # noqa: E402
+from rewards.adapters.mongo import RewardsRepository  # noqa: E402
+from rewards.bootstrap import CONSUMES  # noqa: E402
+from rewards.service_layer import handlers  # noqa: E402
+from support import KAFKA, MONGODB_URL, ServiceProcess, ref  # noqa: E402
+
+
+def events_for(tenant: str, count: int, employees: int) -> list[AnyEvent]:
+    out: list[AnyEvent] = []
+    for i in range(count):
+        employee, when = f"e{i % employees}", day(i // (employees * 20))
+        if (i // employees) % 3 == 0:
+            out.append(share(tenant, employee, when))
+        else:
+            out.append(engagement(tenant, employee, when, EngagementKind.CLICK))
+    return out
+
+
+async def produce(events: list[AnyEvent]) -> dict[TopicPartition, int]:
+    """Send `events`; returns where each partition stood before them."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(t, p) for t in CONSUMES for p in consumer.partitions_for_topic(t) or ()
+        ]
+        before = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=10)
+    await producer.start()
+    try:
+        acks = [
+            await producer.send(e.topic, e.to_json(), key=e.partition_key().encode())
+            for e in events
+        ]
+        await asyncio.gather(*acks)
+    finally:
+        await producer.stop()
+    return before
+
+
+async def raw_read_rate(since: dict[TopicPartition, int], count: int, tenant: str) -> float:
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(since))
+        for partition, offset in since.items():
+            consumer.seek(partition, offset)
+        marker, seen, started = tenant.encode(), 0, time.perf_counter()
+        while seen < count and time.perf_counter() - started < 60:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
+                seen += sum(marker in r.value for r in records)
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def naive_rate(group: str, database: str, seconds: float) -> float:
+    """One message at a time, one `$inc` upsert per event, committed per message."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
+    balances = client[database]["balances"]
+    broker = KafkaBroker(KAFKA)
+    handled = 0
+
+    @broker.subscriber(
+        *CONSUMES, group_id=group, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK
+    )
+    async def on_message(body: dict[str, Any]) -> None:
+        nonlocal handled
+        data = body.get("data") or {}
+        await balances.update_one(
+            {"_id": f"{body.get('tenantid')}:{data.get('employee_id')}"},
+            {"$inc": {"points": 1}},
+            upsert=True,
+        )
+        handled += 1
+
+    await broker.start()
+    try:
+        # Rate over a fixed window once the first message is in (group join excluded).
+        while handled == 0:
+            await asyncio.sleep(0.05)
+        start_count, started = handled, time.perf_counter()
+        await asyncio.sleep(seconds)
+        return (handled - start_count) / (time.perf_counter() - started)
+    finally:
+        await broker.stop()
+        await client.close()
+
+
+async def worker_rate(group: str, database: str, tenant: str, points: int, count: int) -> float:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
+    standings = client[database]["standings"]
+    env = {"REWARDS_DATABASE": database, "REWARDS_CONSUMER_GROUP": group}
+    worker = ServiceProcess("rewards", "worker", env=env).start(Path(tempfile.mkdtemp()))
+    try:
+        started = time.perf_counter()
+        await asyncio.to_thread(worker.wait_healthy)
+        while time.perf_counter() - started < 600:
+            earned = [d.get("earned", 0) async for d in standings.find({"tenant": tenant})]
+            if sum(earned) >= points:
+                break
+            await asyncio.sleep(0.25)
+        return count / (time.perf_counter() - started)
+    finally:
+        worker.stop()
+        await client.close()
+
+
+class _NoSend:
+    async def publish_many(self, events: list[AnyEvent]) -> None:
+        return None
+
+
+async def profile(tenant: str, batch: list[AnyEvent]) -> dict[str, float]:
+    """One batch through the worker's handler in this process, database calls timed."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
+    repo = RewardsRepository(client[ref("chorus_rewards_bench_profile_")])
+    await repo.ensure_indexes()
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(name: str, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(call)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                label = f"{name} {args[0]}" if name == "insert" else name
+                spent[label] += time.perf_counter() - began
+
+        return wrapper
+
+    repo.standings_of = timed("read standings", repo.standings_of)  # type: ignore[method-assign]
+    repo.insert_new = timed("insert", repo.insert_new)  # type: ignore[method-assign]
+    repo.apply_standings = timed("write standings", repo.apply_standings)  # type: ignore[method-assign]
+    services = handlers.Services(
+        repo=repo,
+        publisher=_NoSend(),  # type: ignore[arg-type]
+        standing_outbox=Outbox(repo.standings, _NoSend(), 10),  # type: ignore[arg-type]
+    )
+    consumed = [Consumed(e, e.topic, 0, offset) for offset, e in enumerate(batch)]
+    began = time.perf_counter()
+    await handlers.on_events(services, consumed)
+    spent["total"] = time.perf_counter() - began
+    await client.close()
+    return dict(spent)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--employees", type=int, default=50)
+    parser.add_argument("--naive-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    tenant = ref("bench-rewards-")
+    events = events_for(tenant, args.events, args.employees)
+    # 10 points a share, 1 a unique click; 20 events per employee and day stay under caps.
+    points = sum(10 if e.topic == CONSUMES[0] else 1 for e in events)
+    worker_group, naive_group = ref("rewards-bench-"), ref("rewards-bench-naive-")
+    await start_group_at_end(worker_group)
+    await start_group_at_end(naive_group)
+    began = time.perf_counter()
+    since = await produce(events)
+    print(f"produced {len(events):,} events in {time.perf_counter() - began:.1f} s")
+
+    raw = await raw_read_rate(since, len(events), tenant)
+    print(f"raw aiokafka read:          {raw:>10,.0f} events/s")
+    naive = await naive_rate(naive_group, ref("chorus_rewards_bench_naive_"), args.naive_seconds)
+    print(f"naive per-message consumer: {naive:>10,.0f} events/s  (one write per event)")
+    rate = await worker_rate(
+        worker_group, ref("chorus_rewards_bench_"), tenant, points, len(events)
+    )
+    print(
+        f"rewards worker:             {rate:>10,.0f} events/s  "
+        f"({rate / naive:.1f}x naive; start-up and group join included)"
+    )
+    sample = events_for(ref("bench-profile-"), 2000, args.employees)
+    spent = await profile(tenant, sample)
+    total = spent.pop("total")
+    print(f"profile of one batch of 2,000 events, {args.employees} employees: {total:.2f} s")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<24} {seconds:6.2f} s  {seconds / total:5.0%}")
+    database = sum(spent.values())
+    print(f"  {'in the database':<24} {database:6.2f} s  {database / total:5.0%}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
