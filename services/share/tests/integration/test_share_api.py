@@ -484,6 +484,7 @@ async def test_engagement_webhooks_are_signed_idempotent_and_counted(
             counted = await eventually(
                 history,
                 lambda r: r.json()["items"][0]["engagement"] == {"reaction": 3, "conversion": 1},
+                timeout=90,
             )
             assert counted.json()["items"][0]["id"] == share["id"]
 

@@ -95,7 +95,9 @@ async def test_repeated_clicks_make_one_unique_click(share_stack: ShareStack) ->
                 return await http.get("/api/v1/shares", headers=token(tenant, "e1"))
 
             counted = await eventually(
-                history, lambda r: r.json()["items"][0]["engagement"].get("click") == 6
+                history,
+                lambda r: r.json()["items"][0]["engagement"].get("click") == 6,
+                timeout=90,
             )
             assert counted.json()["items"][0]["engagement"]["unique_click"] == 2
 

@@ -122,16 +122,26 @@ def _content(**overrides: object) -> dict[str, object]:
     return {"url": "https://example.com", "publish_at": NOW - timedelta(hours=1), **overrides}
 
 
+def _refused(content: dict[str, object] | None) -> tuple[str, str] | None:
+    refusal = cannot_share(content, EVERYONE, NOW)
+    return (refusal.kind, refusal.reason.split(": ", 1)[1]) if refusal else None
+
+
 def test_only_published_unexpired_unretired_targeted_content_is_shareable() -> None:
-    assert cannot_share(_content(), EVERYONE, NOW) is None
-    assert "no shareable" in (cannot_share(None, EVERYONE, NOW) or "")
-    assert "expired" in (cannot_share(_content(expires_at=NOW), EVERYONE, NOW) or "")
-    assert "not published" in (
-        cannot_share(_content(publish_at=NOW + timedelta(seconds=1)), EVERYONE, NOW) or ""
+    assert _refused(_content()) is None
+    assert _refused(None) == ("unknown", "no shareable content item with this id")
+    assert _refused(_content(expires_at=NOW)) == ("unavailable", "the content item has expired")
+    assert _refused(_content(publish_at=NOW + timedelta(seconds=1))) == (
+        "unavailable",
+        "the content item is not published yet",
     )
-    assert "retired" in (cannot_share(_content(retired_at=NOW), EVERYONE, NOW) or "")
-    assert "not targeted" in (
-        cannot_share(_content(audience={"groups": ["hr"]}), EVERYONE, NOW) or ""
+    assert _refused(_content(retired_at=NOW)) == (
+        "unavailable",
+        "the content item has been retired",
+    )
+    assert _refused(_content(audience={"groups": ["hr"]})) == (
+        "not_targeted",
+        "the content item is not targeted to you",
     )
 
 

@@ -188,6 +188,10 @@ class ShareRepository:
         cursor = self.shares.find(filter_, HIDDEN).sort("_id", DESCENDING).limit(limit)
         return [doc async for doc in cursor]
 
+    async def known_shares(self, share_ids: set[str]) -> set[str]:
+        found = self.shares.find({"_id": {"$in": list(share_ids)}}, {"_id": 1})
+        return {doc["_id"] async for doc in found}
+
     async def counters(self, share_ids: list[str]) -> dict[str, dict[str, Any]]:
         return {
             doc["_id"]: doc

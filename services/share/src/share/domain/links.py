@@ -106,20 +106,28 @@ def targeted(audience: dict[str, Any], viewer: Viewer) -> bool:
     return True
 
 
-def cannot_share(content: dict[str, Any] | None, viewer: Viewer, now: datetime) -> str | None:
+@dataclass(frozen=True)
+class Refusal:
+    """Why something cannot be shared: `unknown`, `not_targeted` or `unavailable`."""
+
+    kind: str
+    reason: str
+
+
+def cannot_share(content: dict[str, Any] | None, viewer: Viewer, now: datetime) -> Refusal | None:
     """Why this content cannot be shared by `viewer` now, or None."""
     if content is None:
-        return "content_id: no shareable content item with this id"
+        return Refusal("unknown", "content_id: no shareable content item with this id")
     if content.get("retired_at") is not None:
-        return "content_id: the content item has been retired"
+        return Refusal("unavailable", "content_id: the content item has been retired")
     publish_at = content.get("publish_at")
     if publish_at is not None and publish_at > now:
-        return "content_id: the content item is not published yet"
+        return Refusal("unavailable", "content_id: the content item is not published yet")
     expires_at = content.get("expires_at")
     if expires_at is not None and expires_at <= now:
-        return "content_id: the content item has expired"
+        return Refusal("unavailable", "content_id: the content item has expired")
     if not targeted(content.get("audience") or {}, viewer):
-        return "content_id: the content item is not targeted to you"
+        return Refusal("not_targeted", "content_id: the content item is not targeted to you")
     if not content.get("url"):
-        return "content_id: the content item has no link to share"
+        return Refusal("unavailable", "content_id: the content item has no link to share")
     return None

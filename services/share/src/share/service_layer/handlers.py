@@ -43,7 +43,14 @@ from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
 from share.domain.advocates import audience_size, cannot_share_as
 from share.domain.clicks import UNIQUE_WINDOW, DailySalts
-from share.domain.links import Viewer, campaign_of, cannot_share, short_link, with_utm
+from share.domain.links import (
+    Refusal,
+    Viewer,
+    campaign_of,
+    cannot_share,
+    short_link,
+    with_utm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -311,12 +318,11 @@ async def _check_advocate(services: Services, tenant: str, employee_id: str) -> 
     return advocate
 
 
-def _content_problem(content: dict[str, Any] | None, reason: str) -> Problem:
-    if content is None:
-        return Problem(404, "Cannot share", reason)
-    if "not targeted" in reason:
-        return Problem(403, "Cannot share", reason)
-    return Problem(409, "Cannot share", reason)
+_REFUSAL_STATUS = {"unknown": 404, "not_targeted": 403, "unavailable": 409}
+
+
+def _content_problem(refusal: Refusal) -> Problem:
+    return Problem(_REFUSAL_STATUS[refusal.kind], "Cannot share", refusal.reason)
 
 
 async def _daily_slot(services: Services, user: Principal, day: datetime) -> str:
@@ -366,8 +372,8 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
     content: dict[str, Any] | None = None
     if request.content_id is not None:
         content = await services.repo.shareable(user.tenant, request.content_id)
-        if reason := cannot_share(content, _viewer(user), now):
-            raise _content_problem(content, reason)
+        if refusal := cannot_share(content, _viewer(user), now):
+            raise _content_problem(refusal)
         assert content is not None
         destination = str(content["url"])
         title = content.get("title", "")
@@ -550,8 +556,8 @@ async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
                 viewer_doc.get("location"),
                 tuple(viewer_doc.get("languages") or []),
             )
-            if reason := cannot_share(content, viewer, now):
-                raise Problem(409, "Cannot share", reason)
+            if refusal := cannot_share(content, viewer, now):
+                raise _content_problem(refusal)
         credentials = await services.vault.load(tenant, employee_id, doc["network"])
         if credentials is None:
             raise Problem(409, "Network not connected", f"no {doc['network']} token")
@@ -667,9 +673,14 @@ async def ingest_engagement(services: Services, report: EngagementReport) -> tup
 
 async def on_engagements(services: Services, batch: list[Consumed[EngagementObserved]]) -> None:
     """Per-share engagement counters for the share history, each event counted once."""
+    # The topic is shared with other deployments' data in tests and with replays: count
+    # only shares this database knows.
+    known = await services.repo.known_shares({item.event.data.share_id for item in batch})
     deltas = []
     for item in batch:
         data = item.event.data
+        if data.share_id not in known:
+            continue
         inc: dict[str, int | float] = {data.kind.value: data.count}
         if data.kind == EngagementKind.CLICK and data.unique:
             inc["unique_click"] = 1
