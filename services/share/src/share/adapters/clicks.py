@@ -25,6 +25,7 @@ from prometheus_client import Counter, Histogram
 from pymongo.errors import BulkWriteError
 
 from chassis import outbox
+from chassis.faults import checkpoint
 from chassis.kafka import EventPublisher
 from contracts import (
     EngagementKind,
@@ -121,6 +122,7 @@ class ClickRecorder:
                 try:
                     with CLICK_WRITE_SECONDS.time():
                         written = await self._write(batch)
+                    checkpoint("after-click-write")
                 except Exception as exc:
                     log.warning("click batch not written", extra={"error": repr(exc)})
                     for item in batch:
