@@ -141,6 +141,17 @@ async def drained(api_url: str, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.5)
 
 
+async def settled(api_url: str) -> float:
+    """The click counter once requests still in flight when wrk stopped have finished."""
+    last = -1.0
+    while True:
+        now = counted_clicks(api_url)
+        if now == last:
+            return now
+        last = now
+        await asyncio.sleep(1.0)
+
+
 async def tail_start(topic: str) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
     await consumer.start()
@@ -158,7 +169,11 @@ async def count_published(
 ) -> int:
     ids: set[str] = set()
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len(ids) < want:
+    # Read on a little after reaching `want`: more events than counted clicks would show.
+    linger_until = float("inf")
+    while time.monotonic() < min(deadline, linger_until):
+        if len(ids) >= want and linger_until == float("inf"):
+            linger_until = time.monotonic() + 3
         batch = await consumer.getmany(timeout_ms=500, max_records=5000)
         for items in batch.values():
             for record in items:
@@ -252,7 +267,7 @@ async def main() -> int:
         tail = await tail_start("chorus.engagement-observed.v1")
         before = counted_clicks(api.url)
         results["share /l/{code}"] = wrk_run(wrk, url, args.duration, args.connections)
-        counted = int(counted_clicks(api.url) - before)
+        counted = int(await settled(api.url) - before)
         published = await count_published(tail, share_id, counted, timeout=120)
     finally:
         api.stop()
