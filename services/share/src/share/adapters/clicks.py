@@ -239,13 +239,15 @@ class ClickRecorder:
                         del b.events[i]
                 CLICKS_PUBLISHED.inc(len(pending) - len(errors))
                 self._published.extend(b.doc_id for b in batches if not b.events)
-                if self._published and time.monotonic() >= self._next_purge:
-                    # Published batches are removed in bulk, now and then: every write to
-                    # the store slows down the next batch of clicks.
+                self._unpublished = [b for b in self._unpublished if b.events]
+                # Published batches are removed in bulk, now and then, while clicks keep
+                # coming (every write slows the next batch down), and at once when all is
+                # out: a published batch left behind would be published again by the relay.
+                idle = not self._unpublished
+                if self._published and (idle or time.monotonic() >= self._next_purge):
                     done, self._published = self._published, []
                     self._next_purge = time.monotonic() + self.purge_interval
                     await self.repo.click_batches.delete_many({"_id": {"$in": done}})
-                self._unpublished = [b for b in self._unpublished if b.events]
                 if errors:
                     await self._clear_partly_published(batches, pending, results)
                     CLICK_PUBLISH_FAILURES.inc(len(errors))
@@ -280,11 +282,6 @@ class ClickRecorder:
                         "$inc": {outbox.COUNT: -len(sent)},
                     },
                 )
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class LinkCache:
