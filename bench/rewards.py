@@ -135,7 +135,8 @@ async def naive_rate(group: str, database: str, seconds: float) -> float:
 async def worker_rate(group: str, database: str, tenant: str, points: int, count: int) -> float:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
     standings = client[database]["standings"]
-    env = {"REWARDS_DATABASE": database, "REWARDS_CONSUMER_GROUP": group}
+    # Scoring only the bench's tenant: other traffic on the shared topics is read and skipped.
+    env = {"REWARDS_DATABASE": database, "REWARDS_CONSUMER_GROUP": group, "REWARDS_TENANTS": tenant}
     worker = ServiceProcess("rewards", "worker", env=env).start(Path(tempfile.mkdtemp()))
     try:
         started = time.perf_counter()

@@ -36,6 +36,7 @@ async def setup(runtime: Runtime) -> api.Components:
         publisher=runtime.publisher,
         unit_outbox=Outbox(repo.units, runtime.publisher, lease),
         clawback_outbox=Outbox(repo.clawbacks, runtime.publisher, lease),
+        tenants=frozenset(t.strip() for t in settings.tenants.split(",") if t.strip()) or None,
     )
     return api.Components(
         services=services,

@@ -188,6 +188,7 @@ def challenge_from_doc(doc: dict[str, Any]) -> Challenge:
         ends_at=_utc(doc["ends_at"]),
         content_kind=doc.get("content_kind"),
         bonus=doc.get("bonus", 0),
+        created_at=_utc(doc["created_at"]) if doc.get("created_at") else None,
     )
 
 

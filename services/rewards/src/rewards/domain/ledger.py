@@ -27,15 +27,19 @@ from rewards.domain.rules import (
 )
 
 # Daily usage is kept for this many days; an activity older than that earns nothing,
-# so a late delivery cannot get around a cap that is long forgotten.
-DAYS_KEPT = 3
+# so a late delivery cannot get around a cap that is long forgotten. Shares and their
+# engagements come on different topics, so one can run well ahead of the other.
+DAYS_KEPT = 62
 SHARE_MILESTONES = (10, 50, 100)
 STREAK_WEEKS = 4
 
 
 @dataclass(frozen=True)
 class Challenge:
-    """A time-boxed goal: `target` activities of one kind in [starts_at, ends_at)."""
+    """A time-boxed goal: `target` activities of one kind in [starts_at, ends_at).
+
+    Only activity after the challenge was created counts, so replaying an event gives the
+    same progress whenever the challenge was added."""
 
     challenge_id: str
     name: str
@@ -45,11 +49,13 @@ class Challenge:
     ends_at: datetime
     content_kind: str | None = None
     bonus: int = 0
+    created_at: datetime | None = None
 
     def counts(self, activity: Activity) -> bool:
+        opened = max(self.starts_at, self.created_at or self.starts_at)
         return (
             activity.action == self.action
-            and self.starts_at <= activity.at < self.ends_at
+            and opened <= activity.at < self.ends_at
             and (self.content_kind is None or activity.content_kind == self.content_kind)
         )
 

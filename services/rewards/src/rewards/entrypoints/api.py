@@ -199,7 +199,7 @@ async def add_rules(body: RulesIn, user: Admin, app: App) -> dict[str, Any]:
     """Publish a new version of the rules; what was earned before stays as it was."""
     now = datetime.now(UTC)
     effective = body.effective_from or now
-    if effective < now - timedelta(minutes=1):
+    if effective < now:
         raise Problem(422, "Invalid request", "effective_from: rules never apply retroactively")
     config = await app.services.repo.tenant(user.tenant)
     versions = config.get("rules") or []
@@ -301,6 +301,7 @@ async def add_challenge(body: ChallengeIn, user: Admin, app: App) -> dict[str, A
         raise Problem(409, "Conflict", f"challenge_id: {body.challenge_id} exists")
     doc = body.model_dump(mode="python")
     doc["action"] = body.action.value
+    doc["created_at"] = datetime.now(UTC)
     await app.services.repo.add_challenge(user.tenant, doc)
     return doc
 

@@ -54,6 +54,8 @@ class Services:
     unit_outbox: Outbox
     clawback_outbox: Outbox
     config_ttl: float = 2.0
+    # Tenants this worker scores; None: all.
+    tenants: frozenset[str] | None = None
     _configs: dict[str, tuple[float, TenantConfig]] = field(default_factory=dict)
 
     async def config(self, tenant: str) -> TenantConfig:
@@ -87,14 +89,15 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     Each standing remembers, per topic partition, the offset of the last event applied to
     it; events at or below it are skipped, and the standing is written only if those
     watermarks are still what we read. Ledger entries are keyed by award id, so a batch
-    delivered again after a crash writes none twice, and where an entry is already there
-    its points (not a recomputation) move the balance.
+    delivered again after a crash writes none twice.
     """
     employees: dict[str, _Employee] = {}
     for item in batch:
         event = item.event
         employee_id = getattr(event.data, "employee_id", None)
-        if employee_id is None:
+        if employee_id is None or (
+            services.tenants is not None and event.tenantid not in services.tenants
+        ):
             continue
         key = standing_id(event.tenantid, employee_id)
         employees.setdefault(key, _Employee(event.tenantid, employee_id)).items.append(item)
@@ -171,20 +174,23 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
             for tenant, acts in activities.items()
         ],
     )
-    if existing:
-        kept = {e["_id"]: e for e in await services.repo.ledger_entries(sorted(existing))}
+    # Already there from an earlier delivery of the same events: scoring is a function of
+    # the standing (unmoved, as its watermarks say), the events and rules that never
+    # change for the past, so the entry is the one we computed. Only a first-share award
+    # can be there for another event (an earlier share of the same item): then ours is void.
+    firsts = sorted(
+        i for i in existing if i in {e["_id"] for e in ledger if e["rule_id"] == "first-share"}
+    )
+    if firsts:
+        kept = {e["_id"]: e for e in await services.repo.ledger_entries(firsts)}
 
-        def as_written(entry: dict[str, Any]) -> dict[str, Any] | None:
-            # Written by an earlier delivery of the same event: that entry counts as it is.
-            # Written for another event (a first share of the same item): this one is void.
-            if entry["_id"] not in kept:
-                return entry
-            old = kept[entry["_id"]]
-            return old if old["source_event_id"] == entry["source_event_id"] else None
+        def ours(entry: dict[str, Any]) -> bool:
+            old = kept.get(entry["_id"])
+            return old is None or old["source_event_id"] == entry["source_event_id"]
 
-        ledger = [e for e in map(as_written, ledger) if e is not None]
+        ledger = [e for e in ledger if ours(e)]
         for _, _, _, entries in plans:
-            entries[:] = [e for e in map(as_written, entries) if e is not None]
+            entries[:] = [e for e in entries if ours(e)]
 
     updates = [_figures(doc, plan, entries) for _, doc, plan, entries in plans]
     traces = {i.event.id: i.event.traceparent for i in batch}
