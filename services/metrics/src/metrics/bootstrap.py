@@ -2,33 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from functools import partial
 
 from chassis.consumer import subscribe_batch
-from chassis.process import Runtime, ServiceDefinition
-from contracts.topics import CONTENT_PUBLISHED, ENGAGEMENT_OBSERVED, POINTS_AWARDED, POST_SHARED
-from metrics.adapters.mongo import FiguresRepository
+from chassis.process import Loop, Runtime, ServiceDefinition
+from contracts import ALL_EVENTS
+from metrics.adapters.mongo import MetricsRepository
 from metrics.config import MetricsSettings
 from metrics.entrypoints import api
 from metrics.service_layer import handlers
 
-CONSUMES = [CONTENT_PUBLISHED, POST_SHARED, ENGAGEMENT_OBSERVED, POINTS_AWARDED]
+# Measurement reads every event the platform publishes.
+CONSUMES = [event.topic for event in ALL_EVENTS]
+log = logging.getLogger(__name__)
 
 
 async def setup(runtime: Runtime) -> handlers.Services:
-    repo = FiguresRepository(runtime.db)
+    repo = MetricsRepository(runtime.db)
     await repo.ensure_indexes()
     return handlers.Services(repo=repo)
 
 
 def subscribe(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, MetricsSettings)
     subscribe_batch(
         runtime.broker,
         topics=CONSUMES,
-        group_id=runtime.settings.consumer_group,
+        group_id=settings.consumer_group,
         handler=partial(handlers.on_events, runtime.services),
         publisher=runtime.publisher,
+        max_records=settings.batch_size,
     )
+
+
+def loops(runtime: Runtime) -> list[Loop]:
+    settings = runtime.settings
+    assert isinstance(settings, MetricsSettings)
+
+    async def gauges() -> None:
+        while True:
+            await handlers.refresh_gauges(runtime.services)
+            await asyncio.sleep(settings.gauge_interval_seconds)
+
+    return [gauges]
 
 
 DEFINITION = ServiceDefinition(
@@ -38,5 +57,6 @@ DEFINITION = ServiceDefinition(
     consumes=CONSUMES,
     routers=lambda: [api.router],
     subscribe=subscribe,
+    loops=loops,
     description="Measurement: live program analytics.",
 )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import ServiceSettings
@@ -13,3 +14,8 @@ class MetricsSettings(ServiceSettings):
     service: ClassVar[str] = "metrics"
     default_api_port: ClassVar[int] = 8084
     default_worker_port: ClassVar[int] = 9084
+
+    # Records per consumed batch: one insert_many each.
+    batch_size: int = Field(1000, ge=1, le=10000)
+    # How often the worker recomputes the per-tenant gauges (enrolled advocates).
+    gauge_interval_seconds: float = Field(60.0, gt=0)

@@ -1,16 +1,23 @@
-"""HTTP API of metrics."""
+"""HTTP API of metrics: figures, breakdowns, series, funnel, EMV, goals, report, CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import date
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field, model_validator
 
-from chassis.auth import CurrentUser
+from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
+from contracts import ContentKind, Network
+from metrics.domain.figures import FORMULAS, derive
 from metrics.service_layer import handlers
+from metrics.service_layer.handlers import Figures, Slice
 
 
 def _services(request: Request) -> handlers.Services:
@@ -19,6 +26,78 @@ def _services(request: Request) -> handlers.Services:
 
 
 Services = Annotated[handlers.Services, Depends(_services)]
+Manager = Annotated[Principal, Depends(require_roles("curator", "admin"))]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+class Dimension(StrEnum):
+    CONTENT = "content"
+    ADVOCATE = "advocate"
+    GROUP = "group"
+    NETWORK = "network"
+    CAMPAIGN = "campaign"
+
+
+class Granularity(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Table(StrEnum):
+    FIGURES = "figures"
+    SERIES = "series"
+    CONTENT = "content"
+    ADVOCATES = "advocates"
+    GROUPS = "groups"
+    NETWORKS = "networks"
+    CAMPAIGNS = "campaigns"
+    FUNNEL = "funnel"
+    GOALS = "goals"
+
+
+TABLE_DIMENSIONS = {
+    Table.CONTENT: Dimension.CONTENT,
+    Table.ADVOCATES: Dimension.ADVOCATE,
+    Table.GROUPS: Dimension.GROUP,
+    Table.NETWORKS: Dimension.NETWORK,
+    Table.CAMPAIGNS: Dimension.CAMPAIGN,
+}
+
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+async def _slice(
+    services: Services,
+    start: Annotated[date | None, Query(description="first day (UTC), inclusive")] = None,
+    end: Annotated[date | None, Query(description="last day (UTC), inclusive")] = None,
+    group: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    network: Network | None = None,
+    campaign: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    content: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    kind: ContentKind | None = None,
+) -> Slice:
+    first, last = handlers.default_period(services.today(), start, end)
+    if last < first:
+        raise Problem(422, "Invalid request", "end: must not be before start")
+    if (last - first).days > 3660:
+        raise Problem(422, "Invalid request", "start: the period may span ten years at most")
+    return Slice(
+        first,
+        last,
+        group,
+        network.value if network else None,
+        campaign,
+        content,
+        kind.value if kind else None,
+    )
+
+
+Period = Annotated[Slice, Depends(_slice)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+router = APIRouter(prefix="/api/v1", tags=["figures"])
 
 
 class Summary(BaseModel):
@@ -28,9 +107,6 @@ class Summary(BaseModel):
     figures: dict[str, int]
 
 
-router = APIRouter(prefix="/api/v1", tags=["figures"])
-
-
 @router.get("/summary", response_model=Summary)
 async def summary(
     user: CurrentUser, services: Services, start: date | None = None, end: date | None = None
@@ -38,7 +114,224 @@ async def summary(
     """Program totals of the caller's tenant, optionally between two days (inclusive)."""
     if start and end and end < start:
         raise Problem(422, "Invalid request", "end: must not be before start")
-    figures = await services.repo.totals(
-        user.tenant, start.isoformat() if start else None, end.isoformat() if end else None
+    figures = await handlers.summary(services, user.tenant, start, end)
+    return Summary(
+        tenant=user.tenant, start=start, end=end, figures={k: int(v) for k, v in figures.items()}
     )
-    return Summary(tenant=user.tenant, start=start, end=end, figures=figures)
+
+
+@router.get("/figures")
+async def figures(user: Manager, services: Services, where: Period) -> dict[str, Any]:
+    """Every figure of a period, beside the previous period of the same length."""
+    return await (await Figures.open(services, user.tenant)).compare(where)
+
+
+@router.get("/breakdown/{dimension}")
+async def breakdown(
+    user: Manager,
+    services: Services,
+    dimension: Dimension,
+    where: Period,
+    sort: str = "shares",
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Figures per content item, advocate, group, network or campaign; the top ones first."""
+    _check_sort(sort)
+    rows = await (await Figures.open(services, user.tenant)).breakdown(
+        where, dimension.value, sort, limit
+    )
+    return {"period": where.label(), "dimension": dimension.value, "sort": sort, "items": rows}
+
+
+@router.get("/series")
+async def series(
+    user: Manager, services: Services, where: Period, granularity: Granularity = Granularity.DAY
+) -> dict[str, Any]:
+    """Figures per day, week (ISO), month or year."""
+    rows = await (await Figures.open(services, user.tenant)).series(where, granularity.value)
+    return {"period": where.label(), "granularity": granularity.value, "items": rows}
+
+
+@router.get("/funnel")
+async def funnel(user: Manager, services: Services, where: Period) -> dict[str, Any]:
+    """The recruiting funnel of every job posting: shares, reach, clicks, applications."""
+    rows = await (await Figures.open(services, user.tenant)).funnel(where)
+    return {"period": where.label(), "items": rows}
+
+
+@router.get("/emv")
+async def emv(user: Manager, services: Services, where: Period) -> dict[str, Any]:
+    """Earned media value of a period, with its formula and every term."""
+    return await (await Figures.open(services, user.tenant)).emv(where)
+
+
+@router.get("/report")
+async def report(user: Manager, services: Services, where: Period) -> dict[str, Any]:
+    """Program report: the period's results, trends, top performers, funnel and goals."""
+    return await (await Figures.open(services, user.tenant)).report(where)
+
+
+# -- settings --------------------------------------------------------------------------
+
+
+class PriceTable(BaseModel):
+    currency: Annotated[str, Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$")] = "EUR"
+    cpm: dict[Network, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="cost per thousand of potential reach, per network"
+    )
+    cpc: Annotated[float, Field(ge=0, description="cost per click")] = 0.0
+    per_engagement: Annotated[
+        float, Field(ge=0, description="price of a reaction, comment or reshare")
+    ] = 0.0
+
+
+class ProgramSettings(BaseModel):
+    prices: PriceTable = Field(default_factory=PriceTable)
+    employees: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="all employees of the tenant, when known"
+    )
+
+
+@router.get("/settings", response_model=ProgramSettings)
+async def get_settings(user: Manager, services: Services) -> ProgramSettings:
+    """The tenant's price table and head count."""
+    stored = await services.repo.tenant_settings(user.tenant)
+    return ProgramSettings.model_validate({k: v for k, v in stored.items() if k != "_id"})
+
+
+@router.put("/settings", response_model=ProgramSettings)
+async def put_settings(user: Admin, services: Services, body: ProgramSettings) -> ProgramSettings:
+    """Set the tenant's price table (for earned media value) and head count."""
+    await services.repo.save_settings(user.tenant, body.model_dump(mode="json"))
+    return body
+
+
+# -- goals -----------------------------------------------------------------------------
+
+GOAL_METRICS = sorted(
+    {*derive({}, 0, 0, 1), "earned_media_value"} - {"enrolled_advocates", "employees"}
+)
+
+
+class GoalFilters(BaseModel):
+    group: Identifier | None = None
+    network: Network | None = None
+    campaign: Identifier | None = None
+    content: Identifier | None = None
+    kind: ContentKind | None = None
+
+
+class Goal(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    metric: str = Field(description="a figure name, e.g. conversions or shares")
+    target: Annotated[float, Field(gt=0)]
+    start: date
+    end: date
+    filters: GoalFilters = Field(default_factory=GoalFilters)
+
+    @model_validator(mode="after")
+    def _valid(self) -> Goal:
+        if self.metric not in GOAL_METRICS:
+            raise ValueError(f"metric must be one of: {', '.join(GOAL_METRICS)}")
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+@router.put("/goals/{goal_id}")
+async def put_goal(
+    user: Manager,
+    services: Services,
+    goal_id: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")],
+    body: Goal,
+) -> dict[str, Any]:
+    """Create or replace a program goal, e.g. 200 applications from advocacy this year."""
+    stored = body.model_dump(mode="json")
+    stored["filters"] = {k: v for k, v in stored["filters"].items() if v is not None}
+    await services.repo.save_goal(user.tenant, goal_id, stored)
+    goals = await (await Figures.open(services, user.tenant)).goals()
+    return next(g for g in goals if g["id"] == goal_id)
+
+
+@router.get("/goals")
+async def list_goals(user: Manager, services: Services) -> dict[str, Any]:
+    """Every program goal with its progress."""
+    return {"items": await (await Figures.open(services, user.tenant)).goals()}
+
+
+@router.delete("/goals/{goal_id}", status_code=204)
+async def delete_goal(user: Manager, services: Services, goal_id: str) -> Response:
+    """Remove a program goal."""
+    if not await services.repo.delete_goal(user.tenant, goal_id):
+        raise Problem(404, "Not found", f"goal_id: no goal {goal_id!r}")
+    return Response(status_code=204)
+
+
+# -- CSV -------------------------------------------------------------------------------
+
+
+@router.get("/export/{table}.csv", response_class=Response)
+async def export(
+    user: Manager,
+    services: Services,
+    table: Table,
+    where: Period,
+    granularity: Granularity = Granularity.DAY,
+) -> Response:
+    """Any table as CSV, with the same filters as its JSON endpoint."""
+    view = await Figures.open(services, user.tenant)
+    rows: list[dict[str, Any]]
+    if table is Table.FIGURES:
+        compared = await view.compare(where)
+        rows = [
+            {
+                "figure": name,
+                "value": value,
+                "previous": compared["previous"].get(name),
+                "change": compared["change"].get(name),
+                "formula": FORMULAS.get(name, ""),
+            }
+            for name, value in compared["figures"].items()
+        ]
+    elif table is Table.SERIES:
+        rows = await view.series(where, granularity.value)
+    elif table is Table.FUNNEL:
+        rows = await view.funnel(where)
+    elif table is Table.GOALS:
+        rows = await view.goals()
+    else:
+        rows = await view.breakdown(where, TABLE_DIMENSIONS[table].value)
+    filename = f"chorus-{table.value}-{where.start.isoformat()}-{where.end.isoformat()}.csv"
+    return Response(
+        _csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(name for name in row if name not in columns)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: json.dumps(v) if isinstance(v, dict | list) else "" if v is None else v
+                for k, v in row.items()
+            }
+        )
+    return out.getvalue()
+
+
+def _check_sort(sort: str) -> None:
+    allowed = set(GOAL_METRICS) - {"earned_media_value"}
+    if sort not in allowed:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"sort: must be one of {', '.join(sorted(allowed))}",
+            errors=[{"field": "sort", "message": "unknown figure"}],
+        )

@@ -1,36 +1,424 @@
-"""Use cases of metrics: fold events into read models exactly once."""
+"""Use cases of metrics: fold events into facts exactly once, and read figures from them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter, Gauge
+
 from chassis.consumer import Consumed
-from chassis.projection import Delta, apply_exactly_once
-from metrics.adapters.mongo import FiguresRepository
-from metrics.domain.figures import day_of, increments
+from metrics.adapters.mongo import MetricsRepository
+from metrics.domain import figures as fig
+from metrics.domain.facts import ENGAGEMENT_COUNTERS, fact_id, fact_of
+
+# Business metrics: per tenant and network at most, never per employee or content item.
+SHARES = Counter("chorus_metrics_shares_total", "Shares counted", ["tenant", "network"])
+REACH = Counter(
+    "chorus_metrics_potential_reach_total",
+    "Sum of audience sizes at share time",
+    ["tenant", "network"],
+)
+ENGAGEMENTS = Counter(
+    "chorus_metrics_engagements_total",
+    "Engagements counted (clicks, reactions, comments, reshares, impressions, conversions)",
+    ["tenant", "network", "kind"],
+)
+ENROLLED = Gauge("chorus_metrics_enrolled_advocates", "Advocates enrolled now", ["tenant"])
+FRESHNESS = Gauge(
+    "chorus_metrics_last_event_age_seconds",
+    "Age of the newest event counted, at the moment it was counted",
+    ["tenant"],
+)
+
+ENGAGEMENT_KINDS = {counter: kind.value for kind, counter in ENGAGEMENT_COUNTERS.items()}
+DEFAULT_DAYS = 30
+ADVOCATE_TYPES = ["advocate-enrolled", "advocate-opted-out"]
+
+
+Row = tuple[tuple[str, ...], dict[str, float]]
 
 
 @dataclass
 class Services:
-    repo: FiguresRepository
+    repo: MetricsRepository
+    today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
+
+
+# -- consuming -------------------------------------------------------------------------
 
 
 async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
-    deltas = []
-    for item in batch:
-        inc = increments(item.event)
-        if not inc:
-            continue
-        tenant, day = item.event.tenantid, day_of(item.event)
-        deltas.append(
-            Delta(
-                doc_id=f"{tenant}:{day}",
-                topic=item.topic,
-                partition=item.partition,
-                offset=item.offset,
-                inc=dict(inc),
-                set_on_insert={"tenant": tenant, "day": day},
-            )
+    """Store one fact per event; a redelivered event is a duplicate and counts nothing."""
+    facts = [{"_id": fact_id(item.event), **fact_of(item.event)} for item in batch]
+    generation = await services.repo.active_generation()
+    inserted = await services.repo.insert_facts(generation, facts)
+    # A replay may have swapped generations during the write: the batch then goes into the
+    # new one too, so nothing acknowledged after the swap is missing from it.
+    now_active = await services.repo.active_generation()
+    if now_active != generation:
+        await services.repo.insert_facts(now_active, facts)
+    _observe(inserted)
+
+
+def _observe(inserted: list[dict[str, Any]]) -> None:
+    newest: dict[str, datetime] = {}
+    for fact in inserted:
+        tenant, network = fact["tenant"], fact.get("network", "")
+        if fact.get("shares"):
+            SHARES.labels(tenant, network).inc()
+            REACH.labels(tenant, network).inc(fact.get("reach", 0))
+        for counter, kind in ENGAGEMENT_KINDS.items():
+            if fact.get(counter):
+                ENGAGEMENTS.labels(tenant, network, kind).inc(fact[counter])
+        if fact["time"] > newest.get(tenant, fact["time"] - timedelta(1)):
+            newest[tenant] = fact["time"]
+    now = datetime.now(UTC)
+    for tenant, at in newest.items():
+        FRESHNESS.labels(tenant).set(max((now - at).total_seconds(), 0.0))
+
+
+async def refresh_gauges(services: Services) -> None:
+    """Set the enrolled-advocates gauge of every tenant."""
+    repo = services.repo
+    generation = await repo.active_generation()
+    facts = await repo.find_facts(
+        generation,
+        {"type": {"$in": ADVOCATE_TYPES}},
+        ("tenant", "type", "time", "advocate"),
+    )
+    by_tenant: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for fact in facts:
+        by_tenant[fact["tenant"]].append(fact)
+    today = services.today()
+    for tenant, items in by_tenant.items():
+        people = fig.advocates(items)
+        ENROLLED.labels(tenant).set(sum(a.enrolled_on(today) for a in people.values()))
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which facts a figure covers: a period and optional filters."""
+
+    start: date
+    end: date
+    group: str | None = None
+    network: str | None = None
+    campaign: str | None = None
+    content: str | None = None
+    kind: str | None = None
+
+    def shifted(self, start: date, end: date) -> Slice:
+        return Slice(start, end, self.group, self.network, self.campaign, self.content, self.kind)
+
+    def label(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def default_period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
+    """The last 30 days up to today, unless the caller says otherwise."""
+    end = end or today
+    return start or end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
+@dataclass
+class People:
+    advocates: dict[str, fig.Advocate]
+
+    def members(self, group: str) -> list[str]:
+        return sorted(a.employee_id for a in self.advocates.values() if group in a.groups)
+
+    def enrolled_on(self, day: date, group: str | None = None) -> int:
+        return sum(
+            a.enrolled_on(day)
+            for a in self.advocates.values()
+            if group is None or group in a.groups
         )
-    await apply_exactly_once(services.repo.tenant_days, deltas)
+
+
+class Figures:
+    """Every read of the figures of one tenant, at one generation of the read models."""
+
+    def __init__(self, services: Services, tenant: str, generation: int) -> None:
+        self.repo = services.repo
+        self.today = services.today()
+        self.tenant = tenant
+        self.generation = generation
+        self._people: People | None = None
+        self._settings: dict[str, Any] | None = None
+
+    @classmethod
+    async def open(cls, services: Services, tenant: str) -> Figures:
+        return cls(services, tenant, await services.repo.active_generation())
+
+    async def people(self) -> People:
+        if self._people is None:
+            facts = await self.repo.find_facts(
+                self.generation,
+                {"tenant": self.tenant, "type": {"$in": ADVOCATE_TYPES}},
+                ("type", "time", "advocate", "groups", "department", "location"),
+            )
+            people = fig.advocates(facts)
+            for advocate, group in await self.repo.share_groups(self.generation, self.tenant):
+                people.setdefault(advocate, fig.Advocate(advocate)).groups.add(group)
+            self._people = People(people)
+        return self._people
+
+    async def settings(self) -> dict[str, Any]:
+        if self._settings is None:
+            self._settings = await self.repo.tenant_settings(self.tenant)
+        return self._settings
+
+    async def prices(self) -> fig.Prices:
+        return fig.Prices(**((await self.settings()).get("prices") or {}))
+
+    async def content_items(self) -> dict[str, fig.ContentItem]:
+        facts = await self.repo.find_facts(
+            self.generation,
+            {
+                "tenant": self.tenant,
+                "type": {"$in": ["content-published", "content-updated", "content-retired"]},
+            },
+            ("type", "time", "content", "title", "kind", "campaign"),
+        )
+        return fig.catalog(facts)
+
+    async def _match(self, where: Slice) -> dict[str, Any]:
+        match: dict[str, Any] = {
+            "tenant": self.tenant,
+            "day": {"$gte": where.start.isoformat(), "$lte": where.end.isoformat()},
+        }
+        for name in ("network", "campaign", "content", "kind"):
+            value = getattr(where, name)
+            if value is not None:
+                match[name] = value
+        if where.group is not None:
+            match["advocate"] = {"$in": (await self.people()).members(where.group)}
+        return match
+
+    async def sums(self, where: Slice, by: tuple[str, ...]) -> list[Row]:
+        return await self.repo.sums(self.generation, await self._match(where), by)
+
+    async def figures(self, where: Slice) -> dict[str, Any]:
+        """Every figure of the slice, from one pass over its facts."""
+        rows = await self.sums(where, ("advocate", "network"))
+        totals = fig.zero()
+        by_network: dict[str, dict[str, float]] = defaultdict(fig.zero)
+        active: set[str] = set()
+        for (advocate, network), counters in rows:
+            fig.add(totals, counters)
+            fig.add(by_network[network], counters)
+            if counters.get("shares") and advocate:
+                active.add(advocate)
+        people = await self.people()
+        employees = None if where.group else (await self.settings()).get("employees")
+        out = fig.derive(totals, len(active), people.enrolled_on(where.end, where.group), employees)
+        out["earned_media_value"] = fig.earned_media_value(await self.prices(), by_network, totals)[
+            "value"
+        ]
+        return out
+
+    async def compare(self, where: Slice) -> dict[str, Any]:
+        """The slice's figures beside those of the period just before it."""
+        current = await self.figures(where)
+        before = where.shifted(*fig.previous_period(where.start, where.end))
+        previous = await self.figures(before)
+        return {
+            "tenant": self.tenant,
+            "period": where.label(),
+            "figures": current,
+            "previous_period": before.label(),
+            "previous": previous,
+            "change": fig.change(current, previous),
+            "formulas": fig.FORMULAS,
+        }
+
+    async def breakdown(
+        self, where: Slice, dimension: str, sort: str = "shares", limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Figures per content item, advocate, group, network or campaign, best first."""
+        people = await self.people()
+        if dimension == "advocate":
+            rows = await self.sums(where, ("advocate",))
+            keyed = [((key[0], key[0]), counters) for key, counters in rows]
+        else:
+            field_name = "advocate" if dimension == "group" else dimension
+            rows = await self.sums(where, (field_name, "advocate"))
+            keyed = [((key[0], key[1]), counters) for key, counters in rows]
+        totals: dict[str, dict[str, float]] = defaultdict(fig.zero)
+        active: dict[str, set[str]] = defaultdict(set)
+        for (key, advocate), counters in keyed:
+            if dimension == "group":
+                advocate_groups = people.advocates.get(key)
+                names = sorted(advocate_groups.groups) if advocate_groups else []
+            else:
+                names = [key]
+            for name in names:
+                if not name:
+                    continue
+                fig.add(totals[name], counters)
+                if counters.get("shares") and advocate:
+                    active[name].add(advocate)
+        items = await self.content_items() if dimension == "content" else {}
+        table = []
+        for key, counters in totals.items():
+            row: dict[str, Any] = {dimension: key}
+            if dimension == "content":
+                item = items.get(key)
+                row["title"] = item.title if item else ""
+                row["kind"] = item.kind if item else ""
+            row.update(fig.derive(counters, len(active[key])))
+            table.append(row)
+        table.sort(key=lambda r: (-(r.get(sort) or 0), str(r[dimension])))
+        return table[:limit] if limit else table
+
+    async def series(self, where: Slice, granularity: fig.Granularity) -> list[dict[str, Any]]:
+        """Figures per day, week, month or year."""
+        rows = await self.sums(where, ("day", "advocate"))
+        by_period: dict[str, dict[str, float]] = defaultdict(fig.zero)
+        active: dict[str, set[str]] = defaultdict(set)
+        for (day, advocate), counters in rows:
+            period = fig.period_of(day, granularity)
+            fig.add(by_period[period], counters)
+            if counters.get("shares") and advocate:
+                active[period].add(advocate)
+        return [
+            {"period": period, **fig.derive(by_period[period], len(active[period]))}
+            for period in sorted(by_period)
+        ]
+
+    async def funnel(self, where: Slice) -> list[dict[str, Any]]:
+        """The recruiting funnel of every job posting: reach, clicks, applications."""
+        items = await self.content_items()
+        rows = await self.sums(where, ("content", "kind"))
+        per_job: dict[str, dict[str, float]] = defaultdict(fig.zero)
+        for (content, kind), counters in rows:
+            item = items.get(content)
+            if content and (kind == "job" or (item is not None and item.kind == "job")):
+                fig.add(per_job[content], counters)
+        table = []
+        for content, c in per_job.items():
+            item = items.get(content)
+            table.append(
+                {
+                    "content": content,
+                    "title": item.title if item else "",
+                    "shares": c["shares"],
+                    "reach": c["reach"],
+                    "clicks": c["clicks"],
+                    "unique_clicks": c["unique_clicks"],
+                    "conversions": c["conversions"],
+                    "click_through_rate": fig.derive(c, 0)["click_through_rate"],
+                    "conversion_rate": fig.derive(c, 0)["conversion_rate"],
+                }
+            )
+        table.sort(key=lambda r: (-r["conversions"], -r["unique_clicks"], r["content"]))
+        return table
+
+    async def emv(self, where: Slice) -> dict[str, Any]:
+        """Earned media value with its formula and terms."""
+        rows = await self.sums(where, ("network",))
+        totals = fig.zero()
+        by_network: dict[str, dict[str, float]] = {}
+        for (network,), counters in rows:
+            fig.add(totals, counters)
+            by_network[network] = dict(counters)
+        value = fig.earned_media_value(await self.prices(), by_network, totals)
+        return {"period": where.label(), **value}
+
+    async def goals(self) -> list[dict[str, Any]]:
+        """Every goal of the tenant with its progress."""
+        out = []
+        for goal in await self.repo.list_goals(self.tenant):
+            start, end = date.fromisoformat(goal["start"]), date.fromisoformat(goal["end"])
+            filters = goal.get("filters") or {}
+            where = Slice(start, min(end, max(self.today, start)), **filters)
+            value = (await self.figures(where)).get(goal["metric"]) or 0
+            out.append(
+                {
+                    "id": goal["goal_id"],
+                    "name": goal["name"],
+                    "metric": goal["metric"],
+                    "start": goal["start"],
+                    "end": goal["end"],
+                    "filters": filters,
+                    **fig.goal_progress(goal["target"], value, start, end, self.today),
+                }
+            )
+        return out
+
+    async def report(self, where: Slice) -> dict[str, Any]:
+        """What a program manager sends to leadership about a period."""
+        compared = await self.compare(where)
+        current = compared["figures"]
+        emv = await self.emv(where)
+        funnel = await self.funnel(where)
+        goals = await self.goals()
+        top_content = await self.breakdown(where, "content", "unique_clicks", 5)
+        top_advocates = await self.breakdown(where, "advocate", "shares", 5)
+        top_networks = await self.breakdown(where, "network", "reach", 5)
+        return {
+            **compared,
+            "earned_media_value": emv,
+            "top_content": top_content,
+            "top_advocates": top_advocates,
+            "top_networks": top_networks,
+            "recruiting_funnel": funnel,
+            "goals": goals,
+            "highlights": _highlights(current, compared["change"], emv, goals),
+        }
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def _highlights(
+    current: Mapping[str, Any],
+    change: Mapping[str, float | None],
+    emv: Mapping[str, Any],
+    goals: list[dict[str, Any]],
+) -> list[str]:
+    def moved(name: str) -> str:
+        delta = change.get(name)
+        if delta is None:
+            return ""
+        return f" ({'+' if delta >= 0 else ''}{delta * 100:.0f} % on the previous period)"
+
+    lines = [
+        f"{current['active_advocates']} active advocates shared {current['shares']} times"
+        f"{moved('shares')}, reaching a potential audience of {current['reach']}{moved('reach')}.",
+        f"{current['unique_clicks']} unique clicks (click-through rate "
+        f"{_pct(current['click_through_rate'])}) and {current['conversions']} conversions"
+        f"{moved('conversions')}.",
+        f"Earned media value: {emv['value']:.2f} {emv['currency']} ({emv['computation']}).",
+    ]
+    if current.get("participation") is not None:
+        lines.append(f"Participation: {_pct(current['participation'])} of enrolled advocates.")
+    for goal in goals:
+        state = "achieved" if goal["achieved"] else "on track" if goal["on_track"] else "behind"
+        lines.append(
+            f"Goal '{goal['name']}': {goal['value']} of {goal['target']} "
+            f"({_pct(goal['progress'])}), {state}."
+        )
+    return lines
+
+
+async def summary(
+    services: Services, tenant: str, start: date | None, end: date | None
+) -> dict[str, float]:
+    """Counter totals of a tenant, all time unless bounded."""
+    repo = services.repo
+    match: dict[str, Any] = {"tenant": tenant}
+    if start or end:
+        match["day"] = {
+            op: value.isoformat() for op, value in (("$gte", start), ("$lte", end)) if value
+        }
+    rows = await repo.sums(await repo.active_generation(), match, ())
+    return {name: value for name, value in (rows[0][1] if rows else {}).items() if value}

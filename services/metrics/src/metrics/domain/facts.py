@@ -1,0 +1,164 @@
+"""What each event contributes to the read models, as one fact: pure functions.
+
+A fact is the event reduced to what measurement needs: where it happened (tenant, day,
+advocate, content item, network, campaign) and the counters it moves. Facts are keyed by
+their event, so counting an event twice is impossible: the second insert is a duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from contracts import (
+    AdvocateEnrolled,
+    AdvocateOptedOut,
+    AnyEvent,
+    BadgeEarned,
+    ContentPublished,
+    ContentRetired,
+    ContentUpdated,
+    EngagementKind,
+    EngagementObserved,
+    GuidelinesAcknowledged,
+    GuidelinesPublished,
+    PointsAwarded,
+    PostShared,
+    RewardRedeemed,
+)
+
+# Every counter a fact can carry; figures are sums of these over a slice of facts.
+COUNTERS = (
+    "shares",
+    "reach",
+    "clicks",
+    "unique_clicks",
+    "reactions",
+    "comments",
+    "reshares",
+    "impressions",
+    "conversions",
+    "points",
+    "content_published",
+    "badges",
+    "redemptions",
+    "enrollments",
+    "opt_outs",
+    "guidelines_acknowledged",
+)
+
+ENGAGEMENT_COUNTERS: dict[EngagementKind, str] = {
+    EngagementKind.CLICK: "clicks",
+    EngagementKind.REACTION: "reactions",
+    EngagementKind.COMMENT: "comments",
+    EngagementKind.RESHARE: "reshares",
+    EngagementKind.IMPRESSION: "impressions",
+    EngagementKind.CONVERSION: "conversions",
+}
+
+
+def fact_id(event: AnyEvent) -> str:
+    # The topic is part of the key: ids are unique per producer, not across event types.
+    return f"{event.event_name}:{event.id}"
+
+
+def fact_of(event: AnyEvent) -> dict[str, Any]:
+    """The fact document of `event` (without its `_id`)."""
+    at, dims, counters, extra = _describe(event)
+    fact: dict[str, Any] = {
+        "tenant": event.tenantid,
+        "type": event.event_name,
+        "time": at,
+        "day": at.date().isoformat(),
+    }
+    # Empty dimensions and zero counters are left out: facts are many, and small is fast.
+    fact.update({name: value for name, value in dims.items() if value})
+    fact.update({name: value for name, value in counters.items() if value})
+    fact.update({name: value for name, value in extra.items() if value})
+    return fact
+
+
+def _describe(
+    event: AnyEvent,
+) -> tuple[datetime, dict[str, str], dict[str, int], dict[str, Any]]:
+    if isinstance(event, PostShared):
+        d = event.data
+        return (
+            d.shared_at,
+            {
+                "advocate": d.employee_id,
+                "content": d.content_id or "",
+                "network": d.network.value,
+                "campaign": d.campaign_id or "",
+            },
+            {"shares": 1, "reach": d.audience_size},
+            {"groups": sorted(set(d.employee_groups)), "kind": _kind(d.content_kind)},
+        )
+    if isinstance(event, EngagementObserved):
+        e = event.data
+        name = ENGAGEMENT_COUNTERS[e.kind]
+        counters = {name: e.count}
+        if e.kind is EngagementKind.CLICK and e.unique:
+            counters["unique_clicks"] = e.count
+        return (
+            e.observed_at,
+            {
+                "advocate": e.employee_id,
+                "content": e.content_id or "",
+                "network": e.network.value,
+                "campaign": e.campaign_id or "",
+            },
+            counters,
+            {"kind": _kind(e.content_kind)},
+        )
+    if isinstance(event, PointsAwarded):
+        p = event.data
+        return p.awarded_at, {"advocate": p.employee_id}, {"points": p.points}, {}
+    if isinstance(event, ContentPublished | ContentUpdated):
+        c = event.data
+        return (
+            event.time,
+            {"content": c.content_id, "campaign": c.campaign_id or ""},
+            {"content_published": 1 if isinstance(event, ContentPublished) else 0},
+            {"title": c.title, "kind": c.kind.value, "status": "published"},
+        )
+    if isinstance(event, ContentRetired):
+        r = event.data
+        return r.retired_at, {"content": r.content_id}, {}, {"status": "retired"}
+    if isinstance(event, AdvocateEnrolled):
+        a = event.data
+        return (
+            event.time,
+            {"advocate": a.employee_id},
+            {"enrollments": 1},
+            {
+                "groups": sorted(set(a.employee_groups)),
+                "status": "enrolled",
+                "department": a.department or "",
+                "location": a.location or "",
+            },
+        )
+    if isinstance(event, AdvocateOptedOut):
+        o = event.data
+        return o.opted_out_at, {"advocate": o.employee_id}, {"opt_outs": 1}, {"status": "opted-out"}
+    if isinstance(event, BadgeEarned):
+        b = event.data
+        return b.earned_at, {"advocate": b.employee_id}, {"badges": 1}, {"badge": b.badge}
+    if isinstance(event, RewardRedeemed):
+        r2 = event.data
+        return r2.redeemed_at, {"advocate": r2.employee_id}, {"redemptions": 1}, {}
+    if isinstance(event, GuidelinesAcknowledged):
+        g = event.data
+        return (
+            g.acknowledged_at,
+            {"advocate": g.employee_id},
+            {"guidelines_acknowledged": 1},
+            {"version": g.guidelines_version},
+        )
+    if isinstance(event, GuidelinesPublished):
+        return event.data.published_at, {}, {}, {"version": event.data.version}
+    return event.time, {}, {}, {}
+
+
+def _kind(kind: Any) -> str:
+    return str(kind.value) if kind is not None else ""
