@@ -11,7 +11,9 @@ times, in the same run and on the same data:
     uv run python bench/feed.py [--items 10000] [--employees 100000] [--requests 300]
 
 Only 127.0.0.1 is contacted (or MONGODB_URL / KAFKA_BOOTSTRAP_SERVERS when set).
-The database is dropped at the end.
+The seeded database (`chorus_bench_feed_<items>_<employees>`) is kept and reused by the
+next run with the same sizes: FerretDB 1.24 was seen to die of a SIGBUS when a database
+that had been busy was dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import asyncio
 import contextlib
 import os
 import random
-import secrets
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -175,18 +176,30 @@ async def main() -> None:
     parser.add_argument("--budget", type=float, default=100.0, help="seconds of measuring")
     args = parser.parse_args()
 
-    database = f"chorus_bench_feed_{secrets.token_hex(4)}"
+    database = f"chorus_bench_feed_{args.items}_{args.employees}"
     rng = random.Random(42)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
     try:
-        repo = ContentRepository(client[database])
-        await repo.ensure_indexes()
-        started = time.monotonic()
-        shares = await seed(repo, args.items, args.employees, rng)
-        print(
-            f"seeded {args.items:,} items and {shares:,} shares by {args.employees:,} "
-            f"employees in one tenant in {time.monotonic() - started:.1f} s"
-        )
+        db = client[database]
+        repo = ContentRepository(db)
+        seeded = await db["bench"].find_one({"_id": "seed"})
+        if seeded is None:
+            # A run stopped half-way may have left part of the data.
+            for collection in (repo.items, repo.shared):
+                await collection.delete_many({})
+            await repo.ensure_indexes()
+            started = time.monotonic()
+            shares = await seed(repo, args.items, args.employees, rng)
+            await db["bench"].insert_one({"_id": "seed", "shares": shares})
+            print(
+                f"seeded {args.items:,} items and {shares:,} shares by {args.employees:,} "
+                f"employees in one tenant in {time.monotonic() - started:.1f} s"
+            )
+        else:
+            print(
+                f"reusing {args.items:,} items and {seeded['shares']:,} shares by "
+                f"{args.employees:,} employees in one tenant ({database})"
+            )
         people = [_employee(rng, rng.randrange(args.employees)) for _ in range(args.requests + 1)]
         # The feed publishes nothing: no Kafka producer behind these outboxes.
         unused: Any = None
@@ -257,7 +270,6 @@ async def main() -> None:
         if results[0]["n"] < 100:
             print("(with fewer than 100 rounds, p99 is the slowest sample)")
     finally:
-        await client.drop_database(database)
         await client.close()
 
 

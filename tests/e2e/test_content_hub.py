@@ -1,5 +1,5 @@
-"""The content hub's processes: a scheduled item goes live on time with nobody asking, and
-a share made through the share service comes back as popularity and a "shared" mark."""
+"""The content hub's own processes: a scheduled item goes live on time with nobody asking,
+and a PostShared on Kafka comes back as popularity and a "shared" mark in the feed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from support import eventually, ref, token
+from contracts import PostShared, PostSharedData
+from support import eventually, produce, ref, token
 
 
 async def test_scheduled_item_goes_live_and_learns_from_its_shares(platform) -> None:
@@ -42,20 +43,26 @@ async def test_scheduled_item_goes_live_and_learns_from_its_shares(platform) -> 
         hidden = await http.get(f"{content}/api/v1/content/{item['id']}", headers=outsider)
         assert hidden.status_code == 404
 
-        joined = await http.post(
-            f"{platform.url('share')}/api/v1/advocates/me", headers=employee, json={"accept": True}
+        shared = PostShared.create(
+            tenant_id=tenant,
+            subject="share-1",
+            data=PostSharedData(
+                share_id=ref("s"),
+                content_id=item["id"],
+                employee_id="emp-1",
+                network="linkedin",
+                short_code=ref("code"),
+                tracked_url="https://go.example.com/l/abc",
+                shared_at=datetime.now(UTC),
+                method="intent",
+            ),
         )
-        assert joined.status_code == 201, joined.text
-
-        async def share() -> httpx.Response:
-            return await http.post(
-                f"{platform.url('share')}/api/v1/shares",
-                headers=employee,
-                json={"content_id": item["id"], "network": "linkedin"},
-            )
-
-        await eventually(share, lambda r: r.status_code == 201)
-        shared = await eventually(
-            feed, lambda items: bool(items) and items[0]["shared"] and items[0]["shares"] == 1
+        await produce(PostShared.topic, shared.to_json(), key=shared.partition_key().encode())
+        # The platform's content worker is a fresh consumer group: before this share it
+        # reads every PostShared already on the topic, from other tests and runs.
+        learned = await eventually(
+            feed,
+            lambda items: bool(items) and items[0]["shared"] and items[0]["shares"] == 1,
+            timeout=120,
         )
-        assert shared[0]["id"] == item["id"]
+        assert learned[0]["id"] == item["id"]

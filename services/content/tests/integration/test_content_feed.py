@@ -75,9 +75,9 @@ async def test_drafts_scheduled_and_expired_items_stay_out_of_the_feed(hub) -> N
     live = await _create(hub, tenant)
     draft = await _create(hub, tenant, draft=True)
     scheduled = await _create(hub, tenant, publish_at=(now + timedelta(hours=1)).isoformat())
-    expiring = await _create(hub, tenant, expires_at=(now + timedelta(seconds=1)).isoformat())
+    expiring = await _create(hub, tenant, expires_at=(now + timedelta(seconds=4)).isoformat())
     assert set(await _feed(hub, me)) == {live, expiring}
-    await eventually(lambda: _feed(hub, me), lambda ids: ids == [live], timeout=10)
+    await eventually(lambda: _feed(hub, me), lambda ids: ids == [live], timeout=15)
     for hidden in (draft, scheduled, expiring):
         assert (await hub.http.get(f"/api/v1/content/{hidden}", headers=me)).status_code == 404
 

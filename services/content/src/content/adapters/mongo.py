@@ -72,6 +72,12 @@ class ContentRepository:
 
     # -- sharing ----------------------------------------------------------------------------
 
+    async def existing(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those (tenant, content id) pairs that are items of that very tenant."""
+        ids = sorted({content_id for _, content_id in keys})
+        cursor = self.items.find({"_id": {"$in": ids}}, {"tenant": 1})
+        return {(doc["tenant"], doc["_id"]) async for doc in cursor} & keys
+
     async def popularity_of(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
         cursor = self.popularity.find({"_id": {"$in": list(doc_ids)}}, {"_wm": 0})
         return [doc async for doc in cursor]

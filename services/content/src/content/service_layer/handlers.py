@@ -476,13 +476,18 @@ async def employee_feed(
 
 async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) -> None:
     """Learn popularity and who shared what; redelivered events count nothing twice."""
+    # Only shares of this tenant's own items count: a content id quoted under another
+    # tenant, or one this hub never had, changes nothing (and costs no writes).
+    known = await services.repo.existing(
+        {(i.event.tenantid, i.event.data.content_id) for i in batch if i.event.data.content_id}
+    )
     deltas: list[Delta] = []
     marks: dict[tuple[str, str], set[str]] = {}
     for item in batch:
         event, data = item.event, item.event.data
-        if data.content_id is None:
-            continue
         tenant = event.tenantid
+        if data.content_id is None or (tenant, data.content_id) not in known:
+            continue
         deltas.append(
             Delta(
                 f"{tenant}:{data.content_id}",
