@@ -36,7 +36,7 @@ from pymongo import AsyncMongoClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "services/rewards/tests/integration")]
 
-from streams import day, engagement, share, start_group_at_end  # noqa: E402
+from streams import day, end_offsets, engagement, share, start_group_at_end  # noqa: E402
 
 from chassis.consumer import Consumed  # noqa: E402
 from chassis.outbox import Outbox  # noqa: E402
@@ -60,16 +60,7 @@ def events_for(tenant: str, count: int, employees: int) -> list[AnyEvent]:
 
 async def produce(events: list[AnyEvent]) -> dict[TopicPartition, int]:
     """Send `events`; returns where each partition stood before them."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(t, p) for t in CONSUMES for p in consumer.partitions_for_topic(t) or ()
-        ]
-        before = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
+    before = await end_offsets(CONSUMES)
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=10)
     await producer.start()
     try:

@@ -24,20 +24,28 @@ from support import KAFKA
 BASE = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
-async def start_group_at_end(group: str, topics: list[str] = CONSUMES) -> None:
-    """Commit the group's offsets at the current end of `topics`, so a fresh worker reads
-    only what the test sends, not everything other tests ever sent."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
+async def end_offsets(topics: list[str]) -> dict[TopicPartition, int]:
+    """Where each partition of `topics` ends now."""
+    # A consumer learns a topic's partitions only for topics it subscribes to.
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=KAFKA, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()
         partitions = [
             TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
         ]
-        if not partitions:
-            return
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
+        return await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+
+
+async def start_group_at_end(group: str, topics: list[str] = CONSUMES) -> None:
+    """Commit the group's offsets at the current end of `topics`, so a fresh worker reads
+    only what the test sends, not everything other tests ever sent."""
+    ends = await end_offsets(topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
         await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
     finally:
         await consumer.stop()

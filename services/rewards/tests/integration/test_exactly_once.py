@@ -9,13 +9,14 @@ import signal
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
-from streams import day, engagement, share, start_group_at_end
+from streams import day, end_offsets, engagement, share, start_group_at_end
 
 from contracts import AnyEvent, EngagementKind
 from contracts.topics import POINTS_AWARDED
-from support import KAFKA, MONGODB_URL, ServiceProcess, eventually, ref
+from support import KAFKA, MONGODB_URL, ServiceProcess, eventually, ref, token
 
 EVENTS = 50_000
 EMPLOYEES = 20
@@ -49,17 +50,6 @@ def stream(tenant: str) -> tuple[list[AnyEvent], dict[str, int], int]:
     return events, dict(expected), awards
 
 
-async def end_offsets(topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-
-
 async def published(
     tenant: str, since: dict[TopicPartition, int], wanted: int
 ) -> dict[str, list[bytes]]:
@@ -87,7 +77,7 @@ async def test_every_award_exactly_once_while_the_worker_is_killed(tmp_path: Pat
     tenant, database, group = ref("once"), ref("chorus_rewards_once_"), ref("rewards-once-")
     events, expected, award_count = stream(tenant)
     await start_group_at_end(group)
-    points_since = await end_offsets(POINTS_AWARDED)
+    points_since = await end_offsets([POINTS_AWARDED])
     env = {
         "REWARDS_DATABASE": database,
         "REWARDS_CONSUMER_GROUP": group,
@@ -135,7 +125,22 @@ async def test_every_award_exactly_once_while_the_worker_is_killed(tmp_path: Pat
             lambda got: {e: d.get("earned") for e, d in got.items()} == expected,
             timeout=240,
         )
-        assert {e: d["balance"] for e, d in final.items()} == expected
+        assert len(final) == EMPLOYEES
+
+        # The balances as employees see them.
+        api = ServiceProcess("rewards", "api", env=env).start(tmp_path)
+        try:
+            await asyncio.to_thread(api.wait_healthy)
+            async with httpx.AsyncClient(timeout=30) as http:
+                balances = {}
+                for employee in expected:
+                    mine = await http.get(
+                        f"{api.url}/api/v1/me/points", headers=token(tenant, employee)
+                    )
+                    balances[employee] = mine.json()["balance"]
+        finally:
+            api.stop()
+        assert balances == expected
 
         ledger = [d async for d in db["ledger"].find({"tenant": tenant})]
         assert len(ledger) == award_count
