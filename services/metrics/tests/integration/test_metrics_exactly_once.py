@@ -36,7 +36,7 @@ async def test_figures_are_exact_after_ten_kills_during_50000_events(tmp_path) -
         await publishing
 
         tenant, curator = program.tenant, token(program.tenant, "cur", roles=("curator",))
-        async with httpx.AsyncClient(timeout=60) as http:
+        async with httpx.AsyncClient(timeout=240) as http:
 
             async def counted() -> dict[str, int]:
                 response = await http.get(f"{api.url}/api/v1/summary", headers=curator)

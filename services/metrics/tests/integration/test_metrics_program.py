@@ -73,7 +73,7 @@ async def program(stack):
     await publish(generated.events)
     api = processes["api"].url
     admin = token(generated.tenant, "boss", roles=("admin",))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=240) as http:
         saved = await http.put(
             f"{api}/api/v1/settings", headers=admin, json={"prices": PRICES, "employees": EMPLOYEES}
         )
@@ -94,7 +94,7 @@ def _curator(program) -> dict[str, str]:
 
 async def _get(stack, program, path: str, **params: Any) -> Any:
     processes, _ = stack
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with httpx.AsyncClient(timeout=240) as http:
         response = await http.get(
             f"{processes['api'].url}/api/v1{path}", headers=_curator(program), params=params
         )
@@ -208,7 +208,7 @@ async def test_earned_media_value_shows_its_formula(stack, program) -> None:
 async def test_goals_report_progress(stack, program) -> None:
     processes, _ = stack
     start, end = program.first_day, program.last_day
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with httpx.AsyncClient(timeout=240) as http:
         saved = await http.put(
             f"{processes['api'].url}/api/v1/goals/applications",
             headers=_curator(program),
@@ -287,7 +287,7 @@ async def test_program_report_summarises_the_period(stack, program) -> None:
 async def test_queries_are_scoped_by_tenant_role_and_checked(stack, program) -> None:
     processes, _ = stack
     api = processes["api"].url
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=240) as http:
         other = await http.get(
             f"{api}/api/v1/figures", headers=token(ref("other"), roles=("curator",))
         )
