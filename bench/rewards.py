@@ -34,6 +34,8 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 ROOT = Path(__file__).resolve().parents[1]
+# This script's folder comes first on the path, and this file would shadow the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "services/rewards/tests/integration")]
 
 from streams import day, end_offsets, engagement, share, start_group_at_end  # noqa: E402
@@ -94,7 +96,7 @@ async def naive_rate(group: str, database: str, seconds: float) -> float:
     """One message at a time, one `$inc` upsert per event, committed per message."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
     balances = client[database]["balances"]
-    broker = KafkaBroker(KAFKA)
+    broker = KafkaBroker(KAFKA, logger=None)
     handled = 0
 
     @broker.subscriber(
@@ -130,14 +132,21 @@ async def worker_rate(group: str, database: str, tenant: str, points: int, count
     env = {"REWARDS_DATABASE": database, "REWARDS_CONSUMER_GROUP": group, "REWARDS_TENANTS": tenant}
     worker = ServiceProcess("rewards", "worker", env=env).start(Path(tempfile.mkdtemp()))
     try:
-        started = time.perf_counter()
         await asyncio.to_thread(worker.wait_healthy)
-        while time.perf_counter() - started < 600:
-            earned = [d.get("earned", 0) async for d in standings.find({"tenant": tenant})]
-            if sum(earned) >= points:
+        # Timed from the first batch written (group join excluded, as for the naive
+        # consumer), counting only what was left to do at that moment.
+        first: tuple[float, int] | None = None
+        deadline = time.perf_counter() + 600
+        while time.perf_counter() < deadline:
+            earned = sum([d.get("earned", 0) async for d in standings.find({"tenant": tenant})])
+            if earned and first is None:
+                first = (time.perf_counter(), earned)
+            if earned >= points:
                 break
-            await asyncio.sleep(0.25)
-        return count / (time.perf_counter() - started)
+            await asyncio.sleep(0.1)
+        assert first is not None
+        left = count * (points - first[1]) / points
+        return left / (time.perf_counter() - first[0])
     finally:
         worker.stop()
         await client.close()
@@ -173,7 +182,8 @@ async def profile(tenant: str, batch: list[AnyEvent]) -> dict[str, float]:
     services = handlers.Services(
         repo=repo,
         publisher=_NoSend(),  # type: ignore[arg-type]
-        standing_outbox=Outbox(repo.standings, _NoSend(), 10),  # type: ignore[arg-type]
+        unit_outbox=Outbox(repo.units, _NoSend(), 10),  # type: ignore[arg-type]
+        clawback_outbox=Outbox(repo.clawbacks, _NoSend(), 10),  # type: ignore[arg-type]
     )
     consumed = [Consumed(e, e.topic, 0, offset) for offset, e in enumerate(batch)]
     began = time.perf_counter()
@@ -208,10 +218,7 @@ async def main() -> None:
     rate = await worker_rate(
         worker_group, ref("chorus_rewards_bench_"), tenant, points, len(events)
     )
-    print(
-        f"rewards worker:             {rate:>10,.0f} events/s  "
-        f"({rate / naive:.1f}x naive; start-up and group join included)"
-    )
+    print(f"rewards worker:             {rate:>10,.0f} events/s  ({rate / naive:.1f}x naive)")
     sample = events_for(ref("bench-profile-"), 2000, args.employees)
     spent = await profile(tenant, sample)
     total = spent.pop("total")
