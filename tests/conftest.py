@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support import SERVICES, ServiceProcess, ref
+from support import SERVICES, ServiceProcess, ref, start_group_at_end
 
 
 class Platform:
@@ -29,6 +31,11 @@ class Platform:
         }
 
     def start(self) -> None:
+        for service in SERVICES:
+            consumes = importlib.import_module(f"{service}.bootstrap").DEFINITION.consumes
+            if consumes:
+                group = self.env(service)[f"{service.upper()}_CONSUMER_GROUP"]
+                asyncio.run(start_group_at_end(group, consumes))
         for service in SERVICES:
             for role in ("api", "worker"):
                 self.processes[(service, role)] = ServiceProcess(service, role)

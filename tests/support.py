@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from chassis.auth import issue_token
+from chassis.kafka import ensure_topics
 from chassis.settings import LOCAL_JWT_SECRET
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,3 +168,26 @@ async def produce(topic: str, value: bytes, key: bytes | None = None) -> None:
         await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
+
+
+async def start_group_at_end(group: str, topics: Iterable[str]) -> None:
+    """Commit the topics' current end offsets for consumer group `group`.
+
+    A worker of a fresh group then starts with the events its test produces instead of
+    working through every other test's history on the shared Kafka first.
+    """
+    wanted = set(topics)
+    # On a fresh Kafka the services have not created their topics yet.
+    await ensure_topics(KAFKA, wanted, partitions=6, replication=1)
+    consumer = AIOKafkaConsumer(
+        *wanted, bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        # partitions_for_topic knows only subscribed topics: join the group to learn them.
+        while {tp.topic for tp in consumer.assignment()} != wanted:
+            await consumer.getmany(timeout_ms=100)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()

@@ -96,7 +96,12 @@ async def test_poison_goes_to_dead_letters_and_the_next_event_counts(
     headers = {k: v.decode() for k, v in record.headers}
     assert headers[DLQ_ERROR_HEADER], headers
     assert headers[DLQ_SOURCE_HEADER].startswith(event_class.topic + "/")
-    assert headers["chorus-dlq-consumer"].split("-")[0] in {"share", "rewards", "metrics"}
+    assert headers["chorus-dlq-consumer"].split("-")[0] in {
+        "content",
+        "share",
+        "rewards",
+        "metrics",
+    }
 
     expected = {
         ContentPublished: ("content_published", 1),
