@@ -161,7 +161,8 @@ async def run_relay(
             try:
                 busy |= await outbox.relay_once() > 0
                 OUTBOX_PENDING.labels(outbox.collection.name).set(await outbox.pending_documents())
-            except Exception as exc:
+            except Exception as exc:  # Kafka or Mongo away: pause, then try again
+                failed = True
                 log.warning(
                     "outbox relay failed; retrying",
                     extra={"collection": outbox.collection.name, "error": repr(exc)},
