@@ -46,7 +46,7 @@ schemas: install
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
 test: lint
 	@$(DEVSTACK) start --fresh
-	@status=0; eval "$$($(DEVSTACK) env)"; \
+	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  $(VENV_PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	  $(DEVSTACK) stop; exit $$status
 
@@ -61,7 +61,7 @@ down:
 
 bench: install
 	@$(DEVSTACK) start
-	@status=0; eval "$$($(DEVSTACK) env)"; \
+	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  for script in bench/*.py; do $(VENV_PY) $$script || status=$$?; done; \
 	  $(DEVSTACK) stop; exit $$status
 
