@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from chassis.auth import issue_token
 from chassis.kafka import ensure_topics
@@ -176,18 +177,24 @@ async def start_group_at_end(group: str, topics: Iterable[str]) -> None:
     A worker of a fresh group then starts with the events its test produces instead of
     working through every other test's history on the shared Kafka first.
     """
-    wanted = set(topics)
+    wanted = sorted(set(topics))
     # On a fresh Kafka the services have not created their topics yet.
     await ensure_topics(KAFKA, wanted, partitions=6, replication=1)
-    consumer = AIOKafkaConsumer(
-        *wanted, bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(wanted)
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic["topic"], p["partition"])
+        for topic in described
+        for p in topic["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        # partitions_for_topic knows only subscribed topics: join the group to learn them.
-        while {tp.topic for tp in consumer.assignment()} != wanted:
-            await consumer.getmany(timeout_ms=100)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        await consumer.commit(dict(ends))
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
     finally:
         await consumer.stop()

@@ -12,12 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from chassis.kafka import ensure_topics
+import support
 from chassis.process import create_app
 from content.bootstrap import DEFINITION
 from content.config import ContentSettings
@@ -94,24 +92,8 @@ class Hub:
 
 
 async def start_group_at_end(group: str, topic: str) -> None:
-    """Commit the topic's end offsets for `group`, so its worker skips what other tests and
-    earlier runs published there (a fresh group would otherwise replay all of it)."""
-    await ensure_topics(KAFKA, [topic], partitions=6, replication=1)
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(ends)
-    finally:
-        await consumer.stop()
+    """Its worker skips what other tests and earlier runs published on `topic`."""
+    await support.start_group_at_end(group, [topic])
 
 
 @pytest.fixture(scope="session")

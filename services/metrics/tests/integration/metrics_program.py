@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+import support
 from contracts import (
     ALL_EVENTS,
     AdvocateEnrolled,
@@ -423,22 +424,8 @@ async def start_metrics(
 
 
 async def _start_at_the_end(group: str) -> None:
-    """Commit the topics' current end for `group`: other tests' events on the shared Kafka
-    are then not this worker's to count, and it starts with the events we publish."""
-    consumer = AIOKafkaConsumer(
-        *(event.topic for event in ALL_EVENTS),
-        bootstrap_servers=KAFKA,
-        group_id=group,
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        while {tp.topic for tp in consumer.assignment()} != {e.topic for e in ALL_EVENTS}:
-            await consumer.getmany(timeout_ms=100)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
+    """Other tests' events on the shared Kafka are not this worker's to count."""
+    await support.start_group_at_end(group, [event.topic for event in ALL_EVENTS])
 
 
 async def wait_for(probe, check, timeout: float = 180.0):

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
 
+import support
 from contracts import (
     EngagementKind,
     EngagementObserved,
@@ -39,16 +39,8 @@ async def end_offsets(topics: list[str]) -> dict[TopicPartition, int]:
 
 
 async def start_group_at_end(group: str, topics: list[str] = CONSUMES) -> None:
-    """Commit the group's offsets at the current end of `topics`, so a fresh worker reads
-    only what the test sends, not everything other tests ever sent."""
-    ends = await end_offsets(topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
+    """A fresh worker reads only what the test sends, not everything other tests sent."""
+    await support.start_group_at_end(group, topics)
 
 
 def share(tenant: str, employee: str, at: datetime, content: str | None = None) -> PostShared:
