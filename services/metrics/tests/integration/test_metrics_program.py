@@ -333,6 +333,7 @@ async def test_business_metrics_are_per_tenant_and_network_only(stack, program) 
     assert float(found[0].rsplit(" ", 1)[1]) == today
 
 
+@pytest.mark.timeout(600)
 async def test_replay_rebuilds_identical_figures_and_swaps_them_in(stack, program) -> None:
     _, suffix = stack
     start, end = program.first_day, program.last_day

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 from streams import day, end_offsets, engagement, share, start_group_at_end
@@ -73,6 +74,8 @@ async def published(
     return by_id
 
 
+# 50,000 events through FerretDB on 2 cores take minutes; the default 300 s is too tight.
+@pytest.mark.timeout(900)
 async def test_every_award_exactly_once_while_the_worker_is_killed(tmp_path: Path) -> None:
     tenant, database, group = ref("once"), ref("chorus_rewards_once_"), ref("rewards-once-")
     events, expected, award_count = stream(tenant)
