@@ -29,12 +29,11 @@ from chassis.faults import checkpoint
 from chassis.kafka import EventPublisher
 from contracts import (
     EngagementKind,
-    EngagementObserved,
-    EngagementObservedData,
     EngagementSource,
 )
 from share.adapters.mongo import ShareRepository
 from share.domain.clicks import is_unique
+from share.domain.engagements import engagement_on_share
 
 log = logging.getLogger(__name__)
 
@@ -187,27 +186,16 @@ class ClickRecorder:
         await self._mark_unique(batch)
         events = []
         for item in batch:
-            share = item.share
             events.append(
-                EngagementObserved.create(
-                    tenant_id=share["tenant"],
-                    subject=share["_id"],
+                engagement_on_share(
+                    item.share,
                     event_id=uuid.uuid4().hex,
-                    time=item.at,
-                    data=EngagementObservedData(
-                        engagement_id=f"click-{uuid.uuid4().hex}",
-                        share_id=share["_id"],
-                        content_id=share.get("content_id"),
-                        employee_id=share["employee_id"],
-                        network=share["network"],
-                        kind=EngagementKind.CLICK,
-                        observed_at=item.at,
-                        source=EngagementSource.REDIRECT,
-                        visitor=item.visitor,
-                        unique=item.unique,
-                        campaign_id=share.get("campaign_id"),
-                        content_kind=share.get("content_kind"),
-                    ),
+                    engagement_id=f"click-{uuid.uuid4().hex}",
+                    kind=EngagementKind.CLICK,
+                    source=EngagementSource.REDIRECT,
+                    observed_at=item.at,
+                    visitor=item.visitor,
+                    unique=item.unique,
                 )
             )
         doc_id = uuid.uuid4().hex

@@ -28,7 +28,6 @@ from contracts import (
     ContentUpdated,
     EngagementKind,
     EngagementObserved,
-    EngagementObservedData,
     EngagementSource,
     GuidelinesAcknowledged,
     GuidelinesPublished,
@@ -43,6 +42,7 @@ from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
 from share.domain.advocates import audience_size, cannot_share_as
 from share.domain.clicks import UNIQUE_WINDOW, DailySalts
+from share.domain.engagements import engagement_on_share
 from share.domain.links import (
     Refusal,
     Viewer,
@@ -632,25 +632,15 @@ async def ingest_engagement(services: Services, report: EngagementReport) -> tup
     engagement_id = derived_event_id("engagement", report.source.value, report.id)
     if share_doc.get("stopped"):
         return engagement_id, "ignored"
-    event = EngagementObserved.create(
-        tenant_id=share_doc["tenant"],
-        subject=share_doc["_id"],
+    event = engagement_on_share(
+        share_doc,
         event_id=engagement_id,
-        time=report.observed_at,
+        engagement_id=f"{report.source.value}:{report.id}",
+        kind=report.kind,
+        source=report.source,
+        observed_at=report.observed_at,
+        count=report.count,
         traceparent=current_traceparent(),
-        data=EngagementObservedData(
-            engagement_id=f"{report.source.value}:{report.id}",
-            share_id=share_doc["_id"],
-            content_id=share_doc.get("content_id"),
-            employee_id=share_doc["employee_id"],
-            network=share_doc["network"],
-            kind=report.kind,
-            count=report.count,
-            observed_at=report.observed_at,
-            source=report.source,
-            campaign_id=share_doc.get("campaign_id"),
-            content_kind=share_doc.get("content_kind"),
-        ),
     )
     doc = {
         "_id": engagement_id,
