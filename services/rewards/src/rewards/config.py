@@ -17,7 +17,7 @@ class RewardsSettings(ServiceSettings):
 
     # Records per consumed batch: one standing write per employee in it, however many
     # events they have, so bigger batches write less per event.
-    batch_size: int = Field(2000, ge=1)
+    batch_size: int = Field(10_000, ge=1)
     # Tenants this deployment scores, comma separated; empty: every tenant. A large tenant
     # can get workers of its own (with a consumer group of their own), the rest share one.
     tenants: str = ""

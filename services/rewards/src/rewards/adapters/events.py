@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -206,10 +207,7 @@ def standing_from_doc(tenant: str, employee_id: str, doc: dict[str, Any] | None)
         month_points=doc.get("month_points", 0),
         week_key=doc.get("week_key", ""),
         week_points=doc.get("week_points", 0),
-        days={
-            day: DailyUse(day, dict(use.get("per_action", {})), use.get("total", 0))
-            for day, use in (doc.get("days") or {}).items()
-        },
+        days=_days_from_doc(doc.get("days")),
         shares=doc.get("shares", 0),
         streak=doc.get("streak", 0),
         streak_week=doc.get("streak_week", ""),
@@ -218,13 +216,31 @@ def standing_from_doc(tenant: str, employee_id: str, doc: dict[str, Any] | None)
     )
 
 
+def _days_from_doc(days: str | dict[str, Any] | None) -> dict[str, DailyUse]:
+    if not days:
+        return {}
+    if isinstance(days, str):
+        return {
+            day: DailyUse(day, dict(per_action), total)
+            for day, (total, per_action) in json.loads(days).items()
+        }
+    # Written before the map was packed.
+    return {
+        day: DailyUse(day, dict(use.get("per_action", {})), use.get("total", 0))
+        for day, use in days.items()
+    }
+
+
 def standing_fields(standing: Standing) -> dict[str, Any]:
     """The fields the worker owns and sets as a whole (figures move by `$inc`)."""
     return {
-        "days": {
-            day: {"per_action": use.per_action, "total": use.total}
-            for day, use in standing.days.items()
-        },
+        # Packed into one string: nobody queries it, and the MongoDB-wire server we test
+        # with decodes every nested field of every document it scans for a conditional
+        # update; as a document, this map made a standing's write twice as slow.
+        "days": json.dumps(
+            {day: [use.total, use.per_action] for day, use in standing.days.items()},
+            separators=(",", ":"),
+        ),
         "shares": standing.shares,
         "streak": standing.streak,
         "streak_week": standing.streak_week,

@@ -11,8 +11,8 @@
   its RewardRedeemed (outbox).
 - `clawbacks`: one per reversed award, keyed by it, carrying its PointsAwarded (outbox).
 - `ledger`: one entry per award, keyed by the award id.
-- `activities`: every scored activity (one document per batch and tenant), for rule
-  simulations.
+- `activities`: every scored activity (one document per batch and tenant, stored column
+  by column), for rule simulations.
 - `tenants`: rule versions, challenges and leaderboard settings per tenant.
 - `catalog`: reward items with their price and stock.
 """
@@ -160,7 +160,7 @@ class RewardsRepository:
         )
         seen: dict[str, dict[str, Any]] = {}
         async for doc in cursor:
-            for activity in doc["activities"]:
+            for activity in _activities_of(doc):
                 if start <= activity["at"] < end:
                     seen[activity["event_id"]] = activity
         return sorted(seen.values(), key=lambda a: (a["at"], a["event_id"]))
@@ -226,3 +226,13 @@ class RewardsRepository:
     async def clawed(self, tenant: str, employee_id: str) -> int:
         cursor = self.clawbacks.find({"tenant": tenant, "employee_id": employee_id}, {"points": 1})
         return sum([doc["points"] async for doc in cursor])
+
+
+def _activities_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The activities of one batch document: stored column by column (or, when written
+    before that, as a list of documents)."""
+    columns: dict[str, list[Any]] | None = doc.get("columns")
+    if columns is None:
+        return list(doc.get("activities", []))
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]

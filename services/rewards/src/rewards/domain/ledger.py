@@ -172,8 +172,9 @@ def _score_actions(
         )
         standing = _earn(standing, activity, points)
     days = {**standing.days, day: used}
-    kept = sorted(days)[-DAYS_KEPT:]
-    return replace(standing, days={d: days[d] for d in kept}), awards
+    if len(days) > DAYS_KEPT:
+        days = {d: days[d] for d in sorted(days)[-DAYS_KEPT:]}
+    return replace(standing, days=days), awards
 
 
 def _share_progress(standing: Standing, activity: Activity) -> Standing:
@@ -207,11 +208,12 @@ def _badges_due(standing: Standing, activity: Activity) -> list[tuple[str, str]]
 def _challenges(
     standing: Standing, activity: Activity, challenges: Sequence[Challenge]
 ) -> tuple[Standing, list[Award]]:
+    counted = [c for c in challenges if c.counts(activity)]
+    if not counted:
+        return standing, []
     progress = dict(standing.challenges)
     awards = []
-    for challenge in challenges:
-        if not challenge.counts(activity):
-            continue
+    for challenge in counted:
         before = progress.get(challenge.challenge_id, 0)
         progress[challenge.challenge_id] = before + 1
         if before < challenge.target <= before + 1 and challenge.bonus > 0:
@@ -252,7 +254,8 @@ def apply(
         )
         for badge, name in _badges_due(standing, activity)
     ]
-    standing = replace(standing, badges=standing.badges | {b.badge for b in badges})
+    if badges:
+        standing = replace(standing, badges=standing.badges | {b.badge for b in badges})
     return Outcome(standing, awards + bonus, badges)
 
 
