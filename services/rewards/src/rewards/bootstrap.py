@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from functools import partial
 
 from chassis.consumer import subscribe_batch
@@ -36,6 +38,8 @@ async def setup(runtime: Runtime) -> api.Components:
         publisher=runtime.publisher,
         unit_outbox=Outbox(repo.units, runtime.publisher, lease),
         clawback_outbox=Outbox(repo.clawbacks, runtime.publisher, lease),
+        month_badge_outbox=Outbox(repo.month_badges, runtime.publisher, lease),
+        month_end_grace=timedelta(seconds=settings.month_end_grace_seconds),
         tenants=frozenset(t.strip() for t in settings.tenants.split(",") if t.strip()) or None,
     )
     return api.Components(
@@ -59,12 +63,24 @@ def subscribe(runtime: Runtime) -> None:
 
 
 def loops(runtime: Runtime) -> list[Loop]:
-    services = runtime.services.services
+    settings = runtime.settings
+    assert isinstance(settings, RewardsSettings)
+    services: handlers.Services = runtime.services.services
+    outboxes = [services.unit_outbox, services.clawback_outbox]
+    if services.month_badge_outbox is not None:
+        outboxes.append(services.month_badge_outbox)
 
     async def outbox_relay() -> None:
-        await run_relay([services.unit_outbox, services.clawback_outbox], interval=0.5)
+        await run_relay(outboxes, interval=0.5)
 
-    return [outbox_relay]
+    async def month_end_badges() -> None:
+        # Every replica runs it; a month is decided and each badge emitted once (see
+        # handlers.close_months). A failure restarts the loop after a pause.
+        while True:
+            await handlers.close_months(services)
+            await asyncio.sleep(settings.month_end_interval_seconds)
+
+    return [outbox_relay, month_end_badges]
 
 
 DEFINITION = ServiceDefinition(

@@ -23,3 +23,7 @@ class RewardsSettings(ServiceSettings):
     tenants: str = ""
     # How old a leaderboard snapshot may get before a fresh one is loaded in the background.
     leaderboard_refresh_seconds: float = Field(5.0, gt=0)
+    # "Top 10% of the month": a month is decided this long after it ended (UTC), so that
+    # events still in flight count; workers look for a month to close this often.
+    month_end_grace_seconds: float = Field(3600.0, ge=0)
+    month_end_interval_seconds: float = Field(60.0, gt=0)

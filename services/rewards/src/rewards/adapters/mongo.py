@@ -13,6 +13,11 @@
 - `ledger`: one entry per award, keyed by the award id.
 - `activities`: every scored activity (one document per batch and tenant, stored column
   by column), for rule simulations.
+- `month_ends`: one per tenant and ended month (`<tenant>:<month>`), the "top 10% of the
+  month" decision: the ranking's size, the cutoff and the winners. Inserted once; whoever
+  inserts it first decides, every other writer reads it.
+- `month_badges`: one per employee and month won (keyed by the badge's award id),
+  carrying its BadgeEarned (outbox).
 - `tenants`: rule versions, challenges and leaderboard settings per tenant.
 - `catalog`: reward items with their price and stock.
 """
@@ -51,6 +56,8 @@ class RewardsRepository:
         self.spends = db["spends"]
         self.units = db["units"]
         self.clawbacks = db["clawbacks"]
+        self.month_ends = db["month_ends"]
+        self.month_badges = db["month_badges"]
         self._reads = asyncio.Semaphore(read_concurrency)
 
     async def ensure_indexes(self) -> None:
@@ -63,7 +70,8 @@ class RewardsRepository:
         await self.spends.create_index([("owner", ASCENDING), ("seq", DESCENDING)])
         await self.units.create_index([("owner", ASCENDING), ("seq", DESCENDING)])
         await self.clawbacks.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
-        for staged in (self.units, self.clawbacks):
+        await self.month_badges.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
+        for staged in (self.units, self.clawbacks, self.month_badges):
             await outbox.ensure_index(staged)
 
     # -- standings ---------------------------------------------------------------------
@@ -164,6 +172,49 @@ class RewardsRepository:
                 if start <= activity["at"] < end:
                     seen[activity["event_id"]] = activity
         return sorted(seen.values(), key=lambda a: (a["at"], a["event_id"]))
+
+    # -- months ------------------------------------------------------------------------
+
+    async def tenants_awarded_between(self, start: Any, end: Any) -> list[str]:
+        tenants = await self.ledger.distinct("tenant", {"awarded_at": {"$gte": start, "$lt": end}})
+        return sorted(tenants)
+
+    async def net_points_between(self, tenant: str, start: Any, end: Any) -> dict[str, int]:
+        """Points per employee from awards dated in [start, end), less those of them that
+        were clawed back (whenever: a reversal counts against the award's own period)."""
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$match": {
+                    "tenant": tenant,
+                    "awarded_at": {"$gte": start, "$lt": end},
+                    # Reversals are dated when they were made; they are counted below.
+                    "rule_id": {"$ne": "clawback"},
+                }
+            },
+            {"$group": {"_id": "$employee_id", "points": {"$sum": "$points"}}},
+        ]
+        points: dict[str, int] = {}
+        async for doc in await self.ledger.aggregate(pipeline):
+            points[doc["_id"]] = doc["points"]
+        reversed_ = self.clawbacks.find(
+            {"tenant": tenant, "awarded_at": {"$gte": start, "$lt": end}},
+            {"employee_id": 1, "points": 1},
+        )
+        async for doc in reversed_:
+            points[doc["employee_id"]] = points.get(doc["employee_id"], 0) - doc["points"]
+        return points
+
+    async def month_end(self, claim_id: str) -> dict[str, Any] | None:
+        return await self.month_ends.find_one({"_id": claim_id})
+
+    async def finish_month_end(self, claim_id: str) -> None:
+        await self.month_ends.update_one({"_id": claim_id}, {"$set": {"done": True}})
+
+    async def month_badges_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+        cursor = self.month_badges.find(
+            {"tenant": tenant, "employee_id": employee_id}, {outbox.PENDING: 0}
+        )
+        return [doc async for doc in cursor]
 
     # -- tenants -----------------------------------------------------------------------
 

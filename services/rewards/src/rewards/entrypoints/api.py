@@ -85,7 +85,14 @@ async def my_badges(user: CurrentUser, app: App) -> dict[str, Any]:
     """The badges the caller has earned."""
     standing = await app.services.repo.standing(user.tenant, user.employee_id) or {}
     badges = standing.get("badges") or {}
-    return {"badges": [{"badge": b, **v} for b, v in sorted(badges.items())]}
+    earned = [{"badge": b, **v} for b, v in sorted(badges.items())]
+    # Once per month won, so kept apart from the badges earned once for good.
+    monthly = await app.services.repo.month_badges_of(user.tenant, user.employee_id)
+    earned.extend(
+        {"badge": d["badge"], "name": d["name"], "earned_at": d["earned_at"], "month": d["month"]}
+        for d in sorted(monthly, key=lambda d: d["month"])
+    )
+    return {"badges": earned}
 
 
 @me.get("/challenges")

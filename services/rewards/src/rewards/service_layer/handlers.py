@@ -1,12 +1,14 @@
-"""Use cases of rewards: scoring consumed activity exactly once, clawbacks, redemptions."""
+"""Use cases of rewards: scoring consumed activity exactly once, month-end badges, clawbacks,
+redemptions."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -29,7 +31,15 @@ from contracts import (
 )
 from rewards.adapters import events as convert
 from rewards.adapters.mongo import RewardsRepository, standing_id
-from rewards.domain.ledger import Challenge, apply
+from rewards.domain.ledger import Badge, Challenge, apply
+from rewards.domain.months import (
+    TOP_BADGE,
+    last_closed_month,
+    month_end,
+    month_start,
+    top_badge_id,
+    top_of_month,
+)
 from rewards.domain.rules import Activity, RuleSet, month_of, week_of
 
 POINTS = Counter("chorus_rewards_points_awarded_total", "Points awarded", ["tenant", "rule"])
@@ -54,10 +64,17 @@ class Services:
     # Events of redemptions and clawbacks, staged in the document that records them.
     unit_outbox: Outbox
     clawback_outbox: Outbox
+    # Events of "top 10% of the month" badges, staged in their badge documents (needed
+    # only where months are closed: workers).
+    month_badge_outbox: Outbox | None = None
     config_ttl: float = 2.0
     # Tenants this worker scores; None: all.
     tenants: frozenset[str] | None = None
+    # A month is closed this long after it ended, so that its late events are in.
+    month_end_grace: timedelta = timedelta(hours=1)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _configs: dict[str, tuple[float, TenantConfig]] = field(default_factory=dict)
+    _closed_months: set[str] = field(default_factory=set)
 
     async def config(self, tenant: str) -> TenantConfig:
         cached = self._configs.get(tenant)
@@ -262,6 +279,97 @@ def _figures(
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# -- the "top 10% of the month" badge ----------------------------------------------------
+
+
+async def close_months(services: Services) -> int:
+    """Award "top 10% of the month" for the last month that ended (UTC) at least the grace
+    period ago, in every tenant this worker scores; returns the badges it emitted.
+
+    Run periodically by every worker replica: a month is decided once per tenant (the
+    first `month_ends` insert wins) and each badge is a document keyed by its award id
+    that carries its event, so restarts and concurrent replicas emit each badge once."""
+    month = last_closed_month(services.clock(), services.month_end_grace)
+    if month in services._closed_months:
+        return 0
+    # Finding the month's tenants reads the month's ledger: done once per month and set
+    # of tenants (a worker started later finds the mark), not at every worker start.
+    scope = ",".join(sorted(services.tenants)) if services.tenants is not None else "*"
+    mark = f"{month}/{derived_event_id('month-closed', scope)}"
+    emitted = 0
+    if not await services.repo.month_end(mark):
+        start, end = month_start(month), month_end(month)
+        for tenant in await services.repo.tenants_awarded_between(start, end):
+            if services.tenants is None or tenant in services.tenants:
+                emitted += await close_month(services, tenant, month)
+        # Claims are `<tenant>:<month>`; this id has no colon, so it is never one.
+        await services.repo.insert_new(
+            "month_ends", [{"_id": mark, "month": month, "scope": scope, "closed": True}]
+        )
+    services._closed_months.add(month)
+    return emitted
+
+
+async def close_month(services: Services, tenant: str, month: str) -> int:
+    """Decide one tenant's month (once), then stage and publish its badges (once each)."""
+    assert services.month_badge_outbox is not None, "only workers close months"
+    repo, claim_id = services.repo, f"{tenant}:{month}"
+    claim = await repo.month_end(claim_id)
+    if claim is None:
+        points = await repo.net_points_between(tenant, month_start(month), month_end(month))
+        top = top_of_month(month, points)
+        decided: dict[str, Any] = {
+            "_id": claim_id,
+            "tenant": tenant,
+            "month": month,
+            "ranked": top.ranked,
+            "places": top.places,
+            "cutoff": top.cutoff,
+            "winners": [{"employee_id": e, "points": p} for e, p in top.winners],
+            "decided_at": services.clock(),
+            "done": False,
+        }
+        # Another replica decided first (perhaps on a ranking a late event had moved):
+        # theirs stands, so the winners are one set whoever emits them.
+        claim = decided if not await repo.insert_new("month_ends", [decided]) else None
+        claim = claim or await repo.month_end(claim_id)
+        assert claim is not None
+    if claim.get("done"):
+        return 0
+    outbox_ = services.month_badge_outbox
+    staged: list[tuple[dict[str, Any], AnyEvent]] = []
+    for winner in claim["winners"]:
+        badge = Badge(
+            award_id=top_badge_id(tenant, winner["employee_id"], month),
+            employee_id=winner["employee_id"],
+            badge=TOP_BADGE,
+            name=f"Top 10% of {month}",
+            earned_at=month_end(month),
+            source_event_id=None,
+        )
+        event = convert.badge_earned(tenant, badge, None)
+        record = {
+            "_id": badge.award_id,
+            "tenant": tenant,
+            "employee_id": badge.employee_id,
+            "badge": badge.badge,
+            "name": badge.name,
+            "month": month,
+            "points": winner["points"],
+            "earned_at": badge.earned_at,
+        }
+        staged.append((outbox.new_document(record, [event], outbox_.lease_seconds), event))
+    existing = await repo.insert_new("month_badges", [doc for doc, _ in staged])
+    emitted = 0
+    for doc, staged_event in staged:
+        # Staged by an earlier run that stopped: the relay publishes it once its lease ends.
+        if doc["_id"] not in existing:
+            await outbox_.publish_now(doc["_id"], [staged_event])
+            emitted += 1
+    await repo.finish_month_end(claim_id)
+    return emitted
 
 
 # -- balances, clawbacks, redemptions --------------------------------------------------
