@@ -125,8 +125,13 @@ def subscribe_batch(
     publisher: EventPublisher,
     max_records: int = 500,
     retry_delay: float = 1.0,
+    batch_timeout_ms: int = 100,
 ) -> None:
-    """Consume `topics` in batches as consumer group `group_id`."""
+    """Consume `topics` in batches as consumer group `group_id`.
+
+    `batch_timeout_ms` bounds how long a poll waits for records; FastStream also sleeps
+    that long after an empty poll, so a record arriving then waits up to twice as long.
+    """
     dead_letters = DeadLetters(publisher, group_id)
     subscriber = broker.subscriber(
         *topics,
@@ -135,7 +140,7 @@ def subscribe_batch(
         auto_offset_reset="earliest",
         batch=True,
         max_records=max_records,
-        batch_timeout_ms=100,
+        batch_timeout_ms=batch_timeout_ms,
         # We commit ourselves, only after the effect is durable.
         ack_policy=AckPolicy.MANUAL,
         decoder=_raw_body,
