@@ -5,12 +5,14 @@ The check is one dictionary lookup; outside tests the variable is unset and noth
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
 log = logging.getLogger(__name__)
 
 
+@functools.cache  # read once: the variable is set when the process starts
 def _armed() -> frozenset[str]:
     return frozenset(filter(None, os.environ.get("CHORUS_FAULTS", "").split(",")))
 

@@ -66,14 +66,21 @@ def new_document(
     doc: dict[str, Any], events: Sequence[AnyEvent], lease_seconds: float
 ) -> dict[str, Any]:
     """`doc` ready for `insert_one`, with `events` staged in it."""
+    records = [(e.id, e.topic, e.partition_key(), e.to_json()) for e in events]
+    return new_document_of_records(doc, records, lease_seconds)
+
+
+def new_document_of_records(
+    doc: dict[str, Any], records: Sequence[tuple[str, str, str, bytes]], lease_seconds: float
+) -> dict[str, Any]:
+    """`new_document` for events already encoded: (event id, topic, key, JSON) each."""
     out = dict(doc)
-    out[PENDING] = {}
-    for path, value in staged(events, lease_seconds).items():
-        if path.startswith(PENDING + "."):
-            out[PENDING][path.split(".", 1)[1]] = value
-        else:
-            out[path] = value
-    out[COUNT] = len(events)
+    out[PENDING] = {
+        event_id: {"seq": seq, "topic": topic, "key": key, "value": value.decode()}
+        for seq, (event_id, topic, key, value) in enumerate(records)
+    }
+    out[COUNT] = len(records)
+    out[LEASE] = datetime.now(UTC) + timedelta(seconds=lease_seconds)
     return out
 
 

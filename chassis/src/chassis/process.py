@@ -45,6 +45,8 @@ class Runtime:
     broker: KafkaBroker
     publisher: EventPublisher
     services: Any = None
+    # Run at shutdown, last registered first: for what a service opens in its setup.
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 Loop = Callable[[], Awaitable[None]]
@@ -66,6 +68,10 @@ class ServiceDefinition:
     # Worker only: loops run for the process's lifetime (relay, schedules); restarted on error.
     loops: Callable[[Runtime], Sequence[Loop]] = lambda runtime: ()
     description: str = ""
+    # Api only: raw ASGI apps wrapped around the whole FastAPI app, outermost first, each
+    # called with the app inside it; for a hot path that must not pay for the routing and
+    # middleware stack. They find the app's state at `scope["app"]`.
+    api_middleware: Sequence[Callable[..., Any]] = ()
     extra_openapi_tags: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -130,6 +136,11 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in reversed(runtime.on_close):
+                try:
+                    await close()
+                except Exception:
+                    log.exception("shutdown step failed", extra={"step": repr(close)})
             await broker.stop()
             await probe.close()
             await mongo.close()
@@ -154,6 +165,22 @@ def create_app(
     return app
 
 
+def serve_app(app: FastAPI, definition: ServiceDefinition, role: Role) -> Any:
+    """The ASGI app uvicorn runs: `app`, inside the service's own front middleware."""
+    if role != "api" or not definition.api_middleware:
+        return app
+    inner: Any = app
+    for middleware in reversed(definition.api_middleware):
+        inner = middleware(inner)
+
+    async def front(scope: Any, receive: Any, send: Any) -> None:
+        # As Starlette sets it, for a middleware that answers without calling the app.
+        scope["app"] = app
+        await inner(scope, receive, send)
+
+    return front
+
+
 def _port(settings: ServiceSettings, role: Role) -> int:
     return settings.api_port if role == "api" else settings.worker_port
 
@@ -172,7 +199,7 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> No
         raise SystemExit(2) from None
     app = create_app(definition, role, settings)
     uvicorn.run(
-        app,
+        serve_app(app, definition, role),
         host=settings.host,
         port=_port(settings, role),
         log_config=None,
