@@ -214,14 +214,14 @@ async def main() -> int:
     wrk, nginx = require_tools()
     workdir = Path(tempfile.mkdtemp(prefix="chorus-bench-redirect-"))
     suffix = ref("")
-    port = free_port()
+    links_port = free_port()
     env = {
         "SHARE_DATABASE": f"chorus_share_bench_{suffix}",
         "SHARE_CONSUMER_GROUP": f"share-bench-{suffix}",
-        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{links_port}",
         "CHORUS_LOG_LEVEL": "WARNING",
     }
-    api = ServiceProcess("share", "api", env=env, port=port).start(workdir)
+    api = ServiceProcess("share", "api", env=env, links_port=links_port).start(workdir)
     worker = ServiceProcess("share", "worker", env=env).start(workdir)
     results: dict[str, dict[str, float]] = {}
     try:
@@ -261,9 +261,9 @@ async def main() -> int:
                 proc.wait(10)
 
         store_ms = await store_baseline(env["SHARE_DATABASE"])
-        wrk_run(wrk, f"{api.url}/l/{warm_code}", 2, args.connections)  # warm-up
+        wrk_run(wrk, f"{api.links_url}/l/{warm_code}", 2, args.connections)  # warm-up
         await drained(api.url)
-        url = f"{api.url}/l/{code}"
+        url = f"{api.links_url}/l/{code}"
         tail = await tail_start("chorus.engagement-observed.v1")
         before = counted_clicks(api.url)
         results["share /l/{code}"] = wrk_run(wrk, url, args.duration, args.connections)

@@ -25,7 +25,7 @@ class Platform:
             # same Kafka must not take over their partitions.
             f"{service.upper()}_CONSUMER_GROUP": f"{service}-{self.suffix}",
             # The share api's short links point at the share api under test.
-            "SHARE_PUBLIC_BASE_URL": self.url("share")
+            "SHARE_PUBLIC_BASE_URL": self.processes[("share", "api")].links_url
             if ("share", "api") in self.processes
             else "",
         }

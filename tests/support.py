@@ -60,12 +60,18 @@ class ServiceProcess:
     role: str
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    # The share api's listener for short links.
+    links_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def links_url(self) -> str:
+        return f"http://127.0.0.1:{self.links_port}"
 
     def start(self, log_dir: Path) -> ServiceProcess:
         prefix = self.service.upper()
@@ -75,6 +81,7 @@ class ServiceProcess:
             "MONGODB_URL": MONGODB_URL,
             "CHORUS_HOST": "127.0.0.1",
             f"{prefix}_{self.role.upper()}_PORT": str(self.port),
+            "SHARE_LINKS_PORT": str(self.links_port),
             **self.env,
         }
         self.log_path = log_dir / f"{self.service}-{self.role}-{self.port}.log"

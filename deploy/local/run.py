@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEVSTACK = Path(__file__).resolve().parent / "devstack.py"
 SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084}
 WORKER_PORTS = {name: port + 1000 for name, port in SERVICES.items()}
+LINKS_PORT = 8090  # the share api's short-link listener (SHARE_LINKS_PORT's default)
 TENANT = "demo"
 PEOPLE = {
     "alice": ("admin", ["people", "leadership"]),
@@ -223,6 +224,7 @@ def print_banner(log_dir: Path, env: dict[str, str]) -> None:
     for name, port in SERVICES.items():
         print(f"  {name:<8} api    http://127.0.0.1:{port}/docs")
         print(f"  {name:<8} worker http://127.0.0.1:{WORKER_PORTS[name]}/readyz")
+    print(f"  {'links':<8} short  http://127.0.0.1:{LINKS_PORT}/l/<code>")
     print(f"\n  Kafka    {env['KAFKA_BOOTSTRAP_SERVERS']}    MongoDB  {env['MONGODB_URL']}")
     print(f"  Logs     {log_dir}\n")
     print("Development tokens (send as 'Authorization: Bearer <token>'):")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -32,6 +32,12 @@ class ServiceContract:
     commands: dict[str, str]  # role -> "python -m <package> <role>"
     ports: dict[str, int]  # role -> port
     database: str
+    # role -> {port name: port}: listeners beside the main one (docs/runtime.md).
+    further_ports: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def all_ports(self, role: str) -> list[int]:
+        """The main port first, then the others in the order the doc lists them."""
+        return [self.ports[role], *self.further_ports.get(role, {}).values()]
 
 
 def _table_rows(text: str) -> list[list[list[str]]]:
@@ -82,8 +88,28 @@ def runtime_services() -> dict[str, ServiceContract]:
                     database=_unquote(row[column["database"]]),
                 )
             assert services, f"empty service table in {RUNTIME_DOC}"
+            for name, role, port_name, port in _further_ports():
+                services[name].further_ports.setdefault(role, {})[port_name] = port
             return services
     raise AssertionError(f"no service table (service | ... | api port | ...) in {RUNTIME_DOC}")
+
+
+def _further_ports() -> list[tuple[str, str, str, int]]:
+    """(service, role, port name, port) of the table of further listeners, if any."""
+    for table in _table_rows(RUNTIME_DOC.read_text()):
+        header = [cell.lower() for cell in table[0]]
+        if "port name" in header:
+            column = {name: index for index, name in enumerate(header)}
+            return [
+                (
+                    _unquote(row[column["service"]]),
+                    _unquote(row[column["role"]]),
+                    _unquote(row[column["port name"]]),
+                    int(_unquote(row[column["port"]])),
+                )
+                for row in table[1:]
+            ]
+    return []
 
 
 def known_env_vars(service: str) -> frozenset[str]:

@@ -221,7 +221,7 @@ def test_entrypoint_behaves_like_python_m(tmp_path) -> None:
 def test_published_ports_match_runtime_doc(compose, runtime, service, role) -> None:
     definition = compose[f"{service}-{role}"]
     port = runtime[service].ports[role]
-    assert _published_ports(definition) == {(port, port)}
+    assert _published_ports(definition) == {(p, p) for p in runtime[service].all_ports(role)}
     assert _environment(definition).get(f"{service.upper()}_{role.upper()}_PORT") == str(port)
 
 

@@ -341,7 +341,7 @@ def test_chorus_containers_are_hardened(combination, render, runtime) -> None:
             # Probes: alive on /healthz, ready on /readyz, on the documented port.
             port = runtime[service].ports[role]
             container_ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
-            assert list(container_ports.values()) == [port], where
+            assert list(container_ports.values()) == runtime[service].all_ports(role), where
             for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                 get = container[probe]["httpGet"]
                 assert get["path"] == path, f"{where}: {probe}"
@@ -413,8 +413,12 @@ def test_every_process_has_a_service_on_its_port(combination, render, runtime) -
         assert matches({"matchLabels": svc["spec"]["selector"]}, pod_labels)
         assert matches(deployment["spec"]["selector"], pod_labels)
         ports = svc["spec"]["ports"]
-        assert [p["port"] for p in ports] == [runtime[service].ports[role]]
+        assert [p["port"] for p in ports] == runtime[service].all_ports(role)
         assert ports[0]["targetPort"] in ("http", runtime[service].ports[role])
+        for port, (name, number) in zip(
+            ports[1:], runtime[service].further_ports.get(role, {}).items(), strict=True
+        ):
+            assert port["name"] == name and port["targetPort"] in (name, number)
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS)
@@ -651,13 +655,16 @@ def test_network_policies(combination, render, runtime) -> None:
     for _, role, deployment in chorus_workloads(objects):
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         [container] = pod_spec(deployment)["containers"]
-        [port] = container["ports"]
+        port = container["ports"][0]
         sources = allowed(pod_labels, port["name"], port["containerPort"])
         where = deployment["metadata"]["name"]
         if role == "api":
             assert [] in sources, f"{where}: its API must be reachable from any source"
         else:
             assert [] not in sources, f"{where}: a worker is not open to everyone"
+        for further in container["ports"][1:]:
+            reachable = allowed(pod_labels, further["name"], further["containerPort"])
+            assert [] in reachable, f"{where}: port {further['name']} must be reachable"
         scrapers = [
             peer
             for peers in sources

@@ -18,6 +18,7 @@ from support import REPO
 # Ports of its own for the infrastructure, so the servers the suite runs on stay untouched.
 KAFKA_PORT, CONTROLLER_PORT, MONGO_PORT = 19092, 19093, 27018
 SERVICE_PORTS = [8081, 8082, 8083, 8084, 9081, 9082, 9083, 9084]
+LINKS_PORT = 8090  # the share api's short-link listener
 
 
 def _processes() -> dict[int, str]:
@@ -93,6 +94,8 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         assert "http://127.0.0.1:8081/docs" in text and "Bearer" in text
         for port in SERVICE_PORTS:
             assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        missing = httpx.get(f"http://127.0.0.1:{LINKS_PORT}/l/zzzzzzzz", timeout=10)
+        assert missing.status_code == 404 and "Link not found" in missing.text
 
         services = _children(run.pid)
         infra = _ours(_processes())
@@ -104,7 +107,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         time.sleep(0.5)
         left = (services | infra) & set(_processes())
         assert not left, {pid: _processes().get(pid) for pid in left}
-        for port in SERVICE_PORTS:
+        for port in [*SERVICE_PORTS, LINKS_PORT]:
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
     finally:

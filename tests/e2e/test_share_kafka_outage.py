@@ -52,14 +52,14 @@ async def test_clicks_during_a_kafka_outage_are_all_published_once(tmp_path) -> 
     kafka = KafkaServer(port=free_port(), controller_port=free_port(), data_dir=tmp_path / "kafka")
     kafka.start()
     suffix = ref("")
-    port = free_port()
+    links_port = free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "SHARE_DATABASE": f"chorus_share_outage_{suffix}",
         "SHARE_CONSUMER_GROUP": f"share-outage-{suffix}",
-        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{links_port}",
     }
-    api = ServiceProcess("share", "api", env=env, port=port).start(tmp_path)
+    api = ServiceProcess("share", "api", env=env, links_port=links_port).start(tmp_path)
     worker = ServiceProcess("share", "worker", env=env).start(tmp_path)
     try:
         api.wait_healthy(timeout=90)
@@ -75,7 +75,7 @@ async def test_clicks_during_a_kafka_outage_are_all_published_once(tmp_path) -> 
                 json={"network": "linkedin", "url": "https://example.com/post", "text": "Mine"},
             )
             assert shared.status_code == 201, shared.text
-            path = f"/l/{shared.json()['short_code']}"
+            path = f"{api.links_url}/l/{shared.json()['short_code']}"
 
             await asyncio.to_thread(kafka.stop)
             stopped_at = time.monotonic()

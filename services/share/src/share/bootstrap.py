@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+from chassis.bulk import BulkProducer
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition
@@ -25,6 +26,7 @@ from share.adapters.networks import LinkedInPoster, TokenVault
 from share.config import ShareSettings
 from share.domain.clicks import DailySalts
 from share.entrypoints import api, redirect
+from share.entrypoints.links_server import links_server
 from share.service_layer import handlers
 
 
@@ -34,12 +36,31 @@ async def setup(runtime: Runtime) -> handlers.Services:
     settings = runtime.settings
     assert isinstance(settings, ShareSettings)
     lease = settings.outbox_lease_seconds
-    return handlers.Services(
+    clicks: ClickRecorder | None = None
+    if runtime.role == "api":
+        producer = BulkProducer(
+            settings.kafka_bootstrap_servers,
+            client_id="share-api-clicks",
+            # Store first (0): only the spool sends, and it waits for the outcome anyway.
+            ack_timeout=settings.click_ack_timeout_seconds or 1.0,
+            # A send outlives its click's spooling by at most this; the spool waits for it,
+            # so it must end well inside the lease that hands the spool over to the relay.
+            request_timeout=min(30.0, max(5.0, settings.click_lease_seconds / 4)),
+        )
+        await producer.start()
+        runtime.on_close.append(producer.stop)
+        clicks = ClickRecorder(
+            repo,
+            producer,
+            settings.click_lease_seconds,
+            kafka_first=settings.click_ack_timeout_seconds > 0,
+        )
+    services = handlers.Services(
         repo=repo,
         shares_outbox=Outbox(repo.shares, runtime.publisher, lease),
         advocates_outbox=Outbox(repo.advocates, runtime.publisher, lease),
         engagements_outbox=Outbox(repo.engagements, runtime.publisher, lease),
-        clicks=ClickRecorder(repo, runtime.publisher, settings.click_lease_seconds),
+        clicks=clicks,
         links_cache=LinkCache(repo),
         salts=DailySalts(settings.link_secret.encode()),
         vault=TokenVault(repo, settings.token_key),
@@ -49,6 +70,11 @@ async def setup(runtime: Runtime) -> handlers.Services:
         webhook_secret=settings.webhook_secret.encode(),
         posters={"linkedin": LinkedInPoster(settings.linkedin_api_url, settings.linkedin_version)},
     )
+    if runtime.role == "api":
+        links = links_server(services, settings)
+        await links.start()
+        runtime.on_close.append(links.stop)
+    return services
 
 
 def subscribe(runtime: Runtime) -> None:
@@ -120,7 +146,8 @@ DEFINITION = ServiceDefinition(
         GUIDELINES_ACKNOWLEDGED,
         ENGAGEMENT_OBSERVED,
     ],
-    routers=lambda: [*api.ROUTERS, redirect.router],
+    routers=lambda: list(api.ROUTERS),
+    api_middleware=[redirect.ShortLinks],
     subscribe=subscribe,
     loops=loops,
     description="Sharing: advocates, one-tap shares, tracked links and engagement capture.",

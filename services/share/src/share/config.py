@@ -23,8 +23,13 @@ class ShareSettings(ServiceSettings):
     default_api_port: ClassVar[int] = 8082
     default_worker_port: ClassVar[int] = 9082
 
-    # Where short links point: the public address of the share api's /l/{code}.
-    public_base_url: str = "http://127.0.0.1:8082"
+    # The api's listener for short links (`/l/{code}`), the port the public reaches.
+    links_port: int = Field(8090, ge=1, le=65535)
+    # Where short links point: the public address of that listener.
+    public_base_url: str = "http://127.0.0.1:8090"
+    # Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For the links
+    # listener believes; the visitor's address is the nearest hop not among them.
+    trusted_proxies: str = "127.0.0.1"
     # Shares per employee and UTC day, unless the tenant set its own cap.
     default_daily_cap: int = Field(20, ge=1)
     # Derives the daily visitor salt and signs the advocate cookie.
@@ -38,6 +43,10 @@ class ShareSettings(ServiceSettings):
     # How long the api owns the publishing of a click's event before the worker's relay
     # takes it over; long enough to ride out a Kafka outage without publishing twice.
     click_lease_seconds: float = Field(120.0, gt=0)
+    # How long a redirect waits for Kafka to acknowledge its click before writing it to
+    # MongoDB instead (and, until Kafka answers again, every click after it). 0: every
+    # click is written to MongoDB first and published from there.
+    click_ack_timeout_seconds: float = Field(0.5, ge=0)
     # How often the worker looks for scheduled shares that are due.
     schedule_interval_seconds: float = Field(1.0, gt=0)
 

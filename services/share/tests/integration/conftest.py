@@ -23,16 +23,16 @@ def share_stack(
     tmp_path_factory: pytest.TempPathFactory, linkedin: FakeLinkedIn
 ) -> Iterator[ShareStack]:
     suffix = ref("")
-    port = free_port()
+    links_port = free_port()
     env = {
         "SHARE_DATABASE": f"chorus_share_it_{suffix}",
         "SHARE_CONSUMER_GROUP": f"share-it-{suffix}",
-        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{links_port}",
         "SHARE_LINKEDIN_API_URL": linkedin.url,
         "SHARE_SCHEDULE_INTERVAL_SECONDS": "0.3",
     }
     logs = tmp_path_factory.mktemp("share-logs")
-    api = ServiceProcess("share", "api", env=env, port=port).start(logs)
+    api = ServiceProcess("share", "api", env=env, links_port=links_port).start(logs)
     worker = ServiceProcess("share", "worker", env=env).start(logs)
     try:
         api.wait_healthy()

@@ -114,6 +114,11 @@ class ShareStack:
     def url(self) -> str:
         return self.api.url
 
+    @property
+    def links_url(self) -> str:
+        """The api's listener for short links, where tracked URLs point."""
+        return self.api.links_url
+
 
 async def publish_content(
     tenant: str,

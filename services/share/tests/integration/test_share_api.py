@@ -224,13 +224,13 @@ async def test_each_network_gets_its_exact_intent_url(share_stack: ShareStack) -
             assert response.status_code == 201, response.text
             seen[network] = response.json()
     for network, body in seen.items():
-        link = f"{share_stack.url}/l/{body['short_code']}"
+        link = f"{share_stack.links_url}/l/{body['short_code']}"
         assert body["tracked_url"] == link
         assert body["target_url"] == (
             f"https://example.com/jobs/42?utm_source={network}&utm_medium=employee_advocacy"
             f"&utm_campaign=content-{content_id}&utm_content={body['id']}"
         )
-    q = {n: quote(f"{share_stack.url}/l/{b['short_code']}", safe="") for n, b in seen.items()}
+    q = {n: quote(f"{share_stack.links_url}/l/{b['short_code']}", safe="") for n, b in seen.items()}
     assert seen["linkedin"]["intent"]["url"] == (
         f"https://www.linkedin.com/sharing/share-offsite/?url={q['linkedin']}"
     )
@@ -249,7 +249,7 @@ async def test_each_network_gets_its_exact_intent_url(share_stack: ShareStack) -
     )
     assert seen["instagram"]["intent"] == {
         "url": None,
-        "copy_text": f"{share_stack.url}/l/{seen['instagram']['short_code']}",
+        "copy_text": f"{share_stack.links_url}/l/{seen['instagram']['short_code']}",
         "image_url": None,
     }
 

@@ -1,13 +1,17 @@
-"""Recording clicks: group commit to MongoDB, then publish in bulk.
+"""Recording clicks: Kafka first, MongoDB when Kafka is slow or away.
 
-A redirect waits only for its click to be durable, never for Kafka. Clicks arriving while
-a write is in flight are written together by the next one: one document per batch, whose
-outbox holds the batch's EngagementObserved events, so one MongoDB round trip serves many
-requests. (One document per click would need an `update_many` over the batch to clear
-them, which the MongoDB-wire server we test on runs in time quadratic in the batch.)
-Once the batch is durable this process publishes its events and deletes the document.
-While Kafka is slow or away the events simply stay staged: this process keeps trying,
-and should it die, the worker's relay publishes them once their lease has run out.
+A redirect waits until its click is durable, and no longer. Normally that is Kafka's
+acknowledgement: the click's EngagementObserved goes out in a record batch with every
+other click of that moment (`chassis.bulk`), and the store is not touched at all. When the
+acknowledgement does not come within `ack_timeout`, the click is spooled instead: written
+to MongoDB with its event staged in an outbox, many clicks to one document (group commit).
+While Kafka stays away, clicks go straight to the spool; this process publishes spooled
+events as soon as Kafka answers again, and should it die first, the worker's relay
+publishes them once their lease has run out.
+
+A send still in flight when its click was spooled is never repeated: the spool waits for
+its outcome and publishes the event only if that send failed. A crash while Kafka is slow
+can still publish an event twice, with the same id; consumers drop it by id.
 """
 
 from __future__ import annotations
@@ -16,39 +20,44 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from prometheus_client import Counter, Histogram
 from pymongo.errors import BulkWriteError
 
-from chassis import outbox
+from chassis import ids, outbox
+from chassis.bulk import Late
 from chassis.faults import checkpoint
-from chassis.kafka import EventPublisher
-from contracts import (
-    EngagementKind,
-    EngagementSource,
-)
+from contracts.topics import ENGAGEMENT_OBSERVED
 from share.adapters.mongo import ShareRepository
 from share.domain.clicks import is_unique
-from share.domain.engagements import engagement_on_share
+from share.domain.engagements import ClickEvents
 
 log = logging.getLogger(__name__)
 
 CLICK_BATCH = Histogram(
     "chorus_share_click_batch_size",
-    "Clicks written per MongoDB round trip",
+    "Clicks written to the spool per MongoDB round trip",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
 CLICK_WRITE_SECONDS = Histogram(
     "chorus_share_click_write_seconds",
-    "Time to make one batch of clicks durable",
+    "Time to make one batch of spooled clicks durable",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 CLICKS_PUBLISHED = Counter(
     "chorus_share_clicks_published_total", "Click events published by the api itself"
+)
+CLICKS_SPOOLED = Counter(
+    "chorus_share_clicks_spooled_total",
+    "Clicks written to MongoDB because Kafka did not acknowledge them in time",
+)
+UNIQUE_UNDECIDED = Counter(
+    "chorus_share_click_unique_undecided_total",
+    "Clicks counted as repeats because MongoDB could not be asked about the visitor",
 )
 CLICK_PUBLISH_FAILURES = Counter(
     "chorus_share_click_publish_failures_total",
@@ -56,21 +65,81 @@ CLICK_PUBLISH_FAILURES = Counter(
 )
 
 
+class RecordSink(Protocol):
+    def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Late | None]:
+        """Queue a record: None once Kafka has it, or a future of a late outcome."""
+
+
+T = TypeVar("T")
+
+
 @dataclass
-class _Pending:
+class GroupCommit(Generic[T]):
+    """Items submitted while a round trip is in flight share the next one."""
+
+    run: Callable[[list[T]], Awaitable[None]]
+    max_batch: int = 500
+    # Round trips in flight at once: the store's latency, not its throughput, bounds one.
+    max_writers: int = 3
+    _queue: list[tuple[T, asyncio.Future[None]]] = field(default_factory=list)
+    _writers: int = 0
+
+    async def submit(self, item: T) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, done))
+        if self._writers < self.max_writers:
+            self._writers += 1
+            _spawn(self._loop())
+        await done
+
+    async def _loop(self) -> None:
+        try:
+            while self._queue:
+                taken, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                try:
+                    await self.run([item for item, _ in taken])
+                except Exception as exc:
+                    log.warning("click batch not written", extra={"error": repr(exc)})
+                    _settle([done for _, done in taken], exc)
+                else:
+                    _settle([done for _, done in taken], None)
+        finally:
+            self._writers -= 1
+
+
+@dataclass
+class _Click:
     share: dict[str, Any]
     visitor: str
     at: datetime
-    done: asyncio.Future[None]
     unique: bool = False
 
 
 @dataclass
+class _Spooled:
+    """A click's event, and the send that currently carries it (if any)."""
+
+    event_id: str
+    topic: str
+    key: str
+    value: bytes
+    attempt: asyncio.Future[None] | None
+
+
+@dataclass
+class _Pending:
+    """A click on its way to the spool."""
+
+    at: datetime
+    event: _Spooled
+
+
+@dataclass
 class _Batch:
-    """A written batch document and the events of it still to publish."""
+    """A spool document and those of its events not yet known to be published."""
 
     doc_id: str
-    events: dict[str, tuple[str, str, bytes]]  # event id -> (topic, key, value)
+    events: list[_Spooled]
     # After this, the worker's relay may take the events over: publishing them here too
     # would publish them twice.
     give_up_at: float
@@ -79,68 +148,75 @@ class _Batch:
 @dataclass
 class ClickRecorder:
     repo: ShareRepository
-    publisher: EventPublisher
+    sink: RecordSink
     lease_seconds: float
-    max_batch: int = 500
-    # Beyond this many events waiting to be published, new ones are left to the relay.
+    # False: every click goes through the spool (store first, then Kafka).
+    kafka_first: bool = True
+    # Beyond this many spooled events waiting here, new ones are left to the relay.
     max_unpublished: int = 50_000
     retry_pause: float = 1.0
-    _queue: list[_Pending] = field(default_factory=list)
-    _unpublished: list[_Batch] = field(default_factory=list)
     # visit key -> this process's last unique click of it; a recent one settles the question
     # without asking MongoDB (another replica can only have seen an older one).
     _recent: dict[str, datetime] = field(default_factory=dict)
     max_recent: int = 200_000
     purge_interval: float = 1.0
+    # False once Kafka missed a deadline; new clicks then go straight to the spool until a
+    # spooled event gets through.
+    _kafka_up: bool = True
+    _unpublished: list[_Batch] = field(default_factory=list)
     _published: list[str] = field(default_factory=list)
     _next_purge: float = 0.0
-    # Writes in flight at once: the store's latency, not its throughput, bounds one writer.
-    max_writers: int = 3
-    _writers: int = 0
     _publishing: bool = False
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _visits: GroupCommit[_Click] = field(init=False)
+    _spool: GroupCommit[_Pending] = field(init=False)
+    _events: ClickEvents = field(default_factory=ClickEvents)
+    _ids: ids.Sequence = field(default_factory=ids.Sequence)
+
+    def __post_init__(self) -> None:
+        self._visits = GroupCommit(self._mark_unique)
+        self._spool = GroupCommit(self._write_spool)
 
     async def record(self, share: dict[str, Any], visitor: str, at: datetime) -> None:
-        """Return once the click is durable (its event staged with it)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(share, visitor, at, done))
-        if self._writers < self.max_writers:
-            self._writers += 1
-            self._spawn(self._write_loop())
-        await done
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _write_loop(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                try:
-                    with CLICK_WRITE_SECONDS.time():
-                        written = await self._write(batch)
+        """Return once the click is durable: acknowledged by Kafka, or spooled."""
+        click = _Click(share, visitor, at)
+        recent = self._recent.get(f"{share['_id']}:{visitor}")
+        if recent is None or is_unique(recent, at):
+            try:
+                await self._visits.submit(click)
+            except Exception as exc:
+                # Without the store the visit cannot be compared with other replicas' ones:
+                # the click still counts, as a repeat rather than a unique one.
+                UNIQUE_UNDECIDED.inc()
+                log.warning("click uniqueness undecided", extra={"error": repr(exc)})
+        event_id = self._ids.next()
+        key, value = self._events.encode(
+            share,
+            event_id=event_id,
+            engagement_id=f"click-{event_id}",
+            observed_at=at,
+            visitor=visitor,
+            unique=click.unique,
+        )
+        spooled = _Spooled(event_id, ENGAGEMENT_OBSERVED, key, value, None)
+        if self.kafka_first and self._kafka_up:
+            try:
+                late = await self.sink.send(spooled.topic, spooled.key.encode(), spooled.value)
+            except Exception as exc:
+                log.warning("click not sent to Kafka", extra={"error": repr(exc)})
+            else:
+                if late is None:
+                    CLICKS_PUBLISHED.inc()
                     checkpoint("after-click-write")
-                except Exception as exc:
-                    log.warning("click batch not written", extra={"error": repr(exc)})
-                    for item in batch:
-                        if not item.done.done():
-                            item.done.set_exception(exc)
-                    continue
-                for item in batch:
-                    if not item.done.done():
-                        item.done.set_result(None)
-                waiting = sum(len(b.events) for b in self._unpublished)
-                if waiting < self.max_unpublished:
-                    self._unpublished.append(written)
-                if not self._publishing:
-                    self._publishing = True
-                    self._spawn(self._publish_loop())
-        finally:
-            self._writers -= 1
+                    return
+                # Still in flight: the spool waits for its outcome before sending again.
+                spooled.attempt = late
+            if self._kafka_up:
+                self._kafka_up = False
+                log.warning("Kafka did not acknowledge a click in time; spooling clicks")
+        await self._spool.submit(_Pending(at, spooled))
+        checkpoint("after-click-write")
 
-    async def _mark_unique(self, batch: Sequence[_Pending]) -> None:
+    async def _mark_unique(self, batch: Sequence[_Click]) -> None:
         """Decide `unique` for each click, visitor by visitor, agreeing with other replicas."""
         undecided = []
         for item in batch:
@@ -153,7 +229,7 @@ class ClickRecorder:
             return
         found = self.repo.visits.find({"_id": {"$in": list({k for k, _ in undecided})}})
         last: dict[str, datetime] = {doc["_id"]: doc["at"] async for doc in found}
-        claims: dict[str, tuple[_Pending, datetime | None]] = {}
+        claims: dict[str, tuple[_Click, datetime | None]] = {}
         for key, item in undecided:
             seen = claims[key][0].at if key in claims else last.get(key)
             if is_unique(seen, item.at):
@@ -181,33 +257,28 @@ class ClickRecorder:
             if item.unique:
                 self._recent[key] = item.at
 
-    async def _write(self, batch: Sequence[_Pending]) -> _Batch:
+    async def _write_spool(self, batch: Sequence[_Pending]) -> None:
         CLICK_BATCH.observe(len(batch))
-        await self._mark_unique(batch)
-        events = []
-        for item in batch:
-            events.append(
-                engagement_on_share(
-                    item.share,
-                    event_id=uuid.uuid4().hex,
-                    engagement_id=f"click-{uuid.uuid4().hex}",
-                    kind=EngagementKind.CLICK,
-                    source=EngagementSource.REDIRECT,
-                    observed_at=item.at,
-                    visitor=item.visitor,
-                    unique=item.unique,
+        doc_id = uuid.uuid4().hex
+        doc = outbox.new_document_of_records(
+            {"_id": doc_id, "at": batch[0].at, "clicks": len(batch)},
+            [(p.event.event_id, p.event.topic, p.event.key, p.event.value) for p in batch],
+            self.lease_seconds,
+        )
+        with CLICK_WRITE_SECONDS.time():
+            await self.repo.click_batches.insert_one(doc)
+        CLICKS_SPOOLED.inc(len(batch))
+        if sum(len(b.events) for b in self._unpublished) < self.max_unpublished:
+            self._unpublished.append(
+                _Batch(
+                    doc_id,
+                    [p.event for p in batch],
+                    time.monotonic() + self.lease_seconds / 2,
                 )
             )
-        doc_id = uuid.uuid4().hex
-        doc = outbox.new_document(
-            {"_id": doc_id, "at": batch[0].at, "clicks": len(batch)}, events, self.lease_seconds
-        )
-        await self.repo.click_batches.insert_one(doc)
-        return _Batch(
-            doc_id,
-            {e.id: (e.topic, e.partition_key(), e.to_json()) for e in events},
-            time.monotonic() + self.lease_seconds / 2,
-        )
+        if not self._publishing:
+            self._publishing = True
+            _spawn(self._publish_loop())
 
     async def _publish_loop(self) -> None:
         try:
@@ -215,33 +286,40 @@ class ClickRecorder:
                 now = time.monotonic()
                 # Left too long (Kafka was away): the relay owns those events now.
                 self._unpublished = [b for b in self._unpublished if b.give_up_at > now]
-                batches = list(self._unpublished)
-                pending = [(b, i) for b in batches for i in b.events]
-                results = await asyncio.gather(
-                    *(self.publisher.publish_raw(*b.events[i]) for b, i in pending),
-                    return_exceptions=True,
-                )
-                errors = [r for r in results if r is not None]
-                for (b, i), result in zip(pending, results, strict=True):
-                    if result is None:
-                        del b.events[i]
-                CLICKS_PUBLISHED.inc(len(pending) - len(errors))
-                self._published.extend(b.doc_id for b in batches if not b.events)
+                for batch in self._unpublished:
+                    for item in batch.events:
+                        if item.attempt is None or _failed(item.attempt):
+                            item.attempt = asyncio.ensure_future(self._deliver(item))
+                attempts = [i.attempt for b in self._unpublished for i in b.events if i.attempt]
+                await _within_all(attempts, self.retry_pause)
+                cleared: list[tuple[_Batch, list[str]]] = []
+                for batch in self._unpublished:
+                    sent = [i for i in batch.events if i.attempt and _succeeded(i.attempt)]
+                    if sent:
+                        cleared.append((batch, [i.event_id for i in sent]))
+                        batch.events = [i for i in batch.events if i not in sent]
+                        CLICKS_PUBLISHED.inc(len(sent))
+                if cleared:
+                    self._kafka_up = True
+                self._published.extend(b.doc_id for b, _ in cleared if not b.events)
+                await self._clear_partly_published([(b, ids) for b, ids in cleared if b.events])
+                # Re-read: batches spooled during the awaits above are in there too.
                 self._unpublished = [b for b in self._unpublished if b.events]
-                # Published batches are removed in bulk, now and then, while clicks keep
-                # coming (every write slows the next batch down), and at once when all is
-                # out: a published batch left behind would be published again by the relay.
-                idle = not self._unpublished
-                if self._published and (idle or time.monotonic() >= self._next_purge):
+                waiting = self._unpublished
+                # Published documents are removed in bulk, now and then while clicks keep
+                # being spooled, and at once when all is out: a published document left
+                # behind would be published again by the relay.
+                if self._published and (not waiting or time.monotonic() >= self._next_purge):
                     done, self._published = self._published, []
                     self._next_purge = time.monotonic() + self.purge_interval
                     await self.repo.click_batches.delete_many({"_id": {"$in": done}})
-                if errors:
-                    await self._clear_partly_published(batches, pending, results)
-                    CLICK_PUBLISH_FAILURES.inc(len(errors))
+                failed = sum(
+                    1 for b in waiting for i in b.events if i.attempt and _failed(i.attempt)
+                )
+                if failed:
+                    CLICK_PUBLISH_FAILURES.inc(failed)
                     log.warning(
-                        "click events not published yet; retrying",
-                        extra={"count": len(errors), "error": repr(errors[0])},
+                        "spooled click events not published yet; retrying", extra={"count": failed}
                     )
                     await asyncio.sleep(self.retry_pause)
         except Exception as exc:
@@ -251,25 +329,53 @@ class ClickRecorder:
         finally:
             self._publishing = False
 
-    async def _clear_partly_published(
-        self,
-        batches: list[_Batch],
-        pending: list[tuple[_Batch, str]],
-        results: list[BaseException | None],
-    ) -> None:
+    async def _deliver(self, item: _Spooled) -> None:
+        late = await self.sink.send(item.topic, item.key.encode(), item.value)
+        if late is not None:
+            await late
+
+    async def _clear_partly_published(self, cleared: list[tuple[_Batch, list[str]]]) -> None:
         """Clear what went out, so a relay taking over later publishes only the rest."""
-        for batch in batches:
-            sent = [
-                i for (b, i), r in zip(pending, results, strict=True) if b is batch and r is None
-            ]
-            if sent and batch.events:
-                await self.repo.click_batches.update_one(
-                    {"_id": batch.doc_id},
-                    {
-                        "$unset": {f"{outbox.PENDING}.{i}": "" for i in sent},
-                        "$inc": {outbox.COUNT: -len(sent)},
-                    },
-                )
+        for batch, sent in cleared:
+            await self.repo.click_batches.update_one(
+                {"_id": batch.doc_id},
+                {
+                    "$unset": {f"{outbox.PENDING}.{i}": "" for i in sent},
+                    "$inc": {outbox.COUNT: -len(sent)},
+                },
+            )
+
+
+_TASKS: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coro: Any) -> None:
+    task = asyncio.create_task(coro)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if not future.done():
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
+def _succeeded(future: asyncio.Future[None]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _failed(future: asyncio.Future[None]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
+
+
+async def _within_all(futures: Sequence[asyncio.Future[None]], limit: float) -> None:
+    pending = [f for f in futures if not f.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=limit)
 
 
 class LinkCache:

@@ -22,7 +22,18 @@ _BOT = re.compile(
 
 def is_bot(user_agent: str) -> bool:
     """A crawler, link-preview fetcher or script; an empty user agent counts as one."""
-    return not user_agent.strip() or _BOT.search(user_agent) is not None
+    known = _SEEN.get(user_agent)
+    if known is None:
+        known = not user_agent.strip() or _BOT.search(user_agent) is not None
+        # User agents repeat: the answer is remembered instead of searched again.
+        if len(_SEEN) >= 10_000:
+            _SEEN.clear()
+        if len(user_agent) <= 512:
+            _SEEN[user_agent] = known
+    return known
+
+
+_SEEN: dict[str, bool] = {}
 
 
 def daily_salt(secret: bytes, day: date) -> bytes:
@@ -32,7 +43,7 @@ def daily_salt(secret: bytes, day: date) -> bytes:
 
 def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
     """Pseudonymous visitor: IP and user agent hashed with the day's salt, never stored raw."""
-    return hmac.new(salt, f"{ip}\x1f{user_agent}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(salt, f"{ip}\x1f{user_agent}".encode(), "sha256").hex()[:32]
 
 
 class DailySalts:

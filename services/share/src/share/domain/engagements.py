@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -49,3 +51,115 @@ def engagement_on_share(
             content_kind=share.get("content_kind"),
         ),
     )
+
+
+class ClickEvents:
+    """The EngagementObserved of a redirect click, encoded without building the model.
+
+    The redirect encodes one per click; the model takes several times as long to build and
+    dump. Everything that comes from the share is encoded once per share. The output is the
+    model's own JSON byte for byte (a unit test holds the two together).
+    """
+
+    def __init__(self, max_shares: int = 100_000) -> None:
+        self._max_shares = max_shares
+        self._parts: dict[str, tuple[bytes, bytes, bytes, str]] = {}
+
+    def encode(
+        self,
+        share: dict[str, Any],
+        *,
+        event_id: str,
+        engagement_id: str,
+        observed_at: datetime,
+        visitor: str,
+        unique: bool,
+    ) -> tuple[str, bytes]:
+        """(Kafka key, event JSON)."""
+        parts = self._parts.get(share["_id"])
+        if parts is None:
+            if len(self._parts) >= self._max_shares:
+                self._parts.clear()
+            parts = self._parts[share["_id"]] = _click_parts(share)
+        head, middle, tail, key = parts
+        at = _rfc3339(observed_at)
+        return key, b"".join(
+            (
+                b'{"specversion":"1.0","id":',
+                _json_id(event_id),
+                b',"source":"/chorus/share","type":"',
+                EngagementObserved.event_type().encode(),
+                b'","time":"',
+                at,
+                head,
+                _json_id(engagement_id),
+                middle,
+                at,
+                b'","source":"redirect","visitor":',
+                _json_id(visitor),
+                b',"unique":',
+                b"true" if unique else b"false",
+                tail,
+            )
+        )
+
+
+def _click_parts(share: dict[str, Any]) -> tuple[bytes, bytes, bytes, str]:
+    share_id = _json(share["_id"])
+    head = b"".join(
+        (
+            b'","subject":',
+            share_id,
+            b',"dataschema":',
+            _json(EngagementObserved.schema_url()),
+            b',"datacontenttype":"application/json","tenantid":',
+            _json(share["tenant"]),
+            b',"data":{"engagement_id":',
+        )
+    )
+    middle = b"".join(
+        (
+            b',"share_id":',
+            share_id,
+            b',"content_id":',
+            _json(share.get("content_id")),
+            b',"employee_id":',
+            _json(share["employee_id"]),
+            b',"network":',
+            _json(share["network"]),
+            b',"kind":"click","count":1,"observed_at":"',
+        )
+    )
+    tail = b"".join(
+        (
+            b',"campaign_id":',
+            _json(share.get("campaign_id")),
+            b',"content_kind":',
+            _json(share.get("content_kind")),
+            b"}}",
+        )
+    )
+    return head, middle, tail, f"{share['tenant']}:{share['employee_id']}"
+
+
+def _json(value: str | None) -> bytes:
+    # Pydantic writes non-ASCII characters as they are, not as \\u escapes.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
+
+
+def _json_id(value: str) -> bytes:
+    """An identifier as a JSON string; ours need no escaping, anything else gets it."""
+    if _PLAIN.fullmatch(value):
+        return b'"%s"' % value.encode()
+    return _json(value)
+
+
+def _rfc3339(at: datetime) -> bytes:
+    """`at` (UTC) as pydantic writes it: microseconds only when there are any, then Z."""
+    text = at.strftime("%Y-%m-%dT%H:%M:%S")
+    if at.microsecond:
+        text += f".{at.microsecond:06d}"
+    return (text + "Z").encode()

@@ -64,7 +64,7 @@ class Services:
     shares_outbox: outbox.Outbox
     advocates_outbox: outbox.Outbox
     engagements_outbox: outbox.Outbox
-    clicks: ClickRecorder
+    clicks: ClickRecorder | None  # the api's; the worker records no clicks
     links_cache: LinkCache
     salts: DailySalts
     vault: TokenVault

@@ -1,0 +1,331 @@
+"""The links listener: short links on a port of their own, served straight off the socket.
+
+Every click on a shared link lands here, at rates no other endpoint sees. An ASGI server
+costs several times what the click itself costs (request and message objects, a task per
+request, the middleware chain), so this listener speaks HTTP/1.1 itself, with the parser
+uvicorn uses (httptools), and answers only what a short link needs: GET and HEAD of
+`/l/{code}`. It runs in the api process, beside uvicorn, and shares its state.
+
+HTTP as clients and proxies use it: keep-alive, pipelined requests answered in order,
+HTTP/1.0, `Connection: close`. Protection: requests with oversized headers get 431,
+unparsable ones 400; a request whose headers do not arrive within `header_timeout`
+and a connection idle for `idle_timeout` are closed. `X-Forwarded-For` is believed only
+from `trusted_proxies`, taking the nearest address that is not one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import cast
+from urllib.parse import unquote
+
+import httptools
+
+from share.config import ShareSettings
+from share.entrypoints.redirect import Answer, answer
+from share.service_layer.handlers import Services
+
+log = logging.getLogger(__name__)
+
+_REASONS = {
+    302: b"Found",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
+_PROBLEM = (b"content-type", b"application/problem+json")
+_UNAVAILABLE = Answer(
+    503,
+    [_PROBLEM, (b"retry-after", b"1")],
+    b'{"type":"about:blank","title":"Service Unavailable","status":503,'
+    b'"detail":"the link could not be looked up; try again"}',
+)
+_BAD_REQUEST = Answer(
+    400,
+    [_PROBLEM],
+    b'{"type":"about:blank","title":"Bad Request","status":400,'
+    b'"detail":"request: not a valid HTTP/1.1 request"}',
+)
+_TOO_LARGE = Answer(
+    431,
+    [_PROBLEM],
+    b'{"type":"about:blank","title":"Request Header Fields Too Large","status":431,'
+    b'"detail":"headers: larger than this server accepts"}',
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(spec: str) -> list[Network]:
+    """`10.0.0.0/8, 127.0.0.1` -> networks; a bare address is a network of one."""
+    return [
+        ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()
+    ]
+
+
+def is_trusted(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(peer: str, forwarded_for: str | None, networks: Sequence[Network]) -> str:
+    """The visitor's address: the peer, or behind trusted proxies the nearest untrusted hop."""
+    if forwarded_for is None or not is_trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop, networks):
+            return hop
+    return hops[0] if hops else peer
+
+
+class LinksServer:
+    def __init__(
+        self,
+        services: Services,
+        host: str,
+        port: int,
+        *,
+        trusted_proxies: Sequence[Network] = (),
+        idle_timeout: float = 75.0,
+        header_timeout: float = 10.0,
+        max_header_bytes: int = 16 * 1024,
+        max_pipelined: int = 32,
+    ) -> None:
+        self.services = services
+        self.host = host
+        self.port = port
+        self.trusted_proxies = list(trusted_proxies)
+        self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.max_header_bytes = max_header_bytes
+        self.max_pipelined = max_pipelined
+        self.connections: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self), self.host, self.port, backlog=2048
+        )
+        self._sweeper = asyncio.create_task(self._sweep())
+        log.info("links listener started", extra={"port": self.port})
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+            for connection in list(self.connections):
+                connection.close_when_idle()
+            await self._server.wait_closed()
+
+    async def _sweep(self) -> None:
+        """Close connections that stall a request's headers or sit idle too long."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            now = loop.time()
+            for connection in list(self.connections):
+                connection.check_timeouts(now)
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: LinksServer) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self.trusted_peer = False
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.header_bytes = 0
+        self.request_started: float | None = None
+        self.last_active = self.loop.time()
+        self.queue: deque[tuple[str, bytes, list[tuple[bytes, bytes]], bool]] = deque()
+        self.busy = False
+        self.task: asyncio.Task[None] | None = None
+        # An error to answer once the answers already owed are out; then the connection ends.
+        self.refusal: Answer | None = None
+        self.closing = False
+        self.reading_paused = False
+        self.writing_paused = False
+
+    # -- transport events ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if peer else ""
+        self.trusted_peer = is_trusted(self.peer, self.server.trusted_proxies)
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.connections.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing or self.refusal is not None:
+            return
+        self.last_active = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # No protocol upgrades here; the request that asked has been queued already.
+            self._refuse(_BAD_REQUEST)
+        except httptools.HttpParserError:
+            self._refuse(_BAD_REQUEST)
+
+    def pause_writing(self) -> None:
+        # The client is not reading its answers: stop reading its requests until it does.
+        self.writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if len(self.queue) < self.server.max_pipelined:
+            self._resume_reading()
+
+    # -- parser callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+        self.header_bytes = 0
+        self.request_started = self.loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self._count_header_bytes(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+        self._count_header_bytes(len(name) + len(value))
+
+    def on_message_complete(self) -> None:
+        if self.closing or self.refusal is not None:
+            return
+        self.request_started = None
+        method = self.parser.get_method().decode("ascii", "replace")
+        self.queue.append((method, self.url, self.headers, self.parser.should_keep_alive()))
+        if len(self.queue) >= self.server.max_pipelined:
+            self._pause_reading()
+        if not self.busy:
+            self.busy = True
+            self.task = asyncio.create_task(self._serve())
+
+    # -- answering ----------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        try:
+            while self.queue and not self.closing:
+                method, url, headers, keep_alive = self.queue.popleft()
+                result = await self._answer(method, url, headers)
+                self._write(result, method, keep_alive)
+                if not keep_alive:
+                    self._close()
+                    return
+                if len(self.queue) < self.server.max_pipelined and not self.writing_paused:
+                    self._resume_reading()
+            if self.refusal is not None:
+                self._write(self.refusal, "GET", keep_alive=False)
+                self._close()
+        finally:
+            self.busy = False
+
+    async def _answer(self, method: str, url: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
+        try:
+            path = unquote(httptools.parse_url(url).path.decode("latin-1"))
+        except httptools.HttpParserInvalidURLError:
+            return _BAD_REQUEST
+        client = self.peer
+        if self.trusted_peer:
+            forwarded = next((v for n, v in headers if n == b"x-forwarded-for"), None)
+            if forwarded is not None:
+                client = client_address(
+                    self.peer, forwarded.decode("latin-1"), self.server.trusted_proxies
+                )
+        try:
+            return await answer(self.server.services, method, path, headers, client)
+        except Exception as exc:
+            # The store could not be asked about the link (clicks never fail this way).
+            log.warning("short link not answered", extra={"error": repr(exc)})
+            return _UNAVAILABLE
+
+    def _write(self, result: Answer, method: str, keep_alive: bool) -> None:
+        if self.transport is None or self.closing:
+            return
+        lines = [b"HTTP/1.1 %d %s\r\n" % (result.status, _REASONS.get(result.status, b""))]
+        lines.extend(b"%s: %s\r\n" % header for header in result.headers)
+        lines.append(b"content-length: %d\r\n" % len(result.body))
+        if not keep_alive:
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        if method != "HEAD":
+            lines.append(result.body)
+        self.transport.write(b"".join(lines))
+        self.last_active = self.loop.time()
+
+    # -- limits and closing -------------------------------------------------------------
+
+    def _count_header_bytes(self, size: int) -> None:
+        self.header_bytes += size
+        if self.header_bytes > self.server.max_header_bytes and not self.closing:
+            self._refuse(_TOO_LARGE)
+
+    def _refuse(self, result: Answer) -> None:
+        """Answer with an error once the answers already owed are out, then close."""
+        if self.closing or self.refusal is not None:
+            return
+        self.refusal = result
+        self._pause_reading()
+        if not self.busy:
+            self._write(result, "GET", keep_alive=False)
+            self._close()
+
+    def check_timeouts(self, now: float) -> None:
+        if self.request_started is not None and not self.busy:
+            if now - self.request_started > self.server.header_timeout:
+                self._close()
+        elif not self.busy and now - self.last_active > self.server.idle_timeout:
+            self._close()
+
+    def close_when_idle(self) -> None:
+        if not self.busy:
+            self._close()
+
+    def _close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.closing:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+
+def links_server(services: Services, settings: ShareSettings) -> LinksServer:
+    return LinksServer(
+        services,
+        settings.host,
+        settings.links_port,
+        trusted_proxies=proxy_networks(settings.trusted_proxies),
+    )

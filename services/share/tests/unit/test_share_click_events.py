@@ -1,0 +1,83 @@
+"""The redirect's own encoding of click events is the contract model's JSON, byte for byte."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts import EngagementKind, EngagementObserved, EngagementSource
+from share.domain.engagements import ClickEvents, engagement_on_share
+
+SHARES = [
+    {
+        "_id": "sh_1",
+        "tenant": "acme",
+        "employee_id": "e1",
+        "network": "linkedin",
+        "content_id": "c1",
+        "campaign_id": "spring",
+        "content_kind": "job",
+    },
+    # An own post: no content item, no campaign, no kind.
+    {"_id": "sh_2", "tenant": "acme", "employee_id": "e2", "network": "x"},
+    # Characters JSON has to escape, and some it must not.
+    {
+        "_id": "sh_3",
+        "tenant": 't"\\enant',
+        "employee_id": "émployée\u2028\x01\t",
+        "network": "xing",
+        "content_id": "c/ü",
+        "campaign_id": None,
+        "content_kind": "event",
+    },
+]
+TIMES = [
+    datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC),
+    datetime(2026, 5, 4, 12, 0, 0, 1, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+
+
+@pytest.mark.parametrize("share", SHARES, ids=lambda s: s["_id"])
+@pytest.mark.parametrize("at", TIMES, ids=str)
+@pytest.mark.parametrize("unique", [True, False])
+def test_click_event_is_the_models_json(share: dict, at: datetime, unique: bool) -> None:
+    model = engagement_on_share(
+        share,
+        event_id="ev1",
+        engagement_id="click-1",
+        kind=EngagementKind.CLICK,
+        source=EngagementSource.REDIRECT,
+        observed_at=at,
+        visitor="v" * 32,
+        unique=unique,
+    )
+    events = ClickEvents()
+    for _ in range(2):  # the second time from the per-share cache
+        key, value = events.encode(
+            share,
+            event_id="ev1",
+            engagement_id="click-1",
+            observed_at=at,
+            visitor="v" * 32,
+            unique=unique,
+        )
+        assert value == model.to_json()
+        assert key == model.partition_key()
+        assert EngagementObserved.model_validate_json(value) == model
+
+
+def test_the_share_cache_is_bounded() -> None:
+    events = ClickEvents(max_shares=2)
+    for n in range(5):
+        share = {**SHARES[1], "_id": f"sh_{n}"}
+        events.encode(
+            share,
+            event_id="e",
+            engagement_id="c",
+            observed_at=TIMES[0],
+            visitor="v",
+            unique=False,
+        )
+    assert len(events._parts) <= 2
