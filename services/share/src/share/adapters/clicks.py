@@ -382,7 +382,9 @@ class LinkCache:
     """Short code -> share, kept briefly in memory so a click costs no lookup.
 
     A share's target never changes; what can change (the advocate opting out) is seen
-    within `ttl` seconds.
+    within `ttl` seconds, plus one lookup. An expired entry keeps answering while one
+    lookup refreshes it: a popular link costs one query per `ttl`, not one per request
+    that arrives while the query runs. Unknown codes are not remembered.
     """
 
     def __init__(self, repo: ShareRepository, ttl: float = 30.0, max_size: int = 100_000):
@@ -390,16 +392,47 @@ class LinkCache:
         self._ttl = ttl
         self._max_size = max_size
         self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lookups: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     async def get(self, code: str) -> dict[str, Any] | None:
-        now = time.monotonic()
         hit = self._entries.get(code)
-        if hit is not None and hit[0] > now:
+        if hit is not None:
+            if hit[0] <= time.monotonic() and code not in self._lookups:
+                _spawn(self._refresh(code))
             return hit[1]
-        doc = await self._repo.share_by_code(code)
-        if doc is None or doc.get("status") != "shared":
-            return None
-        if len(self._entries) >= self._max_size:
-            self._entries.clear()
-        self._entries[code] = (now + self._ttl, doc)
-        return doc
+        return await self._lookup(code)
+
+    async def _refresh(self, code: str) -> None:
+        try:
+            if await self._lookup(code) is None:
+                self._entries.pop(code, None)
+        except Exception as exc:
+            # The entry stays; the next request after its expiry tries again.
+            log.warning("short link not refreshed", extra={"code": code, "error": repr(exc)})
+
+    async def _lookup(self, code: str) -> dict[str, Any] | None:
+        running = self._lookups.get(code)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._lookups[code] = future
+        try:
+            doc = await self._repo.share_by_code(code)
+            if doc is not None and doc.get("status") != "shared":
+                doc = None
+            if doc is not None:
+                if len(self._entries) >= self._max_size:
+                    self._entries.clear()
+                self._entries[code] = (time.monotonic() + self._ttl, doc)
+            future.set_result(doc)
+            return doc
+        except Exception as exc:
+            future.set_exception(exc)
+            # Retrieved here, so a lookup nobody else waited for does not log as unhandled.
+            future.exception()
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._lookups[code]
