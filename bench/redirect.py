@@ -1,8 +1,10 @@
 """Short-link redirect throughput: share's `/l/{code}` beside nginx serving a static 302.
 
 Runs wrk against both on this machine, in the same run, and prints requests/s and p50/p99
-latency. Targets: at least 25% of nginx's throughput with p99 under 25 ms, and every
-counted click published to Kafka. Needs wrk and nginx (Debian: apt-get install -y wrk nginx)
+latency, like for like: nginx with one worker beside one share api process, and nginx with
+a worker per core (`auto`) beside a share api process per core sharing the links port.
+Targets: at least 25% of nginx's throughput with p99 under 25 ms, and every counted click
+published to Kafka. Needs wrk and nginx (Debian: apt-get install -y wrk nginx)
 and the local Kafka and MongoDB-wire server.
 
     uv run python bench/redirect.py [--duration 10] [--connections 64]
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -192,12 +195,38 @@ def line(name: str, r: dict[str, float]) -> str:
     return f"{name:<28} {r['rps']:>10.0f} {r['p50']:>9.2f} {r['p99']:>9.2f}"
 
 
+async def measure_share(
+    wrk: str,
+    args: argparse.Namespace,
+    apis: list[ServiceProcess],
+    code: str,
+    warm_code: str,
+    share_id: str,
+) -> tuple[dict[str, float], int, int, int]:
+    """wrk against the processes' shared links port: (result, counted, published, spooled)."""
+    links = apis[0].links_url
+    wrk_run(wrk, f"{links}/l/{warm_code}", 2, args.connections)  # warm-up
+    for api in apis:
+        await drained(api.url)
+    tail = await tail_start("chorus.engagement-observed.v1")
+    before = sum(counted_clicks(api.url) for api in apis)
+    spooled_before = sum(_counter(api.url, "chorus_share_clicks_spooled_total") for api in apis)
+    result = wrk_run(wrk, f"{links}/l/{code}", args.duration, args.connections)
+    counted = 0.0
+    for api in apis:
+        counted += await settled(api.url)
+    spooled = sum(_counter(api.url, "chorus_share_clicks_spooled_total") for api in apis)
+    published = await count_published(tail, share_id, int(counted - before), timeout=120)
+    return result, int(counted - before), published, int(spooled - spooled_before)
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
     wrk, nginx = require_tools()
+    cores = os.cpu_count() or 1
     workdir = Path(tempfile.mkdtemp(prefix="chorus-bench-redirect-"))
     suffix = ref("")
     links_port = free_port()
@@ -207,19 +236,26 @@ async def main() -> int:
         "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{links_port}",
         "CHORUS_LOG_LEVEL": "WARNING",
     }
-    api = ServiceProcess("share", "api", env=env, links_port=links_port).start(workdir)
+    # As nginx's `auto` runs a worker per core, one api process per core shares the links
+    # port (SO_REUSEPORT), as replicas behind a Service would.
+    apis = [
+        ServiceProcess("share", "api", env=env, links_port=links_port).start(workdir)
+        for _ in range(cores)
+    ]
     worker = ServiceProcess("share", "worker", env=env).start(workdir)
     results: dict[str, dict[str, float]] = {}
+    checks: list[tuple[str, int, int, int]] = []
     try:
-        api.wait_healthy()
+        for api in apis:
+            api.wait_healthy()
         worker.wait_healthy()
         tenant = ref("bench")
         me = token(tenant, "e1")
-        async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=apis[0].url, timeout=10) as http:
             await http.post("/api/v1/advocates/me", headers=me, json={"accept": True})
             shares = []
-            # One link to warm up on, one to measure: the measured link's events are its own.
-            for _ in range(2):
+            # One link to warm up on, one per measurement: each one's events are its own.
+            for _ in range(3):
                 shared = await http.post(
                     "/api/v1/shares",
                     headers=me,
@@ -232,12 +268,11 @@ async def main() -> int:
                 shared.raise_for_status()
                 shares.append(shared.json())
         warm_code = shares[0]["short_code"]
-        share_id, code = shares[1]["id"], shares[1]["short_code"]
 
         for workers in ("1", "auto"):
             proc, nginx_port = start_nginx(nginx, workdir, workers)
             try:
-                url = f"http://127.0.0.1:{nginx_port}/l/{code}"
+                url = f"http://127.0.0.1:{nginx_port}/l/{warm_code}"
                 wrk_run(wrk, url, 2, args.connections)  # warm-up
                 results[f"nginx static 302 ({workers})"] = wrk_run(
                     wrk, url, args.duration, args.connections
@@ -246,44 +281,50 @@ async def main() -> int:
                 proc.terminate()
                 proc.wait(10)
 
-        wrk_run(wrk, f"{api.links_url}/l/{warm_code}", 2, args.connections)  # warm-up
-        await drained(api.url)
-        url = f"{api.links_url}/l/{code}"
-        tail = await tail_start("chorus.engagement-observed.v1")
-        before = counted_clicks(api.url)
-        spooled_before = _counter(api.url, "chorus_share_clicks_spooled_total")
-        results["share /l/{code}"] = wrk_run(wrk, url, args.duration, args.connections)
-        counted = int(await settled(api.url) - before)
-        spooled = int(_counter(api.url, "chorus_share_clicks_spooled_total") - spooled_before)
-        published = await count_published(tail, share_id, counted, timeout=120)
+        for name, running, share in (
+            (f"share ({cores} processes)", apis, shares[2]),
+            ("share (1 process)", apis[:1], shares[1]),
+        ):
+            for api in apis:
+                if api not in running:
+                    api.stop()
+            result, counted, published, spooled = await measure_share(
+                wrk, args, running, share["short_code"], warm_code, share["id"]
+            )
+            results[name] = result
+            checks.append((name, counted, published, spooled))
     finally:
-        api.stop()
+        for api in apis:
+            api.stop()
         worker.stop()
 
     print(
-        f"\nwrk -t2 -c{args.connections} -d{args.duration}s, one share api process "
-        "(its short-link listener), 127.0.0.1"
+        f"\nwrk -t2 -c{args.connections} -d{args.duration}s against /l/{{code}}, 127.0.0.1, "
+        f"{cores} cores; share: its short-link listener"
     )
     print(f"{'':<28} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
     for name, result in results.items():
         print(line(name, result))
-    ours = results["share /l/{code}"]
+    single, many = results["share (1 process)"], results[f"share ({cores} processes)"]
+    nginx_one, nginx_auto = results["nginx static 302 (1)"], results["nginx static 302 (auto)"]
+    print(f"share (1 process) / nginx (1 worker): {single['rps'] / nginx_one['rps']:.1%}")
+    print(
+        f"share ({cores} processes) / nginx (auto, {cores} workers): "
+        f"{many['rps'] / nginx_auto['rps']:.1%}"
+    )
+    ok_rps = many["rps"] >= 0.25 * nginx_auto["rps"]
+    ok_p99 = many["p99"] < 25.0
+    print(f"target >= 25% of nginx, like for like: {'met' if ok_rps else 'NOT met'}")
+    print(f"target p99 < 25 ms: {'met' if ok_p99 else 'NOT met'} ({many['p99']:.2f} ms)")
     status = 0
-    for workers in ("1", "auto"):
-        base = results[f"nginx static 302 ({workers})"]
-        plural = "s" if workers != "1" else ""
-        print(f"share / nginx ({workers} worker{plural}): {ours['rps'] / base['rps']:.1%}")
-    base = results["nginx static 302 (auto)"]
-    ok_rps = ours["rps"] >= 0.25 * base["rps"]
-    ok_p99 = ours["p99"] < 25.0
-    print(f"target >= 25% of nginx (auto workers): {'met' if ok_rps else 'NOT met'}")
-    print(f"target p99 < 25 ms: {'met' if ok_p99 else 'NOT met'} ({ours['p99']:.2f} ms)")
-    print(f"non-3xx responses from share: {int(ours['bad'])}")
-    print(f"clicks counted: {counted}, published to Kafka: {published}")
-    print(f"clicks spooled to MongoDB on the way (Kafka slower than the ack timeout): {spooled}")
-    if published != counted:
-        print("NOT every counted click was published")
-        status = 1
+    for name, counted, published, spooled in checks:
+        print(
+            f"{name}: non-3xx {int(results[name]['bad'])}, clicks counted {counted}, "
+            f"published to Kafka {published}, spooled to MongoDB on the way {spooled}"
+        )
+        if published != counted:
+            print(f"{name}: NOT every counted click was published")
+            status = 1
     return status
 
 

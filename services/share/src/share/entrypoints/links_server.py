@@ -116,7 +116,12 @@ class LinksServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _Connection(self), self.host, self.port, backlog=2048
+            lambda: _Connection(self),
+            self.host,
+            self.port,
+            backlog=2048,
+            # Several processes may share the port, the kernel spreading connections.
+            reuse_port=True,
         )
         self._sweeper = asyncio.create_task(self._sweep())
         log.info("links listener started", extra={"port": self.port})
