@@ -186,6 +186,7 @@ class ClickRecorder:
             except Exception as exc:
                 # Without the store the visit cannot be compared with other replicas' ones:
                 # the click still counts, as a repeat rather than a unique one.
+                click.unique = False
                 UNIQUE_UNDECIDED.inc()
                 log.warning("click uniqueness undecided", extra={"error": repr(exc)})
         event_id = self._ids.next()
