@@ -34,7 +34,8 @@ from chassis.mongo import create_client
 from metrics.adapters.mongo import MetricsRepository, facts_collection_name
 from metrics.bootstrap import CONSUMES
 from metrics.config import MetricsSettings
-from metrics.domain.facts import fact_id, fact_of
+from metrics.domain.facts import fact_id, fact_of, pseudonymized
+from metrics.service_layer.handlers import erase_late, record_erasures
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,19 @@ class Replayer:
         self.settings = settings
         self.repo = repo
         self.records = self.inserted = self.poison = 0
+        self.erased: dict[str, str] = {}
+
+    async def write(self, target: int, facts: list[dict[str, Any]], events: list[Any]) -> int:
+        """Store facts in the generation being built, erasures applied as the worker does:
+        the advocates these events erase, those listed before, and those listed meanwhile
+        (the worker rewrites the target too, and `erase_late` catches what it missed)."""
+        erasures = await record_erasures(self.repo, events, self.erased)
+        inserted = await self.repo.insert_facts(target, pseudonymized(facts, self.erased))
+        self.erased = await self.repo.erased()
+        await erase_late(self.repo, [target], facts, self.erased)
+        for tenant, employee, pseudonym in erasures:
+            await self.repo.erase_advocate(target, tenant, employee, pseudonym)
+        return len(inserted)
 
     async def run(self, since: datetime | None) -> ReplayResult:
         started = time.monotonic()
@@ -66,7 +80,11 @@ class Replayer:
         target = await self.repo.next_generation()
         await self.repo.drop_generation(target)
         await self.repo.ensure_indexes(target)
-        copied = await self.repo.copy_facts_before(source, target, since) if since else 0
+        self.erased = await self.repo.erased()
+        copied = 0
+        if since:
+            async for chunk in self.repo.facts_before(source, since):
+                copied += await self.write(target, chunk, [])
         log.info(
             "replay started",
             extra={"generation": target, "since": since.isoformat() if since else None},
@@ -141,6 +159,7 @@ class Replayer:
                 return
             batches = await consumer.getmany(*behind, timeout_ms=1000)
             facts: list[dict[str, Any]] = []
+            events: list[Any] = []
             for records in batches.values():
                 for record in records:
                     self.records += 1
@@ -150,8 +169,9 @@ class Replayer:
                         # The live consumer already sent it to its dead-letter topic.
                         self.poison += 1
                         continue
+                    events.append(event)
                     facts.append({"_id": fact_id(event), **fact_of(event)})
-            self.inserted += len(await self.repo.insert_facts(target, facts))
+            self.inserted += await self.write(target, facts, events)
 
 
 async def replay(settings: MetricsSettings, since: datetime | None) -> ReplayResult:

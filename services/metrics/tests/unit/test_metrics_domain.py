@@ -9,13 +9,21 @@ import pytest
 from contracts import (
     AdvocateEnrolled,
     AdvocateEnrolledData,
+    AdvocateOptedOut,
+    AdvocateOptedOutData,
     EngagementObserved,
     EngagementObservedData,
     PostShared,
     PostSharedData,
 )
 from metrics.domain import figures as fig
-from metrics.domain.facts import fact_id, fact_of
+from metrics.domain.facts import (
+    erasure_key,
+    erasure_of,
+    fact_id,
+    fact_of,
+    pseudonymized,
+)
 
 AT = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)
 
@@ -188,3 +196,55 @@ def test_content_catalog_keeps_the_latest_state() -> None:
     retired = {"type": "content-retired", "content": "c1", "time": datetime(2026, 3, 9, tzinfo=UTC)}
     item = fig.catalog([retired, updated, published])["c1"]
     assert item.title == "New" and item.kind == "job" and item.status == "retired"
+
+
+def _opt_out(erase: bool) -> AdvocateOptedOut:
+    return AdvocateOptedOut.create(
+        tenant_id="acme",
+        subject="e1",
+        data=AdvocateOptedOutData(employee_id="e1", opted_out_at=AT, erase=erase),
+    )
+
+
+def test_only_an_opt_out_with_erase_erases_with_a_pseudonym_of_its_event() -> None:
+    assert erasure_of(_opt_out(erase=False)) is None
+    assert erasure_of(_share()) is None
+    opt_out = _opt_out(erase=True)
+    tenant, employee, pseudonym = erasure_of(opt_out) or ("", "", "")
+    assert (tenant, employee) == ("acme", "e1")
+    assert pseudonym.startswith("erased-") and "e1" not in pseudonym.removeprefix("erased-")
+    # A replay reads the same event: the same pseudonym.
+    assert erasure_of(AdvocateOptedOut.from_json(opt_out.to_json())) == (
+        tenant,
+        employee,
+        pseudonym,
+    )
+    assert erasure_of(_opt_out(erase=True)) != (tenant, employee, pseudonym)
+
+
+def test_erased_facts_keep_counters_groups_and_networks_but_not_the_person() -> None:
+    enrolled = fact_of(
+        AdvocateEnrolled.create(
+            tenant_id="acme",
+            subject="e1",
+            data=AdvocateEnrolledData(
+                employee_id="e1",
+                employee_groups=["hr"],
+                consent_at=AT,
+                department="Finance",
+                location="Lyon",
+            ),
+        )
+    )
+    share, click = fact_of(_share()), fact_of(_click(unique=True))
+    other = {**share, "advocate": "e2"}
+    erased = {erasure_key("acme", "e1"): "erased-abc"}
+    out = pseudonymized([enrolled, share, click, other], erased)
+    assert [f["advocate"] for f in out] == ["erased-abc", "erased-abc", "erased-abc", "e2"]
+    assert "department" not in out[0] and "location" not in out[0]
+    assert out[0]["groups"] == ["hr"]
+    assert {k: v for k, v in out[1].items() if k != "advocate"} == {
+        k: v for k, v in share.items() if k != "advocate"
+    }
+    assert pseudonymized([share], {erasure_key("other-tenant", "e1"): "erased-x"}) == [share]
+    assert enrolled["advocate"] == "e1"  # the input is left as it was

@@ -3,20 +3,23 @@ tenant settings and goals.
 
 Facts live in generations: `facts` (generation 0), `facts_g1`, `facts_g2`, ... A replay
 builds the next generation beside the live one and then moves the pointer; the api reads
-the pointer on every request and the worker before and after every batch.
+the pointer on every request and the worker after every batch.
+
+`erasures` lists the advocates who asked for erasure: a hash of tenant and employee id
+and the pseudonym their facts carry instead of the id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from metrics.domain.facts import COUNTERS
+from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS
 
 DUPLICATE_KEY = 11000
 POINTER = "active"
@@ -26,12 +29,20 @@ def facts_collection_name(generation: int) -> str:
     return "facts" if generation == 0 else f"facts_g{generation}"
 
 
+def generation_of(collection: str) -> int | None:
+    if collection == "facts":
+        return 0
+    number = collection.removeprefix("facts_g")
+    return int(number) if collection.startswith("facts_g") and number.isdigit() else None
+
+
 class MetricsRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
         self.generations = db["generations"]
         self.settings = db["settings"]
         self.goals = db["goals"]
+        self.erasures = db["erasures"]
 
     def facts(self, generation: int) -> AsyncCollection[dict[str, Any]]:
         return self.db[facts_collection_name(generation)]
@@ -71,6 +82,41 @@ class MetricsRepository:
     async def drop_generation(self, generation: int) -> None:
         await self.facts(generation).drop()
 
+    async def generations_present(self) -> list[int]:
+        """Every generation that has a collection: live, previous, and any being built."""
+        names = await self.db.list_collection_names()
+        return sorted(g for g in map(generation_of, names) if g is not None)
+
+    # -- erasure -------------------------------------------------------------------------
+
+    async def erased(self) -> dict[str, str]:
+        """Erasure key -> pseudonym of every erased advocate."""
+        return {doc["_id"]: doc["pseudonym"] async for doc in self.erasures.find({})}
+
+    async def record_erasure(self, key: str, tenant: str, pseudonym: str) -> str:
+        """List an advocate as erased; returns their pseudonym (the first one given)."""
+        try:
+            await self.erasures.insert_one({"_id": key, "tenant": tenant, "pseudonym": pseudonym})
+        except DuplicateKeyError:
+            doc = await self.erasures.find_one({"_id": key})
+            assert doc is not None
+            return str(doc["pseudonym"])
+        return pseudonym
+
+    async def erase_advocate(
+        self, generation: int, tenant: str, employee: str, pseudonym: str
+    ) -> int:
+        """Give every fact of an advocate in `generation` their pseudonym instead of their
+        id, without their personal fields; returns how many facts changed."""
+        result = await self.facts(generation).update_many(
+            {"tenant": tenant, "advocate": employee},
+            {
+                "$set": {"advocate": pseudonym},
+                "$unset": dict.fromkeys(PERSONAL_FIELDS, ""),
+            },
+        )
+        return result.modified_count
+
     # -- facts ---------------------------------------------------------------------------
 
     async def insert_facts(
@@ -91,17 +137,18 @@ class MetricsRepository:
             return [f for i, f in enumerate(facts) if i not in skipped]
         return list(facts)
 
-    async def copy_facts_before(self, source: int, target: int, time: Any) -> int:
-        """Copy the facts of events before `time` into another generation."""
-        copied = 0
+    async def facts_before(
+        self, generation: int, time: Any, chunk_size: int = 1000
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The facts of events before `time`, in chunks."""
         chunk: list[dict[str, Any]] = []
-        async for fact in self.facts(source).find({"time": {"$lt": time}}):
+        async for fact in self.facts(generation).find({"time": {"$lt": time}}):
             chunk.append(fact)
-            if len(chunk) == 1000:
-                copied += len(await self.insert_facts(target, chunk))
+            if len(chunk) == chunk_size:
+                yield chunk
                 chunk = []
-        copied += len(await self.insert_facts(target, chunk))
-        return copied
+        if chunk:
+            yield chunk
 
     async def sums(
         self, generation: int, match: dict[str, Any], by: Sequence[str]

@@ -7,6 +7,8 @@ their event, so counting an event twice is impossible: the second insert is a du
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +57,11 @@ ENGAGEMENT_COUNTERS: dict[EngagementKind, str] = {
     EngagementKind.IMPRESSION: "impressions",
     EngagementKind.CONVERSION: "conversions",
 }
+
+
+# What an erased advocate's facts lose besides their id: descriptions of the person.
+PERSONAL_FIELDS = ("department", "location")
+PSEUDONYM_PREFIX = "erased-"
 
 
 def fact_id(event: AnyEvent) -> str:
@@ -162,3 +169,47 @@ def _describe(
 
 def _kind(kind: Any) -> str:
     return str(kind.value) if kind is not None else ""
+
+
+# -- erasure ---------------------------------------------------------------------------
+
+
+def erasure_key(tenant: str, employee: str) -> str:
+    """How the list of erased advocates knows one: a hash, not their id."""
+    return hashlib.sha256(f"{tenant}:{employee}".encode()).hexdigest()
+
+
+def erasure_of(event: AnyEvent) -> tuple[str, str, str] | None:
+    """(tenant, employee, pseudonym) if `event` asks for an advocate's erasure.
+
+    The pseudonym comes from the opt-out event's id: the same for the worker and every
+    replay, and not computable from the employee id."""
+    if isinstance(event, AdvocateOptedOut) and event.data.erase:
+        digest = hashlib.sha256(event.id.encode()).hexdigest()[:16]
+        return event.tenantid, event.data.employee_id, PSEUDONYM_PREFIX + digest
+    return None
+
+
+def erased_key(fact: Mapping[str, Any]) -> str | None:
+    """The erasure key of the advocate a fact names, if it names one by their id."""
+    advocate = fact.get("advocate")
+    if not advocate or str(advocate).startswith(PSEUDONYM_PREFIX):
+        return None
+    return erasure_key(fact["tenant"], advocate)
+
+
+def pseudonymized(
+    facts: Sequence[dict[str, Any]], erased: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """`facts` with every erased advocate's id replaced by their pseudonym and their
+    personal fields left out; counters, groups, days and networks stay as they are."""
+    if not erased:
+        return list(facts)
+    out = []
+    for fact in facts:
+        key = erased_key(fact)
+        if key is not None and key in erased:
+            fact = {k: v for k, v in fact.items() if k not in PERSONAL_FIELDS}
+            fact["advocate"] = erased[key]
+        out.append(fact)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,15 @@ from prometheus_client import Counter, Gauge, Histogram
 from chassis.consumer import Consumed
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain import figures as fig
-from metrics.domain.facts import ENGAGEMENT_COUNTERS, fact_id, fact_of
+from metrics.domain.facts import (
+    ENGAGEMENT_COUNTERS,
+    erased_key,
+    erasure_key,
+    erasure_of,
+    fact_id,
+    fact_of,
+    pseudonymized,
+)
 
 # Business metrics: per tenant and network at most, never per employee or content item.
 SHARES = Counter("chorus_metrics_shares_total", "Shares counted", ["tenant", "network"])
@@ -53,8 +62,10 @@ Row = tuple[tuple[str, ...], dict[str, float]]
 class Services:
     repo: MetricsRepository
     today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
-    # The worker's: the active generation as read after its last write.
+    # The worker's, as read after its last write: the active generation, and the erased
+    # advocates (erasure key -> pseudonym).
     generation: int | None = None
+    erased: dict[str, str] | None = None
 
 
 # -- consuming -------------------------------------------------------------------------
@@ -63,25 +74,78 @@ class Services:
 async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
     """Store one fact per event; a redelivered event is a duplicate and counts nothing."""
     repo = services.repo
-    facts = [{"_id": fact_id(item.event), **fact_of(item.event)} for item in batch]
-    # The pointer as read after the previous batch, not read again: one round trip less
-    # per batch. The read after the write is the one that matters: a replay may have
-    # swapped generations since, and the batch then goes into the new one too, so nothing
-    # acknowledged after the swap is missing from it.
-    generation = services.generation
-    if generation is None:
-        generation = await repo.active_generation()
+    if services.generation is None or services.erased is None:
+        services.generation = await repo.active_generation()
+        services.erased = await repo.erased()
+    # The pointer and the erasures as read after the previous batch, not read again: the
+    # reads after the write are the ones that matter (below).
+    generation, erased = services.generation, dict(services.erased)
+    erasures = await record_erasures(repo, [item.event for item in batch], erased)
+    facts = pseudonymized(
+        [{"_id": fact_id(item.event), **fact_of(item.event)} for item in batch], erased
+    )
     inserted = await repo.insert_facts(generation, facts)
-    now_active = await repo.active_generation()
+    now_active, now_erased = await asyncio.gather(repo.active_generation(), repo.erased())
+    written = [generation]
+    # A replay may have swapped generations during the write: the batch then goes into the
+    # new one too, so nothing acknowledged after the swap is missing from it.
     if now_active != generation:
-        await repo.insert_facts(now_active, facts)
-    services.generation = now_active
+        await repo.insert_facts(now_active, pseudonymized(facts, now_erased))
+        written.append(now_active)
+    # Another worker may have listed an erasure during the write, and already rewritten
+    # the facts it found: ours, written with the id, are rewritten here.
+    await erase_late(repo, written, facts, now_erased)
+    # This batch's erasures reach every generation: the previous ones and one being built.
+    for tenant, employee, pseudonym in erasures:
+        for present in await repo.generations_present():
+            await repo.erase_advocate(present, tenant, employee, pseudonym)
+    services.generation, services.erased = now_active, now_erased
     _observe(inserted)
     created = {fact["_id"]: item.event.time for fact, item in zip(facts, batch, strict=True)}
     now = datetime.now(UTC)
     for fact in inserted:
         age = (now - created[fact["_id"]]).total_seconds()
         VISIBLE.labels(fact["type"]).observe(max(age, 0.0))
+
+
+async def record_erasures(
+    repo: MetricsRepository, events: list[Any], erased: dict[str, str]
+) -> list[tuple[str, str, str]]:
+    """List the advocates `events` ask to erase, adding them to `erased`; returns
+    (tenant, employee, pseudonym) of each. Listed before any fact is rewritten, so a
+    writer that reads the list after its own write misses no erasure (see `erase_late`)."""
+    out = []
+    for event in events:
+        erasure = erasure_of(event)
+        if erasure is None:
+            continue
+        tenant, employee, pseudonym = erasure
+        key = erasure_key(tenant, employee)
+        pseudonym = erased.get(key) or await repo.record_erasure(key, tenant, pseudonym)
+        erased[key] = pseudonym
+        out.append((tenant, employee, pseudonym))
+    return out
+
+
+async def erase_late(
+    repo: MetricsRepository,
+    generations: list[int],
+    written: list[dict[str, Any]],
+    erased: Mapping[str, str],
+) -> None:
+    """Rewrite the facts of advocates erased after `written` were pseudonymized.
+
+    An erasure is listed first and its facts rewritten after. A writer reads the list
+    after its write: if the erasure was listed by then, it is seen here; if not, the
+    rewrite comes after the write and finds the facts."""
+    late = {
+        (fact["tenant"], fact["advocate"], erased[key])
+        for fact in written
+        if (key := erased_key(fact)) is not None and key in erased
+    }
+    for tenant, employee, pseudonym in late:
+        for generation in generations:
+            await repo.erase_advocate(generation, tenant, employee, pseudonym)
 
 
 def _observe(inserted: list[dict[str, Any]]) -> None:
