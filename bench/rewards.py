@@ -9,7 +9,7 @@ In the same run, on the same topics and the same MongoDB-wire server:
 - profile: where the worker's time goes, one batch handled in this process with the
   database calls timed (the MongoDB-wire server is the limit).
 
-    uv run python bench/rewards.py [--events 20000] [--employees 50] [--naive-seconds 20]
+    uv run python bench/rewards.py [--events 60000] [--employees 50] [--naive-seconds 20]
 
 Only 127.0.0.1 is contacted (or MONGODB_URL / KAFKA_BOOTSTRAP_SERVERS when set). Every
 run uses databases and consumer groups of its own; the databases are left in place.
@@ -196,7 +196,7 @@ async def profile(tenant: str, batch: list[AnyEvent]) -> dict[str, float]:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--employees", type=int, default=50)
     parser.add_argument("--naive-seconds", type=float, default=20.0)
     args = parser.parse_args()

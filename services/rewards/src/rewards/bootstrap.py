@@ -18,6 +18,7 @@ from contracts.topics import (
     POST_SHARED,
     REWARD_REDEEMED,
 )
+from rewards.adapters.events import BatchPublisher
 from rewards.adapters.mongo import RewardsRepository
 from rewards.config import RewardsSettings
 from rewards.entrypoints import api
@@ -25,6 +26,8 @@ from rewards.service_layer import handlers
 from rewards.service_layer.leaderboards import Leaderboards
 
 CONSUMES = [POST_SHARED, ENGAGEMENT_OBSERVED, ADVOCATE_ENROLLED, ADVOCATE_OPTED_OUT]
+# Producer buffer per partition for the worker's events (under Kafka's 1 MiB per batch).
+BATCH_PUBLISH_BYTES = 512 * 1024
 
 
 async def setup(runtime: Runtime) -> api.Components:
@@ -33,9 +36,17 @@ async def setup(runtime: Runtime) -> api.Components:
     repo = RewardsRepository(runtime.db)
     await repo.ensure_indexes()
     lease = settings.outbox_lease_seconds
+    publisher: handlers.Publisher = runtime.publisher
+    batches = None
+    if runtime.role == "worker":
+        batches = BatchPublisher(
+            settings.kafka_bootstrap_servers, "chorus-rewards-batches", BATCH_PUBLISH_BYTES
+        )
+        await batches.start()
+        publisher = batches
     services = handlers.Services(
         repo=repo,
-        publisher=runtime.publisher,
+        publisher=publisher,
         unit_outbox=Outbox(repo.units, runtime.publisher, lease),
         clawback_outbox=Outbox(repo.clawbacks, runtime.publisher, lease),
         month_badge_outbox=Outbox(repo.month_badges, runtime.publisher, lease),
@@ -45,6 +56,7 @@ async def setup(runtime: Runtime) -> api.Components:
     return api.Components(
         services=services,
         leaderboards=Leaderboards(repo, settings.leaderboard_refresh_seconds),
+        batch_publisher=batches,
     )
 
 
@@ -73,6 +85,17 @@ def loops(runtime: Runtime) -> list[Loop]:
     async def outbox_relay() -> None:
         await run_relay(outboxes, interval=0.5)
 
+    async def batch_publisher() -> None:
+        # Holds the worker's batch publisher open for the process's lifetime; loops are
+        # cancelled at shutdown, which closes it.
+        publisher = runtime.services.batch_publisher
+        if publisher is None:
+            return
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await publisher.stop()
+
     async def month_end_badges() -> None:
         # Every replica runs it; a month is decided and each badge emitted once (see
         # handlers.close_months). A failure restarts the loop after a pause.
@@ -80,7 +103,7 @@ def loops(runtime: Runtime) -> list[Loop]:
             await handlers.close_months(services)
             await asyncio.sleep(settings.month_end_interval_seconds)
 
-    return [outbox_relay, month_end_badges]
+    return [outbox_relay, month_end_badges, batch_publisher]
 
 
 DEFINITION = ServiceDefinition(

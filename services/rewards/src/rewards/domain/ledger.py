@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from contracts import derived_event_id
 from rewards.domain.rules import (
@@ -104,7 +105,10 @@ def badge_id(tenant: str, employee_id: str, badge: str) -> str:
     return derived_event_id("badge", tenant, employee_id, badge)
 
 
-def _earn(standing: Standing, activity: Activity, points: int) -> Standing:
+def _earned(standing: Standing, activity: Activity, points: int) -> dict[str, Any]:
+    """The figures `points` more move, as fields of the standing."""
+    if points == 0:
+        return {}
     month, week = month_of(activity.at), week_of(activity.at)
     month_key, month_points = standing.month_key, standing.month_points
     if month > month_key:
@@ -116,14 +120,17 @@ def _earn(standing: Standing, activity: Activity, points: int) -> Standing:
         week_key, week_points = week, 0
     if week == week_key:
         week_points += points
-    return replace(
-        standing,
-        earned=standing.earned + points,
-        month_key=month_key,
-        month_points=month_points,
-        week_key=week_key,
-        week_points=week_points,
-    )
+    return {
+        "earned": standing.earned + points,
+        "month_key": month_key,
+        "month_points": month_points,
+        "week_key": week_key,
+        "week_points": week_points,
+    }
+
+
+def _earn(standing: Standing, activity: Activity, points: int) -> Standing:
+    return replace(standing, **_earned(standing, activity, points))
 
 
 def _award(
@@ -158,11 +165,13 @@ def _score_actions(
         actions.append(Action.FIRST_SHARE)
     used = standing.days.get(day, DailyUse(day=day))
     awards = []
+    total = 0
     for action in actions:
         points = score(ruleset, action, activity, used)
         if points <= 0:
             continue
         used = used.add(action, points)
+        total += points
         once_per = ""
         if action is Action.FIRST_SHARE:
             # Keyed on the employee and the item: the ledger keeps the first one only.
@@ -170,11 +179,11 @@ def _score_actions(
         awards.append(
             _award(activity, action.value, ruleset.version, points, REASONS[action], once_per)
         )
-        standing = _earn(standing, activity, points)
     days = {**standing.days, day: used}
     if len(days) > DAYS_KEPT:
         days = {d: days[d] for d in sorted(days)[-DAYS_KEPT:]}
-    return replace(standing, days=days), awards
+    # One copy of the standing per activity: all its awards share its moment.
+    return replace(standing, days=days, **_earned(standing, activity, total)), awards
 
 
 def _share_progress(standing: Standing, activity: Activity) -> Standing:

@@ -138,7 +138,8 @@ def day_of(at: datetime) -> str:
 
 
 def month_of(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m")
+    at = at.astimezone(UTC)
+    return f"{at.year:04d}-{at.month:02d}"
 
 
 def week_of(at: datetime) -> str:

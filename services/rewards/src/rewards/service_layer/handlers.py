@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 
@@ -17,7 +17,6 @@ from chassis import outbox
 from chassis.consumer import Consumed
 from chassis.errors import Problem
 from chassis.ids import new_id
-from chassis.kafka import EventPublisher
 from chassis.outbox import Outbox
 from contracts import (
     AdvocateEnrolled,
@@ -30,7 +29,7 @@ from contracts import (
     derived_event_id,
 )
 from rewards.adapters import events as convert
-from rewards.adapters.mongo import RewardsRepository, standing_id
+from rewards.adapters.mongo import RewardsRepository, pack_activities, standing_id
 from rewards.domain.ledger import Badge, Challenge, apply
 from rewards.domain.months import (
     TOP_BADGE,
@@ -40,7 +39,7 @@ from rewards.domain.months import (
     top_badge_id,
     top_of_month,
 )
-from rewards.domain.rules import Activity, RuleSet, month_of, week_of
+from rewards.domain.rules import Action, Activity, RuleSet, month_of, week_of
 
 POINTS = Counter("chorus_rewards_points_awarded_total", "Points awarded", ["tenant", "rule"])
 AWARDS = Counter("chorus_rewards_awards_total", "Ledger entries written", ["tenant"])
@@ -48,6 +47,11 @@ REDEMPTIONS = Counter(
     "chorus_rewards_redemptions_total", "Redemption attempts", ["tenant", "outcome"]
 )
 WATERMARKS = "_wm"
+FIRST_SHARE = Action.FIRST_SHARE.value
+
+
+class Publisher(Protocol):
+    async def publish_many(self, events: Sequence[AnyEvent]) -> None: ...
 
 
 @dataclass
@@ -60,7 +64,8 @@ class TenantConfig:
 @dataclass
 class Services:
     repo: RewardsRepository
-    publisher: EventPublisher
+    # Where scored batches publish their events.
+    publisher: Publisher
     # Events of redemptions and clawbacks, staged in the document that records them.
     unit_outbox: Outbox
     clawback_outbox: Outbox
@@ -184,21 +189,26 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
             "tenant": tenant,
             "at": min(a["at"] for a in acts),
             "until": max(a["at"] for a in acts),
-            # Column by column: the MongoDB-wire server we test with spends far more on
-            # 2,000 small documents in an array than on ten arrays of plain values.
-            "columns": {name: [a[name] for a in acts] for name in acts[0]},
+            "packed": pack_activities(acts),
         }
         for tenant, acts in activities.items()
     ]
     traces = {i.event.id: i.event.traceparent for i in batch}
 
     async def awarded() -> dict[str, AnyEvent]:
-        # Built while the database inserts (it is another process).
+        # Built and sent while the database inserts (it is another process). Awards keyed
+        # on their source event are the same whatever the ledger already holds, so they
+        # can go before it answers: if we die, the batch comes again and sends the same
+        # ids and bytes. First-share awards wait for the ledger (see below).
         await asyncio.sleep(0)
-        return {
+        built: dict[str, AnyEvent] = {
             e["_id"]: convert.points_awarded(e["tenant"], e, traces.get(e["source_event_id"]))
             for e in ledger
         }
+        await services.publisher.publish_many(
+            [built[e["_id"]] for e in ledger if e["rule_id"] != FIRST_SHARE]
+        )
+        return built
 
     existing, _, by_award = await asyncio.gather(
         services.repo.insert_new("ledger", ledger),
@@ -209,7 +219,7 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     # the standing (unmoved, as its watermarks say), the events and rules that never
     # change for the past, so the entry is the one we computed. Only a first-share award
     # can be there for another event (an earlier share of the same item): then ours is void.
-    firsts = sorted(existing & {e["_id"] for e in ledger if e["rule_id"] == "first-share"})
+    firsts = sorted(existing & {e["_id"] for e in ledger if e["rule_id"] == FIRST_SHARE})
     if firsts:
         kept = {e["_id"]: e for e in await services.repo.ledger_entries(firsts)}
 
@@ -222,7 +232,7 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
             entries[:] = [e for e in entries if ours(e)]
 
     updates = [_figures(doc, plan, entries) for _, doc, plan, entries in plans]
-    events: list[AnyEvent] = [by_award[e["_id"]] for e in ledger]
+    events: list[AnyEvent] = [by_award[e["_id"]] for e in ledger if e["rule_id"] == FIRST_SHARE]
     events.extend(badges)
     # Published before the standings move on: if we die in between, the batch comes again,
     # finds its watermarks where they were, and publishes the same events with the same
