@@ -7,7 +7,7 @@ In the same run, on the same topics and the same MongoDB-wire server:
 - worker: `python -m rewards worker` (batches, one standing write per employee and batch),
   from its start until every award of the bench's events is in its database;
 - profile: where the worker's time goes, one batch handled in this process with the
-  database calls timed (the MongoDB-wire server is the limit).
+  database calls timed (wall time: the ledger is inserted in chunks while scoring goes on).
 
     uv run python bench/rewards.py [--events 60000] [--employees 50] [--naive-seconds 20]
 
@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,16 +154,27 @@ async def worker_rate(group: str, database: str, tenant: str, points: int, count
 
 
 class _NoSend:
-    async def publish_many(self, events: list[AnyEvent]) -> None:
+    async def publish_many(self, events: Sequence[AnyEvent]) -> None:
         return None
 
 
-async def profile(tenant: str, batch: list[AnyEvent]) -> dict[str, float]:
-    """One batch through the worker's handler in this process, database calls timed."""
+def _wall(spans: list[tuple[float, float]]) -> float:
+    """Time covered by at least one of `spans` (calls that overlap count once)."""
+    covered, reach = 0.0, float("-inf")
+    for began, ended in sorted(spans):
+        if ended > reach:
+            covered += ended - max(began, reach)
+            reach = ended
+    return covered
+
+
+async def profile(tenant: str, batches: list[list[AnyEvent]]) -> dict[str, float]:
+    """Batches through the worker's handler in this process, the last one's database
+    calls timed: wall time per kind of call and in all (inserts run concurrently)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
     repo = RewardsRepository(client[ref("chorus_rewards_bench_profile_")])
     await repo.ensure_indexes()
-    spent: dict[str, float] = defaultdict(float)
+    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
 
     def timed(name: str, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(call)
@@ -173,7 +184,7 @@ async def profile(tenant: str, batch: list[AnyEvent]) -> dict[str, float]:
                 return await call(*args, **kwargs)
             finally:
                 label = f"{name} {args[0]}" if name == "insert" else name
-                spent[label] += time.perf_counter() - began
+                spans[label].append((began, time.perf_counter()))
 
         return wrapper
 
@@ -182,16 +193,23 @@ async def profile(tenant: str, batch: list[AnyEvent]) -> dict[str, float]:
     repo.apply_standings = timed("write standings", repo.apply_standings)  # type: ignore[method-assign]
     services = handlers.Services(
         repo=repo,
-        publisher=_NoSend(),  # type: ignore[arg-type]
+        publisher=_NoSend(),
         unit_outbox=Outbox(repo.units, _NoSend(), 10),  # type: ignore[arg-type]
         clawback_outbox=Outbox(repo.clawbacks, _NoSend(), 10),  # type: ignore[arg-type]
     )
-    consumed = [Consumed(e, e.topic, 0, offset) for offset, e in enumerate(batch)]
-    began = time.perf_counter()
-    await handlers.on_events(services, consumed)
-    spent["total"] = time.perf_counter() - began
+    offset, total = 0, 0.0
+    for batch in batches:
+        spans.clear()
+        consumed = [Consumed(e, e.topic, 0, offset + i) for i, e in enumerate(batch)]
+        offset += len(batch)
+        began = time.perf_counter()
+        await handlers.on_events(services, consumed)
+        total = time.perf_counter() - began
     await client.close()
-    return dict(spent)
+    walls = {label: _wall(s) for label, s in spans.items()}
+    walls["in the database"] = _wall([span for s in spans.values() for span in s])
+    walls["total"] = total
+    return walls
 
 
 async def main() -> None:
@@ -221,14 +239,15 @@ async def main() -> None:
     )
     print(f"rewards worker:             {rate:>10,.0f} events/s  ({rate / naive:.1f}x naive)")
     size = RewardsSettings.model_fields["batch_size"].default
-    sample = events_for(ref("bench-profile-"), size, args.employees)
-    spent = await profile(tenant, sample)
+    # Two batches: the second finds the standings the first wrote, as a running worker does.
+    sample = events_for(ref("bench-profile-"), 2 * size, args.employees)
+    spent = await profile(tenant, [sample[:size], sample[size:]])
     total = spent.pop("total")
+    database = spent.pop("in the database")
     print(f"profile of one batch of {size:,} events, {args.employees} employees: {total:.2f} s")
-    # The ledger and the activities are inserted at once: their times overlap.
     for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<24} {seconds:6.2f} s  {seconds / total:5.0%}")
-    database = sum(spent.values())
+    # Wall time with a database call in flight; the rest is scoring and building events.
     print(f"  {'in the database':<24} {database:6.2f} s  {database / total:5.0%}")
 
 

@@ -47,6 +47,8 @@ REDEMPTIONS = Counter(
     "chorus_rewards_redemptions_total", "Redemption attempts", ["tenant", "outcome"]
 )
 WATERMARKS = "_wm"
+# Ledger entries per insert while a batch is scored.
+LEDGER_CHUNK = 2000
 FIRST_SHARE = Action.FIRST_SHARE.value
 
 
@@ -130,6 +132,10 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     configs = {t: await services.config(t) for t in {e.tenant for e in employees.values()}}
 
     ledger: list[dict[str, Any]] = []
+    # Ledger inserts under way, each of the entries scored since the one before: the
+    # database (another process) writes them while we score on.
+    inserts: list[asyncio.Future[set[str]]] = []
+    unsent: list[dict[str, Any]] = []
     activities: dict[str, list[dict[str, Any]]] = defaultdict(list)
     badges: list[AnyEvent] = []
     plans: list[tuple[_Employee, dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
@@ -158,6 +164,11 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
                 earned_badges[badge.badge] = {"name": badge.name, "earned_at": badge.earned_at}
                 badges.append(convert.badge_earned(employee.tenant, badge, event.traceparent))
         ledger.extend(entries)
+        unsent.extend(entries)
+        if len(unsent) >= LEDGER_CHUNK:
+            inserts.append(asyncio.ensure_future(services.repo.insert_new("ledger", unsent)))
+            unsent = []
+            await asyncio.sleep(0)  # lets the insert go out before we score on
         new_marks = dict(marks)
         for item in fresh:
             wm = _watermark_key(item)
@@ -210,11 +221,11 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
         )
         return built
 
-    existing, _, by_award = await asyncio.gather(
-        services.repo.insert_new("ledger", ledger),
-        services.repo.insert_new("activities", batch_activities),
-        awarded(),
-    )
+    inserts.append(asyncio.ensure_future(services.repo.insert_new("ledger", unsent)))
+    stored = asyncio.ensure_future(services.repo.insert_new("activities", batch_activities))
+    by_award = await awarded()
+    existing: set[str] = set().union(*await asyncio.gather(*inserts))
+    await stored
     # Already there from an earlier delivery of the same events: scoring is a function of
     # the standing (unmoved, as its watermarks say), the events and rules that never
     # change for the past, so the entry is the one we computed. Only a first-share award
