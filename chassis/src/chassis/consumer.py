@@ -126,11 +126,14 @@ def subscribe_batch(
     max_records: int = 500,
     retry_delay: float = 1.0,
     batch_timeout_ms: int = 100,
+    fetch_max_wait_ms: int = 500,
 ) -> None:
     """Consume `topics` in batches as consumer group `group_id`.
 
     `batch_timeout_ms` bounds how long a poll waits for records; FastStream also sleeps
     that long after an empty poll, so a record arriving then waits up to twice as long.
+    `fetch_max_wait_ms` bounds how long Kafka holds a fetch that found no records (the
+    client's default, 500 ms, unless given).
     """
     dead_letters = DeadLetters(publisher, group_id)
     subscriber = broker.subscriber(
@@ -141,6 +144,7 @@ def subscribe_batch(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         # We commit ourselves, only after the effect is durable.
         ack_policy=AckPolicy.MANUAL,
         decoder=_raw_body,
