@@ -12,7 +12,7 @@
 - `clawbacks`: one per reversed award, keyed by it, carrying its PointsAwarded (outbox).
 - `ledger`: one entry per award, keyed by the award id.
 - `activities`: every scored activity (one document per batch and tenant, packed
-  in one string), for rule simulations.
+  in one compressed JSON binary), for rule simulations.
 - `month_ends`: one per tenant and ended month (`<tenant>:<month>`), the "top 10% of the
   month" decision: the ranking's size, the cutoff and the winners. Inserted once; whoever
   inserts it first decides, every other writer reads it.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -281,23 +282,24 @@ class RewardsRepository:
         return sum([doc["points"] async for doc in cursor])
 
 
-def pack_activities(activities: list[dict[str, Any]]) -> str:
-    """A batch's activities as one JSON string, column by column.
+def pack_activities(activities: list[dict[str, Any]]) -> bytes:
+    """A batch's activities as one compressed JSON document, column by column.
 
     Nobody queries inside them, and the MongoDB-wire server we test with spends far more
-    on thousands of small documents (or long arrays) in one document than on one string:
-    it types every value and parses the document once per index on every insert."""
+    on thousands of small documents (or long arrays, or a long string) in one document
+    than on a short binary: it types every value and parses the document once per index
+    on every insert."""
     columns = {name: [a[name] for a in activities] for name in activities[0]}
     columns["at"] = [_utc(at).isoformat() for at in columns["at"]]
-    return json.dumps(columns, separators=(",", ":"))
+    return zlib.compress(json.dumps(columns, separators=(",", ":")).encode(), 1)
 
 
 def _activities_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The activities of one batch document (packed, or a list written before that)."""
-    packed: str | None = doc.get("packed")
+    packed: bytes | None = doc.get("packed")
     if packed is None:
         return list(doc.get("activities", []))
-    columns = json.loads(packed)
+    columns = json.loads(zlib.decompress(packed))
     columns["at"] = [datetime.fromisoformat(at) for at in columns["at"]]
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
