@@ -51,6 +51,7 @@ async def setup(runtime: Runtime) -> api.Components:
             settings.kafka_bootstrap_servers, "chorus-rewards-batches", BATCH_PUBLISH_BYTES
         )
         await batches.start()
+        runtime.on_close.append(batches.stop)
         publisher = batches
     services = handlers.Services(
         repo=repo,
@@ -64,7 +65,6 @@ async def setup(runtime: Runtime) -> api.Components:
     return api.Components(
         services=services,
         leaderboards=Leaderboards(repo, settings.leaderboard_refresh_seconds),
-        batch_publisher=batches,
     )
 
 
@@ -93,17 +93,6 @@ def loops(runtime: Runtime) -> list[Loop]:
     async def outbox_relay() -> None:
         await run_relay(outboxes, interval=0.5)
 
-    async def batch_publisher() -> None:
-        # Holds the worker's batch publisher open for the process's lifetime; loops are
-        # cancelled at shutdown, which closes it.
-        publisher = runtime.services.batch_publisher
-        if publisher is None:
-            return
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await publisher.stop()
-
     async def month_end_badges() -> None:
         # Every replica runs it; a month is decided and each badge emitted once (see
         # handlers.close_months). A failure restarts the loop after a pause.
@@ -111,7 +100,7 @@ def loops(runtime: Runtime) -> list[Loop]:
             await handlers.close_months(services)
             await asyncio.sleep(settings.month_end_interval_seconds)
 
-    return [outbox_relay, month_end_badges, batch_publisher]
+    return [outbox_relay, month_end_badges]
 
 
 DEFINITION = ServiceDefinition(

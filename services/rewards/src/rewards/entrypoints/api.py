@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field, model_validator
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from rewards.adapters import events as convert
-from rewards.adapters.events import BatchPublisher
 from rewards.domain.ledger import replay
 from rewards.domain.rules import DEFAULT_RULES, Action
 from rewards.service_layer import handlers
@@ -24,7 +23,6 @@ class Components:
     services: handlers.Services
     leaderboards: Leaderboards
     # The worker's producer for scored batches (see bootstrap); None in the api.
-    batch_publisher: BatchPublisher | None = None
 
 
 def _components(request: Request) -> Components:
