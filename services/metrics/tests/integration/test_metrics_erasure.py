@@ -80,13 +80,17 @@ def _erase(program: Program, employee: str) -> list[Any]:
     return events
 
 
-async def _generations_naming(database: str, employee: str) -> dict[str, int]:
-    """Facts naming `employee`, per facts collection; and every collection's count."""
+async def _generations_naming(database: str, tenant: str, employee: str) -> dict[str, int]:
+    """Facts naming `employee`, per facts collection (generation).
+
+    Per tenant: a replay copies other tests' events on the shared Kafka into ours, and
+    generated programs reuse employee ids."""
     client: AsyncMongoClient = AsyncMongoClient(MONGODB_URL)
     try:
         db = client[database]
         names = [n for n in await db.list_collection_names() if n.startswith("facts")]
-        return {n: await db[n].count_documents({"advocate": employee}) for n in sorted(names)}
+        naming = {"tenant": tenant, "advocate": employee}
+        return {n: await db[n].count_documents(naming) for n in sorted(names)}
     finally:
         await client.close()
 
@@ -100,7 +104,12 @@ async def test_an_erased_advocate_leaves_no_id_in_any_generation_and_totals_stay
     program = generate(ref("erase"), advocates=20, items=6, shares=200, seed=3)
     program.published_at = datetime.now(UTC)
     shares = Counter(e.data.employee_id for e in program.events if isinstance(e, PostShared))
-    gone = next(a for a, _ in shares.most_common() if a not in program.opted_out_at)
+    # One who shared a few times: FerretDB rewrites a fact with a scan of its table, and a
+    # replay on the shared Kafka copies other tests' events into ours.
+    gone = min(
+        (a for a, n in shares.items() if n >= 2 and a not in program.opted_out_at),
+        key=lambda a: (shares[a], a),
+    )
     team = program.teams[gone]
     processes = await start_metrics(tmp_path, suffix)
     api = processes["api"].url
@@ -126,13 +135,15 @@ async def test_an_erased_advocate_leaves_no_id_in_any_generation_and_totals_stay
             await wait_for(counted, all_counted)
             # A replay first, so that a previous generation holds their facts too.
             _replay(database, program)
-            assert all(n > 0 for n in (await _generations_naming(database, gone)).values())
+            assert all(
+                n > 0 for n in (await _generations_naming(database, program.tenant, gone)).values()
+            )
 
             await publish(_erase(program, gone))
             await wait_for(counted, all_counted)
 
             async def naming() -> dict[str, int]:
-                return await _generations_naming(database, gone)
+                return await _generations_naming(database, program.tenant, gone)
 
             found = await wait_for(naming, lambda n: len(n) >= 2 and not any(n.values()))
             assert len(found) >= 2, found  # the live generation and the one before
@@ -174,7 +185,7 @@ async def test_an_erased_advocate_leaves_no_id_in_any_generation_and_totals_stay
             before = [await get(path, **params) for path, params in views]
             _replay(database, program)
             assert [await get(path, **params) for path, params in views] == before
-            assert not any((await _generations_naming(database, gone)).values())
+            assert not any((await _generations_naming(database, program.tenant, gone)).values())
     finally:
         for process in processes.values():
             process.stop()
@@ -182,7 +193,9 @@ async def test_an_erased_advocate_leaves_no_id_in_any_generation_and_totals_stay
     client: AsyncMongoClient = AsyncMongoClient(MONGODB_URL)
     try:
         # The list of erased advocates keeps a hash, not the id.
-        async for doc in client[database]["erasures"].find({}):
-            assert gone not in str(doc)
+        erasures = client[database]["erasures"]
+        listed = [doc async for doc in erasures.find({"tenant": program.tenant})]
+        assert len(listed) == 1
+        assert gone not in listed[0].values() and program.tenant + ":" + gone not in str(listed)
     finally:
         await client.close()
