@@ -41,8 +41,6 @@ async def setup(runtime: Runtime) -> handlers.Services:
         producer = BulkProducer(
             settings.kafka_bootstrap_servers,
             client_id="share-api-clicks",
-            # Clicks have no order among themselves worth a round trip per batch.
-            pipelines=4,
             # Store first (0): only the spool sends, and it waits for the outcome anyway.
             ack_timeout=settings.click_ack_timeout_seconds or 1.0,
             # A send outlives its click's spooling by at most this; the spool waits for it,

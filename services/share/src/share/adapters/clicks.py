@@ -254,6 +254,11 @@ class ClickRecorder:
                 item.unique = result.modified_count == 1
         if len(self._recent) > self.max_recent:
             self._recent.clear()
+        # What the store said is remembered too, unique or not: a visitor's repeats within
+        # the hour then cost no query, whoever recorded their unique click.
+        for key, at in last.items():
+            if key not in self._recent or self._recent[key] < at:
+                self._recent[key] = at
         for key, (item, _) in claims.items():
             if item.unique:
                 self._recent[key] = item.at
