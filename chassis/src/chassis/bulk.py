@@ -100,8 +100,11 @@ class BulkProducer:
         self._unmapped: list[_Record] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        # Kept: on Python 3.11 asyncio.get_running_loop() makes a system call (getpid).
+        self._loop = asyncio.get_running_loop()
         try:
             for producer in self._producers:
                 await producer.start()
@@ -123,7 +126,7 @@ class BulkProducer:
     def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Late | None]:
         """Queue a record. The future resolves to None once Kafka acknowledged it, to a
         `Late` future if that takes over `ack_timeout`, or to the error if it failed."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         record = _Record(key, value, loop.create_future(), loop.time())
         partitions = self._partitions.get(topic)
         if partitions is None:
@@ -156,7 +159,7 @@ class BulkProducer:
         self._enqueue(topic, self._partitioner(record.key, partitions, partitions), record)
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
+        task = (self._loop or asyncio.get_running_loop()).create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

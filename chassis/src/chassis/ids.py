@@ -28,13 +28,15 @@ class Sequence:
     counter: for hot paths where `uuid4()` costs a system call per id."""
 
     def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
         self._counter = itertools.count()
+        self._new_prefix()
+        # A forked child must not repeat its parent's ids.
+        os.register_at_fork(after_in_child=self._new_prefix)
+
+    def _new_prefix(self) -> None:
+        self._prefix = secrets.token_hex(8)
 
     def next(self) -> str:
-        if os.getpid() != self._pid:
-            self._pid, self._prefix = os.getpid(), secrets.token_hex(8)
         return f"{self._prefix}{next(self._counter):016x}"
 
 

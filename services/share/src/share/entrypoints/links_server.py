@@ -229,7 +229,9 @@ class _Connection(asyncio.Protocol):
             self._pause_reading()
         if not self.busy:
             self.busy = True
-            self.task = asyncio.create_task(self._serve())
+            # The loop's own method: asyncio.create_task() asks for the running loop, a
+            # system call (getpid) on Python 3.11, per request.
+            self.task = self.loop.create_task(self._serve())
 
     # -- answering ----------------------------------------------------------------------
 
