@@ -7,7 +7,10 @@ purpose without the service's own code, so a test compares two separate computat
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -426,6 +429,24 @@ async def start_metrics(
 async def _start_at_the_end(group: str) -> None:
     """Other tests' events on the shared Kafka are not this worker's to count."""
     await support.start_group_at_end(group, [event.topic for event in ALL_EVENTS])
+
+
+def replay_since_published(database: str, program: Program) -> str:
+    """`python -m metrics replay --since` from just before the program's events; its output.
+
+    Not from the beginning: the shared Kafka holds other tests' records, too many to read
+    again here. Facts of earlier events are copied."""
+    assert program.published_at is not None
+    since = (program.published_at - timedelta(minutes=1)).isoformat()
+    done = subprocess.run(
+        [sys.executable, "-m", "metrics", "replay", "--since", since],
+        env={**os.environ, "METRICS_DATABASE": database},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
 
 
 async def wait_for(probe, check, timeout: float = 180.0):

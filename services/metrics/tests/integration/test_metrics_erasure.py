@@ -3,16 +3,22 @@ facts, a replay's included, while every total stays what the events say."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from metrics_program import Program, expected, generate, per, publish, start_metrics, wait_for
+from metrics_program import (
+    Program,
+    expected,
+    generate,
+    per,
+    publish,
+    replay_since_published,
+    start_metrics,
+    wait_for,
+)
 from pymongo import AsyncMongoClient
 
 from contracts import (
@@ -25,20 +31,6 @@ from contracts import (
 from support import MONGODB_URL, ref, token
 
 COUNTERS = ("shares", "reach", "clicks", "unique_clicks", "reactions", "conversions")
-
-
-def _replay(database: str, program: Program) -> None:
-    # From the time our events were published: earlier facts are copied.
-    assert program.published_at is not None
-    since = (program.published_at - timedelta(minutes=1)).isoformat()
-    done = subprocess.run(
-        [sys.executable, "-m", "metrics", "replay", "--since", since],
-        env={**os.environ, "METRICS_DATABASE": database},
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def _erase(program: Program, employee: str) -> list[Any]:
@@ -134,7 +126,7 @@ async def test_an_erased_advocate_leaves_no_id_in_any_generation_and_totals_stay
             await publish(program.events)
             await wait_for(counted, all_counted)
             # A replay first, so that a previous generation holds their facts too.
-            _replay(database, program)
+            replay_since_published(database, program)
             assert all(
                 n > 0 for n in (await _generations_naming(database, program.tenant, gone)).values()
             )
@@ -183,7 +175,7 @@ async def test_an_erased_advocate_leaves_no_id_in_any_generation_and_totals_stay
                 ("/series", {**period, "granularity": "week"}),
             ]
             before = [await get(path, **params) for path, params in views]
-            _replay(database, program)
+            replay_since_published(database, program)
             assert [await get(path, **params) for path, params in views] == before
             assert not any((await _generations_naming(database, program.tenant, gone)).values())
     finally:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +15,7 @@ from metrics_program import (
     generate,
     per,
     publish,
+    replay_since_published,
     series,
     start_metrics,
     totals,
@@ -347,18 +345,8 @@ async def test_replay_rebuilds_identical_figures_and_swaps_them_in(stack, progra
     ]
     before = [await _get(stack, program, path, **params) for path, params in views]
     database = f"chorus_metrics_{suffix}"
-    # From the time our events were published: the shared Kafka holds other tests' records
-    # from the beginning, too many to read again here. Facts of earlier events are copied.
-    since = (program.published_at - timedelta(minutes=1)).isoformat()
-    done = subprocess.run(
-        [sys.executable, "-m", "metrics", "replay", "--since", since],
-        env={**os.environ, "METRICS_DATABASE": database},
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "into facts_g" in done.stdout, done.stdout
+    output = replay_since_published(database, program)
+    assert "into facts_g" in output, output
     client: AsyncMongoClient = AsyncMongoClient(MONGODB_URL)
     try:
         pointer = await client[database]["generations"].find_one({"_id": "active"})
