@@ -1,12 +1,16 @@
-"""The rewards api against the real MongoDB server: rules, leaderboards, clawbacks, errors."""
+"""The rewards api against the real MongoDB server: rules, simulations, leaderboards,
+clawbacks, errors."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from contracts import derived_event_id
+from rewards.adapters.events import activity_doc
+from rewards.adapters.mongo import pack_activities
+from rewards.domain.rules import Action, Activity
 from support import eventually, ref, token
 
 
@@ -146,3 +150,57 @@ async def test_a_clawback_reverses_an_award_once(rewards_api, rewards_db) -> Non
         assert unknown.status_code == 404
         denied = await http.post(url, headers=token(tenant, "e1"), json={"reason": "mine"})
         assert denied.status_code == 403
+
+
+async def test_a_simulation_shows_what_proposed_rules_would_have_given(
+    rewards_api, rewards_db
+) -> None:
+    tenant = ref("simulate")
+    now = datetime.now(UTC)
+    shares = [("e1", 1), ("e1", 2), ("e1", 3), ("e2", 1), ("e2", 2)]
+    activities = [
+        activity_doc(
+            Activity(
+                f"{tenant}-ev{n}",
+                "io.chorus.post-shared.v1",
+                employee,
+                Action.SHARE,
+                now - timedelta(days=days_ago),
+                content_id=f"c{n}",
+            )
+        )
+        for n, (employee, days_ago) in enumerate(shares)
+    ]
+    await rewards_db["activities"].insert_one(
+        {
+            "_id": f"{tenant}-batch",
+            "tenant": tenant,
+            "at": min(a["at"] for a in activities),
+            "until": max(a["at"] for a in activities),
+            "packed": pack_activities(activities),
+        }
+    )
+    url = f"{rewards_api.url}/api/v1/rules/simulate"
+    admin = token(tenant, "a1", roles=("admin",))
+    async with httpx.AsyncClient(timeout=30) as http:
+        simulated = await http.post(url, headers=admin, json={"rules": {"points": {"share": 20}}})
+        assert simulated.status_code == 200, simulated.text
+        body = simulated.json()
+        assert body["activities"] == 5
+        assert (body["current_total"], body["proposed_total"]) == (50, 100)
+        assert body["biggest_changes"][0] == {"employee_id": "e1", "current": 30, "proposed": 60}
+        backwards = await http.post(
+            url,
+            headers=admin,
+            json={
+                "rules": {"points": {"share": 20}},
+                "start": now.isoformat(),
+                "end": (now - timedelta(days=1)).isoformat(),
+            },
+        )
+        assert backwards.status_code == 422
+        assert backwards.headers["content-type"] == "application/problem+json"
+        employee = await http.post(
+            url, headers=token(tenant), json={"rules": {"points": {"share": 20}}}
+        )
+        assert employee.status_code == 403
