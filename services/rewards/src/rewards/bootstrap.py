@@ -44,8 +44,8 @@ async def setup(runtime: Runtime) -> api.Components:
     if runtime.role == "worker":
         # A batch allocates hundreds of thousands of short-lived objects (parsed events,
         # documents, awards); with the default thresholds the collector ran over and over
-        # on every surviving object and took a good part of parsing a batch.
-        gc.freeze()
+        # on every surviving object and took a good part of parsing a batch. (What startup
+        # built is frozen by the chassis once the process is up.)
         gc.set_threshold(GC_THRESHOLD, 20, 100)
         batches = BatchPublisher(
             settings.kafka_bootstrap_servers, "chorus-rewards-batches", BATCH_PUBLISH_BYTES
