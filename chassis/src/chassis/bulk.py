@@ -93,6 +93,9 @@ class BulkProducer:
         self.ack_timeout = ack_timeout
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
+        # key -> partition, per topic: the partitioner hashes in Python, and keys repeat.
+        self._placed: dict[str, dict[bytes, int]] = {}
+        self.max_placed = 100_000
         self._queues: dict[tuple[str, int], list[_Record]] = {}
         # Batches handed to a producer, not yet acknowledged (oldest first).
         self._in_flight: list[list[_Record]] = []
@@ -133,7 +136,13 @@ class BulkProducer:
             self._unmapped.append(record)
             self._spawn(self._send_unmapped(topic, record))
         else:
-            self._enqueue(topic, self._partitioner(key, partitions, partitions), record)
+            placed = self._placed[topic]
+            partition = placed.get(key)
+            if partition is None:
+                if len(placed) >= self.max_placed:
+                    placed.clear()
+                partition = placed[key] = self._partitioner(key, partitions, partitions)
+            self._enqueue(topic, partition, record)
         return record.done
 
     def _enqueue(self, topic: str, partition: int, record: _Record) -> None:
@@ -148,9 +157,9 @@ class BulkProducer:
 
     async def _send_unmapped(self, topic: str, record: _Record) -> None:
         try:
-            partitions = self._partitions[topic] = sorted(
-                await self._producers[0].partitions_for(topic)
-            )
+            partitions = sorted(await self._producers[0].partitions_for(topic))
+            self._placed[topic] = {}
+            self._partitions[topic] = partitions
         except Exception as exc:
             record.settle(exc)
             return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -34,7 +34,19 @@ SHARE = {
 
 @dataclass
 class FakeLinks:
+    # "warm": every link in memory; "cold": looked up each time; "down": lookups fail.
+    state: str = "warm"
+
+    def cached(self, code: str) -> dict[str, Any] | None:
+        return self._known(code) if self.state == "warm" else None
+
     async def get(self, code: str) -> dict[str, Any] | None:
+        await asyncio.sleep(0.01)
+        if self.state == "down":
+            raise ConnectionError("store unreachable")
+        return self._known(code)
+
+    def _known(self, code: str) -> dict[str, Any] | None:
         return SHARE if code == SHARE["short_code"] else None
 
 
@@ -42,8 +54,16 @@ class FakeLinks:
 class FakeClicks:
     visitors: list[str] = field(default_factory=list)
     delay: float = 0.0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def record(self, share: dict[str, Any], visitor: str, at: datetime) -> None:
+    def record_soon(
+        self, share: dict[str, Any], visitor: str, at: datetime, then: Callable[[None], None]
+    ) -> None:
+        recording = asyncio.ensure_future(self._record(visitor))
+        self.tasks.add(recording)
+        recording.add_done_callback(lambda _: then(None))
+
+    async def _record(self, visitor: str) -> None:
         await asyncio.sleep(self.delay)
         self.visitors.append(visitor)
 
@@ -108,6 +128,26 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order(served) -
     assert statuses == [b"302", b"404", b"302"]
     assert b"Link not found" in answer
     assert answer.count(b"connection: close") == 1
+
+
+async def test_links_not_in_memory_are_looked_up_in_order(served) -> None:
+    server, services = served
+    services.links_cache.state = "cold"
+    pipelined = _get("/l/Abcd1234") + _get("/l/unknown1") + _get("/l/Abcd1234", "Connection: close")
+    answer = await _exchange(server.port, pipelined, until_closed=True)
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [b"302", b"404", b"302"]
+    assert len(services.clicks.visitors) == 2
+
+
+async def test_a_failed_lookup_is_a_503_and_the_connection_goes_on(served) -> None:
+    server, services = served
+    services.links_cache.state = "down"
+    pipelined = _get("/l/Abcd1234") + _get("/l/x", "Connection: close")
+    answer = await _exchange(server.port, pipelined, until_closed=True)
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [b"503", b"404"]
+    assert b"content-type: application/problem+json\r\n" in answer
+    assert b"retry-after: 1\r\n" in answer
+    assert services.clicks.visitors == []
 
 
 async def test_http_1_0_closes_after_its_answer(served) -> None:

@@ -17,10 +17,11 @@ can still publish an event twice, with the same id; consumers drop it by id.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -71,6 +72,9 @@ class RecordSink(Protocol):
 
 
 T = TypeVar("T")
+
+Then = Callable[[BaseException | None], None]
+"""Told a click's outcome: None once it is durable, or the error."""
 
 
 @dataclass
@@ -124,14 +128,7 @@ class _Spooled:
     key: str
     value: bytes
     attempt: asyncio.Future[None] | None
-
-
-@dataclass
-class _Pending:
-    """A click on its way to the spool."""
-
     at: datetime
-    event: _Spooled
 
 
 @dataclass
@@ -168,9 +165,10 @@ class ClickRecorder:
     _next_purge: float = 0.0
     _publishing: bool = False
     _visits: GroupCommit[_Click] = field(init=False)
-    _spool: GroupCommit[_Pending] = field(init=False)
+    _spool: GroupCommit[_Spooled] = field(init=False)
     _events: ClickEvents = field(default_factory=ClickEvents)
     _ids: ids.Sequence = field(default_factory=ids.Sequence)
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
         self._visits = GroupCommit(self._mark_unique)
@@ -178,17 +176,38 @@ class ClickRecorder:
 
     async def record(self, share: dict[str, Any], visitor: str, at: datetime) -> None:
         """Return once the click is durable: acknowledged by Kafka, or spooled."""
-        click = _Click(share, visitor, at)
+        durable = (self._loop or self._bind_loop()).create_future()
+        self.record_soon(share, visitor, at, functools.partial(_settle_one, durable))
+        await durable
+
+    def record_soon(self, share: dict[str, Any], visitor: str, at: datetime, then: Then) -> None:
+        """`record` without a coroutine where it can: `then` gets None once the click is
+        durable, or the error; never before this returns.
+
+        A visitor's repeat click within the hour, while Kafka answers, costs no task: the
+        event joins the next record batch and `then` is called on its acknowledgement.
+        """
         recent = self._recent.get(f"{share['_id']}:{visitor}")
         if recent is None or is_unique(recent, at):
-            try:
-                await self._visits.submit(click)
-            except Exception as exc:
-                # Without the store the visit cannot be compared with other replicas' ones:
-                # the click still counts, as a repeat rather than a unique one.
-                click.unique = False
-                UNIQUE_UNDECIDED.inc()
-                log.warning("click uniqueness undecided", extra={"error": repr(exc)})
+            self._after(self._record_visit(_Click(share, visitor, at)), then)
+        else:
+            self._send(self._event(share, visitor, at, unique=False), then)
+
+    async def _record_visit(self, click: _Click) -> None:
+        try:
+            await self._visits.submit(click)
+        except Exception as exc:
+            # Without the store the visit cannot be compared with other replicas' ones:
+            # the click still counts, as a repeat rather than a unique one.
+            click.unique = False
+            UNIQUE_UNDECIDED.inc()
+            log.warning("click uniqueness undecided", extra={"error": repr(exc)})
+        durable = (self._loop or self._bind_loop()).create_future()
+        event = self._event(click.share, click.visitor, click.at, click.unique)
+        self._send(event, functools.partial(_settle_one, durable))
+        await durable
+
+    def _event(self, share: dict[str, Any], visitor: str, at: datetime, unique: bool) -> _Spooled:
         event_id = self._ids.next()
         key, value = self._events.encode(
             share,
@@ -196,26 +215,53 @@ class ClickRecorder:
             engagement_id=f"click-{event_id}",
             observed_at=at,
             visitor=visitor,
-            unique=click.unique,
+            unique=unique,
         )
-        spooled = _Spooled(event_id, ENGAGEMENT_OBSERVED, key, value, None)
-        if self.kafka_first and self._kafka_up:
-            try:
-                late = await self.sink.send(spooled.topic, spooled.key.encode(), spooled.value)
-            except Exception as exc:
-                log.warning("click not sent to Kafka", extra={"error": repr(exc)})
-            else:
-                if late is None:
-                    CLICKS_PUBLISHED.inc()
-                    checkpoint("after-click-write")
-                    return
-                # Still in flight: the spool waits for its outcome before sending again.
-                spooled.attempt = late
-            if self._kafka_up:
-                self._kafka_up = False
-                log.warning("Kafka did not acknowledge a click in time; spooling clicks")
-        await self._spool.submit(_Pending(at, spooled))
+        return _Spooled(event_id, ENGAGEMENT_OBSERVED, key, value, None, at)
+
+    def _send(self, event: _Spooled, then: Then) -> None:
+        """Kafka first, while it answers in time; the spool otherwise."""
+        if not (self.kafka_first and self._kafka_up):
+            self._after(self._spool_click(event), then)
+            return
+        try:
+            sent = self.sink.send(event.topic, event.key.encode(), event.value)
+        except Exception as exc:
+            log.warning("click not sent to Kafka", extra={"error": repr(exc)})
+            self._after(self._spool_click(event), then)
+            return
+        sent.add_done_callback(functools.partial(self._sent, event, then))
+
+    def _sent(self, event: _Spooled, then: Then, sent: asyncio.Future[Late | None]) -> None:
+        error = asyncio.CancelledError() if sent.cancelled() else sent.exception()
+        if error is None and sent.result() is None:
+            CLICKS_PUBLISHED.inc()
+            checkpoint("after-click-write")
+            then(None)
+            return
+        if error is not None:
+            log.warning("click not sent to Kafka", extra={"error": repr(error)})
+        else:
+            # Still in flight: the spool waits for its outcome before sending again.
+            event.attempt = sent.result()
+        if self._kafka_up:
+            self._kafka_up = False
+            log.warning("Kafka did not acknowledge a click in time; spooling clicks")
+        self._after(self._spool_click(event), then)
+
+    def _after(self, coro: Coroutine[Any, Any, None], then: Then) -> None:
+        """Run `coro` as a task; `then` gets its outcome."""
+        task = _spawn(coro, self._loop or self._bind_loop())
+        task.add_done_callback(functools.partial(_outcome_to, then))
+
+    async def _spool_click(self, event: _Spooled) -> None:
+        await self._spool.submit(event)
         checkpoint("after-click-write")
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        # Kept: on Python 3.11 asyncio.get_running_loop() makes a system call (getpid).
+        self._loop = asyncio.get_running_loop()
+        return self._loop
 
     async def _mark_unique(self, batch: Sequence[_Click]) -> None:
         """Decide `unique` for each click, visitor by visitor, agreeing with other replicas."""
@@ -263,12 +309,12 @@ class ClickRecorder:
             if item.unique:
                 self._recent[key] = item.at
 
-    async def _write_spool(self, batch: Sequence[_Pending]) -> None:
+    async def _write_spool(self, batch: Sequence[_Spooled]) -> None:
         CLICK_BATCH.observe(len(batch))
         doc_id = uuid.uuid4().hex
         doc = outbox.new_document_of_records(
             {"_id": doc_id, "at": batch[0].at, "clicks": len(batch)},
-            [(p.event.event_id, p.event.topic, p.event.key, p.event.value) for p in batch],
+            [(e.event_id, e.topic, e.key, e.value) for e in batch],
             self.lease_seconds,
         )
         with CLICK_WRITE_SECONDS.time():
@@ -278,7 +324,7 @@ class ClickRecorder:
             self._unpublished.append(
                 _Batch(
                     doc_id,
-                    [p.event for p in batch],
+                    list(batch),
                     time.monotonic() + self.lease_seconds / 2,
                 )
             )
@@ -355,10 +401,19 @@ class ClickRecorder:
 _TASKS: set[asyncio.Task[None]] = set()
 
 
-def _spawn(coro: Any) -> None:
-    task = asyncio.create_task(coro)
+def _spawn(coro: Any, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[None]:
+    task = (loop or asyncio.get_running_loop()).create_task(coro)
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
+    return task
+
+
+def _outcome_to(then: Then, task: asyncio.Task[None]) -> None:
+    then(asyncio.CancelledError() if task.cancelled() else task.exception())
+
+
+def _settle_one(future: asyncio.Future[None], error: BaseException | None) -> None:
+    _settle([future], error)
 
 
 def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -401,12 +456,17 @@ class LinkCache:
         self._lookups: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     async def get(self, code: str) -> dict[str, Any] | None:
+        hit = self.cached(code)
+        return hit if hit is not None else await self._lookup(code)
+
+    def cached(self, code: str) -> dict[str, Any] | None:
+        """The share if it is in memory (refreshed in the background once expired)."""
         hit = self._entries.get(code)
-        if hit is not None:
-            if hit[0] <= time.monotonic() and code not in self._lookups:
-                _spawn(self._refresh(code))
-            return hit[1]
-        return await self._lookup(code)
+        if hit is None:
+            return None
+        if hit[0] <= time.monotonic() and code not in self._lookups:
+            _spawn(self._refresh(code))
+        return hit[1]
 
     async def _refresh(self, code: str) -> None:
         try:

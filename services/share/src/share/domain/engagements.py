@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import (
@@ -159,7 +159,13 @@ def _json_id(value: str) -> bytes:
 
 def _rfc3339(at: datetime) -> bytes:
     """`at` (UTC) as pydantic writes it: microseconds only when there are any, then Z."""
+    if at.utcoffset() == _ZERO:
+        # isoformat() writes the same digits, with +00:00 where pydantic writes Z.
+        return (at.isoformat()[:-6] + "Z").encode()
     text = at.strftime("%Y-%m-%dT%H:%M:%S")
     if at.microsecond:
         text += f".{at.microsecond:06d}"
     return (text + "Z").encode()
+
+
+_ZERO = timedelta(0)

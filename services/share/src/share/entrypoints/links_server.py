@@ -26,7 +26,7 @@ from urllib.parse import unquote
 import httptools
 
 from share.config import ShareSettings
-from share.entrypoints.redirect import Answer, answer
+from share.entrypoints.redirect import Answer, begin
 from share.service_layer.handlers import Services
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,6 @@ _REASONS = {
     503: b"Service Unavailable",
 }
 _PROBLEM = (b"content-type", b"application/problem+json")
-_UNAVAILABLE = Answer(
-    503,
-    [_PROBLEM, (b"retry-after", b"1")],
-    b'{"type":"about:blank","title":"Service Unavailable","status":503,'
-    b'"detail":"the link could not be looked up; try again"}',
-)
 _BAD_REQUEST = Answer(
     400,
     [_PROBLEM],
@@ -159,8 +153,8 @@ class _Connection(asyncio.Protocol):
         self.request_started: float | None = None
         self.last_active = self.loop.time()
         self.queue: deque[tuple[str, bytes, list[tuple[bytes, bytes]], bool]] = deque()
+        # Waiting for an answer (a click's acknowledgement, a lookup).
         self.busy = False
-        self.task: asyncio.Task[None] | None = None
         # An error to answer once the answers already owed are out; then the connection ends.
         self.refusal: Answer | None = None
         self.closing = False
@@ -228,31 +222,49 @@ class _Connection(asyncio.Protocol):
         if len(self.queue) >= self.server.max_pipelined:
             self._pause_reading()
         if not self.busy:
-            self.busy = True
-            # The loop's own method: asyncio.create_task() asks for the running loop, a
-            # system call (getpid) on Python 3.11, per request.
-            self.task = self.loop.create_task(self._serve())
+            self._serve()
 
     # -- answering ----------------------------------------------------------------------
 
-    async def _serve(self) -> None:
-        try:
-            while self.queue and not self.closing:
-                method, url, headers, keep_alive = self.queue.popleft()
-                result = await self._answer(method, url, headers)
-                self._write(result, method, keep_alive)
-                if not keep_alive:
-                    self._close()
-                    return
-                if len(self.queue) < self.server.max_pipelined and not self.writing_paused:
-                    self._resume_reading()
-            if self.refusal is not None:
-                self._write(self.refusal, "GET", keep_alive=False)
-                self._close()
-        finally:
+    def _serve(self) -> None:
+        """Answer queued requests in order; one that must wait resumes this when replied.
+
+        No task per request: most answers are ready at once, and a click waits only for
+        Kafka's acknowledgement, whose callback writes the answer.
+        """
+        while self.queue and not self.closing:
+            method, url, headers, keep_alive = self.queue[0]
+            self.busy = True
+            result = self._begin(method, url, headers)
+            if result is None:
+                return
+            self.queue.popleft()
+            if not self._respond(result, method, keep_alive):
+                self.busy = False
+                return
+        self.busy = False
+        if self.refusal is not None and not self.closing:
+            self._write(self.refusal, "GET", keep_alive=False)
+            self._close()
+
+    def _reply(self, result: Answer) -> None:
+        method, _, _, keep_alive = self.queue.popleft()
+        if self._respond(result, method, keep_alive):
+            self._serve()
+        else:
             self.busy = False
 
-    async def _answer(self, method: str, url: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
+    def _respond(self, result: Answer, method: str, keep_alive: bool) -> bool:
+        """Write the answer; False when the connection ends with it."""
+        self._write(result, method, keep_alive)
+        if not keep_alive:
+            self._close()
+            return False
+        if len(self.queue) < self.server.max_pipelined and not self.writing_paused:
+            self._resume_reading()
+        return not self.closing
+
+    def _begin(self, method: str, url: bytes, headers: list[tuple[bytes, bytes]]) -> Answer | None:
         try:
             path = unquote(httptools.parse_url(url).path.decode("latin-1"))
         except httptools.HttpParserInvalidURLError:
@@ -264,25 +276,16 @@ class _Connection(asyncio.Protocol):
                 client = client_address(
                     self.peer, forwarded.decode("latin-1"), self.server.trusted_proxies
                 )
-        try:
-            return await answer(self.server.services, method, path, headers, client)
-        except Exception as exc:
-            # The store could not be asked about the link (clicks never fail this way).
-            log.warning("short link not answered", extra={"error": repr(exc)})
-            return _UNAVAILABLE
+        return begin(self.server.services, method, path, headers, client, self._reply)
 
     def _write(self, result: Answer, method: str, keep_alive: bool) -> None:
         if self.transport is None or self.closing:
             return
-        lines = [b"HTTP/1.1 %d %s\r\n" % (result.status, _REASONS.get(result.status, b""))]
-        lines.extend(b"%s: %s\r\n" % header for header in result.headers)
-        lines.append(b"content-length: %d\r\n" % len(result.body))
-        if not keep_alive:
-            lines.append(b"connection: close\r\n")
-        lines.append(b"\r\n")
-        if method != "HEAD":
-            lines.append(result.body)
-        self.transport.write(b"".join(lines))
+        form = (keep_alive, method == "HEAD")
+        wire = result.wire.get(form)
+        if wire is None:
+            wire = result.wire[form] = _encode(result, *form)
+        self.transport.write(wire)
         self.last_active = self.loop.time()
 
     # -- limits and closing -------------------------------------------------------------
@@ -327,6 +330,18 @@ class _Connection(asyncio.Protocol):
         if self.reading_paused and self.transport is not None and not self.closing:
             self.reading_paused = False
             self.transport.resume_reading()
+
+
+def _encode(result: Answer, keep_alive: bool, head: bool) -> bytes:
+    lines = [b"HTTP/1.1 %d %s\r\n" % (result.status, _REASONS.get(result.status, b""))]
+    lines.extend(b"%s: %s\r\n" % header for header in result.headers)
+    lines.append(b"content-length: %d\r\n" % len(result.body))
+    if not keep_alive:
+        lines.append(b"connection: close\r\n")
+    lines.append(b"\r\n")
+    if not head:
+        lines.append(result.body)
+    return b"".join(lines)
 
 
 def links_server(services: Services, settings: ShareSettings) -> LinksServer:

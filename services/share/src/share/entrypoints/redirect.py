@@ -9,9 +9,11 @@ links listener (`links_server`), which skips ASGI too.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -55,6 +57,9 @@ class Answer:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes = b""
+    # The response as the links listener writes it, by (keep-alive, HEAD): made once for
+    # an answer given again and again (a link's 302).
+    wire: dict[tuple[bool, bool], bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 METHOD_NOT_ALLOWED = Answer(
@@ -63,6 +68,16 @@ METHOD_NOT_ALLOWED = Answer(
     b'{"type":"about:blank","title":"Method Not Allowed","status":405,'
     b'"detail":"method: short links answer GET and HEAD only"}',
 )
+
+UNAVAILABLE = Answer(
+    503,
+    [(b"content-type", b"application/problem+json"), (b"retry-after", b"1")],
+    b'{"type":"about:blank","title":"Service Unavailable","status":503,'
+    b'"detail":"the link could not be looked up; try again"}',
+)
+
+Reply = Callable[[Answer], None]
+"""Given the answer that could not be given at once."""
 
 
 async def answer(
@@ -73,32 +88,99 @@ async def answer(
     client_ip: str,
 ) -> Answer:
     """The answer to `method path` (path decoded, without the query, which never matters)."""
-    if method not in ("GET", "HEAD"):
-        return METHOD_NOT_ALLOWED
-    code = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
-    share = await services.links_cache.get(code) if SHORT_CODE.fullmatch(code) else None
+    replied: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+    result = begin(services, method, path, headers, client_ip, functools.partial(_set, replied))
+    return result if result is not None else await replied
+
+
+def begin(
+    services: Services,
+    method: str,
+    path: str,
+    headers: Iterable[tuple[bytes, bytes]],
+    client_ip: str,
+    reply: Reply,
+) -> Answer | None:
+    """`answer`, at once where nothing has to be waited for; else None, and `reply` gets
+    it later (never before this returns).
+
+    A link in memory costs no task: a bot, a HEAD or a repeat click answers right away or
+    when Kafka acknowledges the click. Only what needs MongoDB runs as a task.
+    """
+    try:
+        if method not in ("GET", "HEAD"):
+            return METHOD_NOT_ALLOWED
+        code = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
+        if not SHORT_CODE.fullmatch(code):
+            return _not_found(code)
+        share = services.links_cache.cached(code)
+        if share is not None:
+            return _answer_share(services, share, method, headers, client_ip, reply)
+        looking = asyncio.ensure_future(
+            _look_up(services, code, method, list(headers), client_ip, reply)
+        )
+    except Exception as exc:
+        return unavailable(exc)
+    _LOOKUPS.add(looking)
+    looking.add_done_callback(functools.partial(_looked_up, reply))
+    return None
+
+
+def unavailable(exc: BaseException) -> Answer:
+    # The store could not be asked about the link (clicks never fail this way).
+    log.warning("short link not answered", extra={"error": repr(exc)})
+    return UNAVAILABLE
+
+
+async def _look_up(
+    services: Services,
+    code: str,
+    method: str,
+    headers: list[tuple[bytes, bytes]],
+    client_ip: str,
+    reply: Reply,
+) -> Answer | None:
+    share = await services.links_cache.get(code)
     if share is None:
-        _COUNT["unknown"].inc()
-        return Answer(404, [_HTML], _NOT_FOUND.format(code=escape(code[:64])).encode())
-    outcome = await _count(services, share, method, headers, client_ip)
-    _COUNT[outcome].inc()
-    # Always the stored target: nothing in the request can change where this goes.
-    return Answer(
-        302,
-        [(b"location", share["target_url"].encode()), (b"cache-control", b"private, no-store")],
-    )
+        return _not_found(code)
+    return _answer_share(services, share, method, headers, client_ip, reply)
 
 
-async def _count(
+def _looked_up(reply: Reply, looking: asyncio.Task[Answer | None]) -> None:
+    _LOOKUPS.discard(looking)
+    if looking.cancelled():
+        reply(unavailable(asyncio.CancelledError()))
+    elif looking.exception() is not None:
+        reply(unavailable(looking.exception()))  # type: ignore[arg-type]
+    elif (result := looking.result()) is not None:
+        reply(result)
+    # None: a click is being recorded, and its callback replies.
+
+
+_LOOKUPS: set[asyncio.Task[Answer | None]] = set()
+
+
+def _set(replied: asyncio.Future[Answer], result: Answer) -> None:
+    if not replied.done():
+        replied.set_result(result)
+
+
+def _not_found(code: str) -> Answer:
+    _COUNT["unknown"].inc()
+    return Answer(404, [_HTML], _NOT_FOUND.format(code=escape(code[:64])).encode())
+
+
+def _answer_share(
     services: Services,
     share: dict[str, Any],
     method: str,
     headers: Iterable[tuple[bytes, bytes]],
     client_ip: str,
-) -> str:
+    reply: Reply,
+) -> Answer | None:
     """Which kind of request this was; a human click is recorded before the answer."""
     if method == "HEAD":
-        return "head"
+        return _redirect(share, "head")
     user_agent = cookies = ""
     for name, value in headers:
         if name == b"user-agent":
@@ -106,23 +188,43 @@ async def _count(
         elif name == b"cookie":
             cookies = value.decode("latin-1")
     if is_bot(user_agent):
-        return "bot"
+        return _redirect(share, "bot")
     if share.get("stopped"):
-        return "stopped"
+        return _redirect(share, "stopped")
     if cookies and _is_advocate(cookies, services, share):
-        return "self"
+        return _redirect(share, "self")
     if services.clicks is None:
-        return "unrecorded"
+        return _redirect(share, "unrecorded")
     now = datetime.now(UTC)
-    try:
-        await services.clicks.record(
-            share, visitor_hash(services.salts.today(now), client_ip, user_agent), now
-        )
-    except Exception as exc:
+    visitor = visitor_hash(services.salts.today(now), client_ip, user_agent)
+    services.clicks.record_soon(share, visitor, now, functools.partial(_clicked, share, reply))
+    return None
+
+
+def _clicked(share: dict[str, Any], reply: Reply, error: BaseException | None) -> None:
+    """The click is durable, or could not be made so: counted either way, and answered."""
+    if error is not None:
         # The visitor still gets where they were going; the loss is logged and counted.
-        log.error("click not recorded", extra={"code": share["short_code"], "error": repr(exc)})
-        return "unrecorded"
-    return "click"
+        log.error("click not recorded", extra={"code": share["short_code"], "error": repr(error)})
+    reply(_redirect(share, "click" if error is None else "unrecorded"))
+
+
+def _redirect(share: dict[str, Any], outcome: str) -> Answer:
+    """Always the stored target: nothing in the request can change where this goes."""
+    _COUNT[outcome].inc()
+    target = share["target_url"]
+    found = _REDIRECTS.get(target)
+    if found is None:
+        if len(_REDIRECTS) >= 100_000:
+            _REDIRECTS.clear()
+        found = _REDIRECTS[target] = Answer(
+            302, [(b"location", target.encode()), (b"cache-control", b"private, no-store")]
+        )
+    return found
+
+
+# target URL -> its 302, made once: links are clicked again and again.
+_REDIRECTS: dict[str, Answer] = {}
 
 
 def _is_advocate(cookies: str, services: Services, share: dict[str, Any]) -> bool:
