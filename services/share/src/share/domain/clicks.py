@@ -42,8 +42,11 @@ def daily_salt(secret: bytes, day: date) -> bytes:
 
 
 def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
-    """Pseudonymous visitor: IP and user agent hashed with the day's salt, never stored raw."""
-    return hmac.digest(salt, f"{ip}\x1f{user_agent}".encode(), "sha256").hex()[:32]
+    """Pseudonymous visitor: IP and user agent hashed with the day's salt, never stored raw.
+
+    BLAKE2b keyed with the salt: a MAC like HMAC-SHA256, in one call instead of two hash
+    passes, on the path of every click."""
+    return hashlib.blake2b(f"{ip}\x1f{user_agent}".encode(), key=salt, digest_size=16).hexdigest()
 
 
 class DailySalts:

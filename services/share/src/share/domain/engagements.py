@@ -64,6 +64,8 @@ class ClickEvents:
     def __init__(self, max_shares: int = 100_000) -> None:
         self._max_shares = max_shares
         self._parts: dict[str, tuple[bytes, bytes, bytes, str]] = {}
+        self._second: datetime | None = None
+        self._second_text = b""
 
     def encode(
         self,
@@ -82,14 +84,12 @@ class ClickEvents:
                 self._parts.clear()
             parts = self._parts[share["_id"]] = _click_parts(share)
         head, middle, tail, key = parts
-        at = _rfc3339(observed_at)
+        at = self._timestamp(observed_at)
         return key, b"".join(
             (
                 b'{"specversion":"1.0","id":',
                 _json_id(event_id),
-                b',"source":"/chorus/share","type":"',
-                EngagementObserved.event_type().encode(),
-                b'","time":"',
+                _TYPE,
                 at,
                 head,
                 _json_id(engagement_id),
@@ -102,6 +102,20 @@ class ClickEvents:
                 tail,
             )
         )
+
+    def _timestamp(self, at: datetime) -> bytes:
+        """`_rfc3339(at)`, its date and time of day formatted once per second."""
+        if at.utcoffset() != _ZERO:
+            return _rfc3339(at)
+        second = at.replace(microsecond=0)
+        if second != self._second:
+            self._second, self._second_text = second, _rfc3339(second)[:-1]
+        if at.microsecond:
+            return b"%s.%06dZ" % (self._second_text, at.microsecond)
+        return self._second_text + b"Z"
+
+
+_TYPE = b',"source":"/chorus/share","type":"%s","time":"' % EngagementObserved.event_type().encode()
 
 
 def _click_parts(share: dict[str, Any]) -> tuple[bytes, bytes, bytes, str]:
@@ -159,9 +173,6 @@ def _json_id(value: str) -> bytes:
 
 def _rfc3339(at: datetime) -> bytes:
     """`at` (UTC) as pydantic writes it: microseconds only when there are any, then Z."""
-    if at.utcoffset() == _ZERO:
-        # isoformat() writes the same digits, with +00:00 where pydantic writes Z.
-        return (at.isoformat()[:-6] + "Z").encode()
     text = at.strftime("%Y-%m-%dT%H:%M:%S")
     if at.microsecond:
         text += f".{at.microsecond:06d}"
