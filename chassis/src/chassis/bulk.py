@@ -16,6 +16,9 @@ either way: acknowledged, or late, with a future of the outcome still to come.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -23,39 +26,64 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from contracts import CONTENT_TYPE
 
+log = logging.getLogger(__name__)
+
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
 
 Late = asyncio.Future[None]
 """The outcome of a record that was not acknowledged in time: None once it is, or the error."""
 
 
-class _Record:
-    __slots__ = ("done", "key", "late", "queued_at", "value")
+Sent = Callable[[Late | None, BaseException | None], None]
+"""Told a record's outcome: (None, None) once Kafka has it, (Late, None) when that takes
+over `ack_timeout`, or (None, error)."""
 
-    def __init__(self, key: bytes, value: bytes, done: asyncio.Future[Late | None], at: float):
+
+class _Record:
+    __slots__ = ("answered", "key", "late", "queued_at", "then", "value")
+
+    def __init__(self, key: bytes, value: bytes, then: Sent, at: float):
         self.key = key
         self.value = value
-        self.done = done
+        self.then = then
         self.queued_at = at
+        self.answered = False
         self.late: Late | None = None
 
     def settle(self, error: BaseException | None) -> None:
-        if not self.done.done():
-            if error is None:
-                self.done.set_result(None)
-            else:
-                self.done.set_exception(error)
+        if not self.answered:
+            self.answered = True
+            self._tell(None, error)
         elif self.late is not None and not self.late.done():
             if error is None:
                 self.late.set_result(None)
             else:
                 self.late.set_exception(error)
 
-    def give_up_waiting(self) -> None:
-        """Answer the caller now; the outcome follows on the returned future."""
-        if not self.done.done():
-            self.late = asyncio.get_running_loop().create_future()
-            self.done.set_result(self.late)
+    def give_up_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Answer the caller now; the outcome follows on a `Late` future."""
+        if not self.answered:
+            self.answered = True
+            self.late = loop.create_future()
+            self._tell(self.late, None)
+
+    def _tell(self, late: Late | None, error: BaseException | None) -> None:
+        try:
+            self.then(late, error)
+        except Exception as exc:
+            # One caller's failure must not keep the rest of its batch from their answers.
+            log.exception("a record's callback failed", extra={"error": repr(exc)})
+
+
+def _resolve(
+    done: asyncio.Future[Late | None], late: Late | None, error: BaseException | None
+) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(late)
+    else:
+        done.set_exception(error)
 
 
 class BulkProducer:
@@ -129,8 +157,15 @@ class BulkProducer:
     def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Late | None]:
         """Queue a record. The future resolves to None once Kafka acknowledged it, to a
         `Late` future if that takes over `ack_timeout`, or to the error if it failed."""
+        done = (self._loop or asyncio.get_running_loop()).create_future()
+        self.send_then(topic, key, value, functools.partial(_resolve, done))
+        return done
+
+    def send_then(self, topic: str, key: bytes, value: bytes, then: Sent) -> None:
+        """`send` for a caller that would rather be called than await: `then` is called
+        with the outcome as the acknowledgement is handled, with no future in between."""
         loop = self._loop or asyncio.get_running_loop()
-        record = _Record(key, value, loop.create_future(), loop.time())
+        record = _Record(key, value, then, loop.time())
         partitions = self._partitions.get(topic)
         if partitions is None:
             self._unmapped.append(record)
@@ -143,7 +178,6 @@ class BulkProducer:
                     placed.clear()
                 partition = placed[key] = self._partitioner(key, partitions, partitions)
             self._enqueue(topic, partition, record)
-        return record.done
 
     def _enqueue(self, topic: str, partition: int, record: _Record) -> None:
         queue = self._queues.get((topic, partition))
@@ -233,12 +267,12 @@ class BulkProducer:
             overdue = loop.time() - self.ack_timeout
             for record in self._unmapped:
                 if record.queued_at <= overdue:
-                    record.give_up_waiting()
+                    record.give_up_waiting(loop)
             for records in (*self._in_flight, *self._queues.values()):
                 for record in records:
                     if record.queued_at > overdue:
                         break  # oldest first: the rest are younger
-                    record.give_up_waiting()
+                    record.give_up_waiting(loop)
 
 
 def _error(result: asyncio.Future[Any]) -> BaseException | None:

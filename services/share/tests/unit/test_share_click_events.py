@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -81,3 +81,30 @@ def test_the_share_cache_is_bounded() -> None:
             unique=False,
         )
     assert len(events._parts) <= 2
+
+
+def test_one_encoder_follows_the_clock_across_seconds_and_days() -> None:
+    events = ClickEvents()
+    start = datetime(2026, 5, 4, 23, 59, 58, 999999, tzinfo=UTC)
+    moments = [start + timedelta(microseconds=n * 250_001) for n in range(12)]
+    moments.append(datetime(2026, 5, 5, 0, 0, 1, tzinfo=timezone(timedelta(hours=2))))
+    for at in moments:
+        model = engagement_on_share(
+            SHARES[0],
+            event_id="ev1",
+            engagement_id="click-1",
+            kind=EngagementKind.CLICK,
+            source=EngagementSource.REDIRECT,
+            observed_at=at,
+            visitor="v" * 32,
+            unique=False,
+        )
+        _, value = events.encode(
+            SHARES[0],
+            event_id="ev1",
+            engagement_id="click-1",
+            observed_at=at,
+            visitor="v" * 32,
+            unique=False,
+        )
+        assert value == model.to_json(), at

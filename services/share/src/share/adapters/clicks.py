@@ -30,7 +30,7 @@ from prometheus_client import Counter, Histogram
 from pymongo.errors import BulkWriteError
 
 from chassis import ids, outbox
-from chassis.bulk import Late
+from chassis.bulk import Late, Sent
 from chassis.faults import checkpoint
 from contracts.topics import ENGAGEMENT_OBSERVED
 from share.adapters.mongo import ShareRepository
@@ -69,6 +69,9 @@ CLICK_PUBLISH_FAILURES = Counter(
 class RecordSink(Protocol):
     def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Late | None]:
         """Queue a record: None once Kafka has it, or a future of a late outcome."""
+
+    def send_then(self, topic: str, key: bytes, value: bytes, then: Sent) -> None:
+        """`send`, calling `then` with the outcome instead."""
 
 
 T = TypeVar("T")
@@ -225,16 +228,20 @@ class ClickRecorder:
             self._after(self._spool_click(event), then)
             return
         try:
-            sent = self.sink.send(event.topic, event.key.encode(), event.value)
+            self.sink.send_then(
+                event.topic,
+                event.key.encode(),
+                event.value,
+                functools.partial(self._sent, event, then),
+            )
         except Exception as exc:
             log.warning("click not sent to Kafka", extra={"error": repr(exc)})
             self._after(self._spool_click(event), then)
-            return
-        sent.add_done_callback(functools.partial(self._sent, event, then))
 
-    def _sent(self, event: _Spooled, then: Then, sent: asyncio.Future[Late | None]) -> None:
-        error = asyncio.CancelledError() if sent.cancelled() else sent.exception()
-        if error is None and sent.result() is None:
+    def _sent(
+        self, event: _Spooled, then: Then, late: Late | None, error: BaseException | None
+    ) -> None:
+        if error is None and late is None:
             CLICKS_PUBLISHED.inc()
             checkpoint("after-click-write")
             then(None)
@@ -243,7 +250,7 @@ class ClickRecorder:
             log.warning("click not sent to Kafka", extra={"error": repr(error)})
         else:
             # Still in flight: the spool waits for its outcome before sending again.
-            event.attempt = sent.result()
+            event.attempt = late
         if self._kafka_up:
             self._kafka_up = False
             log.warning("Kafka did not acknowledge a click in time; spooling clicks")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts import (
@@ -64,7 +64,7 @@ class ClickEvents:
     def __init__(self, max_shares: int = 100_000) -> None:
         self._max_shares = max_shares
         self._parts: dict[str, tuple[bytes, bytes, bytes, str]] = {}
-        self._second: datetime | None = None
+        self._second: tuple[int, ...] = ()
         self._second_text = b""
 
     def encode(
@@ -105,11 +105,11 @@ class ClickEvents:
 
     def _timestamp(self, at: datetime) -> bytes:
         """`_rfc3339(at)`, its date and time of day formatted once per second."""
-        if at.utcoffset() != _ZERO:
+        if at.tzinfo is not UTC:
             return _rfc3339(at)
-        second = at.replace(microsecond=0)
+        second = (at.second, at.minute, at.hour, at.day, at.month, at.year)
         if second != self._second:
-            self._second, self._second_text = second, _rfc3339(second)[:-1]
+            self._second, self._second_text = second, _rfc3339(at.replace(microsecond=0))[:-1]
         if at.microsecond:
             return b"%s.%06dZ" % (self._second_text, at.microsecond)
         return self._second_text + b"Z"
@@ -166,17 +166,16 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
 
 def _json_id(value: str) -> bytes:
     """An identifier as a JSON string; ours need no escaping, anything else gets it."""
-    if _PLAIN.fullmatch(value):
+    if value.isalnum() or _PLAIN.fullmatch(value):
         return b'"%s"' % value.encode()
     return _json(value)
 
 
 def _rfc3339(at: datetime) -> bytes:
-    """`at` (UTC) as pydantic writes it: microseconds only when there are any, then Z."""
+    """`at` in UTC as pydantic writes it: microseconds only when there are any, then Z."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
     text = at.strftime("%Y-%m-%dT%H:%M:%S")
     if at.microsecond:
         text += f".{at.microsecond:06d}"
     return (text + "Z").encode()
-
-
-_ZERO = timedelta(0)
