@@ -213,14 +213,16 @@ class BulkProducer:
         try:
             # One turn of the loop first: every request being handled now joins this batch.
             await asyncio.sleep(0)
-            while queue:
-                pipeline = min(range(len(self._producers)), key=self._busy.__getitem__)
-                if self._busy[pipeline] and sent:
-                    # Every producer has a request in flight: what arrives meanwhile joins
-                    # the next batch, which leaves as soon as one of them is answered.
+            while queue or sent:
+                if not queue or len(sent) >= len(self._producers):
+                    # This partition has a batch in flight on every producer (or nothing
+                    # to send): what arrives meanwhile waits here and leaves in one batch
+                    # as soon as one of them is answered. The sender stays until then;
+                    # leaving earlier would let the next record start a batch of its own.
                     await asyncio.wait(sent, return_when=asyncio.FIRST_COMPLETED)
                     sent = {f for f in sent if not f.done()}
                     continue
+                pipeline = min(range(len(self._producers)), key=self._busy.__getitem__)
                 producer = self._producers[pipeline]
                 batch = producer.create_batch()
                 taken = 0
