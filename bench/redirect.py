@@ -269,6 +269,9 @@ async def main() -> int:
                 shared.raise_for_status()
                 shares.append(shared.json())
         warm_code = shares[0]["short_code"]
+        # A broker just started runs its produce path interpreted until the JIT has
+        # compiled it: warm it (and the api processes) before anything is measured.
+        wrk_run(wrk, f"{apis[0].links_url}/l/{warm_code}", 20, args.connections)
 
         for workers in ("1", "auto"):
             proc, nginx_port = start_nginx(nginx, workdir, workers)
