@@ -248,6 +248,8 @@ class _Connection(asyncio.Protocol):
             self._close()
 
     def _reply(self, result: Answer) -> None:
+        if not self.busy or not self.queue:
+            return  # no request waits for an answer: nothing to pair it with
         method, _, _, keep_alive = self.queue.popleft()
         if self._respond(result, method, keep_alive):
             self._serve()
