@@ -5,7 +5,7 @@ Standard library only: this runs before the project's virtualenv exists.
 
     python deploy/local/devstack.py start    # start what is missing, reuse what answers
     python deploy/local/devstack.py status
-    python deploy/local/devstack.py env      # KAFKA_BOOTSTRAP_SERVERS=... / MONGODB_URL=...
+    eval "$(python deploy/local/devstack.py env)"  # export KAFKA_BOOTSTRAP_SERVERS, MONGODB_URL
     python deploy/local/devstack.py stop     # stops only what `start` started
 
 From Python (tests)::
@@ -713,6 +713,8 @@ class _Server:
                     f"{self.name} on {self.address} exited during startup"
                     f"{'' if code is None else f' (exit {code})'}; log {self.log_file}:\n"
                     + _tail(self.log_file)
+                    + f"\nIf the log shows damaged data, `start --fresh` starts {self.name}"
+                    f" on an empty {self.data_dir}."
                 )
             if time.monotonic() >= deadline:
                 if stop_on_timeout:
@@ -1135,7 +1137,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     for service in _services(args):
-        print(f"{service.env_var}={shlex.quote(service.url)}")
+        # `export`, so that `eval "$(devstack.py env)"` reaches the commands run after it.
+        print(f"export {service.env_var}={shlex.quote(service.url)}")
     return 0
 
 
@@ -1163,7 +1166,7 @@ def main(argv: list[str] | None = None) -> int:
         "start": (cmd_start, "start Kafka and MongoDB as needed (reusing running ones)"),
         "stop": (cmd_stop, "stop what `start` started on these ports, nothing else"),
         "status": (cmd_status, "show what answers (exit 1 if something does not)"),
-        "env": (cmd_env, "print KAFKA_BOOTSTRAP_SERVERS=... and MONGODB_URL=..."),
+        "env": (cmd_env, "print export KAFKA_BOOTSTRAP_SERVERS=... and MONGODB_URL=..."),
     }
     for name, (_, help_text) in commands.items():
         command = sub.add_parser(name, help=help_text)

@@ -172,7 +172,7 @@ class Infrastructure:
 
     def env(self) -> dict[str, str]:
         pairs = (
-            shlex.split(line)[0].split("=", 1) for line in self._devstack("env", True).splitlines()
+            shlex.split(line)[-1].split("=", 1) for line in self._devstack("env", True).splitlines()
         )
         return {name: value for name, value in pairs}
 

@@ -284,6 +284,7 @@ def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> Non
         assert started_pid is not None
 
         printed = run_cli(*ports, "env", env=env).stdout.split()
+        assert printed.count("export") == 2  # so that `eval` reaches child processes
         assert f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{outside.port}" in printed
         assert f"MONGODB_URL=mongodb://127.0.0.1:{mongo_port}" in printed
 
