@@ -87,37 +87,23 @@ def _resolve(
 
 
 class BulkProducer:
-    """`pipelines` producers share the sending, each with a produce request in flight.
-
-    aiokafka sends one produce request at a time per broker, so one producer moves at most
-    a batch per round trip whatever the load. With several, a partition's next batch need
-    not wait for the previous one's acknowledgement; two batches of one partition in
-    flight together may then land in either order. Order per key holds with 1.
-    """
-
     def __init__(
         self,
         bootstrap_servers: str,
         client_id: str,
         *,
-        pipelines: int = 1,
         ack_timeout: float = 0.5,
         request_timeout: float = 30.0,
         max_batch_bytes: int = 512 * 1024,
     ) -> None:
-        self._producers = [
-            AIOKafkaProducer(
-                bootstrap_servers=bootstrap_servers.split(","),
-                client_id=f"{client_id}-{n}",
-                acks="all",
-                enable_idempotence=True,
-                max_batch_size=max_batch_bytes,
-                request_timeout_ms=int(request_timeout * 1000),
-            )
-            for n in range(pipelines)
-        ]
-        # Batches each producer has in flight.
-        self._busy = [0] * pipelines
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers.split(","),
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            max_batch_size=max_batch_bytes,
+            request_timeout_ms=int(request_timeout * 1000),
+        )
         self.ack_timeout = ack_timeout
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
@@ -125,8 +111,8 @@ class BulkProducer:
         self._placed: dict[str, dict[bytes, int]] = {}
         self.max_placed = 100_000
         self._queues: dict[tuple[str, int], list[_Record]] = {}
-        # Batches handed to a producer, not yet acknowledged (oldest first).
-        self._in_flight: list[list[_Record]] = []
+        # Per partition, the batch handed to the producer and not yet acknowledged.
+        self._in_flight: dict[tuple[str, int], list[_Record]] = {}
         # Records of a topic whose partitions are still being looked up.
         self._unmapped: list[_Record] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,22 +123,19 @@ class BulkProducer:
         # Kept: on Python 3.11 asyncio.get_running_loop() makes a system call (getpid).
         self._loop = asyncio.get_running_loop()
         try:
-            for producer in self._producers:
-                await producer.start()
+            await self._producer.start()
         except Exception as exc:
-            for producer in self._producers:
-                await producer.stop()
+            await self._producer.stop()
             raise RuntimeError(f"Kafka producer did not start: {exc!r}") from exc
         self._watch = asyncio.create_task(self._watch_deadlines())
 
     async def stop(self) -> None:
-        # What is queued goes out first; the producers then wait for what is in flight.
+        # What is queued goes out first; the producer then waits for what is in flight.
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._watch is not None:
             self._watch.cancel()
-        for producer in self._producers:
-            await producer.stop()
+        await self._producer.stop()
 
     def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Late | None]:
         """Queue a record. The future resolves to None once Kafka acknowledged it, to a
@@ -191,7 +174,7 @@ class BulkProducer:
 
     async def _send_unmapped(self, topic: str, record: _Record) -> None:
         try:
-            partitions = sorted(await self._producers[0].partitions_for(topic))
+            partitions = sorted(await self._producer.partitions_for(topic))
             self._placed[topic] = {}
             self._partitions[topic] = partitions
         except Exception as exc:
@@ -209,22 +192,13 @@ class BulkProducer:
     async def _sender(self, topic: str, partition: int) -> None:
         tp = (topic, partition)
         queue = self._queues[tp]
-        sent: set[asyncio.Future[Any]] = set()
         try:
             # One turn of the loop first: every request being handled now joins this batch.
             await asyncio.sleep(0)
-            while queue or sent:
-                if not queue or len(sent) >= len(self._producers):
-                    # This partition has a batch in flight on every producer (or nothing
-                    # to send): what arrives meanwhile waits here and leaves in one batch
-                    # as soon as one of them is answered. The sender stays until then;
-                    # leaving earlier would let the next record start a batch of its own.
-                    await asyncio.wait(sent, return_when=asyncio.FIRST_COMPLETED)
-                    sent = {f for f in sent if not f.done()}
-                    continue
-                pipeline = min(range(len(self._producers)), key=self._busy.__getitem__)
-                producer = self._producers[pipeline]
-                batch = producer.create_batch()
+            # The sender stays while its batch is in flight: what arrives meanwhile waits in
+            # the queue and leaves in the next batch, as one produce request.
+            while queue:
+                batch = self._producer.create_batch()
                 taken = 0
                 for record in queue:
                     appended = batch.append(
@@ -236,30 +210,24 @@ class BulkProducer:
                 if taken == 0:
                     queue.pop(0).settle(ValueError("record larger than a whole batch"))
                     continue
-                records = queue[:taken]
+                records = self._in_flight[tp] = queue[:taken]
                 del queue[:taken]
-                self._in_flight.append(records)
-                self._busy[pipeline] += 1
                 try:
-                    acked = await producer.send_batch(batch, topic, partition=partition)
+                    acked = await self._producer.send_batch(batch, topic, partition=partition)
+                    await acked
                 except Exception as exc:
-                    self._done(pipeline, records, exc)
-                    continue
-                sent.add(acked)
-                acked.add_done_callback(
-                    lambda result, p=pipeline, r=records: self._done(p, r, _error(result))
-                )
+                    error: BaseException | None = exc
+                else:
+                    error = None
+                del self._in_flight[tp]
+                for record in records:
+                    record.settle(error)
         finally:
+            self._in_flight.pop(tp, None)
             del self._queues[tp]
             # Left only when the loop above was cut short (the process is stopping).
             for record in queue:
                 record.settle(RuntimeError("Kafka producer stopped"))
-
-    def _done(self, pipeline: int, records: list[_Record], error: BaseException | None) -> None:
-        self._busy[pipeline] -= 1
-        self._in_flight.remove(records)
-        for record in records:
-            record.settle(error)
 
     async def _watch_deadlines(self) -> None:
         """Records waiting longer than `ack_timeout` get their answer: late."""
@@ -270,14 +238,8 @@ class BulkProducer:
             for record in self._unmapped:
                 if record.queued_at <= overdue:
                     record.give_up_waiting(loop)
-            for records in (*self._in_flight, *self._queues.values()):
+            for records in (*self._in_flight.values(), *self._queues.values()):
                 for record in records:
                     if record.queued_at > overdue:
                         break  # oldest first: the rest are younger
                     record.give_up_waiting(loop)
-
-
-def _error(result: asyncio.Future[Any]) -> BaseException | None:
-    if result.cancelled():
-        return asyncio.CancelledError()
-    return result.exception()
