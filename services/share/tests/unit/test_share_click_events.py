@@ -39,30 +39,29 @@ TIMES = [
 ]
 
 
+def _both(
+    events: ClickEvents, share: dict, at: datetime, unique: bool
+) -> tuple[EngagementObserved, tuple[str, bytes]]:
+    """The model of a click, and `events`' encoding of the same click."""
+    same = {"event_id": "ev1", "engagement_id": "click-1", "observed_at": at}
+    model = engagement_on_share(
+        share,
+        **same,
+        kind=EngagementKind.CLICK,
+        source=EngagementSource.REDIRECT,
+        visitor="v" * 32,
+        unique=unique,
+    )
+    return model, events.encode(share, **same, visitor="v" * 32, unique=unique)
+
+
 @pytest.mark.parametrize("share", SHARES, ids=lambda s: s["_id"])
 @pytest.mark.parametrize("at", TIMES, ids=str)
 @pytest.mark.parametrize("unique", [True, False])
 def test_click_event_is_the_models_json(share: dict, at: datetime, unique: bool) -> None:
-    model = engagement_on_share(
-        share,
-        event_id="ev1",
-        engagement_id="click-1",
-        kind=EngagementKind.CLICK,
-        source=EngagementSource.REDIRECT,
-        observed_at=at,
-        visitor="v" * 32,
-        unique=unique,
-    )
     events = ClickEvents()
     for _ in range(2):  # the second time from the per-share cache
-        key, value = events.encode(
-            share,
-            event_id="ev1",
-            engagement_id="click-1",
-            observed_at=at,
-            visitor="v" * 32,
-            unique=unique,
-        )
+        model, (key, value) = _both(events, share, at, unique)
         assert value == model.to_json()
         assert key == model.partition_key()
         assert EngagementObserved.model_validate_json(value) == model
@@ -89,22 +88,5 @@ def test_one_encoder_follows_the_clock_across_seconds_and_days() -> None:
     moments = [start + timedelta(microseconds=n * 250_001) for n in range(12)]
     moments.append(datetime(2026, 5, 5, 0, 0, 1, tzinfo=timezone(timedelta(hours=2))))
     for at in moments:
-        model = engagement_on_share(
-            SHARES[0],
-            event_id="ev1",
-            engagement_id="click-1",
-            kind=EngagementKind.CLICK,
-            source=EngagementSource.REDIRECT,
-            observed_at=at,
-            visitor="v" * 32,
-            unique=False,
-        )
-        _, value = events.encode(
-            SHARES[0],
-            event_id="ev1",
-            engagement_id="click-1",
-            observed_at=at,
-            visitor="v" * 32,
-            unique=False,
-        )
+        model, (_, value) = _both(events, SHARES[0], at, unique=False)
         assert value == model.to_json(), at

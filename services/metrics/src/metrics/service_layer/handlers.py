@@ -96,9 +96,10 @@ async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
     # the facts it found: ours, written with the id, are rewritten here.
     await erase_late(repo, written, facts, now_erased)
     # This batch's erasures reach every generation: the previous ones and one being built.
+    present = await repo.generations_present() if erasures else []
     for tenant, employee, pseudonym in erasures:
-        for present in await repo.generations_present():
-            await repo.erase_advocate(present, tenant, employee, pseudonym)
+        for generation_present in present:
+            await repo.erase_advocate(generation_present, tenant, employee, pseudonym)
     services.generation, services.erased = now_active, now_erased
     _observe(inserted)
     created = {fact["_id"]: item.event.time for fact, item in zip(facts, batch, strict=True)}

@@ -22,7 +22,6 @@ from rewards.service_layer.leaderboards import Leaderboards, Period, Scope
 class Components:
     services: handlers.Services
     leaderboards: Leaderboards
-    # The worker's producer for scored batches (see bootstrap); None in the api.
 
 
 def _components(request: Request) -> Components:

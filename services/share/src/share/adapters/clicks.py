@@ -177,15 +177,9 @@ class ClickRecorder:
         self._visits = GroupCommit(self._mark_unique)
         self._spool = GroupCommit(self._write_spool)
 
-    async def record(self, share: dict[str, Any], visitor: str, at: datetime) -> None:
-        """Return once the click is durable: acknowledged by Kafka, or spooled."""
-        durable = (self._loop or self._bind_loop()).create_future()
-        self.record_soon(share, visitor, at, functools.partial(_settle_one, durable))
-        await durable
-
     def record_soon(self, share: dict[str, Any], visitor: str, at: datetime, then: Then) -> None:
-        """`record` without a coroutine where it can: `then` gets None once the click is
-        durable, or the error; never before this returns.
+        """Record a click: `then` gets None once it is durable (acknowledged by Kafka, or
+        spooled), or the error; never before this returns.
 
         A visitor's repeat click within the hour, while Kafka answers, costs no task: the
         event joins the next record batch and `then` is called on its acknowledgement.
