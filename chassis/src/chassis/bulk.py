@@ -222,6 +222,8 @@ class BulkProducer:
                 del self._in_flight[tp]
                 for record in records:
                     record.settle(error)
+                # Again one turn of the loop: the requests read meanwhile join the next batch.
+                await asyncio.sleep(0)
         finally:
             self._in_flight.pop(tp, None)
             del self._queues[tp]
