@@ -74,6 +74,9 @@ class ServiceDefinition:
     # middleware stack. They find the app's state at `scope["app"]`.
     api_middleware: Sequence[Callable[..., Any]] = ()
     extra_openapi_tags: list[dict[str, str]] = field(default_factory=list)
+    # Both roles: called with the app once the chassis has set it up (error handlers,
+    # middleware and mounts of the service's own, e.g. the web app's HTML error pages).
+    configure: Callable[[FastAPI, Role], None] | None = None
 
 
 async def _supervise(name: str, loop: Loop, restart_delay: float = 1.0) -> None:
@@ -167,6 +170,8 @@ def create_app(
     if role == "api":
         for router in definition.routers():
             app.include_router(router)
+    if definition.configure is not None:
+        definition.configure(app, role)
     return app
 
 

@@ -1,0 +1,178 @@
+"""Wires the web app: backends, sessions, pages, static files, error pages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from chassis.process import Loop, Role, Runtime, ServiceDefinition
+from web.adapters.backends import Backend, Backends
+from web.adapters.sessions import SessionStore
+from web.config import WebSettings
+from web.entrypoints import auth, pages
+from web.entrypoints.common import (
+    STATIC,
+    CsrfRejected,
+    SignInRequired,
+    WebServices,
+    language_of,
+    redirect,
+    render,
+)
+from web.entrypoints.security import SecurityHeaders
+from web.i18n import Texts
+
+log = logging.getLogger(__name__)
+VENDOR = {"htmx.min.js": ("htmx.org", "dist/htmx.min.js")}
+
+
+async def setup(runtime: Runtime) -> WebServices:
+    settings = runtime.settings
+    assert isinstance(settings, WebSettings)
+    timeout = settings.backend_timeout_seconds
+    backends = Backends(
+        content=Backend("content", settings.content_url, timeout),
+        share=Backend("share", settings.share_url, timeout),
+        rewards=Backend("rewards", settings.rewards_url, timeout),
+        metrics=Backend("metrics", settings.metrics_url, timeout),
+    )
+    runtime.on_close.append(backends.close)
+    sessions = SessionStore(runtime.db)
+    await sessions.ensure_indexes()
+    return WebServices(settings=settings, backends=backends, sessions=sessions)
+
+
+def loops(runtime: Runtime) -> list[Loop]:
+    services: WebServices = runtime.services
+
+    async def purge_sessions() -> None:
+        # Expiry is a periodic purge: no TTL index on every MongoDB-wire server.
+        while True:
+            purged = await services.sessions.purge_expired()
+            if purged:
+                log.info("expired sessions purged", extra={"sessions": purged})
+            await asyncio.sleep(services.settings.purge_interval_seconds)
+
+    return [purge_sessions]
+
+
+def _texts(request: Request) -> Texts:
+    return Texts(language_of(request, getattr(request.state, "session", None)))
+
+
+def configure(app: FastAPI, role: Role) -> None:
+    if role != "api":
+        return
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.headers.get("hx-request") == "true":
+            path = request.headers.get("hx-current-url", "/feed")
+        return redirect(f"/signin?next={path}" if path != "/" else "/signin", request)
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+        texts = _texts(request)
+        return render(
+            request,
+            "error.html",
+            texts,
+            getattr(request.state, "session", None),
+            status=403,
+            heading=texts.gettext("This form has expired"),
+            message=texts.gettext(
+                "For your safety we did not send it. Go back, reload the page and try again."
+            ),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(("/healthz", "/readyz", "/metrics")):
+            return Response(status_code=exc.status_code)
+        texts = _texts(request)
+        return render(
+            request,
+            "error.html",
+            texts,
+            getattr(request.state, "session", None),
+            status=exc.status_code if exc.status_code >= 400 else 500,
+            heading=texts.gettext("Page not found")
+            if exc.status_code == 404
+            else texts.gettext("Something went wrong"),
+            message=texts.gettext("The address may be mistyped, or the page has moved.")
+            if exc.status_code == 404
+            else texts.gettext("Please go back and try again."),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_address(request: Request, exc: RequestValidationError) -> Response:
+        texts = _texts(request)
+        return render(
+            request,
+            "error.html",
+            texts,
+            getattr(request.state, "session", None),
+            status=400,
+            heading=texts.gettext("That address did not work"),
+            message=texts.gettext("A part of the address is not valid. Go back and try again."),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("page failed", extra={"path": request.url.path})
+        texts = _texts(request)
+        return render(
+            request,
+            "error.html",
+            texts,
+            getattr(request.state, "session", None),
+            status=500,
+            heading=texts.gettext("Something went wrong"),
+            message=texts.gettext("Nothing you entered was lost. Please try again in a moment."),
+        )
+
+    settings: WebSettings = WebSettings.model_construct()  # only for the assets' default
+
+    @app.get("/static/vendor/{name}", include_in_schema=False)
+    async def vendor(name: str, request: Request) -> Response:
+        if name not in VENDOR:
+            return Response(status_code=404)
+        package, inside = VENDOR[name]
+        assets = (
+            request.app.state.runtime.settings.assets
+            if hasattr(request.app.state, "runtime")
+            else settings.assets
+        )
+        return FileResponse(
+            assets / package / inside,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        path = STATIC / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            return Response(status_code=404)
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(SecurityHeaders)
+
+
+DEFINITION = ServiceDefinition(
+    name="web",
+    settings_class=WebSettings,
+    setup=setup,
+    routers=lambda: [auth.router, *pages.routers],
+    loops=loops,
+    configure=configure,
+    description="Chorus web app: server-rendered pages for employees and the program team.",
+)

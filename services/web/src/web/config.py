@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from chassis.settings import ServiceSettings
+
+# Where `npm ci` in services/web puts the front-end libraries of a source checkout; an
+# image sets WEB_ASSETS_DIR to its own copy.
+SOURCE_ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
+
+
+class DevPerson(BaseModel):
+    """Someone the development sign-in page offers (CHORUS_ENV=local only)."""
+
+    id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    tenant: str = Field(min_length=1, max_length=100)
+    roles: list[str] = Field(default_factory=lambda: ["employee"])
+    groups: list[str] = Field(default_factory=list)
+    location: str | None = None
+    languages: list[str] = Field(default_factory=list)
+    title: str = ""
+
+
+DEMO_PEOPLE = [
+    DevPerson(
+        id="alice",
+        name="Alice Andersson",
+        tenant="demo",
+        roles=["employee", "admin"],
+        groups=["people", "leadership"],
+        location="Stockholm",
+        title="Head of People",
+    ),
+    DevPerson(
+        id="bob",
+        name="Bob Berg",
+        tenant="demo",
+        roles=["employee", "curator"],
+        groups=["marketing"],
+        location="Oslo",
+        title="Communications",
+    ),
+    DevPerson(
+        id="carol",
+        name="Carol Christensen",
+        tenant="demo",
+        groups=["sales"],
+        location="Copenhagen",
+        title="Account executive",
+    ),
+    DevPerson(
+        id="dave",
+        name="Dave Dahl",
+        tenant="demo",
+        groups=["engineering"],
+        location="Oslo",
+        title="Platform engineer",
+    ),
+    DevPerson(
+        id="erin",
+        name="Erin Eskola",
+        tenant="demo",
+        groups=["engineering"],
+        location="Helsinki",
+        title="Designer",
+    ),
+]
+
+
+class WebSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="WEB_", extra="ignore", populate_by_name=True)
+
+    service: ClassVar[str] = "web"
+    default_api_port: ClassVar[int] = 8080
+    default_worker_port: ClassVar[int] = 9080
+
+    content_url: str = "http://127.0.0.1:8081"
+    share_url: str = "http://127.0.0.1:8082"
+    rewards_url: str = "http://127.0.0.1:8083"
+    metrics_url: str = "http://127.0.0.1:8084"
+    # How long a page waits for one service before it renders that panel as unavailable.
+    backend_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # The development sign-in's people: a JSON list of DevPerson; the demo tenant if empty.
+    dev_people: str = ""
+    assets_dir: str = ""
+    # How often the impact page asks for new clicks and points (seconds).
+    live_interval_seconds: float = Field(3.0, ge=1, le=60)
+    # How often the worker purges expired sessions.
+    purge_interval_seconds: float = Field(300.0, gt=0)
+
+    @field_validator("dev_people")
+    @classmethod
+    def _people_parse(cls, value: str) -> str:
+        if value:
+            [DevPerson.model_validate(p) for p in json.loads(value)]
+        return value
+
+    @model_validator(mode="after")
+    def _no_dev_people_in_production(self) -> WebSettings:
+        if self.env != "local" and self.dev_people:
+            raise ValueError("WEB_DEV_PEOPLE is for CHORUS_ENV=local only")
+        return self
+
+    @property
+    def people(self) -> list[DevPerson]:
+        if not self.dev_people:
+            return list(DEMO_PEOPLE)
+        raw: list[Any] = json.loads(self.dev_people)
+        return [DevPerson.model_validate(p) for p in raw]
+
+    @property
+    def assets(self) -> Path:
+        return Path(self.assets_dir) if self.assets_dir else SOURCE_ASSETS

@@ -1,0 +1,167 @@
+"""What every page shares: the person's session, language, CSRF check and rendering."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from web.adapters.backends import Backends
+from web.adapters.sessions import Session, SessionStore
+from web.config import WebSettings
+from web.i18n import LANGUAGES, NATIVE_NAMES, Texts, negotiate
+
+PACKAGE = Path(__file__).resolve().parents[1]
+TEMPLATES = PACKAGE / "templates"
+STATIC = PACKAGE / "static"
+SESSION_COOKIE = "chorus_session"
+LANGUAGE_COOKIE = "chorus_language"
+PRESESSION_COOKIE = "chorus_presession"
+
+environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+@dataclass
+class WebServices:
+    settings: WebSettings
+    backends: Backends
+    sessions: SessionStore
+
+
+def services_of(request: Request) -> WebServices:
+    services: WebServices = request.app.state.services
+    return services
+
+
+Services = Annotated[WebServices, Depends(services_of)]
+
+
+class SignInRequired(Exception):
+    """The page needs a session and there is none (or it expired)."""
+
+
+class CsrfRejected(Exception):
+    """A form came without this session's token."""
+
+
+async def optional_session(request: Request, services: Services) -> Session | None:
+    cached = getattr(request.state, "session", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    session = await services.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+    request.state.session = session
+    return session
+
+
+async def required_session(
+    session: Annotated[Session | None, Depends(optional_session)],
+) -> Session:
+    if session is None:
+        raise SignInRequired
+    return session
+
+
+MaybePerson = Annotated[Session | None, Depends(optional_session)]
+Person = Annotated[Session, Depends(required_session)]
+
+
+def language_of(request: Request, session: Session | None) -> str:
+    """The person's setting, then the language chosen before signing in, then the browser's."""
+    if session is not None and session.language in LANGUAGES:
+        return session.language
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return negotiate(request.headers.get("accept-language", ""))
+
+
+async def texts_of(request: Request, session: MaybePerson) -> Texts:
+    return Texts(language_of(request, session))
+
+
+Language = Annotated[Texts, Depends(texts_of)]
+
+
+async def check_csrf(request: Request, session: Person) -> Mapping[str, Any]:
+    """The posted form, once its CSRF token matched the session's."""
+    form = await request.form()
+    sent = form.get("csrf") or request.headers.get("x-csrf-token")
+    if not isinstance(sent, str) or not secrets.compare_digest(sent, session.csrf):
+        raise CsrfRejected
+    return form
+
+
+Form = Annotated[Mapping[str, Any], Depends(check_csrf)]
+
+
+def safe_next(target: str | None, default: str = "/feed") -> str:
+    """A path on this site to return to; anything else (another host, `//x`) is refused."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return default
+    return target
+
+
+@cache
+def asset_version(name: str) -> str:
+    path = STATIC / name
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.exists() else "0"
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={asset_version(name)}"
+
+
+def render(
+    request: Request,
+    template: str,
+    texts: Texts,
+    session: Session | None,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    html = environment.get_template(template).render(
+        request=request,
+        session=session,
+        texts=texts,
+        lang=texts.language,
+        languages=[(code, NATIVE_NAMES[code]) for code in LANGUAGES],
+        here=path,
+        here_quoted=quote(path, safe=""),
+        csrf=session.csrf if session else "",
+        static=static_url,
+        htmx=request.headers.get("hx-request") == "true",
+        **texts.helpers(),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
+    response.headers["Content-Language"] = texts.language
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def redirect(url: str, request: Request | None = None) -> Response:
+    """303 to `url`; an htmx request is told to go there as a whole page."""
+    if request is not None and request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,97 @@
+"""The feed: what I can share now, newest and most relevant first."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from web.entrypoints.common import Language, Person, Services, redirect, render
+
+router = APIRouter(include_in_schema=False)
+KINDS = ("job", "event", "article", "internal")
+PAGE = 12
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def card(item: dict[str, Any], last_visit: datetime | None) -> dict[str, Any]:
+    """What a card shows of an item."""
+    published = _parse_time(item.get("published_at") or item.get("publish_at"))
+    url = item.get("url") or ""
+    return {
+        **item,
+        "published": published,
+        "source": urlsplit(url).hostname or "" if url else "",
+        "starts": _parse_time((item.get("event") or {}).get("starts_at")),
+        "new": bool(last_visit and published and published > last_visit),
+    }
+
+
+@router.get("/")
+async def home(session: Person) -> Response:
+    return redirect("/feed")
+
+
+@router.get("/feed")
+async def feed_page(
+    request: Request,
+    services: Services,
+    session: Person,
+    texts: Language,
+    topic: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Response:
+    """Cards of the items I can share, with filters and paging."""
+    kind = kind if kind in KINDS else None
+    backends = services.backends
+    feed, advocate = await asyncio.gather(
+        backends.content.call(
+            "GET",
+            "/api/v1/feed",
+            session.token,
+            params={"topic": topic, "kind": kind, "cursor": cursor, "limit": PAGE},
+        ),
+        backends.share.call("GET", "/api/v1/advocates/me", session.token),
+    )
+    items = [card(i, session.last_visit) for i in (feed.data or {}).get("items", [])]
+    following = (feed.data or {}).get("next_cursor")
+    more = None
+    if following:
+        more = "/feed?" + urlencode(
+            {k: v for k, v in (("topic", topic), ("kind", kind), ("cursor", following)) if v}
+        )
+    enrolled = advocate.ok and (advocate.data or {}).get("status") == "active"
+    topics = sorted(
+        {t for i in items for t in i.get("topics") or []} | ({topic} if topic else set())
+    )
+    context: dict[str, Any] = dict(
+        title=texts.gettext("Feed"),
+        section="feed",
+        feed=feed,
+        items=items,
+        more=more,
+        topic=topic,
+        kind=kind,
+        kinds=KINDS,
+        topics=topics,
+        advocate=advocate,
+        enrolled=enrolled,
+        first_page=cursor is None,
+    )
+    if request.headers.get("hx-request") == "true" and cursor:
+        return render(request, "partials/feed_items.html", texts, session, **context)
+    return render(request, "feed.html", texts, session, **context)

@@ -1,0 +1,283 @@
+"""Sharing: pick a network, edit the suggested text, and share with a tracked link."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse, Response
+
+from web.adapters.backends import Reply
+from web.adapters.sessions import Session
+from web.domain import networks
+from web.entrypoints.common import (
+    Form,
+    Language,
+    Person,
+    Services,
+    WebServices,
+    redirect,
+    render,
+)
+from web.i18n import Texts
+
+router = APIRouter(include_in_schema=False)
+ContentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def share_errors(reply: Reply, texts: Texts, network: str) -> dict[str, str]:
+    """A refused share's reasons, by form field, in the person's language."""
+    fields = reply.field_errors()
+    errors: dict[str, str] = {}
+    if "text" in fields:
+        errors["text"] = texts.gettext("This text is too long for %(network)s.", network=network)
+    if "scheduled_at" in fields:
+        errors["scheduled_at"] = texts.gettext("Choose a time in the future.")
+    if "url" in fields:
+        errors["url"] = texts.gettext("Enter the full address of the page, starting with https://")
+    if "title" in fields:
+        errors["title"] = texts.gettext("The title can be at most 300 characters.")
+    if "network" in fields:
+        errors["network"] = texts.gettext("Choose a network.")
+    if errors:
+        return errors
+    detail = str(reply.problem.get("detail") or "")
+    if reply.status == 429:
+        errors["form"] = texts.gettext(
+            "You have reached today's share limit. You can share again tomorrow."
+        )
+    elif reply.status == 403 and "guidelines" in detail:
+        errors["form"] = texts.gettext("Please read and accept the current guidelines first.")
+    elif reply.status == 403 and ("enrol" in detail or "joined" in detail or "opted" in detail):
+        errors["form"] = texts.gettext("Join the program to share.")
+    elif reply.status in (404, 409, 403):
+        errors["form"] = texts.gettext("This item can no longer be shared.")
+    elif "network" in detail and "connected" in detail:
+        errors["network"] = texts.gettext("Connect this network for direct posting first.")
+    else:
+        errors["form"] = texts.gettext("The share did not go through. Please try again.")
+    return errors
+
+
+async def _panel_data(
+    services: WebServices, session: Session, content_id: str
+) -> tuple[Reply, Reply, Reply]:
+    backends = services.backends
+    return await asyncio.gather(
+        backends.content.call("GET", f"/api/v1/content/{content_id}", session.token),
+        backends.share.call("GET", "/api/v1/advocates/me", session.token),
+        backends.rewards.call("GET", "/api/v1/rules", session.token),
+    )
+
+
+def _share_points(rules: Reply) -> int | None:
+    versions = (rules.data or {}).get("versions") or []
+    if not rules.ok or not versions:
+        return None
+    points = (versions[-1].get("points") or {}).get("share")
+    return int(points) if isinstance(points, int) else None
+
+
+def _enrolled(advocate: Reply) -> bool:
+    return advocate.ok and (advocate.data or {}).get("status") == "active"
+
+
+def _scheduled(raw: str, zone: str) -> tuple[str | None, bool]:
+    """A `datetime-local` value in the person's time zone as RFC 3339; (None, bad)."""
+    if not raw:
+        return None, False
+    try:
+        local = datetime.fromisoformat(raw)
+        tz = ZoneInfo(zone) if zone else ZoneInfo("UTC")
+    except (ValueError, ZoneInfoNotFoundError):
+        return None, True
+    return local.replace(tzinfo=tz).isoformat(), False
+
+
+@router.get("/share/{content_id}")
+async def share_panel(
+    request: Request,
+    services: Services,
+    session: Person,
+    texts: Language,
+    content_id: ContentId,
+    network: str = "",
+) -> Response:
+    """The share panel of one item."""
+    item, advocate, rules = await _panel_data(services, session, content_id)
+    if item.status == 404:
+        return render(
+            request,
+            "error.html",
+            texts,
+            session,
+            status=404,
+            heading=texts.gettext("This item is not in your feed"),
+            message=texts.gettext("It may have expired, or it is meant for another team."),
+        )
+    if advocate.status == 404 or (advocate.ok and not _enrolled(advocate)):
+        return redirect(f"/join?next=/share/{content_id}")
+    return _render_panel(request, texts, session, item, advocate, rules, network, "", {}, "")
+
+
+def _render_panel(
+    request: Request,
+    texts: Texts,
+    session: Any,
+    item: Reply,
+    advocate: Reply,
+    rules: Reply,
+    network: str,
+    text: str,
+    errors: dict[str, str],
+    scheduled: str,
+    status: int = 200,
+) -> Response:
+    data = item.data or {}
+    connected = (advocate.data or {}).get("networks") or {}
+    choices = networks.choices(connected, data.get("suggested_texts") or {}, data.get("title", ""))
+    chosen = networks.parse(network) or choices[0].network
+    current = next(c for c in choices if c.network == chosen)
+    return render(
+        request,
+        "share.html",
+        texts,
+        session,
+        status=status,
+        title=texts.gettext("Share"),
+        section="feed",
+        item=item,
+        advocate=advocate,
+        choices=choices,
+        chosen=current,
+        text=text or current.text,
+        errors=errors,
+        scheduled=scheduled,
+        points=_share_points(rules),
+    )
+
+
+@router.post("/share/{content_id}")
+async def share(
+    request: Request,
+    services: Services,
+    session: Person,
+    texts: Language,
+    form: Form,
+    content_id: ContentId,
+) -> Response:
+    """Create the share; the browser then opens the share sheet or the network's page."""
+    wants_json = "application/json" in request.headers.get("accept", "")
+    network = networks.parse(str(form.get("network", "")))
+    text = str(form.get("text", ""))[:20_000]
+    scheduled_raw = str(form.get("scheduled_at", ""))[:40]
+    errors: dict[str, str] = {}
+    if network is None:
+        errors["network"] = texts.gettext("Choose a network.")
+    elif networks.too_long(network, text):
+        used, limit = networks.too_long(network, text) or (0, 0)
+        errors["text"] = texts.gettext(
+            "%(used)s characters: %(network)s takes at most %(limit)s.",
+            used=texts.number(used),
+            network=networks.LABELS[network],
+            limit=texts.number(limit),
+        )
+    scheduled_at, bad_time = _scheduled(scheduled_raw, str(form.get("tz", ""))[:64])
+    if bad_time:
+        errors["scheduled_at"] = texts.gettext("Enter a date and time.")
+    reply = None
+    if not errors and network is not None:
+        body: dict[str, Any] = {"content_id": content_id, "network": network.value}
+        if text.strip():
+            body["text"] = text
+        if scheduled_at:
+            body["scheduled_at"] = scheduled_at
+            body["method"] = "api"
+        reply = await services.backends.share.call(
+            "POST", "/api/v1/shares", session.token, json=body
+        )
+        if reply.unavailable:
+            errors["form"] = texts.gettext(
+                "Sharing is unavailable right now. Nothing was shared: "
+                "please try again in a minute."
+            )
+        elif not reply.ok:
+            errors = share_errors(reply, texts, networks.LABELS[network])
+    if errors or reply is None:
+        if wants_json:
+            return JSONResponse({"errors": errors}, status_code=422)
+        item, advocate, rules = await _panel_data(services, session, content_id)
+        return _render_panel(
+            request,
+            texts,
+            session,
+            item,
+            advocate,
+            rules,
+            network.value if network else "",
+            text,
+            errors,
+            scheduled_raw,
+            status=422,
+        )
+    created = reply.data or {}
+    done_url = f"/shared/{created.get('id')}"
+    if wants_json:
+        intent = created.get("intent") or {}
+        return JSONResponse(
+            {
+                "id": created.get("id"),
+                "tracked_url": created.get("tracked_url"),
+                "intent_url": intent.get("url"),
+                "copy_text": intent.get("copy_text") or created.get("text") or text,
+                "text": created.get("text") or text,
+                "status": created.get("status"),
+                "done_url": done_url,
+            },
+            status_code=201,
+        )
+    return redirect(done_url)
+
+
+@router.get("/shared/{share_id}")
+async def shared(
+    request: Request,
+    services: Services,
+    session: Person,
+    texts: Language,
+    share_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+) -> Response:
+    """After a share: the tracked link, the network's page, and the text to paste."""
+    share_reply, rules = await asyncio.gather(
+        services.backends.share.call("GET", f"/api/v1/shares/{share_id}", session.token),
+        services.backends.rewards.call("GET", "/api/v1/rules", session.token),
+    )
+    if share_reply.status in (403, 404):
+        return render(
+            request,
+            "error.html",
+            texts,
+            session,
+            status=404,
+            heading=texts.gettext("Page not found"),
+            message=texts.gettext("The address may be mistyped, or the page has moved."),
+        )
+    data = share_reply.data or {}
+    network = networks.parse(str(data.get("network", "")))
+    return render(
+        request,
+        "shared.html",
+        texts,
+        session,
+        title=texts.gettext("Shared"),
+        section="feed",
+        share=share_reply,
+        data=data,
+        intent=data.get("intent") or {},
+        label=networks.LABELS.get(network, "") if network else "",
+        link_only=network in networks.LINK_ONLY if network else False,
+        points=_share_points(rules),
+    )
