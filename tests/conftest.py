@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support import SERVICES, ServiceProcess, ref, start_group_at_end
+from support import SERVICES, ServiceProcess, ref, start_group_at_end, web_people
 
 
 class Platform:
@@ -16,6 +17,7 @@ class Platform:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.suffix = ref("")
+        self.web_tenant = f"web{self.suffix}"
         self.processes: dict[tuple[str, str], ServiceProcess] = {}
 
     def env(self, service: str) -> dict[str, str]:
@@ -44,6 +46,20 @@ class Platform:
             process.start(self.log_dir)
         for process in self.processes.values():
             process.wait_healthy()
+        # The web app, in front of the four apis, with people of a tenant of its own for
+        # the development sign-in.
+        web = ServiceProcess("web", "api")
+        web.env = {
+            "WEB_DATABASE": f"chorus_web_{self.suffix}",
+            "WEB_CONTENT_URL": self.url("content"),
+            "WEB_SHARE_URL": self.url("share"),
+            "WEB_REWARDS_URL": self.url("rewards"),
+            "WEB_METRICS_URL": self.url("metrics"),
+            "WEB_DEV_PEOPLE": json.dumps(web_people(self.web_tenant)),
+            "WEB_LIVE_INTERVAL_SECONDS": "1",
+        }
+        self.processes[("web", "api")] = web.start(self.log_dir)
+        web.wait_healthy()
 
     def url(self, service: str, role: str = "api") -> str:
         return self.processes[(service, role)].url

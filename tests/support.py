@@ -35,6 +35,33 @@ def ref(prefix: str = "t") -> str:
     return f"{prefix}{secrets.token_hex(5)}"
 
 
+def web_people(tenant: str) -> list[dict[str, Any]]:
+    """The development sign-in's people in the tests: an admin, a curator, and employees
+    e01..e40 in four teams and two locations, so each test can sign in as its own person."""
+    people: list[dict[str, Any]] = [
+        {"id": "admin", "name": "Astrid Admin", "tenant": tenant, "roles": ["employee", "admin"]},
+        {
+            "id": "curator",
+            "name": "Curt Curator",
+            "tenant": tenant,
+            "roles": ["employee", "curator"],
+            "groups": ["communications"],
+        },
+    ]
+    for n in range(1, 41):
+        people.append(
+            {
+                "id": f"e{n:02d}",
+                "name": f"Employee {n:02d}",
+                "tenant": tenant,
+                "roles": ["employee"],
+                "groups": [f"team-{n % 4}"],
+                "location": "Oslo" if n % 2 else "Helsinki",
+            }
+        )
+    return people
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
