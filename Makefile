@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export UV_CACHE_DIR := $(CACHE)/uv
 export CHORUS_CACHE := $(CACHE)
 
-.PHONY: help install lint format schemas test run up down bench clean
+.PHONY: help install web-assets browser lint format schemas test run up down bench clean
 
 help:
 	@echo "make run     - Kafka, MongoDB-wire server and every service, with demo data"
@@ -28,8 +28,22 @@ $(UV):
 	@$(PYTHON) -m venv $(TOOLS)
 	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-install: $(UV)
+install: $(UV) web-assets
 	@$(UV) sync --all-packages --frozen --quiet
+
+# The web app's front-end libraries, from the npm registry (services/web/package-lock.json).
+web-assets: services/web/node_modules/.package-lock.json
+
+services/web/node_modules/.package-lock.json: services/web/package.json services/web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the web app's front-end libraries (apt-get install npm)"; exit 1; }
+	@npm ci --prefix services/web --no-audit --no-fund --loglevel=error
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "the browser tests need Chromium on PATH"; exit 1; }; \
+	  echo "installing Chromium for the browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: install
 	@$(UV) run --frozen ruff check .
@@ -44,7 +58,7 @@ schemas: install
 	@$(UV) run --frozen python -m contracts.schemas
 
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
-test: lint
+test: lint browser
 	@$(DEVSTACK) start --fresh
 	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  $(VENV_PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
@@ -66,4 +80,4 @@ bench: install
 	  $(DEVSTACK) stop; exit $$status
 
 clean:
-	rm -rf .venv $(CACHE)
+	rm -rf .venv $(CACHE) services/web/node_modules

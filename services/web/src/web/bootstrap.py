@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +27,7 @@ from web.entrypoints.common import (
     render,
 )
 from web.entrypoints.security import SecurityHeaders
+from web.entrypoints.timing import ServerTiming
 from web.i18n import Texts
 
 log = logging.getLogger(__name__)
@@ -138,18 +140,12 @@ def configure(app: FastAPI, role: Role) -> None:
             message=texts.gettext("Nothing you entered was lost. Please try again in a moment."),
         )
 
-    settings: WebSettings = WebSettings.model_construct()  # only for the assets' default
-
     @app.get("/static/vendor/{name}", include_in_schema=False)
     async def vendor(name: str, request: Request) -> Response:
         if name not in VENDOR:
             return Response(status_code=404)
         package, inside = VENDOR[name]
-        assets = (
-            request.app.state.runtime.settings.assets
-            if hasattr(request.app.state, "runtime")
-            else settings.assets
-        )
+        assets: Path = request.app.state.runtime.settings.assets
         return FileResponse(
             assets / package / inside,
             media_type="text/javascript",
@@ -165,6 +161,7 @@ def configure(app: FastAPI, role: Role) -> None:
 
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ServerTiming)
 
 
 DEFINITION = ServiceDefinition(

@@ -1,0 +1,111 @@
+"""Helpers of the web app's tests: seeding through the services' APIs, signed-in clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from support import REPO, token
+
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("CHORUS_ARTIFACTS", REPO / ".cache" / "artifacts"))
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# WCAG 2.0, 2.1 and 2.2 A and AA rules.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def publish(platform: Any, tenant: str, **fields: Any) -> dict[str, Any]:
+    """A curator publishes an item through the content API."""
+    body = {"kind": "article", "url": "https://www.example.com/news", **fields}
+    response = httpx.post(
+        f"{platform.url('content')}/api/v1/content",
+        json=body,
+        headers=token(tenant, "curator", roles=("employee", "curator")),
+        timeout=10,
+    )
+    response.raise_for_status()
+    item: dict[str, Any] = response.json()
+    return item
+
+
+def join(platform: Any, tenant: str, person: str) -> None:
+    """The person joins the program through the share API."""
+    response = httpx.post(
+        f"{platform.url('share')}/api/v1/advocates/me",
+        json={"accept": True},
+        headers=token(tenant, person),
+        timeout=10,
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found is not None, "no CSRF token in the page"
+    return found.group(1)
+
+
+def sign_in_client(web_url: str, tenant: str, person: str) -> httpx.Client:
+    """An HTTP client signed in through the development sign-in form."""
+    client = httpx.Client(base_url=web_url, timeout=15)
+    page = client.get("/signin")
+    response = client.post(
+        "/signin", data={"person": f"{tenant}/{person}", "csrf": csrf_of(page.text)}
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def new_context(browser: Browser, size: str = "desktop", **options: Any) -> BrowserContext:
+    phone = size == "phone"
+    context = browser.new_context(
+        viewport=PHONE if phone else DESKTOP,
+        is_mobile=phone,
+        has_touch=phone,
+        **options,
+    )
+    context.set_default_timeout(15_000)
+    return context
+
+
+def sign_in(page: Page, web_url: str, tenant: str, person: str, next_: str = "/feed") -> None:
+    """The development sign-in, as a person does it: pick yourself from the list."""
+    page.goto(f"{web_url}/signin?next={next_}")
+    page.locator(f"button[name=person][value='{tenant}/{person}']").click()
+    page.wait_for_load_state()
+
+
+_axe = Axe()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.2 AA violations on the page as it is now."""
+    results = _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    violations: list[dict[str, Any]] = results.response["violations"]
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in violations
+    ]
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """A full-page screenshot written as a test artifact."""
+    path = ARTIFACTS / "screens" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    return path
