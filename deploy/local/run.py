@@ -1,4 +1,5 @@
-"""`make run`: Kafka, the MongoDB-wire server and every service's api and worker, with demo data.
+"""`make run`: Kafka, the MongoDB-wire server and every service's api and worker, with demo data,
+then the web app over them (its development sign-in at http://127.0.0.1:8080/signin).
 
 Stays in the foreground; Ctrl-C (or SIGTERM) stops every process it started.
 """
@@ -24,6 +25,10 @@ DEVSTACK = Path(__file__).resolve().parent / "devstack.py"
 SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084}
 WORKER_PORTS = {name: port + 1000 for name, port in SERVICES.items()}
 LINKS_PORT = 8090  # the share api's short-link listener (SHARE_LINKS_PORT's default)
+# The web app renders its pages from the services' apis, so it starts once they are ready.
+WEB_PORT, WEB_WORKER_PORT = 8080, 9080
+# What `npm ci --prefix services/web` installs; the web app serves htmx from there.
+WEB_ASSETS = REPO / "services" / "web" / "node_modules"
 TENANT = "demo"
 PEOPLE = {
     "alice": ("admin", ["people", "leadership"]),
@@ -69,9 +74,33 @@ def token(name: str) -> str:
     )
 
 
-def start_services(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def web_assets_missing(env: dict[str, str]) -> str | None:
+    """Why the web app could not serve its front-end libraries, or None."""
+    assets = Path(env.get("WEB_ASSETS_DIR") or WEB_ASSETS)
+    if (assets / "htmx.org").is_dir():
+        return None
+    return (
+        f"{assets / 'htmx.org'} is missing: install the web app's front-end libraries "
+        "with `npm ci --prefix services/web` (Node.js and npm needed), then run again"
+    )
+
+
+def web_env(env: dict[str, str]) -> dict[str, str]:
+    """The web app's settings: the development sign-in, and the apis started here."""
+    return {
+        **env,
+        "CHORUS_ENV": "local",
+        **{
+            f"WEB_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in SERVICES.items()
+        },
+    }
+
+
+def start_services(
+    env: dict[str, str], log_dir: Path, names: list[str]
+) -> list[subprocess.Popen[bytes]]:
     processes = []
-    for name in SERVICES:
+    for name in names:
         for role in ("api", "worker"):
             log = (log_dir / f"{name}-{role}.log").open("ab")
             processes.append(
@@ -86,13 +115,16 @@ def start_services(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[
     return processes
 
 
-def wait_ready(processes: list[subprocess.Popen[bytes]], timeout: float = 90.0) -> None:
-    urls = [f"http://127.0.0.1:{p}/readyz" for p in [*SERVICES.values(), *WORKER_PORTS.values()]]
+def wait_ready(
+    processes: list[subprocess.Popen[bytes]], ports: list[int], timeout: float = 90.0
+) -> None:
+    urls = [f"http://127.0.0.1:{port}/readyz" for port in ports]
     deadline = time.monotonic() + timeout
     pending = set(urls)
     while pending and time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
-            raise RuntimeError("a service exited during start-up; see the logs")
+        exited = [" ".join(map(str, p.args[2:])) for p in processes if p.poll() is not None]
+        if exited:
+            raise RuntimeError(f"{', '.join(exited)} exited during start-up; see the logs")
         for url in sorted(pending):
             try:
                 if httpx.get(url, timeout=3).status_code == 200:
@@ -193,14 +225,20 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    missing = web_assets_missing(dict(os.environ))
+    if missing:
+        print(f"make run: {missing}", file=sys.stderr)
+        return 1
     try:
         infra.start()
         env = {**os.environ, **infra.env(), "CHORUS_HOST": "127.0.0.1"}
         log_dir = Path(os.environ.get("CHORUS_CACHE", REPO / ".cache")) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        processes = start_services(env, log_dir)
-        wait_ready(processes)
+        processes = start_services(env, log_dir, list(SERVICES))
+        wait_ready(processes, [*SERVICES.values(), *WORKER_PORTS.values()])
+        processes += start_services(web_env(env), log_dir, ["web"])
         load_demo()
+        wait_ready(processes, [WEB_PORT, WEB_WORKER_PORT])
         print_banner(log_dir, env)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
@@ -221,6 +259,9 @@ def main() -> int:
 
 def print_banner(log_dir: Path, env: dict[str, str]) -> None:
     print("\nChorus is running (tenant 'demo'). Ctrl-C stops everything.\n")
+    print(f"  Web app  http://127.0.0.1:{WEB_PORT}/")
+    print(f"  Sign in  http://127.0.0.1:{WEB_PORT}/signin   (development sign-in: pick a person)\n")
+    print(f"  {'web':<8} worker http://127.0.0.1:{WEB_WORKER_PORT}/readyz")
     for name, port in SERVICES.items():
         print(f"  {name:<8} api    http://127.0.0.1:{port}/docs")
         print(f"  {name:<8} worker http://127.0.0.1:{WORKER_PORTS[name]}/readyz")

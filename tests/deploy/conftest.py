@@ -20,7 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_DOC = REPO_ROOT / "docs" / "runtime.md"
 
 ROLES = ("api", "worker")
-SERVICES = ("content", "share", "rewards", "metrics")
+# The browser's back end: its api calls the other services' apis (WEB_<SVC>_URL).
+WEB = "web"
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,19 @@ def documented_env_vars(service: str) -> frozenset[str]:
 
 def _other_prefixes(service: str) -> tuple[str, ...]:
     # A row like `SHARE_PUBLIC_BASE_URL` belongs to share only.
-    return tuple(f"{other.upper()}_" for other in SERVICES if other != service)
+    return tuple(f"{other.upper()}_" for other in runtime_services() if other != service)
+
+
+def web_backends() -> dict[str, str]:
+    """WEB_<SVC>_URL -> <svc>: the settings naming the apis the web service calls, from
+    the names its settings class reads, so a backend added in code is checked too."""
+    backends = {}
+    for name in known_env_vars(WEB):
+        match = re.fullmatch(r"WEB_([A-Z0-9]+)_URL", name)
+        if match and match.group(1).lower() in runtime_services():
+            backends[name] = match.group(1).lower()
+    assert backends, "the web service reads no WEB_<SVC>_URL setting"
+    return backends
 
 
 @pytest.fixture(scope="session")
@@ -161,6 +174,12 @@ def env_contract() -> Callable[[str], frozenset[str]]:
 def documented_env() -> Callable[[str], frozenset[str]]:
     """`documented_env_vars` as a fixture."""
     return documented_env_vars
+
+
+@pytest.fixture(scope="session")
+def backends() -> dict[str, str]:
+    """`web_backends()` as a fixture."""
+    return web_backends()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

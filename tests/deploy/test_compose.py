@@ -22,6 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "services" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+WEB_PACKAGE = REPO_ROOT / "services" / "web"
+# The stage of services/Dockerfile that runs `npm ci` for the web service.
+ASSETS_STAGE = "assets"
 
 # The entrypoint that stands for `python -m $SERVICE_MODULE`: an exec-form ENTRYPOINT does
 # no variable expansion, so the module name comes from the environment through runpy.
@@ -290,7 +293,8 @@ def test_mongo_is_mongo_8_with_a_ping_healthcheck_and_a_volume(compose) -> None:
 
 def test_dockerfile_builds_one_service_with_uv_and_runs_unprivileged() -> None:
     global_args, stages = parse_dockerfile()
-    assert all(_expand(stage.base, global_args) == "python:3.11-slim" for stage in stages)
+    python_stages = [stage for stage in stages if stage.name != ASSETS_STAGE]
+    assert all(_expand(stage.base, global_args) == "python:3.11-slim" for stage in python_stages)
     build_steps = " ".join(args for stage in stages for args in stage.all("RUN"))
     assert re.search(r"pip install [^;&|]*\buv\b", build_steps)
     assert re.search(
@@ -310,7 +314,8 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
         for line in DOCKERIGNORE.read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for required in (".git", ".cache", "**/.venv", "**/__pycache__"):
+    # node_modules too: the image installs the web service's npm packages itself.
+    for required in (".git", ".cache", "**/.venv", "**/__pycache__", "**/node_modules"):
         assert required in patterns, required
     for kept in ("pyproject.toml", "uv.lock", "services", "contracts", "chassis"):
         assert kept not in patterns, f"{kept} is needed in the build context"
@@ -323,3 +328,57 @@ def test_every_setting_the_code_reads_is_documented(
 ) -> None:
     undocumented = env_contract(service) - documented_env(service)
     assert not undocumented, f"add to docs/runtime.md: {sorted(undocumented)}"
+
+
+# --- the web service -------------------------------------------------------------------
+
+
+def test_web_calls_the_service_apis_by_their_compose_names(compose, runtime, backends) -> None:
+    environment = _environment(compose["web-api"])
+    for variable, service in backends.items():
+        url = f"http://{service}-api:{runtime[service].ports['api']}"
+        assert environment.get(variable) == url, variable
+        assert f"{service}-api" in compose, f"{variable} names a service compose does not run"
+
+
+def test_web_is_published_on_8080_and_9080(compose, runtime) -> None:
+    assert runtime["web"].ports == {"api": 8080, "worker": 9080}
+    assert _published_ports(compose["web-api"]) == {(8080, 8080)}
+    assert _published_ports(compose["web-worker"]) == {(9080, 9080)}
+
+
+def test_web_image_carries_its_npm_assets(env_contract: Callable[[str], frozenset[str]]) -> None:
+    """`npm ci` from package.json and package-lock.json alone, into WEB_ASSETS_DIR."""
+    global_args, stages = parse_dockerfile()
+    [assets] = [stage for stage in stages if stage.name == ASSETS_STAGE]
+    assert _expand(assets.base, global_args).startswith("node:22"), assets.base
+    copied = [args.split() for args in assets.all("COPY")]
+    assert copied == [["services/web/package.json", "services/web/package-lock.json", "./"]], (
+        "only the manifests, so source changes keep the npm layer cached"
+    )
+    assert any(re.search(r"\bnpm ci\b", args) for args in assets.all("RUN"))
+
+    config = image_config({"SERVICE": "web"})
+    assets_dir = config["env"].get("WEB_ASSETS_DIR")
+    assert assets_dir and "WEB_ASSETS_DIR" in env_contract("web")
+    copies = [
+        args.split()
+        for args in stages[-1].all("COPY")
+        if args.startswith(f"--from={ASSETS_STAGE} ")
+    ]
+    assert [copy[-1] for copy in copies] == [assets_dir], "node_modules lands in WEB_ASSETS_DIR"
+    workdir = assets.last("WORKDIR")
+    assert copies[0][1] == f"{workdir}/node_modules"
+
+
+def test_web_npm_lockfile_matches_package_json() -> None:
+    """`npm ci` refuses a lockfile out of step with package.json: fail here, not in a build."""
+    package = json.loads((WEB_PACKAGE / "package.json").read_text())
+    lock = json.loads((WEB_PACKAGE / "package-lock.json").read_text())
+    wanted = package.get("dependencies") or {}
+    assert "htmx.org" in wanted, "the web service serves htmx.org/dist/htmx.min.js"
+    assert lock["packages"][""].get("dependencies") == wanted
+    for name, version in wanted.items():
+        locked = lock["packages"][f"node_modules/{name}"]
+        assert locked["version"] == version, f"{name}: pin an exact version"
+        assert locked.get("integrity", "").startswith("sha512-"), name

@@ -525,6 +525,44 @@ def test_overlays_put_everything_in_one_namespace(combination, render) -> None:
     assert len(namespaces) == 1 and None not in namespaces, namespaces
 
 
+# --- the web service and the public host ------------------------------------------------
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_web_calls_the_service_apis_by_their_services(
+    combination, render, runtime, backends
+) -> None:
+    objects = render(combination)
+    [container] = pod_spec(named(objects, "Deployment", "web-api"))["containers"]
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    for variable, service in backends.items():
+        url = re.fullmatch(r"http://([a-z0-9-]+):(\d+)", env.get(variable) or "")
+        assert url, f"web-api: {variable}={env.get(variable)!r}, not http://<Service>:<port>"
+        deployment, container_port = serving_port(
+            objects, url.group(1), {"number": int(url.group(2))}
+        )
+        assert deployment["metadata"]["name"] == f"{service}-api", variable
+        assert container_port["containerPort"] == runtime[service].ports["api"], variable
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_ingress_routes_the_web_app_and_short_links(combination, render, runtime) -> None:
+    """`/` to the web api's http port, `/l/` to the share api's links listener."""
+    objects = render(combination)
+    [ingress] = of_kind(objects, "Ingress")
+    routes = {}
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert path["pathType"] == "Prefix", path
+            backend = path["backend"]["service"]
+            deployment, container_port = serving_port(objects, backend["name"], backend["port"])
+            routes[path["path"]] = (deployment["metadata"]["name"], container_port["containerPort"])
+    assert routes == {
+        "/": ("web-api", runtime["web"].ports["api"]),
+        "/l/": ("share-api", runtime["share"].further_ports["api"]["links"]),
+    }
+
+
 # --- components ------------------------------------------------------------------------
 
 
@@ -627,8 +665,88 @@ def test_strimzi_cluster_and_topics(combination, render) -> None:
     )
 
 
+# Where the network-policies component expects the pods that reach Chorus from outside its
+# namespace (its comments say to adjust them to the cluster).
+PROMETHEUS = (
+    {"kubernetes.io/metadata.name": "monitoring"},
+    {"app.kubernetes.io/name": "prometheus"},
+)
+INGRESS_CONTROLLER = (
+    {"kubernetes.io/metadata.name": "ingress-nginx"},
+    {"app.kubernetes.io/name": "ingress-nginx"},
+)
+
+
+def ingress_sources(
+    policies: list[Obj], pod_labels: dict[str, str], port_name: str, port: int
+) -> list[list[Obj]]:
+    """The `from` lists of every rule admitting traffic to this pod and port."""
+    sources = []
+    for policy in policies:
+        if not matches(policy["spec"]["podSelector"], pod_labels):
+            continue
+        for rule in policy["spec"].get("ingress") or []:
+            ports = rule.get("ports")
+            if ports is None or any(p.get("port") in (port_name, port) for p in ports):
+                sources.append(rule.get("from") or [])
+    return sources
+
+
+def admitted(
+    sources: list[list[Obj]],
+    pod_labels: dict[str, str],
+    namespace_labels: dict[str, str] | None = None,
+) -> bool:
+    """Whether one of the `from` lists admits a pod: of the policies' own namespace when
+    `namespace_labels` is None, else of a namespace with those labels."""
+    for peers in sources:
+        if not peers:
+            return True  # no `from`: every source
+        for peer in peers:
+            if "ipBlock" in peer:
+                continue
+            namespace_selector = peer.get("namespaceSelector")
+            if namespace_selector is None:
+                if namespace_labels is not None:
+                    continue  # a bare podSelector selects in the policy's namespace only
+            elif namespace_selector != {} and (
+                namespace_labels is None or not matches(namespace_selector, namespace_labels)
+            ):
+                continue
+            if matches(peer.get("podSelector") or {}, pod_labels):
+                return True
+    return False
+
+
+def serving_port(objects: list[Obj], service_name: str, port_ref: Obj) -> tuple[Obj, Obj]:
+    """The Deployment behind a Service and its container port a Service port refers to
+    (`port_ref`: {"name": ...} or {"number": ...}, as in an Ingress backend)."""
+    service = named(objects, "Service", service_name)
+    [service_port] = [
+        p
+        for p in service["spec"]["ports"]
+        if p.get("name") == port_ref.get("name") or p["port"] == port_ref.get("number")
+    ]
+    [deployment] = [
+        d
+        for d in of_kind(objects, "Deployment")
+        if matches(
+            {"matchLabels": service["spec"]["selector"]},
+            d["spec"]["template"]["metadata"]["labels"],
+        )
+    ]
+    target = service_port.get("targetPort", service_port["port"])
+    [container_port] = [
+        p
+        for c in pod_spec(deployment)["containers"]
+        for p in c["ports"]
+        if target in (p.get("name"), p["containerPort"])
+    ]
+    return deployment, container_port
+
+
 @pytest.mark.parametrize("combination", with_component("network-policies"))
-def test_network_policies(combination, render, runtime) -> None:
+def test_network_policies(combination, render, runtime, backends) -> None:
     objects = render(combination)
     policies = of_kind(objects, "NetworkPolicy")
     deny_all = [
@@ -641,37 +759,54 @@ def test_network_policies(combination, render, runtime) -> None:
     assert deny_all, "a default deny of ingress for the whole namespace"
 
     def allowed(pod_labels: dict[str, str], port_name: str, port: int) -> list[list[Obj]]:
-        """The `from` lists of every rule admitting traffic to this pod and port."""
-        sources = []
-        for policy in policies:
-            if not matches(policy["spec"]["podSelector"], pod_labels):
-                continue
-            for rule in policy["spec"].get("ingress") or []:
-                ports = rule.get("ports")
-                if ports is None or any(p.get("port") in (port_name, port) for p in ports):
-                    sources.append(rule.get("from") or [])
-        return sources
+        return ingress_sources(policies, pod_labels, port_name, port)
 
-    for _, role, deployment in chorus_workloads(objects):
+    workloads = {d["metadata"]["name"]: d for _, _, d in chorus_workloads(objects)}
+    for service, role, deployment in chorus_workloads(objects):
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         [container] = pod_spec(deployment)["containers"]
         port = container["ports"][0]
         sources = allowed(pod_labels, port["name"], port["containerPort"])
         where = deployment["metadata"]["name"]
-        if role == "api":
+        if service == "web":
+            # The browser's back end is reached through the Ingress, not from anywhere.
+            assert [] not in sources, f"{where}: only the Ingress controller reaches it"
+        elif role == "api":
             assert [] in sources, f"{where}: its API must be reachable from any source"
         else:
             assert [] not in sources, f"{where}: a worker is not open to everyone"
         for further in container["ports"][1:]:
             reachable = allowed(pod_labels, further["name"], further["containerPort"])
             assert [] in reachable, f"{where}: port {further['name']} must be reachable"
-        scrapers = [
-            peer
-            for peers in sources
-            for peer in peers
-            if "namespaceSelector" in peer and "podSelector" in peer
-        ]
-        assert [] in sources or scrapers, f"{where}: Prometheus must be able to scrape it"
+        assert admitted(sources, PROMETHEUS[1], PROMETHEUS[0]), (
+            f"{where}: Prometheus must be able to scrape it"
+        )
+
+    # The web app calls each service's api with the person's token.
+    web_pod = workloads["web-api"]["spec"]["template"]["metadata"]["labels"]
+    for variable, service in backends.items():
+        api = workloads[f"{service}-api"]
+        [container] = pod_spec(api)["containers"]
+        port = container["ports"][0]
+        sources = allowed(
+            api["spec"]["template"]["metadata"]["labels"], port["name"], port["containerPort"]
+        )
+        assert admitted(sources, web_pod), f"web-api cannot reach {service}-api ({variable})"
+
+    # The Ingress controller reaches every backend of the Ingress.
+    for ingress in of_kind(objects, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                deployment, container_port = serving_port(objects, backend["name"], backend["port"])
+                sources = allowed(
+                    deployment["spec"]["template"]["metadata"]["labels"],
+                    container_port.get("name", ""),
+                    container_port["containerPort"],
+                )
+                assert admitted(sources, INGRESS_CONTROLLER[1], INGRESS_CONTROLLER[0]), (
+                    f"the Ingress controller cannot reach {backend['name']} for {path['path']}"
+                )
 
     if "local-infra" in components_in(combination):
         chorus_pod = {"app.kubernetes.io/part-of": "chorus", "app.kubernetes.io/component": "api"}

@@ -1,4 +1,5 @@
-"""`make run`: everything comes up with demo data, and Ctrl-C leaves no process behind."""
+"""`make run`: everything comes up with demo data, the web app first in what it prints, and
+Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from support import REPO
 
 # Ports of its own for the infrastructure, so the servers the suite runs on stay untouched.
 KAFKA_PORT, CONTROLLER_PORT, MONGO_PORT = 19092, 19093, 27018
-SERVICE_PORTS = [8081, 8082, 8083, 8084, 9081, 9082, 9083, 9084]
+WEB_PORTS = [8080, 9080]  # the web app's api and worker
+SERVICE_PORTS = [*WEB_PORTS, 8081, 8082, 8083, 8084, 9081, 9082, 9083, 9084]
 LINKS_PORT = 8090  # the share api's short-link listener
+SIGN_IN = "http://127.0.0.1:8080/signin"
 
 
 def _processes() -> dict[int, str]:
@@ -92,14 +95,25 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
             output += os.read(run.stdout.fileno(), 65536)
         text = output.decode()
         assert "http://127.0.0.1:8081/docs" in text and "Bearer" in text
+        banner = text[text.index("Ctrl-C stops everything") :]
+        # The web app and its development sign-in come first, before any api or token.
+        assert SIGN_IN in banner
+        first_other = min(banner.index("http://127.0.0.1:8081/docs"), banner.index("Bearer"))
+        assert banner.index("http://127.0.0.1:8080/") < first_other
+        assert banner.index(SIGN_IN) < first_other
         for port in SERVICE_PORTS:
             assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        sign_in = httpx.get(SIGN_IN, timeout=10)
+        assert sign_in.status_code == 200 and "text/html" in sign_in.headers["content-type"]
+        assert "demo/carol" in sign_in.text, "the demo tenant's people are offered"
+        htmx = httpx.get("http://127.0.0.1:8080/static/vendor/htmx.min.js", timeout=10)
+        assert htmx.status_code == 200 and "htmx" in htmx.text, "npm's htmx.org is served"
         missing = httpx.get(f"http://127.0.0.1:{LINKS_PORT}/l/zzzzzzzz", timeout=10)
         assert missing.status_code == 404 and "Link not found" in missing.text
 
         services = _children(run.pid)
         infra = _ours(_processes())
-        assert len(services) == 8, services
+        assert len(services) == 10, services
         assert len(infra) >= 2, "Kafka and the Mongo server should run for this test"
 
         os.kill(run.pid, signal.SIGINT)  # what Ctrl-C sends
