@@ -100,10 +100,16 @@ def test_a_form_without_its_token_is_refused(platform: Any, web_url: str) -> Non
 def test_the_session_cookie_is_httponly_lax_expiring_and_secure_over_https(
     platform: Any, web_url: str
 ) -> None:
+    # As behind a proxy that ends TLS: the cookies are Secure, so this plain-http client
+    # would not send them back by itself.
     client = httpx.Client(base_url=web_url, headers={"X-Forwarded-Proto": "https"})
     page = client.get("/signin")
+    presession = page.cookies["chorus_presession"]
+    assert "secure" in page.headers["set-cookie"].lower()
     response = client.post(
-        "/signin", data={"person": f"{platform.web_tenant}/e13", "csrf": csrf_of(page.text)}
+        "/signin",
+        data={"person": f"{platform.web_tenant}/e13", "csrf": csrf_of(page.text)},
+        headers={"Cookie": f"chorus_presession={presession}"},
     )
     assert response.status_code == 303
     cookie = next(
