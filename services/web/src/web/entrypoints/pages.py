@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from web.entrypoints import feed, share
+from web.entrypoints import feed, impact, share
 
-routers = [feed.router, share.router]
+routers = [feed.router, share.router, impact.router]
