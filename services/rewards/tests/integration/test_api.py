@@ -204,3 +204,16 @@ async def test_a_simulation_shows_what_proposed_rules_would_have_given(
             url, headers=token(tenant), json={"rules": {"points": {"share": 20}}}
         )
         assert employee.status_code == 403
+
+
+async def test_my_leaderboard_visibility_reads_back_what_i_chose(rewards_api) -> None:
+    tenant = ref("visible")
+    employee = token(tenant, "e1")
+    url = f"{rewards_api.url}/api/v1/me/leaderboard-visibility"
+    async with httpx.AsyncClient(timeout=30) as http:
+        before = await http.get(url, headers=employee)
+        assert before.json() == {"hidden": False, "opt_in": None}
+        put = await http.put(url, headers=employee, json={"hidden": True})
+        assert put.status_code == 200, put.text
+        after = await http.get(url, headers=employee)
+        assert after.json() == {"hidden": True, "opt_in": None}

@@ -99,3 +99,30 @@ async def test_an_unknown_item_is_a_404_problem(rewards_api) -> None:
         )
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_my_redemptions_list_what_i_redeemed_newest_first(rewards_api, rewards_db) -> None:
+    tenant = ref("mine")
+    await _seed_balance(rewards_db, tenant, "e1", 25)
+    async with httpx.AsyncClient(timeout=30) as http:
+        await _put_item(http, rewards_api.url, tenant, stock=2)
+        employee = token(tenant, "e1")
+        url = f"{rewards_api.url}/api/v1"
+        first = await http.post(f"{url}/redemptions", headers=employee, json={"item_id": "mug"})
+        second = await http.post(f"{url}/redemptions", headers=employee, json={"item_id": "mug"})
+        # Out of stock: charged, then refunded, so not a redemption.
+        refused = await http.post(f"{url}/redemptions", headers=employee, json={"item_id": "mug"})
+        assert (first.status_code, second.status_code, refused.status_code) == (201, 201, 409)
+        mine = await http.get(f"{url}/me/redemptions", headers=employee)
+        assert mine.status_code == 200, mine.text
+        found = mine.json()["redemptions"]
+        assert [r["redemption_id"] for r in found] == [
+            second.json()["redemption_id"],
+            first.json()["redemption_id"],
+        ]
+        assert {(r["item_id"], r["name"], r["points"]) for r in found} == {
+            ("mug", "Chorus mug", 10)
+        }
+        assert found[0]["at"] >= found[1]["at"]
+        others = await http.get(f"{url}/me/redemptions", headers=token(tenant, "e2"))
+        assert others.json() == {"redemptions": []}

@@ -118,6 +118,9 @@ class RewardsRepository:
             upsert=True,
         )
 
+    async def profile(self, tenant: str, employee_id: str) -> dict[str, Any]:
+        return await self.profiles.find_one({"_id": standing_id(tenant, employee_id)}) or {}
+
     async def tenant_profiles(self, tenant: str) -> dict[str, dict[str, Any]]:
         return {d["employee_id"]: d async for d in self.profiles.find({"tenant": tenant})}
 
@@ -276,6 +279,13 @@ class RewardsRepository:
         except DuplicateKeyError:
             return False
         return True
+
+    async def spends_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+        """An employee's charges and refunds, oldest first."""
+        cursor = self.spends.find({"owner": standing_id(tenant, employee_id)}).sort(
+            "seq", ASCENDING
+        )
+        return [doc async for doc in cursor]
 
     async def clawed(self, tenant: str, employee_id: str) -> int:
         cursor = self.clawbacks.find({"tenant": tenant, "employee_id": employee_id}, {"points": 1})

@@ -114,6 +114,16 @@ class Visibility(BaseModel):
     opt_in: bool | None = Field(None, description="take part where leaderboards are opt-in")
 
 
+@me.get("/leaderboard-visibility")
+async def get_visibility(user: CurrentUser, app: App) -> dict[str, Any]:
+    """Whether the caller is hidden from leaderboards, and opted in where that is asked."""
+    profile = await app.services.repo.profile(user.tenant, user.employee_id)
+    return {
+        "hidden": bool(profile.get("hidden", False)),
+        "opt_in": profile.get("leaderboard_opt_in"),
+    }
+
+
 @me.put("/leaderboard-visibility")
 async def set_visibility(body: Visibility, user: CurrentUser, app: App) -> dict[str, Any]:
     """Hide from leaderboards, or show again; opt in where the tenant asks for it."""
@@ -123,6 +133,13 @@ async def set_visibility(body: Visibility, user: CurrentUser, app: App) -> dict[
     await app.services.repo.set_profile(user.tenant, user.employee_id, fields)
     app.leaderboards.forget(user.tenant)
     return fields
+
+
+@me.get("/redemptions")
+async def my_redemptions(user: CurrentUser, app: App) -> dict[str, Any]:
+    """What the caller redeemed from the catalog, newest first."""
+    found = await handlers.redemptions_of(app.services, user.tenant, user.employee_id)
+    return {"redemptions": found}
 
 
 # -- leaderboards --------------------------------------------------------------------------

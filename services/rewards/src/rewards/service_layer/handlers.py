@@ -512,7 +512,8 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
     redemption_id = new_id()
     now = datetime.now(UTC)
     record = {"redemption_id": redemption_id, "item_id": item_id, "at": now}
-    if not await _charge(services, tenant, employee_id, item["price"], record):
+    charge = {**record, "name": item["name"]}
+    if not await _charge(services, tenant, employee_id, item["price"], charge):
         REDEMPTIONS.labels(tenant, "insufficient").inc()
         raise Problem(409, "Not enough points", f"item_id: {item_id} costs {item['price']} points")
     event = RewardRedeemed.create(
@@ -534,6 +535,27 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
         raise Problem(409, "Out of stock", f"item_id: {item_id} is out of stock")
     REDEMPTIONS.labels(tenant, "redeemed").inc()
     return {**record, "name": item["name"], "points": item["price"]}
+
+
+async def redemptions_of(services: Services, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+    """What an employee redeemed, newest first; an attempt refunded (out of stock) is not one."""
+    links = await services.repo.spends_of(tenant, employee_id)
+    refunded = {link.get("redemption_id") for link in links if link.get("refund")}
+    names = {item["item_id"]: item["name"] for item in await services.repo.items(tenant)}
+    return [
+        {
+            "redemption_id": link["redemption_id"],
+            "item_id": link["item_id"],
+            # The name when redeemed; charges written before it was kept take today's.
+            "name": link.get("name") or names.get(link["item_id"], link["item_id"]),
+            "points": link["points"],
+            "at": link["at"],
+        }
+        for link in reversed(links)
+        if link.get("redemption_id")
+        and link["points"] > 0
+        and link["redemption_id"] not in refunded
+    ]
 
 
 async def save_item(services: Services, tenant: str, item_id: str, fields: dict[str, Any]) -> None:

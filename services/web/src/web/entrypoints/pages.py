@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from web.entrypoints import feed, impact, share
+from web.entrypoints import contribute, feed, impact, join, me, rewards, share
 
-routers = [feed.router, share.router, impact.router]
+# contribute before share: /share/own is not an item's share panel.
+routers = [feed.router, contribute.router, share.router, impact.router]
+routers += [join.router, rewards.router, me.router]

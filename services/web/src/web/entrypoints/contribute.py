@@ -1,0 +1,242 @@
+"""Contributing: writing my own post, and suggesting content to the program team."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from contracts.texts import LIMITS
+from web.adapters.backends import Reply
+from web.adapters.sessions import Session
+from web.domain import networks
+from web.entrypoints.common import Form, Language, Person, Services, redirect, render
+from web.entrypoints.join import is_member
+from web.entrypoints.share import share_errors
+from web.i18n import Texts
+
+router = APIRouter(include_in_schema=False)
+KINDS = ("article", "job", "event", "internal")
+MAX_TITLE = 300
+MAX_SUMMARY = 2000
+
+
+def web_address(raw: str) -> bool:
+    """Whether a typed address is a full http(s) address of a host."""
+    parts = urlsplit(raw.strip())
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in raw.strip()
+
+
+def own_post_errors(form: Mapping[str, Any], texts: Texts) -> dict[str, str]:
+    """What is wrong with an own post as typed, by field."""
+    errors: dict[str, str] = {}
+    url = str(form.get("url", "")).strip()
+    title = str(form.get("title", ""))
+    text = str(form.get("text", ""))
+    network = networks.parse(str(form.get("network", "")))
+    if not web_address(url):
+        errors["url"] = texts.gettext("Enter the full address of the page, starting with https://")
+    if len(title) > MAX_TITLE:
+        errors["title"] = texts.gettext("The title can be at most 300 characters.")
+    if network is None:
+        errors["network"] = texts.gettext("Choose a network.")
+    elif too_long := networks.too_long(network, text):
+        used, limit = too_long
+        errors["text"] = texts.gettext(
+            "%(used)s characters: %(network)s takes at most %(limit)s.",
+            used=texts.number(used),
+            network=networks.LABELS[network],
+            limit=texts.number(limit),
+        )
+    return errors
+
+
+def suggestion_errors(form: Mapping[str, Any], texts: Texts) -> dict[str, str]:
+    """What is wrong with a suggestion as typed, by field."""
+    errors: dict[str, str] = {}
+    title = str(form.get("title", "")).strip()
+    url = str(form.get("url", "")).strip()
+    kind = str(form.get("kind", ""))
+    if not title:
+        errors["title"] = texts.gettext("Give your suggestion a title.")
+    elif len(title) > MAX_TITLE:
+        errors["title"] = texts.gettext("The title can be at most 300 characters.")
+    if kind not in KINDS:
+        errors["kind"] = texts.gettext("Choose what kind of content it is.")
+    if url and not web_address(url):
+        errors["url"] = texts.gettext("Enter the full address of the page, starting with https://")
+    elif not url and kind in ("article", "job"):
+        errors["url"] = texts.gettext(
+            "Add the link: an article or a job needs the page it is about."
+        )
+    if len(str(form.get("summary", ""))) > MAX_SUMMARY:
+        errors["summary"] = texts.gettext("The summary can be at most 2,000 characters.")
+    return errors
+
+
+def suggestion_problem(reply: Reply, texts: Texts) -> dict[str, str]:
+    """The content service's refusal of a suggestion, by form field."""
+    errors: dict[str, str] = {}
+    for name in reply.field_errors():
+        if name == "title":
+            errors["title"] = texts.gettext("The title can be at most 300 characters.")
+        elif name in ("url", "job.apply_url"):
+            errors["url"] = texts.gettext(
+                "Enter the full address of the page, starting with https://"
+            )
+        elif name == "summary":
+            errors["summary"] = texts.gettext("The summary can be at most 2,000 characters.")
+        elif name == "kind":
+            errors["kind"] = texts.gettext("Choose what kind of content it is.")
+    if not errors:
+        errors["form"] = texts.gettext(
+            "Your suggestion did not go through. Please try again in a minute."
+        )
+    return errors
+
+
+def _own_post(
+    request: Request,
+    texts: Texts,
+    session: Session,
+    advocate: Reply,
+    values: Mapping[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    connected = (advocate.data or {}).get("networks") or {} if advocate.ok else {}
+    order = networks.ordered(connected)
+    chosen = networks.parse(str(values.get("network", ""))) or order[0]
+    return render(
+        request,
+        "own_post.html",
+        texts,
+        session,
+        status=status,
+        title=texts.gettext("Write your own post"),
+        section="feed",
+        choices=[
+            {
+                "value": n.value,
+                "label": networks.LABELS[n],
+                "limit": LIMITS[n],
+                "mine": n.value in connected,
+            }
+            for n in order
+        ],
+        chosen=chosen.value,
+        limit=LIMITS[chosen],
+        values={k: str(values.get(k, "")) for k in ("url", "title", "text")},
+        errors=errors,
+    )
+
+
+@router.get("/share/own")
+async def own_post_page(
+    request: Request, services: Services, session: Person, texts: Language
+) -> Response:
+    """A post of my own: a link, a title, a network and my text."""
+    advocate = await services.backends.share.call("GET", "/api/v1/advocates/me", session.token)
+    if advocate.status == 404 or (advocate.ok and not is_member(advocate)):
+        return redirect("/join?next=/share/own", request)
+    return _own_post(request, texts, session, advocate, {}, {})
+
+
+@router.post("/share/own")
+async def own_post(
+    request: Request, services: Services, session: Person, texts: Language, form: Form
+) -> Response:
+    """Share it with a tracked link; then the same page as any share."""
+    errors = own_post_errors(form, texts)
+    reply = None
+    network = networks.parse(str(form.get("network", "")))
+    if not errors and network is not None:
+        body: dict[str, Any] = {
+            "url": str(form.get("url", "")).strip(),
+            "network": network.value,
+        }
+        if title := str(form.get("title", "")).strip():
+            body["title"] = title
+        if text := str(form.get("text", "")).strip():
+            body["text"] = text
+        reply = await services.backends.share.call(
+            "POST", "/api/v1/shares", session.token, json=body
+        )
+        if reply.unavailable:
+            errors["form"] = texts.gettext(
+                "Sharing is unavailable right now. Nothing was shared: "
+                "please try again in a minute."
+            )
+        elif not reply.ok:
+            errors = share_errors(reply, texts, networks.LABELS[network])
+    if errors or reply is None:
+        advocate = await services.backends.share.call("GET", "/api/v1/advocates/me", session.token)
+        return _own_post(request, texts, session, advocate, form, errors, status=422)
+    return redirect(f"/shared/{(reply.data or {}).get('id')}", request)
+
+
+def _suggest(
+    request: Request,
+    texts: Texts,
+    session: Session,
+    values: Mapping[str, Any],
+    errors: dict[str, str],
+    thanks: bool = False,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "suggest.html",
+        texts,
+        session,
+        status=status,
+        title=texts.gettext("Suggest something to share"),
+        section="feed",
+        kinds=KINDS,
+        values={k: str(values.get(k, "")) for k in ("title", "url", "summary", "kind")},
+        errors=errors,
+        thanks=thanks,
+    )
+
+
+@router.get("/suggest")
+async def suggest_page(
+    request: Request,
+    session: Person,
+    texts: Language,
+    thanks: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    """A suggestion to the program team: a title, a link, a line about it."""
+    return _suggest(request, texts, session, {"kind": "article"}, {}, thanks=bool(thanks))
+
+
+@router.post("/suggest")
+async def suggest(
+    request: Request, services: Services, session: Person, texts: Language, form: Form
+) -> Response:
+    errors = suggestion_errors(form, texts)
+    if not errors:
+        body: dict[str, Any] = {
+            "title": str(form.get("title", "")).strip(),
+            "kind": str(form.get("kind", "")),
+        }
+        if url := str(form.get("url", "")).strip():
+            body["url"] = url
+        if summary := str(form.get("summary", "")).strip():
+            body["summary"] = summary
+        reply = await services.backends.content.call(
+            "POST", "/api/v1/content", session.token, json=body
+        )
+        if reply.ok:
+            return redirect("/suggest?thanks=1", request)
+        if reply.unavailable:
+            errors["form"] = texts.gettext(
+                "Suggestions are unavailable right now. Nothing was sent: "
+                "please try again in a minute."
+            )
+        else:
+            errors = suggestion_problem(reply, texts)
+    return _suggest(request, texts, session, form, errors, status=422)

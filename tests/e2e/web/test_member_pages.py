@@ -1,0 +1,379 @@
+"""The member's own pages in a browser: joining, rewards, settings and privacy, contributing.
+
+Each test signs in as its own person (e20..e29) and checks every page it passes for WCAG
+2.2 AA violations at phone and desktop size.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+from web_support import axe_violations, join, screenshot, sign_in
+
+from support import ref, token
+
+GUIDELINES = {
+    "title": "How we share",
+    "body": "Share what is public.\nSay that you work here.\nBe kind in the comments.",
+    # Not required: other tests share in this tenant without acknowledging.
+    "acknowledgement_required": False,
+}
+
+
+def _api(platform: Any, service: str) -> str:
+    return str(platform.url(service))
+
+
+def _admin(tenant: str) -> dict[str, str]:
+    return token(tenant, "admin", roles=("employee", "admin"))
+
+
+@pytest.fixture(scope="module")
+def guidelines(platform: Any) -> dict[str, Any]:
+    """The tenant's current guidelines, published once for these tests."""
+    tenant = platform.web_tenant
+    current = httpx.get(
+        f"{_api(platform, 'content')}/api/v1/guidelines/current",
+        headers=token(tenant, "e20"),
+        timeout=10,
+    )
+    if current.status_code == 200:
+        return dict(current.json())
+    published = httpx.post(
+        f"{_api(platform, 'content')}/api/v1/guidelines",
+        json=GUIDELINES,
+        headers=_admin(tenant),
+        timeout=10,
+    )
+    assert published.status_code == 201, published.text
+    return dict(published.json())
+
+
+def _signed_in(context: BrowserContext, web_url: str, tenant: str, person: str) -> Page:
+    page = context.new_page()
+    sign_in(page, web_url, tenant, person)
+    return page
+
+
+def _check(page: Page, url: str | None, name: str) -> None:
+    """Open `url` (or stay), then: no axe violations, and a screenshot to look at."""
+    if url is not None:
+        page.goto(url)
+    page.wait_for_load_state()
+    assert page.locator("h1").count() == 1
+    assert axe_violations(page) == [], name
+    screenshot(page, name)
+
+
+def _advocate(platform: Any, tenant: str, person: str) -> httpx.Response:
+    return httpx.get(
+        f"{_api(platform, 'share')}/api/v1/advocates/me", headers=token(tenant, person), timeout=10
+    )
+
+
+def _own_share(platform: Any, tenant: str, person: str) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{_api(platform, 'share')}/api/v1/shares",
+        json={"url": "https://www.example.com/own", "network": "linkedin", "text": "Worth a read"},
+        headers=token(tenant, person),
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def _balance(platform: Any, tenant: str, person: str) -> int:
+    """The person's balance once their first share's points arrived (events flow)."""
+    deadline = time.monotonic() + 60
+    while True:
+        mine = httpx.get(
+            f"{_api(platform, 'rewards')}/api/v1/me/points",
+            headers=token(tenant, person),
+            timeout=10,
+        )
+        balance = int(mine.json()["balance"])
+        if balance >= 10 or time.monotonic() > deadline:
+            return balance
+        time.sleep(0.2)
+
+
+def _put_item(platform: Any, tenant: str, item_id: str, name: str, price: int, stock: int) -> None:
+    answer = httpx.put(
+        f"{_api(platform, 'rewards')}/api/v1/catalog/{item_id}",
+        json={"name": name, "price": price, "stock": stock},
+        headers=_admin(tenant),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_joining_reads_the_guidelines_and_saves_my_networks(
+    platform: Any, web_url: str, desktop: BrowserContext, phone: BrowserContext, guidelines: Any
+) -> None:
+    tenant = platform.web_tenant
+    _check(_signed_in(phone, web_url, tenant, "e21"), f"{web_url}/join", "join-phone")
+    page = _signed_in(desktop, web_url, tenant, "e20")
+    _check(page, f"{web_url}/join?next=/rewards", "join-desktop")
+    expect(page.get_by_role("heading", name=guidelines["title"])).to_be_visible()
+
+    # Without ticking the box, and with an audience that is not a number of people.
+    page.get_by_label("LinkedIn", exact=True).check()
+    page.get_by_label("Followers or connections on LinkedIn", exact=True).fill("-5")
+    page.get_by_role("button", name="Join the program").click()
+    page.wait_for_load_state()
+    accept = page.locator("#accept")
+    expect(page.locator("#accept-error")).to_be_visible()
+    assert accept.get_attribute("aria-describedby") == "accept-error"
+    audience = page.locator("#audience_linkedin")
+    assert audience.get_attribute("aria-describedby") == "audience_linkedin-error"
+    expect(page.locator("#audience_linkedin-error")).to_contain_text("whole number")
+    expect(page.locator("#error-summary a[href='#accept']")).to_be_visible()
+    expect(page.locator("#error-summary a[href='#audience_linkedin']")).to_be_visible()
+    assert page.locator(".field.invalid").count() == 2
+    _check(page, None, "join-errors-desktop")
+    assert _advocate(platform, tenant, "e20").status_code == 404
+
+    accept.check()
+    audience.fill("1 250")
+    page.get_by_label("X", exact=True).check()
+    page.get_by_label("Followers or connections on X", exact=True).fill("80")
+    page.get_by_role("button", name="Join the program").click()
+    page.wait_for_url(f"{web_url}/rewards")
+
+    advocate = _advocate(platform, tenant, "e20").json()
+    assert advocate["status"] == "enrolled"
+    assert advocate["guidelines_version"] == guidelines["version"]
+    assert {k: v["audience_size"] for k, v in advocate["networks"].items()} == {
+        "linkedin": 1250,
+        "x": 80,
+    }
+    current = httpx.get(
+        f"{_api(platform, 'content')}/api/v1/guidelines/current",
+        headers=token(tenant, "e20"),
+        timeout=10,
+    ).json()
+    assert current["acknowledged_at"] is not None
+
+    page.goto(f"{web_url}/join")
+    expect(page.get_by_role("heading", name="You are in the program")).to_be_visible()
+    _check(page, None, "join-member-desktop")
+
+
+def test_redeeming_asks_first_and_says_plainly_what_went_wrong(
+    platform: Any, web_url: str, desktop: BrowserContext, phone: BrowserContext
+) -> None:
+    tenant = platform.web_tenant
+    join(platform, tenant, "e22")
+    _own_share(platform, tenant, "e22")
+    assert _balance(platform, tenant, "e22") == 10
+    mug, poster, trip = ref("mug-"), ref("poster-"), ref("trip-")
+    _put_item(platform, tenant, mug, f"Mug {mug}", 4, 5)
+    _put_item(platform, tenant, poster, f"Poster {poster}", 3, 2)
+    _put_item(platform, tenant, trip, f"Trip {trip}", 100_000, 1)
+
+    _check(_signed_in(phone, web_url, tenant, "e22"), f"{web_url}/rewards", "rewards-phone")
+    page = _signed_in(desktop, web_url, tenant, "e22")
+    _check(page, f"{web_url}/rewards", "rewards-desktop")
+    trip_card = page.locator(".rewards li", has_text=f"Trip {trip}")
+    expect(trip_card).to_contain_text("more points to go")
+    assert trip_card.get_by_role("link", name="Redeem").count() == 0
+
+    page.locator(".rewards li", has_text=f"Mug {mug}").get_by_role("link", name="Redeem").click()
+    page.wait_for_url(f"{web_url}/rewards/redeem/{mug}")
+    _check(page, None, "rewards-confirm-desktop")
+    summary = page.locator("dl.sum")
+    expect(summary).to_contain_text("4 points")
+    expect(summary).to_contain_text("10 points")
+    expect(summary).to_contain_text("6 points")
+    page.get_by_role("button", name="Redeem for 4 points").click()
+    page.wait_for_url(f"{web_url}/rewards?redeemed=*")
+    expect(page.get_by_role("status").first).to_contain_text(f"You redeemed Mug {mug}")
+    expect(page.locator("#redemptions-title + ul")).to_contain_text(f"Mug {mug}")
+    _check(page, None, "rewards-redeemed-desktop")
+
+    # The poster runs out between the confirmation and the click.
+    page.goto(f"{web_url}/rewards/redeem/{poster}")
+    _put_item(platform, tenant, poster, f"Poster {poster}", 3, 0)
+    page.get_by_role("button", name="Redeem for 3 points").click()
+    page.wait_for_load_state()
+    expect(page.locator("#error-summary")).to_contain_text("just run out")
+    expect(page.locator("#error-summary")).to_contain_text("No points were spent")
+    _check(page, None, "rewards-refused-desktop")
+    points = httpx.get(
+        f"{_api(platform, 'rewards')}/api/v1/me/points", headers=token(tenant, "e22"), timeout=10
+    ).json()
+    assert (points["balance"], points["spent"]) == (6, 4)
+
+
+def test_settings_and_the_download_of_my_data(
+    platform: Any, web_url: str, desktop: BrowserContext, phone: BrowserContext
+) -> None:
+    tenant = platform.web_tenant
+    join(platform, tenant, "e23")
+    shared = _own_share(platform, tenant, "e23")
+    _check(_signed_in(phone, web_url, tenant, "e23"), f"{web_url}/me", "me-phone")
+    page = _signed_in(desktop, web_url, tenant, "e23")
+    _check(page, f"{web_url}/me", "me-desktop")
+
+    page.get_by_label("Network", exact=True).select_option("linkedin")
+    page.get_by_label("Followers or connections there").fill("-1")
+    page.get_by_role("button", name="Add network").click()
+    page.wait_for_load_state()
+    expect(page.locator("#audience_new-error")).to_be_visible()
+    _check(page, None, "me-errors-desktop")
+    page.get_by_label("Followers or connections there").fill("300")
+    page.get_by_role("button", name="Add network").click()
+    page.wait_for_url(f"{web_url}/me?saved=networks*")
+    expect(page.get_by_label("Followers or connections on LinkedIn", exact=True)).to_have_value(
+        "300"
+    )
+
+    page.get_by_label("No, hide me. I still see my own rank.").check()
+    page.locator("#leaderboards").get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{web_url}/me?saved=leaderboard*")
+    visibility = httpx.get(
+        f"{_api(platform, 'rewards')}/api/v1/me/leaderboard-visibility",
+        headers=token(tenant, "e23"),
+        timeout=10,
+    ).json()
+    assert visibility["hidden"] is True
+
+    with page.expect_download() as downloading:
+        page.locator("#privacy").get_by_role("link", name="Download your data").click()
+    download = downloading.value
+    assert download.suggested_filename.startswith("chorus-my-data-")
+    assert download.suggested_filename.endswith(".json")
+    mine = json.loads(open(download.path(), encoding="utf-8").read())
+    assert mine["person"]["employee_id"] == "e23"
+    assert mine["share"]["advocate"]["networks"]["linkedin"]["audience_size"] == 300
+    assert [s["id"] for s in mine["share"]["shares"]] == [shared["id"]]
+    assert {"points", "badges", "challenges", "redemptions"} <= set(mine["rewards"])
+    assert mine["rewards"]["leaderboard_visibility"]["hidden"] is True
+    assert "guidelines_acknowledgement" in mine["content"]
+    sessions = mine["web"]["sessions"]
+    assert len(sessions) == 2
+    assert all("token" not in s and "csrf" not in s and "_id" not in s for s in sessions)
+    assert "unavailable" not in mine["share"] and "unavailable" not in mine["rewards"]
+
+
+def test_leaving_is_one_confirmed_step(
+    platform: Any, web_url: str, desktop: BrowserContext, phone: BrowserContext
+) -> None:
+    tenant = platform.web_tenant
+    join(platform, tenant, "e24")
+    _check(_signed_in(phone, web_url, tenant, "e24"), f"{web_url}/me/leave", "leave-phone")
+    page = _signed_in(desktop, web_url, tenant, "e24")
+    page.goto(f"{web_url}/me")
+    page.locator("#privacy").get_by_role("link", name="Leave the program").click()
+    page.wait_for_url(f"{web_url}/me/leave")
+    _check(page, None, "leave-desktop")
+    page.get_by_role("button", name="Leave the program").click()
+    page.wait_for_url(f"{web_url}/me?saved=left")
+    expect(page.get_by_role("status").first).to_contain_text("You left the program")
+    assert _advocate(platform, tenant, "e24").json()["status"] == "opted_out"
+    expect(page.locator("#networks").get_by_role("link", name="Join the program")).to_be_visible()
+    _check(page, None, "me-left-desktop")
+
+
+def test_erasing_removes_me_and_signs_me_out(
+    platform: Any, web_url: str, desktop: BrowserContext, phone: BrowserContext
+) -> None:
+    tenant = platform.web_tenant
+    join(platform, tenant, "e25")
+    httpx.put(
+        f"{_api(platform, 'share')}/api/v1/advocates/me/networks/linkedin",
+        json={"audience_size": 40},
+        headers=token(tenant, "e25"),
+        timeout=10,
+    ).raise_for_status()
+    _check(_signed_in(phone, web_url, tenant, "e25"), f"{web_url}/me/erase", "erase-phone")
+    page = _signed_in(desktop, web_url, tenant, "e25")
+    page.goto(f"{web_url}/me")
+    page.locator("#privacy").get_by_role("link", name="Erase your data").click()
+    page.wait_for_url(f"{web_url}/me/erase")
+    _check(page, None, "erase-desktop")
+    page.get_by_role("button", name="Erase my data").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading", name="Your data is erased")).to_be_visible()
+    _check(page, None, "erased-desktop")
+    advocate = _advocate(platform, tenant, "e25").json()
+    assert (advocate["status"], advocate["networks"]) == ("opted_out", {})
+    # Signed out here, and on the phone too: every session of the person is gone.
+    page.goto(f"{web_url}/me")
+    assert "/signin" in page.url
+    other = phone.pages[0]
+    other.goto(f"{web_url}/me")
+    assert "/signin" in other.url
+
+
+def test_an_own_post_and_a_suggestion(
+    platform: Any, web_url: str, desktop: BrowserContext, phone: BrowserContext
+) -> None:
+    tenant = platform.web_tenant
+    join(platform, tenant, "e26")
+    on_phone = _signed_in(phone, web_url, tenant, "e26")
+    _check(on_phone, f"{web_url}/share/own", "own-post-phone")
+    _check(on_phone, f"{web_url}/suggest", "suggest-phone")
+    page = _signed_in(desktop, web_url, tenant, "e26")
+    page.goto(f"{web_url}/feed")
+    page.get_by_role("link", name="Write your own post").click()
+    page.wait_for_url(f"{web_url}/share/own")
+    _check(page, None, "own-post-desktop")
+
+    page.get_by_label("Link", exact=True).fill("not a link")
+    page.get_by_label("Your text").fill("A good read about our team")
+    page.get_by_role("button", name="Share", exact=True).click()
+    page.wait_for_load_state()
+    assert page.locator("#url").get_attribute("aria-describedby") == "url-hint url-error"
+    expect(page.locator("#url-error")).to_contain_text("https://")
+    expect(page.get_by_label("Your text")).to_have_value("A good read about our team")
+    _check(page, None, "own-post-errors-desktop")
+    page.get_by_label("Link", exact=True).fill("https://www.example.com/our-team")
+    page.get_by_label("Title (optional)").fill("Our team")
+    page.get_by_label("X", exact=True).check()
+    page.get_by_role("button", name="Share", exact=True).click()
+    page.wait_for_url(f"{web_url}/shared/*")
+    expect(page.get_by_role("heading", name="Shared")).to_be_visible()
+    share_id = page.url.rsplit("/", 1)[1]
+    mine = httpx.get(
+        f"{_api(platform, 'share')}/api/v1/shares/{share_id}",
+        headers=token(tenant, "e26"),
+        timeout=10,
+    ).json()
+    assert (mine["network"], mine["content_id"], mine["text"]) == (
+        "x",
+        None,
+        "A good read about our team",
+    )
+    assert mine["target_url"].startswith("https://www.example.com/our-team")
+
+    page.goto(f"{web_url}/feed")
+    page.get_by_role("link", name="Suggest something").click()
+    page.wait_for_url(f"{web_url}/suggest")
+    _check(page, None, "suggest-desktop")
+    page.get_by_role("button", name="Send suggestion").click()
+    page.wait_for_load_state()
+    expect(page.locator("#title-error")).to_be_visible()
+    expect(page.locator("#url-error")).to_be_visible()
+    _check(page, None, "suggest-errors-desktop")
+    title = f"Meetup {ref('')}"
+    page.get_by_label("Event").check()
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Why is it worth sharing? (optional)").fill("Our engineers speak there.")
+    page.get_by_role("button", name="Send suggestion").click()
+    page.wait_for_url(f"{web_url}/suggest?thanks=1")
+    expect(page.get_by_role("heading", name="Thank you for your suggestion")).to_be_visible()
+    _check(page, None, "suggest-thanks-desktop")
+    drafts = httpx.get(
+        f"{_api(platform, 'content')}/api/v1/content",
+        params={"status": "draft", "kind": "event"},
+        headers=token(tenant, "curator", roles=("employee", "curator")),
+        timeout=10,
+    ).json()["items"]
+    suggestion = next(d for d in drafts if d["title"] == title)
+    assert (suggestion["suggestion"], suggestion["created_by"]) == (True, "e26")
