@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
-from web_support import CHROMIUM, new_context
+from web_support import CHROMIUM, CompanySite, new_context
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +40,10 @@ def phone(browser: Browser) -> Iterator[BrowserContext]:
     context = new_context(browser, "phone")
     yield context
     context.close()
+
+
+@pytest.fixture(scope="session")
+def company_site() -> Iterator[CompanySite]:
+    site = CompanySite()
+    yield site
+    site.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,50 @@ def join(platform: Any, tenant: str, person: str) -> None:
         timeout=10,
     )
     assert response.status_code in (200, 201), response.text
+
+
+def wait_shareable(platform: Any, tenant: str, content_id: str, probe: str = "probe") -> None:
+    """Until the share service knows the item (it learns of it from ContentPublished): a
+    person of the test's own, `probe`, shares it as soon as it can be shared."""
+    join(platform, tenant, probe)
+    deadline = time.monotonic() + 30
+    while True:
+        response = httpx.post(
+            f"{platform.url('share')}/api/v1/shares",
+            json={"content_id": content_id, "network": "email"},
+            headers=token(tenant, probe),
+            timeout=10,
+        )
+        if response.status_code == 201:
+            return
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.3)
+
+
+class _Page(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>Careers</title><h1>Platform engineer</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class CompanySite:
+    """The company's own careers site, where a tracked link leads: on this machine."""
+
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def csrf_of(html: str) -> str:

@@ -32,7 +32,8 @@ environment = jinja2.Environment(
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
+    # A missing field of a service's answer renders as nothing, never as an error page.
+    undefined=jinja2.ChainableUndefined,
 )
 
 

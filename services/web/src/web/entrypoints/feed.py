@@ -74,7 +74,7 @@ async def feed_page(
         more = "/feed?" + urlencode(
             {k: v for k, v in (("topic", topic), ("kind", kind), ("cursor", following)) if v}
         )
-    enrolled = advocate.ok and (advocate.data or {}).get("status") == "active"
+    enrolled = advocate.ok and (advocate.data or {}).get("status") == "enrolled"
     topics = sorted(
         {t for i in items for t in i.get("topics") or []} | ({topic} if topic else set())
     )

@@ -53,7 +53,11 @@ def share_errors(reply: Reply, texts: Texts, network: str) -> dict[str, str]:
         errors["form"] = texts.gettext("Please read and accept the current guidelines first.")
     elif reply.status == 403 and ("enrol" in detail or "joined" in detail or "opted" in detail):
         errors["form"] = texts.gettext("Join the program to share.")
-    elif reply.status in (404, 409, 403):
+    elif reply.status == 404:
+        errors["form"] = texts.gettext(
+            "This item cannot be shared yet. If it was just published, try again in a moment."
+        )
+    elif reply.status in (409, 403):
         errors["form"] = texts.gettext("This item can no longer be shared.")
     elif "network" in detail and "connected" in detail:
         errors["network"] = texts.gettext("Connect this network for direct posting first.")
@@ -82,7 +86,7 @@ def _share_points(rules: Reply) -> int | None:
 
 
 def _enrolled(advocate: Reply) -> bool:
-    return advocate.ok and (advocate.data or {}).get("status") == "active"
+    return advocate.ok and (advocate.data or {}).get("status") == "enrolled"
 
 
 def _scheduled(raw: str, zone: str) -> tuple[str | None, bool]:
