@@ -5,8 +5,15 @@ exactly as the content service writes them, and what the employees already share
 times, in the same run and on the same data:
 
 - baseline: a plain indexed `find` of the tenant's 20 newest published items;
-- feed: the feed use case (visibility, targeting, language phases, ordering, shared marks);
-- feed over HTTP: the same through the api in this process (auth, validation, JSON).
+- feed: the feed use case (visibility, targeting, language phases, ordering, shared marks),
+  served from the read model (adapters/feed_view.py), which this process loads first;
+- feed over HTTP: the same through the api in this process (auth, validation, JSON);
+- the read model: how long it takes to load and what it holds in memory (tracemalloc);
+- an api started as its own process (`python -m content api`, uvicorn, as deployed): how
+  long until it answers, its first feed request, then 50 concurrent distinct employees:
+  once back to back (each sends its next request as soon as the last is answered: latency
+  there is mostly queueing, so the requests per second matter as much), and once paced
+  like people reading (each asks every 0.5-1.5 s).
 
     uv run python bench/feed.py [--items 10000] [--employees 100000] [--requests 300]
 
@@ -23,8 +30,12 @@ import asyncio
 import contextlib
 import os
 import random
+import socket
 import statistics
+import subprocess
+import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,11 +47,13 @@ from chassis.auth import Principal, issue_token
 from chassis.outbox import Outbox
 from chassis.process import create_app
 from chassis.settings import LOCAL_JWT_SECRET
-from content.adapters.mongo import ContentRepository
+from content.adapters.feed_view import MongoFeedReadModel
+from content.adapters.mongo import HIDDEN, ContentRepository
 from content.adapters.preview import LinkPreviewer
 from content.bootstrap import DEFINITION
 from content.config import ContentSettings
 from content.domain import audience, feed
+from content.domain.feed import TenantFeed
 from content.service_layer import handlers
 
 MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
@@ -52,6 +65,7 @@ LANGUAGES = ["en", "de", "fr", "es", "it"]
 TOPICS = ["careers", "product", "culture", "events", "sustainability", "engineering"]
 KINDS = ["article", "internal", "job", "event"]
 BATCH = 5000
+CONCURRENT = 50
 
 
 def _item(rng: random.Random, now: datetime, index: int) -> dict[str, Any]:
@@ -91,6 +105,18 @@ def _item(rng: random.Random, now: datetime, index: int) -> dict[str, Any]:
         "_outbox": {},
         "_outbox_n": 0,
     }
+
+
+def _token(person: Principal) -> dict[str, str]:
+    jwt = issue_token(
+        LOCAL_JWT_SECRET,
+        sub=person.employee_id,
+        tenant=TENANT,
+        groups=person.groups,
+        location=person.location,
+        languages=person.languages,
+    )
+    return {"Authorization": f"Bearer {jwt}"}
 
 
 def _employee(rng: random.Random, index: int) -> Principal:
@@ -137,6 +163,117 @@ async def seed(repo: ContentRepository, items: int, employees: int, rng: random.
     return sum(len(d["content_ids"]) for d in sharers)
 
 
+def _summary(name: str, values: list[float]) -> dict[str, Any]:
+    values = sorted(values)
+    return {
+        "name": name,
+        "n": len(values),
+        "p50": statistics.median(values),
+        "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
+        "mean": statistics.fmean(values),
+    }
+
+
+async def footprint(repo: ContentRepository) -> tuple[int, int, int, int]:
+    """Bytes the tenant's live items and its marks take in the read model, and how many."""
+    tracemalloc.start()
+    try:
+        query = {"tenant": TENANT, "status": "published"}
+        docs = [d async for d in repo.items.find(query, HIDDEN).batch_size(1000)]
+        items = TenantFeed(docs)
+        del docs
+        items_bytes = tracemalloc.get_traced_memory()[0]
+        cursor = repo.shared.find({"tenant": TENANT}, {"employee_id": 1, "content_ids": 1})
+        marks = [(d["employee_id"], d["content_ids"]) async for d in cursor.batch_size(1000)]
+        marked = TenantFeed((), marks)
+        del marks
+        marks_bytes = tracemalloc.get_traced_memory()[0] - items_bytes
+        return items_bytes, len(items.items), marks_bytes, marked.employees_with_marks
+    finally:
+        tracemalloc.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def separate_api(
+    database: str, tokens: list[dict[str, str]], seconds: float
+) -> tuple[float, float, list[dict[str, Any]]]:
+    """Start `python -m content api`, time its start and first feed request, then load it
+    with CONCURRENT distinct employees (back to back, then paced like readers)."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MONGODB_URL": MONGODB_URL,
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "CONTENT_DATABASE": database,
+        "CONTENT_API_PORT": str(port),
+        "CHORUS_HOST": "127.0.0.1",
+        "CHORUS_LOG_LEVEL": "WARNING",
+    }
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "content", "api"], env=env)
+    limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=CONCURRENT)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+        ) as http:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError("the api process exited during startup")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            ready = time.monotonic() - started
+            before = time.perf_counter()
+            first = await http.get("/api/v1/feed", headers=tokens[0])
+            first_ms = (time.perf_counter() - before) * 1000
+            assert first.status_code == 200, first.text
+
+            async def person(index: int, pause: tuple[float, float], until: float) -> list[float]:
+                rng = random.Random(index)
+                # Each concurrent caller is a different employee, and changes at every request.
+                mine = tokens[1 + index :: CONCURRENT]
+                samples: list[float] = []
+                if pause[1]:
+                    # People arrive at their own moments, not all in the same millisecond.
+                    await asyncio.sleep(rng.uniform(0, pause[1]))
+                while time.monotonic() < until:
+                    headers = mine[len(samples) % len(mine)]
+                    began = time.perf_counter()
+                    response = await http.get("/api/v1/feed", headers=headers)
+                    samples.append((time.perf_counter() - began) * 1000)
+                    assert response.status_code == 200, response.text
+                    if pause[1]:
+                        await asyncio.sleep(rng.uniform(*pause))
+                return samples
+
+            results = []
+            for name, pause in (
+                (f"{CONCURRENT} back to back", (0.0, 0.0)),
+                (f"{CONCURRENT} paced (0.5-1.5 s)", (0.5, 1.5)),
+            ):
+                until = time.monotonic() + seconds
+                began = time.monotonic()
+                runs = await asyncio.gather(*(person(i, pause, until) for i in range(CONCURRENT)))
+                samples = [value for run in runs for value in run]
+                result = _summary(f"HTTP api process, {name}", samples)
+                result["rate"] = len(samples) / (time.monotonic() - began)
+                results.append(result)
+            return ready, first_ms, results
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 async def interleaved(
     calls: dict[str, Callable[[int], Awaitable[Any]]], rounds: int, budget: float
 ) -> list[dict[str, Any]]:
@@ -153,19 +290,7 @@ async def interleaved(
             samples[name].append((time.perf_counter() - started) * 1000)
         if time.monotonic() > deadline:
             break
-    results = []
-    for name, values in samples.items():
-        values.sort()
-        results.append(
-            {
-                "name": name,
-                "n": len(values),
-                "p50": statistics.median(values),
-                "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
-                "mean": statistics.fmean(values),
-            }
-        )
-    return results
+    return [_summary(name, values) for name, values in samples.items()]
 
 
 async def main() -> None:
@@ -174,6 +299,9 @@ async def main() -> None:
     parser.add_argument("--employees", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--budget", type=float, default=100.0, help="seconds of measuring")
+    parser.add_argument(
+        "--load-seconds", type=float, default=20.0, help="seconds of each concurrent load"
+    )
     args = parser.parse_args()
 
     database = f"chorus_bench_feed_{args.items}_{args.employees}"
@@ -201,6 +329,13 @@ async def main() -> None:
                 f"{args.employees:,} employees in one tenant ({database})"
             )
         people = [_employee(rng, rng.randrange(args.employees)) for _ in range(args.requests + 1)]
+        # For the concurrent loads: 40 distinct employees per concurrent caller.
+        crowd = [_employee(rng, i) for i in rng.sample(range(args.employees), 40 * CONCURRENT + 1)]
+        items_bytes, live, marks_bytes, marked = await footprint(repo)
+        model = MongoFeedReadModel(repo)
+        started = time.monotonic()
+        await model.warm()
+        warmed = time.monotonic() - started
         # The feed publishes nothing: no Kafka producer behind these outboxes.
         unused: Any = None
         services = handlers.Services(
@@ -209,6 +344,7 @@ async def main() -> None:
             guidelines_outbox=Outbox(repo.guidelines, unused, 10),
             acknowledgements_outbox=Outbox(repo.acknowledgements, unused, 10),
             previewer=LinkPreviewer(timeout=1, max_bytes=1024, max_redirects=0),
+            feed=model,
         )
 
         async def baseline(i: int) -> None:
@@ -218,7 +354,7 @@ async def main() -> None:
             assert len([doc async for doc in cursor]) == 20
 
         async def feed_page(i: int) -> None:
-            docs, _ = await handlers.employee_feed(services, people[i], None, 20, {})
+            docs, _ = await handlers.employee_feed(services, people[i], None, 20, feed.Filters())
             assert docs
 
         settings = ContentSettings(
@@ -228,20 +364,7 @@ async def main() -> None:
             log_level="WARNING",
         )
         app = create_app(DEFINITION, "api", settings)
-        tokens = [
-            {
-                "Authorization": "Bearer "
-                + issue_token(
-                    LOCAL_JWT_SECRET,
-                    sub=p.employee_id,
-                    tenant=TENANT,
-                    groups=p.groups,
-                    location=p.location,
-                    languages=p.languages,
-                )
-            }
-            for p in people
-        ]
+        tokens = [_token(p) for p in people]
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
             http = await stack.enter_async_context(
@@ -262,11 +385,31 @@ async def main() -> None:
                 args.budget,
             )
 
-        print(f"\n{'measurement':<34}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
-        for r in results:
-            print(f"{r['name']:<34}{r['n']:>6}{r['p50']:>10.1f}{r['p99']:>10.1f}{r['mean']:>10.1f}")
+        await model.close()
+        ready, first_ms, loads = await separate_api(
+            database, [_token(p) for p in crowd], args.load_seconds
+        )
+
+        print(
+            f"\nread model: {live:,} live items in {items_bytes / 2**20:.1f} MiB "
+            f"({items_bytes / max(live, 1) / 1024:.1f} KiB each), marks of {marked:,} "
+            f"employees in {marks_bytes / 2**20:.1f} MiB "
+            f"({marks_bytes / max(marked, 1):.0f} B each); loaded in {warmed:.1f} s"
+        )
+        print(
+            f"api process: answering {ready:.1f} s after its start (read model loaded), "
+            f"first feed request {first_ms:.1f} ms"
+        )
+        header = f"{'measurement':<44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}"
+        print(f"\n{header}{'req/s':>8}")
+        for r in [*results, *loads]:
+            rate = f"{r['rate']:>8.0f}" if "rate" in r else ""
+            print(
+                f"{r['name']:<44}{r['n']:>6}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['mean']:>10.2f}"
+                + rate
+            )
         base = results[0]["p50"]
-        print(f"\nfeed p50 is {results[1]['p50'] / base:.1f}x the plain find's p50")
+        print(f"\nfeed p50 is {results[1]['p50'] / base:.4f}x the plain find's p50")
         if results[0]["n"] < 100:
             print("(with fewer than 100 rounds, p99 is the slowest sample)")
     finally:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from functools import partial
+from typing import Any
+
+import anyio.to_thread
+import httpx
+from fastapi import FastAPI
 
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
-from chassis.process import Loop, Runtime, ServiceDefinition
+from chassis.process import Loop, Role, Runtime, ServiceDefinition
+from content.adapters.feed_view import MongoFeedReadModel, retention_cutoff
 from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer
 from content.config import ContentSettings
@@ -32,6 +40,26 @@ async def setup(runtime: Runtime) -> handlers.Services:
     repo = ContentRepository(runtime.db)
     await repo.ensure_indexes()
     lease = settings.outbox_lease_seconds
+    feed = MongoFeedReadModel(
+        repo,
+        refresh_seconds=settings.feed_refresh_seconds,
+        reload_seconds=settings.feed_reload_seconds,
+        grace_seconds=settings.feed_gap_grace_seconds,
+    )
+    if runtime.role == "api":
+        # Loaded before the first request, so no request after a start waits for a load.
+        await feed.warm()
+        # The token check runs in the thread pool; its first use imports anyio's backend
+        # (tens of milliseconds), which would otherwise fall on the first request.
+        await anyio.to_thread.run_sync(lambda: None)
+        refresher = asyncio.create_task(feed.run(), name="feed-refresh")
+
+        async def stop_feed() -> None:
+            refresher.cancel()
+            await asyncio.gather(refresher, return_exceptions=True)
+            await feed.close()
+
+        runtime.on_close.append(stop_feed)
     return handlers.Services(
         repo=repo,
         outbox=Outbox(repo.items, runtime.publisher, lease),
@@ -43,7 +71,29 @@ async def setup(runtime: Runtime) -> handlers.Services:
             max_redirects=settings.preview_max_redirects,
             allowed_hosts=settings.preview_allowed,
         ),
+        feed=feed,
     )
+
+
+def configure(app: FastAPI, role: Role) -> None:
+    if role == "api":
+        app.router.lifespan_context = _first_request_in_startup(app.router.lifespan_context)
+
+
+def _first_request_in_startup(started: Any) -> Any:
+    """FastAPI builds a route's dependencies and response model on the first request it
+    routes there (tens of milliseconds). One unauthenticated feed request at the end of
+    startup (a 401) pays that before the process counts as started."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with started(app) as state:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://warm-up") as http:
+                await http.get("/api/v1/feed")
+            yield state
+
+    return lifespan
 
 
 def subscribe(runtime: Runtime) -> None:
@@ -74,7 +124,15 @@ def loops(runtime: Runtime) -> list[Loop]:
                 log.info("schedule applied", extra={"items": moved})
             await asyncio.sleep(settings.schedule_interval_seconds)
 
-    return [outbox_relay, scheduler]
+    async def feed_log_purge() -> None:
+        # No TTL indexes in our MongoDB subset: the feed's change log is purged here.
+        assert isinstance(services.feed, MongoFeedReadModel)
+        while True:
+            cutoff = retention_cutoff(settings.feed_log_retention_seconds)
+            await services.feed.purge(cutoff)
+            await asyncio.sleep(60)
+
+    return [outbox_relay, scheduler, feed_log_purge]
 
 
 DEFINITION = ServiceDefinition(
@@ -92,5 +150,6 @@ DEFINITION = ServiceDefinition(
     routers=lambda: api.routers,
     subscribe=subscribe,
     loops=loops,
+    configure=configure,
     description="Content hub: curated and employee-suggested content worth sharing.",
 )

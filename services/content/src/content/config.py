@@ -17,6 +17,14 @@ class ContentSettings(ServiceSettings):
 
     # How often the worker publishes scheduled items and expires old ones.
     schedule_interval_seconds: float = Field(1.0, gt=0)
+    # The feed's read model (api): how often each process looks for other processes'
+    # changes, how often it reloads a tenant in full regardless (a safety net for a change
+    # whose writer died before announcing it), how long it waits for a change number that
+    # was taken but not yet logged, and how long the worker keeps the change log.
+    feed_refresh_seconds: float = Field(0.5, gt=0)
+    feed_reload_seconds: float = Field(600.0, gt=0)
+    feed_gap_grace_seconds: float = Field(5.0, gt=0)
+    feed_log_retention_seconds: float = Field(600.0, gt=0)
     preview_timeout_seconds: float = Field(5.0, gt=0)
     preview_max_bytes: int = Field(1_000_000, ge=1024)
     preview_max_redirects: int = Field(5, ge=0, le=20)

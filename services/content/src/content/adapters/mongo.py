@@ -25,6 +25,10 @@ class ContentRepository:
         self.guidelines = db["guidelines"]
         self.acknowledgements = db["acknowledgements"]
         self.tenants = db["tenants"]
+        # The feed's change log (see adapters/feed_view.py): a counter per tenant, and
+        # what each numbered change touched.
+        self.feed_revisions = db["feed_revisions"]
+        self.feed_changes = db["feed_changes"]
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index([("tenant", ASCENDING), ("_id", DESCENDING)])
@@ -33,6 +37,8 @@ class ContentRepository:
         )
         await self.items.create_index([("status", ASCENDING), ("publish_at", ASCENDING)])
         await self.items.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
+        await self.feed_changes.create_index([("tenant", ASCENDING), ("seq", ASCENDING)])
+        await self.feed_changes.create_index([("at", ASCENDING)])
         await self.guidelines.create_index(
             [("tenant", ASCENDING), ("version", DESCENDING)], unique=True
         )
@@ -54,10 +60,6 @@ class ContentRepository:
         if after:
             query["_id"] = {"$lt": after}
         cursor = self.items.find(query, HIDDEN).sort("_id", DESCENDING).limit(limit)
-        return [doc async for doc in cursor]
-
-    async def feed_slice(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        cursor = self.items.find(query, HIDDEN).sort(SORT).limit(limit)
         return [doc async for doc in cursor]
 
     async def due(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
@@ -106,12 +108,6 @@ class ContentRepository:
         ]
         if writes:
             await self.shared.bulk_write(writes, ordered=True)
-
-    async def shared_among(self, tenant: str, employee: str, content_ids: list[str]) -> set[str]:
-        # One document per employee, read by `_id`: one lookup per feed page. (Separate
-        # marks per item would need an `$in`, which FerretDB answers by scanning them all.)
-        doc = await self.shared.find_one({"_id": f"{tenant}:{employee}"})
-        return set(doc.get("content_ids", [])) & set(content_ids) if doc else set()
 
     # -- guidelines and settings -------------------------------------------------------------
 

@@ -1,11 +1,21 @@
-"""The employee feed's order: the viewer's languages first, then newest, then most shared."""
+"""The employee feed: its order (the viewer's languages first, then newest, then most
+shared), and a tenant's live items held in that order so that a page is read from memory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from content.domain.audience import Audience, Viewer
+from content.domain.model import Status
+
+PUBLISHED = Status.PUBLISHED.value
+# (publish day, shares, id), compared as a tuple: the feed shows the largest first.
+Key = tuple[str, int, str]
 
 # Items are ranked by the day they went live, and within a day by how often they were
 # shared: a fresh item is not buried under an old popular one, and among the day's items
@@ -42,23 +52,256 @@ class Position:
             return None
         return cls(phase, day, shares, item_id)
 
-    @classmethod
-    def after(cls, phase: int, doc: dict[str, Any]) -> Position:
-        return cls(phase, str(doc["publish_day"]), int(doc.get("shares", 0)), str(doc["_id"]))
-
-    def after_filter(self) -> dict[str, Any]:
-        """The query that continues after this position within its phase."""
-        return {
-            "$or": [
-                {"publish_day": {"$lt": self.day}},
-                {"publish_day": self.day, "shares": {"$lt": self.shares}},
-                {"publish_day": self.day, "shares": self.shares, "_id": {"$lt": self.item_id}},
-            ]
-        }
+    @property
+    def key(self) -> Key:
+        return (self.day, self.shares, self.item_id)
 
 
 def phases(languages: Sequence[str]) -> list[dict[str, Any]]:
-    """Language filters in feed order: the viewer's languages, then every other item."""
+    """Language filters in feed order, as queries: the viewer's languages, then every other
+    item. (The feed itself is served by `LiveItems.page`, which applies the same split.)"""
     if not languages:
         return [{}]
     return [{"language": {"$in": list(languages)}}, {"language": {"$nin": list(languages)}}]
+
+
+class NotThisFeed(ValueError):
+    """A cursor of a language phase this viewer's feed does not have."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    topic: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One live item: what the feed sorts and filters on, and the item as it is shown."""
+
+    key: Key
+    language: str | None
+    topics: frozenset[str]
+    kind: str | None
+    audience: Audience
+    live_until: datetime
+    rev: int
+    doc: dict[str, Any]
+
+    @property
+    def item_id(self) -> str:
+        return self.key[2]
+
+    @property
+    def shares(self) -> int:
+        return self.key[1]
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> Entry:
+        return cls(
+            key=(str(doc["publish_day"]), int(doc.get("shares", 0)), str(doc["_id"])),
+            language=doc.get("language"),
+            topics=frozenset(doc.get("topics") or ()),
+            kind=doc.get("kind"),
+            audience=Audience.of(
+                doc.get("aud_groups", ()),
+                doc.get("aud_locations", ()),
+                doc.get("aud_languages", ()),
+            ),
+            live_until=doc["live_until"],
+            rev=int(doc.get("rev", 0)),
+            doc=doc,
+        )
+
+
+def _key(entry: Entry) -> Key:
+    return entry.key
+
+
+def _index_names(entry: Entry) -> list[tuple[str, str]]:
+    names = [("topic", topic) for topic in entry.topics]
+    if entry.language:
+        names.append(("language", entry.language))
+    if entry.kind:
+        names.append(("kind", entry.kind))
+    return names
+
+
+def _descending(entries: list[Entry], before: Key | None) -> Iterator[Entry]:
+    end = len(entries) if before is None else bisect_left(entries, before, key=_key)
+    for index in range(end - 1, -1, -1):
+        yield entries[index]
+
+
+class LiveItems:
+    """A tenant's live items in feed order, plus one list per language, topic and kind.
+
+    Every list is sorted ascending by key and read from its end. A page walks the shortest
+    lists that hold every possible match (a topic's, a kind's, or the viewer's languages'
+    in the first phase), so a narrow filter does not walk the whole tenant; a cursor starts
+    by binary search. Pages are computed without awaiting, so no change lands mid-page.
+    """
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        ordered = sorted(entries, key=_key)
+        self._all = ordered
+        self._by_id = {entry.item_id: entry for entry in ordered}
+        self._index: dict[tuple[str, str], list[Entry]] = {}
+        for entry in ordered:
+            for name in _index_names(entry):
+                self._index.setdefault(name, []).append(entry)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._all)
+
+    def get(self, item_id: str) -> Entry | None:
+        return self._by_id.get(item_id)
+
+    def put(self, entry: Entry) -> None:
+        self.drop(entry.item_id)
+        self._by_id[entry.item_id] = entry
+        insort(self._all, entry, key=_key)
+        for name in _index_names(entry):
+            insort(self._index.setdefault(name, []), entry, key=_key)
+
+    def drop(self, item_id: str) -> None:
+        old = self._by_id.pop(item_id, None)
+        if old is None:
+            return
+        del self._all[bisect_left(self._all, old.key, key=_key)]
+        for name in _index_names(old):
+            entries = self._index[name]
+            del entries[bisect_left(entries, old.key, key=_key)]
+            if not entries:
+                del self._index[name]
+
+    def page(
+        self,
+        viewer: Viewer,
+        position: Position | None,
+        limit: int,
+        filters: Filters,
+        now: datetime,
+    ) -> tuple[list[Entry], Position | None]:
+        """A page of `viewer`'s feed after `position`, and where the next one starts."""
+        languages = tuple(dict.fromkeys(viewer.languages))
+        phases = 2 if languages else 1
+        start = position.phase if position is not None else 0
+        if start >= phases:
+            raise NotThisFeed(f"no phase {start} in this feed")
+        found: list[tuple[int, Entry]] = []
+        for phase in range(start, phases):
+            before = position.key if position is not None and phase == position.phase else None
+            for entry in self._candidates(phase, languages, filters, before):
+                if (
+                    # Phase 0: the item's language is one of the viewer's; phase 1: it is not.
+                    (not languages or (entry.language in languages) == (phase == 0))
+                    and (filters.topic is None or filters.topic in entry.topics)
+                    and (filters.kind is None or entry.kind == filters.kind)
+                    and entry.live_until > now
+                    and entry.audience.admits(viewer)
+                ):
+                    found.append((phase, entry))
+                    if len(found) > limit:
+                        break
+            if len(found) > limit:
+                break
+        more = len(found) > limit
+        found = found[:limit]
+        following = Position(found[-1][0], *found[-1][1].key) if more and found else None
+        return [entry for _, entry in found], following
+
+    def _candidates(
+        self, phase: int, languages: Sequence[str], filters: Filters, before: Key | None
+    ) -> Iterator[Entry]:
+        """Newest first, from the fewest entries that can hold every match."""
+        options = [[self._all]]
+        if filters.topic is not None:
+            options.append([self._index.get(("topic", filters.topic), [])])
+        if filters.kind is not None:
+            options.append([self._index.get(("kind", filters.kind), [])])
+        if phase == 0 and languages:
+            options.append([self._index.get(("language", lang), []) for lang in languages])
+        lists = min(options, key=lambda candidate: sum(map(len, candidate)))
+        runs = [_descending(entries, before) for entries in lists if entries]
+        if len(runs) == 1:
+            return runs[0]
+        return heapq.merge(*runs, key=_key, reverse=True)
+
+
+@dataclass(frozen=True)
+class FeedChange:
+    """What one write changed in a tenant's feed."""
+
+    # Items as written: their whole new state (a live item, or one that left the feed).
+    items: tuple[dict[str, Any], ...] = ()
+    # Share counts items reached.
+    shares: tuple[tuple[str, int], ...] = ()
+    # (employee, items they shared).
+    marks: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+class TenantFeed:
+    """What the feed shows of one tenant: its live items, and which items each employee
+    already shared. Applying a change is idempotent and order-free: an item only moves to
+    a newer revision, share counts only grow, marks are only added."""
+
+    def __init__(
+        self,
+        docs: Iterable[dict[str, Any]] = (),
+        marks: Iterable[tuple[str, Iterable[str]]] = (),
+    ) -> None:
+        self.items = LiveItems(Entry.of(doc) for doc in docs if doc.get("status") == PUBLISHED)
+        # Revisions of items that left the feed, so a late copy of an older revision
+        # cannot bring one back.
+        self._gone: dict[str, int] = {}
+        self._marks: dict[str, tuple[str, ...]] = {}
+        # One string object per item id, however many employees shared the item.
+        self._ids: dict[str, str] = {}
+        for employee, item_ids in marks:
+            self.mark(employee, item_ids)
+
+    def shared_by(self, employee: str) -> frozenset[str]:
+        return frozenset(self._marks.get(employee, ()))
+
+    @property
+    def employees_with_marks(self) -> int:
+        return len(self._marks)
+
+    def apply(self, change: FeedChange) -> None:
+        for doc in change.items:
+            self.put(doc)
+        for item_id, shares in change.shares:
+            self.raise_shares(item_id, shares)
+        for employee, item_ids in change.marks:
+            self.mark(employee, item_ids)
+
+    def put(self, doc: dict[str, Any]) -> None:
+        """Take an item's state as written or read, unless a newer revision is held."""
+        item_id, rev = str(doc["_id"]), int(doc.get("rev", 0))
+        current = self.items.get(item_id)
+        held = current.rev if current is not None else self._gone.get(item_id, -1)
+        if rev < held:
+            return
+        if doc.get("status") != PUBLISHED:
+            self.items.drop(item_id)
+            self._gone[item_id] = rev
+            return
+        self._gone.pop(item_id, None)
+        if current is not None and current.shares > int(doc.get("shares", 0)):
+            doc = {**doc, "shares": current.shares}
+        self.items.put(Entry.of(doc))
+
+    def raise_shares(self, item_id: str, shares: int) -> None:
+        current = self.items.get(item_id)
+        if current is not None and shares > current.shares:
+            self.items.put(Entry.of({**current.doc, "shares": shares}))
+
+    def mark(self, employee: str, item_ids: Iterable[str]) -> None:
+        held = self._marks.get(employee, ())
+        new = [self._ids.setdefault(i, i) for i in item_ids if i not in held]
+        if new:
+            self._marks[employee] = (*held, *dict.fromkeys(new))

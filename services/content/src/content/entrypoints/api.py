@@ -19,7 +19,8 @@ Curator = Annotated[Principal, Depends(require_roles("curator", "admin"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
 
-def _services(request: Request) -> handlers.Services:
+async def _services(request: Request) -> handlers.Services:
+    # Async: a plain `def` dependency would cost every request a hop to the thread pool.
     services: handlers.Services = request.app.state.services
     return services
 
@@ -129,10 +130,11 @@ class TransitionIn(BaseModel):
     action: model.Action
 
 
+OUT_FIELDS = frozenset(ContentOut.model_fields)
+
+
 def _out(doc: dict[str, Any]) -> ContentOut:
-    return ContentOut(
-        id=doc["_id"], **{k: v for k, v in doc.items() if k in ContentOut.model_fields}
-    )
+    return ContentOut(id=doc["_id"], **{k: v for k, v in doc.items() if k in OUT_FIELDS})
 
 
 def _plain(value: Any) -> Any:
@@ -230,11 +232,7 @@ async def employee_feed(
         position = feed.Position.decode(raw)
         if position is None:
             raise handlers.invalid(("cursor", "not a cursor this API returned"))
-    filters: dict[str, Any] = {}
-    if topic:
-        filters["topics"] = topic
-    if kind:
-        filters["kind"] = kind.value
+    filters = feed.Filters(topic=topic or None, kind=kind.value if kind else None)
     docs, following = await handlers.employee_feed(services, user, position, limit, filters)
     return ContentPage(
         items=[_out(d) for d in docs],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer, PreviewFailed, PreviewRefused
 from content.domain import audience, feed, model, texts
 from content.domain.preview import Preview
+from content.service_layer.ports import FeedReadModel
 from contracts import (
     AnyEvent,
     ContentPublished,
@@ -78,6 +80,7 @@ class Services:
     guidelines_outbox: Outbox
     acknowledgements_outbox: Outbox
     previewer: LinkPreviewer
+    feed: FeedReadModel
     clock: Callable[[], datetime] = field(default=utcnow)
 
 
@@ -251,6 +254,8 @@ async def create_content(
     await services.repo.items.insert_one(
         outbox.new_document(doc, events, services.outbox.lease_seconds)
     )
+    if doc["status"] == model.Status.PUBLISHED.value:
+        await services.feed.record(user.tenant, feed.FeedChange(items=(dict(doc),)))
     await services.outbox.publish_now(content_id, events)
     return doc
 
@@ -316,6 +321,9 @@ async def _write(
         update["$unset"] = {k: "" for k in unset}
     if not await services.repo.write(before["tenant"], before["_id"], before["rev"], update):
         raise Problem(409, "Conflict", "the item changed meanwhile; read it again and retry")
+    if model.Status.PUBLISHED.value in (before["status"], after["status"]):
+        # The feed shows it, or showed it until now.
+        await services.feed.record(before["tenant"], feed.FeedChange(items=(dict(after),)))
     await services.outbox.publish_now(before["_id"], events)
 
 
@@ -445,33 +453,19 @@ async def employee_feed(
     user: Principal,
     position: feed.Position | None,
     limit: int,
-    filters: dict[str, Any],
+    filters: feed.Filters,
 ) -> tuple[list[dict[str, Any]], feed.Position | None]:
     """A page of the employee's feed and where the next one starts."""
-    base = {"tenant": user.tenant, **visibility(viewer_of(user), services.clock()), **filters}
-    phases = feed.phases(user.languages)
-    start = position.phase if position else 0
-    if start >= len(phases):
-        raise invalid(("cursor", "not a cursor of this feed"))
-    items: list[tuple[int, dict[str, Any]]] = []
-    for phase in range(start, len(phases)):
-        query = {**base, **phases[phase]}
-        if position is not None and phase == position.phase:
-            query = {"$and": [query, position.after_filter()]}
-        wanted = limit + 1 - len(items)
-        items.extend((phase, doc) for doc in await services.repo.feed_slice(query, wanted))
-        if len(items) > limit:
-            break
-    more = len(items) > limit
-    items = items[:limit]
-    docs = [doc for _, doc in items]
-    shared = await services.repo.shared_among(
-        user.tenant, user.employee_id, [d["_id"] for d in docs]
-    )
-    for doc in docs:
-        doc["shared"] = doc["_id"] in shared
-    next_position = feed.Position.after(*items[-1]) if more and items else None
-    return docs, next_position
+    held = await services.feed.tenant(user.tenant)
+    try:
+        entries, following = held.items.page(
+            viewer_of(user), position, limit, filters, services.clock()
+        )
+    except feed.NotThisFeed as exc:
+        raise invalid(("cursor", "not a cursor of this feed")) from exc
+    shared = held.shared_by(user.employee_id)
+    docs = [{**entry.doc, "shared": entry.item_id in shared} for entry in entries]
+    return docs, following
 
 
 async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) -> None:
@@ -507,6 +501,17 @@ async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) 
     await services.repo.raise_share_counts(
         (doc["tenant"], doc["content_id"], int(doc.get("shares", 0))) for doc in counts
     )
+    # Logged only now that counts and marks are written: if this process dies before, the
+    # batch comes again and logs them then.
+    shares: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for doc in counts:
+        shares[doc["tenant"]].append((doc["content_id"], int(doc.get("shares", 0))))
+    marked: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+    for (tenant, employee), content_ids in marks.items():
+        marked[tenant].append((employee, tuple(sorted(content_ids))))
+    for tenant in sorted({*shares, *marked}):
+        change = feed.FeedChange(shares=tuple(shares[tenant]), marks=tuple(marked[tenant]))
+        await services.feed.record(tenant, change)
 
 
 # -- link previews ------------------------------------------------------------------------

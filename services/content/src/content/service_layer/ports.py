@@ -1,0 +1,19 @@
+"""What the use cases need from the outside world, beyond the item repository."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from content.domain.feed import FeedChange, TenantFeed
+
+
+class FeedReadModel(Protocol):
+    """The feed's read model: each tenant's live items and shared marks, kept current."""
+
+    async def tenant(self, tenant: str) -> TenantFeed:
+        """What the feed shows of `tenant` now (loaded on first use)."""
+        ...
+
+    async def record(self, tenant: str, change: FeedChange) -> None:
+        """After a write: apply `change` here at once and announce it to every process."""
+        ...
