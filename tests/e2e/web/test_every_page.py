@@ -76,7 +76,7 @@ def choose_language(page: Page, language: str) -> None:
     """The footer's language menu, as a person uses it: the page stays the same."""
     before = page.url
     page.select_option("#language-choice", language)
-    page.wait_for_function(f"document.documentElement.lang === '{language}'")
+    expect(page.locator("html")).to_have_attribute("lang", language)
     assert page.url == before
 
 

@@ -14,7 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from chassis.process import Loop, Role, Runtime, ServiceDefinition
 from web.adapters.backends import Backend, Backends
-from web.adapters.sessions import SessionStore
+from web.adapters.sessions import Session, SessionStore
 from web.config import WebSettings
 from web.entrypoints import auth, pages
 from web.entrypoints.common import (
@@ -23,6 +23,7 @@ from web.entrypoints.common import (
     SignInRequired,
     WebServices,
     language_of,
+    optional_session,
     redirect,
     render,
 )
@@ -64,8 +65,19 @@ def loops(runtime: Runtime) -> list[Loop]:
     return [purge_sessions]
 
 
-def _texts(request: Request) -> Texts:
-    return Texts(language_of(request, getattr(request.state, "session", None)))
+async def _session(request: Request) -> Session | None:
+    """The person's session on an error page too, where no route's dependencies ran."""
+    if not hasattr(request.state, "session"):
+        try:
+            await optional_session(request, request.app.state.services)
+        except Exception:
+            request.state.session = None
+    session: Session | None = request.state.session
+    return session
+
+
+def _texts(request: Request, session: Session | None) -> Texts:
+    return Texts(language_of(request, session))
 
 
 def configure(app: FastAPI, role: Role) -> None:
@@ -81,12 +93,13 @@ def configure(app: FastAPI, role: Role) -> None:
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
-        texts = _texts(request)
+        session = await _session(request)
+        texts = _texts(request, session)
         return render(
             request,
             "error.html",
             texts,
-            getattr(request.state, "session", None),
+            session,
             status=403,
             heading=texts.gettext("This form has expired"),
             message=texts.gettext(
@@ -98,12 +111,13 @@ def configure(app: FastAPI, role: Role) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith(("/healthz", "/readyz", "/metrics")):
             return Response(status_code=exc.status_code)
-        texts = _texts(request)
+        session = await _session(request)
+        texts = _texts(request, session)
         return render(
             request,
             "error.html",
             texts,
-            getattr(request.state, "session", None),
+            session,
             status=exc.status_code if exc.status_code >= 400 else 500,
             heading=texts.gettext("Page not found")
             if exc.status_code == 404
@@ -115,12 +129,13 @@ def configure(app: FastAPI, role: Role) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_address(request: Request, exc: RequestValidationError) -> Response:
-        texts = _texts(request)
+        session = await _session(request)
+        texts = _texts(request, session)
         return render(
             request,
             "error.html",
             texts,
-            getattr(request.state, "session", None),
+            session,
             status=400,
             heading=texts.gettext("That address did not work"),
             message=texts.gettext("A part of the address is not valid. Go back and try again."),
@@ -129,12 +144,13 @@ def configure(app: FastAPI, role: Role) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("page failed", extra={"path": request.url.path})
-        texts = _texts(request)
+        session = await _session(request)
+        texts = _texts(request, session)
         return render(
             request,
             "error.html",
             texts,
-            getattr(request.state, "session", None),
+            session,
             status=500,
             heading=texts.gettext("Something went wrong"),
             message=texts.gettext("Nothing you entered was lost. Please try again in a moment."),
