@@ -136,8 +136,41 @@ def wait_ready(
         raise RuntimeError(f"not ready in time: {', '.join(sorted(pending))}")
 
 
+CATALOG = {
+    "mug": {"name": "Chorus coffee mug", "price": 50, "stock": 100},
+    "hoodie": {"name": "Team hoodie", "price": 300, "stock": 40},
+    "charity": {"name": "A donation of 20 EUR to a charity you choose", "price": 200, "stock": 500},
+}
+GUIDELINES = {
+    "title": "Sharing guidelines",
+    "body": (
+        "Share only what is public, and in your own words.\n"
+        "Say that you work here: the suggested texts carry the disclosure hashtag.\n"
+        "Be kind in comments, and leave questions about customers to the support team.\n"
+        "Sharing is voluntary: you choose what to share, and you can leave at any time."
+    ),
+    "acknowledgement_required": True,
+}
+
+
+def load_program() -> int:
+    """The rewards catalog and the sharing guidelines; returns the guidelines' version."""
+    admin = {"Authorization": f"Bearer {token('alice')}"}
+    rewards_url = f"http://127.0.0.1:{SERVICES['rewards']}/api/v1/catalog"
+    for item_id, item in CATALOG.items():
+        httpx.put(f"{rewards_url}/{item_id}", json=item, headers=admin, timeout=10)
+    guidelines_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/guidelines"
+    current = httpx.get(f"{guidelines_url}/current", headers=admin, timeout=10)
+    if current.status_code == 200:
+        return int(current.json()["version"])
+    published = httpx.post(guidelines_url, json=GUIDELINES, headers=admin, timeout=10)
+    published.raise_for_status()
+    return int(published.json()["version"])
+
+
 def load_demo() -> None:
     """Publish the demo content and have two employees share the job post."""
+    version = load_program()
     content_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/content"
     curator = {"Authorization": f"Bearer {token('bob')}"}
     existing = httpx.get(content_url, headers=curator, timeout=10).json()["items"]
@@ -155,6 +188,8 @@ def load_demo() -> None:
         headers = {"Authorization": f"Bearer {token(name)}"}
         # Sharing is opt-in: the employee joins the advocacy program first.
         advocates_url = f"http://127.0.0.1:{SERVICES['share']}/api/v1/advocates/me"
+        acknowledgement = f"http://127.0.0.1:{SERVICES['content']}/api/v1/guidelines/{version}"
+        httpx.post(f"{acknowledgement}/acknowledgements", headers=headers, timeout=10)
         httpx.post(advocates_url, json={"accept": True}, headers=headers, timeout=10)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
