@@ -13,10 +13,13 @@ How it stays current:
   then the writer takes the next number of the tenant's counter (`feed_revisions`, one
   document per tenant) and logs under it what changed (`feed_changes`: the ids of items
   to read again, share counts, marks).
-- A refresher reads the counters of the tenants held every `refresh_seconds`, in one
-  query. Where one moved, it reads the log entries past the last number it applied,
-  re-reads the items they name and applies their share counts and marks. Applying is
-  idempotent and order-free (`TenantFeed`), so an entry applied twice does no harm.
+- A refresher reads the tenants' counters every `refresh_seconds`, in one query (a
+  tenant seen for the first time is loaded in the background). Where one moved, it reads
+  the log entries past the last number it applied, re-reads the items they name and
+  applies their share counts and marks. Applying is idempotent and order-free
+  (`TenantFeed`), so an entry applied twice does no harm.
+- After the startup load, a tenant that is not held and has no counter has neither live
+  items nor marks: its first request is answered without reading anything.
 - A number taken but not (yet) logged is a gap: what follows is applied, but the position
   stays at the gap for `grace_seconds`, then skips it and reloads the tenant in full.
   A reader that fell behind the log's retention meets a gap too.
@@ -84,6 +87,9 @@ class MongoFeedReadModel:
         self._pending: dict[str, list[FeedChange]] = {}
         # Background reloads, referenced until done (the loop keeps only weak references).
         self._tasks: set[asyncio.Task[None]] = set()
+        # Once every tenant with live items or marks is held, a tenant that is not held and
+        # has no change counter has neither, and needs no load.
+        self._warmed = False
 
     # -- reading -------------------------------------------------------------------------
 
@@ -108,6 +114,7 @@ class MongoFeedReadModel:
         async for doc in self._shared.find({}, MARK_FIELDS).batch_size(BATCH):
             marks[doc["tenant"]].append((doc["employee_id"], doc.get("content_ids", [])))
         now = time.monotonic()
+        self._warmed = True
         for tenant in {*numbers, *docs, *marks}:
             feed = TenantFeed(docs.get(tenant, ()), marks.get(tenant, ()))
             # Spread the safety-net reloads over the interval rather than all at once.
@@ -143,6 +150,13 @@ class MongoFeedReadModel:
             # The number first: whatever is logged after it is applied again on top of
             # what the load reads, which is harmless.
             counter = await self._revisions.find_one({"_id": tenant})
+            if counter is None and self._warmed:
+                # Not held at startup and never changed since: nothing live, nothing shared.
+                held = _Held(TenantFeed(), 0, time.monotonic())
+                for change in self._pending[tenant]:
+                    held.feed.apply(change)
+                self._held[tenant] = held
+                return held
             seen = int(counter.get("rev", 0)) if counter else 0
             query = {"tenant": tenant, "status": PUBLISHED}
             docs = [d async for d in self._items.find(query, HIDDEN).batch_size(BATCH)]
@@ -226,14 +240,15 @@ class MongoFeedReadModel:
 
     async def refresh(self) -> None:
         """One pass: apply what was logged since the last, and reload one tenant if due."""
-        tenants = list(self._held)
-        if not tenants:
-            return
-        cursor = self._revisions.find({"_id": {"$in": tenants}})
-        numbers = {doc["_id"]: int(doc.get("rev", 0)) async for doc in cursor}
+        # Every tenant's counter (one small document each): a tenant that had its first
+        # change since this process started is loaded now, before its employees ask.
+        numbers = {d["_id"]: int(d.get("rev", 0)) async for d in self._revisions.find({})}
         for tenant, number in numbers.items():
             held = self._held.get(tenant)
-            if held is not None and number > held.seen:
+            if held is None:
+                if tenant not in self._loading:
+                    self._spawn(self._reload(tenant))
+            elif number > held.seen:
                 await self._catch_up(tenant, held, number)
         now = time.monotonic()
         due = [t for t, h in self._held.items() if now - h.loaded_at > self._reload_seconds]
