@@ -99,9 +99,6 @@ class MongoFeedReadModel:
             held = await self._load_once(tenant)
         return held.feed
 
-    def held(self) -> dict[str, TenantFeed]:
-        return {tenant: held.feed for tenant, held in self._held.items()}
-
     async def warm(self) -> None:
         """Hold every tenant that has live items or shared marks, in one pass over each
         collection, so that no request after startup waits for a load."""
