@@ -33,7 +33,7 @@ def test_feed_filters_pages_and_marks_what_i_shared_and_what_is_new(
     ]
     job = publish(platform, tenant, title=f"A job of {topic}", kind="job", topics=[topic])
     join(platform, tenant, "e15")
-    wait_shareable(platform, tenant, items[-1]["id"], probe="e09")
+    wait_shareable(platform, tenant, items[-1]["id"])
     shared = httpx.post(
         f"{platform.url('share')}/api/v1/shares",
         json={"content_id": items[-1]["id"], "network": "linkedin"},
@@ -96,7 +96,7 @@ def test_a_text_too_long_is_refused_next_to_its_field_in_my_language(
 ) -> None:
     tenant = platform.web_tenant
     item = publish(platform, tenant, title="Too long for X", kind="article")
-    wait_shareable(platform, tenant, item["id"], probe="e09")
+    wait_shareable(platform, tenant, item["id"])
     join(platform, tenant, "e17")
     # The server's check, not the browser's counter: no JavaScript here.
     context = new_context(browser, "phone", java_script_enabled=False)
@@ -127,7 +127,7 @@ def test_a_share_is_scheduled_where_the_network_posts_for_me(
 ) -> None:
     tenant = platform.web_tenant
     item = publish(platform, tenant, title="Scheduled for later", kind="article")
-    wait_shareable(platform, tenant, item["id"], probe="e09")
+    wait_shareable(platform, tenant, item["id"])
     join(platform, tenant, "e18")
     connected = httpx.put(
         f"{platform.url('share')}/api/v1/advocates/me/networks/linkedin",

@@ -88,7 +88,7 @@ def test_an_employee_finds_a_job_post_shares_it_and_sees_the_click_and_points(
     title = "We are hiring: Platform Engineer, Oslo"
     # 1. A curator publishes a job post through the API.
     item = publish_job(platform, tenant, title, site=company_site.url)
-    wait_shareable(platform, tenant, item["id"], probe="e09")
+    wait_shareable(platform, tenant, item["id"])
 
     context = new_context(browser, "desktop")
     opened = answer_outside(context)
@@ -149,7 +149,7 @@ def test_on_a_phone_the_share_sheet_gets_the_tracked_link_and_the_text_is_copied
 ) -> None:
     tenant = platform.web_tenant
     item = publish_job(platform, tenant, "Phone share: Backend engineer")
-    wait_shareable(platform, tenant, item["id"], probe="e09")
+    wait_shareable(platform, tenant, item["id"])
     join(platform, tenant, "e02")
     context = new_context(browser, "phone")
     shared = capture_share_sheet(context)
@@ -173,7 +173,7 @@ def test_the_share_flow_works_with_the_keyboard_alone(
     tenant = platform.web_tenant
     title = "Keyboard share: Support engineer"
     item = publish_job(platform, tenant, title)
-    wait_shareable(platform, tenant, item["id"], probe="e09")
+    wait_shareable(platform, tenant, item["id"])
     join(platform, tenant, "e03")
     context = new_context(browser, "desktop")
     answer_outside(context)

@@ -15,7 +15,7 @@ import httpx
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from support import REPO, token
+from support import REPO, ref, token
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CHORUS_ARTIFACTS", REPO / ".cache" / "artifacts"))
@@ -52,9 +52,10 @@ def join(platform: Any, tenant: str, person: str) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-def wait_shareable(platform: Any, tenant: str, content_id: str, probe: str = "probe") -> None:
+def wait_shareable(platform: Any, tenant: str, content_id: str) -> None:
     """Until the share service knows the item (it learns of it from ContentPublished): a
-    person of the test's own, `probe`, shares it as soon as it can be shared."""
+    person of this call's own shares it as soon as it can be shared."""
+    probe = ref("probe")
     join(platform, tenant, probe)
     deadline = time.monotonic() + 30
     while True:
