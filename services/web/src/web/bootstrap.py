@@ -22,10 +22,10 @@ from web.entrypoints.common import (
     CsrfRejected,
     SignInRequired,
     WebServices,
+    error_page,
     language_of,
     optional_session,
     redirect,
-    render,
 )
 from web.entrypoints.security import SecurityHeaders
 from web.entrypoints.timing import ServerTiming
@@ -95,14 +95,13 @@ def configure(app: FastAPI, role: Role) -> None:
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
         session = await _session(request)
         texts = _texts(request, session)
-        return render(
+        return error_page(
             request,
-            "error.html",
             texts,
             session,
-            status=403,
-            heading=texts.gettext("This form has expired"),
-            message=texts.gettext(
+            403,
+            texts.gettext("This form has expired"),
+            texts.gettext(
                 "For your safety we did not send it. Go back, reload the page and try again."
             ),
         )
@@ -113,16 +112,15 @@ def configure(app: FastAPI, role: Role) -> None:
             return Response(status_code=exc.status_code)
         session = await _session(request)
         texts = _texts(request, session)
-        return render(
+        return error_page(
             request,
-            "error.html",
             texts,
             session,
-            status=exc.status_code if exc.status_code >= 400 else 500,
-            heading=texts.gettext("Page not found")
+            exc.status_code if exc.status_code >= 400 else 500,
+            texts.gettext("Page not found")
             if exc.status_code == 404
             else texts.gettext("Something went wrong"),
-            message=texts.gettext("The address may be mistyped, or the page has moved.")
+            texts.gettext("The address may be mistyped, or the page has moved.")
             if exc.status_code == 404
             else texts.gettext("Please go back and try again."),
         )
@@ -131,14 +129,13 @@ def configure(app: FastAPI, role: Role) -> None:
     async def bad_address(request: Request, exc: RequestValidationError) -> Response:
         session = await _session(request)
         texts = _texts(request, session)
-        return render(
+        return error_page(
             request,
-            "error.html",
             texts,
             session,
-            status=400,
-            heading=texts.gettext("That address did not work"),
-            message=texts.gettext("A part of the address is not valid. Go back and try again."),
+            400,
+            texts.gettext("That address did not work"),
+            texts.gettext("A part of the address is not valid. Go back and try again."),
         )
 
     @app.exception_handler(Exception)
@@ -146,14 +143,13 @@ def configure(app: FastAPI, role: Role) -> None:
         log.exception("page failed", extra={"path": request.url.path})
         session = await _session(request)
         texts = _texts(request, session)
-        return render(
+        return error_page(
             request,
-            "error.html",
             texts,
             session,
-            status=500,
-            heading=texts.gettext("Something went wrong"),
-            message=texts.gettext("Nothing you entered was lost. Please try again in a moment."),
+            500,
+            texts.gettext("Something went wrong"),
+            texts.gettext("Nothing you entered was lost. Please try again in a moment."),
         )
 
     @app.get("/static/vendor/{name}", include_in_schema=False)

@@ -12,23 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from web.domain.times import parse_time
+
 # The engagement counters that count as "engagement" (clicks are a figure of their own,
 # impressions are not engagement).
 ENGAGEMENT = ("reaction", "comment", "reshare")
 CHART_DAYS = 90
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time from a service, as an aware datetime; None if absent or malformed."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _counter(share: Mapping[str, Any], name: str) -> int:

@@ -161,6 +161,20 @@ def render(
     return response
 
 
+def error_page(
+    request: Request,
+    texts: Texts,
+    session: Session | None,
+    status: int,
+    heading: str,
+    message: str,
+) -> HTMLResponse:
+    """A page in the site's layout that says what went wrong and what to do, never a trace."""
+    return render(
+        request, "error.html", texts, session, status=status, heading=heading, message=message
+    )
+
+
 def redirect(url: str, request: Request | None = None) -> Response:
     """303 to `url`; an htmx request is told to go there as a whole page."""
     if request is not None and request.headers.get("hx-request") == "true":

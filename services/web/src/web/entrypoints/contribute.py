@@ -15,7 +15,7 @@ from web.adapters.sessions import Session
 from web.domain import networks
 from web.entrypoints.common import Form, Language, Person, Services, redirect, render
 from web.entrypoints.join import is_member
-from web.entrypoints.share import share_errors
+from web.entrypoints.share import post_share
 from web.i18n import Texts
 
 router = APIRouter(include_in_schema=False)
@@ -162,16 +162,7 @@ async def own_post(
             body["title"] = title
         if text := str(form.get("text", "")).strip():
             body["text"] = text
-        reply = await services.backends.share.call(
-            "POST", "/api/v1/shares", session.token, json=body
-        )
-        if reply.unavailable:
-            errors["form"] = texts.gettext(
-                "Sharing is unavailable right now. Nothing was shared: "
-                "please try again in a minute."
-            )
-        elif not reply.ok:
-            errors = share_errors(reply, texts, networks.LABELS[network])
+        reply, errors = await post_share(services, session, texts, body, network)
     if errors or reply is None:
         advocate = await services.backends.share.call("GET", "/api/v1/advocates/me", session.token)
         return _own_post(request, texts, session, advocate, form, errors, status=422)

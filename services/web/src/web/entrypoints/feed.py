@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from web.domain.times import parse_time
 from web.entrypoints.common import Language, Person, Services, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -17,25 +18,15 @@ KINDS = ("job", "event", "article", "internal")
 PAGE = 12
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def card(item: dict[str, Any], last_visit: datetime | None) -> dict[str, Any]:
     """What a card shows of an item."""
-    published = _parse_time(item.get("published_at") or item.get("publish_at"))
+    published = parse_time(item.get("published_at") or item.get("publish_at"))
     url = item.get("url") or ""
     return {
         **item,
         "published": published,
         "source": urlsplit(url).hostname or "" if url else "",
-        "starts": _parse_time((item.get("event") or {}).get("starts_at")),
+        "starts": parse_time((item.get("event") or {}).get("starts_at")),
         "new": bool(last_visit and published and published > last_visit),
     }
 

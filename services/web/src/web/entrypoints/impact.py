@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain import impact, networks
+from web.domain.times import parse_time
 from web.entrypoints.common import (
     Form,
     Language,
@@ -132,8 +133,8 @@ def _share_row(texts: Texts, share: dict[str, Any]) -> dict[str, Any]:
         "network": networks.LABELS.get(network, str(share.get("network") or "")) if network else "",
         "text": share.get("text") or "",
         "title": share.get("title") or "",
-        "shared_at": impact.parse_time(share.get("shared_at")),
-        "scheduled_at": impact.parse_time(share.get("scheduled_at")),
+        "shared_at": parse_time(share.get("shared_at")),
+        "scheduled_at": parse_time(share.get("scheduled_at")),
         "status": status,
         "status_label": status_label(texts, status),
         "tracked_url": share.get("tracked_url") or "",
@@ -222,7 +223,7 @@ def live_context(
         "chart_end": days[-1].day,
         "streak": impact.streak(
             (
-                impact.parse_time(s.get("shared_at"))
+                parse_time(s.get("shared_at"))
                 for s in items
                 if s.get("status", "shared") == "shared"
             ),
@@ -258,7 +259,7 @@ def _reasons(texts: Texts, entries: list[dict[str, Any]], challenges: dict[str, 
     for entry in entries:
         entry["why"] = reason_text(texts, entry, challenges)
         entry["signed"] = signed(texts, int(entry.get("points") or 0))
-        entry["at"] = impact.parse_time(entry.get("awarded_at"))
+        entry["at"] = parse_time(entry.get("awarded_at"))
 
 
 @router.get("/impact")
@@ -275,7 +276,7 @@ async def impact_page(
     now = datetime.now(UTC)
     challenge_list = []
     for c in (challenges.data or {}).get("challenges") or [] if challenges.ok else []:
-        ends, starts = impact.parse_time(c.get("ends_at")), impact.parse_time(c.get("starts_at"))
+        ends, starts = parse_time(c.get("ends_at")), parse_time(c.get("starts_at"))
         if ends is not None and ends <= now:
             continue
         target = max(int(c.get("target") or 1), 1)
@@ -295,7 +296,7 @@ async def impact_page(
     live = live_context(texts, shares, points, now.date())
     _reasons(texts, live["entries"], names)
     badge_list = [
-        {**b, "label": badge_text(texts, b), "earned": impact.parse_time(b.get("earned_at"))}
+        {**b, "label": badge_text(texts, b), "earned": parse_time(b.get("earned_at"))}
         for b in ((badges.data or {}).get("badges") or [] if badges.ok else [])
     ]
     return render(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +12,7 @@ from fastapi.responses import Response
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain import networks
+from web.domain.times import parse_time
 from web.entrypoints.common import (
     Form,
     Language,
@@ -27,17 +27,6 @@ from web.i18n import Texts
 
 router = APIRouter(include_in_schema=False)
 MAX_AUDIENCE = 1_000_000_000
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 time from a service's JSON, as an aware datetime; None if it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def is_member(advocate: Reply) -> bool:

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain import networks
+from web.domain.times import parse_time
 from web.entrypoints.common import (
     SESSION_COOKIE,
     Form,
@@ -23,7 +24,7 @@ from web.entrypoints.common import (
     redirect,
     render,
 )
-from web.entrypoints.join import is_member, parse_audience, parse_time
+from web.entrypoints.join import is_member, parse_audience
 from web.i18n import Texts
 
 router = APIRouter(include_in_schema=False)

@@ -10,16 +10,17 @@ from fastapi.responses import Response
 
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
+from web.domain.times import parse_time
 from web.entrypoints.common import (
     Form,
     Language,
     Person,
     Services,
     WebServices,
+    error_page,
     redirect,
     render,
 )
-from web.entrypoints.join import parse_time
 from web.i18n import Texts
 
 router = APIRouter(include_in_schema=False)
@@ -125,14 +126,13 @@ async def _confirm(
         (i for i in (catalog.data or {}).get("items", []) if i["item_id"] == item_id), None
     )
     if catalog.ok and found is None:
-        return render(
+        return error_page(
             request,
-            "error.html",
             texts,
             session,
-            status=404,
-            heading=texts.gettext("This reward is not in the catalog"),
-            message=texts.gettext("It may have been taken out. See the rewards there are now."),
+            404,
+            texts.gettext("This reward is not in the catalog"),
+            texts.gettext("It may have been taken out. See the rewards there are now."),
         )
     return render(
         request,

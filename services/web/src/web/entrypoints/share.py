@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from contracts.events import Network
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain import networks
@@ -19,6 +20,7 @@ from web.entrypoints.common import (
     Person,
     Services,
     WebServices,
+    error_page,
     redirect,
     render,
 )
@@ -64,6 +66,27 @@ def share_errors(reply: Reply, texts: Texts, network: str) -> dict[str, str]:
     else:
         errors["form"] = texts.gettext("The share did not go through. Please try again.")
     return errors
+
+
+async def post_share(
+    services: WebServices,
+    session: Session,
+    texts: Texts,
+    body: dict[str, Any],
+    network: Network,
+) -> tuple[Reply, dict[str, str]]:
+    """Ask the share service for the share; its refusal as messages by form field."""
+    reply = await services.backends.share.call("POST", "/api/v1/shares", session.token, json=body)
+    if reply.unavailable:
+        return reply, {
+            "form": texts.gettext(
+                "Sharing is unavailable right now. Nothing was shared: "
+                "please try again in a minute."
+            )
+        }
+    if not reply.ok:
+        return reply, share_errors(reply, texts, networks.LABELS[network])
+    return reply, {}
 
 
 async def _panel_data(
@@ -113,14 +136,13 @@ async def share_panel(
     """The share panel of one item."""
     item, advocate, rules = await _panel_data(services, session, content_id)
     if item.status == 404:
-        return render(
+        return error_page(
             request,
-            "error.html",
             texts,
             session,
-            status=404,
-            heading=texts.gettext("This item is not in your feed"),
-            message=texts.gettext("It may have expired, or it is meant for another team."),
+            404,
+            texts.gettext("This item is not in your feed"),
+            texts.gettext("It may have expired, or it is meant for another team."),
         )
     if advocate.status == 404 or (advocate.ok and not _enrolled(advocate)):
         return redirect(f"/join?next=/share/{content_id}")
@@ -200,16 +222,7 @@ async def share(
         if scheduled_at:
             body["scheduled_at"] = scheduled_at
             body["method"] = "api"
-        reply = await services.backends.share.call(
-            "POST", "/api/v1/shares", session.token, json=body
-        )
-        if reply.unavailable:
-            errors["form"] = texts.gettext(
-                "Sharing is unavailable right now. Nothing was shared: "
-                "please try again in a minute."
-            )
-        elif not reply.ok:
-            errors = share_errors(reply, texts, networks.LABELS[network])
+        reply, errors = await post_share(services, session, texts, body, network)
     if errors or reply is None:
         if wants_json:
             return JSONResponse({"errors": errors}, status_code=422)
@@ -260,14 +273,13 @@ async def shared(
         services.backends.rewards.call("GET", "/api/v1/rules", session.token),
     )
     if share_reply.status in (403, 404):
-        return render(
+        return error_page(
             request,
-            "error.html",
             texts,
             session,
-            status=404,
-            heading=texts.gettext("Page not found"),
-            message=texts.gettext("The address may be mistyped, or the page has moved."),
+            404,
+            texts.gettext("Page not found"),
+            texts.gettext("The address may be mistyped, or the page has moved."),
         )
     data = share_reply.data or {}
     network = networks.parse(str(data.get("network", "")))
