@@ -405,7 +405,12 @@ async def leaderboard_page(
         rewards.call("GET", "/api/v1/me/points", session.token, params={"limit": 200}),
         rewards.call("GET", "/api/v1/me/leaderboard-visibility", session.token),
     )
-    names = {p.id: p.name for p in services.settings.people if p.tenant == session.tenant}
+    # Rewards knows people by id. Names come from the development sign-in's list on a local
+    # installation (and for me, from my session); elsewhere the directory will give them.
+    local = services.settings.env == "local"
+    people = services.settings.people if local else []
+    names = {p.id: p.name for p in people if p.tenant == session.tenant}
+    names[session.employee_id] = session.name
 
     def row(r: dict[str, Any]) -> dict[str, Any]:
         employee = str(r.get("employee_id") or "")
