@@ -62,6 +62,16 @@ class ContentRepository:
         cursor = self.items.find(query, HIDDEN).sort("_id", DESCENDING).limit(limit)
         return [doc async for doc in cursor]
 
+    async def created_by(
+        self, tenant: str, employee_id: str, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Items an employee created (suggestions and own items, any status), newest first."""
+        query: dict[str, Any] = {"tenant": tenant, "created_by": employee_id}
+        if after:
+            query["_id"] = {"$lt": after}
+        cursor = self.items.find(query, HIDDEN).sort("_id", DESCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
     async def due(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         return [doc async for doc in self.items.find(query, HIDDEN).limit(limit)]
 
@@ -133,6 +143,18 @@ class ContentRepository:
         return await self.acknowledgements.find_one(
             {"_id": f"{tenant}:{employee}:{version}"}, HIDDEN
         )
+
+    async def acknowledgements_of(self, tenant: str, employee: str) -> list[dict[str, Any]]:
+        """Every guidelines version an employee acknowledged, oldest first."""
+        cursor = self.acknowledgements.find(
+            {"tenant": tenant, "employee_id": employee}, HIDDEN
+        ).sort("version", ASCENDING)
+        return [doc async for doc in cursor]
+
+    async def shared_by(self, tenant: str, employee: str) -> list[str]:
+        """The items an employee shared, as counted from PostShared."""
+        doc = await self.shared.find_one({"_id": f"{tenant}:{employee}"})
+        return sorted((doc or {}).get("content_ids") or [])
 
     async def tenant_settings(self, tenant: str) -> dict[str, Any]:
         return await self.tenants.find_one({"_id": tenant}) or {"_id": tenant}

@@ -379,4 +379,46 @@ async def put_settings(body: SettingsIn, user: Admin, services: Services) -> Set
     return SettingsOut(disclosure_hashtag=doc.get("disclosure_hashtag"))
 
 
-routers = [router, feed_router, preview_router, guidelines_router, settings_router]
+me_router = APIRouter(prefix="/api/v1/me", tags=["me"])
+
+
+class MyContentRecords(BaseModel):
+    acknowledgements: list[AcknowledgementOut]
+    shared_content_ids: list[str] = Field(description="items the caller shared")
+
+
+class MyContentExport(BaseModel):
+    employee_id: str
+    items: list[ContentOut] = Field(description="items the caller created, newest first")
+    records: MyContentRecords | None = Field(
+        description="the caller's other records; on the first page only (no cursor)"
+    )
+    next_cursor: str | None
+
+
+@me_router.get("/export", response_model=MyContentExport)
+async def export_my_content(
+    user: CurrentUser, services: Services, cursor: str | None = None, limit: Limit = 100
+) -> MyContentExport:
+    """Everything the content hub holds about the caller, a page of their items at a time."""
+    position = decode_cursor(cursor)
+    after = position.get("id") if position else None
+    if position is not None and not isinstance(after, str):
+        raise handlers.invalid(("cursor", "not a cursor this API returned"))
+    found = await handlers.my_content(services, user, after, limit)
+    records = None
+    if found.acknowledgements is not None and found.shared_content_ids is not None:
+        records = MyContentRecords(
+            acknowledgements=[AcknowledgementOut(**d) for d in found.acknowledgements],
+            shared_content_ids=found.shared_content_ids,
+        )
+    following = found.items[-1]["_id"] if len(found.items) == limit else None
+    return MyContentExport(
+        employee_id=user.employee_id,
+        items=[_out(d) for d in found.items],
+        records=records,
+        next_cursor=encode_cursor({"id": following}) if following else None,
+    )
+
+
+routers = [router, feed_router, preview_router, guidelines_router, settings_router, me_router]

@@ -406,6 +406,28 @@ async def list_content(
     return await services.repo.page(user.tenant, after, limit, filters)
 
 
+@dataclass(frozen=True)
+class MyContent:
+    """What the hub holds about one employee: a page of the items they created, and (on
+    the first page) their acknowledgements and the items they shared."""
+
+    items: list[dict[str, Any]]
+    acknowledgements: list[dict[str, Any]] | None
+    shared_content_ids: list[str] | None
+
+
+async def my_content(
+    services: Services, user: Principal, after: str | None, limit: int
+) -> MyContent:
+    """The caller's own data, for a download of it; only ever theirs, whatever their role."""
+    items = await services.repo.created_by(user.tenant, user.employee_id, after, limit)
+    if after is not None:
+        return MyContent(items, None, None)
+    acknowledgements = await services.repo.acknowledgements_of(user.tenant, user.employee_id)
+    shared = await services.repo.shared_by(user.tenant, user.employee_id)
+    return MyContent(items, acknowledgements, shared)
+
+
 # -- the clock's moves -----------------------------------------------------------------------
 
 

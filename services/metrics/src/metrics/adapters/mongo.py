@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS
+from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS, erasure_key
 
 DUPLICATE_KEY = 11000
 POINTER = "active"
@@ -103,6 +103,9 @@ class MetricsRepository:
             return str(doc["pseudonym"])
         return pseudonym
 
+    async def is_erased(self, tenant: str, employee: str) -> bool:
+        return await self.erasures.find_one({"_id": erasure_key(tenant, employee)}) is not None
+
     async def erase_advocate(
         self, generation: int, tenant: str, employee: str, pseudonym: str
     ) -> int:
@@ -176,6 +179,16 @@ class MetricsRepository:
     ) -> list[dict[str, Any]]:
         projection = {name: 1 for name in fields}
         return [doc async for doc in self.facts(generation).find(match, projection)]
+
+    async def facts_of_advocate(
+        self, generation: int, tenant: str, employee: str, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """One advocate's facts in `_id` order, from after `after`."""
+        query: dict[str, Any] = {"tenant": tenant, "advocate": employee}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self.facts(generation).find(query).sort("_id", ASCENDING).limit(limit)
+        return [doc async for doc in cursor]
 
     async def share_groups(self, generation: int, tenant: str) -> set[tuple[str, str]]:
         """(advocate, group) pairs seen on shares."""

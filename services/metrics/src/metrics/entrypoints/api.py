@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
+from chassis.ids import decode_cursor, encode_cursor
 from contracts import ContentKind, Network
+from metrics.domain.facts import COUNTERS
 from metrics.domain.figures import FORMULAS, derive
 from metrics.service_layer import handlers
 from metrics.service_layer.handlers import Figures, Slice
@@ -169,6 +171,66 @@ async def emv(user: Manager, services: Services, where: Period) -> dict[str, Any
 async def report(user: Manager, services: Services, where: Period) -> dict[str, Any]:
     """Program report: the period's results, trends, top performers, funnel and goals."""
     return await (await Figures.open(services, user.tenant)).report(where)
+
+
+# -- my data ---------------------------------------------------------------------------
+
+
+class FactOut(BaseModel):
+    id: str = Field(description="the event the fact was made from: `<event>:<event id>`")
+    type: str
+    time: datetime
+    day: str
+    content: str | None = None
+    network: str | None = None
+    campaign: str | None = None
+    kind: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    department: str | None = None
+    location: str | None = None
+    status: str | None = None
+    badge: str | None = None
+    version: int | None = None
+    counters: dict[str, float] = Field(default_factory=dict)
+
+
+class MyMetricsExport(BaseModel):
+    employee_id: str
+    erased: bool = Field(description="erased on request: nothing here names the caller any more")
+    facts: list[FactOut] = Field(description="facts naming the caller, one per event")
+    totals: dict[str, float] | None = Field(
+        description="the caller's counters summed over all their facts; first page only"
+    )
+    next_cursor: str | None
+
+
+def _fact_out(doc: dict[str, Any]) -> FactOut:
+    described = {k: v for k, v in doc.items() if k in FactOut.model_fields and k != "counters"}
+    counters = {name: doc[name] for name in COUNTERS if doc.get(name)}
+    return FactOut(**{**described, "id": doc["_id"]}, counters=counters)
+
+
+@router.get("/me/export", response_model=MyMetricsExport, tags=["me"])
+async def export_my_data(
+    user: CurrentUser,
+    services: Services,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> MyMetricsExport:
+    """Everything metrics holds about the caller: the facts naming them, a page at a time."""
+    position = decode_cursor(cursor)
+    after = position.get("after") if position else None
+    if position is not None and not isinstance(after, str):
+        raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned")
+    found = await handlers.my_facts(services, user.tenant, user.employee_id, after, limit)
+    following = found.facts[-1]["_id"] if len(found.facts) == limit else None
+    return MyMetricsExport(
+        employee_id=user.employee_id,
+        erased=found.erased,
+        facts=[_fact_out(d) for d in found.facts],
+        totals=found.totals,
+        next_cursor=encode_cursor({"after": following}) if following else None,
+    )
 
 
 # -- settings --------------------------------------------------------------------------

@@ -507,3 +507,32 @@ async def summary(
         }
     rows = await repo.sums(await repo.active_generation(), match, ())
     return {name: value for name, value in (rows[0][1] if rows else {}).items() if value}
+
+
+# -- one advocate's data, for its download -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class MyFacts:
+    """What metrics holds about one advocate: a page of the facts naming them and (on the
+    first page) their totals; nothing once they were erased."""
+
+    erased: bool
+    facts: list[dict[str, Any]]
+    totals: dict[str, float] | None
+
+
+async def my_facts(
+    services: Services, tenant: str, employee: str, after: str | None, limit: int
+) -> MyFacts:
+    repo = services.repo
+    if await repo.is_erased(tenant, employee):
+        # Their facts carry a pseudonym now; naming it here would tie it to them again.
+        return MyFacts(erased=True, facts=[], totals=None)
+    generation = await repo.active_generation()
+    facts = await repo.facts_of_advocate(generation, tenant, employee, after, limit)
+    totals = None
+    if after is None:
+        rows = await repo.sums(generation, {"tenant": tenant, "advocate": employee}, ())
+        totals = {name: value for name, value in (rows[0][1] if rows else {}).items() if value}
+    return MyFacts(erased=False, facts=facts, totals=totals)

@@ -167,6 +167,21 @@ class RewardsRepository:
         cursor = self.ledger.find(query).sort("awarded_at", DESCENDING).limit(limit)
         return [doc async for doc in cursor]
 
+    async def ledger_page(
+        self, tenant: str, employee_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[dict[str, Any]]:
+        """An employee's ledger, newest first, ties in award id order: every entry once
+        however many share a moment, from the position `after` (awarded at, award id)."""
+        query: dict[str, Any] = {"tenant": tenant, "employee_id": employee_id}
+        if after is not None:
+            at, award_id = after
+            query["$or"] = [
+                {"awarded_at": {"$lt": at}},
+                {"awarded_at": at, "_id": {"$lt": award_id}},
+            ]
+        cursor = self.ledger.find(query).sort([("awarded_at", DESCENDING), ("_id", DESCENDING)])
+        return [doc async for doc in cursor.limit(limit)]
+
     async def activities_between(self, tenant: str, start: Any, end: Any) -> list[dict[str, Any]]:
         """Activities of a window, once each (a batch delivered twice stored them twice)."""
         cursor = self.activities.find(

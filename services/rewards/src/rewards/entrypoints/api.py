@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
+from chassis.ids import decode_cursor, encode_cursor
 from rewards.adapters import events as convert
 from rewards.domain.ledger import replay
 from rewards.domain.rules import DEFAULT_RULES, Action
@@ -140,6 +141,156 @@ async def my_redemptions(user: CurrentUser, app: App) -> dict[str, Any]:
     """What the caller redeemed from the catalog, newest first."""
     found = await handlers.redemptions_of(app.services, user.tenant, user.employee_id)
     return {"redemptions": found}
+
+
+class Balance(BaseModel):
+    balance: int = Field(description="what is left to spend")
+    earned: int
+    clawed_back: int
+    spent: int
+
+
+class DayUse(BaseModel):
+    total: int = Field(description="points counted against the daily maximum")
+    per_action: dict[str, int]
+
+
+class StandingOut(BaseModel):
+    earned: int = 0
+    month_key: str | None = None
+    month_points: int = 0
+    week_key: str | None = None
+    week_points: int = 0
+    shares: int = 0
+    streak: int = Field(0, description="weeks in a row with a share")
+    streak_week: str | None = None
+    daily_use: dict[str, DayUse] = Field(
+        default_factory=dict, description="what the daily caps counted, per UTC day"
+    )
+    groups: list[str] = Field(default_factory=list, description="as learnt from events")
+    department: str | None = None
+    location: str | None = None
+    opted_out: bool = False
+
+
+class BadgeOut(BaseModel):
+    badge: str
+    name: str
+    earned_at: datetime
+    month: str | None = None
+
+
+class ChallengeProgress(BaseModel):
+    challenge_id: str
+    name: str | None = None
+    action: str | None = None
+    target: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    progress: int
+
+
+class RedemptionOut(BaseModel):
+    redemption_id: str
+    item_id: str
+    name: str
+    points: int
+    at: datetime
+
+
+class SpendOut(BaseModel):
+    seq: int
+    points: int = Field(description="a charge, or a refund when negative")
+    spent: int = Field(description="the running total spent")
+    redemption_id: str | None = None
+    item_id: str | None = None
+    name: str | None = None
+    at: datetime | None = None
+    refund: bool = False
+
+
+class LeaderboardVisibility(BaseModel):
+    hidden: bool
+    opt_in: bool | None
+
+
+class MyRewardsRecords(BaseModel):
+    points: Balance
+    standing: StandingOut
+    badges: list[BadgeOut]
+    challenges: list[ChallengeProgress]
+    redemptions: list[RedemptionOut]
+    spends: list[SpendOut]
+    leaderboard_visibility: LeaderboardVisibility
+
+
+class MyRewardsExport(BaseModel):
+    employee_id: str
+    ledger: list[LedgerEntry] = Field(description="every award and reversal, newest first")
+    records: MyRewardsRecords | None = Field(
+        description="the caller's other records; on the first page only (no cursor)"
+    )
+    next_cursor: str | None
+
+
+def _ledger_position(cursor: str | None) -> tuple[datetime, str] | None:
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    try:
+        return datetime.fromisoformat(position["at"]), str(position["id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned") from exc
+
+
+def _my_records(user: Principal, found: handlers.MyRewards) -> MyRewardsRecords:
+    doc = found.standing or {}
+    days = convert.standing_from_doc(user.tenant, user.employee_id, doc).days
+    badges = [
+        BadgeOut(badge=b, name=v["name"], earned_at=v["earned_at"])
+        for b, v in sorted((doc.get("badges") or {}).items())
+    ]
+    badges.extend(BadgeOut(**d) for d in sorted(found.month_badges or [], key=lambda d: d["month"]))
+    profile = found.profile or {}
+    return MyRewardsRecords(
+        points=Balance(**(found.balance or {})),
+        standing=StandingOut(
+            **{k: v for k, v in doc.items() if k in StandingOut.model_fields and v is not None},
+            daily_use={
+                day: DayUse(total=use.total, per_action=dict(use.per_action))
+                for day, use in sorted(days.items())
+            },
+        ),
+        badges=badges,
+        challenges=[ChallengeProgress(**c) for c in found.challenges or []],
+        redemptions=[RedemptionOut(**r) for r in found.redemptions or []],
+        spends=[SpendOut(**s) for s in found.spends or []],
+        leaderboard_visibility=LeaderboardVisibility(
+            hidden=bool(profile.get("hidden", False)), opt_in=profile.get("leaderboard_opt_in")
+        ),
+    )
+
+
+@me.get("/export", response_model=MyRewardsExport)
+async def export_my_data(
+    user: CurrentUser,
+    app: App,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> MyRewardsExport:
+    """Everything rewards holds about the caller: the whole ledger, a page at a time."""
+    after = _ledger_position(cursor)
+    found = await handlers.my_rewards(app.services, user.tenant, user.employee_id, limit, after)
+    following = None
+    if len(found.ledger) == limit:
+        last = found.ledger[-1]
+        following = encode_cursor({"at": last["awarded_at"].isoformat(), "id": last["_id"]})
+    return MyRewardsExport(
+        employee_id=user.employee_id,
+        ledger=[LedgerEntry(award_id=e["_id"], **e) for e in found.ledger],
+        records=_my_records(user, found) if after is None else None,
+        next_cursor=following,
+    )
 
 
 # -- leaderboards --------------------------------------------------------------------------

@@ -558,6 +558,52 @@ async def redemptions_of(services: Services, tenant: str, employee_id: str) -> l
     ]
 
 
+@dataclass(frozen=True)
+class MyRewards:
+    """What rewards holds about one employee: a page of their ledger and, on the first
+    page, everything else (standing, badges, challenges, spending, leaderboard choices)."""
+
+    ledger: list[dict[str, Any]]
+    balance: dict[str, int] | None = None
+    standing: dict[str, Any] | None = None
+    month_badges: list[dict[str, Any]] | None = None
+    challenges: list[dict[str, Any]] | None = None
+    redemptions: list[dict[str, Any]] | None = None
+    spends: list[dict[str, Any]] | None = None
+    profile: dict[str, Any] | None = None
+
+
+async def my_rewards(
+    services: Services,
+    tenant: str,
+    employee_id: str,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> MyRewards:
+    """The caller's own data for its download."""
+    repo = services.repo
+    ledger = await repo.ledger_page(tenant, employee_id, limit, after)
+    if after is not None:
+        return MyRewards(ledger)
+    standing = await repo.standing(tenant, employee_id) or {}
+    progress: dict[str, int] = standing.get("challenges") or {}
+    known = {c["challenge_id"]: c for c in (await repo.tenant(tenant)).get("challenges", [])}
+    # Described as the tenant lists them; progress on one no longer listed is shown bare.
+    challenges = [
+        {**known.get(c, {"challenge_id": c}), "progress": n} for c, n in sorted(progress.items())
+    ]
+    return MyRewards(
+        ledger,
+        balance=await balance(services, tenant, employee_id),
+        standing=standing,
+        month_badges=await repo.month_badges_of(tenant, employee_id),
+        challenges=challenges,
+        redemptions=await redemptions_of(services, tenant, employee_id),
+        spends=await repo.spends_of(tenant, employee_id),
+        profile=await repo.profile(tenant, employee_id),
+    )
+
+
 async def save_item(services: Services, tenant: str, item_id: str, fields: dict[str, Any]) -> None:
     """Stock is what is left to sell now: on top of the units already sold."""
     head = await services.repo.chain_head("units", f"{tenant}:{item_id}")

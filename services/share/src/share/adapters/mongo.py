@@ -197,3 +197,32 @@ class ShareRepository:
             doc["_id"]: doc
             async for doc in self.counted.find({"_id": {"$in": share_ids}}, {"_wm": 0})
         }
+
+    # -- one person's data, for its download -----------------------------------------------
+
+    async def daily_counts_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+        """The day counters of the daily cap (`<tenant>:<employee>:<YYYY-MM-DD>`) still kept."""
+        prefix = f"{tenant}:{employee_id}:"
+        # A range on `_id` rather than a regular expression: both servers take it as is.
+        found = self.daily_counts.find({"_id": {"$gt": prefix, "$lt": prefix + "\uffff"}})
+        # Another employee's id may begin with this one's and a colon: only a day may follow.
+        return [
+            doc
+            async for doc in found
+            if len(rest := doc["_id"][len(prefix) :]) == 10 and _is_day(rest)
+        ]
+
+    async def network_tokens_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+        """What is kept of an employee's posting tokens, without the tokens themselves."""
+        found = self.tokens.find(
+            {"tenant": tenant, "employee_id": employee_id}, {"author": 1, "expires_at": 1}
+        )
+        return [doc async for doc in found]
+
+
+def _is_day(text: str) -> bool:
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True

@@ -388,4 +388,111 @@ async def report_engagement(request: Request, services: Services) -> EngagementA
     return EngagementAck(id=engagement_id, status=status)
 
 
-ROUTERS = (advocates, shares, settings, engagements)
+# -- my data -------------------------------------------------------------------------
+
+
+class AdvocateRecordOut(AdvocateOut):
+    groups: list[str] = Field(default_factory=list, description="as when last enrolled")
+    location: str | None = None
+
+
+class NetworkTokenOut(BaseModel):
+    network: str
+    author: str | None = Field(None, description="the caller's id on the network")
+    expires_at: datetime | None = None
+
+
+class DailyCountOut(BaseModel):
+    day: str
+    shares: int
+
+
+class MyShareRecords(BaseModel):
+    advocate: AdvocateRecordOut | None = Field(description="null if never joined")
+    acknowledged_guidelines_version: int | None
+    network_tokens: list[NetworkTokenOut] = Field(
+        description="posting tokens kept for the caller (the tokens themselves never leave)"
+    )
+    daily_share_counts: list[DailyCountOut] = Field(description="the daily cap's recent days")
+
+
+class MyShareOut(ShareOut):
+    title: str = ""
+    summary: str = ""
+    image_url: str | None = None
+    content_kind: str | None = None
+    campaign_id: str | None = None
+    audience_size: int = 0
+    employee_groups: list[str] = Field(default_factory=list)
+    viewer: dict[str, Any] = Field(default_factory=dict, description="the caller as they shared")
+    created_at: datetime | None = None
+    reason: str | None = Field(None, description="why a scheduled share was not posted")
+    stopped: bool = Field(False, description="its clicks no longer count (opted out)")
+
+
+class MyShareExport(BaseModel):
+    employee_id: str
+    shares: list[MyShareOut] = Field(description="the caller's shares, newest first")
+    records: MyShareRecords | None = Field(
+        description="the caller's other records; on the first page only (no cursor)"
+    )
+    next_cursor: str | None
+
+
+def _my_share_out(doc: dict[str, Any], base_url: str) -> MyShareOut:
+    extra = {k: doc[k] for k in MyShareOut.model_fields.keys() - ShareOut.model_fields if k in doc}
+    return MyShareOut(**_share_out(doc, base_url).model_dump(), **extra)
+
+
+def _my_records(found: handlers.MyShareData) -> MyShareRecords:
+    advocate = None
+    if found.advocate is not None:
+        advocate = AdvocateRecordOut(
+            **_advocate_out(found.advocate).model_dump(),
+            groups=found.advocate.get("groups") or [],
+            location=found.advocate.get("location"),
+        )
+    return MyShareRecords(
+        advocate=advocate,
+        acknowledged_guidelines_version=found.acknowledged_version,
+        network_tokens=[
+            NetworkTokenOut(
+                network=t["_id"].rsplit(":", 1)[-1],
+                author=t.get("author"),
+                expires_at=t.get("expires_at"),
+            )
+            for t in found.network_tokens or []
+        ],
+        daily_share_counts=[
+            DailyCountOut(day=d["_id"][-10:], shares=int(d.get("n", 0)))
+            for d in sorted(found.daily_counts or [], key=lambda d: str(d["_id"]))
+        ],
+    )
+
+
+mine = APIRouter(prefix="/api/v1/me", tags=["me"])
+
+
+@mine.get("/export", response_model=MyShareExport)
+async def export_my_data(
+    user: CurrentUser,
+    services: Services,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> MyShareExport:
+    """Everything sharing holds about the caller, a page of their shares at a time."""
+    position = decode_cursor(cursor)
+    before = position.get("before") if position else None
+    if position is not None and not isinstance(before, str):
+        raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned")
+    found = await handlers.my_data(services, user, before, limit)
+    following = found.shares[-1]["_id"] if len(found.shares) == limit else None
+    return MyShareExport(
+        employee_id=user.employee_id,
+        shares=[_my_share_out(d, services.public_base_url) for d in found.shares],
+        records=_my_records(found) if before is None else None,
+        next_cursor=encode_cursor({"before": following}) if following else None,
+    )
+
+
+ROUTERS = (advocates, shares, settings, engagements, mine)

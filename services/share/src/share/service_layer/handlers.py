@@ -607,6 +607,36 @@ async def history(
     return docs
 
 
+@dataclass(frozen=True)
+class MyShareData:
+    """What sharing holds about one employee: a page of their shares (with engagement
+    counters) and, on the first page, their other records."""
+
+    shares: list[dict[str, Any]]
+    advocate: dict[str, Any] | None = None
+    acknowledged_version: int | None = None
+    network_tokens: list[dict[str, Any]] | None = None
+    daily_counts: list[dict[str, Any]] | None = None
+
+
+async def my_data(
+    services: Services, user: Principal, before: str | None, limit: int
+) -> MyShareData:
+    """The caller's own data for its download: never a token, never a visitor of theirs."""
+    shares = await history(services, user, user.employee_id, None, before, limit)
+    if before is not None:
+        return MyShareData(shares)
+    repo = services.repo
+    acknowledged = await repo.acknowledged_version(user.tenant, user.employee_id)
+    return MyShareData(
+        shares,
+        advocate=await repo.advocate(user.tenant, user.employee_id),
+        acknowledged_version=acknowledged or None,
+        network_tokens=await repo.network_tokens_of(user.tenant, user.employee_id),
+        daily_counts=await repo.daily_counts_of(user.tenant, user.employee_id),
+    )
+
+
 # -- engagements ----------------------------------------------------------------------
 
 
