@@ -6,8 +6,11 @@ Each test signs in as its own person (e20..e29) and checks every page it passes 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -15,7 +18,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from web_support import axe_violations, join, screenshot, sign_in
 
-from support import ref, token
+from support import eventually, ref, token
 
 GUIDELINES = {
     "title": "How we share",
@@ -243,6 +246,32 @@ def test_settings_and_the_download_of_my_data(
     ).json()
     assert visibility["hidden"] is True
 
+    suggestion = httpx.post(
+        f"{_api(platform, 'content')}/api/v1/content",
+        json={"title": f"Worth sharing {ref('')}", "kind": "article", "url": "https://x.example"},
+        headers=token(tenant, "e23"),
+        timeout=10,
+    )
+    assert suggestion.status_code == 201, suggestion.text
+    # The workers count the share: until the ledger and the facts hold it, they are missing.
+    _exported(
+        platform,
+        tenant,
+        "e23",
+        "rewards",
+        lambda m: (
+            bool(m["ledger"])
+            and sum(e["points"] for e in m["ledger"]) == m["records"]["points"]["earned"]
+        ),
+    )
+    _exported(
+        platform,
+        tenant,
+        "e23",
+        "metrics",
+        lambda m: any(f["type"] == "post-shared" for f in m["facts"]),
+    )
+
     with page.expect_download() as downloading:
         page.locator("#privacy").get_by_role("link", name="Download your data").click()
     download = downloading.value
@@ -250,15 +279,52 @@ def test_settings_and_the_download_of_my_data(
     assert download.suggested_filename.endswith(".json")
     mine = json.loads(open(download.path(), encoding="utf-8").read())
     assert mine["person"]["employee_id"] == "e23"
+    for service in ("content", "share", "rewards", "metrics"):
+        assert "unavailable" not in mine[service], mine[service]
     assert mine["share"]["advocate"]["networks"]["linkedin"]["audience_size"] == 300
     assert [s["id"] for s in mine["share"]["shares"]] == [shared["id"]]
-    assert {"points", "badges", "challenges", "redemptions"} <= set(mine["rewards"])
+    assert "engagement" in mine["share"]["shares"][0]
+    assert {"points", "badges", "challenges", "redemptions", "standing"} <= set(mine["rewards"])
     assert mine["rewards"]["leaderboard_visibility"]["hidden"] is True
-    assert "guidelines_acknowledgement" in mine["content"]
+    ledger = mine["rewards"]["ledger"]
+    assert ledger and all(e["points"] for e in ledger)
+    assert sum(e["points"] for e in ledger) == mine["rewards"]["points"]["earned"]
+    assert [i["id"] for i in mine["content"]["items"]] == [suggestion.json()["id"]]
+    assert mine["content"]["items"][0]["suggestion"] is True
+    assert "acknowledgements" in mine["content"]
+    facts = mine["metrics"]["facts"]
+    assert mine["metrics"]["erased"] is False
+    assert [f["counters"]["shares"] for f in facts if f["type"] == "post-shared"] == [1]
+    assert mine["metrics"]["totals"]["shares"] == 1
     sessions = mine["web"]["sessions"]
     assert len(sessions) == 2
     assert all("token" not in s and "csrf" not in s and "_id" not in s for s in sessions)
-    assert "unavailable" not in mine["share"] and "unavailable" not in mine["rewards"]
+    # Mine only: no other person of the tenant appears anywhere in the services' parts.
+    others = {f"e{n:02d}" for n in range(1, 41)} - {"e23"}
+    text = json.dumps({k: mine[k] for k in ("content", "share", "rewards", "metrics")})
+    assert not [o for o in others if f'"{o}"' in text]
+
+
+def _exported(
+    platform: Any, tenant: str, person: str, service: str, check: Callable[[Any], bool]
+) -> None:
+    """Until the service's own export of `person`'s data passes `check`."""
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def export() -> Any:
+                answer = await http.get(
+                    f"{_api(platform, service)}/api/v1/me/export", headers=token(tenant, person)
+                )
+                assert answer.status_code == 200, answer.text
+                return answer.json()
+
+            await eventually(export, check, timeout=60)
+
+    # Playwright's own event loop runs in this thread: the waiting runs in another.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def test_leaving_is_one_confirmed_step(

@@ -29,8 +29,7 @@ from web.i18n import Texts
 
 router = APIRouter(include_in_schema=False)
 NetworkName = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[a-z]+$")]
-SHARE_PAGE = 200
-MAX_SHARE_PAGES = 500
+MAX_EXPORT_PAGES = 1000
 # Session fields that open a session or sign a form: never in an export.
 SECRET_FIELDS = ("_id", "token", "csrf")
 
@@ -53,25 +52,21 @@ def export_section(
 ) -> dict[str, Any]:
     """One service's part of the export: what it answered, a note for what it did not."""
     section: dict[str, Any] = {}
-    notes: list[str] = []
+    missing: list[str] = []
     for name, reply in replies.items():
-        if reply.ok:
-            section[name] = reply.data
-        elif reply.status == 404:
-            section[name] = None
-        else:
-            section[name] = None
-            notes.append(
-                texts.gettext(
-                    "%(what)s: the %(service)s service did not answer, so this part is missing. "
-                    "Download your data again later to have it.",
-                    what=name,
-                    service=service,
-                )
-            )
+        section[name] = reply.data if reply.ok else None
+        if not reply.ok and reply.status != 404:
+            missing.append(name)
     section.update(extra)
-    if notes:
-        section["unavailable"] = notes
+    if missing:
+        section["unavailable"] = [
+            texts.gettext(
+                "%(what)s: the %(service)s service did not answer, so this part is missing. "
+                "Download your data again later to have it.",
+                what=", ".join(missing),
+                service=service,
+            )
+        ]
     return section
 
 
@@ -83,24 +78,66 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-async def _all_shares(services: WebServices, session: Session) -> Reply:
-    """Every share of mine, through the pages of the share history."""
+# Each service's `GET /api/v1/me/export`: the list it pages through, and the records that
+# come with its first page.
+EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "content": ("items", ("acknowledgements", "shared_content_ids")),
+    "share": (
+        "shares",
+        ("advocate", "acknowledged_guidelines_version", "network_tokens", "daily_share_counts"),
+    ),
+    "rewards": (
+        "ledger",
+        (
+            "points",
+            "standing",
+            "badges",
+            "challenges",
+            "redemptions",
+            "spends",
+            "leaderboard_visibility",
+        ),
+    ),
+    "metrics": ("facts", ("erased", "totals")),
+}
+
+
+async def _all_pages(services: WebServices, session: Session, service: str) -> Reply:
+    """Everything one service holds about me, through the pages of its export."""
+    backend = getattr(services.backends, service)
+    listed, _ = EXPORTS[service]
     items: list[Any] = []
+    first: dict[str, Any] | None = None
     cursor: str | None = None
-    for _ in range(MAX_SHARE_PAGES):
-        page = await services.backends.share.call(
-            "GET",
-            "/api/v1/shares",
-            session.token,
-            params={"employee_id": session.employee_id, "limit": SHARE_PAGE, "cursor": cursor},
+    for _ in range(MAX_EXPORT_PAGES):
+        page = await backend.call(
+            "GET", "/api/v1/me/export", session.token, params={"cursor": cursor}
         )
-        if not page.ok:
-            return page
-        items.extend((page.data or {}).get("items", []))
-        cursor = (page.data or {}).get("next_cursor")
+        if not page.ok or not isinstance(page.data, dict):
+            # Whatever the reason (even a 404), the part is missing, and half a list would
+            # look whole: the section says so instead.
+            return Reply(status=page.status, unavailable=True)
+        if first is None:
+            first = page.data
+        items.extend(page.data.get(listed) or [])
+        cursor = page.data.get("next_cursor")
         if not cursor:
             break
-    return Reply(status=200, data=items)
+    else:
+        return Reply(status=503, unavailable=True)
+    assert first is not None
+    return Reply(status=200, data={**first, listed: items})
+
+
+def service_section(service: str, reply: Reply, texts: Texts) -> dict[str, Any]:
+    """A service's export as one section: its list and records side by side."""
+    listed, recorded = EXPORTS[service]
+    data = reply.data if reply.ok else {}
+    records = {**(data.get("records") or {}), **data}
+    parts = {listed: Reply(status=200, data=data.get(listed))} if reply.ok else {listed: reply}
+    for name in recorded:
+        parts[name] = Reply(status=200, data=records.get(name)) if reply.ok else reply
+    return export_section(service, parts, texts)
 
 
 async def _web_data(services: WebServices, session: Session) -> dict[str, Any]:
@@ -117,31 +154,10 @@ async def _web_data(services: WebServices, session: Session) -> dict[str, Any]:
 @router.get("/me/export")
 async def export(services: Services, session: Person, texts: Language) -> Response:
     """One JSON file with what every service holds about me."""
-    share, rewards, content = (
-        services.backends.share,
-        services.backends.rewards,
-        services.backends.content,
+    replies, web = await asyncio.gather(
+        asyncio.gather(*(_all_pages(services, session, service) for service in EXPORTS)),
+        _web_data(services, session),
     )
-    token = session.token
-    calls = [
-        share.call("GET", "/api/v1/advocates/me", token),
-        _all_shares(services, session),
-        rewards.call("GET", "/api/v1/me/points", token, params={"limit": 200}),
-        rewards.call("GET", "/api/v1/me/badges", token),
-        rewards.call("GET", "/api/v1/me/challenges", token),
-        rewards.call("GET", "/api/v1/me/redemptions", token),
-        rewards.call("GET", "/api/v1/me/leaderboard-visibility", token),
-        content.call("GET", "/api/v1/guidelines/current", token),
-    ]
-    replies, web = await asyncio.gather(asyncio.gather(*calls), _web_data(services, session))
-    advocate, shares, points, badges, challenges, redemptions, visibility, guidelines = replies
-    acknowledgement = guidelines
-    if guidelines.ok:
-        data = guidelines.data or {}
-        acknowledgement = Reply(
-            status=200,
-            data={"version": data.get("version"), "acknowledged_at": data.get("acknowledged_at")},
-        )
     now = datetime.now(UTC)
     document = {
         "exported_at": now,
@@ -154,27 +170,10 @@ async def export(services: Services, session: Person, texts: Language) -> Respon
             "location": session.location,
             "languages": session.languages,
         },
-        "share": export_section("share", {"advocate": advocate, "shares": shares}, texts),
-        "rewards": export_section(
-            "rewards",
-            {
-                "points": points,
-                "badges": badges,
-                "challenges": challenges,
-                "redemptions": redemptions,
-                "leaderboard_visibility": visibility,
-            },
-            texts,
-        ),
-        "content": export_section(
-            "content",
-            {"guidelines_acknowledgement": acknowledgement},
-            texts,
-            suggestions=texts.gettext(
-                "The content service lists suggestions to the program team only; "
-                "ask them for the ones you sent."
-            ),
-        ),
+        **{
+            service: service_section(service, reply, texts)
+            for service, reply in zip(EXPORTS, replies, strict=True)
+        },
         "web": web,
     }
     body = json.dumps(document, default=_plain, ensure_ascii=False, indent=2)
