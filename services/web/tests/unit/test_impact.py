@@ -337,7 +337,7 @@ def test_leaderboard_highlights_my_row_and_passes_the_scope(client: TestClient) 
     page = client.get("/leaderboard?scope=location&period=month")
     assert page.status_code == 200
     mine = re.search(r'<tr class="me" aria-current="true">(.*?)</tr>', page.text)
-    assert mine is not None and "e1" in mine.group(1) and "you" in mine.group(1)
+    assert mine is not None and "Eve Example" in mine.group(1) and "you" in mine.group(1)
     assert "You are number 2 of 12, with 14 points." in text_of(page.text)
     rewards: Stub = client.app.dependency_overrides[services_of]().backends.rewards  # type: ignore[attr-defined]
     params = next(p for m, path, p in rewards.calls if path == "/api/v1/leaderboards")
