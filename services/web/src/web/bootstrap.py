@@ -27,6 +27,7 @@ from web.entrypoints.common import (
     optional_session,
     redirect,
 )
+from web.entrypoints.program import NotAllowed
 from web.entrypoints.security import SecurityHeaders
 from web.entrypoints.timing import ServerTiming
 from web.i18n import Texts
@@ -90,6 +91,22 @@ def configure(app: FastAPI, role: Role) -> None:
         if request.headers.get("hx-request") == "true":
             path = request.headers.get("hx-current-url", "/feed")
         return redirect(f"/signin?next={path}" if path != "/" else "/signin", request)
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(request: Request, exc: NotAllowed) -> Response:
+        session = await _session(request)
+        texts = _texts(request, session)
+        return error_page(
+            request,
+            texts,
+            session,
+            403,
+            texts.gettext("This page is for the program team"),
+            texts.gettext(
+                "Your account does not have the role it needs. If you think it should, "
+                "ask your program team."
+            ),
+        )
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
