@@ -37,7 +37,7 @@ def ref(prefix: str = "t") -> str:
 
 def web_people(tenant: str) -> list[dict[str, Any]]:
     """The development sign-in's people in the tests: an admin, a curator, and employees
-    e01..e40 in four teams and two locations, so each test can sign in as its own person."""
+    e01..e60 in four teams and two locations, so each test can sign in as its own person."""
     people: list[dict[str, Any]] = [
         {"id": "admin", "name": "Astrid Admin", "tenant": tenant, "roles": ["employee", "admin"]},
         {
@@ -48,7 +48,7 @@ def web_people(tenant: str) -> list[dict[str, Any]]:
             "groups": ["communications"],
         },
     ]
-    for n in range(1, 41):
+    for n in range(1, 61):
         people.append(
             {
                 "id": f"e{n:02d}",
