@@ -42,6 +42,9 @@ class ContentRepository:
         await self.guidelines.create_index(
             [("tenant", ASCENDING), ("version", DESCENDING)], unique=True
         )
+        await self.acknowledgements.create_index(
+            [("tenant", ASCENDING), ("version", ASCENDING), ("employee_id", ASCENDING)]
+        )
         for collection in (self.items, self.guidelines, self.acknowledgements):
             await outbox.ensure_index(collection)
 
@@ -150,6 +153,16 @@ class ContentRepository:
             {"tenant": tenant, "employee_id": employee}, HIDDEN
         ).sort("version", ASCENDING)
         return [doc async for doc in cursor]
+
+    async def acknowledgements_for(
+        self, tenant: str, version: int, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Who acknowledged one guidelines version, by employee id."""
+        query: dict[str, Any] = {"tenant": tenant, "version": version}
+        if after is not None:
+            query["employee_id"] = {"$gt": after}
+        cursor = self.acknowledgements.find(query, HIDDEN).sort("employee_id", ASCENDING)
+        return [doc async for doc in cursor.limit(limit)]
 
     async def shared_by(self, tenant: str, employee: str) -> list[str]:
         """The items an employee shared, as counted from PostShared."""

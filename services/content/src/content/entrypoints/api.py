@@ -113,6 +113,9 @@ class ContentOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     approved_by: str | None = None
+    # The comment given with the last workflow step (e.g. why it was rejected), if any.
+    comment: str | None = None
+    comment_by: str | None = None
     published_at: datetime | None = None
     retired_at: datetime | None = None
     # Feed only: whether the caller already shared this item.
@@ -128,6 +131,9 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: model.Action
+    comment: str | None = Field(
+        None, max_length=2000, description="why, for the author (kept with the item)"
+    )
 
 
 OUT_FIELDS = frozenset(ContentOut.model_fields)
@@ -211,7 +217,8 @@ async def transition_content(
     content_id: ContentId, body: TransitionIn, user: CurrentUser, services: Services
 ) -> ContentOut:
     """Move an item through the workflow: submit, approve, reject, withdraw or archive."""
-    return _out(await handlers.transition(services, user, content_id, body.action))
+    comment = (body.comment or "").strip() or None
+    return _out(await handlers.transition(services, user, content_id, body.action, comment))
 
 
 feed_router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
@@ -338,6 +345,31 @@ async def guidelines_version(
     if doc is None:
         raise Problem(404, "Not found", f"no guidelines version {version}")
     return GuidelinesOut(**doc)
+
+
+class AcknowledgementPage(BaseModel):
+    items: list[AcknowledgementOut]
+    next_cursor: str | None
+
+
+@guidelines_router.get("/{version}/acknowledgements", response_model=AcknowledgementPage)
+async def guidelines_acknowledgements(
+    version: Version,
+    user: Curator,
+    services: Services,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> AcknowledgementPage:
+    """Who acknowledged one version, by employee id, for the program team."""
+    position = decode_cursor(cursor)
+    after = position.get("after") if position else None
+    if position is not None and not isinstance(after, str):
+        raise handlers.invalid(("cursor", "not a cursor this API returned"))
+    if await services.repo.guidelines_version(user.tenant, version) is None:
+        raise Problem(404, "Not found", f"no guidelines version {version}")
+    docs = await services.repo.acknowledgements_for(user.tenant, version, after, limit)
+    following = encode_cursor({"after": docs[-1]["employee_id"]}) if len(docs) == limit else None
+    return AcknowledgementPage(items=[AcknowledgementOut(**d) for d in docs], next_cursor=following)
 
 
 @guidelines_router.post("/{version}/acknowledgements", response_model=AcknowledgementOut)

@@ -355,7 +355,11 @@ async def update_content(
 
 
 async def transition(
-    services: Services, user: Principal, content_id: str, action: model.Action
+    services: Services,
+    user: Principal,
+    content_id: str,
+    action: model.Action,
+    comment: str | None = None,
 ) -> dict[str, Any]:
     """Move an item through the workflow as a person (curator, or author of a suggestion)."""
     before = await _load_for_change(services, user, content_id)
@@ -374,7 +378,9 @@ async def transition(
         )
     except model.TransitionRefused as exc:
         raise Problem(409, "Conflict", str(exc), status_now=before["status"]) from exc
-    return await _apply(services, before, step, now, user.employee_id)
+    # The comment of the last step a person took; a step without one clears it.
+    noted = {"comment": comment, "comment_by": user.employee_id if comment else None}
+    return await _apply(services, before, step, now, user.employee_id, noted)
 
 
 async def _apply(
@@ -383,8 +389,10 @@ async def _apply(
     step: model.Transition,
     now: datetime,
     by: str | None,
+    noted: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     after = {**before, "status": step.after.value, "rev": before["rev"] + 1, "updated_at": now}
+    after.update(noted or {})
     if step.publish_at is not None:
         after.update(_live_fields(step.publish_at))
     if by is not None and step.after in model.LIVE:

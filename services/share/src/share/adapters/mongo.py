@@ -127,6 +127,19 @@ class ShareRepository:
     async def advocate(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
         return await self.advocates.find_one({"_id": f"{tenant}:{employee_id}"}, HIDDEN)
 
+    async def count_audience(
+        self, tenant: str, groups: list[str], locations: list[str], languages: list[str]
+    ) -> int:
+        """Enrolled advocates with one of the groups, locations and languages (empty: any)."""
+        query: dict[str, Any] = {"tenant": tenant, "status": "enrolled"}
+        if groups:
+            query["groups"] = {"$in": groups}
+        if locations:
+            query["location"] = {"$in": locations}
+        if languages:
+            query["languages"] = {"$in": languages}
+        return await self.advocates.count_documents(query)
+
     async def update_advocate(
         self, filter_: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
     ) -> dict[str, Any] | None:

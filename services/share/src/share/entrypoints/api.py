@@ -29,6 +29,7 @@ def _services(request: Request) -> handlers.Services:
 
 Services = Annotated[handlers.Services, Depends(_services)]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Curator = Annotated[Principal, Depends(require_roles("curator", "admin"))]
 
 
 # -- advocates ------------------------------------------------------------------------
@@ -495,4 +496,43 @@ async def export_my_data(
     )
 
 
-ROUTERS = (advocates, shares, settings, engagements, mine)
+audience = APIRouter(prefix="/api/v1/audience", tags=["audience"])
+
+
+class AudienceCount(BaseModel):
+    enrolled: int = Field(description="enrolled advocates the audience reaches")
+
+
+def _axis(raw: str | None, name: str) -> list[str]:
+    values = sorted({v.strip() for v in (raw or "").split(",") if v.strip()})
+    if len(values) > 200 or any(len(v) > 200 for v in values):
+        raise Problem(
+            422,
+            "Invalid request",
+            f"{name}: at most 200 values of at most 200 characters",
+            errors=[{"field": name, "message": "at most 200 values of at most 200 characters"}],
+        )
+    return values
+
+
+@audience.get("/count", response_model=AudienceCount)
+async def audience_count(
+    user: Curator,
+    services: Services,
+    groups: Annotated[str | None, Query(max_length=10_000)] = None,
+    locations: Annotated[str | None, Query(max_length=10_000)] = None,
+    languages: Annotated[str | None, Query(max_length=10_000)] = None,
+) -> AudienceCount:
+    """How many enrolled advocates an audience reaches (comma-separated values; each axis
+    left empty is open to everyone), for curators composing an item."""
+    count = await handlers.audience_count(
+        services,
+        user,
+        _axis(groups, "groups"),
+        _axis(locations, "locations"),
+        _axis(languages, "languages"),
+    )
+    return AudienceCount(enrolled=count)
+
+
+ROUTERS = (advocates, shares, settings, engagements, mine, audience)

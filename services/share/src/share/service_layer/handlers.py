@@ -206,11 +206,23 @@ async def enroll(
         "guidelines_version": guidelines_version,
         "groups": sorted(user.groups),
         "location": user.location,
+        "languages": sorted(user.languages),
         "networks": (current or {}).get("networks") or {},
         "opted_out_at": None,
     }
     written = await _write_advocate(services, current, state, _enrolled_event(state))
     return written, True
+
+
+async def audience_count(
+    services: Services,
+    user: Principal,
+    groups: list[str],
+    locations: list[str],
+    languages: list[str],
+) -> int:
+    """How many enrolled advocates an audience reaches; an empty axis is open to everyone."""
+    return await services.repo.count_audience(user.tenant, groups, locations, languages)
 
 
 async def _enrolled(services: Services, user: Principal) -> dict[str, Any]:

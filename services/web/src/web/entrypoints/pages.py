@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from web.entrypoints import contribute, feed, impact, join, me, program, rewards, share
+from web.entrypoints import (
+    contribute,
+    feed,
+    impact,
+    join,
+    me,
+    program,
+    program_content,
+    rewards,
+    share,
+)
 
 # contribute before share: /share/own is not an item's share panel.
 routers = [feed.router, contribute.router, share.router, impact.router]
 routers += [join.router, rewards.router, me.router]
 # The program team's area; each part adds its router on a line of its own.
 routers += [program.router]
+routers += [program_content.router]

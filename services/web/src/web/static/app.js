@@ -155,3 +155,48 @@
   document.addEventListener("DOMContentLoaded", function () { setup(document); });
   document.addEventListener("htmx:load", function (event) { if (event.target !== document.body) setup(event.target); });
 })();
+
+// Program: content. The composer's counters, one per network's suggested text (the same
+// count and limits as the share panel and the server).
+(function () {
+  "use strict";
+  var URL_RE = /(?:https?:\/\/|www\.)\S+/gi;
+  function light(code) {
+    return (code <= 4351) || (code >= 8192 && code <= 8205) || (code >= 8208 && code <= 8223) || (code >= 8242 && code <= 8247);
+  }
+  function weigh(text) {
+    var total = 0;
+    for (var ch of text.normalize("NFC")) total += light(ch.codePointAt(0)) ? 1 : 2;
+    return total;
+  }
+  function counted(network, text) {
+    if (network !== "x") return Array.from(text).length;
+    var total = 0, last = 0, m;
+    URL_RE.lastIndex = 0;
+    while ((m = URL_RE.exec(text)) !== null) {
+      total += weigh(text.slice(last, m.index)) + 23;
+      last = m.index + m[0].length;
+    }
+    return total + weigh(text.slice(last));
+  }
+  function setupCounters(root) {
+    root.querySelectorAll("textarea[data-limit][data-network]").forEach(function (area) {
+      var counter = document.getElementById(area.dataset.counter);
+      if (!counter || area._counted) return;
+      area._counted = true;
+      var format = new Intl.NumberFormat(document.documentElement.lang || undefined);
+      function refresh() {
+        var limit = parseInt(area.dataset.limit, 10);
+        var used = counted(area.dataset.network, area.value);
+        counter.textContent = counter.dataset.template.replace("{used}", format.format(used)).replace("{limit}", format.format(limit));
+        counter.classList.toggle("near", used > limit * 0.9 && used <= limit);
+        counter.classList.toggle("over", used > limit);
+        area.setAttribute("aria-invalid", used > limit ? "true" : "false");
+      }
+      area.addEventListener("input", refresh);
+      refresh();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { setupCounters(document); });
+  document.addEventListener("htmx:load", function (event) { if (event.target !== document.body) setupCounters(event.target); });
+})();
