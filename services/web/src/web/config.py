@@ -92,6 +92,8 @@ class WebSettings(ServiceSettings):
     assets_dir: str = ""
     # How often the impact page asks for new clicks and points (seconds).
     live_interval_seconds: float = Field(3.0, ge=1, le=60)
+    # How often the program's analytics page asks for new headline figures (seconds).
+    analytics_interval_seconds: float = Field(1.0, ge=0.5, le=60)
     # How often the worker purges expired sessions.
     purge_interval_seconds: float = Field(300.0, gt=0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from web.entrypoints import (
+    analytics,
     contribute,
     feed,
     impact,
@@ -20,3 +21,4 @@ routers += [join.router, rewards.router, me.router]
 # The program team's area; each part adds its router on a line of its own.
 routers += [program.router]
 routers += [program_content.router]
+routers += [analytics.router]
