@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from web_support import REPO, axe_violations, new_context, sign_in
+from web_support import REPO, axe_violations, new_context, screenshot, sign_in
 
 from chassis.auth import issue_token
 from chassis.settings import LOCAL_JWT_SECRET
@@ -185,6 +185,7 @@ def test_the_content_pages_pass_axe_on_a_phone(
     sign_in(page, web_url, platform.web_tenant, "admin", "/program/content/new")
     expect(page.get_by_role("heading", level=1)).to_have_text("New item")
     _clean(page, "composer, phone")
+    screenshot(page, "program-composer-phone")
     for path, heading in (
         ("/program/content", "Content queue"),
         ("/program/content/calendar", "Content calendar"),
@@ -193,6 +194,7 @@ def test_the_content_pages_pass_axe_on_a_phone(
         page.goto(f"{web_url}{path}")
         expect(page.get_by_role("heading", level=1)).to_have_text(heading)
         _clean(page, f"{path}, phone")
+        screenshot(page, f"program{path.replace('/program', '').replace('/', '-') or '-'}-phone")
     # Someone outside the program team gets a 403 page, not the composer.
     page.context.clear_cookies()
     sign_in(page, web_url, platform.web_tenant, "e43", "/feed")
