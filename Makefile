@@ -38,12 +38,13 @@ services/web/node_modules/.package-lock.json: services/web/package.json services
 	@command -v npm >/dev/null || { echo "npm is needed for the web app's front-end libraries (apt-get install npm)"; exit 1; }
 	@npm ci --prefix services/web --no-audit --no-fund --loglevel=error
 
-# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here); the
+# leadership report's test turns its PDF into PNG pages with poppler's pdftoppm.
 browser:
-	@command -v chromium >/dev/null || { \
-	  command -v apt-get >/dev/null || { echo "the browser tests need Chromium on PATH"; exit 1; }; \
-	  echo "installing Chromium for the browser tests..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "the browser tests need chromium and pdftoppm (poppler-utils) on PATH"; exit 1; }; \
+	  echo "installing Chromium and poppler-utils for the browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; }
 
 lint: install
 	@$(UV) run --frozen ruff check .

@@ -98,6 +98,10 @@ def test_an_employee_finds_a_job_post_shares_it_and_sees_the_click_and_points(
     sign_in(page, web_url, tenant, "e01")
     page.goto(f"{web_url}/feed")
     page.get_by_role("link", name="Join the program").first.click()
+    # Guidelines, when the program team has published some, are read and accepted first.
+    accept = page.get_by_label("I have read the guidelines")
+    if accept.count():
+        accept.check()
     page.get_by_label("LinkedIn", exact=True).check()
     page.get_by_label("Followers or connections on LinkedIn").fill("850")
     page.get_by_role("button", name="Join the program").click()
