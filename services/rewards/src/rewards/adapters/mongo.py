@@ -20,12 +20,14 @@
   carrying its BadgeEarned (outbox).
 - `tenants`: rule versions, challenges and leaderboard settings per tenant.
 - `catalog`: reward items with their price and stock.
+- `fulfilments`: one per redemption handed over (`<tenant>:<redemption>`), inserted once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -61,6 +63,7 @@ class RewardsRepository:
         self.clawbacks = db["clawbacks"]
         self.month_ends = db["month_ends"]
         self.month_badges = db["month_badges"]
+        self.fulfilments = db["fulfilments"]
         self._reads = asyncio.Semaphore(read_concurrency)
 
     async def ensure_indexes(self) -> None:
@@ -74,6 +77,7 @@ class RewardsRepository:
         await self.units.create_index([("owner", ASCENDING), ("seq", DESCENDING)])
         await self.clawbacks.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
         await self.month_badges.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
+        await self.fulfilments.create_index([("tenant", ASCENDING)])
         for staged in (self.units, self.clawbacks, self.month_badges):
             await outbox.ensure_index(staged)
 
@@ -301,6 +305,24 @@ class RewardsRepository:
             "seq", ASCENDING
         )
         return [doc async for doc in cursor]
+
+    async def tenant_redemption_links(
+        self, tenant: str, redemption_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The charges and refunds of redemptions of every employee of a tenant."""
+        where: dict[str, Any] = {
+            "owner": {"$regex": f"^{re.escape(tenant)}:"},
+            "redemption_id": redemption_id if redemption_id else {"$exists": True},
+        }
+        return [doc async for doc in self.spends.find(where)]
+
+    async def fulfilments_of(self, tenant: str) -> dict[str, dict[str, Any]]:
+        """The tenant's fulfilled redemptions by redemption id."""
+        cursor = self.fulfilments.find({"tenant": tenant})
+        return {doc["redemption_id"]: doc async for doc in cursor}
+
+    async def fulfilment(self, tenant: str, redemption_id: str) -> dict[str, Any] | None:
+        return await self.fulfilments.find_one({"_id": f"{tenant}:{redemption_id}"})
 
     async def clawed(self, tenant: str, employee_id: str) -> int:
         cursor = self.clawbacks.find({"tenant": tenant, "employee_id": employee_id}, {"points": 1})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from chassis.auth import CurrentUser, Principal, require_roles
@@ -440,6 +441,16 @@ class LeaderboardSettings(BaseModel):
     )
 
 
+@admin.get("/settings/leaderboards")
+async def get_leaderboard_settings(user: Admin, app: App) -> dict[str, Any]:
+    """Whether leaderboards are opt-in, and the groups ranked on the executives' board."""
+    config = await app.services.repo.tenant(user.tenant)
+    return LeaderboardSettings(
+        opt_in=bool(config.get("leaderboard_opt_in", False)),
+        executive_groups=config.get("executive_groups") or [],
+    ).model_dump()
+
+
 @admin.put("/settings/leaderboards")
 async def leaderboard_settings(body: LeaderboardSettings, user: Admin, app: App) -> dict[str, Any]:
     """Make leaderboards opt-in or not, and name the groups ranked on the executives' board."""
@@ -525,6 +536,30 @@ async def catalog(user: CurrentUser, app: App) -> dict[str, Any]:
             for i in items
         ]
     }
+
+
+class RedemptionStatus(StrEnum):
+    TO_FULFIL = "to_fulfil"
+    FULFILLED = "fulfilled"
+
+
+@admin.get("/admin/redemptions")
+async def tenant_redemptions(
+    user: Admin, app: App, status: RedemptionStatus | None = None
+) -> dict[str, Any]:
+    """Every redemption of the tenant, newest first, with its status (`to_fulfil` or
+    `fulfilled`, who marked it and when); `status` keeps one of them."""
+    found = await handlers.tenant_redemptions(app.services, user.tenant)
+    return {"redemptions": [r for r in found if status is None or r["status"] == status]}
+
+
+@admin.post("/admin/redemptions/{redemption_id}/fulfil")
+async def fulfil_redemption(
+    redemption_id: Annotated[str, Path(min_length=1, max_length=200)], user: Admin, app: App
+) -> dict[str, Any]:
+    """Mark a redemption as handed over. Idempotent: marking it again answers the first
+    mark (who, when), unchanged."""
+    return await handlers.fulfil(app.services, user.tenant, redemption_id, user.employee_id)
 
 
 class RedemptionIn(BaseModel):

@@ -558,6 +558,66 @@ async def redemptions_of(services: Services, tenant: str, employee_id: str) -> l
     ]
 
 
+def _redemption(tenant: str, link: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "redemption_id": link["redemption_id"],
+        "employee_id": link["owner"][len(tenant) + 1 :],
+        "item_id": link["item_id"],
+        "name": link.get("name") or names.get(link["item_id"], link["item_id"]),
+        "points": link["points"],
+        "at": link["at"],
+    }
+
+
+def _with_status(redemption: dict[str, Any], done: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        **redemption,
+        "status": "fulfilled" if done else "to_fulfil",
+        "fulfilled_at": done["fulfilled_at"] if done else None,
+        "fulfilled_by": done["fulfilled_by"] if done else None,
+    }
+
+
+async def tenant_redemptions(services: Services, tenant: str) -> list[dict[str, Any]]:
+    """Every redemption of the tenant, newest first, each with whether it was fulfilled;
+    an attempt refunded (out of stock) is not one."""
+    repo = services.repo
+    links = await repo.tenant_redemption_links(tenant)
+    refunded = {link["redemption_id"] for link in links if link.get("refund")}
+    names = {item["item_id"]: item["name"] for item in await repo.items(tenant)}
+    done = await repo.fulfilments_of(tenant)
+    found = [
+        _with_status(_redemption(tenant, link, names), done.get(link["redemption_id"]))
+        for link in links
+        if link["points"] > 0 and link["redemption_id"] not in refunded
+    ]
+    return sorted(found, key=lambda r: (r["at"], r["redemption_id"]), reverse=True)
+
+
+async def fulfil(services: Services, tenant: str, redemption_id: str, by: str) -> dict[str, Any]:
+    """Mark a redemption as handed over, once: the mark is an insert keyed by the
+    redemption, so a retry or a second admin gets the first mark back, never a second."""
+    repo = services.repo
+    links = await repo.tenant_redemption_links(tenant, redemption_id)
+    charge = next((link for link in links if link["points"] > 0), None)
+    if charge is None or any(link.get("refund") for link in links):
+        raise Problem(404, "No such redemption", f"redemption_id: no redemption {redemption_id}")
+    names = {item["item_id"]: item["name"] for item in await repo.items(tenant)}
+    redemption = _redemption(tenant, charge, names)
+    mark = {
+        "_id": f"{tenant}:{redemption_id}",
+        "tenant": tenant,
+        "redemption_id": redemption_id,
+        "employee_id": redemption["employee_id"],
+        "fulfilled_at": datetime.now(UTC),
+        "fulfilled_by": by,
+    }
+    await repo.insert_new("fulfilments", [mark])
+    # The stored mark (whoever's got in first), as the database keeps its time.
+    mark = await repo.fulfilment(tenant, redemption_id) or mark
+    return _with_status(redemption, mark)
+
+
 @dataclass(frozen=True)
 class MyRewards:
     """What rewards holds about one employee: a page of their ledger and, on the first

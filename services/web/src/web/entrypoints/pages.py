@@ -10,6 +10,7 @@ from web.entrypoints import (
     join,
     me,
     program,
+    program_admin,
     program_content,
     rewards,
     share,
@@ -22,3 +23,4 @@ routers += [join.router, rewards.router, me.router]
 routers += [program.router]
 routers += [program_content.router]
 routers += [analytics.router]
+routers += [program_admin.router]
