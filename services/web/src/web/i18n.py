@@ -36,7 +36,8 @@ NATIVE_NAMES = {
     "nb": "Norsk bokmål",
     "fi": "Suomi",
 }
-KEYWORDS = {"_": None, "_n": (1, 2)}
+# Templates call `_` and `_n`; Python code calls `texts.gettext` and `texts.ngettext`.
+KEYWORDS = {"_": None, "_n": (1, 2), "gettext": None, "ngettext": (1, 2)}
 METHOD_MAP = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 
 
