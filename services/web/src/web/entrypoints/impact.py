@@ -88,7 +88,7 @@ def badge_text(texts: Texts, badge: dict[str, Any]) -> str:
     if key == "top-10-percent" and len(month) == 7 and month[:4].isdigit() and month[5:].isdigit():
         return texts.gettext(
             "Top 10%% of %(month)s",
-            month=texts.date(date(int(month[:4]), int(month[5:]), 1), "MMMM y"),
+            month=texts.date(date(int(month[:4]), int(month[5:]), 1), "LLLL y"),
         )
     return str(badge.get("name") or key)
 
