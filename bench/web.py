@@ -16,6 +16,19 @@ Targets: feed page p99 ≤ 150 ms with 50 concurrent people; first visit ≤ 100
 
     uv run python bench/web.py [--people 500] [--concurrency 50] [--requests 2000]
 
+`--page analytics` measures the program team's analytics page instead, on one tenant of
+`--employees` with `--events` (1,000,000: 1 in 40 an advocate enrolling, 1 in 8 a share,
+the rest clicks, over a year) published to Kafka in batches and counted by a real metrics
+worker into a database of its own, kept for the next run (a marker document; never
+dropped; an interrupted seed resumes). It starts a metrics api, a rewards api and a web
+api, signs in `--curators` curators and prints the first page after the start, then the
+page's server time for the default view (last 30 days) and a team's last 90 days, with the
+curators browsing as above and back to back, beside the API calls the page makes for the
+same views, all at once, at the same concurrency. Target: p99 ≤ 300 ms.
+
+    uv run python bench/web.py --page analytics [--events 1000000] [--curators 15]
+        [--page-requests 150] [--seed-only]
+
 Only 127.0.0.1 is contacted (or MONGODB_URL / KAFKA_BOOTSTRAP_SERVERS when set).
 """
 
@@ -32,6 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +53,18 @@ import httpx
 from pymongo import AsyncMongoClient
 
 REPO = Path(__file__).resolve().parents[1]
+# This file is named like the web package: without this, `import web` finds it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO / "tests"))
 
+from contracts import (  # noqa: E402
+    AdvocateEnrolled,
+    AdvocateEnrolledData,
+    EngagementObserved,
+    EngagementObservedData,
+    PostShared,
+    PostSharedData,
+)
 from support import MONGODB_URL, ServiceProcess, ref, token  # noqa: E402
 
 # People browsing: each reads a page for 0.5 to 1.5 s (a fast reader) before the next one.
@@ -161,13 +185,27 @@ async def first_visit_bytes(web_url: str, cookies: httpx.Cookies) -> tuple[int, 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--page", choices=("feed", "analytics"), default="feed")
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--employees", type=int, default=100_000)
     parser.add_argument("--people", type=int, default=500, help="distinct people signed in")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="analytics: events")
+    parser.add_argument("--curators", type=int, default=15, help="analytics: at once")
+    parser.add_argument("--page-requests", type=int, default=150, help="analytics: per line")
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
+    parser.add_argument("--api-timeout", type=float, default=60.0, help="analytics: s")
+    parser.add_argument(
+        "--seed-only", action="store_true", help="analytics: seed (or resume) and stop"
+    )
     args = parser.parse_args()
+    if args.page == "analytics":
+        return await analytics_bench(args)
+    return await feed_bench(args)
 
+
+async def feed_bench(args: argparse.Namespace) -> int:
     feed = _feed_bench()
     database = await ensure_seeded(feed, args.items, args.employees)
     rng = random.Random(7)
@@ -305,6 +343,397 @@ async def main() -> int:
             f"target <= 100 kB: {'met' if wire <= 100 * 1024 else 'NOT met'}"
         )
         return 0 if p99 <= 150 and wire <= 100 * 1024 else 1
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+# -- the program team's analytics page ------------------------------------------------------
+
+ANALYTICS_TENANT = "bench-analytics"
+TEAMS = 50
+KINDS = ("article", "internal", "job", "event")
+YEAR = 365 * 86400.0
+
+
+def _metrics_bench() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_metrics", REPO / "bench" / "metrics.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_metrics"] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _advocate(k: int, employees: int) -> tuple[str, str]:
+    """The k-th enrolled advocate: an employee id and their team."""
+    index = (k * 37) % employees
+    return f"e{index}", f"team{index % TEAMS}"
+
+
+def _share_of(j: int, advocates: int, employees: int, anchor: datetime) -> dict[str, Any]:
+    """The j-th share, the same every time it is asked for (clicks name their share)."""
+    rng = random.Random(j * 7919 + 1)
+    employee, team = _advocate(rng.randrange(advocates), employees)
+    return {
+        "share_id": f"s{j}",
+        "content_id": f"c{rng.randrange(2000)}",
+        "employee_id": employee,
+        "employee_groups": [team],
+        "network": rng.choice(("linkedin", "linkedin", "x", "facebook", "xing")),
+        "shared_at": anchor - timedelta(seconds=rng.uniform(0, YEAR)),
+        "audience_size": rng.randrange(50, 3000),
+        "campaign_id": f"campaign{rng.randrange(20)}" if rng.random() < 0.3 else None,
+        "content_kind": rng.choice(KINDS),
+    }
+
+
+def analytics_event(m: Any, n: int, count: int, employees: int, anchor: datetime) -> Any:
+    """Event n of `count`: 1 in 40 an advocate enrolling, 1 in 8 a share, the rest clicks,
+    over the year before `anchor`. Deterministic, ids included: a resumed seed republishes
+    some events and the worker counts each once."""
+    advocates = max(1, count // 40)
+    if n % 40 == 0:
+        employee, team = _advocate(n // 40, employees)
+        return AdvocateEnrolled.create(
+            tenant_id=ANALYTICS_TENANT,
+            subject=employee,
+            event_id=f"bench-enrolled-{n}",
+            time=anchor - timedelta(days=370),
+            data=AdvocateEnrolledData(
+                employee_id=employee,
+                employee_groups=[team],
+                consent_at=anchor - timedelta(days=370),
+                networks=["linkedin"],
+            ),
+        )
+    if n % 8 == 1:
+        share = _share_of(n // 8, advocates, employees, anchor)
+        return PostShared.create(
+            tenant_id=ANALYTICS_TENANT,
+            subject=share["share_id"],
+            event_id=f"bench-shared-{n}",
+            time=share["shared_at"],
+            data=PostSharedData(
+                **share,
+                short_code=f"k{n:08d}",
+                tracked_url=f"https://go.example.com/l/k{n:08d}",
+                method="intent",
+            ),
+        )
+    rng = random.Random(n)
+    share = _share_of(rng.randrange(max(1, n // 8)), advocates, employees, anchor)
+    observed = min(anchor, share["shared_at"] + timedelta(hours=rng.expovariate(1 / 12)))
+    return EngagementObserved.create(
+        tenant_id=ANALYTICS_TENANT,
+        subject=share["share_id"],
+        event_id=f"bench-click-{n}",
+        time=observed,
+        data=EngagementObservedData(
+            engagement_id=f"g{n}",
+            share_id=share["share_id"],
+            content_id=share["content_id"],
+            employee_id=share["employee_id"],
+            network=share["network"],
+            kind="click",
+            observed_at=observed,
+            source="redirect",
+            unique=rng.random() < 0.6,
+            campaign_id=share["campaign_id"],
+            content_kind=share["content_kind"],
+        ),
+    )
+
+
+async def ensure_analytics_seeded(
+    events: int, employees: int, workdir: Path
+) -> tuple[str, dict[str, Any]]:
+    """A metrics database of its own, counted by a real metrics worker from Kafka and kept
+    for the next run (a marker document says it is complete; it is never dropped). An
+    interrupted seed resumes where its last acknowledged chunk ended."""
+    m = _metrics_bench()
+    database = f"chorus_bench_analytics_{events}_{employees}"
+    group = f"bench-analytics-{events}-{employees}"
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
+    try:
+        bench = client[database]["bench"]
+        done = await bench.find_one({"_id": "seed"})
+        if done is not None:
+            return database, done
+        await m.ensure_topics(m.KAFKA, m.TOPICS, partitions=6, replication=1)
+        plan = await bench.find_one({"_id": "plan"})
+        if plan is None:
+            await m.at_the_end(group)
+            anchor = datetime.now(UTC).replace(microsecond=0)
+            plan = {"_id": "plan", "anchor": anchor, "published": 0, "seconds": 0.0}
+            await bench.insert_one(plan)
+        anchor, first = plan["anchor"], plan["published"]
+        print(f"seeding {events:,} events into {database} (from event {first:,})", flush=True)
+        worker = ServiceProcess(
+            "metrics", "worker", env={"METRICS_DATABASE": database, "METRICS_CONSUMER_GROUP": group}
+        )
+        worker.start(workdir)
+        producer = m.AIOKafkaProducer(
+            bootstrap_servers=m.KAFKA,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=20,
+            max_batch_size=256 * 1024,
+        )
+        await producer.start()
+        started = time.monotonic()
+        last = started
+        try:
+            chunk = 5000
+            for start in range(first, events, chunk):
+                sent = []
+                for n in range(start, min(events, start + chunk)):
+                    e = analytics_event(m, n, events, employees, anchor)
+                    key = e.partition_key().encode()
+                    sent.append(await producer.send(e.topic, e.to_json(), key=key))
+                await asyncio.gather(*sent)
+                published = min(events, start + chunk)
+                if time.monotonic() - last > 30 or published == events:
+                    last = time.monotonic()
+                    spent = plan["seconds"] + last - started
+                    await bench.update_one(
+                        {"_id": "plan"}, {"$set": {"published": published, "seconds": spent}}
+                    )
+                    print(
+                        f"  {spent:.0f} s: published {published:,}, "
+                        f"not yet counted {await m.lag(group):,}",
+                        flush=True,
+                    )
+            while (behind := await m.lag(group)) > 0:
+                await asyncio.sleep(5)
+                if time.monotonic() - last > 30:
+                    last = time.monotonic()
+                    print(f"  {plan['seconds'] + last - started:.0f} s: not yet counted {behind:,}")
+        finally:
+            await producer.stop()
+            worker.stop()
+        spent = plan["seconds"] + time.monotonic() - started
+        done = {"_id": "seed", "events": events, "employees": employees, "seconds": spent}
+        await bench.insert_one(done)
+        print(
+            f"seeded {events:,} events (published to Kafka, counted by a metrics worker) "
+            f"in {spent:.0f} s",
+            flush=True,
+        )
+        return database, done
+    finally:
+        await client.close()
+
+
+def page_calls(view: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """The metrics and rewards API calls `/program/analytics` makes for a view, all at once."""
+    params = view.params()
+    before_start, before_end = view.previous
+    before = {**params, "start": before_start.isoformat(), "end": before_end.isoformat()}
+    series = {"granularity": view.granularity}
+    return [
+        ("metrics", "/api/v1/figures", params),
+        ("metrics", "/api/v1/emv", params),
+        ("metrics", "/api/v1/series", {**params, **series}),
+        ("metrics", "/api/v1/series (previous)", {**before, **series}),
+        ("metrics", "/api/v1/funnel", params),
+        ("metrics", "/api/v1/goals", {}),
+        ("metrics", "/api/v1/breakdown/advocate", {**params, "limit": 50}),
+        ("rewards", "/api/v1/leaderboards", {"period": "all", "scope": "tenant", "limit": 200}),
+        *(
+            ("metrics", f"/api/v1/breakdown/{d}", {**params, "limit": 10})
+            for d in ("group", "network", "campaign", "content")
+        ),
+    ]
+
+
+async def analytics_bench(args: argparse.Namespace) -> int:
+    from web.domain.analytics import view_of
+
+    workdir = Path(tempfile.mkdtemp(prefix="chorus-bench-analytics-"))
+    database, seed = await ensure_analytics_seeded(args.events, args.employees, workdir)
+    if args.seed_only:
+        return 0
+    curators = [
+        {
+            "id": f"curator{i}",
+            "name": f"Curator {i}",
+            "tenant": ANALYTICS_TENANT,
+            "roles": ["curator"],
+        }
+        for i in range(args.curators)
+    ]
+    suffix = ref("")
+    metrics = ServiceProcess("metrics", "api", env={"METRICS_DATABASE": database})
+    rewards = ServiceProcess(
+        "rewards", "api", env={"REWARDS_DATABASE": f"chorus_bench_analytics_rewards_{suffix}"}
+    )
+    processes = [metrics.start(workdir), rewards.start(workdir)]
+    try:
+        for process in processes:
+            process.wait_healthy(120)
+        web_process = ServiceProcess(
+            "web",
+            "api",
+            env={
+                "WEB_DATABASE": f"chorus_bench_analytics_web_{suffix}",
+                "WEB_METRICS_URL": metrics.url,
+                "WEB_REWARDS_URL": rewards.url,
+                "WEB_DEV_PEOPLE": json.dumps(curators),
+            },
+        )
+        processes.append(web_process.start(workdir))
+        web_process.wait_healthy(60)
+        today = datetime.now(UTC).date()
+        # Most visits are the default view (the last 30 days); 3 in 10 a team's last 90 days.
+        views = {"default (last 30 days)": "", "a team, last 90 days": "?preset=90d&group="}
+
+        def address(i: int) -> tuple[str, str]:
+            if i % 10 < 7:
+                return "default (last 30 days)", "/program/analytics"
+            return "a team, last 90 days", f"/program/analytics?preset=90d&group=team{i % TEAMS}"
+
+        async with httpx.AsyncClient(base_url=metrics.url, timeout=args.api_timeout) as mc:
+            # Each call the page makes for the default view alone, one after the other, before
+            # anything else runs: what it costs without company.
+            bearer = token(ANALYTICS_TENANT, curators[0]["id"], roles=("curator",))
+            alone: list[tuple[str, float | None]] = []
+            for service, name, params in page_calls(view_of(today)):
+                if service != "metrics":
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    await mc.get(name.split(" ")[0], params=params, headers=bearer)
+                    alone.append((name, (time.perf_counter() - t0) * 1000))
+                except httpx.TimeoutException:
+                    alone.append((name, None))
+        limits = httpx.Limits(max_connections=args.curators * 2)
+        web: dict[str, tuple[dict[str, list[float]], list[float], float]] = {}
+        partial: dict[str, int] = {}
+        async with httpx.AsyncClient(
+            base_url=web_process.url, timeout=120, limits=limits
+        ) as client:
+            cookies = [await sign_in(client, curators[0])]
+            started = time.perf_counter()
+            first = await client.get("/program/analytics", cookies=cookies[0])
+            first_ms = (time.perf_counter() - started) * 1000
+            first_server = server_ms(first)
+            assert first.status_code == 200, first.text[:300]
+            cookies += [await sign_in(client, c) for c in curators[1:]]
+            server: dict[str, list[float]] = {name: [] for name in views}
+            latency: list[float] = []
+            # A metrics call slower than the web's backend timeout (2 s) leaves its part of
+            # the page "unavailable": such pages are counted, their time is not the answer's.
+            degraded = {"n": int('class="unavailable"' in first.text)}
+
+            async def page(worker: int, i: int) -> None:
+                name, path = address(i)
+                t0 = time.perf_counter()
+                response = await client.get(path, cookies=cookies[worker])
+                latency.append((time.perf_counter() - t0) * 1000)
+                assert response.status_code == 200, (path, response.status_code)
+                server[name].append(server_ms(response))
+                degraded["n"] += 'class="unavailable"' in response.text
+
+            if args.warm_up:
+                await concurrently(args.curators, args.curators, page)
+            degraded["first"] = degraded["n"]
+            for mode, think in MODES.items():
+                degraded["n"] = 0
+                latency.clear()
+                for values in server.values():
+                    values.clear()
+                began = time.perf_counter()
+                await concurrently(args.curators, args.page_requests, page, think)
+                rate = args.page_requests / (time.perf_counter() - began)
+                web[mode] = ({k: list(v) for k, v in server.items()}, list(latency), rate)
+                partial[mode] = degraded["n"]
+
+        print()
+        print(
+            f"analytics page, one tenant: {args.employees:,} employees, {seed['events']:,} events "
+            f"over a year (counted by a metrics worker; seeded in {seed['seconds']:.0f} s), "
+            f"{args.curators} curators at once, {args.page_requests} requests per line"
+        )
+        print(f"{'':<52} {'n':>6} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
+        print(
+            f"{'first analytics page after the web app starts':<52} {1:>6} {first_ms:>9.1f}"
+            f"   (server time {first_server:.1f} ms"
+            f"{', a part unavailable' if degraded['first'] else ''})"
+        )
+        for mode in MODES:
+            server_by_view, latency, rate = web[mode]
+            print(f"{mode} ({rate:.1f} pages/s; {partial[mode]} pages with a part unavailable)")
+            everything = [v for values in server_by_view.values() for v in values]
+            print(row("  web /program/analytics, server time", everything))
+            for name, values in server_by_view.items():
+                if values:
+                    print(row(f"    {name}", values))
+            print(row("  web /program/analytics, latency at the client", latency))
+        print(
+            "the metrics calls the page makes (default view), each alone, one at a time, "
+            "before the pages: "
+            + ", ".join(
+                f"{name} " + (f"> {args.api_timeout:g} s" if ms is None else f"{ms:.0f} ms")
+                for name, ms in alone
+            )
+        )
+        many = httpx.Limits(max_connections=args.curators * 16)
+        async with (
+            httpx.AsyncClient(base_url=metrics.url, timeout=args.api_timeout, limits=many) as mc,
+            httpx.AsyncClient(base_url=rewards.url, timeout=args.api_timeout, limits=many) as rc,
+        ):
+            bearers = [token(ANALYTICS_TENANT, c["id"], roles=("curator",)) for c in curators]
+            calls: dict[str, list[float]] = {}
+            timeouts = {"n": 0}
+
+            async def timed(worker: int, service: str, name: str, params: dict[str, Any]) -> None:
+                http = mc if service == "metrics" else rc
+                t0 = time.perf_counter()
+                try:
+                    response = await http.get(
+                        name.split(" ")[0], params=params, headers=bearers[worker]
+                    )
+                except httpx.TimeoutException:
+                    timeouts["n"] += 1
+                    return
+                calls.setdefault(f"{service} GET {name}", []).append(
+                    (time.perf_counter() - t0) * 1000
+                )
+                assert response.status_code == 200, (name, response.text[:200])
+
+            def show(title: str) -> None:
+                print(f"{title}; {timeouts['n']} calls not answered within {args.api_timeout:g} s")
+                for name, values in sorted(calls.items(), key=lambda kv: -pct(kv[1], 0.99)):
+                    print(row(f"    {name}", values))
+
+            async def direct(worker: int, i: int) -> None:
+                # The calls the page makes for the same view, at once, as the page makes them.
+                _, path = address(i)
+                group = f"team{i % TEAMS}" if "group=" in path else None
+                view = view_of(today, "90d" if group else None, group=group)
+                t0 = time.perf_counter()
+                await asyncio.gather(*(timed(worker, *call) for call in page_calls(view)))
+                calls.setdefault("all of them, at once (the slowest)", []).append(
+                    (time.perf_counter() - t0) * 1000
+                )
+
+            if args.warm_up:
+                await concurrently(args.curators, args.curators, direct)
+            for mode, think in MODES.items():
+                calls.clear()
+                timeouts["n"] = 0
+                await concurrently(args.curators, args.page_requests, direct, think)
+                show(f"beside it, the same calls as {args.curators} curators' pages, {mode}")
+
+        p99 = pct([v for values in web[BROWSING][0].values() for v in values], 0.99)
+        met = p99 <= 300 and not partial[BROWSING]
+        print(
+            f"target: p99 <= 300 ms server time with {args.curators} curators browsing, "
+            f"every page whole: {'met' if met else 'NOT met'} ({p99:.1f} ms, "
+            f"{partial[BROWSING]} pages with a part unavailable)"
+        )
+        return 0 if met else 1
     finally:
         for process in reversed(processes):
             process.stop()
