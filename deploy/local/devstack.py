@@ -818,7 +818,11 @@ class KafkaServer(_Server):
             classpath,
         ]
         if not (self.log_dir / "meta.properties").exists():  # first start only
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = "-"
+            # As Kafka's own Uuid.randomUuid: an id starting with "-" would be read by the
+            # storage tool as an option ("--cluster-id expected one argument").
+            while cluster_id.startswith("-"):
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             cmd = [
                 *jvm,
                 "kafka.tools.StorageTool",
