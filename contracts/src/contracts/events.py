@@ -189,6 +189,12 @@ class PostSharedData(EventData):
     method: ShareMethod
     campaign_id: Identifier | None = None
     content_kind: ContentKind | None = None
+    employee_location: Identifier | None = Field(
+        default=None, description="the sharer's location when they shared"
+    )
+    content_topics: list[Identifier] = Field(
+        default_factory=list, description="the shared item's topics; empty for an own post"
+    )
 
 
 class PostShared(CloudEvent[PostSharedData]):

@@ -97,6 +97,12 @@ def test_a_click_appears_live_and_the_csv_matches_the_page(
         page.get_by_role("link", name="Download as CSV (By network)").click()
     networks = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
     assert sum(float(r["clicks"]) for r in networks) == shown
+    # By the sharers' locations and by the items' topics, beside the others.
+    for title, table in (("By location", "locations"), ("By topic", "topics")):
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+        with page.expect_download() as info:
+            page.get_by_role("link", name=f"Download as CSV ({title})").click()
+        assert info.value.suggested_filename.startswith(f"chorus-{table}-")
 
     page.reload()
     expect(page.locator(CLICKS)).not_to_have_text("0")

@@ -130,6 +130,7 @@ async def publish_content(
     publish_at: datetime | None = None,
     suggested: dict[str, str] | None = None,
     campaign_id: str | None = None,
+    topics: list[str] | None = None,
 ) -> str:
     """Publish a ContentPublished as the content service would, to the real Kafka."""
     content_id = content_id or ref("c")
@@ -146,6 +147,7 @@ async def publish_content(
             publish_at=publish_at or datetime.now(UTC) - timedelta(minutes=1),
             expires_at=expires_at,
             campaign_id=campaign_id,
+            topics=topics or [],
             published_by="curator-1",
         ),
     )

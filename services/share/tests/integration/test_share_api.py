@@ -297,14 +297,14 @@ async def test_sharing_waits_for_required_guidelines_acknowledgement(
 
 async def test_linkedin_direct_post_and_scheduled_share(share_stack: ShareStack) -> None:
     tenant = ref("acme")
-    me = token(tenant, "e1")
+    me = _headers(tenant, "e1", location="oslo")
     access_token = ref("li-token-")
     share_stack.linkedin.tokens.add(access_token)
     posted = await TopicTail("chorus.post-shared.v1").start()
     try:
         async with httpx.AsyncClient(base_url=share_stack.url, timeout=10) as http:
             await _join(http, me)
-            content_id = await publish_content(tenant)
+            content_id = await publish_content(tenant, topics=["engineering", "hiring"])
             no_token = await _share_when_known(
                 http, me, {"content_id": content_id, "network": "linkedin", "method": "api"}
             )
@@ -394,6 +394,9 @@ async def test_linkedin_direct_post_and_scheduled_share(share_stack: ShareStack)
         methods = sorted(r["data"]["method"] for r in events)
         assert methods == ["api", "scheduled"]
         assert all(r["data"]["audience_size"] == 1200 for r in events)
+        # The sharer's location and the item's topics travel with the share.
+        assert all(r["data"]["employee_location"] == "oslo" for r in events)
+        assert all(r["data"]["content_topics"] == ["engineering", "hiring"] for r in events)
     finally:
         await posted.stop()
 

@@ -97,9 +97,17 @@ def _describe(
                 "content": d.content_id or "",
                 "network": d.network.value,
                 "campaign": d.campaign_id or "",
+                "share": d.share_id,
             },
             {"shares": 1, "reach": d.audience_size},
-            {"groups": sorted(set(d.employee_groups)), "kind": _kind(d.content_kind)},
+            {
+                "groups": sorted(set(d.employee_groups)),
+                "kind": _kind(d.content_kind),
+                # Where the sharer was and what the item is about; like groups, not personal
+                # fields: an erasure keeps them (hence not `location`, the enrollment's).
+                "share_location": d.employee_location or "",
+                "topics": sorted(set(d.content_topics)),
+            },
         )
     if isinstance(event, EngagementObserved):
         e = event.data
@@ -114,6 +122,8 @@ def _describe(
                 "content": e.content_id or "",
                 "network": e.network.value,
                 "campaign": e.campaign_id or "",
+                # The share's location and topics count for its engagement, through this.
+                "share": e.share_id,
             },
             counters,
             {"kind": _kind(e.content_kind)},

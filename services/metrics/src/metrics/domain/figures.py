@@ -123,6 +123,28 @@ class Advocate:
         return bool(past) and max(past)[1]
 
 
+# Dimensions a share carries for its own fact and every engagement with it.
+SHARE_DIMENSIONS = ("location", "topic")
+
+
+def shares(facts: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """Per share (from its post-shared fact): the names it counts under per share dimension.
+
+    A share counts under one location, and under every topic of its item, as an advocate's
+    figures count under every group of theirs."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for fact in facts:
+        share = fact.get("share")
+        if not share:
+            continue
+        location = fact.get("share_location")
+        out[share] = {
+            "location": [location] if location else [],
+            "topic": sorted(set(fact.get("topics") or ())),
+        }
+    return out
+
+
 def advocates(facts: Iterable[Mapping[str, Any]]) -> dict[str, Advocate]:
     """Who the advocates are, from enrollment, opt-out and share facts, in any order.
 

@@ -38,6 +38,8 @@ class Dimension(StrEnum):
     GROUP = "group"
     NETWORK = "network"
     CAMPAIGN = "campaign"
+    LOCATION = "location"
+    TOPIC = "topic"
 
 
 class Granularity(StrEnum):
@@ -55,6 +57,8 @@ class Table(StrEnum):
     GROUPS = "groups"
     NETWORKS = "networks"
     CAMPAIGNS = "campaigns"
+    LOCATIONS = "locations"
+    TOPICS = "topics"
     FUNNEL = "funnel"
     GOALS = "goals"
 
@@ -65,6 +69,8 @@ TABLE_DIMENSIONS = {
     Table.GROUPS: Dimension.GROUP,
     Table.NETWORKS: Dimension.NETWORK,
     Table.CAMPAIGNS: Dimension.CAMPAIGN,
+    Table.LOCATIONS: Dimension.LOCATION,
+    Table.TOPICS: Dimension.TOPIC,
 }
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
@@ -137,7 +143,8 @@ async def breakdown(
     sort: str = "shares",
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    """Figures per content item, advocate, group, network or campaign; the top ones first."""
+    """Figures per content item, advocate, group, network, campaign, location (the sharer's)
+    or topic (of the shared item); the top ones first."""
     _check_sort(sort)
     rows = await (await Figures.open(services, user.tenant)).breakdown(
         where, dimension.value, sort, limit
@@ -188,6 +195,8 @@ class FactOut(BaseModel):
     groups: list[str] = Field(default_factory=list)
     department: str | None = None
     location: str | None = None
+    share_location: str | None = None
+    topics: list[str] = Field(default_factory=list)
     status: str | None = None
     badge: str | None = None
     version: int | None = None

@@ -260,6 +260,15 @@ class Figures:
             self._settings = await self.repo.tenant_settings(self.tenant)
         return self._settings
 
+    async def shares(self) -> dict[str, dict[str, list[str]]]:
+        """Each share's location and topics, from the post-shared facts."""
+        facts = await self.repo.find_facts(
+            self.generation,
+            {"tenant": self.tenant, "type": "post-shared", "share": {"$exists": True}},
+            ("share", "share_location", "topics"),
+        )
+        return fig.shares(facts)
+
     async def prices(self) -> fig.Prices:
         return fig.Prices(**((await self.settings()).get("prices") or {}))
 
@@ -327,13 +336,17 @@ class Figures:
     async def breakdown(
         self, where: Slice, dimension: str, sort: str = "shares", limit: int | None = None
     ) -> list[dict[str, Any]]:
-        """Figures per content item, advocate, group, network or campaign, best first."""
+        """Figures per content item, advocate, group, network, campaign, location or topic,
+        best first."""
         people = await self.people()
+        by_share = await self.shares() if dimension in fig.SHARE_DIMENSIONS else {}
         if dimension == "advocate":
             rows = await self.sums(where, ("advocate",))
             keyed = [((key[0], key[0]), counters) for key, counters in rows]
         else:
-            field_name = "advocate" if dimension == "group" else dimension
+            field_name = {"group": "advocate", "location": "share", "topic": "share"}.get(
+                dimension, dimension
+            )
             rows = await self.sums(where, (field_name, "advocate"))
             keyed = [((key[0], key[1]), counters) for key, counters in rows]
         totals: dict[str, dict[str, float]] = defaultdict(fig.zero)
@@ -342,6 +355,8 @@ class Figures:
             if dimension == "group":
                 advocate_groups = people.advocates.get(key)
                 names = sorted(advocate_groups.groups) if advocate_groups else []
+            elif dimension in fig.SHARE_DIMENSIONS:
+                names = by_share.get(key, {}).get(dimension, [])
             else:
                 names = [key]
             for name in names:

@@ -102,6 +102,7 @@ async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> N
                     "summary": data.summary,
                     "image_url": str(data.image_url) if data.image_url else None,
                     "campaign_id": data.campaign_id,
+                    "topics": list(data.topics),
                     "audience": data.audience.model_dump(),
                     "suggested_texts": {k.value: v for k, v in data.suggested_texts.items()},
                     "publish_at": data.publish_at,
@@ -373,6 +374,8 @@ def _posted_event(doc: dict[str, Any], public_base_url: str) -> PostShared:
             method=doc["method"],
             campaign_id=doc.get("campaign_id"),
             content_kind=doc.get("content_kind"),
+            employee_location=(doc.get("viewer") or {}).get("location"),
+            content_topics=doc.get("content_topics") or [],
         ),
     )
 
@@ -428,6 +431,7 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
         "content_id": request.content_id,
         "content_kind": content.get("kind") if content else None,
         "campaign_id": content.get("campaign_id") if content else None,
+        "content_topics": list(content.get("topics") or []) if content else [],
         "network": request.network.value,
         "text": text,
         "title": title,

@@ -23,8 +23,8 @@ from web.i18n import Texts
 router = APIRouter(include_in_schema=False)
 TABLES = frozenset(
     ("figures", "series", "content", "advocates", "groups", "networks", "campaigns", "funnel")
-) | {"goals"}
-BREAKDOWNS = ("group", "network", "campaign", "content")
+) | {"goals", "locations", "topics"}
+BREAKDOWNS = ("group", "network", "campaign", "content", "location", "topic")
 ROWS = 10
 Text = Annotated[str | None, Query(max_length=200)]
 
