@@ -39,6 +39,8 @@
     }
     return total + weigh(text.slice(last));
   }
+  window.chorusCounted = counted;
+
   function formatNumber(n) {
     return new Intl.NumberFormat(document.documentElement.lang || undefined).format(n);
   }
@@ -160,25 +162,8 @@
 // count and limits as the share panel and the server).
 (function () {
   "use strict";
-  var URL_RE = /(?:https?:\/\/|www\.)\S+/gi;
-  function light(code) {
-    return (code <= 4351) || (code >= 8192 && code <= 8205) || (code >= 8208 && code <= 8223) || (code >= 8242 && code <= 8247);
-  }
-  function weigh(text) {
-    var total = 0;
-    for (var ch of text.normalize("NFC")) total += light(ch.codePointAt(0)) ? 1 : 2;
-    return total;
-  }
-  function counted(network, text) {
-    if (network !== "x") return Array.from(text).length;
-    var total = 0, last = 0, m;
-    URL_RE.lastIndex = 0;
-    while ((m = URL_RE.exec(text)) !== null) {
-      total += weigh(text.slice(last, m.index)) + 23;
-      last = m.index + m[0].length;
-    }
-    return total + weigh(text.slice(last));
-  }
+  // The share panel's count, defined above: one rule for both.
+  var counted = window.chorusCounted;
   function setupCounters(root) {
     root.querySelectorAll("textarea[data-limit][data-network]").forEach(function (area) {
       var counter = document.getElementById(area.dataset.counter);
