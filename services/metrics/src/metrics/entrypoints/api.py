@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, available_timezones
 
+from cachetools import TTLCache
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from contracts import ContentKind, Network
+from metrics.domain import moments as mom
 from metrics.domain.facts import COUNTERS
 from metrics.domain.figures import FORMULAS, derive
 from metrics.service_layer import handlers
@@ -261,6 +265,23 @@ class ProgramSettings(BaseModel):
     employees: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="all employees of the tenant, when known"
     )
+    time_zone: str = Field(
+        default="UTC",
+        description="the IANA time zone most of the audience lives in, e.g. Europe/Oslo: "
+        "engagement by hour is counted in it",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError("not an IANA time zone, e.g. Europe/Oslo")
+        return value
+
+
+@functools.cache
+def _zones() -> set[str]:
+    return available_timezones() | {"UTC"}
 
 
 @router.get("/settings", response_model=ProgramSettings)
@@ -274,7 +295,74 @@ async def get_settings(user: Manager, services: Services) -> ProgramSettings:
 async def put_settings(user: Admin, services: Services, body: ProgramSettings) -> ProgramSettings:
     """Set the tenant's price table (for earned media value) and head count."""
     await services.repo.save_settings(user.tenant, body.model_dump(mode="json"))
+    for key in [k for k in _PATTERNS if k[0] == user.tenant]:
+        _PATTERNS.pop(key, None)
     return body
+
+
+# -- the right moment --------------------------------------------------------------------
+
+# Patterns move slowly, and each reads weeks of engagement: kept for a while per process.
+_PATTERNS: TTLCache[tuple[str, int], tuple[ZoneInfo, dict[str, mom.Pattern]]] = TTLCache(
+    maxsize=1024, ttl=600
+)
+
+
+class Slot(BaseModel):
+    weekday: int = Field(description="0 is Monday")
+    hour: int = Field(description="0 to 23, in the audience's time zone")
+    share: float = Field(description="the slot's part of the network's engagement, 0 to 1")
+
+
+class NetworkMoments(BaseModel):
+    network: str = Field(description="a network, or 'all'")
+    engagements: int
+    hours: list[list[int]] = Field(description="engagement per weekday (Monday first) and hour")
+    best: list[Slot] = Field(description="the busiest hours; empty until there is enough data")
+    next: list[datetime] = Field(description="when each of the best hours next begins")
+
+
+class Moments(BaseModel):
+    time_zone: str
+    weeks: int
+    enough: int = Field(description="engagements needed before a time is suggested")
+    networks: list[NetworkMoments] = Field(description="'all' first, then the most engaged")
+
+
+@router.get("/moments", response_model=Moments)
+async def moments(
+    user: CurrentUser,
+    services: Services,
+    network: Network | None = None,
+    weeks: Annotated[int, Query(ge=1, le=104)] = handlers.MOMENT_WEEKS,
+) -> Moments:
+    """When the tenant's audience engages, by weekday and hour in its time zone, and the
+    next times to suggest to someone scheduling a share (per network, or all)."""
+    key = (user.tenant, weeks)
+    found = _PATTERNS.get(key)
+    if found is None:
+        found = _PATTERNS[key] = await handlers.patterns(services, user.tenant, weeks)
+    zone, patterns = found
+    now = datetime.now(ZoneInfo("UTC"))
+    if network is None:
+        others = (name for name in patterns if name != mom.ALL)
+        names = [mom.ALL, *sorted(others, key=lambda name: (-patterns[name].total, name))]
+    else:
+        names = [network.value]
+    out = []
+    for name in names:
+        pattern = patterns.get(name) or mom.Pattern()
+        best = pattern.best()
+        out.append(
+            NetworkMoments(
+                network=name,
+                engagements=pattern.total,
+                hours=pattern.counts,
+                best=[Slot(weekday=d, hour=h, share=pattern.share_of(d, h)) for d, h in best],
+                next=mom.next_times(best, now, zone),
+            )
+        )
+    return Moments(time_zone=str(zone), weeks=weeks, enough=mom.ENOUGH, networks=out)
 
 
 # -- goals -----------------------------------------------------------------------------

@@ -8,12 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from chassis.consumer import Consumed
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain import figures as fig
+from metrics.domain import moments as mom
 from metrics.domain.facts import (
     ENGAGEMENT_COUNTERS,
     erased_key,
@@ -508,6 +510,44 @@ def _highlights(
             f"({_pct(goal['progress'])}), {state}."
         )
     return lines
+
+
+# -- the right moment ---------------------------------------------------------------------
+
+MOMENT_WEEKS = 12
+
+
+def audience_zone(settings: Mapping[str, Any]) -> ZoneInfo:
+    """The time zone the tenant's audience lives in (checked when it is saved)."""
+    return ZoneInfo(str(settings.get("time_zone") or "UTC"))
+
+
+async def patterns(
+    services: Services, tenant: str, weeks: int
+) -> tuple[ZoneInfo, dict[str, mom.Pattern]]:
+    """The tenant's engagement over the last `weeks` weeks by weekday and hour, per network
+    and over all of them, in the audience's time zone."""
+    repo = services.repo
+    zone = audience_zone(await repo.tenant_settings(tenant))
+    since = services.today() - timedelta(weeks=weeks)
+    facts = await repo.find_facts(
+        await repo.active_generation(),
+        {"tenant": tenant, "type": "engagement-observed", "day": {"$gte": since.isoformat()}},
+        ("time", "network", *mom.ENGAGING),
+    )
+    engagements = (
+        (
+            _aware(fact["time"]),
+            str(fact.get("network") or ""),
+            sum(int(fact.get(name) or 0) for name in mom.ENGAGING),
+        )
+        for fact in facts
+    )
+    return zone, mom.patterns(engagements, zone)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def summary(
