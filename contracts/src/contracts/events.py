@@ -86,6 +86,16 @@ class ContentPublishedData(EventData):
     suggested_texts: dict[Network, Annotated[str, Field(max_length=3000)]] = Field(
         default_factory=dict
     )
+    text_variants: dict[
+        Network, Annotated[list[Annotated[str, Field(max_length=3000)]], Field(max_length=9)]
+    ] = Field(
+        default_factory=dict,
+        description=(
+            "further wordings of a network's suggested text, so colleagues need not post the "
+            "same words: variant 0 is suggested_texts[network], variant i is "
+            "text_variants[network][i - 1]"
+        ),
+    )
     topics: list[Identifier] = Field(default_factory=list)
     audience: Audience = Field(default_factory=Audience)
     publish_at: UtcDateTime
@@ -194,6 +204,14 @@ class PostSharedData(EventData):
     )
     content_topics: list[Identifier] = Field(
         default_factory=list, description="the shared item's topics; empty for an own post"
+    )
+    text_variant: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="which variant of the item's suggested text the sharer started from "
+        "(see ContentPublished.text_variants); null when not known",
+    )
+    text_edited: bool | None = Field(
+        default=None, description="whether the sharer changed that variant; null when not known"
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 
 from contracts.events import Network
 
@@ -49,3 +50,17 @@ def _x_weight(text: str) -> int:
 
 def length(network: Network, text: str) -> int:
     return x_length(text) if network is Network.X else len(text)
+
+
+def variants(
+    suggested: Mapping[str, str], more: Mapping[str, Sequence[str]], network: Network
+) -> list[str]:
+    """Every wording of `network`'s suggested text, by variant index (empty: none).
+
+    Variant 0 is the suggested text; the item's `text_variants` follow it (an event's or a
+    stored copy's, keyed by the network's value).
+    """
+    first = suggested.get(network.value)
+    if not first:
+        return []
+    return [first, *(t for t in more.get(network.value) or () if t)]
