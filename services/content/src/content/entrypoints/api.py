@@ -31,6 +31,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Language = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35)]
 ContentId = Annotated[str, Path(min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=200)]
+# Variants beside a network's suggested text (the event allows more, room to grow).
+MAX_VARIANTS = 4
+Variants = Annotated[list[Annotated[str, Field(max_length=10000)]], Field(max_length=MAX_VARIANTS)]
 
 
 class AudienceIn(BaseModel):
@@ -75,6 +78,11 @@ class ContentPatch(BaseModel):
     topics: list[Name] | None = Field(None, max_length=50)
     campaign_id: Name | None = None
     suggested_texts: dict[Network, Annotated[str, Field(max_length=10000)]] | None = None
+    text_variants: dict[Network, Variants] | None = Field(
+        None,
+        description="further wordings of a network's suggested text (which must be given), "
+        "offered to colleagues in turn so that they do not all post the same words",
+    )
     audience: AudienceIn | None = None
     publish_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
@@ -102,6 +110,7 @@ class ContentOut(BaseModel):
     topics: list[str] = Field(default_factory=list)
     campaign_id: str | None = None
     suggested_texts: dict[str, str] = Field(default_factory=dict)
+    text_variants: dict[str, list[str]] = Field(default_factory=dict)
     audience: dict[str, list[str]] = Field(default_factory=dict)
     publish_at: datetime | None = None
     expires_at: datetime | None = None

@@ -56,6 +56,7 @@ EDITABLE = (
     "topics",
     "campaign_id",
     "suggested_texts",
+    "text_variants",
     "audience",
     "publish_at",
     "expires_at",
@@ -132,12 +133,20 @@ async def _validated(services: Services, tenant: str, doc: dict[str, Any]) -> di
     raw = {Network(k): v for k, v in (doc.get("suggested_texts") or {}).items()}
     prepared, too_long = texts.prepare(raw, settings.get("disclosure_hashtag"), link_of(doc))
     errors.extend((f"suggested_texts.{n.value}", why) for n, why in too_long.items())
+    variants, variant_errors = texts.prepare_variants(
+        {Network(k): v for k, v in (doc.get("text_variants") or {}).items()},
+        set(prepared),
+        settings.get("disclosure_hashtag"),
+        link_of(doc),
+    )
+    errors.extend(variant_errors)
     if errors:
         raise invalid(*errors)
     aud = doc.get("audience") or {}
     return {
         **doc,
         "suggested_texts": {n.value: t for n, t in prepared.items()},
+        "text_variants": {n.value: v for n, v in variants.items()},
         "audience": {k: aud.get(k, []) for k in ("groups", "locations", "languages")},
         "aud_groups": audience.axis(aud.get("groups", [])),
         "aud_locations": audience.axis(aud.get("locations", [])),
@@ -160,6 +169,7 @@ def _published_fields(doc: dict[str, Any]) -> dict[str, Any]:
         "summary": doc.get("summary", ""),
         "image_url": doc.get("image_url"),
         "suggested_texts": doc.get("suggested_texts", {}),
+        "text_variants": doc.get("text_variants", {}),
         "topics": doc.get("topics", []),
         "audience": doc.get("audience", {}),
         "publish_at": doc["publish_at"],
