@@ -21,6 +21,12 @@
 - `tenants`: rule versions, challenges and leaderboard settings per tenant.
 - `catalog`: reward items with their price and stock.
 - `fulfilments`: one per redemption handed over (`<tenant>:<redemption>`), inserted once.
+- `suggestions`: rewards employees suggest (`<tenant>:<suggestion>`), with their status.
+- `votes`: one per person and suggestion (`<tenant>:<suggestion>:<voter>`): a vote is an
+  insert (a second one is a duplicate key), taking it back a delete.
+- `erasures`: the pseudonym of each person whose suggestions and votes were erased, keyed
+  by a hash of tenant and employee id (never the id); inserted once, so every retry of an
+  erasure uses the first pseudonym.
 """
 
 from __future__ import annotations
@@ -64,6 +70,9 @@ class RewardsRepository:
         self.month_ends = db["month_ends"]
         self.month_badges = db["month_badges"]
         self.fulfilments = db["fulfilments"]
+        self.suggestions = db["suggestions"]
+        self.votes = db["votes"]
+        self.erasures = db["erasures"]
         self._reads = asyncio.Semaphore(read_concurrency)
 
     async def ensure_indexes(self) -> None:
@@ -78,6 +87,9 @@ class RewardsRepository:
         await self.clawbacks.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
         await self.month_badges.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
         await self.fulfilments.create_index([("tenant", ASCENDING)])
+        await self.suggestions.create_index([("tenant", ASCENDING), ("suggested_by", ASCENDING)])
+        await self.votes.create_index([("tenant", ASCENDING), ("voter", ASCENDING)])
+        await self.votes.create_index([("tenant", ASCENDING), ("suggestion_id", ASCENDING)])
         for staged in (self.units, self.clawbacks, self.month_badges):
             await outbox.ensure_index(staged)
 
@@ -327,6 +339,110 @@ class RewardsRepository:
     async def clawed(self, tenant: str, employee_id: str) -> int:
         cursor = self.clawbacks.find({"tenant": tenant, "employee_id": employee_id}, {"points": 1})
         return sum([doc["points"] async for doc in cursor])
+
+    # -- reward suggestions ------------------------------------------------------------
+
+    async def insert_suggestion(self, doc: dict[str, Any]) -> None:
+        await self.suggestions.insert_one(doc)
+
+    async def suggestion(self, tenant: str, suggestion_id: str) -> dict[str, Any] | None:
+        return await self.suggestions.find_one({"_id": f"{tenant}:{suggestion_id}"})
+
+    async def tenant_suggestions(
+        self, tenant: str, statuses: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"tenant": tenant}
+        if statuses:
+            query["status"] = {"$in": list(statuses)}
+        return [doc async for doc in self.suggestions.find(query)]
+
+    async def open_suggestion_titled(self, tenant: str, key: str) -> dict[str, Any] | None:
+        return await self.suggestions.find_one(
+            {"tenant": tenant, "title_key": key, "status": "open"}
+        )
+
+    async def open_suggestions_by(self, tenant: str, employee_id: str) -> int:
+        return await self.suggestions.count_documents(
+            {"tenant": tenant, "suggested_by": employee_id, "status": "open"}
+        )
+
+    async def suggestions_by(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+        cursor = self.suggestions.find({"tenant": tenant, "suggested_by": employee_id})
+        return [doc async for doc in cursor.sort("suggested_at", ASCENDING)]
+
+    async def decide_suggestion(
+        self, tenant: str, suggestion_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Set a suggestion's status (last decision wins); the suggestion as it is now."""
+        await self.suggestions.update_one({"_id": f"{tenant}:{suggestion_id}"}, {"$set": fields})
+        return await self.suggestion(tenant, suggestion_id)
+
+    async def add_vote(self, tenant: str, suggestion_id: str, voter: str, at: datetime) -> None:
+        """One vote per person: a second insert of the same vote is a duplicate, and ignored."""
+        await self.insert_new(
+            "votes",
+            [
+                {
+                    "_id": f"{tenant}:{suggestion_id}:{voter}",
+                    "tenant": tenant,
+                    "suggestion_id": suggestion_id,
+                    "voter": voter,
+                    "voted_at": at,
+                }
+            ],
+        )
+
+    async def remove_vote(self, tenant: str, suggestion_id: str, voter: str) -> None:
+        await self.votes.delete_one({"_id": f"{tenant}:{suggestion_id}:{voter}"})
+
+    async def has_voted(self, tenant: str, suggestion_id: str, voter: str) -> bool:
+        return await self.votes.find_one({"_id": f"{tenant}:{suggestion_id}:{voter}"}) is not None
+
+    async def vote_count(self, tenant: str, suggestion_id: str) -> int:
+        return await self.votes.count_documents({"tenant": tenant, "suggestion_id": suggestion_id})
+
+    async def vote_counts(self, tenant: str) -> dict[str, int]:
+        """Votes per suggestion of a tenant (one `$sum` per group: all FerretDB gets right)."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"tenant": tenant}},
+            {"$group": {"_id": "$suggestion_id", "votes": {"$sum": 1}}},
+        ]
+        return {doc["_id"]: doc["votes"] async for doc in await self.votes.aggregate(pipeline)}
+
+    async def votes_by(self, tenant: str, voter: str) -> list[dict[str, Any]]:
+        cursor = self.votes.find({"tenant": tenant, "voter": voter})
+        return [doc async for doc in cursor.sort("voted_at", ASCENDING)]
+
+    async def record_erasure(self, key: str, pseudonym: str) -> str:
+        """List an erasure with its pseudonym; the pseudonym listed first if there is one."""
+        await self.insert_new("erasures", [{"_id": key, "pseudonym": pseudonym}])
+        listed = await self.erasures.find_one({"_id": key})
+        return str(listed["pseudonym"]) if listed else pseudonym
+
+    async def pseudonymise(self, tenant: str, employee_id: str, pseudonym: str) -> None:
+        """Put the pseudonym in place of the id in a person's suggestions and votes.
+
+        Idempotent, so a retry after a failure half-way completes it. A vote's `_id` names
+        its voter, so each is inserted again under the pseudonym before the one under the
+        id is deleted: in between, a vote counts twice for a moment, never zero times."""
+        owned = {"tenant": tenant, "suggested_by": employee_id}
+        await self.suggestions.update_many(owned, {"$set": {"suggested_by": pseudonym}})
+        decided = {"tenant": tenant, "decided_by": employee_id}
+        await self.suggestions.update_many(decided, {"$set": {"decided_by": pseudonym}})
+        votes = await self.votes_by(tenant, employee_id)
+        await self.insert_new(
+            "votes",
+            [
+                {
+                    **vote,
+                    "_id": f"{tenant}:{vote['suggestion_id']}:{pseudonym}",
+                    "voter": pseudonym,
+                }
+                for vote in votes
+            ],
+        )
+        if votes:
+            await self.votes.delete_many({"_id": {"$in": [vote["_id"] for vote in votes]}})
 
 
 def pack_activities(activities: list[dict[str, Any]]) -> bytes:

@@ -17,6 +17,7 @@ from rewards.adapters import events as convert
 from rewards.domain.ledger import replay
 from rewards.domain.rules import DEFAULT_RULES, Action
 from rewards.service_layer import handlers
+from rewards.service_layer import suggestions as ideas
 from rewards.service_layer.leaderboards import Leaderboards, Period, Scope
 
 
@@ -42,7 +43,9 @@ shop = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 
 def routers() -> list[APIRouter]:
-    return [me, boards, rules, admin, shop]
+    from rewards.entrypoints import suggestions
+
+    return [me, boards, rules, admin, shop, *suggestions.routers()]
 
 
 # -- me ------------------------------------------------------------------------------------
@@ -215,6 +218,23 @@ class LeaderboardVisibility(BaseModel):
     opt_in: bool | None
 
 
+class MySuggestionOut(BaseModel):
+    suggestion_id: str
+    title: str
+    description: str | None
+    status: str
+    suggested_at: datetime
+    votes: int
+    item_id: str | None = None
+    decided_at: datetime | None = None
+
+
+class MyVoteOut(BaseModel):
+    suggestion_id: str
+    title: str | None = Field(description="the suggestion's title, if it is still there")
+    voted_at: datetime
+
+
 class MyRewardsRecords(BaseModel):
     points: Balance
     standing: StandingOut
@@ -223,6 +243,12 @@ class MyRewardsRecords(BaseModel):
     redemptions: list[RedemptionOut]
     spends: list[SpendOut]
     leaderboard_visibility: LeaderboardVisibility
+    reward_suggestions: list[MySuggestionOut] = Field(
+        default_factory=list, description="the rewards the caller suggested"
+    )
+    reward_votes: list[MyVoteOut] = Field(
+        default_factory=list, description="the suggestions the caller voted for"
+    )
 
 
 class MyRewardsExport(BaseModel):
@@ -244,7 +270,9 @@ def _ledger_position(cursor: str | None) -> tuple[datetime, str] | None:
         raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned") from exc
 
 
-def _my_records(user: Principal, found: handlers.MyRewards) -> MyRewardsRecords:
+def _my_records(
+    user: Principal, found: handlers.MyRewards, ideas_of: ideas.MySuggestions
+) -> MyRewardsRecords:
     doc = found.standing or {}
     days = convert.standing_from_doc(user.tenant, user.employee_id, doc).days
     badges = [
@@ -269,6 +297,20 @@ def _my_records(user: Principal, found: handlers.MyRewards) -> MyRewardsRecords:
         leaderboard_visibility=LeaderboardVisibility(
             hidden=bool(profile.get("hidden", False)), opt_in=profile.get("leaderboard_opt_in")
         ),
+        reward_suggestions=[
+            MySuggestionOut(
+                suggestion_id=s.suggestion_id,
+                title=s.title,
+                description=s.description,
+                status=s.status.value,
+                suggested_at=s.suggested_at,
+                votes=s.votes,
+                item_id=s.item_id,
+                decided_at=s.decided_at,
+            )
+            for s in ideas_of.suggestions
+        ],
+        reward_votes=[MyVoteOut(**v) for v in ideas_of.votes],
     )
 
 
@@ -289,7 +331,13 @@ async def export_my_data(
     return MyRewardsExport(
         employee_id=user.employee_id,
         ledger=[LedgerEntry(award_id=e["_id"], **e) for e in found.ledger],
-        records=_my_records(user, found) if after is None else None,
+        records=(
+            _my_records(
+                user, found, await ideas.of_person(app.services, user.tenant, user.employee_id)
+            )
+            if after is None
+            else None
+        ),
         next_cursor=following,
     )
 

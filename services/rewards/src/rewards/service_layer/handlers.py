@@ -40,6 +40,7 @@ from rewards.domain.months import (
     top_of_month,
 )
 from rewards.domain.rules import Action, Activity, RuleSet, month_of, week_of
+from rewards.domain.suggestions import erasure_key, pseudonym
 
 POINTS = Counter("chorus_rewards_points_awarded_total", "Points awarded", ["tenant", "rule"])
 AWARDS = Counter("chorus_rewards_awards_total", "Ledger entries written", ["tenant"])
@@ -139,6 +140,7 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     activities: dict[str, list[dict[str, Any]]] = defaultdict(list)
     badges: list[AnyEvent] = []
     plans: list[tuple[_Employee, dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
+    erasures: list[tuple[str, str, str]] = []
     for key, employee in employees.items():
         doc = docs.get(key)
         marks: dict[str, int] = (doc or {}).get(WATERMARKS) or {}
@@ -153,6 +155,8 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
         for item in fresh:
             event = item.event
             _profile_of(event, profile)
+            if isinstance(event, AdvocateOptedOut) and event.data.erase:
+                erasures.append((employee.tenant, employee.employee_id, event.id))
             activity = convert.activity_of(event)
             if activity is None:
                 continue
@@ -249,6 +253,9 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     # finds its watermarks where they were, and publishes the same events with the same
     # ids. The consumed events are the durable log these are derived from, so no outbox.
     await services.publisher.publish_many(events)
+    # Before the watermarks move, so a crash erases again (it is idempotent), never not.
+    for tenant, employee_id, seed in erasures:
+        await erase_suggestions(services, tenant, employee_id, seed)
     await services.repo.apply_standings(updates)
     awards: dict[str, int] = defaultdict(int)
     points: dict[tuple[str, str], int] = defaultdict(int)
@@ -300,6 +307,19 @@ def _figures(
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def erase_suggestions(services: Services, tenant: str, employee_id: str, seed: str) -> str:
+    """Put a pseudonym in place of a person in their reward suggestions and votes (and the
+    decisions they made on others'); returns the pseudonym.
+
+    The erasure is listed first (by a hash of tenant and id) with a pseudonym made from
+    `seed`, something random to the request (an opt-out event's id); a retry, or a second
+    erasure, finds the listing and uses the same pseudonym, so no vote is counted twice."""
+    repo = services.repo
+    name = await repo.record_erasure(erasure_key(tenant, employee_id), pseudonym(seed))
+    await repo.pseudonymise(tenant, employee_id, name)
+    return name
 
 
 # -- the "top 10% of the month" badge ----------------------------------------------------
