@@ -131,6 +131,7 @@ async def publish_content(
     suggested: dict[str, str] | None = None,
     campaign_id: str | None = None,
     topics: list[str] | None = None,
+    text_variants: dict[str, list[str]] | None = None,
 ) -> str:
     """Publish a ContentPublished as the content service would, to the real Kafka."""
     content_id = content_id or ref("c")
@@ -143,6 +144,7 @@ async def publish_content(
             kind="job",
             url=url,
             suggested_texts=suggested or {"linkedin": "Join my team!"},
+            text_variants=text_variants or {},
             audience=audience or Audience(),
             publish_at=publish_at or datetime.now(UTC) - timedelta(minutes=1),
             expires_at=expires_at,

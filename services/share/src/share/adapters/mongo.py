@@ -28,6 +28,8 @@ class ShareRepository:
         self.engagements = db["engagements"]
         self.tokens = db["network_tokens"]
         self.counted = db["share_counters"]
+        self.variant_uses = db["variant_uses"]
+        self.variant_offers = db["variant_offers"]
 
     async def ensure_indexes(self) -> None:
         await self.shares.create_index([("short_code", ASCENDING)], unique=True)
@@ -40,6 +42,8 @@ class ShareRepository:
         await self.shares.create_index([("status", ASCENDING), ("scheduled_at", ASCENDING)])
         await self.visits.create_index([("at", ASCENDING)])
         await self.daily_counts.create_index([("day", ASCENDING)])
+        await self.variant_offers.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
+        await self.variant_uses.create_index([("key", ASCENDING), ("variant", ASCENDING)])
         for collection in (self.shares, self.advocates, self.click_batches, self.engagements):
             await outbox.ensure_index(collection)
 
@@ -231,6 +235,66 @@ class ShareRepository:
             {"tenant": tenant, "employee_id": employee_id}, {"author": 1, "expires_at": 1}
         )
         return [doc async for doc in found]
+
+    # -- variants of a suggested text: how often each was used, and by whom ------------
+    # `variant_uses` holds one document per use of a variant, `_id` "<key>:<variant>:<n>"
+    # for its n-th use (key: "<tenant>:<content>:<network>"). A use is counted by inserting
+    # the next number: the unique `_id` lets only one of two colleagues counting at the same
+    # moment have it. (FerretDB loses concurrent `$inc`s and does not hold a filter on a
+    # field while it updates, so neither a counter nor a revision check would do.)
+    # `variant_offers` holds what each person got, `_id` "<key>:<employee>".
+
+    async def variant_offer(self, key: str, employee_id: str) -> dict[str, Any] | None:
+        return await self.variant_offers.find_one({"_id": f"{key}:{employee_id}"})
+
+    async def variant_uses_of(self, key: str, count: int) -> list[int]:
+        """How often each of `count` variants was used."""
+        used = [0] * count
+        grouped = await self.variant_uses.aggregate(
+            [{"$match": {"key": key}}, {"$group": {"_id": "$variant", "n": {"$sum": 1}}}]
+        )
+        async for row in grouped:
+            if isinstance(row["_id"], int) and 0 <= row["_id"] < count:
+                used[row["_id"]] = int(row["n"])
+        return used
+
+    async def claim_variant_use(self, key: str, variant: int, number: int) -> bool:
+        """Count the `number`-th use of `variant`; False if someone counted it first."""
+        try:
+            await self.variant_uses.insert_one(
+                {"_id": f"{key}:{variant}:{number}", "key": key, "variant": variant}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def save_variant_offer(
+        self, key: str, tenant: str, employee_id: str, variant: int, shared: bool
+    ) -> dict[str, Any]:
+        """Record the person's variant; a concurrent request of theirs may have won."""
+        doc = {
+            "_id": f"{key}:{employee_id}",
+            "tenant": tenant,
+            "employee_id": employee_id,
+            "variant": variant,
+            "shared": shared,
+        }
+        try:
+            await self.variant_offers.insert_one(doc)
+        except DuplicateKeyError:
+            found = await self.variant_offers.find_one({"_id": doc["_id"]})
+            return found or doc
+        return doc
+
+    async def change_variant_offer(
+        self, key: str, employee_id: str, variant: int, shared: bool
+    ) -> None:
+        await self.variant_offers.update_one(
+            {"_id": f"{key}:{employee_id}"}, {"$set": {"variant": variant, "shared": shared}}
+        )
+
+    async def forget_variant_offers(self, tenant: str, employee_id: str) -> None:
+        await self.variant_offers.delete_many({"tenant": tenant, "employee_id": employee_id})
 
 
 def _is_day(text: str) -> bool:

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
@@ -177,6 +177,13 @@ class ShareIn(BaseModel):
     scheduled_at: AwareDatetime | None = Field(
         None, description="post through the network's API at this time"
     )
+    text_variant: int | None = Field(
+        None,
+        ge=0,
+        le=9,
+        description="the variant of the suggested text the person started from (see GET "
+        "/api/v1/content/{content_id}/variant); its text if `text` is omitted",
+    )
 
 
 class IntentOut(BaseModel):
@@ -201,6 +208,8 @@ class ShareOut(BaseModel):
     scheduled_at: datetime | None = None
     network_post_id: str | None = None
     engagement: dict[str, int] = Field(default_factory=dict)
+    text_variant: int | None = None
+    text_edited: bool | None = Field(None, description="whether the variant's text was changed")
 
 
 def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
@@ -228,6 +237,8 @@ def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
         scheduled_at=doc.get("scheduled_at"),
         network_post_id=doc.get("network_post_id"),
         engagement={k: int(v) for k, v in (doc.get("engagement") or {}).items()},
+        text_variant=doc.get("text_variant"),
+        text_edited=doc.get("text_edited"),
     )
 
 
@@ -253,6 +264,7 @@ async def create_share(body: ShareIn, user: CurrentUser, services: Services) -> 
             title=body.title,
             method=ShareMethod(body.method),
             scheduled_at=body.scheduled_at,
+            text_variant=body.text_variant,
         ),
     )
     return _share_out(doc, services.public_base_url)
@@ -535,4 +547,42 @@ async def audience_count(
     return AudienceCount(enrolled=count)
 
 
-ROUTERS = (advocates, shares, settings, engagements, mine, audience)
+# -- variants of a suggested text ------------------------------------------------------
+
+
+class VariantOut(BaseModel):
+    variant: int = Field(description="0 is the suggested text, i the item's text_variants[i-1]")
+    variants: int = Field(description="how many wordings the network has")
+    text: str
+    shared: bool = Field(description="the caller already shared this variant")
+
+
+class VariantsOut(BaseModel):
+    content_id: str
+    networks: dict[str, VariantOut] = Field(
+        description="per network with a suggested text (only the one asked for, if any)"
+    )
+
+
+variant = APIRouter(prefix="/api/v1/content", tags=["variants"])
+
+
+@variant.get("/{content_id}/variant", response_model=VariantsOut)
+async def offered_variant(
+    content_id: Annotated[str, Path(min_length=1, max_length=200)],
+    user: CurrentUser,
+    services: Services,
+    network: Network | None = None,
+) -> VariantsOut:
+    """The wording offered to the caller: the variant their colleagues used least."""
+    offers = await handlers.offer_variants(services, user, content_id, network)
+    return VariantsOut(
+        content_id=content_id,
+        networks={
+            n.value: VariantOut(variant=o.variant, variants=o.count, text=o.text, shared=o.shared)
+            for n, o in offers.items()
+        },
+    )
+
+
+ROUTERS = (advocates, shares, settings, engagements, mine, audience, variant)

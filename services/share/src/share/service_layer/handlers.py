@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,9 +39,11 @@ from contracts import (
     ShareMethod,
     derived_event_id,
 )
+from contracts.texts import variants as wordings_of
 from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
+from share.domain import variants
 from share.domain.advocates import audience_size, cannot_share_as
 from share.domain.clicks import UNIQUE_WINDOW, DailySalts
 from share.domain.engagements import engagement_on_share
@@ -105,6 +109,7 @@ async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> N
                     "topics": list(data.topics),
                     "audience": data.audience.model_dump(),
                     "suggested_texts": {k.value: v for k, v in data.suggested_texts.items()},
+                    "text_variants": {k.value: list(v) for k, v in data.text_variants.items()},
                     "publish_at": data.publish_at,
                     "expires_at": data.expires_at,
                 },
@@ -294,6 +299,8 @@ async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str,
         state.update(networks={}, groups=[], location=None)
     written = await _write_advocate(services, current, state, event)
     await services.vault.forget(user.tenant, user.employee_id)
+    if erase:
+        await services.repo.forget_variant_offers(user.tenant, user.employee_id)
     owned = {"tenant": user.tenant, "employee_id": user.employee_id}
     await services.repo.shares.update_many(
         {**owned, "status": "scheduled"}, {"$set": {"status": "cancelled", "reason": "opted out"}}
@@ -315,6 +322,8 @@ class ShareRequest:
     title: str | None = None
     method: ShareMethod = ShareMethod.INTENT
     scheduled_at: datetime | None = None
+    # The variant of the suggested text the person started from, when there are several.
+    text_variant: int | None = None
 
 
 def _viewer(user: Principal) -> Viewer:
@@ -376,6 +385,8 @@ def _posted_event(doc: dict[str, Any], public_base_url: str) -> PostShared:
             content_kind=doc.get("content_kind"),
             employee_location=(doc.get("viewer") or {}).get("location"),
             content_topics=doc.get("content_topics") or [],
+            text_variant=doc.get("text_variant"),
+            text_edited=doc.get("text_edited"),
         ),
     )
 
@@ -393,6 +404,16 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
         destination = str(content["url"])
         title = content.get("title", "")
         text = request.text or (content.get("suggested_texts") or {}).get(request.network.value, "")
+        wordings = _wordings(content, request.network)
+        if request.text_variant is not None:
+            if request.text_variant >= len(wordings):
+                raise Problem(
+                    422,
+                    "Invalid request",
+                    f"text_variant: the item has {len(wordings)} variants for this network",
+                    errors=[{"field": "text_variant", "message": "no such variant"}],
+                )
+            text = request.text or wordings[request.text_variant]
     elif request.url is None:
         raise Problem(
             422,
@@ -444,6 +465,9 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
         "method": method.value,
         "created_at": now,
     }
+    if content is not None and request.text_variant is not None:
+        doc["text_variant"] = request.text_variant
+        doc["text_edited"] = variants.edited(wordings[request.text_variant], text)
     if method == ShareMethod.SCHEDULED:
         doc.update(status="scheduled", scheduled_at=request.scheduled_at, shared_at=None)
     elif method == ShareMethod.API:
@@ -455,10 +479,124 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
     except BaseException:
         await services.repo.give_back_daily_slot(slot)
         raise
+    if request.content_id is not None and request.text_variant is not None:
+        await _shared_variant(
+            services, user, request.content_id, request.network, request.text_variant, wordings
+        )
     if method == ShareMethod.API:
         assert credentials is not None
         return await _post_via_api(services, doc, credentials)
     return doc
+
+
+# -- variants of a suggested text --------------------------------------------------------
+
+# Attempts to count a choice before counting it regardless (a crowd of colleagues at once).
+VARIANT_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Offer:
+    variant: int
+    count: int
+    text: str
+    shared: bool
+
+
+def _wordings(content: dict[str, Any], network: Network) -> list[str]:
+    return wordings_of(
+        content.get("suggested_texts") or {}, content.get("text_variants") or {}, network
+    )
+
+
+def _usage_key(tenant: str, content_id: str, network: Network) -> str:
+    return f"{tenant}:{content_id}:{network.value}"
+
+
+async def offer_variants(
+    services: Services, user: Principal, content_id: str, network: Network | None = None
+) -> dict[Network, Offer]:
+    """The wording of the suggested text offered to the caller, per network (or for one).
+
+    Where the curators wrote several, the caller gets the one their colleagues used least
+    and keeps it (or the one they shared) from then on; see `share.domain.variants`.
+    """
+    content = await services.repo.shareable(user.tenant, content_id)
+    if refusal := cannot_share(content, _viewer(user), datetime.now(UTC)):
+        raise _content_problem(refusal)
+    assert content is not None
+    offers: dict[Network, Offer] = {}
+    for each in [network] if network is not None else list(Network):
+        wordings = _wordings(content, each)
+        if not wordings:
+            continue
+        variant, shared = 0, False
+        if len(wordings) > 1:
+            key = _usage_key(user.tenant, content_id, each)
+            variant, shared = await _assign_variant(services, user, key, len(wordings))
+        offers[each] = Offer(variant, len(wordings), wordings[variant], shared)
+    return offers
+
+
+async def _assign_variant(
+    services: Services, user: Principal, key: str, count: int
+) -> tuple[int, bool]:
+    offered = await services.repo.variant_offer(key, user.employee_id)
+    if offered is not None and int(offered["variant"]) < count:
+        return int(offered["variant"]), bool(offered.get("shared"))
+    choice = await _count_use(services, user, key, count)
+    if offered is not None:
+        # The curators took away the variant this person had.
+        await services.repo.change_variant_offer(key, user.employee_id, choice, False)
+        return choice, False
+    # A concurrent request of the same person may have been first: theirs stands (and this
+    # use stays counted, one too many, which only makes this variant a little less likely).
+    kept = await services.repo.save_variant_offer(key, user.tenant, user.employee_id, choice, False)
+    return int(kept["variant"]), bool(kept.get("shared"))
+
+
+async def _count_use(
+    services: Services, user: Principal, key: str, count: int, variant: int | None = None
+) -> int:
+    """Count one use of the least-used variant (or of `variant`), and return which.
+
+    The n-th use of a variant can be counted once only, so when colleagues count at the
+    same moment all but one read the uses again and choose anew: whoever counts, counts
+    the variant that is least used at that moment.
+    """
+    for attempt in range(VARIANT_ATTEMPTS):
+        used = await services.repo.variant_uses_of(key, count)
+        choice = variants.pick(used, user.employee_id) if variant is None else variant
+        if await services.repo.claim_variant_use(key, choice, used[choice]):
+            return choice
+        await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+    # A crowd: count the choice of the last reading at the next free number.
+    number = used[choice] + 1
+    while not await services.repo.claim_variant_use(key, choice, number):
+        number += 1
+    return choice
+
+
+async def _shared_variant(
+    services: Services,
+    user: Principal,
+    content_id: str,
+    network: Network,
+    variant: int,
+    wordings: list[str],
+) -> None:
+    """Keep the variant a share started from as the person's; count it if it is new."""
+    key = _usage_key(user.tenant, content_id, network)
+    offered = await services.repo.variant_offer(key, user.employee_id)
+    if offered is not None and int(offered["variant"]) == variant:
+        if not offered.get("shared"):
+            await services.repo.change_variant_offer(key, user.employee_id, variant, True)
+        return
+    await _count_use(services, user, key, len(wordings), variant)
+    if offered is None:
+        await services.repo.save_variant_offer(key, user.tenant, user.employee_id, variant, True)
+    else:
+        await services.repo.change_variant_offer(key, user.employee_id, variant, True)
 
 
 async def _direct_posting(
