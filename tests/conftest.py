@@ -27,6 +27,8 @@ class Platform:
             # same Kafka must not take over their partitions.
             f"{service.upper()}_CONSUMER_GROUP": f"{service}-{self.suffix}",
             "CONTENT_PREVIEW_ALLOWED_HOSTS": "127.0.0.1",
+            # Engagement patterns are kept 10 minutes in production; tests look again sooner.
+            "METRICS_MOMENTS_CACHE_SECONDS": "1",
             # The share api's short links point at the share api under test.
             "SHARE_PUBLIC_BASE_URL": self.processes[("share", "api")].links_url
             if ("share", "api") in self.processes

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from functools import partial
 
+from cachetools import TTLCache
+
 from chassis.consumer import subscribe_batch
 from chassis.process import Loop, Runtime, ServiceDefinition
 from contracts import ALL_EVENTS
@@ -28,9 +30,14 @@ log = logging.getLogger(__name__)
 
 
 async def setup(runtime: Runtime) -> handlers.Services:
+    settings = runtime.settings
+    assert isinstance(settings, MetricsSettings)
     repo = MetricsRepository(runtime.db)
     await repo.ensure_indexes()
-    return handlers.Services(repo=repo)
+    patterns = TTLCache[tuple[str, int], handlers.Patterns](
+        maxsize=1024, ttl=settings.moments_cache_seconds
+    )
+    return handlers.Services(repo=repo, patterns=patterns)
 
 
 def subscribe(runtime: Runtime) -> None:

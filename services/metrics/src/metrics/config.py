@@ -19,3 +19,5 @@ class MetricsSettings(ServiceSettings):
     batch_size: int = Field(1000, ge=1, le=10000)
     # How often the worker recomputes the per-tenant gauges (enrolled advocates).
     gauge_interval_seconds: float = Field(60.0, gt=0)
+    # How long an api process keeps a tenant's engagement pattern (`/api/v1/moments`).
+    moments_cache_seconds: float = Field(600.0, gt=0)

@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from cachetools import TTLCache
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -295,17 +294,11 @@ async def get_settings(user: Manager, services: Services) -> ProgramSettings:
 async def put_settings(user: Admin, services: Services, body: ProgramSettings) -> ProgramSettings:
     """Set the tenant's price table (for earned media value) and head count."""
     await services.repo.save_settings(user.tenant, body.model_dump(mode="json"))
-    for key in [k for k in _PATTERNS if k[0] == user.tenant]:
-        _PATTERNS.pop(key, None)
+    handlers.forget_patterns(services, user.tenant)
     return body
 
 
 # -- the right moment --------------------------------------------------------------------
-
-# Patterns move slowly, and each reads weeks of engagement: kept for a while per process.
-_PATTERNS: TTLCache[tuple[str, int], tuple[ZoneInfo, dict[str, mom.Pattern]]] = TTLCache(
-    maxsize=1024, ttl=600
-)
 
 
 class Slot(BaseModel):
@@ -338,11 +331,7 @@ async def moments(
 ) -> Moments:
     """When the tenant's audience engages, by weekday and hour in its time zone, and the
     next times to suggest to someone scheduling a share (per network, or all)."""
-    key = (user.tenant, weeks)
-    found = _PATTERNS.get(key)
-    if found is None:
-        found = _PATTERNS[key] = await handlers.patterns(services, user.tenant, weeks)
-    zone, patterns = found
+    zone, patterns = await handlers.patterns(services, user.tenant, weeks)
     now = datetime.now(ZoneInfo("UTC"))
     if network is None:
         others = (name for name in patterns if name != mom.ALL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -58,6 +58,7 @@ ADVOCATE_TYPES = ["advocate-enrolled", "advocate-opted-out"]
 
 
 Row = tuple[tuple[str, ...], dict[str, float]]
+Patterns = tuple[ZoneInfo, dict[str, mom.Pattern]]
 
 
 @dataclass
@@ -68,6 +69,9 @@ class Services:
     # advocates (erasure key -> pseudonym).
     generation: int | None = None
     erased: dict[str, str] | None = None
+    # The api's engagement patterns per (tenant, weeks): they move slowly and each reads
+    # weeks of facts.
+    patterns: MutableMapping[tuple[str, int], Patterns] = field(default_factory=dict)
 
 
 # -- consuming -------------------------------------------------------------------------
@@ -522,11 +526,22 @@ def audience_zone(settings: Mapping[str, Any]) -> ZoneInfo:
     return ZoneInfo(str(settings.get("time_zone") or "UTC"))
 
 
-async def patterns(
-    services: Services, tenant: str, weeks: int
-) -> tuple[ZoneInfo, dict[str, mom.Pattern]]:
+async def patterns(services: Services, tenant: str, weeks: int) -> Patterns:
     """The tenant's engagement over the last `weeks` weeks by weekday and hour, per network
-    and over all of them, in the audience's time zone."""
+    and over all of them, in the audience's time zone (kept a while: `Services.patterns`)."""
+    found = services.patterns.get((tenant, weeks))
+    if found is None:
+        found = services.patterns[(tenant, weeks)] = await _patterns(services, tenant, weeks)
+    return found
+
+
+def forget_patterns(services: Services, tenant: str) -> None:
+    """After a change of the tenant's settings (its time zone)."""
+    for key in [key for key in services.patterns if key[0] == tenant]:
+        services.patterns.pop(key, None)
+
+
+async def _patterns(services: Services, tenant: str, weeks: int) -> Patterns:
     repo = services.repo
     zone = audience_zone(await repo.tenant_settings(tenant))
     since = services.today() - timedelta(weeks=weeks)

@@ -9,6 +9,7 @@ from web.entrypoints import (
     impact,
     join,
     me,
+    moments,
     program,
     program_admin,
     program_content,
@@ -23,4 +24,5 @@ routers += [join.router, rewards.router, me.router]
 routers += [program.router]
 routers += [program_content.router]
 routers += [analytics.router]
+routers += [moments.router]
 routers += [program_admin.router]
