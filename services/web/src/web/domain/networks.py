@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from contracts.events import Network
 from contracts.texts import LIMITS, length
@@ -41,6 +42,9 @@ class Choice:
     connected: bool
     direct_posting: bool
     link_only: bool
+    # Which of the curators' variants `text` is (None: no suggested text), and of how many.
+    variant: int | None = None
+    variants: int = 0
 
 
 def ordered(connected: Iterable[str]) -> list[Network]:
@@ -50,20 +54,40 @@ def ordered(connected: Iterable[str]) -> list[Network]:
 
 
 def choices(
-    connected: dict[str, dict[str, object]], suggested: dict[str, str], fallback: str
+    connected: dict[str, dict[str, object]],
+    suggested: dict[str, str],
+    fallback: str,
+    offered: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Choice]:
-    return [
-        Choice(
-            network=n,
-            label=LABELS[n],
-            limit=LIMITS[n],
-            text=suggested.get(n.value) or fallback,
-            connected=n.value in connected,
-            direct_posting=bool((connected.get(n.value) or {}).get("direct_posting")),
-            link_only=n in LINK_ONLY,
+    """The networks to share on, each with its text: the variant offered to the person
+    (the one their colleagues used least, chosen by the share service), else the
+    suggested text, else `fallback`."""
+    offered = offered or {}
+    out = []
+    for n in ordered(connected):
+        offer = offered.get(n.value) or {}
+        variant = offer.get("variant")
+        has_offer = isinstance(variant, int) and isinstance(offer.get("text"), str)
+        out.append(
+            Choice(
+                network=n,
+                label=LABELS[n],
+                limit=LIMITS[n],
+                text=str(offer["text"]) if has_offer else (suggested.get(n.value) or fallback),
+                connected=n.value in connected,
+                direct_posting=bool((connected.get(n.value) or {}).get("direct_posting")),
+                link_only=n in LINK_ONLY,
+                variant=variant if has_offer else (0 if suggested.get(n.value) else None),
+                variants=int(offer.get("variants") or 0) if has_offer else 0,
+            )
         )
-        for n in ordered(connected)
-    ]
+    return out
+
+
+def variant_of(raw: object) -> int | None:
+    """A variant index as the share form sends it, if it is one."""
+    text = str(raw or "")
+    return int(text) if text.isdigit() and len(text) < 3 else None
 
 
 def parse(value: str) -> Network | None:

@@ -43,6 +43,9 @@ ContentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 KINDS = ("article", "job", "event", "internal")
 # The networks a curator writes a suggested text for; others fall back to the title.
 TEXT_NETWORKS = (Network.LINKEDIN, Network.X, Network.FACEBOOK)
+# Other versions of each network's text (2 to 5): colleagues are offered them in turn, so
+# that fewer of them post the same words. The first version is the suggested text.
+VERSIONS = range(2, 6)
 WHEN = ("now", "schedule", "review", "draft")
 ACTIONS = ("submit", "approve", "reject", "withdraw", "archive")
 FIELDS = (
@@ -67,6 +70,7 @@ FIELDS = (
     "expires_at",
     "tz",
     *(f"text_{n.value}" for n in TEXT_NETWORKS),
+    *(f"text_{n.value}_{v}" for n in TEXT_NETWORKS for v in VERSIONS),
 )
 # The content service's field names, as the composer's.
 SERVICE_FIELDS = {
@@ -148,9 +152,19 @@ def values_of(item: Mapping[str, Any]) -> dict[str, str]:
         "expires_at": _input_time(item.get("expires_at")),
         "tz": "UTC",
     }
+    variants = item.get("text_variants") or {}
     for n in TEXT_NETWORKS:
         values[f"text_{n.value}"] = texts.get(n.value) or ""
+        others = list(variants.get(n.value) or [])
+        for v in VERSIONS:
+            values[f"text_{n.value}_{v}"] = others[v - 2] if v - 2 < len(others) else ""
     return values
+
+
+def version_fields(values: Mapping[str, str], network: Network) -> list[str]:
+    """The fields of a network's versions that hold a text, first version first."""
+    names = [f"text_{network.value}", *(f"text_{network.value}_{v}" for v in VERSIONS)]
+    return [name for name in names if values.get(name, "").strip()]
 
 
 def composer_errors(values: Mapping[str, str], texts: Texts) -> dict[str, str]:
@@ -170,10 +184,11 @@ def composer_errors(values: Mapping[str, str], texts: Texts) -> dict[str, str]:
             )
     if len(values["summary"]) > 2000:
         errors["summary"] = texts.gettext("The summary can be at most 2,000 characters.")
-    for n in TEXT_NETWORKS:
-        if too_long := networks.too_long(n, values[f"text_{n.value}"]):
+    texts_typed = [(n, name) for n in TEXT_NETWORKS for name in version_fields(values, n)]
+    for n, name in texts_typed:
+        if too_long := networks.too_long(n, values[name]):
             used, limit = too_long
-            errors[f"text_{n.value}"] = texts.gettext(
+            errors[name] = texts.gettext(
                 "%(used)s characters: %(network)s takes at most %(limit)s.",
                 used=texts.number(used),
                 network=networks.LABELS[n],
@@ -189,15 +204,31 @@ def composer_errors(values: Mapping[str, str], texts: Texts) -> dict[str, str]:
     return errors
 
 
-def service_errors(reply: Reply, texts: Texts) -> dict[str, str]:
+def _text_field(name: str, values: Mapping[str, str]) -> tuple[Network, str] | None:
+    """The composer's field of a service's `suggested_texts.<network>` or
+    `text_variants.<network>.<position>` (the versions are sent without the blank ones)."""
+    parts = name.split(".")
+    network = networks.parse(parts[1]) if len(parts) > 1 else None
+    if network is None or network not in TEXT_NETWORKS:
+        return None
+    filled = version_fields(values, network) or [f"text_{network.value}"]
+    position = 0
+    if parts[0] == "text_variants":
+        position = int(parts[2]) + 1 if len(parts) > 2 and parts[2].isdigit() else 1
+    return network, filled[min(position, len(filled) - 1)]
+
+
+def service_errors(
+    reply: Reply, texts: Texts, values: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The content service's refusal of an item, by the composer's fields."""
     errors: dict[str, str] = {}
     for name in reply.field_errors():
         field = SERVICE_FIELDS.get(name) or SERVICE_FIELDS.get(name.split(".")[0])
-        if name.startswith("suggested_texts."):
-            network = networks.parse(name.split(".", 1)[1])
-            if network in TEXT_NETWORKS and network is not None:
-                errors[f"text_{network.value}"] = texts.gettext(
+        if name.startswith(("suggested_texts.", "text_variants.")):
+            if found := _text_field(name, values or {}):
+                network, text_field = found
+                errors[text_field] = texts.gettext(
                     "This text is too long for %(network)s.", network=networks.LABELS[network]
                 )
             continue
@@ -234,10 +265,16 @@ def body_of(values: Mapping[str, str], *, patch: bool) -> dict[str, Any]:
         "image_url": optional(values["image_url"]),
         "topics": [t.lstrip("#") for t in _split(values["topics"])],
         "campaign_id": optional(values["campaign"]),
+        # The first version written is the suggested text, the others its variants.
         "suggested_texts": {
-            n.value: values[f"text_{n.value}"].strip()
+            n.value: values[version_fields(values, n)[0]].strip()
             for n in TEXT_NETWORKS
-            if values[f"text_{n.value}"].strip()
+            if version_fields(values, n)
+        },
+        "text_variants": {
+            n.value: [values[name].strip() for name in version_fields(values, n)[1:]]
+            for n in TEXT_NETWORKS
+            if len(version_fields(values, n)) > 1
         },
         "audience": {
             "groups": _split(values["groups"]),
@@ -349,6 +386,7 @@ async def _composer(
             {"value": n.value, "label": networks.LABELS[n], "limit": LIMITS[n]}
             for n in TEXT_NETWORKS
         ],
+        versions=VERSIONS,
         audience=audience,
         cards={"phone": preview_card(values, "phone"), "desktop": preview_card(values, "desktop")},
     )
@@ -432,7 +470,7 @@ async def compose(
                 moved = await _transition(services, session, str(saved.get("id")), "submit", "")
                 saved = moved.data or saved
             return redirect(_after_save(saved, texts), request)
-        errors = _unavailable(texts) if reply.unavailable else service_errors(reply, texts)
+        errors = _unavailable(texts) if reply.unavailable else service_errors(reply, texts, values)
     return await _composer(request, services, texts, session, values, errors, status=422)
 
 
@@ -534,7 +572,9 @@ async def edit(
                 return redirect(_after_save(result.data or {}, texts), request)
             errors = _transition_errors(result, texts, content_id)
         else:
-            errors = _unavailable(texts) if saved.unavailable else service_errors(saved, texts)
+            errors = (
+                _unavailable(texts) if saved.unavailable else service_errors(saved, texts, values)
+            )
     return await _composer(request, services, texts, session, values, errors, item=item, status=422)
 
 

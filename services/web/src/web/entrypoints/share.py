@@ -91,12 +91,14 @@ async def post_share(
 
 async def _panel_data(
     services: WebServices, session: Session, content_id: str
-) -> tuple[Reply, Reply, Reply]:
+) -> tuple[Reply, Reply, Reply, Reply]:
     backends = services.backends
     return await asyncio.gather(
         backends.content.call("GET", f"/api/v1/content/{content_id}", session.token),
         backends.share.call("GET", "/api/v1/advocates/me", session.token),
         backends.rewards.call("GET", "/api/v1/rules", session.token),
+        # The wording offered to this person; without it, the suggested text is offered.
+        backends.share.call("GET", f"/api/v1/content/{content_id}/variant", session.token),
     )
 
 
@@ -134,7 +136,7 @@ async def share_panel(
     network: str = "",
 ) -> Response:
     """The share panel of one item."""
-    item, advocate, rules = await _panel_data(services, session, content_id)
+    item, advocate, rules, offered = await _panel_data(services, session, content_id)
     if item.status == 404:
         return error_page(
             request,
@@ -146,7 +148,9 @@ async def share_panel(
         )
     if advocate.status == 404 or (advocate.ok and not _enrolled(advocate)):
         return redirect(f"/join?next=/share/{content_id}")
-    return _render_panel(request, texts, session, item, advocate, rules, network, "", {}, "")
+    return _render_panel(
+        request, texts, session, item, advocate, rules, offered, network, "", {}, ""
+    )
 
 
 def _render_panel(
@@ -156,6 +160,7 @@ def _render_panel(
     item: Reply,
     advocate: Reply,
     rules: Reply,
+    offered: Reply,
     network: str,
     text: str,
     errors: dict[str, str],
@@ -164,7 +169,10 @@ def _render_panel(
 ) -> Response:
     data = item.data or {}
     connected = (advocate.data or {}).get("networks") or {}
-    choices = networks.choices(connected, data.get("suggested_texts") or {}, data.get("title", ""))
+    offers = (offered.data or {}).get("networks") if offered.ok else None
+    choices = networks.choices(
+        connected, data.get("suggested_texts") or {}, data.get("title", ""), offers
+    )
     chosen = networks.parse(network) or choices[0].network
     current = next(c for c in choices if c.network == chosen)
     return render(
@@ -179,6 +187,8 @@ def _render_panel(
         advocate=advocate,
         choices=choices,
         chosen=current,
+        # Colleagues get other wordings of this text: a nudge to make it personal.
+        varied=any(c.variants > 1 for c in choices),
         text=text or current.text,
         errors=errors,
         scheduled=scheduled,
@@ -217,6 +227,9 @@ async def share(
     reply = None
     if not errors and network is not None:
         body: dict[str, Any] = {"content_id": content_id, "network": network.value}
+        variant = networks.variant_of(form.get(f"variant_{network.value}"))
+        if variant is not None:
+            body["text_variant"] = variant
         if text.strip():
             body["text"] = text
         if scheduled_at:
@@ -226,7 +239,7 @@ async def share(
     if errors or reply is None:
         if wants_json:
             return JSONResponse({"errors": errors}, status_code=422)
-        item, advocate, rules = await _panel_data(services, session, content_id)
+        item, advocate, rules, offered = await _panel_data(services, session, content_id)
         return _render_panel(
             request,
             texts,
@@ -234,6 +247,7 @@ async def share(
             item,
             advocate,
             rules,
+            offered,
             network.value if network else "",
             text,
             errors,
