@@ -20,7 +20,8 @@ PERSON = "e40"
 
 @pytest.fixture(scope="module")
 def seeded(platform: Any) -> dict[str, str]:
-    """One employee with a share, a catalog with an item, guidelines: every page has data."""
+    """One employee with a share, a catalog with an item, a reward suggestion, guidelines:
+    every page has data."""
     tenant = platform.web_tenant
     admin = token(tenant, "admin", roles=("employee", "admin"))
     httpx.put(
@@ -28,6 +29,13 @@ def seeded(platform: Any) -> dict[str, str]:
         json={"name": "Chorus mug", "price": 5, "stock": 20},
         headers=admin,
     ).raise_for_status()
+    # A colleague's reward suggestion, so the rewards page shows one with its vote button.
+    suggested = httpx.post(
+        f"{platform.url('rewards')}/api/v1/reward-suggestions",
+        json={"title": "A day of volunteering", "description": "For a cause the team picks."},
+        headers=token(tenant, "e39"),
+    )
+    assert suggested.status_code in (201, 409), suggested.text
     item = publish(
         platform,
         tenant,

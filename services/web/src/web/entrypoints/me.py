@@ -96,6 +96,8 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
             "redemptions",
             "spends",
             "leaderboard_visibility",
+            "reward_suggestions",
+            "reward_votes",
         ),
     ),
     "metrics": ("facts", ("erased", "totals")),
@@ -447,6 +449,12 @@ async def erase(
     reply = await services.backends.share.call(
         "POST", "/api/v1/advocates/me/opt-out", session.token, json={"erase": True}
     )
+    if reply.status in (403, 404):
+        # Not in the program, so no opt-out event tells rewards: what it holds of someone
+        # outside the program (reward suggestions and votes) is erased directly.
+        rewards = await services.backends.rewards.call("POST", "/api/v1/me/erasure", session.token)
+        if not rewards.ok:
+            reply = rewards
     if not reply.ok and reply.status not in (403, 404):
         return _confirm(
             request,

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain.times import parse_time
+from web.entrypoints import rewards as suggestions
 from web.entrypoints.common import Form, Language, Services, WebServices, redirect, render
 from web.entrypoints.program import Admin
 from web.i18n import Texts
@@ -45,6 +46,8 @@ GOAL_METRICS = (
     "earned_media_value",
 )
 MAX_NUMBER = 100_000
+# Open reward suggestions the program team sees, most votes first.
+SUGGESTIONS_SHOWN = 100
 
 
 def action_label(action: str, texts: Texts) -> str:
@@ -529,9 +532,21 @@ async def _rewards_page(
     status: int = 200,
 ) -> Response:
     rewards = services.backends.rewards
-    catalog, redemptions = await asyncio.gather(
+    catalog, redemptions, ideas, decided = await asyncio.gather(
         rewards.call("GET", "/api/v1/catalog", session.token),
         rewards.call("GET", "/api/v1/admin/redemptions", session.token),
+        rewards.call(
+            "GET",
+            "/api/v1/reward-suggestions",
+            session.token,
+            params={"status": "open", "limit": SUGGESTIONS_SHOWN},
+        ),
+        rewards.call(
+            "GET",
+            "/api/v1/reward-suggestions",
+            session.token,
+            params={"status": ["stocked", "declined"], "limit": 200},
+        ),
     )
     listed = [
         {**r, "when": parse_time(r.get("at")), "done_at": parse_time(r.get("fulfilled_at"))}
@@ -550,21 +565,35 @@ async def _rewards_page(
         redemptions=redemptions,
         to_fulfil=[r for r in listed if r.get("status") != "fulfilled"],
         fulfilled=[r for r in listed if r.get("status") == "fulfilled"][:20],
+        ideas=ideas,
+        ranking=suggestions.listed(ideas),
+        decided=suggestions.latest_decided(decided, 20),
+        item_names={i["item_id"]: i["name"] for i in (catalog.data or {}).get("items") or []},
         values=values or {},
         errors=errors or {},
         saved={
             "item": texts.gettext("Saved. The catalog shows the new price and stock."),
             "fulfilled": texts.gettext("Marked as fulfilled."),
+            "stocked": texts.gettext("Marked as stocked. Colleagues see it as in the catalog."),
+            "declined": texts.gettext("Marked as declined. It takes no new votes."),
+            "open": texts.gettext("Open again for votes."),
         }.get(saved or "", ""),
     )
 
 
 @router.get("/program/run/rewards")
 async def rewards_page(
-    request: Request, services: Services, session: Admin, texts: Language, saved: Saved = None
+    request: Request,
+    services: Services,
+    session: Admin,
+    texts: Language,
+    saved: Saved = None,
+    new: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """The catalog with its stock, and the redemptions to hand over."""
-    return await _rewards_page(request, services, session, texts, saved=saved)
+    """The catalog with its stock, the redemptions to hand over, and the rewards employees
+    suggest, most votes first; `new` fills in the name of a reward to add."""
+    values = {"item_new_name": new} if new else None
+    return await _rewards_page(request, services, session, texts, saved=saved, values=values)
 
 
 @router.post("/program/run/rewards")
@@ -636,6 +665,45 @@ async def fulfil(
         texts,
         errors={"form": message},
         status=503 if reply.unavailable else 404,
+    )
+
+
+@router.post("/program/run/reward-suggestions/{suggestion_id}/status")
+async def decide_suggestion(
+    request: Request,
+    services: Services,
+    session: Admin,
+    texts: Language,
+    form: Form,
+    suggestion_id: Identifier,
+) -> Response:
+    """Mark a suggestion stocked (with the catalog item that answers it, if chosen),
+    declined, or open again."""
+    status = str(form.get("status", ""))
+    if status not in ("stocked", "declined", "open"):
+        status = "open"
+    body: dict[str, Any] = {"status": status}
+    item_id = str(form.get("item_id", "")).strip()[:200]
+    if status == "stocked" and item_id:
+        body["item_id"] = item_id
+    reply = await services.backends.rewards.call(
+        "PUT", f"/api/v1/admin/reward-suggestions/{suggestion_id}/status", session.token, json=body
+    )
+    if reply.ok:
+        return redirect(f"/program/run/rewards?saved={status}#suggestions", request)
+    if reply.unavailable:
+        message = _unavailable(texts)
+    elif reply.status == 404:
+        message = texts.gettext("This suggestion is no longer there. Nothing changed.")
+    else:
+        message = texts.gettext("That reward is no longer in the catalog. Nothing changed.")
+    return await _rewards_page(
+        request,
+        services,
+        session,
+        texts,
+        errors={"form": message},
+        status=503 if reply.unavailable else 422 if reply.status == 422 else 404,
     )
 
 
