@@ -54,6 +54,17 @@ CONTENT = [
         "kind": "article",
         "url": "https://www.example.com/sustainability-2026",
         "summary": "Net-zero operations two years early.",
+        # Three wordings: colleagues are each offered the one used least.
+        "suggested_texts": {
+            "linkedin": "We reached net-zero operations two years early. Proud of this team.",
+        },
+        "text_variants": {
+            "linkedin": [
+                "Two years ahead of plan: our operations are now net-zero. The report shows how.",
+                "What does net-zero look like in practice? Our 2026 sustainability report "
+                "has the numbers.",
+            ],
+        },
         "topics": ["sustainability"],
     },
     {
@@ -168,9 +179,65 @@ def load_program() -> int:
     return int(published.json()["version"])
 
 
+# Rewards employees suggested, who suggested each, who voted for it, and the program
+# team's decision (the hoodie is in the catalog now; an extra day off is not for this year).
+SUGGESTED_REWARDS = [
+    (
+        "carol",
+        "A day of volunteering",
+        "A paid day to help a cause the team picks.",
+        ["dave", "erin", "bob", "alice"],
+        None,
+    ),
+    (
+        "dave",
+        "Conference ticket",
+        "One conference a year in our field, travel included.",
+        ["erin", "carol"],
+        None,
+    ),
+    ("bob", "Online course of your choice", "Up to 100 EUR on a course platform.", ["dave"], None),
+    ("erin", "Lunch with the leadership team", "", [], None),
+    ("dave", "Team hoodie", "", ["carol", "erin"], ("stocked", "hoodie")),
+    ("carol", "An extra day off", "", ["dave"], ("declined", None)),
+]
+
+
+def load_reward_suggestions() -> None:
+    """Suggested rewards with votes, two of them decided; again changes nothing."""
+    url = f"http://127.0.0.1:{SERVICES['rewards']}/api/v1"
+    admin = {"Authorization": f"Bearer {token('alice')}"}
+    listed = httpx.get(f"{url}/reward-suggestions", headers=admin, timeout=10)
+    listed.raise_for_status()
+    known = {s["title"]: s for s in listed.json()["suggestions"]}
+    for author, title, description, voters, decision in SUGGESTED_REWARDS:
+        found = known.get(title)
+        if found is None:
+            body = {"title": title, **({"description": description} if description else {})}
+            headers = {"Authorization": f"Bearer {token(author)}"}
+            made = httpx.post(f"{url}/reward-suggestions", json=body, headers=headers, timeout=10)
+            made.raise_for_status()
+            found = made.json()
+        suggestion = f"{url}/reward-suggestions/{found['suggestion_id']}"
+        if found["status"] == "open":
+            for voter in voters:
+                headers = {"Authorization": f"Bearer {token(voter)}"}
+                httpx.put(f"{suggestion}/vote", headers=headers, timeout=10).raise_for_status()
+        if decision is not None:
+            status, item_id = decision
+            httpx.put(
+                f"{url}/admin/reward-suggestions/{found['suggestion_id']}/status",
+                json={"status": status, **({"item_id": item_id} if item_id else {})},
+                headers=admin,
+                timeout=10,
+            ).raise_for_status()
+
+
 def load_demo() -> None:
-    """Publish the demo content and have two employees share the job post."""
+    """Publish the demo content, have two employees share the job post, and have them
+    suggest rewards and vote."""
     version = load_program()
+    load_reward_suggestions()
     content_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/content"
     curator = {"Authorization": f"Bearer {token('bob')}"}
     existing = httpx.get(content_url, headers=curator, timeout=10).json()["items"]
