@@ -6,10 +6,11 @@ import asyncio
 from collections import Counter
 
 import httpx
+from pymongo import AsyncMongoClient
 from share_stack import ShareStack, TopicTail, publish_content
 
 from contracts.topics import POST_SHARED
-from support import eventually, ref, token
+from support import MONGODB_URL, eventually, ref, token
 
 SUGGESTED = {"linkedin": "We are hiring: join my team", "x": "Join my team"}
 VARIANTS = {
@@ -179,3 +180,22 @@ async def test_an_item_not_for_me_offers_nothing(share_stack: ShareStack) -> Non
             "/api/v1/content/nothing-here/variant?network=myspace", headers=token(tenant, "a")
         )
         assert bad.status_code == 422
+
+
+async def test_leaving_with_erasure_forgets_which_variant_i_got(share_stack: ShareStack) -> None:
+    tenant = ref("variant-erase")
+    me = token(tenant, "cleo")
+    async with httpx.AsyncClient(base_url=share_stack.url, timeout=30) as http:
+        content_id = await publish_content(tenant, suggested=SUGGESTED, text_variants=VARIANTS)
+        await _join(http, me)
+        await _known(http, me, content_id)
+        mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(MONGODB_URL)
+        try:
+            offers = mongo[share_stack.api.env["SHARE_DATABASE"]]["variant_offers"]
+            mine = {"tenant": tenant, "employee_id": "cleo"}
+            assert await offers.count_documents(mine) == 1
+            left = await http.post("/api/v1/advocates/me/opt-out", headers=me, json={"erase": True})
+            assert left.status_code == 200, left.text
+            assert await offers.count_documents(mine) == 0
+        finally:
+            await mongo.close()
