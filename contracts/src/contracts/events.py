@@ -11,11 +11,13 @@ from contracts.envelope import CloudEvent, EventData, Identifier, UtcDateTime
 from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
+    AUDIENCE_MEASURED,
     BADGE_EARNED,
     CONTENT_PUBLISHED,
     CONTENT_RETIRED,
     CONTENT_UPDATED,
     ENGAGEMENT_OBSERVED,
+    FOLLOWERS_MEASURED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
     POINTS_AWARDED,
@@ -334,6 +336,47 @@ class RewardRedeemed(CloudEvent[RewardRedeemedData]):
     key_field: ClassVar[str] = "employee_id"
 
 
+class MeasurementSource(StrEnum):
+    PERSON = "person"  # the advocate said so
+    ADMIN = "admin"  # the program team said so
+    CONNECTOR = "connector"  # read from the network's API
+
+
+class AudienceMeasuredData(EventData):
+    """An advocate's audience on a network at a moment: one point of its history."""
+
+    measurement_id: Identifier
+    employee_id: Identifier
+    network: Network
+    audience_size: int = Field(ge=0, le=1_000_000_000, description="followers or connections")
+    measured_at: UtcDateTime
+    source: MeasurementSource
+
+
+class AudienceMeasured(CloudEvent[AudienceMeasuredData]):
+    event_name: ClassVar[str] = "audience-measured"
+    topic: ClassVar[str] = AUDIENCE_MEASURED
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "employee_id"
+
+
+class FollowersMeasuredData(EventData):
+    """The company page's followers on a network at a moment: one point of its history."""
+
+    measurement_id: Identifier
+    network: Network
+    followers: int = Field(ge=0, le=1_000_000_000)
+    measured_at: UtcDateTime
+    source: MeasurementSource
+
+
+class FollowersMeasured(CloudEvent[FollowersMeasuredData]):
+    event_name: ClassVar[str] = "followers-measured"
+    topic: ClassVar[str] = FOLLOWERS_MEASURED
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "network"
+
+
 AnyEvent = CloudEvent[Any]
 
 ALL_EVENTS: tuple[type[AnyEvent], ...] = (
@@ -349,6 +392,8 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     AdvocateOptedOut,
     BadgeEarned,
     RewardRedeemed,
+    AudienceMeasured,
+    FollowersMeasured,
 )
 EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
 EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

@@ -14,6 +14,8 @@ ADVOCATE_ENROLLED = "chorus.advocate-enrolled.v1"
 ADVOCATE_OPTED_OUT = "chorus.advocate-opted-out.v1"
 BADGE_EARNED = "chorus.badge-earned.v1"
 REWARD_REDEEMED = "chorus.reward-redeemed.v1"
+AUDIENCE_MEASURED = "chorus.audience-measured.v1"
+FOLLOWERS_MEASURED = "chorus.followers-measured.v1"
 
 DLQ_SUFFIX = ".dlq"
 

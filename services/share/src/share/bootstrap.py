@@ -12,10 +12,12 @@ from chassis.process import Loop, Runtime, ServiceDefinition
 from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
+    AUDIENCE_MEASURED,
     CONTENT_PUBLISHED,
     CONTENT_RETIRED,
     CONTENT_UPDATED,
     ENGAGEMENT_OBSERVED,
+    FOLLOWERS_MEASURED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
     POST_SHARED,
@@ -60,6 +62,7 @@ async def setup(runtime: Runtime) -> handlers.Services:
         shares_outbox=Outbox(repo.shares, runtime.publisher, lease),
         advocates_outbox=Outbox(repo.advocates, runtime.publisher, lease),
         engagements_outbox=Outbox(repo.engagements, runtime.publisher, lease),
+        followers_outbox=Outbox(repo.followers, runtime.publisher, lease),
         clicks=clicks,
         links_cache=LinkCache(repo),
         salts=DailySalts(settings.link_secret.encode()),
@@ -116,6 +119,7 @@ def loops(runtime: Runtime) -> list[Loop]:
                 services.shares_outbox,
                 services.advocates_outbox,
                 services.engagements_outbox,
+                *([services.followers_outbox] if services.followers_outbox else []),
                 clicks,
             ]
         )
@@ -137,7 +141,14 @@ DEFINITION = ServiceDefinition(
     name="share",
     settings_class=ShareSettings,
     setup=setup,
-    publishes=[POST_SHARED, ENGAGEMENT_OBSERVED, ADVOCATE_ENROLLED, ADVOCATE_OPTED_OUT],
+    publishes=[
+        POST_SHARED,
+        ENGAGEMENT_OBSERVED,
+        ADVOCATE_ENROLLED,
+        ADVOCATE_OPTED_OUT,
+        AUDIENCE_MEASURED,
+        FOLLOWERS_MEASURED,
+    ],
     consumes=[
         CONTENT_PUBLISHED,
         CONTENT_UPDATED,

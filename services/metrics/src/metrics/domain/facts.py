@@ -16,12 +16,14 @@ from contracts import (
     AdvocateEnrolled,
     AdvocateOptedOut,
     AnyEvent,
+    AudienceMeasured,
     BadgeEarned,
     ContentPublished,
     ContentRetired,
     ContentUpdated,
     EngagementKind,
     EngagementObserved,
+    FollowersMeasured,
     GuidelinesAcknowledged,
     GuidelinesPublished,
     PointsAwarded,
@@ -171,6 +173,22 @@ def _describe(
             {"advocate": g.employee_id},
             {"guidelines_acknowledged": 1},
             {"version": g.guidelines_version},
+        )
+    if isinstance(event, AudienceMeasured):
+        m = event.data
+        return (
+            m.measured_at,
+            {"advocate": m.employee_id, "network": m.network.value},
+            {},
+            {"audience_size": m.audience_size, "source": m.source.value},
+        )
+    if isinstance(event, FollowersMeasured):
+        f = event.data
+        return (
+            f.measured_at,
+            {"network": f.network.value},
+            {},
+            {"followers": f.followers, "source": f.source.value},
         )
     if isinstance(event, GuidelinesPublished):
         return event.data.published_at, {}, {}, {"version": event.data.version}

@@ -18,9 +18,10 @@ from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from contracts import ContentKind, Network
+from metrics.domain import growth
 from metrics.domain import moments as mom
 from metrics.domain.facts import COUNTERS
-from metrics.domain.figures import FORMULAS, derive
+from metrics.domain.figures import derive
 from metrics.service_layer import handlers
 from metrics.service_layer.handlers import Figures, Slice
 
@@ -357,7 +358,8 @@ async def moments(
 # -- goals -----------------------------------------------------------------------------
 
 GOAL_METRICS = sorted(
-    {*derive({}, 0, 0, 1), "earned_media_value"} - {"enrolled_advocates", "employees"}
+    {*derive({}, 0, 0, 1), "earned_media_value", *growth.NAMES}
+    - {"enrolled_advocates", "employees"}
 )
 
 
@@ -437,7 +439,7 @@ async def export(
                 "value": value,
                 "previous": compared["previous"].get(name),
                 "change": compared["change"].get(name),
-                "formula": FORMULAS.get(name, ""),
+                "formula": compared["formulas"].get(name, ""),
             }
             for name, value in compared["figures"].items()
         ]

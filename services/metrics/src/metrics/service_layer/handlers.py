@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from chassis.consumer import Consumed
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain import figures as fig
+from metrics.domain import growth
 from metrics.domain import moments as mom
 from metrics.domain.facts import (
     ENGAGEMENT_COUNTERS,
@@ -55,6 +56,7 @@ VISIBLE = Histogram(
 ENGAGEMENT_KINDS = {counter: kind.value for kind, counter in ENGAGEMENT_COUNTERS.items()}
 DEFAULT_DAYS = 30
 ADVOCATE_TYPES = ["advocate-enrolled", "advocate-opted-out"]
+GROWTH_TYPES = ["audience-measured", "followers-measured"]
 
 
 Row = tuple[tuple[str, ...], dict[str, float]]
@@ -243,6 +245,7 @@ class Figures:
         self.generation = generation
         self._people: People | None = None
         self._settings: dict[str, Any] | None = None
+        self._histories: tuple[dict[Any, growth.History], dict[Any, growth.History]] | None = None
 
     @classmethod
     async def open(cls, services: Services, tenant: str) -> Figures:
@@ -260,6 +263,17 @@ class Figures:
                 people.setdefault(advocate, fig.Advocate(advocate)).groups.add(group)
             self._people = People(people)
         return self._people
+
+    async def histories(self) -> tuple[dict[Any, growth.History], dict[Any, growth.History]]:
+        """The company pages' and the advocates' audience histories, all time."""
+        if self._histories is None:
+            facts = await self.repo.find_facts(
+                self.generation,
+                {"tenant": self.tenant, "type": {"$in": GROWTH_TYPES}},
+                ("type", "time", "advocate", "network", "audience_size", "followers"),
+            )
+            self._histories = growth.histories(facts)
+        return self._histories
 
     async def settings(self) -> dict[str, Any]:
         if self._settings is None:
@@ -311,17 +325,24 @@ class Figures:
         totals = fig.zero()
         by_network: dict[str, dict[str, float]] = defaultdict(fig.zero)
         active: set[str] = set()
+        shares: dict[tuple[str, str], float] = {}
         for (advocate, network), counters in rows:
             fig.add(totals, counters)
             fig.add(by_network[network], counters)
             if counters.get("shares") and advocate:
                 active.add(advocate)
+                shares[(advocate, network)] = counters["shares"]
         people = await self.people()
         employees = None if where.group else (await self.settings()).get("employees")
         out = fig.derive(totals, len(active), people.enrolled_on(where.end, where.group), employees)
         out["earned_media_value"] = fig.earned_media_value(await self.prices(), by_network, totals)[
             "value"
         ]
+        pages, audiences = await self.histories()
+        members = set(people.members(where.group)) if where.group is not None else None
+        out.update(
+            growth.figures(pages, audiences, where.start, where.end, shares, where.network, members)
+        )
         return out
 
     async def compare(self, where: Slice) -> dict[str, Any]:
@@ -336,7 +357,7 @@ class Figures:
             "previous_period": before.label(),
             "previous": previous,
             "change": fig.change(current, previous),
-            "formulas": fig.FORMULAS,
+            "formulas": {**fig.FORMULAS, **growth.FORMULAS},
         }
 
     async def breakdown(

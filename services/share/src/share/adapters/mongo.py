@@ -30,6 +30,7 @@ class ShareRepository:
         self.counted = db["share_counters"]
         self.variant_uses = db["variant_uses"]
         self.variant_offers = db["variant_offers"]
+        self.followers = db["company_followers"]
 
     async def ensure_indexes(self) -> None:
         await self.shares.create_index([("short_code", ASCENDING)], unique=True)
@@ -44,7 +45,14 @@ class ShareRepository:
         await self.daily_counts.create_index([("day", ASCENDING)])
         await self.variant_offers.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
         await self.variant_uses.create_index([("key", ASCENDING), ("variant", ASCENDING)])
-        for collection in (self.shares, self.advocates, self.click_batches, self.engagements):
+        await self.followers.create_index([("tenant", ASCENDING), ("measured_at", DESCENDING)])
+        for collection in (
+            self.shares,
+            self.advocates,
+            self.click_batches,
+            self.engagements,
+            self.followers,
+        ):
             await outbox.ensure_index(collection)
 
     # -- content and guidelines, as learnt from events ------------------------------------
@@ -295,6 +303,19 @@ class ShareRepository:
 
     async def forget_variant_offers(self, tenant: str, employee_id: str) -> None:
         await self.variant_offers.delete_many({"tenant": tenant, "employee_id": employee_id})
+
+    # -- the company page's followers ----------------------------------------------------
+
+    async def followers_history(
+        self, tenant: str, network: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The tenant's follower measurements, newest first."""
+        query: dict[str, Any] = {"tenant": tenant}
+        if network is not None:
+            query["network"] = network
+        cursor = self.followers.find(query, {outbox.PENDING: 0, outbox.LEASE: 0, outbox.COUNT: 0})
+        cursor = cursor.sort("measured_at", DESCENDING).limit(limit)
+        return [doc async for doc in cursor]
 
 
 def _is_day(text: str) -> bool:

@@ -585,4 +585,73 @@ async def offered_variant(
     )
 
 
-ROUTERS = (advocates, shares, settings, engagements, mine, audience, variant)
+# -- the company page's followers ---------------------------------------------------------
+
+company = APIRouter(prefix="/api/v1/company", tags=["company"])
+
+
+class FollowersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    network: Network
+    followers: int = Field(ge=0, le=1_000_000_000, description="the company page's followers")
+    measured_at: AwareDatetime | None = Field(
+        default=None, description="when they were counted; now if left out, never in the future"
+    )
+
+
+class FollowersOut(BaseModel):
+    id: str
+    network: Network
+    followers: int
+    measured_at: datetime
+    source: str
+
+
+class FollowersList(BaseModel):
+    items: list[FollowersOut]
+
+
+def _followers_out(doc: dict[str, Any]) -> FollowersOut:
+    at = doc["measured_at"]
+    return FollowersOut(
+        id=doc["_id"],
+        network=doc["network"],
+        followers=doc["followers"],
+        measured_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        source=doc["source"],
+    )
+
+
+@company.post("/followers", response_model=FollowersOut, status_code=201)
+async def record_followers(user: Admin, services: Services, body: FollowersIn) -> FollowersOut:
+    """One count of the company page's followers on a network: a point of its history,
+    from which metrics tells the page's growth."""
+    now = datetime.now(UTC)
+    at = body.measured_at.astimezone(UTC) if body.measured_at else now
+    if at > now + timedelta(minutes=5):
+        raise Problem(
+            422,
+            "Invalid request",
+            "measured_at: must not be in the future",
+            errors=[{"field": "measured_at", "message": "in the future"}],
+        )
+    doc = await handlers.record_followers(services, user, body.network, body.followers, at)
+    return _followers_out(doc)
+
+
+@company.get("/followers", response_model=FollowersList)
+async def followers_history(
+    user: Curator,
+    services: Services,
+    network: Network | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> FollowersList:
+    """The company page's follower counts, newest first."""
+    docs = await services.repo.followers_history(
+        user.tenant, network.value if network else None, limit
+    )
+    return FollowersList(items=[_followers_out(d) for d in docs])
+
+
+ROUTERS = (advocates, shares, settings, engagements, mine, audience, variant, company)

@@ -25,14 +25,20 @@ from contracts import (
     AdvocateEnrolledData,
     AdvocateOptedOut,
     AdvocateOptedOutData,
+    AnyEvent,
+    AudienceMeasured,
+    AudienceMeasuredData,
     ContentPublished,
     ContentRetired,
     ContentUpdated,
     EngagementKind,
     EngagementObserved,
     EngagementSource,
+    FollowersMeasured,
+    FollowersMeasuredData,
     GuidelinesAcknowledged,
     GuidelinesPublished,
+    MeasurementSource,
     Network,
     PostShared,
     PostSharedData,
@@ -77,6 +83,7 @@ class Services:
     link_secret: bytes
     webhook_secret: bytes
     posters: Mapping[str, NetworkPoster] = field(default_factory=dict)
+    followers_outbox: outbox.Outbox | None = None
 
 
 # -- content and guidelines, as learnt from the content service ------------------------
@@ -168,14 +175,16 @@ async def _write_advocate(
     current: dict[str, Any] | None,
     new_state: dict[str, Any],
     event: AdvocateEnrolled | AdvocateOptedOut,
+    *more: AnyEvent,
 ) -> dict[str, Any]:
-    """Write the advocate's new state with its event, unless someone changed it meanwhile."""
+    """Write the advocate's new state with its events, unless someone changed it meanwhile."""
     doc_id = new_state["_id"]
     lease = services.advocates_outbox.lease_seconds
     fields = {k: v for k, v in new_state.items() if k not in ("_id", "rev")}
+    events = [event, *more]
     update = {
-        "$set": {**fields, **outbox.staged([event], lease)},
-        "$inc": {**outbox.increment([event]), "rev": 1},
+        "$set": {**fields, **outbox.staged(events, lease)},
+        "$inc": {**outbox.increment(events), "rev": 1},
     }
     # Optimistic: the event describes the state we computed, so only that state may land.
     filter_: dict[str, Any] = {
@@ -188,7 +197,7 @@ async def _write_advocate(
         written = None
     if written is None:
         raise Problem(409, "Changed meanwhile", "the advocate changed concurrently; try again")
-    await services.advocates_outbox.publish_now(doc_id, [event])
+    await services.advocates_outbox.publish_now(doc_id, events)
     return written
 
 
@@ -268,7 +277,59 @@ async def connect_network(
         entry["direct_posting"] = True
     networks[network.value] = entry
     state = {**current, "networks": networks}
-    return await _write_advocate(services, current, state, _enrolled_event(state))
+    # Each size given is a point of the audience's history, kept by measurement.
+    measured = AudienceMeasured.create(
+        tenant_id=user.tenant,
+        subject=user.employee_id,
+        traceparent=current_traceparent(),
+        data=AudienceMeasuredData(
+            measurement_id=new_id(),
+            employee_id=user.employee_id,
+            network=network,
+            audience_size=audience,
+            measured_at=datetime.now(UTC),
+            source=MeasurementSource.PERSON,
+        ),
+    )
+    return await _write_advocate(services, current, state, _enrolled_event(state), measured)
+
+
+# -- the company page's followers -------------------------------------------------------
+
+
+async def record_followers(
+    services: Services, user: Principal, network: Network, followers: int, at: datetime
+) -> dict[str, Any]:
+    """One measurement of the company page's followers on a network, from the program team."""
+    assert services.followers_outbox is not None
+    measurement_id = new_id()
+    event = FollowersMeasured.create(
+        tenant_id=user.tenant,
+        subject=network.value,
+        traceparent=current_traceparent(),
+        data=FollowersMeasuredData(
+            measurement_id=measurement_id,
+            network=network,
+            followers=followers,
+            measured_at=at,
+            source=MeasurementSource.ADMIN,
+        ),
+    )
+    doc = {
+        "_id": measurement_id,
+        "tenant": user.tenant,
+        "network": network.value,
+        "followers": followers,
+        "measured_at": at,
+        "source": MeasurementSource.ADMIN.value,
+        "recorded_by": user.employee_id,
+        "recorded_at": datetime.now(UTC),
+    }
+    await services.repo.followers.insert_one(
+        outbox.new_document(doc, [event], services.followers_outbox.lease_seconds)
+    )
+    await services.followers_outbox.publish_now(measurement_id, [event])
+    return doc
 
 
 async def disconnect_network(
