@@ -2,7 +2,7 @@
 JavaScript, in place; without it, by whole pages), and the program team sees the ranking,
 stocks the catalog with it and marks it stocked; the employee then sees it in the catalog.
 
-People here are e56..e59 only; every page is checked for WCAG 2.2 AA violations at phone
+People here are e56..e60 only; every page is checked for WCAG 2.2 AA violations at phone
 and desktop size.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from web_support import axe_violations, new_context, screenshot, sign_in
+from web_support import axe_violations, csrf_of, new_context, screenshot, sign_in, sign_in_client
 
 from support import ref, token
 
@@ -166,3 +166,39 @@ def test_suggest_vote_and_the_program_team_stocks_it(
     _check(mine, "rewards-suggestion-stocked-phone")
 
     team.close()
+
+
+def test_someone_never_in_the_program_suggests_downloads_it_and_erases_it(
+    platform: Any, web_url: str
+) -> None:
+    """Without JavaScript (plain forms), by someone who never joined: the suggestion is in
+    their download, and erasing their data leaves it, and its votes, under a pseudonym."""
+    tenant = platform.web_tenant
+    title = f"Sauna evening {ref('')}"
+    admin = token(tenant, "admin", roles=("employee", "admin"))
+    rewards = f"{platform.url('rewards')}/api/v1"
+    client = sign_in_client(web_url, tenant, "e60")
+    try:
+        page = client.get("/rewards")
+        made = client.post(
+            "/rewards/suggestions", data={"title": title, "csrf": csrf_of(page.text)}
+        )
+        assert made.status_code == 303, made.text
+        assert re.search(r"/rewards\?suggested=\w+#suggestion-\w+$", made.headers["location"])
+        assert title in client.get(made.headers["location"]).text
+        download = client.get("/me/export").json()
+        assert [s["title"] for s in download["rewards"]["reward_suggestions"]] == [title]
+        assert [v["title"] for v in download["rewards"]["reward_votes"]] == [title]
+
+        erase_page = client.get("/me/erase")
+        erased = client.post("/me/erase", data={"csrf": csrf_of(erase_page.text)})
+        assert erased.status_code == 200, erased.text
+    finally:
+        client.close()
+
+    listed = httpx.get(f"{rewards}/reward-suggestions", headers=admin, timeout=10).json()
+    kept = next(s for s in listed["suggestions"] if s["title"] == title)
+    assert kept["suggested_by"].startswith("erased-")
+    assert kept["votes"] == 1
+    mine = httpx.get(f"{rewards}/me/export", headers=token(tenant, "e60"), timeout=10).json()
+    assert (mine["records"]["reward_suggestions"], mine["records"]["reward_votes"]) == ([], [])
