@@ -50,10 +50,14 @@ def _publish(events: list[Any]) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
         await producer.start()
         try:
-            for event in events:
-                await producer.send_and_wait(
+            sent = [
+                await producer.send(
                     event.topic, event.to_json(), key=event.partition_key().encode()
                 )
+                for event in events
+            ]
+            for future in sent:
+                await future
         finally:
             await producer.stop()
 
@@ -88,11 +92,17 @@ def test_the_program_team_sees_when_its_audience_engages(
     today = datetime.now(OSLO).date()
     tuesday = today - timedelta(days=today.weekday() + 6)
     thursday = tuesday + timedelta(days=2)
-    _publish(
-        _engagements(tenant, tuesday, 7, "linkedin", 45)
-        + _engagements(tenant, thursday, 18, "linkedin", 44)
-        + _engagements(tenant, thursday, 12, "x", 3)
-    )
+    # A working week's rhythm (mornings and evenings, a quieter weekend), whose busiest
+    # hours are Tuesday at 7 and Thursday at 18.
+    rhythm = {6: 3, 7: 20, 8: 12, 9: 4, 12: 6, 13: 3, 16: 4, 17: 10, 18: 16, 19: 9, 20: 12}
+    events = []
+    for weekday in range(7):
+        day = tuesday + timedelta(days=weekday - 1)
+        for hour, n in rhythm.items():
+            n = n if weekday < 5 else n * 2 // 5
+            n = {(1, 7): 45, (3, 18): 44}.get((weekday, hour), n)
+            events += _engagements(tenant, day, hour, "linkedin", n)
+    _publish(events + _engagements(tenant, thursday, 12, "x", 3))
     best = page.locator(".best-hours li")
     for _ in range(60):
         page.goto(f"{web_url}/program/analytics/moments?network=linkedin")

@@ -6,6 +6,7 @@ from web.entrypoints import (
     analytics,
     contribute,
     feed,
+    growth,
     impact,
     join,
     me,
@@ -25,4 +26,5 @@ routers += [program.router]
 routers += [program_content.router]
 routers += [analytics.router]
 routers += [moments.router]
+routers += [growth.router]
 routers += [program_admin.router]
