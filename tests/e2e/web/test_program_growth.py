@@ -112,6 +112,11 @@ def test_an_admin_records_followers_and_the_page_shows_the_growth(
     assert axe_violations(page) == []
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "growth-desktop")
+    # Leadership sees both, in its report: the growth and the share of employees taking part.
+    page.goto(f"{web_url}/program/analytics/report?preset=90d")
+    growth = page.get_by_role("region", name="Network growth and participation")
+    expect(growth.locator("[data-figure=company_follower_growth]")).to_contain_text("+14%")
+    expect(growth.locator("[data-figure=participation] td").first).to_contain_text("%")
     context.close()
 
     phone = new_context(browser, "phone")

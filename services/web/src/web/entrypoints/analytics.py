@@ -15,7 +15,8 @@ from starlette.background import BackgroundTask
 
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
-from web.domain import analytics, networks
+from web.domain import analytics, growth, networks
+from web.entrypoints import growth as growth_page
 from web.entrypoints.common import Language, Services, WebServices, error_page, render
 from web.entrypoints.program import Curator
 from web.i18n import Texts
@@ -466,8 +467,20 @@ async def report_context(
     stories = [
         {**row, "name": _name("content", row)} for row in (data.get("top_content") or [])[:5]
     ]
+    words = growth_page.figure_words(texts)
+    now, before = data.get("figures") or {}, data.get("previous") or {}
+    growth_rows = [
+        {
+            "name": name,
+            "label": words[name][0],
+            "text": growth_page.figure_text(texts, name, now.get(name)),
+            "previous": growth_page.figure_text(texts, name, before.get(name)),
+        }
+        for name in growth.FIGURES
+    ]
     return {
         "report": reply,
+        "growth_rows": growth_rows,
         "purpose": purpose,
         "report_goals": goals,
         "goal_rows": goals,

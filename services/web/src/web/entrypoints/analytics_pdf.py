@@ -143,6 +143,11 @@ def render_pdf(texts: Texts, view: analytics.View, context: dict[str, Any]) -> b
     for card in context["cards"]:
         rows.append([card["label"], card["text"], card["previous"], card["change"]])
     story.append(_table(rows, [width * 0.3, width * 0.2, width * 0.2, width * 0.3], s))
+    story.append(_p(_("Network growth and participation"), s["h2"]))
+    rows = [[_("Figure"), _("This period"), _("Previous period")]]
+    for row in context["growth_rows"]:
+        rows.append([row["label"], row["text"], row["previous"]])
+    story.append(_table(rows, [width * 0.5, width * 0.25, width * 0.25], s))
     story.append(_p(_("Top stories"), s["h2"]))
     if context["stories"]:
         rows = [[_("Content"), _("Shares"), _("Unique clicks"), _("Reach")]]
