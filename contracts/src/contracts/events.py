@@ -13,6 +13,7 @@ from contracts.topics import (
     ADVOCATE_OPTED_OUT,
     AUDIENCE_MEASURED,
     BADGE_EARNED,
+    BUDDY_FEEDBACK_GIVEN,
     CONTENT_PUBLISHED,
     CONTENT_RETIRED,
     CONTENT_UPDATED,
@@ -377,6 +378,32 @@ class FollowersMeasured(CloudEvent[FollowersMeasuredData]):
     key_field: ClassVar[str] = "network"
 
 
+class BuddyFeedbackKind(StrEnum):
+    COMMENT = "comment"  # a comment on the buddy's draft
+    REACTION = "reaction"  # the first reaction to the buddy's draft
+    CHEER = "cheer"  # a cheer on the buddy's share
+
+
+class BuddyFeedbackGivenData(EventData):
+    """An employee encouraged their buddy: on a draft of an own post, or on a share."""
+
+    feedback_id: Identifier = Field(description="deterministic for a reaction and a cheer")
+    employee_id: Identifier = Field(description="who gave the feedback")
+    buddy_id: Identifier = Field(description="whose draft or share it was on")
+    pair_id: Identifier
+    kind: BuddyFeedbackKind
+    draft_id: Identifier | None = None
+    share_id: Identifier | None = None
+    given_at: UtcDateTime
+
+
+class BuddyFeedbackGiven(CloudEvent[BuddyFeedbackGivenData]):
+    event_name: ClassVar[str] = "buddy-feedback-given"
+    topic: ClassVar[str] = BUDDY_FEEDBACK_GIVEN
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "employee_id"
+
+
 AnyEvent = CloudEvent[Any]
 
 ALL_EVENTS: tuple[type[AnyEvent], ...] = (
@@ -394,6 +421,7 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     RewardRedeemed,
     AudienceMeasured,
     FollowersMeasured,
+    BuddyFeedbackGiven,
 )
 EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
 EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

@@ -14,6 +14,7 @@ from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
     BADGE_EARNED,
+    BUDDY_FEEDBACK_GIVEN,
     ENGAGEMENT_OBSERVED,
     POINTS_AWARDED,
     POST_SHARED,
@@ -26,7 +27,13 @@ from rewards.entrypoints import api
 from rewards.service_layer import handlers
 from rewards.service_layer.leaderboards import Leaderboards
 
-CONSUMES = [POST_SHARED, ENGAGEMENT_OBSERVED, ADVOCATE_ENROLLED, ADVOCATE_OPTED_OUT]
+CONSUMES = [
+    POST_SHARED,
+    ENGAGEMENT_OBSERVED,
+    ADVOCATE_ENROLLED,
+    ADVOCATE_OPTED_OUT,
+    BUDDY_FEEDBACK_GIVEN,
+]
 # Producer buffer per partition for the worker's events (under Kafka's 1 MiB per batch).
 BATCH_PUBLISH_BYTES = 512 * 1024
 # Allocations between young-generation collections in the worker (default 700).

@@ -13,6 +13,7 @@ from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
     AUDIENCE_MEASURED,
+    BUDDY_FEEDBACK_GIVEN,
     CONTENT_PUBLISHED,
     CONTENT_RETIRED,
     CONTENT_UPDATED,
@@ -22,19 +23,23 @@ from contracts.topics import (
     GUIDELINES_PUBLISHED,
     POST_SHARED,
 )
+from share.adapters.buddies import BuddyRepository
 from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
 from share.adapters.networks import LinkedInPoster, TokenVault
 from share.config import ShareSettings
 from share.domain.clicks import DailySalts
 from share.entrypoints import api, redirect
+from share.entrypoints import buddies as buddies_api
 from share.entrypoints.links_server import links_server
-from share.service_layer import handlers
+from share.service_layer import buddies, handlers
 
 
 async def setup(runtime: Runtime) -> handlers.Services:
     repo = ShareRepository(runtime.db)
     await repo.ensure_indexes()
+    buddy_repo = BuddyRepository(runtime.db)
+    await buddy_repo.ensure_indexes()
     settings = runtime.settings
     assert isinstance(settings, ShareSettings)
     lease = settings.outbox_lease_seconds
@@ -63,6 +68,11 @@ async def setup(runtime: Runtime) -> handlers.Services:
         advocates_outbox=Outbox(repo.advocates, runtime.publisher, lease),
         engagements_outbox=Outbox(repo.engagements, runtime.publisher, lease),
         followers_outbox=Outbox(repo.followers, runtime.publisher, lease),
+        buddies=buddies.Buddies(
+            buddy_repo,
+            drafts_outbox=Outbox(buddy_repo.drafts, runtime.publisher, lease),
+            cheers_outbox=Outbox(buddy_repo.cheers, runtime.publisher, lease),
+        ),
         clicks=clicks,
         links_cache=LinkCache(repo),
         salts=DailySalts(settings.link_secret.encode()),
@@ -120,6 +130,11 @@ def loops(runtime: Runtime) -> list[Loop]:
                 services.advocates_outbox,
                 services.engagements_outbox,
                 *([services.followers_outbox] if services.followers_outbox else []),
+                *(
+                    [services.buddies.drafts_outbox, services.buddies.cheers_outbox]
+                    if services.buddies
+                    else []
+                ),
                 clicks,
             ]
         )
@@ -148,6 +163,7 @@ DEFINITION = ServiceDefinition(
         ADVOCATE_OPTED_OUT,
         AUDIENCE_MEASURED,
         FOLLOWERS_MEASURED,
+        BUDDY_FEEDBACK_GIVEN,
     ],
     consumes=[
         CONTENT_PUBLISHED,
@@ -157,7 +173,7 @@ DEFINITION = ServiceDefinition(
         GUIDELINES_ACKNOWLEDGED,
         ENGAGEMENT_OBSERVED,
     ],
-    routers=lambda: list(api.ROUTERS),
+    routers=lambda: [*api.ROUTERS, buddies_api.router],
     api_middleware=[redirect.ShortLinks],
     subscribe=subscribe,
     loops=loops,

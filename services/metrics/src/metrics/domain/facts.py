@@ -18,6 +18,8 @@ from contracts import (
     AnyEvent,
     AudienceMeasured,
     BadgeEarned,
+    BuddyFeedbackGiven,
+    BuddyFeedbackKind,
     ContentPublished,
     ContentRetired,
     ContentUpdated,
@@ -49,6 +51,9 @@ COUNTERS = (
     "enrollments",
     "opt_outs",
     "guidelines_acknowledged",
+    # Buddies' comments and reactions on each other's drafts, and cheers on their shares.
+    "buddy_feedback",
+    "buddy_cheers",
 )
 
 ENGAGEMENT_COUNTERS: dict[EngagementKind, str] = {
@@ -173,6 +178,15 @@ def _describe(
             {"advocate": g.employee_id},
             {"guidelines_acknowledged": 1},
             {"version": g.guidelines_version},
+        )
+    if isinstance(event, BuddyFeedbackGiven):
+        bf = event.data
+        cheer = bf.kind is BuddyFeedbackKind.CHEER
+        return (
+            bf.given_at,
+            {"advocate": bf.employee_id},
+            {"buddy_cheers": 1} if cheer else {"buddy_feedback": 1},
+            {"kind": bf.kind.value},
         )
     if isinstance(event, AudienceMeasured):
         m = event.data

@@ -13,6 +13,8 @@ from contracts import (
     AnyEvent,
     BadgeEarned,
     BadgeEarnedData,
+    BuddyFeedbackGiven,
+    BuddyFeedbackKind,
     EngagementKind,
     EngagementObserved,
     PointsAwarded,
@@ -32,7 +34,8 @@ ENGAGEMENT_ACTIONS: dict[EngagementKind, Action] = {
 
 
 def activity_of(event: AnyEvent) -> Activity | None:
-    """The activity a PostShared or EngagementObserved stands for; None for other events."""
+    """The activity a PostShared, EngagementObserved or BuddyFeedbackGiven stands for; None for
+    other events."""
     if isinstance(event, PostShared):
         data = event.data
         return Activity(
@@ -66,6 +69,18 @@ def activity_of(event: AnyEvent) -> Activity | None:
             content_kind=engagement.content_kind.value if engagement.content_kind else None,
             campaign_id=engagement.campaign_id,
             excluded=excluded,
+        )
+    if isinstance(event, BuddyFeedbackGiven):
+        feedback = event.data
+        # Feedback on a draft is the action; a cheer on a share is encouragement, not scored.
+        if feedback.kind is BuddyFeedbackKind.CHEER:
+            return None
+        return Activity(
+            event_id=event.id,
+            event_type=event.type,
+            employee_id=feedback.employee_id,
+            action=Action.BUDDY_FEEDBACK,
+            at=feedback.given_at,
         )
     return None
 

@@ -21,6 +21,7 @@ class Action(StrEnum):
     COMMENT = "comment"
     RESHARE = "reshare"
     CONVERSION = "conversion"
+    BUDDY_FEEDBACK = "buddy-feedback"
 
 
 REASONS: dict[Action, str] = {
@@ -31,6 +32,7 @@ REASONS: dict[Action, str] = {
     Action.COMMENT: "a comment on a shared post",
     Action.RESHARE: "a reshare of a shared post",
     Action.CONVERSION: "a conversion from a shared link",
+    Action.BUDDY_FEEDBACK: "feedback on a buddy's draft",
 }
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -88,8 +90,10 @@ DEFAULT_RULES = RuleSet(
         Action.COMMENT: 2,
         Action.RESHARE: 3,
         Action.CONVERSION: 20,
+        # Feedback is kindness, not a chore: a little, and not endlessly in one day.
+        Action.BUDDY_FEEDBACK: 2,
     },
-    daily_caps={Action.CLICK: 50, Action.REACTION: 50},
+    daily_caps={Action.CLICK: 50, Action.REACTION: 50, Action.BUDDY_FEEDBACK: 10},
     daily_max=500,
 )
 

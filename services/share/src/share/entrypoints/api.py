@@ -184,6 +184,12 @@ class ShareIn(BaseModel):
         description="the variant of the suggested text the person started from (see GET "
         "/api/v1/content/{content_id}/variant); its text if `text` is omitted",
     )
+    draft_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the draft of this own post sent to the person's buddy (marked posted)",
+    )
 
 
 class IntentOut(BaseModel):
@@ -265,6 +271,7 @@ async def create_share(body: ShareIn, user: CurrentUser, services: Services) -> 
             method=ShareMethod(body.method),
             scheduled_at=body.scheduled_at,
             text_variant=body.text_variant,
+            draft_id=body.draft_id,
         ),
     )
     return _share_out(doc, services.public_base_url)

@@ -61,6 +61,7 @@ from share.domain.links import (
     short_link,
     with_utm,
 )
+from share.service_layer import buddies as buddy_pairs
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Services:
     webhook_secret: bytes
     posters: Mapping[str, NetworkPoster] = field(default_factory=dict)
     followers_outbox: outbox.Outbox | None = None
+    buddies: buddy_pairs.Buddies | None = None
 
 
 # -- content and guidelines, as learnt from the content service ------------------------
@@ -362,6 +364,8 @@ async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str,
     await services.vault.forget(user.tenant, user.employee_id)
     if erase:
         await services.repo.forget_variant_offers(user.tenant, user.employee_id)
+        if services.buddies is not None:
+            await buddy_pairs.forget(services.buddies, user)
     owned = {"tenant": user.tenant, "employee_id": user.employee_id}
     await services.repo.shares.update_many(
         {**owned, "status": "scheduled"}, {"$set": {"status": "cancelled", "reason": "opted out"}}
@@ -385,6 +389,8 @@ class ShareRequest:
     scheduled_at: datetime | None = None
     # The variant of the suggested text the person started from, when there are several.
     text_variant: int | None = None
+    # The draft of this own post the person's buddy saw; posting it marks it posted.
+    draft_id: str | None = None
 
 
 def _viewer(user: Principal) -> Viewer:
@@ -485,6 +491,15 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
     else:
         destination, title, text = request.url, request.title or "", request.text or ""
 
+    if request.draft_id is not None:
+        if request.content_id is not None or services.buddies is None:
+            raise Problem(
+                422,
+                "Invalid request",
+                "draft_id: only an own post comes from a draft",
+                errors=[{"field": "draft_id", "message": "only with an own post"}],
+            )
+        await buddy_pairs.check_postable(services.buddies, user, request.draft_id)
     method = ShareMethod.SCHEDULED if request.scheduled_at is not None else request.method
     credentials = None
     if method != ShareMethod.INTENT:
@@ -540,6 +555,9 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
     except BaseException:
         await services.repo.give_back_daily_slot(slot)
         raise
+    if request.draft_id is not None and services.buddies is not None:
+        doc["draft_id"] = request.draft_id
+        await buddy_pairs.mark_posted(services.buddies, user, request.draft_id, share_id)
     if request.content_id is not None and request.text_variant is not None:
         await _shared_variant(
             services, user, request.content_id, request.network, request.text_variant, wordings

@@ -1,0 +1,179 @@
+"""Buddy pairs, their people, drafts and cheers in MongoDB.
+
+`buddy_people` has one document per person who ever asked for a buddy or was paired,
+`_id` "<tenant>:<employee>". Its `pair_id` names the person's pending or active pair (null
+otherwise), and claiming it is a conditional upsert: of two pairs proposed for one person
+at the same moment only one gets them (the other's upsert meets the unique `_id`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from chassis import outbox
+
+HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
+
+
+class BuddyRepository:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.people = db["buddy_people"]
+        self.pairs = db["buddy_pairs"]
+        self.drafts = db["buddy_drafts"]
+        self.cheers = db["buddy_cheers"]
+        self.shares = db["shares"]
+
+    async def ensure_indexes(self) -> None:
+        await self.people.create_index([("tenant", ASCENDING), ("requested_at", ASCENDING)])
+        await self.pairs.create_index([("tenant", ASCENDING), ("status", ASCENDING)])
+        await self.drafts.create_index(
+            [("tenant", ASCENDING), ("author_id", ASCENDING), ("created_at", DESCENDING)]
+        )
+        await self.drafts.create_index(
+            [("tenant", ASCENDING), ("buddy_id", ASCENDING), ("created_at", DESCENDING)]
+        )
+        await self.cheers.create_index([("tenant", ASCENDING), ("share_id", ASCENDING)])
+        for collection in (self.drafts, self.cheers):
+            await outbox.ensure_index(collection)
+
+    # -- people ---------------------------------------------------------------------------
+
+    async def person(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
+        return await self.people.find_one({"_id": f"{tenant}:{employee_id}"})
+
+    async def save_person(self, tenant: str, employee_id: str, fields: dict[str, Any]) -> None:
+        await self.people.update_one(
+            {"_id": f"{tenant}:{employee_id}"},
+            {"$set": fields, "$setOnInsert": {"tenant": tenant, "employee_id": employee_id}},
+            upsert=True,
+        )
+
+    async def claim(
+        self, tenant: str, employee_id: str, pair_id: str, fields: dict[str, Any]
+    ) -> bool:
+        """Make `pair_id` the person's pair unless they already have one."""
+        try:
+            done = await self.people.find_one_and_update(
+                {"_id": f"{tenant}:{employee_id}", "pair_id": None},
+                {
+                    "$set": {"pair_id": pair_id, "requested": None, **fields},
+                    "$setOnInsert": {"tenant": tenant, "employee_id": employee_id},
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False
+        return done is not None and done.get("pair_id") == pair_id
+
+    async def release(self, tenant: str, employee_id: str, pair_id: str) -> None:
+        await self.people.update_one(
+            {"_id": f"{tenant}:{employee_id}", "pair_id": pair_id}, {"$set": {"pair_id": None}}
+        )
+
+    async def waiting(self, tenant: str, limit: int = 200) -> list[dict[str, Any]]:
+        """People who asked for a buddy and have none yet, longest waiting first."""
+        found = self.people.find({"tenant": tenant, "requested": {"$ne": None}, "pair_id": None})
+        return [doc async for doc in found.sort("requested_at", ASCENDING).limit(limit)]
+
+    # -- pairs ----------------------------------------------------------------------------
+
+    async def pair(self, tenant: str, pair_id: str) -> dict[str, Any] | None:
+        return await self.pairs.find_one({"_id": pair_id, "tenant": tenant})
+
+    async def insert_pair(self, doc: dict[str, Any]) -> None:
+        await self.pairs.insert_one(doc)
+
+    async def update_pair(
+        self, tenant: str, pair_id: str, status: str, update: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Change a pair that is still in `status`; None if it changed meanwhile."""
+        return await self.pairs.find_one_and_update(
+            {"_id": pair_id, "tenant": tenant, "status": status},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def pairs_of(self, tenant: str, statuses: list[str], limit: int) -> list[dict[str, Any]]:
+        found = self.pairs.find({"tenant": tenant, "status": {"$in": statuses}})
+        return [doc async for doc in found.sort("created_at", DESCENDING).limit(limit)]
+
+    # -- drafts ---------------------------------------------------------------------------
+
+    async def draft(self, tenant: str, draft_id: str) -> dict[str, Any] | None:
+        return await self.drafts.find_one({"_id": draft_id, "tenant": tenant}, HIDDEN)
+
+    async def drafts_of(
+        self, tenant: str, field: str, employee_id: str, pair_id: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"tenant": tenant, field: employee_id}
+        if pair_id is not None:
+            query["pair_id"] = pair_id
+        found = self.drafts.find(query, HIDDEN).sort("created_at", DESCENDING).limit(limit)
+        return [doc async for doc in found]
+
+    async def update_draft(
+        self, filter_: dict[str, Any], update: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        # No projection: FerretDB's findAndModify takes none.
+        doc = await self.drafts.find_one_and_update(
+            filter_, update, return_document=ReturnDocument.AFTER
+        )
+        return {k: v for k, v in doc.items() if k not in HIDDEN} if doc else None
+
+    # -- a buddy's shares and the cheers on them ------------------------------------------
+
+    async def shares_of(
+        self, tenant: str, employee_id: str, since: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """The person's shares made since `since`, newest first."""
+        found = self.shares.find(
+            {
+                "tenant": tenant,
+                "employee_id": employee_id,
+                "status": "shared",
+                "shared_at": {"$gte": since},
+            },
+            {
+                "text": 1,
+                "title": 1,
+                "network": 1,
+                "shared_at": 1,
+                "content_id": 1,
+                "employee_id": 1,
+            },
+        )
+        return [doc async for doc in found.sort("shared_at", DESCENDING).limit(limit)]
+
+    async def cheered(self, tenant: str, employee_id: str, share_ids: list[str]) -> set[str]:
+        ids = [f"{tenant}:{s}:{employee_id}" for s in share_ids]
+        found = self.cheers.find({"_id": {"$in": ids}}, {"share_id": 1})
+        return {doc["share_id"] async for doc in found}
+
+    async def insert_cheer(self, doc: dict[str, Any]) -> bool:
+        try:
+            await self.cheers.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    # -- one person's data ------------------------------------------------------------------
+
+    async def forget(self, tenant: str, employee_id: str) -> None:
+        """Erase what buddies keep of a person: their pairs end, their words go."""
+        await self.people.delete_one({"_id": f"{tenant}:{employee_id}"})
+        await self.drafts.delete_many({"tenant": tenant, "author_id": employee_id})
+        # Their comments on others' drafts, one draft at a time (`$pull` is not in our subset).
+        found = self.drafts.find({"tenant": tenant, "comments.employee_id": employee_id})
+        async for doc in found:
+            kept = [c for c in doc.get("comments") or [] if c.get("employee_id") != employee_id]
+            await self.drafts.update_one({"_id": doc["_id"]}, {"$set": {"comments": kept}})
+        await self.drafts.update_many(
+            {"tenant": tenant, "reaction.employee_id": employee_id}, {"$set": {"reaction": None}}
+        )
+        await self.cheers.delete_many({"tenant": tenant, "employee_id": employee_id})

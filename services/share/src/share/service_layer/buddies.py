@@ -1,0 +1,489 @@
+"""Use cases of buddy pairs: asking, pairing, accepting, ending; drafts, feedback, cheers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chassis import outbox
+from chassis.auth import Principal
+from chassis.errors import Problem
+from chassis.ids import new_id
+from chassis.telemetry import current_traceparent
+from contracts import (
+    BuddyFeedbackGiven,
+    BuddyFeedbackGivenData,
+    BuddyFeedbackKind,
+    Network,
+    derived_event_id,
+)
+from share.adapters.buddies import BuddyRepository
+from share.domain.buddies import (
+    DraftStatus,
+    PairStatus,
+    Reaction,
+    Refusal,
+    after_accepting,
+    cannot_accept,
+    cannot_end,
+    cannot_give_feedback,
+    cannot_pair,
+    cannot_post,
+    cannot_see_draft,
+    fits,
+    other_member,
+)
+
+# A buddy's shares shown, and how far back.
+SHARES_SHOWN = 10
+SHARES_WINDOW = timedelta(days=30)
+
+
+@dataclass
+class Buddies:
+    repo: BuddyRepository
+    drafts_outbox: outbox.Outbox
+    cheers_outbox: outbox.Outbox
+
+
+def _problem(refusal: Refusal) -> Problem:
+    if refusal.field is not None:
+        return Problem(
+            422,
+            "Invalid request",
+            f"{refusal.field}: {refusal.reason}",
+            errors=[{"field": refusal.field, "message": refusal.reason}],
+        )
+    titles = {403: "Forbidden", 404: "Not found", 409: "Conflict"}
+    return Problem(refusal.status, titles.get(refusal.status, "Refused"), refusal.reason)
+
+
+def _program_team(user: Principal) -> bool:
+    return user.has_any(("admin",))
+
+
+# -- my buddy -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MyBuddy:
+    person: dict[str, Any]
+    pair: dict[str, Any] | None
+    buddy: dict[str, Any] | None  # the buddy's person document
+    shares: list[dict[str, Any]]  # the buddy's recent shares, each with `cheered`
+    new_shares: int  # of those, shared since I last looked (0 when I asked not to be told)
+
+
+async def my_buddy(buddies: Buddies, user: Principal) -> MyBuddy:
+    repo = buddies.repo
+    person = await repo.person(user.tenant, user.employee_id) or {
+        "employee_id": user.employee_id,
+        "notify_shares": True,
+    }
+    pair = await repo.pair(user.tenant, person["pair_id"]) if person.get("pair_id") else None
+    buddy = None
+    shares: list[dict[str, Any]] = []
+    new = 0
+    if pair is not None:
+        buddy_id = other_member(pair, user.employee_id)
+        buddy = await repo.person(user.tenant, buddy_id) or {"employee_id": buddy_id}
+        if pair["status"] == PairStatus.ACTIVE:
+            since = max(_utc(pair["accepted_at"]), datetime.now(UTC) - SHARES_WINDOW)
+            shares = await repo.shares_of(user.tenant, buddy_id, since, SHARES_SHOWN)
+            cheered = await repo.cheered(user.tenant, user.employee_id, [s["_id"] for s in shares])
+            seen = person.get("seen_until")
+            for share in shares:
+                share["cheered"] = share["_id"] in cheered
+                if person.get("notify_shares", True) and (
+                    seen is None or _utc(share["shared_at"]) > _utc(seen)
+                ):
+                    new += 1
+    return MyBuddy(person, pair, buddy, shares, new)
+
+
+async def save_settings(
+    buddies: Buddies, user: Principal, notify_shares: bool | None, name: str | None
+) -> None:
+    fields: dict[str, Any] = {}
+    if notify_shares is not None:
+        fields["notify_shares"] = notify_shares
+    if name:
+        fields["name"] = name
+    if fields:
+        await buddies.repo.save_person(user.tenant, user.employee_id, fields)
+
+
+async def mark_seen(buddies: Buddies, user: Principal) -> None:
+    """The buddy's shares so far are seen: the notice of them goes."""
+    await buddies.repo.save_person(user.tenant, user.employee_id, {"seen_until": datetime.now(UTC)})
+
+
+# -- asking and pairing -----------------------------------------------------------------------
+
+
+async def ask_for_buddy(
+    buddies: Buddies, user: Principal, team: str | None, name: str | None
+) -> MyBuddy:
+    """Ask for a buddy, within one of my teams or anyone; a colleague waiting is proposed."""
+    if team is not None and team not in user.groups:
+        raise _problem(Refusal(422, "not one of your teams", field="team"))
+    repo = buddies.repo
+    person = await repo.person(user.tenant, user.employee_id)
+    if person and person.get("pair_id"):
+        raise Problem(409, "Conflict", "you already have a buddy or a buddy request to answer")
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "requested": {"team": team},
+        "requested_at": now,
+        "groups": sorted(user.groups),
+        "notify_shares": (person or {}).get("notify_shares", True),
+    }
+    if name:
+        fields["name"] = name
+    await repo.save_person(user.tenant, user.employee_id, fields)
+    for other in await repo.waiting(user.tenant):
+        if other["employee_id"] == user.employee_id:
+            continue
+        theirs = (other.get("requested") or {}).get("team")
+        if fits(team, other.get("groups") or []) and fits(theirs, user.groups):
+            proposed = await _propose(
+                buddies, user.tenant, [other["employee_id"], user.employee_id], "match", team
+            )
+            if proposed is not None:
+                break
+    return await my_buddy(buddies, user)
+
+
+async def withdraw_request(buddies: Buddies, user: Principal) -> None:
+    await buddies.repo.save_person(user.tenant, user.employee_id, {"requested": None})
+
+
+async def pair_people(buddies: Buddies, user: Principal, first: str, second: str) -> dict[str, Any]:
+    """The program team proposes two people as buddies; each of them accepts or declines."""
+    if refusal := cannot_pair(first, second):
+        raise _problem(refusal)
+    pair = await _propose(buddies, user.tenant, [first, second], "program", None)
+    if pair is None:
+        raise _problem(Refusal(422, "one of them already has a buddy", field="employee_ids"))
+    return pair
+
+
+async def _propose(
+    buddies: Buddies, tenant: str, members: list[str], proposed_by: str, team: str | None
+) -> dict[str, Any] | None:
+    """A pending pair of two people who have none, or None if one of them has one now."""
+    repo = buddies.repo
+    pair_id = new_id()
+    claimed: list[str] = []
+    for member in members:
+        if not await repo.claim(tenant, member, pair_id, {}):
+            for done in claimed:
+                await repo.release(tenant, done, pair_id)
+            return None
+        claimed.append(member)
+    doc = {
+        "_id": pair_id,
+        "tenant": tenant,
+        "members": members,
+        "accepted": [],
+        "status": PairStatus.PENDING.value,
+        "proposed_by": proposed_by,
+        "team": team,
+        "created_at": datetime.now(UTC),
+    }
+    await repo.insert_pair(doc)
+    return doc
+
+
+async def accept(
+    buddies: Buddies, user: Principal, pair_id: str, name: str | None
+) -> dict[str, Any]:
+    repo = buddies.repo
+    pair = await repo.pair(user.tenant, pair_id)
+    if refusal := cannot_accept(pair, user.employee_id):
+        raise _problem(refusal)
+    assert pair is not None
+    if name:
+        await repo.save_person(user.tenant, user.employee_id, {"name": name})
+    accepted = sorted({*pair["accepted"], user.employee_id})
+    status = after_accepting(accepted, pair["members"])
+    fields: dict[str, Any] = {"accepted": accepted, "status": status.value}
+    if status is PairStatus.ACTIVE:
+        fields["accepted_at"] = datetime.now(UTC)
+    updated = await repo.update_pair(user.tenant, pair_id, PairStatus.PENDING, {"$set": fields})
+    if updated is None:
+        raise Problem(409, "Conflict", "the pair changed meanwhile; try again")
+    return updated
+
+
+async def end(buddies: Buddies, user: Principal, pair_id: str) -> dict[str, Any]:
+    """Decline a pending pair or end an active one: for either of them, or the program team."""
+    repo = buddies.repo
+    pair = await repo.pair(user.tenant, pair_id)
+    if refusal := cannot_end(pair, user.employee_id, _program_team(user)):
+        raise _problem(refusal)
+    assert pair is not None
+    status = PairStatus.DECLINED if pair["status"] == PairStatus.PENDING else PairStatus.ENDED
+    updated = await repo.update_pair(
+        user.tenant,
+        pair_id,
+        pair["status"],
+        {
+            "$set": {
+                "status": status.value,
+                "ended_at": datetime.now(UTC),
+                "ended_by": user.employee_id,
+            }
+        },
+    )
+    if updated is None:
+        raise Problem(409, "Conflict", "the pair changed meanwhile; try again")
+    for member in pair["members"]:
+        await repo.release(user.tenant, member, pair_id)
+    return updated
+
+
+async def overview(
+    buddies: Buddies, user: Principal
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """For the program team: who is waiting for a buddy, and the pending and active pairs."""
+    repo = buddies.repo
+    waiting = await repo.waiting(user.tenant)
+    pairs = await repo.pairs_of(user.tenant, [PairStatus.PENDING, PairStatus.ACTIVE], 500)
+    return waiting, pairs
+
+
+async def names(buddies: Buddies, tenant: str, employee_ids: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for employee_id in employee_ids:
+        person = await buddies.repo.person(tenant, employee_id)
+        if person and person.get("name"):
+            found[employee_id] = str(person["name"])
+    return found
+
+
+# -- drafts -------------------------------------------------------------------------------------
+
+
+async def _active_pair(buddies: Buddies, user: Principal) -> dict[str, Any] | None:
+    person = await buddies.repo.person(user.tenant, user.employee_id)
+    if not person or not person.get("pair_id"):
+        return None
+    pair = await buddies.repo.pair(user.tenant, person["pair_id"])
+    return pair if pair and pair["status"] == PairStatus.ACTIVE else None
+
+
+async def send_draft(
+    buddies: Buddies,
+    user: Principal,
+    network: Network,
+    text: str,
+    url: str | None,
+    title: str | None,
+) -> dict[str, Any]:
+    """A draft of my own post, for my buddy's eyes only."""
+    pair = await _active_pair(buddies, user)
+    if pair is None:
+        raise Problem(409, "Conflict", "you need a buddy to send them a draft")
+    doc = {
+        "_id": new_id(),
+        "tenant": user.tenant,
+        "pair_id": pair["_id"],
+        "author_id": user.employee_id,
+        "buddy_id": other_member(pair, user.employee_id),
+        "network": network.value,
+        "text": text,
+        "url": url,
+        "title": title or "",
+        "comments": [],
+        "reaction": None,
+        "status": DraftStatus.OPEN.value,
+        "created_at": datetime.now(UTC),
+    }
+    await buddies.repo.drafts.insert_one(doc)
+    return doc
+
+
+async def drafts(
+    buddies: Buddies, user: Principal
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """My drafts, and those my buddy sent me (while we are buddies)."""
+    repo = buddies.repo
+    mine = await repo.drafts_of(user.tenant, "author_id", user.employee_id, None, 50)
+    pair = await _active_pair(buddies, user)
+    theirs = (
+        await repo.drafts_of(user.tenant, "buddy_id", user.employee_id, pair["_id"], 50)
+        if pair
+        else []
+    )
+    return mine, theirs
+
+
+async def draft(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, Any]:
+    found = await buddies.repo.draft(user.tenant, draft_id)
+    pair = await _active_pair(buddies, user)
+    if refusal := cannot_see_draft(found, user.employee_id, pair["_id"] if pair else None):
+        raise _problem(refusal)
+    assert found is not None
+    return found
+
+
+def _feedback(
+    user: Principal,
+    draft_doc: dict[str, Any],
+    kind: BuddyFeedbackKind,
+    feedback_id: str,
+    at: datetime,
+) -> BuddyFeedbackGiven:
+    return BuddyFeedbackGiven.create(
+        tenant_id=user.tenant,
+        subject=user.employee_id,
+        traceparent=current_traceparent(),
+        data=BuddyFeedbackGivenData(
+            feedback_id=feedback_id,
+            employee_id=user.employee_id,
+            buddy_id=draft_doc["author_id"],
+            pair_id=draft_doc["pair_id"],
+            kind=kind,
+            draft_id=draft_doc["_id"],
+            given_at=at,
+        ),
+    )
+
+
+async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -> dict[str, Any]:
+    """The buddy's comment on a draft; the draft itself stays the author's words."""
+    found = await draft(buddies, user, draft_id)
+    if refusal := cannot_give_feedback(found, user.employee_id):
+        raise _problem(refusal)
+    now = datetime.now(UTC)
+    comment_id = new_id()
+    event = _feedback(user, found, BuddyFeedbackKind.COMMENT, comment_id, now)
+    entry = {"id": comment_id, "employee_id": user.employee_id, "text": text, "at": now}
+    lease = buddies.drafts_outbox.lease_seconds
+    updated = await buddies.repo.update_draft(
+        {"_id": draft_id, "tenant": user.tenant, "status": DraftStatus.OPEN.value},
+        {
+            "$push": {"comments": entry},
+            "$set": outbox.staged([event], lease),
+            "$inc": outbox.increment([event]),
+        },
+    )
+    if updated is None:
+        raise Problem(409, "Conflict", "the draft is already posted")
+    await buddies.drafts_outbox.publish_now(draft_id, [event])
+    return updated
+
+
+async def react(
+    buddies: Buddies, user: Principal, draft_id: str, reaction: Reaction | None
+) -> dict[str, Any]:
+    """The buddy's one reaction to a draft (changed or taken back at will); the first counts
+    as feedback once."""
+    found = await draft(buddies, user, draft_id)
+    if refusal := cannot_give_feedback(found, user.employee_id):
+        raise _problem(refusal)
+    now = datetime.now(UTC)
+    value = (
+        {"name": reaction.value, "employee_id": user.employee_id, "at": now} if reaction else None
+    )
+    update: dict[str, Any] = {"$set": {"reaction": value}}
+    events: list[BuddyFeedbackGiven] = []
+    if reaction is not None and not found.get("reacted"):
+        feedback_id = derived_event_id("buddy-reaction", user.tenant, draft_id)
+        events.append(_feedback(user, found, BuddyFeedbackKind.REACTION, feedback_id, now))
+        update["$set"].update(
+            {"reacted": True, **outbox.staged(events, buddies.drafts_outbox.lease_seconds)}
+        )
+        update["$inc"] = outbox.increment(events)
+    updated = await buddies.repo.update_draft(
+        {"_id": draft_id, "tenant": user.tenant, "status": DraftStatus.OPEN.value}, update
+    )
+    if updated is None:
+        raise Problem(409, "Conflict", "the draft is already posted")
+    if events:
+        await buddies.drafts_outbox.publish_now(draft_id, events)
+    return updated
+
+
+async def check_postable(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, Any]:
+    """The author's open draft, about to be posted through a share."""
+    found = await buddies.repo.draft(user.tenant, draft_id)
+    if refusal := cannot_post(found, user.employee_id):
+        raise _problem(refusal)
+    assert found is not None
+    return found
+
+
+async def mark_posted(buddies: Buddies, user: Principal, draft_id: str, share_id: str) -> None:
+    await buddies.repo.update_draft(
+        {"_id": draft_id, "tenant": user.tenant, "author_id": user.employee_id},
+        {
+            "$set": {
+                "status": DraftStatus.POSTED.value,
+                "share_id": share_id,
+                "posted_at": datetime.now(UTC),
+            }
+        },
+    )
+
+
+# -- cheers -----------------------------------------------------------------------------------
+
+
+async def cheer(buddies: Buddies, user: Principal, share_id: str) -> bool:
+    """Cheer my buddy's share, once; False if I had already."""
+    pair = await _active_pair(buddies, user)
+    if pair is None:
+        raise Problem(409, "Conflict", "you need a buddy to cheer them on")
+    buddy_id = other_member(pair, user.employee_id)
+    share = await buddies.repo.shares.find_one(
+        {"_id": share_id, "tenant": user.tenant}, {"employee_id": 1}
+    )
+    if share is None or share["employee_id"] != buddy_id:
+        raise _problem(Refusal(422, "not a share of your buddy", field="share_id"))
+    now = datetime.now(UTC)
+    cheer_id = f"{user.tenant}:{share_id}:{user.employee_id}"
+    event = BuddyFeedbackGiven.create(
+        tenant_id=user.tenant,
+        subject=user.employee_id,
+        traceparent=current_traceparent(),
+        data=BuddyFeedbackGivenData(
+            feedback_id=derived_event_id("buddy-cheer", cheer_id),
+            employee_id=user.employee_id,
+            buddy_id=buddy_id,
+            pair_id=pair["_id"],
+            kind=BuddyFeedbackKind.CHEER,
+            share_id=share_id,
+            given_at=now,
+        ),
+    )
+    doc = {
+        "_id": cheer_id,
+        "tenant": user.tenant,
+        "share_id": share_id,
+        "employee_id": user.employee_id,
+        "buddy_id": buddy_id,
+        "at": now,
+    }
+    if not await buddies.repo.insert_cheer(
+        outbox.new_document(doc, [event], buddies.cheers_outbox.lease_seconds)
+    ):
+        return False
+    await buddies.cheers_outbox.publish_now(cheer_id, [event])
+    return True
+
+
+async def forget(buddies: Buddies, user: Principal) -> None:
+    """On erasure: end the person's pair and erase their drafts, words and cheers."""
+    person = await buddies.repo.person(user.tenant, user.employee_id)
+    if person and person.get("pair_id"):
+        pair = await buddies.repo.pair(user.tenant, person["pair_id"])
+        if pair is not None and pair["status"] in (PairStatus.PENDING, PairStatus.ACTIVE):
+            await end(buddies, user, pair["_id"])
+    await buddies.repo.forget(user.tenant, user.employee_id)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
