@@ -381,6 +381,7 @@ async def main() -> None:
             outbox=Outbox(repo.items, unused, 10),
             guidelines_outbox=Outbox(repo.guidelines, unused, 10),
             acknowledgements_outbox=Outbox(repo.acknowledgements, unused, 10),
+            progress_outbox=Outbox(repo.onboarding_progress, unused, 10),
             previewer=LinkPreviewer(timeout=1, max_bytes=1024, max_redirects=0),
             feed=model,
         )

@@ -21,6 +21,7 @@ from contracts.topics import (
     FOLLOWERS_MEASURED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
+    ONBOARDING_STEP_COMPLETED,
     POINTS_AWARDED,
     POST_SHARED,
     REWARD_REDEEMED,
@@ -378,6 +379,29 @@ class FollowersMeasured(CloudEvent[FollowersMeasuredData]):
     key_field: ClassVar[str] = "network"
 
 
+class OnboardingStepCompletedData(EventData):
+    """An employee finished one step of the tenant's onboarding path."""
+
+    employee_id: Identifier
+    step_id: Identifier
+    path_version: Annotated[int, Field(ge=1)] = Field(
+        description="the path's version when the step was done (every edit makes a new one)"
+    )
+    steps_done: Annotated[int, Field(ge=1)] = Field(
+        description="steps of that version the employee has done, this one included"
+    )
+    steps_total: Annotated[int, Field(ge=1)]
+    path_completed: bool = Field(description="this step finished the whole path")
+    completed_at: UtcDateTime
+
+
+class OnboardingStepCompleted(CloudEvent[OnboardingStepCompletedData]):
+    event_name: ClassVar[str] = "onboarding-step-completed"
+    topic: ClassVar[str] = ONBOARDING_STEP_COMPLETED
+    service: ClassVar[str] = "content"
+    key_field: ClassVar[str] = "employee_id"
+
+
 class BuddyFeedbackKind(StrEnum):
     COMMENT = "comment"  # a comment on the buddy's draft
     REACTION = "reaction"  # the first reaction to the buddy's draft
@@ -422,6 +446,7 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     AudienceMeasured,
     FollowersMeasured,
     BuddyFeedbackGiven,
+    OnboardingStepCompleted,
 )
 EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
 EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

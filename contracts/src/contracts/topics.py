@@ -17,6 +17,7 @@ REWARD_REDEEMED = "chorus.reward-redeemed.v1"
 AUDIENCE_MEASURED = "chorus.audience-measured.v1"
 FOLLOWERS_MEASURED = "chorus.followers-measured.v1"
 BUDDY_FEEDBACK_GIVEN = "chorus.buddy-feedback-given.v1"
+ONBOARDING_STEP_COMPLETED = "chorus.onboarding-step-completed.v1"
 
 DLQ_SUFFIX = ".dlq"
 

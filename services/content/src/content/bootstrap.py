@@ -20,7 +20,7 @@ from content.adapters.feed_view import MongoFeedReadModel, retention_cutoff
 from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer
 from content.config import ContentSettings
-from content.entrypoints import api
+from content.entrypoints import api, coaching
 from content.service_layer import handlers
 from contracts.topics import (
     CONTENT_PUBLISHED,
@@ -28,6 +28,7 @@ from contracts.topics import (
     CONTENT_UPDATED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
+    ONBOARDING_STEP_COMPLETED,
     POST_SHARED,
 )
 
@@ -65,6 +66,7 @@ async def setup(runtime: Runtime) -> handlers.Services:
         outbox=Outbox(repo.items, runtime.publisher, lease),
         guidelines_outbox=Outbox(repo.guidelines, runtime.publisher, lease),
         acknowledgements_outbox=Outbox(repo.acknowledgements, runtime.publisher, lease),
+        progress_outbox=Outbox(repo.onboarding_progress, runtime.publisher, lease),
         previewer=LinkPreviewer(
             timeout=settings.preview_timeout_seconds,
             max_bytes=settings.preview_max_bytes,
@@ -113,7 +115,12 @@ def loops(runtime: Runtime) -> list[Loop]:
 
     async def outbox_relay() -> None:
         await run_relay(
-            [services.outbox, services.guidelines_outbox, services.acknowledgements_outbox]
+            [
+                services.outbox,
+                services.guidelines_outbox,
+                services.acknowledgements_outbox,
+                services.progress_outbox,
+            ]
         )
 
     async def scheduler() -> None:
@@ -145,9 +152,10 @@ DEFINITION = ServiceDefinition(
         CONTENT_RETIRED,
         GUIDELINES_PUBLISHED,
         GUIDELINES_ACKNOWLEDGED,
+        ONBOARDING_STEP_COMPLETED,
     ],
     consumes=[POST_SHARED],
-    routers=lambda: api.routers,
+    routers=lambda: [*api.routers, *coaching.routers],
     subscribe=subscribe,
     loops=loops,
     configure=configure,

@@ -8,15 +8,16 @@ a millisecond, whatever the server.
 
 How it stays current:
 - Every write that changes what the feed shows (an item created live, edited or moved
-  while live, the scheduler's releases and expiries, the worker's share counts and marks)
-  calls `record`: the change is applied to this process's copy at once (read-your-writes),
-  then the writer takes the next number of the tenant's counter (`feed_revisions`, one
-  document per tenant) and logs under it what changed (`feed_changes`: the ids of items
-  to read again, share counts, marks).
+  while live, the scheduler's releases and expiries, the worker's share counts and marks,
+  a person naming their areas of expertise) calls `record`: the change is applied to this
+  process's copy at once (read-your-writes), then the writer takes the next number of the
+  tenant's counter (`feed_revisions`, one document per tenant) and logs under it what
+  changed (`feed_changes`: the ids of items to read again, share counts, marks, areas
+  with the time they were named).
 - A refresher reads the tenants' counters every `refresh_seconds`, in one query (a
   tenant seen for the first time is loaded in the background). Where one moved, it reads
   the log entries past the last number it applied, re-reads the items they name and
-  applies their share counts and marks. Applying is idempotent and order-free
+  applies their share counts, marks and areas. Applying is idempotent and order-free
   (`TenantFeed`), so an entry applied twice does no harm.
 - After the startup load, a tenant that is not held and has no counter has neither live
   items nor marks: its first request is answered without reading anything.
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 # Documents per batch on full loads: each batch is decoded without yielding to requests.
 BATCH = 1000
 MARK_FIELDS = {"_id": 0, "tenant": 1, "employee_id": 1, "content_ids": 1}
+AREA_FIELDS = {"_id": 0, "tenant": 1, "employee_id": 1, "areas": 1, "stamp": 1}
 # FerretDB 1.x may hand one counter value to two concurrent writers (its updates are not
 # atomic against each other); the loser of the log insert takes another number.
 ATTEMPTS = 20
@@ -76,6 +78,7 @@ class MongoFeedReadModel:
     ) -> None:
         self._items = repo.items
         self._shared = repo.shared
+        self._expertise = repo.expertise
         self._revisions = repo.feed_revisions
         self._changes = repo.feed_changes
         self._refresh_seconds = refresh_seconds
@@ -110,10 +113,13 @@ class MongoFeedReadModel:
         marks: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
         async for doc in self._shared.find({}, MARK_FIELDS).batch_size(BATCH):
             marks[doc["tenant"]].append((doc["employee_id"], doc.get("content_ids", [])))
+        areas: dict[str, list[tuple[str, int, list[str]]]] = defaultdict(list)
+        async for doc in self._expertise.find({}, AREA_FIELDS).batch_size(BATCH):
+            areas[doc["tenant"]].append(_areas_of(doc))
         now = time.monotonic()
         self._warmed = True
-        for tenant in {*numbers, *docs, *marks}:
-            feed = TenantFeed(docs.get(tenant, ()), marks.get(tenant, ()))
+        for tenant in {*numbers, *docs, *marks, *areas}:
+            feed = TenantFeed(docs.get(tenant, ()), marks.get(tenant, ()), areas.get(tenant, ()))
             # Spread the safety-net reloads over the interval rather than all at once.
             loaded_at = now - random.uniform(0, self._reload_seconds)
             self._held[tenant] = _Held(feed, numbers.get(tenant, 0), loaded_at)
@@ -161,7 +167,13 @@ class MongoFeedReadModel:
                 (d["employee_id"], d.get("content_ids", []))
                 async for d in self._shared.find({"tenant": tenant}, MARK_FIELDS).batch_size(BATCH)
             ]
-            held = _Held(TenantFeed(docs, marks), seen, time.monotonic())
+            areas = [
+                _areas_of(d)
+                async for d in self._expertise.find({"tenant": tenant}, AREA_FIELDS).batch_size(
+                    BATCH
+                )
+            ]
+            held = _Held(TenantFeed(docs, marks, areas), seen, time.monotonic())
             for change in self._pending[tenant]:
                 held.feed.apply(change)
             self._held[tenant] = held
@@ -183,6 +195,7 @@ class MongoFeedReadModel:
             "items": sorted({str(doc["_id"]) for doc in change.items}),
             "shares": [[item_id, shares] for item_id, shares in change.shares],
             "marks": [[employee, list(item_ids)] for employee, item_ids in change.marks],
+            "areas": [[employee, stamp, list(named)] for employee, stamp, named in change.areas],
         }
         try:
             await self._log(tenant, entry)
@@ -285,6 +298,11 @@ class MongoFeedReadModel:
                 items=tuple(docs),
                 shares=tuple((i, int(n)) for e in entries for i, n in e.get("shares", [])),
                 marks=tuple((emp, tuple(i)) for e in entries for emp, i in e.get("marks", [])),
+                areas=tuple(
+                    (emp, int(stamp), tuple(named))
+                    for e in entries
+                    for emp, stamp, named in e.get("areas", [])
+                ),
             )
         )
         contiguous = held.seen
@@ -306,6 +324,10 @@ class MongoFeedReadModel:
             )
             held.seen, held.gap_since = number, None
             self._spawn(self._reload(tenant))
+
+
+def _areas_of(doc: dict[str, Any]) -> tuple[str, int, list[str]]:
+    return doc["employee_id"], int(doc.get("stamp", 0)), list(doc.get("areas") or [])
 
 
 def retention_cutoff(seconds: float) -> datetime:

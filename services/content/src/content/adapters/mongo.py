@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
 from content.domain.feed import SORT
@@ -25,6 +26,12 @@ class ContentRepository:
         self.guidelines = db["guidelines"]
         self.acknowledgements = db["acknowledgements"]
         self.tenants = db["tenants"]
+        # Coaching: the onboarding path (one document per tenant), each person's progress
+        # on it (one per person, carrying the outbox of its events), and the areas of
+        # expertise each person named (one per person).
+        self.onboarding = db["onboarding"]
+        self.onboarding_progress = db["onboarding_progress"]
+        self.expertise = db["expertise"]
         # The feed's change log (see adapters/feed_view.py): a counter per tenant, and
         # what each numbered change touched.
         self.feed_revisions = db["feed_revisions"]
@@ -45,7 +52,14 @@ class ContentRepository:
         await self.acknowledgements.create_index(
             [("tenant", ASCENDING), ("version", ASCENDING), ("employee_id", ASCENDING)]
         )
-        for collection in (self.items, self.guidelines, self.acknowledgements):
+        await self.onboarding_progress.create_index([("tenant", ASCENDING)])
+        await self.expertise.create_index([("tenant", ASCENDING)])
+        for collection in (
+            self.items,
+            self.guidelines,
+            self.acknowledgements,
+            self.onboarding_progress,
+        ):
             await outbox.ensure_index(collection)
 
     # -- items ----------------------------------------------------------------------------
@@ -181,3 +195,40 @@ class ContentRepository:
             update["$unset"] = unset
         await self.tenants.update_one({"_id": tenant}, update, upsert=True)
         return await self.tenant_settings(tenant)
+
+    # -- coaching ---------------------------------------------------------------------------
+
+    async def onboarding_path(self, tenant: str) -> dict[str, Any] | None:
+        return await self.onboarding.find_one({"_id": tenant})
+
+    async def save_onboarding_path(self, doc: dict[str, Any], version: int) -> bool:
+        """Write the path as version `doc["version"]` if it is still at `version` (0: none
+        yet); False when another edit came first."""
+        if version == 0:
+            try:
+                await self.onboarding.insert_one(doc)
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self.onboarding.replace_one({"_id": doc["_id"], "version": version}, doc)
+        return result.matched_count == 1
+
+    async def progress_of(self, tenant: str, employee: str) -> dict[str, Any] | None:
+        return await self.onboarding_progress.find_one({"_id": f"{tenant}:{employee}"}, HIDDEN)
+
+    async def progress_all(self, tenant: str) -> list[dict[str, Any]]:
+        """Every person's progress (the steps they did), for the program team's figures."""
+        cursor = self.onboarding_progress.find(
+            {"tenant": tenant}, {"_id": 0, "employee_id": 1, "done": 1}
+        ).batch_size(1000)
+        return [doc async for doc in cursor]
+
+    async def expertise_of(self, tenant: str, employee: str) -> dict[str, Any] | None:
+        return await self.expertise.find_one({"_id": f"{tenant}:{employee}"})
+
+    async def save_expertise(self, doc: dict[str, Any]) -> None:
+        await self.expertise.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def expertise_all(self, tenant: str) -> list[list[str]]:
+        cursor = self.expertise.find({"tenant": tenant}, {"_id": 0, "areas": 1}).batch_size(1000)
+        return [list(doc.get("areas") or []) async for doc in cursor]

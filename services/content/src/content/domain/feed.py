@@ -1,16 +1,20 @@
-"""The employee feed: its order (the viewer's languages first, then newest, then most
-shared), and a tenant's live items held in that order so that a page is read from memory."""
+"""The employee feed: its order (the viewer's languages first, then newest, within a day
+the items on the viewer's areas of expertise first, then most shared), and a tenant's live
+items held in that order so that a page is read from memory."""
 
 from __future__ import annotations
 
 import heapq
+import sys
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from content.domain.audience import Audience, Viewer
+from content.domain.coaching import area
 from content.domain.model import Status
 
 PUBLISHED = Status.PUBLISHED.value
@@ -19,7 +23,9 @@ Key = tuple[str, int, str]
 
 # Items are ranked by the day they went live, and within a day by how often they were
 # shared: a fresh item is not buried under an old popular one, and among the day's items
-# the ones colleagues found worth sharing come first.
+# the ones colleagues found worth sharing come first. For a viewer who named areas of
+# expertise, a day's items on one of those areas come before the day's others (each part
+# still by shares): what suits the person rises, but never above a newer day.
 SORT: list[tuple[str, int]] = [("publish_day", -1), ("shares", -1), ("_id", -1)]
 
 
@@ -29,28 +35,35 @@ def publish_day(publish_at: datetime) -> str:
 
 @dataclass(frozen=True)
 class Position:
-    """Where a feed page ended: the language phase and the last item's sort key."""
+    """Where a feed page ended: the language phase, the last item's sort key, and whether
+    that item was in its day's part on the viewer's areas (`match`)."""
 
     phase: int
     day: str
     shares: int
     item_id: str
+    match: int = 0
 
     def encode(self) -> dict[str, Any]:
-        return {"p": self.phase, "d": self.day, "s": self.shares, "i": self.item_id}
+        raw: dict[str, Any] = {"p": self.phase, "d": self.day, "s": self.shares, "i": self.item_id}
+        if self.match:
+            raw["m"] = 1
+        return raw
 
     @classmethod
     def decode(cls, raw: dict[str, Any]) -> Position | None:
         phase, day, shares, item_id = raw.get("p"), raw.get("d"), raw.get("s"), raw.get("i")
+        match = raw.get("m", 0)
         if (
             not isinstance(phase, int)
             or phase not in (0, 1)
             or not isinstance(day, str)
             or not isinstance(shares, int)
             or not isinstance(item_id, str)
+            or match not in (0, 1)
         ):
             return None
-        return cls(phase, day, shares, item_id)
+        return cls(phase, day, shares, item_id, int(match))
 
     @property
     def key(self) -> Key:
@@ -82,6 +95,8 @@ class Entry:
     key: Key
     language: str | None
     topics: frozenset[str]
+    # The topics as areas of expertise are compared (coaching.area).
+    areas: frozenset[str]
     kind: str | None
     audience: Audience
     live_until: datetime
@@ -102,6 +117,7 @@ class Entry:
             key=(str(doc["publish_day"]), int(doc.get("shares", 0)), str(doc["_id"])),
             language=doc.get("language"),
             topics=frozenset(doc.get("topics") or ()),
+            areas=_areas(frozenset(doc.get("topics") or ())),
             kind=doc.get("kind"),
             audience=Audience.of(
                 doc.get("aud_groups", ()),
@@ -112,6 +128,14 @@ class Entry:
             rev=int(doc.get("rev", 0)),
             doc=doc,
         )
+
+
+@lru_cache(maxsize=8192)
+def _areas(topics: frozenset[str]) -> frozenset[str]:
+    """An item's topics as areas are compared; one set shared by the items with the same
+    topics, and the topics' own set when they are written as areas already."""
+    areas = frozenset(area(topic) for topic in topics)
+    return topics if areas == topics else areas
 
 
 def _key(entry: Entry) -> Key:
@@ -125,6 +149,43 @@ def _index_names(entry: Entry) -> list[tuple[str, str]]:
     if entry.kind:
         names.append(("kind", entry.kind))
     return names
+
+
+def _day_end(day: str) -> Key:
+    """A key after every key of `day` and before every key of the next."""
+    return (day, sys.maxsize, "")
+
+
+def _expertise_first(
+    found: Iterator[Entry], areas: Collection[str], position: Position | None
+) -> Iterator[tuple[int, Entry]]:
+    """`found` (newest day first) with each day's items on one of `areas` first, as
+    (match, entry), after `position`. Only one day's other items are held at a time."""
+    rest: list[Entry] = []
+    day: str | None = None
+
+    def after(entry: Entry, match: int) -> bool:
+        if position is None or entry.key[0] != position.day:
+            return True
+        if match != position.match:
+            return match < position.match
+        return entry.key < position.key
+
+    def others() -> Iterator[tuple[int, Entry]]:
+        for entry in rest:
+            if after(entry, 0):
+                yield 0, entry
+        rest.clear()
+
+    for entry in found:
+        if entry.key[0] != day:
+            yield from others()
+            day = entry.key[0]
+        if entry.areas.isdisjoint(areas):
+            rest.append(entry)
+        elif after(entry, 1):
+            yield 1, entry
+    yield from others()
 
 
 def _descending(entries: list[Entry], before: Key | None) -> Iterator[Entry]:
@@ -185,17 +246,25 @@ class LiveItems:
         limit: int,
         filters: Filters,
         now: datetime,
+        areas: Collection[str] = (),
     ) -> tuple[list[Entry], Position | None]:
-        """A page of `viewer`'s feed after `position`, and where the next one starts."""
+        """A page of `viewer`'s feed after `position`, and where the next one starts;
+        within a day, items on one of `areas` (normalised by coaching.area) first."""
         languages = tuple(dict.fromkeys(viewer.languages))
         phases = 2 if languages else 1
         start = position.phase if position is not None else 0
         if start >= phases:
             raise NotThisFeed(f"no phase {start} in this feed")
-        found: list[tuple[int, Entry]] = []
+        found: list[tuple[int, int, Entry]] = []
         for phase in range(start, phases):
-            before = position.key if position is not None and phase == position.phase else None
-            for entry in self._candidates(phase, languages, filters, before):
+            at = position if position is not None and phase == position.phase else None
+            before: Key | None = None
+            if at is not None:
+                # With areas, a day is reordered: start after the whole of the cursor's day.
+                before = _day_end(at.day) if areas else at.key
+            admitted = (
+                entry
+                for entry in self._candidates(phase, languages, filters, before)
                 if (
                     # Phase 0: the item's language is one of the viewer's; phase 1: it is not.
                     (not languages or (entry.language in languages) == (phase == 0))
@@ -203,16 +272,22 @@ class LiveItems:
                     and (filters.kind is None or entry.kind == filters.kind)
                     and entry.live_until > now
                     and entry.audience.admits(viewer)
-                ):
-                    found.append((phase, entry))
-                    if len(found) > limit:
-                        break
+                )
+            )
+            ranked = _expertise_first(admitted, areas, at) if areas else ((0, e) for e in admitted)
+            for match, entry in ranked:
+                found.append((phase, match, entry))
+                if len(found) > limit:
+                    break
             if len(found) > limit:
                 break
         more = len(found) > limit
         found = found[:limit]
-        following = Position(found[-1][0], *found[-1][1].key) if more and found else None
-        return [entry for _, entry in found], following
+        following = None
+        if more and found:
+            phase, match, last = found[-1]
+            following = Position(phase, *last.key, match=match)
+        return [entry for _, _, entry in found], following
 
     def _candidates(
         self, phase: int, languages: Sequence[str], filters: Filters, before: Key | None
@@ -242,17 +317,21 @@ class FeedChange:
     shares: tuple[tuple[str, int], ...] = ()
     # (employee, items they shared).
     marks: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # (employee, when they named them in ms since the epoch, their areas of expertise).
+    areas: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
 
 
 class TenantFeed:
-    """What the feed shows of one tenant: its live items, and which items each employee
-    already shared. Applying a change is idempotent and order-free: an item only moves to
-    a newer revision, share counts only grow, marks are only added."""
+    """What the feed shows of one tenant: its live items, which items each employee
+    already shared, and each employee's areas of expertise. Applying a change is idempotent
+    and order-free: an item only moves to a newer revision, share counts only grow, marks
+    are only added, and a person's areas are only replaced by ones named later."""
 
     def __init__(
         self,
         docs: Iterable[dict[str, Any]] = (),
         marks: Iterable[tuple[str, Iterable[str]]] = (),
+        areas: Iterable[tuple[str, int, Iterable[str]]] = (),
     ) -> None:
         self.items = LiveItems(Entry.of(doc) for doc in docs if doc.get("status") == PUBLISHED)
         # Revisions of items that left the feed, so a late copy of an older revision
@@ -263,6 +342,18 @@ class TenantFeed:
         self._ids: dict[str, str] = {}
         for employee, item_ids in marks:
             self.mark(employee, item_ids)
+        self._areas: dict[str, tuple[int, frozenset[str]]] = {}
+        for employee, stamp, named in areas:
+            self.name_areas(employee, stamp, named)
+
+    def areas_of(self, employee: str) -> frozenset[str]:
+        held = self._areas.get(employee)
+        return held[1] if held is not None else frozenset()
+
+    def name_areas(self, employee: str, stamp: int, named: Iterable[str]) -> None:
+        held = self._areas.get(employee)
+        if held is None or stamp >= held[0]:
+            self._areas[employee] = (stamp, frozenset(named))
 
     def shared_by(self, employee: str) -> frozenset[str]:
         return frozenset(self._marks.get(employee, ()))
@@ -278,6 +369,8 @@ class TenantFeed:
             self.raise_shares(item_id, shares)
         for employee, item_ids in change.marks:
             self.mark(employee, item_ids)
+        for employee, stamp, named in change.areas:
+            self.name_areas(employee, stamp, named)
 
     def put(self, doc: dict[str, Any]) -> None:
         """Take an item's state as written or read, unless a newer revision is held."""

@@ -80,6 +80,8 @@ class Services:
     outbox: Outbox
     guidelines_outbox: Outbox
     acknowledgements_outbox: Outbox
+    # Each person's onboarding progress, with its OnboardingStepCompleted events.
+    progress_outbox: Outbox
     previewer: LinkPreviewer
     feed: FeedReadModel
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -499,7 +501,12 @@ async def employee_feed(
     held = await services.feed.tenant(user.tenant)
     try:
         entries, following = held.items.page(
-            viewer_of(user), position, limit, filters, services.clock()
+            viewer_of(user),
+            position,
+            limit,
+            filters,
+            services.clock(),
+            held.areas_of(user.employee_id),
         )
     except feed.NotThisFeed as exc:
         raise invalid(("cursor", "not a cursor of this feed")) from exc

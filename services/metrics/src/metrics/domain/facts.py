@@ -28,6 +28,7 @@ from contracts import (
     FollowersMeasured,
     GuidelinesAcknowledged,
     GuidelinesPublished,
+    OnboardingStepCompleted,
     PointsAwarded,
     PostShared,
     RewardRedeemed,
@@ -54,6 +55,9 @@ COUNTERS = (
     # Buddies' comments and reactions on each other's drafts, and cheers on their shares.
     "buddy_feedback",
     "buddy_cheers",
+    # Steps of the onboarding path done, and paths finished (the step that completed one).
+    "onboarding_steps",
+    "onboarding_completed",
 )
 
 ENGAGEMENT_COUNTERS: dict[EngagementKind, str] = {
@@ -178,6 +182,14 @@ def _describe(
             {"advocate": g.employee_id},
             {"guidelines_acknowledged": 1},
             {"version": g.guidelines_version},
+        )
+    if isinstance(event, OnboardingStepCompleted):
+        ob = event.data
+        return (
+            ob.completed_at,
+            {"advocate": ob.employee_id},
+            {"onboarding_steps": 1, "onboarding_completed": int(ob.path_completed)},
+            {"step": ob.step_id, "path_version": ob.path_version},
         )
     if isinstance(event, BuddyFeedbackGiven):
         bf = event.data

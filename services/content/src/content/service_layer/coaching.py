@@ -1,0 +1,198 @@
+"""Use cases of coaching: the onboarding path, progress on it, and areas of expertise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from chassis import outbox
+from chassis.auth import Principal
+from chassis.errors import Problem
+from chassis.ids import new_id
+from chassis.telemetry import current_traceparent
+from content.domain import coaching, feed
+from content.service_layer.handlers import Services, invalid
+from contracts import OnboardingStepCompleted, OnboardingStepCompletedData, derived_event_id
+
+# -- the path -------------------------------------------------------------------------------
+
+
+def _steps(doc: dict[str, Any] | None) -> list[coaching.Step]:
+    return [coaching.Step.of(step) for step in (doc or {}).get("steps", [])]
+
+
+async def onboarding_path(services: Services, tenant: str) -> dict[str, Any]:
+    """The path as it is now; version 0 and no steps before the program team writes one."""
+    doc = await services.repo.onboarding_path(tenant)
+    if doc is None:
+        return {"version": 0, "steps": [], "updated_at": None, "updated_by": None}
+    return doc
+
+
+async def revise_path(
+    services: Services, user: Principal, version: int, wanted: Sequence[coaching.StepIn]
+) -> dict[str, Any]:
+    """Replace the path's steps (add, edit, reorder, remove) as a new version; `version` is
+    the one the editor saw, so that two editors do not overwrite each other unawares."""
+    current = await services.repo.onboarding_path(user.tenant)
+    held = int(current["version"]) if current else 0
+    if version != held:
+        raise Problem(409, "Conflict", f"the path is at version {held}", current_version=held)
+    steps, errors = coaching.revise(_steps(current), wanted, lambda: new_id()[-12:])
+    if errors:
+        raise invalid(*errors)
+    doc = {
+        "_id": user.tenant,
+        "tenant": user.tenant,
+        "version": held + 1,
+        "steps": [step.as_doc() for step in steps],
+        "updated_at": services.clock(),
+        "updated_by": user.employee_id,
+    }
+    if not await services.repo.save_onboarding_path(doc, held):
+        raise Problem(409, "Conflict", "the path was changed meanwhile; reload and retry")
+    return doc
+
+
+# -- a person's progress --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MyPath:
+    path: dict[str, Any]
+    done: dict[str, Any]  # step id -> when it was done (current steps only)
+    progress: coaching.Progress
+
+
+async def my_path(services: Services, user: Principal) -> MyPath:
+    path = await onboarding_path(services, user.tenant)
+    steps = _steps(path)
+    mine = await services.repo.progress_of(user.tenant, user.employee_id)
+    ids = {step.id for step in steps}
+    done = {k: v for k, v in ((mine or {}).get("done") or {}).items() if k in ids}
+    return MyPath(path, done, coaching.progress(steps, done))
+
+
+async def complete_step(services: Services, user: Principal, step_id: str) -> tuple[MyPath, bool]:
+    """Mark a step of the current path done; True when it was not done before. The event
+    says whether this step finished the path (two steps finished at the same instant may
+    both say not: the figures count paths finished by the last step's event)."""
+    before = await my_path(services, user)
+    steps = _steps(before.path)
+    if step_id not in {step.id for step in steps}:
+        raise Problem(404, "Not found", f"no step {step_id} on the onboarding path")
+    if step_id in before.done:
+        return before, False
+    now = services.clock()
+    done = {*before.done, step_id}
+    after = coaching.progress(steps, done)
+    version = int(before.path["version"])
+    event = OnboardingStepCompleted.create(
+        tenant_id=user.tenant,
+        subject=user.employee_id,
+        event_id=derived_event_id(user.tenant, "onboarding", user.employee_id, step_id),
+        traceparent=current_traceparent(),
+        data=OnboardingStepCompletedData(
+            employee_id=user.employee_id,
+            step_id=step_id,
+            path_version=version,
+            steps_done=after.done,
+            steps_total=after.total,
+            path_completed=after.complete,
+            completed_at=now,
+        ),
+    )
+    doc_id = f"{user.tenant}:{user.employee_id}"
+    box = services.progress_outbox
+    try:
+        # The filter only matches while the step is not done: a second completion of the
+        # same step finds no document, tries to insert one and meets the unique _id.
+        await box.collection.update_one(
+            {"_id": doc_id, f"done.{step_id}": {"$exists": False}},
+            {
+                "$set": {f"done.{step_id}": now, **outbox.staged([event], box.lease_seconds)},
+                "$inc": outbox.increment([event]),
+                "$setOnInsert": {"tenant": user.tenant, "employee_id": user.employee_id},
+            },
+            upsert=True,
+        )
+    except DuplicateKeyError:
+        return await my_path(services, user), False
+    await box.publish_now(doc_id, [event])
+    return MyPath(before.path, {**before.done, step_id: now}, after), True
+
+
+@dataclass(frozen=True)
+class PathFigures:
+    """How far people are on the path as it is now."""
+
+    started: int
+    completed: int
+    per_step: dict[str, int]
+
+
+async def path_figures(services: Services, user: Principal) -> tuple[dict[str, Any], PathFigures]:
+    path = await onboarding_path(services, user.tenant)
+    steps = _steps(path)
+    per_step = {step.id: 0 for step in steps}
+    started = completed = 0
+    for doc in await services.repo.progress_all(user.tenant):
+        done = [k for k in (doc.get("done") or {}) if k in per_step]
+        if not done:
+            continue
+        started += 1
+        for step_id in done:
+            per_step[step_id] += 1
+        if coaching.progress(steps, done).complete:
+            completed += 1
+    return path, PathFigures(started, completed, per_step)
+
+
+# -- areas of expertise ---------------------------------------------------------------------
+
+
+async def my_areas(services: Services, user: Principal) -> list[str]:
+    doc = await services.repo.expertise_of(user.tenant, user.employee_id)
+    return list((doc or {}).get("areas") or [])
+
+
+async def name_areas(services: Services, user: Principal, raws: Sequence[str]) -> list[str]:
+    """Replace the caller's areas of expertise; the feed ranks by them at once."""
+    if errors := coaching.area_errors(raws):
+        raise invalid(*errors)
+    named = coaching.areas(raws)
+    now = services.clock()
+    stamp = int(now.timestamp() * 1000)
+    await services.repo.save_expertise(
+        {
+            "_id": f"{user.tenant}:{user.employee_id}",
+            "tenant": user.tenant,
+            "employee_id": user.employee_id,
+            "areas": named,
+            "stamp": stamp,
+            "updated_at": now,
+        }
+    )
+    await services.feed.record(
+        user.tenant, feed.FeedChange(areas=((user.employee_id, stamp, tuple(named)),))
+    )
+    return named
+
+
+async def coverage(services: Services, user: Principal) -> list[coaching.AreaRow]:
+    """Each area people named, with how many name it and how many live items are on it."""
+    named = await services.repo.expertise_all(user.tenant)
+    held = await services.feed.tenant(user.tenant)
+    now = services.clock()
+    live = (entry.areas for entry in held.items if entry.live_until > now)
+    return coaching.coverage(named, live)
+
+
+async def known_topics(services: Services, user: Principal) -> list[str]:
+    """The topics of the tenant's live items (normalised), to choose areas from."""
+    held = await services.feed.tenant(user.tenant)
+    now = services.clock()
+    return sorted({a for entry in held.items if entry.live_until > now for a in entry.areas})
