@@ -1,21 +1,32 @@
 """When the audience engages, in a real browser: an admin sets the audience's time zone
-(a wrong one is refused next to the field), and the program team sees the week of its own
-engagement with the busiest hours; the page passes axe."""
+(a wrong one is refused next to the field), the program team sees the week of its own
+engagement with the busiest hours, and someone scheduling a share is offered them; the
+pages pass axe."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from aiokafka import AIOKafkaProducer
 from playwright.sync_api import Browser, expect
-from web_support import axe_violations, new_context, screenshot, sign_in
+from web_support import (
+    axe_violations,
+    join,
+    new_context,
+    publish,
+    screenshot,
+    sign_in,
+    wait_shareable,
+)
 
 from contracts import EngagementObserved, EngagementObservedData
-from support import KAFKA, ref
+from support import KAFKA, ref, token
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -136,3 +147,39 @@ def test_the_program_team_sees_when_its_audience_engages(
     # A curator sees the pattern but not the time zone setting.
     expect(page.get_by_label("Time zone", exact=True)).to_have_count(0)
     phone.close()
+
+    # Someone scheduling a share is offered those hours, and takes one.
+    item = publish(platform, tenant, title="The right moment for this")
+    wait_shareable(platform, tenant, item["id"])
+    join(platform, tenant, "e45")
+    connected = httpx.put(
+        f"{platform.url('share')}/api/v1/advocates/me/networks/linkedin",
+        json={"audience_size": 300, "access_token": "a-token", "author": "urn:li:person:e45"},
+        headers=token(tenant, "e45"),
+    )
+    assert connected.status_code == 200, connected.text
+    context = new_context(browser, "phone")
+    page = context.new_page()
+    sign_in(page, web_url, tenant, "e45", f"/share/{item['id']}")
+    suggested = page.get_by_role("group", name="Or when your audience reads most")
+    expect(suggested).to_contain_text("Europe/Oslo")
+    choices = suggested.get_by_role("radio")
+    expect(choices).to_have_count(3)
+    first = datetime.fromisoformat(choices.first.get_attribute("value") or "")
+    local = first.astimezone(OSLO)
+    assert (local.weekday(), local.hour, local.minute) in {(1, 7, 0), (3, 18, 0), (0, 7, 0)}
+    assert first > datetime.now(UTC)
+    assert axe_violations(page) == []
+    screenshot(page, "share-suggested-times-phone")
+    choices.first.check()
+    page.locator("[data-share-button]").click()
+    page.wait_for_url(re.compile(r"/shared/"))
+    expect(page.get_by_text("Your post is scheduled.")).to_be_visible()
+    shares = httpx.get(
+        f"{platform.url('share')}/api/v1/shares",
+        params={"employee_id": "e45"},
+        headers=token(tenant, "e45"),
+    ).json()["items"]
+    assert [s["status"] for s in shares] == ["scheduled"]
+    assert datetime.fromisoformat(shares[0]["scheduled_at"]) == first
+    context.close()

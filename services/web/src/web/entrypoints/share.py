@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import dates
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -102,6 +103,47 @@ async def _panel_data(
     )
 
 
+# The panel waits this long at most for the learned best times; without them it is whole.
+MOMENTS_WAIT_SECONDS = 0.5
+
+
+async def _best_times(services: WebServices, session: Session, advocate: Reply) -> Reply:
+    """When the tenant's audience engages most, if this person can schedule at all (a
+    network that posts for them); a slow answer is left out rather than waited for."""
+    connected = (advocate.data or {}).get("networks") or {} if advocate.ok else {}
+    if not any((entry or {}).get("direct_posting") for entry in connected.values()):
+        return Reply(unavailable=True)
+    try:
+        return await asyncio.wait_for(
+            services.backends.metrics.call("GET", "/api/v1/moments", session.token),
+            MOMENTS_WAIT_SECONDS,
+        )
+    except TimeoutError:
+        return Reply(unavailable=True)
+
+
+def suggested_times(texts: Texts, moments: Reply, network: str) -> list[dict[str, str]]:
+    """The next busiest hours of `network`'s audience (else of all networks), as choices:
+    the moment to send, and how it reads in the audience's time zone."""
+    data = moments.data if moments.ok and isinstance(moments.data, dict) else {}
+    entries = {str(n.get("network")): n for n in data.get("networks") or []}
+    found = (entries.get(network) or {}).get("next") or (entries.get("all") or {}).get("next")
+    try:
+        zone = ZoneInfo(str(data.get("time_zone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    out = []
+    for raw in found or []:
+        try:
+            at = datetime.fromisoformat(str(raw)).astimezone(zone)
+        except ValueError:
+            continue
+        day = dates.format_skeleton("MMMMEEEEd", at, locale=texts.language)
+        label = f"{day} {dates.format_time(at, 'short', locale=texts.language)}"
+        out.append({"value": at.isoformat(), "label": label, "zone": str(zone)})
+    return out
+
+
 def _share_points(rules: Reply) -> int | None:
     versions = (rules.data or {}).get("versions") or []
     if not rules.ok or not versions:
@@ -112,6 +154,15 @@ def _share_points(rules: Reply) -> int | None:
 
 def _enrolled(advocate: Reply) -> bool:
     return advocate.ok and (advocate.data or {}).get("status") == "enrolled"
+
+
+def _suggested(raw: str) -> str | None:
+    """A suggested time as sent back by the panel: an RFC 3339 moment, else nothing."""
+    try:
+        at = datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+    return at.isoformat() if at is not None and at.tzinfo is not None else None
 
 
 def _scheduled(raw: str, zone: str) -> tuple[str | None, bool]:
@@ -148,8 +199,9 @@ async def share_panel(
         )
     if advocate.status == 404 or (advocate.ok and not _enrolled(advocate)):
         return redirect(f"/join?next=/share/{content_id}")
+    moments = await _best_times(services, session, advocate)
     return _render_panel(
-        request, texts, session, item, advocate, rules, offered, network, "", {}, ""
+        request, texts, session, item, advocate, rules, offered, network, "", {}, "", moments
     )
 
 
@@ -165,6 +217,7 @@ def _render_panel(
     text: str,
     errors: dict[str, str],
     scheduled: str,
+    moments: Reply | None = None,
     status: int = 200,
 ) -> Response:
     data = item.data or {}
@@ -192,6 +245,7 @@ def _render_panel(
         text=text or current.text,
         errors=errors,
         scheduled=scheduled,
+        suggestions=suggested_times(texts, moments, current.network.value) if moments else [],
         points=_share_points(rules),
     )
 
@@ -224,6 +278,9 @@ async def share(
     scheduled_at, bad_time = _scheduled(scheduled_raw, str(form.get("tz", ""))[:64])
     if bad_time:
         errors["scheduled_at"] = texts.gettext("Enter a date and time.")
+    elif not scheduled_raw:
+        # One of the suggested times, when no time of the person's own is given.
+        scheduled_at = _suggested(str(form.get("suggested_at", ""))[:64])
     reply = None
     if not errors and network is not None:
         body: dict[str, Any] = {"content_id": content_id, "network": network.value}
@@ -252,6 +309,7 @@ async def share(
             text,
             errors,
             scheduled_raw,
+            await _best_times(services, session, advocate),
             status=422,
         )
     created = reply.data or {}
