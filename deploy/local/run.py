@@ -7,13 +7,16 @@ Stays in the foreground; Ctrl-C (or SIGTERM) stops every process it started.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shlex
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -233,6 +236,121 @@ def load_reward_suggestions() -> None:
             ).raise_for_status()
 
 
+# The demo program's history (a year of it): the company page's followers counted every
+# week, the advocates' audiences growing, and when their posts' readers click, by hour.
+AUDIENCES = {"carol": (480, 9), "dave": (900, 17), "erin": (300, 6)}  # start, growth a month
+RHYTHM = {6: 3, 7: 14, 8: 9, 9: 3, 12: 4, 13: 2, 16: 3, 17: 7, 18: 11, 19: 6, 20: 8, 21: 4}
+
+
+def history_events(now: datetime) -> list[Any]:
+    """Audience sizes and clicks of the past, with ids of their own: loading them again
+    counts nothing twice."""
+    from zoneinfo import ZoneInfo
+
+    from contracts import (
+        AudienceMeasured,
+        AudienceMeasuredData,
+        EngagementObserved,
+        EngagementObservedData,
+    )
+
+    events: list[Any] = []
+    for name, (size, monthly) in AUDIENCES.items():
+        for month in range(12, 0, -1):
+            at = now - timedelta(days=30 * month)
+            events.append(
+                AudienceMeasured.create(
+                    tenant_id=TENANT,
+                    subject=name,
+                    event_id=f"demo-audience-{name}-{month}",
+                    data=AudienceMeasuredData(
+                        measurement_id=f"demo-{name}-{month}",
+                        employee_id=name,
+                        network="linkedin",
+                        audience_size=size + monthly * (12 - month),
+                        measured_at=at,
+                        source="connector",
+                    ),
+                )
+            )
+    oslo = ZoneInfo("Europe/Oslo")
+    today = now.astimezone(oslo).date()
+    for back in range(1, 8 * 7 + 1):
+        day = today - timedelta(days=back)
+        weekend = day.weekday() >= 5
+        for hour, clicks in RHYTHM.items():
+            count = (
+                clicks // 3 if weekend else clicks + (4 if (day.weekday(), hour) == (1, 7) else 0)
+            )
+            for n in range(count):
+                at = datetime(day.year, day.month, day.day, hour, 7 + n % 50, tzinfo=oslo)
+                who = ("carol", "dave", "erin")[n % 3]
+                share = f"demo-history-{who}-{day.isocalendar()[1]}"
+                events.append(
+                    EngagementObserved.create(
+                        tenant_id=TENANT,
+                        subject=share,
+                        event_id=f"demo-click-{day.isoformat()}-{hour}-{n}",
+                        data=EngagementObservedData(
+                            engagement_id=f"demo-click-{day.isoformat()}-{hour}-{n}",
+                            share_id=share,
+                            content_id=None,
+                            employee_id=who,
+                            network="linkedin",
+                            kind="click",
+                            observed_at=at.astimezone(UTC),
+                            source="redirect",
+                            unique=n % 4 != 0,
+                        ),
+                    )
+                )
+    return events
+
+
+async def _produce(bootstrap: str, events: list[Any]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(e.topic, e.to_json(), key=e.partition_key().encode())
+            for e in events
+        ]
+        for future in sent:
+            await future
+    finally:
+        await producer.stop()
+
+
+def load_history(bootstrap: str) -> None:
+    """The audience's time zone, a year of the company page's followers (+14 %), the
+    advocates' audiences and eight weeks of clicks by hour."""
+    admin = {"Authorization": f"Bearer {token('alice')}"}
+    settings_url = f"http://127.0.0.1:{SERVICES['metrics']}/api/v1/settings"
+    current = httpx.get(settings_url, headers=admin, timeout=10)
+    current.raise_for_status()
+    body = {**current.json(), "time_zone": "Europe/Oslo"}
+    httpx.put(settings_url, json=body, headers=admin, timeout=10).raise_for_status()
+    now = datetime.now(UTC)
+    followers_url = f"http://127.0.0.1:{SERVICES['share']}/api/v1/company/followers"
+    listed = httpx.get(followers_url, headers=admin, timeout=10)
+    listed.raise_for_status()
+    if not listed.json()["items"]:
+        for week in range(52, -1, -1):
+            followers = 12000 + 32 * (52 - week) + (15 if week % 4 == 1 else 0)
+            if week == 0:
+                followers = 13680
+            measured = (now - timedelta(weeks=week)).isoformat()
+            httpx.post(
+                followers_url,
+                json={"network": "linkedin", "followers": followers, "measured_at": measured},
+                headers=admin,
+                timeout=10,
+            ).raise_for_status()
+    asyncio.run(_produce(bootstrap, history_events(now)))
+
+
 def load_demo() -> None:
     """Publish the demo content, have two employees share the job post, and have them
     suggest rewards and vote."""
@@ -340,6 +458,7 @@ def main() -> int:
         wait_ready(processes, [*SERVICES.values(), *WORKER_PORTS.values()])
         processes += start_services(web_env(env), log_dir, ["web"])
         load_demo()
+        load_history(env["KAFKA_BOOTSTRAP_SERVERS"])
         wait_ready(processes, [WEB_PORT, WEB_WORKER_PORT])
         print_banner(log_dir, env)
         while all(p.poll() is None for p in processes):

@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from support import REPO
+from support import REPO, token
 
 # Ports of its own for the infrastructure, so the servers the suite runs on stay untouched.
 KAFKA_PORT, CONTROLLER_PORT, MONGO_PORT = 19092, 19093, 27018
@@ -59,6 +60,35 @@ def _ours(cmdlines: dict[int, str]) -> set[int]:
         for pid, cmd in cmdlines.items()
         if f"kafka-{KAFKA_PORT}" in cmd or f"mongo-{MONGO_PORT}" in cmd or f":{MONGO_PORT}" in cmd
     }
+
+
+def _demo_history_is_there() -> None:
+    """A year of the demo's history: the company page grew 14 %, the advocates' own networks
+    grew, and the audience reads most on Tuesday mornings (Oslo time)."""
+    today = datetime.now(UTC).date()
+    alice = token("demo", "alice", roles=("admin",))
+    period = {"start": (today - timedelta(days=364)).isoformat(), "end": today.isoformat()}
+    figures: dict[str, object] = {}
+    best: list[dict[str, int]] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        reply = httpx.get(
+            "http://127.0.0.1:8084/api/v1/figures", params=period, headers=alice, timeout=10
+        )
+        figures = reply.json().get("figures", {}) if reply.status_code == 200 else {}
+        moments = httpx.get(
+            "http://127.0.0.1:8084/api/v1/moments",
+            params={"network": "linkedin", "weeks": 9},
+            headers=alice,
+            timeout=10,
+        )
+        best = moments.json()["networks"][0]["best"] if moments.status_code == 200 else []
+        if figures.get("company_follower_growth") == 0.14 and best:
+            break
+        time.sleep(1)
+    assert figures.get("company_follower_growth") == 0.14, figures
+    assert (figures.get("advocate_network_growth") or 0) > 0.15, figures
+    assert (best[0]["weekday"], best[0]["hour"]) == (1, 7), best
 
 
 @pytest.mark.infra
@@ -110,6 +140,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         assert htmx.status_code == 200 and "htmx" in htmx.text, "npm's htmx.org is served"
         missing = httpx.get(f"http://127.0.0.1:{LINKS_PORT}/l/zzzzzzzz", timeout=10)
         assert missing.status_code == 404 and "Link not found" in missing.text
+        _demo_history_is_there()
 
         services = _children(run.pid)
         infra = _ours(_processes())
