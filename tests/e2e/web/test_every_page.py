@@ -75,6 +75,7 @@ def pages(seeded: dict[str, str]) -> list[tuple[str, str]]:
         ("leave", "/me/leave"),
         ("erase", "/me/erase"),
         ("own-post", "/share/own"),
+        ("buddy", "/buddy"),
         ("suggest", "/suggest"),
         ("not-found", "/no-such-page"),
     ]

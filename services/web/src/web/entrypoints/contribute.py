@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -129,20 +129,40 @@ def _own_post(
         ],
         chosen=chosen.value,
         limit=LIMITS[chosen],
-        values={k: str(values.get(k, "")) for k in ("url", "title", "text")},
+        values={k: str(values.get(k, "")) for k in ("url", "title", "text", "draft_id")},
         errors=errors,
     )
 
 
 @router.get("/share/own")
 async def own_post_page(
-    request: Request, services: Services, session: Person, texts: Language
+    request: Request,
+    services: Services,
+    session: Person,
+    texts: Language,
+    draft: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")] = None,
 ) -> Response:
-    """A post of my own: a link, a title, a network and my text."""
+    """A post of my own: a link, a title, a network and my text; from a draft my buddy saw,
+    filled in with it (and the draft is marked posted when I share)."""
     advocate = await services.backends.share.call("GET", "/api/v1/advocates/me", session.token)
     if advocate.status == 404 or (advocate.ok and not is_member(advocate)):
-        return redirect("/join?next=/share/own", request)
-    return _own_post(request, texts, session, advocate, {}, {})
+        back = f"/share/own?draft={draft}" if draft else "/share/own"
+        return redirect(f"/join?next={quote(back, safe='')}", request)
+    values: dict[str, Any] = {}
+    if draft is not None:
+        found = await services.backends.share.call(
+            "GET", f"/api/v1/buddies/drafts/{draft}", session.token
+        )
+        data = found.data or {} if found.ok else {}
+        if data.get("author_id") == session.employee_id and data.get("status") == "open":
+            values = {
+                "url": data.get("url") or "",
+                "title": data.get("title") or "",
+                "text": data.get("text") or "",
+                "network": data.get("network") or "",
+                "draft_id": draft,
+            }
+    return _own_post(request, texts, session, advocate, values, {})
 
 
 @router.post("/share/own")
@@ -162,6 +182,8 @@ async def own_post(
             body["title"] = title
         if text := str(form.get("text", "")).strip():
             body["text"] = text
+        if draft_id := str(form.get("draft_id", "")).strip():
+            body["draft_id"] = draft_id[:200]
         reply, errors = await post_share(services, session, texts, body, network)
     if errors or reply is None:
         advocate = await services.backends.share.call("GET", "/api/v1/advocates/me", session.token)

@@ -56,6 +56,7 @@ def reason_text(texts: Texts, entry: dict[str, Any], challenges: dict[str, str])
         "comment": texts.gettext("A comment on a shared post"),
         "reshare": texts.gettext("A reshare of a shared post"),
         "conversion": texts.gettext("A conversion from a shared link"),
+        "buddy-feedback": texts.gettext("Feedback on your buddy's draft"),
     }
     if rule in fixed:
         return fixed[rule]

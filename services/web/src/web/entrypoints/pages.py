@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from web.entrypoints import (
     analytics,
+    buddy,
     contribute,
     feed,
     growth,
@@ -13,6 +14,7 @@ from web.entrypoints import (
     moments,
     program,
     program_admin,
+    program_buddies,
     program_content,
     rewards,
     share,
@@ -21,6 +23,7 @@ from web.entrypoints import (
 # contribute before share: /share/own is not an item's share panel.
 routers = [feed.router, contribute.router, share.router, impact.router]
 routers += [join.router, rewards.router, me.router]
+routers += [buddy.router]
 # The program team's area; each part adds its router on a line of its own.
 routers += [program.router]
 routers += [program_content.router]
@@ -28,3 +31,4 @@ routers += [analytics.router]
 routers += [moments.router]
 routers += [growth.router]
 routers += [program_admin.router]
+routers += [program_buddies.router]

@@ -32,7 +32,16 @@ Identifier = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-
 Saved = Annotated[str | None, Query(max_length=40)]
 
 # The actions the rewards service scores (rewards.domain.rules.Action), in this order.
-ACTIONS = ("share", "first-share", "click", "reaction", "comment", "reshare", "conversion")
+ACTIONS = (
+    "share",
+    "first-share",
+    "click",
+    "reaction",
+    "comment",
+    "reshare",
+    "conversion",
+    "buddy-feedback",
+)
 CONTENT_KINDS = ("job", "event", "article", "internal")
 # Figures a goal can follow (a part of metrics' GOAL_METRICS).
 GOAL_METRICS = (
@@ -59,6 +68,7 @@ def action_label(action: str, texts: Texts) -> str:
         "comment": texts.gettext("A comment"),
         "reshare": texts.gettext("A reshare"),
         "conversion": texts.gettext("A conversion"),
+        "buddy-feedback": texts.gettext("Feedback on a buddy's draft"),
     }
     return labels.get(action, action)
 
