@@ -236,6 +236,46 @@ def load_reward_suggestions() -> None:
             ).raise_for_status()
 
 
+# Two buddies: the program team paired Carol and Dave, both said yes; Dave sent Carol a
+# draft of his own post, and she commented and reacted.
+BUDDY_DRAFT = (
+    "Three years on the platform team today. What I like most: we fix things for colleagues "
+    "we have lunch with. Too much to post?"
+)
+
+
+def load_buddies() -> None:
+    """Carol and Dave as buddies, with a draft that has her feedback; again changes nothing."""
+    url = f"http://127.0.0.1:{SERVICES['share']}/api/v1/buddies"
+
+    def as_(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(name)}"}
+
+    mine = httpx.get(f"{url}/me", headers=as_("carol"), timeout=10)
+    mine.raise_for_status()
+    if mine.json()["pair"] is None:
+        names = {"carol": "Carol Christensen", "dave": "Dave Dahl"}
+        body = {"employee_ids": ["carol", "dave"], "names": names}
+        paired = httpx.post(f"{url}/pairs", json=body, headers=as_("alice"), timeout=10)
+        paired.raise_for_status()
+        for name in ("carol", "dave"):
+            accept = f"{url}/pairs/{paired.json()['id']}/accept"
+            httpx.post(accept, json={}, headers=as_(name), timeout=10).raise_for_status()
+    drafts = httpx.get(f"{url}/drafts", headers=as_("dave"), timeout=10)
+    drafts.raise_for_status()
+    if drafts.json()["mine"]:
+        return
+    body = {"network": "linkedin", "text": BUDDY_DRAFT}
+    sent = httpx.post(f"{url}/drafts", json=body, headers=as_("dave"), timeout=10)
+    sent.raise_for_status()
+    draft = f"{url}/drafts/{sent.json()['id']}"
+    comment = {"text": "Not too much at all. Maybe name one thing you fixed this year?"}
+    carol = as_("carol")
+    httpx.post(f"{draft}/comments", json=comment, headers=carol, timeout=10).raise_for_status()
+    reaction = {"reaction": "heart"}
+    httpx.put(f"{draft}/reaction", json=reaction, headers=carol, timeout=10).raise_for_status()
+
+
 # The demo program's history (a year of it): the company page's followers counted every
 # week, the advocates' audiences growing, and when their posts' readers click, by hour.
 AUDIENCES = {"carol": (480, 9), "dave": (900, 17), "erin": (300, 6)}  # start, growth a month
@@ -352,10 +392,11 @@ def load_history(bootstrap: str) -> None:
 
 
 def load_demo() -> None:
-    """Publish the demo content, have two employees share the job post, and have them
-    suggest rewards and vote."""
+    """Publish the demo content, have two employees share the job post, have them
+    suggest rewards and vote, and make two of them buddies."""
     version = load_program()
     load_reward_suggestions()
+    load_buddies()
     content_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/content"
     curator = {"Authorization": f"Bearer {token('bob')}"}
     existing = httpx.get(content_url, headers=curator, timeout=10).json()["items"]
