@@ -249,3 +249,54 @@ async def test_a_draft_gets_feedback_but_no_edits_and_is_posted_by_its_author(
         assert {(d["employee_id"], d["buddy_id"]) for d in feedback} == {("ben", "ana")}
     finally:
         await tail.stop()
+
+
+async def test_my_download_holds_my_buddy_data_and_erasure_removes_it(
+    share_stack: ShareStack,
+) -> None:
+    tenant = ref("buddy-data")
+    admin = _headers(tenant, "adm", roles=["admin"])
+    ana = _headers(tenant, "ana")
+    ben = _headers(tenant, "ben")
+    async with httpx.AsyncClient(base_url=share_stack.url, timeout=10) as http:
+        pair = (
+            await http.post(
+                "/api/v1/buddies/pairs", headers=admin, json={"employee_ids": ["ana", "ben"]}
+            )
+        ).json()
+        for who in (ana, ben):
+            await http.post(f"/api/v1/buddies/pairs/{pair['id']}/accept", headers=who, json={})
+        ben_draft = (
+            await http.post(
+                "/api/v1/buddies/drafts", headers=ben, json={"network": "x", "text": "Hello"}
+            )
+        ).json()
+        await http.post(
+            f"/api/v1/buddies/drafts/{ben_draft['id']}/comments",
+            headers=ana,
+            json={"text": "Short and sweet."},
+        )
+        await http.post(
+            "/api/v1/buddies/drafts", headers=ana, json={"network": "linkedin", "text": "Mine"}
+        )
+
+        export = (await http.get("/api/v1/me/export", headers=ana)).json()
+        held = export["records"]["buddies"]
+        assert [p["_id"] for p in held["pairs"]] == [pair["id"]]
+        assert [d["text"] for d in held["drafts"]] == ["Mine"]
+        assert [c["text"] for c in held["comments_given"]] == ["Short and sweet."]
+
+        # Ana leaves and erases her data: the pair ends, her words go.
+        assert (
+            await http.post("/api/v1/advocates/me", headers=ana, json={"accept": True})
+        ).status_code == 201
+        left = await http.post("/api/v1/advocates/me/opt-out", headers=ana, json={"erase": True})
+        assert left.status_code == 200, left.text
+        assert (await http.get("/api/v1/buddies/me", headers=ben)).json()["pair"] is None
+        seen = (await http.get(f"/api/v1/buddies/drafts/{ben_draft['id']}", headers=ben)).json()
+        assert seen["comments"] == []
+        after = (await http.get("/api/v1/me/export", headers=ana)).json()["records"]["buddies"]
+        assert after["drafts"] == [] and after["comments_given"] == [] and after["person"] is None
+        assert after["pairs"] == []
+        kept = (await http.get("/api/v1/buddies/drafts", headers=ben)).json()["mine"]
+        assert [d["buddy_id"] for d in kept] == ["erased"]

@@ -18,6 +18,8 @@ from pymongo.errors import DuplicateKeyError
 from chassis import outbox
 
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
+# Who a draft was sent to, once that person erased their data.
+ERASED = "erased"
 
 
 class BuddyRepository:
@@ -164,6 +166,29 @@ class BuddyRepository:
 
     # -- one person's data ------------------------------------------------------------------
 
+    async def held_about(self, tenant: str, employee_id: str) -> dict[str, Any]:
+        """What buddies keep about a person, for their download."""
+        person = await self.person(tenant, employee_id)
+        pairs = self.pairs.find({"tenant": tenant, "members": employee_id})
+        drafts = self.drafts.find({"tenant": tenant, "author_id": employee_id}, HIDDEN)
+        commented = self.drafts.find(
+            {"tenant": tenant, "comments.employee_id": employee_id}, {"comments": 1}
+        )
+        cheers = self.cheers.find({"tenant": tenant, "employee_id": employee_id}, HIDDEN)
+        return {
+            "person": {k: v for k, v in (person or {}).items() if k not in ("_id", "tenant")}
+            or None,
+            "pairs": [{k: v for k, v in p.items() if k != "tenant"} async for p in pairs],
+            "drafts": [{k: v for k, v in d.items() if k != "tenant"} async for d in drafts],
+            "comments_given": [
+                {"draft_id": d["_id"], **c}
+                async for d in commented
+                for c in d.get("comments") or []
+                if c.get("employee_id") == employee_id
+            ],
+            "cheers_given": [{"share_id": c["share_id"], "at": c["at"]} async for c in cheers],
+        }
+
     async def forget(self, tenant: str, employee_id: str) -> None:
         """Erase what buddies keep of a person: their pairs end, their words go."""
         await self.people.delete_one({"_id": f"{tenant}:{employee_id}"})
@@ -177,3 +202,12 @@ class BuddyRepository:
             {"tenant": tenant, "reaction.employee_id": employee_id}, {"$set": {"reaction": None}}
         )
         await self.cheers.delete_many({"tenant": tenant, "employee_id": employee_id})
+        # What others keep names them no more: cheers on their shares, drafts sent to them,
+        # pairs they were in (ended by now).
+        await self.cheers.delete_many({"tenant": tenant, "buddy_id": employee_id})
+        await self.drafts.update_many(
+            {"tenant": tenant, "buddy_id": employee_id}, {"$set": {"buddy_id": ERASED}}
+        )
+        await self.pairs.delete_many(
+            {"tenant": tenant, "members": employee_id, "status": {"$in": ["ended", "declined"]}}
+        )

@@ -434,6 +434,11 @@ class MyShareRecords(BaseModel):
         description="posting tokens kept for the caller (the tokens themselves never leave)"
     )
     daily_share_counts: list[DailyCountOut] = Field(description="the daily cap's recent days")
+    buddies: dict[str, Any] | None = Field(
+        None,
+        description="buddy pairs: settings, pairs, drafts with their feedback, comments and "
+        "cheers given",
+    )
 
 
 class MyShareOut(ShareOut):
@@ -510,9 +515,18 @@ async def export_my_data(
     return MyShareExport(
         employee_id=user.employee_id,
         shares=[_my_share_out(d, services.public_base_url) for d in found.shares],
-        records=_my_records(found) if before is None else None,
+        records=await _records_with_buddies(services, user, found) if before is None else None,
         next_cursor=encode_cursor({"before": following}) if following else None,
     )
+
+
+async def _records_with_buddies(
+    services: handlers.Services, user: Principal, found: handlers.MyShareData
+) -> MyShareRecords:
+    records = _my_records(found)
+    if services.buddies is not None:
+        records.buddies = await services.buddies.repo.held_about(user.tenant, user.employee_id)
+    return records
 
 
 audience = APIRouter(prefix="/api/v1/audience", tags=["audience"])
