@@ -52,6 +52,8 @@ from contracts.events import (
     RewardRedeemed,
     RewardRedeemedData,
     ShareMethod,
+    WinTold,
+    WinToldData,
 )
 from contracts.topics import dlq_topic
 
@@ -104,6 +106,8 @@ __all__ = [
     "RewardRedeemed",
     "RewardRedeemedData",
     "ShareMethod",
+    "WinTold",
+    "WinToldData",
     "derived_event_id",
     "dlq_topic",
 ]

@@ -25,6 +25,7 @@ from contracts.topics import (
     POINTS_AWARDED,
     POST_SHARED,
     REWARD_REDEEMED,
+    WIN_TOLD,
 )
 
 
@@ -428,6 +429,24 @@ class BuddyFeedbackGiven(CloudEvent[BuddyFeedbackGivenData]):
     key_field: ClassVar[str] = "employee_id"
 
 
+class WinToldData(EventData):
+    """A success of the program, told to everyone: a storyteller approved (and perhaps
+    rewrote) a milestone that metrics drafted."""
+
+    win_id: Identifier = Field(description="the milestone, e.g. reach-100000")
+    milestone: Identifier = Field(description="its kind: reach, shares or applications")
+    text: Annotated[str, Field(min_length=1, max_length=600)]
+    told_by: Identifier
+    told_at: UtcDateTime
+
+
+class WinTold(CloudEvent[WinToldData]):
+    event_name: ClassVar[str] = "win-told"
+    topic: ClassVar[str] = WIN_TOLD
+    service: ClassVar[str] = "metrics"
+    key_field: ClassVar[str] = "win_id"
+
+
 AnyEvent = CloudEvent[Any]
 
 ALL_EVENTS: tuple[type[AnyEvent], ...] = (
@@ -447,6 +466,7 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     FollowersMeasured,
     BuddyFeedbackGiven,
     OnboardingStepCompleted,
+    WinTold,
 )
 EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
 EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

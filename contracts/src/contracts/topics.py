@@ -16,6 +16,7 @@ BADGE_EARNED = "chorus.badge-earned.v1"
 REWARD_REDEEMED = "chorus.reward-redeemed.v1"
 AUDIENCE_MEASURED = "chorus.audience-measured.v1"
 FOLLOWERS_MEASURED = "chorus.followers-measured.v1"
+WIN_TOLD = "chorus.win-told.v1"
 BUDDY_FEEDBACK_GIVEN = "chorus.buddy-feedback-given.v1"
 ONBOARDING_STEP_COMPLETED = "chorus.onboarding-step-completed.v1"
 

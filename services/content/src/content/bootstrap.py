@@ -30,6 +30,7 @@ from contracts.topics import (
     GUIDELINES_PUBLISHED,
     ONBOARDING_STEP_COMPLETED,
     POST_SHARED,
+    WIN_TOLD,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,13 @@ def subscribe(runtime: Runtime) -> None:
         handler=partial(handlers.on_post_shared, runtime.services),
         publisher=runtime.publisher,
     )
+    subscribe_batch(
+        runtime.broker,
+        topics=[WIN_TOLD],
+        group_id=runtime.settings.consumer_group,
+        handler=partial(handlers.on_wins_told, runtime.services),
+        publisher=runtime.publisher,
+    )
 
 
 def loops(runtime: Runtime) -> list[Loop]:
@@ -154,7 +162,7 @@ DEFINITION = ServiceDefinition(
         GUIDELINES_ACKNOWLEDGED,
         ONBOARDING_STEP_COMPLETED,
     ],
-    consumes=[POST_SHARED],
+    consumes=[POST_SHARED, WIN_TOLD],
     routers=lambda: [*api.routers, *coaching.routers],
     subscribe=subscribe,
     loops=loops,

@@ -9,8 +9,10 @@ from functools import partial
 from cachetools import TTLCache
 
 from chassis.consumer import subscribe_batch
+from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition
 from contracts import ALL_EVENTS
+from contracts.topics import WIN_TOLD
 from metrics.adapters.mongo import MetricsRepository
 from metrics.config import MetricsSettings
 from metrics.entrypoints import api
@@ -37,7 +39,8 @@ async def setup(runtime: Runtime) -> handlers.Services:
     patterns = TTLCache[tuple[str, int], handlers.Patterns](
         maxsize=1024, ttl=settings.moments_cache_seconds
     )
-    return handlers.Services(repo=repo, patterns=patterns)
+    wins = Outbox(repo.wins, runtime.publisher, settings.outbox_lease_seconds)
+    return handlers.Services(repo=repo, patterns=patterns, wins_outbox=wins)
 
 
 def subscribe(runtime: Runtime) -> None:
@@ -64,7 +67,12 @@ def loops(runtime: Runtime) -> list[Loop]:
             await handlers.refresh_gauges(runtime.services)
             await asyncio.sleep(settings.gauge_interval_seconds)
 
-    return [gauges]
+    async def wins_relay() -> None:
+        services: handlers.Services = runtime.services
+        assert services.wins_outbox is not None
+        await run_relay([services.wins_outbox])
+
+    return [gauges, wins_relay]
 
 
 DEFINITION = ServiceDefinition(
@@ -72,6 +80,7 @@ DEFINITION = ServiceDefinition(
     settings_class=MetricsSettings,
     setup=setup,
     consumes=CONSUMES,
+    publishes=[WIN_TOLD],
     routers=lambda: [api.router],
     subscribe=subscribe,
     loops=loops,

@@ -38,6 +38,7 @@ from contracts import (
     Network,
     PostShared,
     RetirementReason,
+    WinTold,
     derived_event_id,
 )
 
@@ -219,12 +220,16 @@ def _live_fields(publish_at: datetime) -> dict[str, Any]:
 
 
 async def create_content(
-    services: Services, user: Principal, fields: dict[str, Any], draft: bool = False
+    services: Services,
+    user: Principal,
+    fields: dict[str, Any],
+    draft: bool = False,
+    content_id: str | None = None,
 ) -> dict[str, Any]:
     """A curator's item goes live (now or at its publish time) unless kept as a draft;
     an employee's suggestion always starts as a draft for review."""
     now = services.clock()
-    content_id = new_id()
+    content_id = content_id or new_id()
     doc = await _validated(
         services,
         user.tenant,
@@ -513,6 +518,29 @@ async def employee_feed(
     shared = held.shared_by(user.employee_id)
     docs = [{**entry.doc, "shared": entry.item_id in shared} for entry in entries]
     return docs, following
+
+
+# The topic a told win carries in the feed, where employees see the program's successes.
+WINS_TOPIC = "wins"
+
+
+async def on_wins_told(services: Services, batch: list[Consumed[WinTold]]) -> None:
+    """A win a storyteller told becomes company news in everyone's feed, once."""
+    for item in batch:
+        event = item.event
+        win = event.data
+        teller = Principal(
+            employee_id=win.told_by, tenant=event.tenantid, roles=frozenset({"curator"})
+        )
+        title = win.text if len(win.text) <= 300 else win.text[:299].rstrip() + "\u2026"
+        fields = {"title": title, "summary": win.text, "kind": "internal", "topics": [WINS_TOPIC]}
+        try:
+            # Like every item's id: time first (the feed orders by it), then the event's.
+            told = int(win.told_at.timestamp() * 1000)
+            content_id = f"{told:012x}{derived_event_id('win', event.id)[:12]}"
+            await create_content(services, teller, fields, content_id=content_id)
+        except DuplicateKeyError:
+            continue  # told before: the item is there
 
 
 async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) -> None:

@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from chassis import outbox
 from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS, erasure_key
 
 DUPLICATE_KEY = 11000
@@ -43,6 +44,8 @@ class MetricsRepository:
         self.settings = db["settings"]
         self.goals = db["goals"]
         self.erasures = db["erasures"]
+        # Wins told back: the storytellers' decisions about drafted milestones.
+        self.wins = db["wins"]
 
     def facts(self, generation: int) -> AsyncCollection[dict[str, Any]]:
         return self.db[facts_collection_name(generation)]
@@ -53,6 +56,8 @@ class MetricsRepository:
         await facts.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
         await facts.create_index([("tenant", ASCENDING), ("type", ASCENDING)])
         await self.goals.create_index([("tenant", ASCENDING)])
+        await self.wins.create_index([("tenant", ASCENDING)])
+        await outbox.ensure_index(self.wins)
 
     # -- generations ---------------------------------------------------------------------
 
@@ -220,3 +225,19 @@ class MetricsRepository:
     async def list_goals(self, tenant: str) -> list[dict[str, Any]]:
         cursor = self.goals.find({"tenant": tenant}).sort("goal_id", ASCENDING)
         return [doc async for doc in cursor]
+
+    # -- wins told back ------------------------------------------------------------------
+
+    async def list_wins(self, tenant: str) -> list[dict[str, Any]]:
+        cursor = self.wins.find(
+            {"tenant": tenant}, {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
+        )
+        return [doc async for doc in cursor.sort("decided_at", -1)]
+
+    async def decide_win(self, doc: dict[str, Any]) -> bool:
+        """Store a decision (with its staged events); False if one was taken already."""
+        try:
+            await self.wins.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True

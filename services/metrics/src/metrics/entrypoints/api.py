@@ -265,6 +265,11 @@ class ProgramSettings(BaseModel):
     employees: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="all employees of the tenant, when known"
     )
+    storytellers: list[Identifier] = Field(
+        default_factory=list,
+        max_length=20,
+        description="employees appointed to tell the program's wins, besides its team",
+    )
     time_zone: str = Field(
         default="UTC",
         description="the IANA time zone most of the audience lives in, e.g. Europe/Oslo: "
@@ -353,6 +358,81 @@ async def moments(
             )
         )
     return Moments(time_zone=str(zone), weeks=weeks, enough=mom.ENOUGH, networks=out)
+
+
+# -- wins told back --------------------------------------------------------------------
+
+
+class WinDraft(BaseModel):
+    id: str
+    milestone: str = Field(description="reach, shares or applications")
+    values: dict[str, Any] = Field(description="the milestone's numbers, to word it with")
+
+
+class WinDecided(BaseModel):
+    id: str
+    milestone: str
+    values: dict[str, Any]
+    status: str = Field(description="told or discarded")
+    text: str | None = None
+    decided_by: str
+    decided_at: datetime
+
+
+class Wins(BaseModel):
+    drafts: list[WinDraft]
+    decided: list[WinDecided]
+
+
+class WinText(BaseModel):
+    text: Annotated[str, Field(min_length=1, max_length=600)]
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> WinText:
+        if not self.text.strip():
+            raise ValueError("text: must not be blank")
+        return self
+
+
+def _decided(doc: dict[str, Any]) -> WinDecided:
+    at = doc["decided_at"]
+    return WinDecided(
+        id=doc["win_id"],
+        milestone=doc["milestone"],
+        values=doc.get("values") or {},
+        status=doc["status"],
+        text=doc.get("text"),
+        decided_by=doc["decided_by"],
+        decided_at=at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC")),
+    )
+
+
+WinId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+@router.get("/wins", response_model=Wins)
+async def list_wins(user: CurrentUser, services: Services) -> Wins:
+    """The program's milestones worth telling (drafts), and the decisions taken: for the
+    program team and its storytellers."""
+    drafts, decided = await handlers.win_drafts(services, user)
+    return Wins(
+        drafts=[WinDraft(id=d.id, milestone=d.milestone, values=d.values) for d in drafts],
+        decided=[_decided(doc) for doc in decided],
+    )
+
+
+@router.post("/wins/{win_id}/tell", response_model=WinDecided, status_code=201)
+async def tell_win(
+    user: CurrentUser, services: Services, win_id: WinId, body: WinText
+) -> WinDecided:
+    """Tell a drafted win in the storyteller's words: it reaches everyone's feed."""
+    return _decided(await handlers.decide_win(services, user, win_id, body.text.strip()))
+
+
+@router.post("/wins/{win_id}/discard", response_model=WinDecided)
+async def discard_win(user: CurrentUser, services: Services, win_id: WinId) -> WinDecided:
+    """Leave a drafted win untold; it is not drafted again."""
+    return _decided(await handlers.decide_win(services, user, win_id, None))
 
 
 # -- goals -----------------------------------------------------------------------------

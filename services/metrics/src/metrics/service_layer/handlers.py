@@ -12,10 +12,15 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from chassis import outbox
+from chassis.auth import Principal
 from chassis.consumer import Consumed
+from chassis.errors import Problem
+from chassis.telemetry import current_traceparent
+from contracts import WinTold, WinToldData
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain import figures as fig
-from metrics.domain import growth
+from metrics.domain import growth, wins
 from metrics.domain import moments as mom
 from metrics.domain.facts import (
     ENGAGEMENT_COUNTERS,
@@ -74,6 +79,8 @@ class Services:
     # The api's engagement patterns per (tenant, weeks): they move slowly and each reads
     # weeks of facts.
     patterns: MutableMapping[tuple[str, int], Patterns] = field(default_factory=dict)
+    # Where a told win's event waits until it is published.
+    wins_outbox: outbox.Outbox | None = None
 
 
 # -- consuming -------------------------------------------------------------------------
@@ -584,6 +591,98 @@ async def _patterns(services: Services, tenant: str, weeks: int) -> Patterns:
 
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# -- wins told back ---------------------------------------------------------------------
+
+
+def may_tell(user: Principal, settings: Mapping[str, Any]) -> bool:
+    """The program team, and the people it appointed as storytellers."""
+    return bool({"curator", "admin"} & set(user.roles)) or user.employee_id in (
+        settings.get("storytellers") or []
+    )
+
+
+async def _storyteller(services: Services, user: Principal) -> None:
+    if not may_tell(user, await services.repo.tenant_settings(user.tenant)):
+        raise Problem(403, "Forbidden", "only the program team and its storytellers tell wins")
+
+
+async def win_drafts(
+    services: Services, user: Principal
+) -> tuple[list[wins.Draft], list[dict[str, Any]]]:
+    """The milestones worth telling now, and what was decided before."""
+    await _storyteller(services, user)
+    repo, tenant = services.repo, user.tenant
+    generation = await repo.active_generation()
+    decided = await repo.list_wins(tenant)
+    totals = await repo.sums(generation, {"tenant": tenant}, ())
+    today = services.today()
+    since = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    rows = await repo.sums(
+        generation,
+        {"tenant": tenant, "day": {"$gte": since.isoformat()}, "conversions": {"$gt": 0}},
+        ("day", "content", "kind"),
+    )
+    items = await Figures(services, tenant, generation).content_items()
+    applications: dict[tuple[str, str], float] = defaultdict(float)
+    for (day, content, kind), counters in rows:
+        item = items.get(content)
+        if content and (kind == "job" or (item is not None and item.kind == "job")):
+            applications[(day[:7], content)] += counters.get("conversions", 0)
+    found = wins.drafts(
+        totals[0][1] if totals else {},
+        applications,
+        {content: item.title for content, item in items.items()},
+        {str(doc["win_id"]) for doc in decided},
+    )
+    return found, decided
+
+
+async def decide_win(
+    services: Services, user: Principal, win_id: str, text: str | None
+) -> dict[str, Any]:
+    """Tell a drafted win (with the storyteller's words) or discard it, once."""
+    drafted, decided = await win_drafts(services, user)
+    if any(doc["win_id"] == win_id for doc in decided):
+        raise Problem(409, "Decided already", f"win_id: {win_id} was decided already")
+    draft = next((d for d in drafted if d.id == win_id), None)
+    if draft is None:
+        raise Problem(404, "Not found", f"win_id: no drafted win {win_id}")
+    now = datetime.now(UTC)
+    doc: dict[str, Any] = {
+        "_id": f"{user.tenant}:{win_id}",
+        "tenant": user.tenant,
+        "win_id": win_id,
+        "milestone": draft.milestone,
+        "values": draft.values,
+        "status": "told" if text is not None else "discarded",
+        "decided_by": user.employee_id,
+        "decided_at": now,
+    }
+    events = []
+    if text is not None:
+        doc["text"] = text
+        events.append(
+            WinTold.create(
+                tenant_id=user.tenant,
+                subject=win_id,
+                traceparent=current_traceparent(),
+                data=WinToldData(
+                    win_id=win_id,
+                    milestone=draft.milestone,
+                    text=text,
+                    told_by=user.employee_id,
+                    told_at=now,
+                ),
+            )
+        )
+    assert services.wins_outbox is not None
+    stored = outbox.new_document(doc, events, services.wins_outbox.lease_seconds)
+    if not await services.repo.decide_win(stored):
+        raise Problem(409, "Decided already", f"win_id: {win_id} was decided already")
+    await services.wins_outbox.publish_now(doc["_id"], events)
+    return doc
 
 
 async def summary(

@@ -18,6 +18,7 @@ from web.entrypoints import (
     program_content,
     rewards,
     share,
+    wins,
 )
 
 # contribute before share: /share/own is not an item's share panel.
@@ -30,5 +31,6 @@ routers += [program_content.router]
 routers += [analytics.router]
 routers += [moments.router]
 routers += [growth.router]
+routers += [wins.router]
 routers += [program_admin.router]
 routers += [program_buddies.router]
