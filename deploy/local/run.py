@@ -388,7 +388,42 @@ def load_history(bootstrap: str) -> None:
                 headers=admin,
                 timeout=10,
             ).raise_for_status()
-    asyncio.run(_produce(bootstrap, history_events(now)))
+    events = history_events(now)
+    # Applications through the job post: a win for the storyteller to tell.
+    content_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/content"
+    curator = {"Authorization": f"Bearer {token('bob')}"}
+    items = httpx.get(content_url, headers=curator, timeout=10).json()["items"]
+    job = next((i["id"] for i in items if i["kind"] == "job"), None)
+    if job is not None:
+        events += applications(job, now)
+    asyncio.run(_produce(bootstrap, events))
+
+
+def applications(job: str, now: datetime) -> list[Any]:
+    """Four applications to the job post, through carol's and dave's shares."""
+    from contracts import EngagementObserved, EngagementObservedData
+
+    return [
+        EngagementObserved.create(
+            tenant_id=TENANT,
+            subject=f"demo-application-{job}",
+            event_id=f"demo-application-{job}-{n}",
+            data=EngagementObservedData(
+                engagement_id=f"demo-application-{job}-{n}",
+                share_id=f"demo-application-{job}",
+                content_id=job,
+                employee_id=("carol", "dave")[n % 2],
+                network="linkedin",
+                kind="conversion",
+                observed_at=now - timedelta(minutes=20 * (n + 1)),
+                source="webhook",
+                content_kind="job",
+            ),
+        )
+        for n in range(4)
+    ]
+
+
 
 
 def load_demo() -> None:

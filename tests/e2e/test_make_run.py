@@ -64,7 +64,7 @@ def _ours(cmdlines: dict[int, str]) -> set[int]:
 
 def _demo_history_is_there() -> None:
     """A year of the demo's history: the company page grew 14 %, the advocates' own networks
-    grew, and the audience reads most on Tuesday mornings (Oslo time)."""
+    grew, the audience reads most on Tuesday mornings (Oslo time), and a win is drafted."""
     today = datetime.now(UTC).date()
     alice = token("demo", "alice", roles=("admin",))
     period = {"start": (today - timedelta(days=364)).isoformat(), "end": today.isoformat()}
@@ -83,12 +83,16 @@ def _demo_history_is_there() -> None:
             timeout=10,
         )
         best = moments.json()["networks"][0]["best"] if moments.status_code == 200 else []
-        if figures.get("company_follower_growth") == 0.14 and best:
+        wins = httpx.get("http://127.0.0.1:8084/api/v1/wins", headers=alice, timeout=10)
+        drafted = [d["milestone"] for d in wins.json()["drafts"]] if wins.status_code == 200 else []
+        if figures.get("company_follower_growth") == 0.14 and best and drafted:
             break
         time.sleep(1)
     assert figures.get("company_follower_growth") == 0.14, figures
     assert (figures.get("advocate_network_growth") or 0) > 0.15, figures
     assert (best[0]["weekday"], best[0]["hour"]) == (1, 7), best
+    # A win waits for the storyteller: the applications through the job post.
+    assert "applications" in drafted, drafted
 
 
 @pytest.mark.infra
