@@ -424,8 +424,6 @@ def applications(job: str, now: datetime) -> list[Any]:
     ]
 
 
-
-
 def load_demo() -> None:
     """Publish the demo content, have two employees share the job post, have them
     suggest rewards and vote, and make two of them buddies."""
