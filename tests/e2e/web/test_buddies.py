@@ -107,8 +107,12 @@ def test_a_draft_sent_to_a_buddy_commented_on_then_posted(
     expect(author.locator("#my-drafts .buddy-draft").first).to_contain_text("Posted")
     expect(author.get_by_role("link", name="Post it")).to_have_count(0)
 
-    # The buddy is told (their setting is on) and cheers, in place.
-    buddy.goto(f"{web_url}/buddy")
+    # The buddy is told on the feed (their setting is on), and cheers in place.
+    buddy.goto(f"{web_url}/feed")
+    expect(buddy.locator(".buddy-notice")).to_contain_text("Employee 50 shared a post.")
+    _check(buddy, "buddy-feed-notice-phone")
+    buddy.locator(".buddy-notice").get_by_role("link", name="Go to your buddy").click()
+    buddy.wait_for_url(re.compile(r"/buddy#buddy-shares$"))
     expect(buddy.locator(".buddy-notice")).to_contain_text("Employee 50 shared a post.")
     before = buddy.url
     buddy.locator("#buddy-shares").get_by_role("button", name="Cheer").click()
@@ -118,7 +122,10 @@ def test_a_draft_sent_to_a_buddy_commented_on_then_posted(
     buddy.get_by_role("button", name="Seen").click()
     buddy.wait_for_url(re.compile(r"/buddy\?done=seen#buddy-shares$"))
     expect(buddy.locator(".buddy-notice")).to_have_count(0)
+    buddy.goto(f"{web_url}/buddy")
     _check(buddy, "buddy-cheered-phone")
+    buddy.goto(f"{web_url}/feed")
+    expect(buddy.locator(".buddy-notice")).to_have_count(0)
 
     # The same pages in every other language, for both of them and the program team.
     for language in ("sv", "da", "nb", "fi"):

@@ -409,3 +409,16 @@ async def cheer(
         s={"id": share_id, "cheered": True},
         announce=texts.gettext("Your cheer is on its way."),
     )
+
+
+async def buddy_notice(services: WebServices, session: Session) -> dict[str, Any] | None:
+    """For the feed: my buddy shared since I last looked (and I want to be told); None when
+    there is nothing to tell, or the share service did not answer."""
+    reply = await services.backends.share.call("GET", "/api/v1/buddies/me", session.token)
+    data = reply.data or {} if reply.ok else {}
+    count = int(data.get("new_shares") or 0)
+    buddy = data.get("buddy") or {}
+    if not count or not buddy:
+        return None
+    names = names_of(services, session, reply)
+    return {"name": names.get(str(buddy.get("employee_id")), ""), "count": count}

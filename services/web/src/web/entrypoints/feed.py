@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from web.domain.times import parse_time
+from web.entrypoints.buddy import buddy_notice
 from web.entrypoints.common import Language, Person, Services, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +50,8 @@ async def feed_page(
     """Cards of the items I can share, with filters and paging."""
     kind = kind if kind in KINDS else None
     backends = services.backends
+    # Whether my buddy shared since I last looked, asked beside the feed's own calls.
+    buddy = asyncio.ensure_future(buddy_notice(services, session)) if cursor is None else None
     feed, advocate = await asyncio.gather(
         backends.content.call(
             "GET",
@@ -58,6 +61,7 @@ async def feed_page(
         ),
         backends.share.call("GET", "/api/v1/advocates/me", session.token),
     )
+    notice = await buddy if buddy is not None else None
     items = [card(i, session.last_visit) for i in (feed.data or {}).get("items", [])]
     following = (feed.data or {}).get("next_cursor")
     more = None
@@ -82,6 +86,7 @@ async def feed_page(
         advocate=advocate,
         enrolled=enrolled,
         first_page=cursor is None,
+        buddy_notice=notice,
     )
     if request.headers.get("hx-request") == "true" and cursor:
         return render(request, "partials/feed_items.html", texts, session, **context)
