@@ -1,0 +1,127 @@
+"""Buddy pairs' rules, from a table: who may accept, end, see, give feedback and post."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from share.domain.buddies import (
+    MAX_COMMENTS,
+    PairStatus,
+    after_accepting,
+    cannot_accept,
+    cannot_end,
+    cannot_give_feedback,
+    cannot_pair,
+    cannot_post,
+    cannot_see_draft,
+    fits,
+    other_member,
+)
+
+
+def pair(status: str) -> dict[str, Any]:
+    return {"_id": "p1", "members": ["ana", "ben"], "status": status, "accepted": []}
+
+
+def draft(status: str = "open", comments: int = 0) -> dict[str, Any]:
+    return {
+        "_id": "d1",
+        "pair_id": "p1",
+        "author_id": "ana",
+        "buddy_id": "ben",
+        "status": status,
+        "comments": [{}] * comments,
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "who", "status"),
+    [
+        (pair("pending"), "ana", None),
+        (pair("pending"), "eve", 404),
+        (pair("active"), "ana", 409),
+        (pair("ended"), "ben", 409),
+        (None, "ana", 404),
+    ],
+)
+def test_who_accepts_a_pair(doc: dict[str, Any] | None, who: str, status: int | None) -> None:
+    refusal = cannot_accept(doc, who)
+    assert (refusal.status if refusal else None) == status
+
+
+@pytest.mark.parametrize(
+    ("doc", "who", "program_team", "status"),
+    [
+        (pair("pending"), "ben", False, None),
+        (pair("active"), "ana", False, None),
+        (pair("active"), "eve", True, None),
+        (pair("active"), "eve", False, 404),
+        (pair("ended"), "ana", False, 409),
+        (pair("declined"), "eve", True, 409),
+    ],
+)
+def test_who_ends_a_pair(
+    doc: dict[str, Any], who: str, program_team: bool, status: int | None
+) -> None:
+    refusal = cannot_end(doc, who, program_team)
+    assert (refusal.status if refusal else None) == status
+
+
+def test_a_pair_is_active_once_both_accepted() -> None:
+    assert after_accepting(["ana"], ["ana", "ben"]) is PairStatus.PENDING
+    assert after_accepting(["ben", "ana"], ["ana", "ben"]) is PairStatus.ACTIVE
+    assert other_member(pair("active"), "ana") == "ben"
+    refusal = cannot_pair("ana", "ana")
+    assert refusal is not None and refusal.field == "employee_ids"
+
+
+@pytest.mark.parametrize(
+    ("team", "groups", "fit"),
+    [(None, [], True), ("sales", ["sales", "oslo"], True), ("sales", ["hr"], False)],
+)
+def test_a_request_within_a_team_fits_only_its_members(
+    team: str | None, groups: list[str], fit: bool
+) -> None:
+    assert fits(team, groups) is fit
+
+
+@pytest.mark.parametrize(
+    ("who", "active_pair", "visible"),
+    [
+        ("ana", None, True),
+        ("ben", "p1", True),
+        ("ben", "p2", False),
+        ("ben", None, False),
+        ("eve", "p1", False),
+    ],
+)
+def test_a_draft_is_seen_by_its_author_and_the_buddy_of_its_pair(
+    who: str, active_pair: str | None, visible: bool
+) -> None:
+    assert (cannot_see_draft(draft(), who, active_pair) is None) is visible
+
+
+@pytest.mark.parametrize(
+    ("doc", "who", "status"),
+    [
+        (draft(), "ben", None),
+        (draft(), "ana", 403),
+        (draft("posted"), "ben", 409),
+        (draft(comments=MAX_COMMENTS), "ben", 409),
+    ],
+)
+def test_only_the_buddy_gives_feedback_until_it_is_posted(
+    doc: dict[str, Any], who: str, status: int | None
+) -> None:
+    refusal = cannot_give_feedback(doc, who)
+    assert (refusal.status if refusal else None) == status
+
+
+def test_only_the_author_posts_a_draft_once() -> None:
+    assert cannot_post(draft(), "ana") is None
+    not_theirs = cannot_post(draft(), "ben")
+    assert not_theirs is not None and not_theirs.field == "draft_id"
+    posted = cannot_post(draft("posted"), "ana")
+    assert posted is not None and posted.status == 409
