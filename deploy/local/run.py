@@ -276,6 +276,91 @@ def load_buddies() -> None:
     httpx.put(f"{draft}/reaction", json=reaction, headers=carol, timeout=10).raise_for_status()
 
 
+# The onboarding path, in English and Swedish; Carol finished it, Dave is two steps in.
+ONBOARDING = [
+    (
+        {"en": "Why we do this", "sv": "Varför vi gör det här"},
+        {
+            "en": "People trust people more than brands. When you share what we do, your "
+            "network hears it from someone they know.",
+            "sv": "Människor litar mer på människor än på varumärken. När du delar det vi gör "
+            "hör ditt nätverk det från någon de känner.",
+        },
+    ),
+    (
+        {"en": "What to share", "sv": "Vad du kan dela"},
+        {
+            "en": "Jobs on your team, events you go to, and news you find worth a minute. "
+            "Skip anything you would not tell a friend about.",
+            "sv": "Jobb i ditt team, evenemang du går på och nyheter du tycker är värda en "
+            "minut. Hoppa över det du inte skulle berätta för en vän.",
+        },
+    ),
+    (
+        {"en": "How to write a personal post", "sv": "Så skriver du ett personligt inlägg"},
+        {
+            "en": "One sentence of your own beats a perfect company text: what you did, "
+            "what you learned, who you worked with.",
+            "sv": "En egen mening slår en perfekt företagstext: vad du gjorde, vad du lärde "
+            "dig, vem du jobbade med.",
+        },
+    ),
+    (
+        {"en": "Your profile", "sv": "Din profil"},
+        {
+            "en": "A clear photo and a headline that says what you do make your posts "
+            "easier to trust.",
+            "sv": "Ett tydligt foto och en rubrik som säger vad du gör gör dina inlägg "
+            "lättare att lita på.",
+        },
+    ),
+    (
+        {"en": "Am I bragging?", "sv": "Skryter jag?"},
+        {
+            "en": "Sharing what you know helps the people who read it. Credit your "
+            "colleagues, and it reads as pride in the team, not in yourself.",
+            "sv": "Att dela det du kan hjälper dem som läser. Nämn dina kolleger, så läses "
+            "det som stolthet över teamet, inte över dig själv.",
+        },
+    ),
+]
+# Steps done per person (Carol all, Dave two), and each person's areas of expertise;
+# Kubernetes and data science have people but no content.
+ONBOARDING_DONE = {"carol": 5, "dave": 2}
+EXPERTISE = {
+    "carol": ["sustainability", "data science"],
+    "dave": ["engineering", "kubernetes"],
+    "erin": ["engineering", "careers"],
+}
+
+
+def load_coaching() -> None:
+    """The onboarding path with one person through it and one on the way, and areas of
+    expertise; again changes nothing."""
+    url = f"http://127.0.0.1:{SERVICES['content']}/api/v1"
+    curator = {"Authorization": f"Bearer {token('bob')}"}
+    path = httpx.get(f"{url}/onboarding", headers=curator, timeout=10)
+    path.raise_for_status()
+    if path.json()["version"] == 0:
+        steps = [{"titles": titles, "bodies": bodies} for titles, bodies in ONBOARDING]
+        path = httpx.put(
+            f"{url}/onboarding", json={"version": 0, "steps": steps}, headers=curator, timeout=10
+        )
+        path.raise_for_status()
+    step_ids = [step["id"] for step in path.json()["steps"]]
+    for name, done in ONBOARDING_DONE.items():
+        headers = {"Authorization": f"Bearer {token(name)}"}
+        for step_id in step_ids[:done]:
+            httpx.post(
+                f"{url}/onboarding/steps/{step_id}/completion", headers=headers, timeout=10
+            ).raise_for_status()
+    for name, areas in EXPERTISE.items():
+        headers = {"Authorization": f"Bearer {token(name)}"}
+        httpx.put(
+            f"{url}/me/expertise", json={"areas": areas}, headers=headers, timeout=10
+        ).raise_for_status()
+
+
 # The demo program's history (a year of it): the company page's followers counted every
 # week, the advocates' audiences growing, and when their posts' readers click, by hour.
 AUDIENCES = {"carol": (480, 9), "dave": (900, 17), "erin": (300, 6)}  # start, growth a month
@@ -429,6 +514,7 @@ def load_demo() -> None:
     suggest rewards and vote, and make two of them buddies."""
     version = load_program()
     load_reward_suggestions()
+    load_coaching()
     load_buddies()
     content_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/content"
     curator = {"Authorization": f"Bearer {token('bob')}"}

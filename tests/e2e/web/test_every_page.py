@@ -77,6 +77,8 @@ def pages(seeded: dict[str, str]) -> list[tuple[str, str]]:
         ("own-post", "/share/own"),
         ("buddy", "/buddy"),
         ("suggest", "/suggest"),
+        ("onboarding", "/onboarding"),
+        ("expertise", "/me/expertise"),
         ("not-found", "/no-such-page"),
     ]
 

@@ -10,9 +10,10 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from web.adapters.sessions import Session
 from web.domain.times import parse_time
 from web.entrypoints.buddy import buddy_notice
-from web.entrypoints.common import Language, Person, Services, redirect, render
+from web.entrypoints.common import Language, Person, Services, WebServices, redirect, render
 
 router = APIRouter(include_in_schema=False)
 KINDS = ("job", "event", "article", "internal")
@@ -30,6 +31,21 @@ def card(item: dict[str, Any], last_visit: datetime | None) -> dict[str, Any]:
         "starts": parse_time((item.get("event") or {}).get("starts_at")),
         "new": bool(last_visit and published and published > last_visit),
     }
+
+
+async def _onboarding(
+    services: WebServices, session: Session, first_page: bool
+) -> dict[str, int] | None:
+    """My progress on the onboarding path, for a quiet pointer to it above the first page
+    while I have steps left; None when there is nothing to say (or it did not answer)."""
+    if not first_page:
+        return None
+    reply = await services.backends.content.call("GET", "/api/v1/onboarding", session.token)
+    data = reply.data or {} if reply.ok else {}
+    done, total = int(data.get("done") or 0), int(data.get("total") or 0)
+    if not total or done >= total:
+        return None
+    return {"done": done, "total": total}
 
 
 @router.get("/")
@@ -52,7 +68,7 @@ async def feed_page(
     backends = services.backends
     # Whether my buddy shared since I last looked, asked beside the feed's own calls.
     buddy = asyncio.ensure_future(buddy_notice(services, session)) if cursor is None else None
-    feed, advocate = await asyncio.gather(
+    feed, advocate, onboarding = await asyncio.gather(
         backends.content.call(
             "GET",
             "/api/v1/feed",
@@ -60,6 +76,7 @@ async def feed_page(
             params={"topic": topic, "kind": kind, "cursor": cursor, "limit": PAGE},
         ),
         backends.share.call("GET", "/api/v1/advocates/me", session.token),
+        _onboarding(services, session, first_page=cursor is None),
     )
     notice = await buddy if buddy is not None else None
     items = [card(i, session.last_visit) for i in (feed.data or {}).get("items", [])]
@@ -87,6 +104,7 @@ async def feed_page(
         enrolled=enrolled,
         first_page=cursor is None,
         buddy_notice=notice,
+        onboarding=onboarding,
     )
     if request.headers.get("hx-request") == "true" and cursor:
         return render(request, "partials/feed_items.html", texts, session, **context)

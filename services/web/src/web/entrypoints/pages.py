@@ -5,6 +5,7 @@ from __future__ import annotations
 from web.entrypoints import (
     analytics,
     buddy,
+    coaching,
     contribute,
     feed,
     growth,
@@ -33,4 +34,5 @@ routers += [moments.router]
 routers += [growth.router]
 routers += [wins.router]
 routers += [program_admin.router]
+routers += [coaching.router]
 routers += [program_buddies.router]

@@ -435,9 +435,10 @@ async def composer_page(
     session: Curator,
     texts: Language,
     url: Annotated[str, Query(max_length=2000)] = "",
+    topics: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
-    """An empty composer, or one for a link."""
-    values = _form_values({"url": url})
+    """An empty composer, or one for a link or on given topics."""
+    values = _form_values({"url": url, "topics": topics})
     return await _composer(request, services, texts, session, values, {})
 
 
