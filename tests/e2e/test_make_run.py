@@ -95,6 +95,18 @@ def _demo_history_is_there() -> None:
     assert "applications" in drafted, drafted
 
 
+def _demo_onboarding_is_there() -> None:
+    """A finished and an unfinished onboarding path, and areas with people but no content."""
+    content = "http://127.0.0.1:8081/api/v1"
+    carol = httpx.get(f"{content}/onboarding", headers=token("demo", "carol"), timeout=10).json()
+    dave = httpx.get(f"{content}/onboarding", headers=token("demo", "dave"), timeout=10).json()
+    assert (carol["done"], carol["total"], carol["complete"]) == (5, 5, True), carol
+    assert (dave["done"], dave["total"], dave["complete"]) == (2, 5, False), dave
+    bob = token("demo", "bob", roles=("curator",))
+    areas = httpx.get(f"{content}/expertise", headers=bob, timeout=10).json()["areas"]
+    assert {a["area"] for a in areas if a["uncovered"]} >= {"kubernetes", "data science"}, areas
+
+
 @pytest.mark.infra
 def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
     env = {
@@ -145,6 +157,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         missing = httpx.get(f"http://127.0.0.1:{LINKS_PORT}/l/zzzzzzzz", timeout=10)
         assert missing.status_code == 404 and "Link not found" in missing.text
         _demo_history_is_there()
+        _demo_onboarding_is_there()
 
         services = _children(run.pid)
         infra = _ours(_processes())
