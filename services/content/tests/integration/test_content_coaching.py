@@ -163,3 +163,24 @@ async def test_areas_of_expertise_rank_the_feed_and_show_gaps(hub) -> None:
     assert (await hub.http.get("/api/v1/expertise", headers=me)).status_code == 403
     topics = (await hub.http.get("/api/v1/topics", headers=me)).json()["topics"]
     assert topics == ["data science", "hiring"]
+
+
+async def test_my_download_holds_my_steps_and_areas_and_only_mine(hub) -> None:
+    tenant = ref("coachdata")
+    me, colleague = token(tenant, "emp-a"), token(tenant, "emp-b")
+    path = await _revise(hub, tenant, 0, [{"titles": {"en": "Why"}}, {"titles": {"en": "What"}}])
+    why = path["steps"][0]["id"]
+    done = await hub.http.post(f"/api/v1/onboarding/steps/{why}/completion", headers=me)
+    assert done.status_code == 201, done.text
+    await hub.http.post(
+        f"/api/v1/onboarding/steps/{path['steps'][1]['id']}/completion", headers=colleague
+    )
+    await hub.http.put("/api/v1/me/expertise", headers=me, json={"areas": ["Data"]})
+    await hub.http.put("/api/v1/me/expertise", headers=colleague, json={"areas": ["Secret"]})
+
+    records = (await hub.http.get("/api/v1/me/export", headers=me)).json()["records"]
+    assert records["onboarding_steps_done"] == {why: done.json()["steps"][0]["done_at"]}
+    assert records["areas_of_expertise"] == ["data"]
+    nothing = (await hub.http.get("/api/v1/me/export", headers=token(tenant, "emp-c"))).json()
+    assert nothing["records"]["onboarding_steps_done"] == {}
+    assert nothing["records"]["areas_of_expertise"] == []

@@ -426,6 +426,10 @@ me_router = APIRouter(prefix="/api/v1/me", tags=["me"])
 class MyContentRecords(BaseModel):
     acknowledgements: list[AcknowledgementOut]
     shared_content_ids: list[str] = Field(description="items the caller shared")
+    onboarding_steps_done: dict[str, datetime] = Field(
+        default_factory=dict, description="onboarding steps the caller did, by step id"
+    )
+    areas_of_expertise: list[str] = Field(default_factory=list)
 
 
 class MyContentExport(BaseModel):
@@ -452,6 +456,8 @@ async def export_my_content(
         records = MyContentRecords(
             acknowledgements=[AcknowledgementOut(**d) for d in found.acknowledgements],
             shared_content_ids=found.shared_content_ids,
+            onboarding_steps_done=found.onboarding_steps_done or {},
+            areas_of_expertise=found.areas_of_expertise or [],
         )
     following = found.items[-1]["_id"] if len(found.items) == limit else None
     return MyContentExport(

@@ -434,11 +434,14 @@ async def list_content(
 @dataclass(frozen=True)
 class MyContent:
     """What the hub holds about one employee: a page of the items they created, and (on
-    the first page) their acknowledgements and the items they shared."""
+    the first page) their acknowledgements, the items they shared, the onboarding steps
+    they did and their areas of expertise."""
 
     items: list[dict[str, Any]]
     acknowledgements: list[dict[str, Any]] | None
     shared_content_ids: list[str] | None
+    onboarding_steps_done: dict[str, datetime] | None = None
+    areas_of_expertise: list[str] | None = None
 
 
 async def my_content(
@@ -450,7 +453,15 @@ async def my_content(
         return MyContent(items, None, None)
     acknowledgements = await services.repo.acknowledgements_of(user.tenant, user.employee_id)
     shared = await services.repo.shared_by(user.tenant, user.employee_id)
-    return MyContent(items, acknowledgements, shared)
+    progress = await services.repo.progress_of(user.tenant, user.employee_id)
+    expertise = await services.repo.expertise_of(user.tenant, user.employee_id)
+    return MyContent(
+        items,
+        acknowledgements,
+        shared,
+        onboarding_steps_done=dict((progress or {}).get("done") or {}),
+        areas_of_expertise=list((expertise or {}).get("areas") or []),
+    )
 
 
 # -- the clock's moves -----------------------------------------------------------------------

@@ -81,7 +81,10 @@ def _plain(value: Any) -> Any:
 # Each service's `GET /api/v1/me/export`: the list it pages through, and the records that
 # come with its first page.
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "content": ("items", ("acknowledgements", "shared_content_ids")),
+    "content": (
+        "items",
+        ("acknowledgements", "shared_content_ids", "onboarding_steps_done", "areas_of_expertise"),
+    ),
     "share": (
         "shares",
         ("advocate", "acknowledged_guidelines_version", "network_tokens", "daily_share_counts"),
