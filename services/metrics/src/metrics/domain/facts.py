@@ -198,7 +198,8 @@ def _describe(
             bf.given_at,
             {"advocate": bf.employee_id},
             {"buddy_cheers": 1} if cheer else {"buddy_feedback": 1},
-            {"kind": bf.kind.value},
+            # Not `kind`: that is the content kind that figures are broken down by.
+            {"feedback_kind": bf.kind.value},
         )
     if isinstance(event, AudienceMeasured):
         m = event.data
