@@ -16,6 +16,7 @@ from contracts.topics import (
     BADGE_EARNED,
     BUDDY_FEEDBACK_GIVEN,
     ENGAGEMENT_OBSERVED,
+    ONBOARDING_STEP_COMPLETED,
     POINTS_AWARDED,
     POST_SHARED,
     REWARD_REDEEMED,
@@ -33,6 +34,7 @@ CONSUMES = [
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
     BUDDY_FEEDBACK_GIVEN,
+    ONBOARDING_STEP_COMPLETED,
 ]
 # Producer buffer per partition for the worker's events (under Kafka's 1 MiB per batch).
 BATCH_PUBLISH_BYTES = 512 * 1024

@@ -17,6 +17,7 @@ from contracts import (
     BuddyFeedbackKind,
     EngagementKind,
     EngagementObserved,
+    OnboardingStepCompleted,
     PointsAwarded,
     PointsAwardedData,
     PostShared,
@@ -34,8 +35,8 @@ ENGAGEMENT_ACTIONS: dict[EngagementKind, Action] = {
 
 
 def activity_of(event: AnyEvent) -> Activity | None:
-    """The activity a PostShared, EngagementObserved or BuddyFeedbackGiven stands for; None for
-    other events."""
+    """The activity a PostShared, EngagementObserved, BuddyFeedbackGiven or
+    OnboardingStepCompleted stands for; None for other events."""
     if isinstance(event, PostShared):
         data = event.data
         return Activity(
@@ -81,6 +82,15 @@ def activity_of(event: AnyEvent) -> Activity | None:
             employee_id=feedback.employee_id,
             action=Action.BUDDY_FEEDBACK,
             at=feedback.given_at,
+        )
+    if isinstance(event, OnboardingStepCompleted):
+        step = event.data
+        return Activity(
+            event_id=event.id,
+            event_type=event.type,
+            employee_id=step.employee_id,
+            action=Action.ONBOARDING_STEP,
+            at=step.completed_at,
         )
     return None
 

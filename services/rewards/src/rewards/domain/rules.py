@@ -22,6 +22,7 @@ class Action(StrEnum):
     RESHARE = "reshare"
     CONVERSION = "conversion"
     BUDDY_FEEDBACK = "buddy-feedback"
+    ONBOARDING_STEP = "onboarding-step"
 
 
 REASONS: dict[Action, str] = {
@@ -33,6 +34,7 @@ REASONS: dict[Action, str] = {
     Action.RESHARE: "a reshare of a shared post",
     Action.CONVERSION: "a conversion from a shared link",
     Action.BUDDY_FEEDBACK: "feedback on a buddy's draft",
+    Action.ONBOARDING_STEP: "a step of the onboarding path",
 }
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -92,6 +94,8 @@ DEFAULT_RULES = RuleSet(
         Action.CONVERSION: 20,
         # Feedback is kindness, not a chore: a little, and not endlessly in one day.
         Action.BUDDY_FEEDBACK: 2,
+        # Each step is done once (its event id is derived from the person and the step).
+        Action.ONBOARDING_STEP: 3,
     },
     daily_caps={Action.CLICK: 50, Action.REACTION: 50, Action.BUDDY_FEEDBACK: 10},
     daily_max=500,

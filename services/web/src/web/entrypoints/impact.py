@@ -57,6 +57,7 @@ def reason_text(texts: Texts, entry: dict[str, Any], challenges: dict[str, str])
         "reshare": texts.gettext("A reshare of a shared post"),
         "conversion": texts.gettext("A conversion from a shared link"),
         "buddy-feedback": texts.gettext("Feedback on your buddy's draft"),
+        "onboarding-step": texts.gettext("A step of your onboarding path"),
     }
     if rule in fixed:
         return fixed[rule]

@@ -41,6 +41,7 @@ ACTIONS = (
     "reshare",
     "conversion",
     "buddy-feedback",
+    "onboarding-step",
 )
 CONTENT_KINDS = ("job", "event", "article", "internal")
 # Figures a goal can follow (a part of metrics' GOAL_METRICS).
@@ -69,6 +70,7 @@ def action_label(action: str, texts: Texts) -> str:
         "reshare": texts.gettext("A reshare"),
         "conversion": texts.gettext("A conversion"),
         "buddy-feedback": texts.gettext("Feedback on a buddy's draft"),
+        "onboarding-step": texts.gettext("A step of the onboarding path"),
     }
     return labels.get(action, action)
 
