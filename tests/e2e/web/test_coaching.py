@@ -9,12 +9,13 @@ the end); every page is checked for WCAG 2.2 AA violations.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from web_support import axe_violations, join, publish, screenshot, sign_in
+from web_support import axe_violations, csrf_of, join, publish, screenshot, sign_in, sign_in_client
 
 from support import REPO, ref, token
 
@@ -146,5 +147,33 @@ def test_the_path_is_written_followed_and_measured(
         _readme_shot(team, "expertise-desktop")
         gap.get_by_role("link").click()
         expect(team.locator("#topics")).to_have_value("ux research")
+
+        # Erasing my data reaches content: through share's opt-out for a member, and
+        # directly for someone who never joined (e28 names an area first).
+        outsider = sign_in_client(web_url, tenant, "e28")
+        form = outsider.get("/me/expertise")
+        named = outsider.post("/me/expertise", data={"csrf": csrf_of(form.text), "areas": "design"})
+        assert named.status_code == 303, named.text
+        for person in (PERSON, "e28"):
+            client = sign_in_client(web_url, tenant, person)
+            confirm = client.get("/me/erase")
+            erased = client.post("/me/erase", data={"csrf": csrf_of(confirm.text)})
+            client.close()
+            assert erased.status_code == 200, erased.text
+        outsider.close()
+        content = platform.url("content")
+        deadline = time.monotonic() + 30
+        left: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            left = {
+                person: httpx.get(
+                    f"{content}/api/v1/me/expertise", headers=token(tenant, person)
+                ).json()["areas"]
+                for person in (PERSON, "e28")
+            }
+            if not any(left.values()):
+                break
+            time.sleep(0.5)
+        assert left == {PERSON: [], "e28": []}
     finally:
         _empty_the_path(platform, tenant)

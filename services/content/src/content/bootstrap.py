@@ -21,8 +21,10 @@ from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer
 from content.config import ContentSettings
 from content.entrypoints import api, coaching
+from content.service_layer import coaching as coaching_handlers
 from content.service_layer import handlers
 from contracts.topics import (
+    ADVOCATE_OPTED_OUT,
     CONTENT_PUBLISHED,
     CONTENT_RETIRED,
     CONTENT_UPDATED,
@@ -109,6 +111,13 @@ def subscribe(runtime: Runtime) -> None:
     )
     subscribe_batch(
         runtime.broker,
+        topics=[ADVOCATE_OPTED_OUT],
+        group_id=runtime.settings.consumer_group,
+        handler=partial(coaching_handlers.on_opted_out, runtime.services),
+        publisher=runtime.publisher,
+    )
+    subscribe_batch(
+        runtime.broker,
         topics=[WIN_TOLD],
         group_id=runtime.settings.consumer_group,
         handler=partial(handlers.on_wins_told, runtime.services),
@@ -162,7 +171,7 @@ DEFINITION = ServiceDefinition(
         GUIDELINES_ACKNOWLEDGED,
         ONBOARDING_STEP_COMPLETED,
     ],
-    consumes=[POST_SHARED, WIN_TOLD],
+    consumes=[POST_SHARED, WIN_TOLD, ADVOCATE_OPTED_OUT],
     routers=lambda: [*api.routers, *coaching.routers],
     subscribe=subscribe,
     loops=loops,

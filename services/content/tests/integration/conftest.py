@@ -20,7 +20,7 @@ from chassis.process import create_app
 from content.bootstrap import DEFINITION
 from content.config import ContentSettings
 from content.service_layer.handlers import Services
-from contracts.topics import POST_SHARED
+from contracts.topics import ADVOCATE_OPTED_OUT, POST_SHARED
 from support import KAFKA, MONGODB_URL, free_port, ref
 
 PAGE = b"""<!doctype html><html><head>
@@ -100,6 +100,8 @@ async def start_group_at_end(group: str, topic: str) -> None:
 async def hub(page_server: str) -> AsyncIterator[Hub]:
     suffix = ref("")
     await start_group_at_end(f"content-{suffix}", POST_SHARED)
+    # Others' opt-outs on the shared Kafka are not this run's to erase.
+    await start_group_at_end(f"content-{suffix}", ADVOCATE_OPTED_OUT)
     settings = ContentSettings(
         kafka_bootstrap_servers=KAFKA,
         mongodb_url=MONGODB_URL,

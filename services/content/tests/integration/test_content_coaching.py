@@ -4,10 +4,11 @@ expertise that reorder the feed and show where content is missing."""
 
 from __future__ import annotations
 
-from content_helpers import admin, article, curator, employee, events_of
+from content_helpers import NOW, admin, article, curator, employee, events_of
 
+from contracts import AdvocateOptedOut, AdvocateOptedOutData
 from contracts.topics import ONBOARDING_STEP_COMPLETED
-from support import ref, token
+from support import eventually, produce, ref, token
 
 
 async def _revise(hub, tenant: str, version: int, steps: list[dict]) -> dict:
@@ -184,3 +185,49 @@ async def test_my_download_holds_my_steps_and_areas_and_only_mine(hub) -> None:
     nothing = (await hub.http.get("/api/v1/me/export", headers=token(tenant, "emp-c"))).json()
     assert nothing["records"]["onboarding_steps_done"] == {}
     assert nothing["records"]["areas_of_expertise"] == []
+
+
+async def test_erasure_forgets_my_steps_and_areas_also_in_the_feed(hub) -> None:
+    tenant = ref("coacherase")
+    me, stays = employee(tenant, "emp-a", languages=("en",)), token(tenant, "emp-b")
+    path = await _revise(hub, tenant, 0, [{"titles": {"en": "Why"}}])
+    step = path["steps"][0]["id"]
+    for headers in (me, stays):
+        await hub.http.post(f"/api/v1/onboarding/steps/{step}/completion", headers=headers)
+        await hub.http.put("/api/v1/me/expertise", headers=headers, json={"areas": ["Data"]})
+    mine = await _create(hub, tenant, language="en", topics=["data"])
+    other = await _create(hub, tenant, language="en", topics=["hiring"])
+
+    # An advocate who leaves with erasure: share announces it, content forgets.
+    left = AdvocateOptedOut.create(
+        tenant_id=tenant,
+        subject="emp-a",
+        data=AdvocateOptedOutData(employee_id="emp-a", opted_out_at=NOW, erase=True),
+    )
+    await produce(left.topic, left.to_json(), key=left.partition_key().encode())
+
+    async def forgotten() -> bool:
+        areas = (await hub.http.get("/api/v1/me/expertise", headers=me)).json()["areas"]
+        done = (await hub.http.get("/api/v1/onboarding", headers=me)).json()["done"]
+        return areas == [] and done == 0
+
+    assert await eventually(forgotten, bool, timeout=30)
+    # The feed no longer ranks by the erased areas: the newest item of the day leads again
+    # (the api learns it from the feed's change log at its next refresh).
+
+    async def order() -> list[str]:
+        return [i["id"] for i in (await hub.http.get("/api/v1/feed", headers=me)).json()["items"]]
+
+    assert await eventually(order, lambda ids: ids == [other, mine], timeout=10) == [other, mine]
+    # A colleague's are untouched.
+    assert (await hub.http.get("/api/v1/onboarding", headers=stays)).json()["done"] == 1
+    table = (await hub.http.get("/api/v1/expertise", headers=curator(tenant))).json()["areas"]
+    assert table == [{"area": "data", "people": 1, "live_items": 1, "uncovered": False}]
+
+    # Someone outside the program asks content directly.
+    erased = await hub.http.post("/api/v1/me/erasure", headers=stays)
+    assert erased.status_code == 204
+    assert (await hub.http.get("/api/v1/onboarding", headers=stays)).json()["done"] == 0
+    assert (await hub.http.get("/api/v1/expertise", headers=curator(tenant))).json() == {
+        "areas": []
+    }

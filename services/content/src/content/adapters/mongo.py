@@ -229,6 +229,11 @@ class ContentRepository:
     async def save_expertise(self, doc: dict[str, Any]) -> None:
         await self.expertise.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
+    async def erase_coaching(self, tenant: str, employee: str) -> None:
+        """Forget a person's onboarding progress and areas of expertise."""
+        await self.onboarding_progress.delete_one({"_id": f"{tenant}:{employee}"})
+        await self.expertise.delete_one({"_id": f"{tenant}:{employee}"})
+
     async def expertise_all(self, tenant: str) -> list[list[str]]:
         cursor = self.expertise.find({"tenant": tenant}, {"_id": 0, "areas": 1}).batch_size(1000)
         return [list(doc.get("areas") or []) async for doc in cursor]

@@ -149,6 +149,14 @@ async def name_expertise(body: AreasIn, user: CurrentUser, services: Services) -
     return AreasOut(areas=await coaching.name_areas(services, user, body.areas))
 
 
+@expertise_router.post("/me/erasure", status_code=204)
+async def erase_me(user: CurrentUser, services: Services) -> Response:
+    """Forget the caller's onboarding progress and areas of expertise (for someone outside
+    the program, whose erasure no opt-out event announces)."""
+    await coaching.erase(services, user.tenant, user.employee_id)
+    return Response(status_code=204)
+
+
 class AreaRow(BaseModel):
     area: str
     people: int = Field(description="people who named this area")

@@ -453,11 +453,16 @@ async def erase(
         "POST", "/api/v1/advocates/me/opt-out", session.token, json={"erase": True}
     )
     if reply.status in (403, 404):
-        # Not in the program, so no opt-out event tells rewards: what it holds of someone
-        # outside the program (reward suggestions and votes) is erased directly.
-        rewards = await services.backends.rewards.call("POST", "/api/v1/me/erasure", session.token)
-        if not rewards.ok:
-            reply = rewards
+        # Not in the program, so no opt-out event tells rewards and content: what they hold
+        # of someone outside the program (reward suggestions and votes, onboarding progress
+        # and areas of expertise) is erased directly.
+        rewards, content = await asyncio.gather(
+            services.backends.rewards.call("POST", "/api/v1/me/erasure", session.token),
+            services.backends.content.call("POST", "/api/v1/me/erasure", session.token),
+        )
+        for erased in (rewards, content):
+            if not erased.ok:
+                reply = erased
     if not reply.ok and reply.status not in (403, 404):
         return _confirm(
             request,
