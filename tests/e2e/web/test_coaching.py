@@ -133,6 +133,10 @@ def test_the_path_is_written_followed_and_measured(
         page.goto(f"{web_url}/feed")
         order = page.locator("article.card h2").all_inner_texts()
         assert order.index(f"Notes on {area}") < order.index(office)
+        mine = page.locator("article.card", has_text=f"Notes on {area}")
+        expect(mine.locator(".chip.area")).to_have_text("Your area")
+        expect(page.locator("article.card", has_text=office).locator(".chip.area")).to_have_count(0)
+        _check(page, "feed-with-areas-phone")
 
         # The program team: completion, and the area with people but no content.
         team.goto(f"{web_url}/program/onboarding?lang=en")

@@ -139,7 +139,7 @@ async def test_areas_of_expertise_rank_the_feed_and_show_gaps(hub) -> None:
     assert named.json()["areas"] == ["data science", "ai"]
     assert (await hub.http.get("/api/v1/me/expertise", headers=me)).json() == named.json()
     ranked = (await hub.http.get("/api/v1/feed", headers=me)).json()["items"]
-    assert [i["id"] for i in ranked] == [mine, popular]
+    assert [(i["id"], i["on_my_areas"]) for i in ranked] == [(mine, True), (popular, False)]
     # One item a page: the cursor keeps the same order.
     page = (await hub.http.get("/api/v1/feed?limit=1", headers=me)).json()
     rest = await hub.http.get("/api/v1/feed", headers=me, params={"cursor": page["next_cursor"]})

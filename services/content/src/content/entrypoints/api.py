@@ -127,8 +127,10 @@ class ContentOut(BaseModel):
     comment_by: str | None = None
     published_at: datetime | None = None
     retired_at: datetime | None = None
-    # Feed only: whether the caller already shared this item.
+    # Feed only: whether the caller already shared this item, and whether one of its topics
+    # is among the caller's areas of expertise (such items lead their day).
     shared: bool | None = None
+    on_my_areas: bool | None = None
 
 
 class ContentPage(BaseModel):

@@ -515,19 +515,22 @@ async def employee_feed(
 ) -> tuple[list[dict[str, Any]], feed.Position | None]:
     """A page of the employee's feed and where the next one starts."""
     held = await services.feed.tenant(user.tenant)
+    areas = held.areas_of(user.employee_id)
     try:
         entries, following = held.items.page(
-            viewer_of(user),
-            position,
-            limit,
-            filters,
-            services.clock(),
-            held.areas_of(user.employee_id),
+            viewer_of(user), position, limit, filters, services.clock(), areas
         )
     except feed.NotThisFeed as exc:
         raise invalid(("cursor", "not a cursor of this feed")) from exc
     shared = held.shared_by(user.employee_id)
-    docs = [{**entry.doc, "shared": entry.item_id in shared} for entry in entries]
+    docs = [
+        {
+            **entry.doc,
+            "shared": entry.item_id in shared,
+            "on_my_areas": not entry.areas.isdisjoint(areas),
+        }
+        for entry in entries
+    ]
     return docs, following
 
 
