@@ -137,3 +137,7 @@ def test_a_draft_sent_to_a_buddy_commented_on_then_posted(
             page.select_option("#language-choice", language)
             expect(page.locator("html")).to_have_attribute("lang", language)
             _check(page, f"{name}-{language}")
+    # Back to English: a person's language is kept, and other tests sign the same people in.
+    for page in (buddy, author, team):
+        page.select_option("#language-choice", "en")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
