@@ -30,7 +30,7 @@ def test_an_admin_records_followers_and_the_page_shows_the_growth(
 ) -> None:
     tenant = platform.web_tenant
     # Two advocates tell their audience sizes twice: each is a measurement.
-    for person, sizes in (("e47", (400, 460)), ("e48", (1000, 1040))):
+    for person, sizes in (("e09", (400, 460)), ("e10", (1000, 1040))):
         join(platform, tenant, person)
         for size in sizes:
             reply = httpx.put(
@@ -44,7 +44,7 @@ def test_an_admin_records_followers_and_the_page_shows_the_growth(
     # Three posts between them: 100 new connections, 33.3 per post.
     item = publish(platform, tenant, title="Growth: our engineering blog")
     wait_shareable(platform, tenant, item["id"])
-    for person in ("e47", "e47", "e48"):
+    for person in ("e09", "e09", "e10"):
         shared = httpx.post(
             f"{platform.url('share')}/api/v1/shares",
             json={"content_id": item["id"], "network": "linkedin"},

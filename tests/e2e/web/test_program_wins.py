@@ -137,6 +137,6 @@ def test_a_storyteller_tells_a_drafted_win_and_it_reaches_the_feed(
     # Someone neither on the program team nor a storyteller is told so, in a page.
     other = new_context(browser, "desktop")
     page = other.new_page()
-    sign_in(page, web_url, tenant, "e40", "/program/wins")
+    sign_in(page, web_url, tenant, "e38", "/program/wins")
     expect(page.get_by_role("heading", level=1)).to_contain_text("storytellers tell wins")
     other.close()
