@@ -111,6 +111,11 @@ class Texts:
             return ""
         return dates.format_datetime(value, format=form, locale=self.language)
 
+    def day_and_time(self, value: dt.datetime) -> str:
+        """'Thu, December 3 6:00 PM': a weekday, a day and a time, in the locale."""
+        day = dates.format_skeleton("MMMMEEEEd", value, locale=self.language)
+        return f"{day} {dates.format_time(value, 'short', locale=self.language)}"
+
     def ago(self, value: dt.datetime | None, now: dt.datetime | None = None) -> str:
         """'3 days ago', in the locale."""
         if value is None:

@@ -15,7 +15,7 @@ import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from web.adapters.backends import Backends
+from web.adapters.backends import Backends, Reply
 from web.adapters.sessions import Session, SessionStore
 from web.config import WebSettings
 from web.i18n import LANGUAGES, NATIVE_NAMES, Texts, negotiate
@@ -180,3 +180,13 @@ def redirect(url: str, request: Request | None = None) -> Response:
     if request is not None and request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+async def update_metrics_settings(services: WebServices, session: Session, **changes: Any) -> Reply:
+    """Change some of the program's metrics settings: metrics replaces them as a whole, so
+    the others are read and sent back as they are."""
+    current = await services.backends.metrics.call("GET", "/api/v1/settings", session.token)
+    if not current.ok:
+        return current
+    body = {**(current.data or {}), **changes}
+    return await services.backends.metrics.call("PUT", "/api/v1/settings", session.token, json=body)

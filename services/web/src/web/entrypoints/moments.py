@@ -4,9 +4,8 @@ the tenant's own clicks, reactions, comments and reshares, and the audience's ti
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel import dates
@@ -15,7 +14,15 @@ from fastapi.responses import Response
 
 from web.adapters.sessions import Session
 from web.domain import moments, networks
-from web.entrypoints.common import Form, Language, Services, WebServices, redirect, render
+from web.entrypoints.common import (
+    Form,
+    Language,
+    Services,
+    WebServices,
+    redirect,
+    render,
+    update_metrics_settings,
+)
 from web.entrypoints.program import Admin, Curator
 from web.i18n import Texts
 
@@ -33,12 +40,6 @@ def network_label(texts: Texts, name: str) -> str:
         return texts.gettext("All networks")
     parsed = networks.parse(name)
     return networks.LABELS.get(parsed, name) if parsed else name
-
-
-def _when(texts: Texts, at: datetime) -> str:
-    """'Thu, December 3 6:00 PM', in the locale."""
-    day = dates.format_skeleton("MMMMEEEEd", at, locale=texts.language)
-    return f"{day} {dates.format_time(at, 'short', locale=texts.language)}"
 
 
 async def _page(
@@ -83,7 +84,7 @@ async def _page(
         zone_name=zone_name,
         day_names=day_names,
         short_days=short_days,
-        next_times=[_when(texts, t.astimezone(zone)) for t in shown.next] if shown else [],
+        next_times=[texts.day_and_time(t.astimezone(zone)) for t in shown.next] if shown else [],
         levels=moments.LEVELS,
         zones=zones(),
         zone_value=zone_value if zone_value is not None else (stored_zone or zone_name),
@@ -115,20 +116,14 @@ async def save_zone(
     if raw not in zones():
         error = texts.gettext("Choose a time zone from the list, like Europe/Oslo.")
     else:
-        current = await services.backends.metrics.call("GET", "/api/v1/settings", session.token)
-        if current.ok:
-            body: dict[str, Any] = {**(current.data or {}), "time_zone": raw}
-            saved = await services.backends.metrics.call(
-                "PUT", "/api/v1/settings", session.token, json=body
-            )
-            if saved.ok:
-                return redirect(f"{PATH}?saved=zone#zone", request)
-            current = saved
+        saved = await update_metrics_settings(services, session, time_zone=raw)
+        if saved.ok:
+            return redirect(f"{PATH}?saved=zone#zone", request)
         error = (
             texts.gettext(
                 "It could not be saved right now. Nothing changed: try again in a minute."
             )
-            if current.unavailable
+            if saved.unavailable
             else texts.gettext("Choose a time zone from the list, like Europe/Oslo.")
         )
     return await _page(

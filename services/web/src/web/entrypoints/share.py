@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import dates
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -138,8 +137,7 @@ def suggested_times(texts: Texts, moments: Reply, network: str) -> list[dict[str
             at = datetime.fromisoformat(str(raw)).astimezone(zone)
         except ValueError:
             continue
-        day = dates.format_skeleton("MMMMEEEEd", at, locale=texts.language)
-        label = f"{day} {dates.format_time(at, 'short', locale=texts.language)}"
+        label = texts.day_and_time(at)
         out.append({"value": at.isoformat(), "label": label, "zone": str(zone)})
     return out
 

@@ -23,6 +23,7 @@ from web.entrypoints.common import (
     error_page,
     redirect,
     render,
+    update_metrics_settings,
 )
 from web.entrypoints.program import Admin
 from web.i18n import Texts
@@ -247,14 +248,9 @@ async def appoint(
     elif any(not re.fullmatch(r"[A-Za-z0-9._@:-]{1,200}", n) for n in names):
         error = _("Enter the people's ids, separated by commas, like anna.berg, ola.nordmann.")
     else:
-        current = await services.backends.metrics.call("GET", "/api/v1/settings", session.token)
-        if current.ok:
-            body = {**(current.data or {}), "storytellers": names}
-            saved = await services.backends.metrics.call(
-                "PUT", "/api/v1/settings", session.token, json=body
-            )
-            if saved.ok:
-                return redirect(f"{PATH}?done=storytellers#appoint", request)
+        saved = await update_metrics_settings(services, session, storytellers=names)
+        if saved.ok:
+            return redirect(f"{PATH}?done=storytellers#appoint", request)
         error = _("It could not be saved right now. Nothing changed: try again in a minute.")
     return await _page(
         request,
