@@ -5,20 +5,18 @@ pages pass axe."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from playwright.sync_api import Browser, expect
 from web_support import (
     axe_violations,
     join,
     new_context,
+    produce,
     publish,
     screenshot,
     sign_in,
@@ -26,7 +24,7 @@ from web_support import (
 )
 
 from contracts import EngagementObserved, EngagementObservedData
-from support import KAFKA, ref, token
+from support import ref, token
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -52,29 +50,6 @@ def _engagements(tenant: str, day: date, hour: int, network: str, n: int) -> lis
         )
         for _ in range(n)
     ]
-
-
-def _publish(events: list[Any]) -> None:
-    """From a thread of its own: the browser's event loop is this thread's."""
-
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
-        await producer.start()
-        try:
-            sent = [
-                await producer.send(
-                    event.topic, event.to_json(), key=event.partition_key().encode()
-                )
-                for event in events
-            ]
-            for future in sent:
-                await future
-        finally:
-            await producer.stop()
-
-    thread = threading.Thread(target=lambda: asyncio.run(send()))
-    thread.start()
-    thread.join(60)
 
 
 def test_the_program_team_sees_when_its_audience_engages(
@@ -113,7 +88,7 @@ def test_the_program_team_sees_when_its_audience_engages(
             n = n if weekday < 5 else n * 2 // 5
             n = {(1, 7): 45, (3, 18): 44}.get((weekday, hour), n)
             events += _engagements(tenant, day, hour, "linkedin", n)
-    _publish(events + _engagements(tenant, thursday, 12, "x", 3))
+    produce(events + _engagements(tenant, thursday, 12, "x", 3))
     best = page.locator(".best-hours li")
     for _ in range(60):
         page.goto(f"{web_url}/program/analytics/moments?network=linkedin")

@@ -4,14 +4,11 @@ appears in an employee's feed; the page passes axe."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from playwright.sync_api import Browser, expect
-from web_support import axe_violations, new_context, screenshot, sign_in
+from web_support import axe_violations, new_context, produce, screenshot, sign_in
 
 from contracts import (
     ContentPublished,
@@ -19,24 +16,7 @@ from contracts import (
     EngagementObserved,
     EngagementObservedData,
 )
-from support import KAFKA, ref
-
-
-def _publish(events: list[Any]) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
-        await producer.start()
-        try:
-            for event in events:
-                await producer.send_and_wait(
-                    event.topic, event.to_json(), key=event.partition_key().encode()
-                )
-        finally:
-            await producer.stop()
-
-    thread = threading.Thread(target=lambda: asyncio.run(send()))
-    thread.start()
-    thread.join(60)
+from support import ref
 
 
 def _applications(tenant: str, job: str, title: str, n: int) -> list[Any]:
@@ -77,7 +57,7 @@ def test_a_storyteller_tells_a_drafted_win_and_it_reaches_the_feed(
     tenant = platform.web_tenant
     job = ref("job")
     title = f"Data engineer {job[-6:]}"
-    _publish(_applications(tenant, job, title, 3))
+    produce(_applications(tenant, job, title, 3))
 
     # The admin appoints the storyteller.
     admin = new_context(browser, "desktop")

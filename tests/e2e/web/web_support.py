@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -12,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from support import REPO, ref, token
+from support import KAFKA, REPO, ref, token
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CHORUS_ARTIFACTS", REPO / ".cache" / "artifacts"))
@@ -157,3 +159,27 @@ def screenshot(page: Page, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def produce(events: list[Any]) -> None:
+    """Publish contract events to Kafka, from a thread of its own: the browser's event
+    loop is this thread's."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            sent = [
+                await producer.send(
+                    event.topic, event.to_json(), key=event.partition_key().encode()
+                )
+                for event in events
+            ]
+            for future in sent:
+                await future
+        finally:
+            await producer.stop()
+
+    thread = threading.Thread(target=lambda: asyncio.run(send()))
+    thread.start()
+    thread.join(60)
