@@ -218,6 +218,19 @@ class PostSharedData(EventData):
     text_edited: bool | None = Field(
         default=None, description="whether the sharer changed that variant; null when not known"
     )
+    by_leader: bool = Field(
+        default=False,
+        description="whether the sharer was in the tenant's leaders' group when they shared "
+        "(the share service's setting)",
+    )
+    post_url: HttpUrl | None = Field(
+        default=None,
+        description="a leader's own post: its link as they shared it, without tracking, for "
+        "colleagues to react on and reshare; null otherwise",
+    )
+    post_title: Annotated[str, Field(max_length=300)] | None = Field(
+        default=None, description="a leader's own post: its title; null otherwise"
+    )
 
 
 class PostShared(CloudEvent[PostSharedData]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -21,3 +22,9 @@ def cannot_share_as(
 def audience_size(advocate: dict[str, Any] | None, network: str) -> int:
     networks: dict[str, Any] = (advocate or {}).get("networks") or {}
     return int((networks.get(network) or {}).get("audience_size", 0))
+
+
+def is_leader(groups: Iterable[str], leaders_group: str | None) -> bool:
+    """Whether someone counts as one of the tenant's leaders: a member of the group the
+    program team named (the one place this is decided; events carry the answer)."""
+    return bool(leaders_group) and leaders_group in set(groups)

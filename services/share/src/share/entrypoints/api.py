@@ -15,6 +15,7 @@ from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from contracts import EngagementKind, EngagementSource, Network, ShareMethod
 from share.adapters.networks import Credentials
+from share.domain.advocates import is_leader
 from share.domain.clicks import advocate_cookie
 from share.domain.links import share_intent, short_link
 from share.domain.signatures import signature_problem
@@ -57,6 +58,11 @@ class AdvocateOut(BaseModel):
     guidelines_version: int | None
     opted_out_at: datetime | None = None
     networks: dict[str, NetworkOut]
+    leader: bool = Field(
+        False,
+        description="in the tenant's leaders' group: colleagues are shown the own posts "
+        "this person shares",
+    )
 
 
 def _advocate_out(doc: dict[str, Any]) -> AdvocateOut:
@@ -109,7 +115,10 @@ async def me(user: CurrentUser, services: Services) -> AdvocateOut:
     doc = await services.repo.advocate(user.tenant, user.employee_id)
     if doc is None:
         raise Problem(404, "Not found", "you have not joined the advocacy program")
-    return _advocate_out(doc)
+    settings = await services.repo.settings(user.tenant)
+    out = _advocate_out(doc)
+    out.leader = is_leader(user.groups, settings.get("leaders_group"))
+    return out
 
 
 @advocates.put("/me/networks/{network}", response_model=AdvocateOut)
@@ -216,6 +225,7 @@ class ShareOut(BaseModel):
     engagement: dict[str, int] = Field(default_factory=dict)
     text_variant: int | None = None
     text_edited: bool | None = Field(None, description="whether the variant's text was changed")
+    by_leader: bool = Field(False, description="shared by one of the tenant's leaders")
 
 
 def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
@@ -245,6 +255,7 @@ def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
         engagement={k: int(v) for k, v in (doc.get("engagement") or {}).items()},
         text_variant=doc.get("text_variant"),
         text_edited=doc.get("text_edited"),
+        by_leader=bool(doc.get("by_leader")),
     )
 
 
@@ -333,6 +344,29 @@ async def put_settings(body: SharingSettings, user: Admin, services: Services) -
     """Change the tenant's sharing settings."""
     doc = await services.repo.save_settings(user.tenant, body.model_dump())
     return SharingSettings(daily_share_cap=doc["daily_share_cap"])
+
+
+class LeadersSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    leaders_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:@/-]{1,200}$")] | None = Field(
+        description="the directory group whose members are the program's leaders: their own "
+        "posts are shown to colleagues, and their shares say so; null for none"
+    )
+
+
+@settings.get("/leaders", response_model=LeadersSettings)
+async def get_leaders(user: Curator, services: Services) -> LeadersSettings:
+    """Which group the tenant's leaders are (the program team reads it for its figures)."""
+    doc = await services.repo.settings(user.tenant)
+    return LeadersSettings(leaders_group=doc.get("leaders_group"))
+
+
+@settings.put("/leaders", response_model=LeadersSettings)
+async def put_leaders(body: LeadersSettings, user: Admin, services: Services) -> LeadersSettings:
+    """Name the leaders' group, or none; shares from then on are stamped by it."""
+    doc = await services.repo.save_settings(user.tenant, body.model_dump())
+    return LeadersSettings(leaders_group=doc.get("leaders_group"))
 
 
 # -- engagement webhooks --------------------------------------------------------------

@@ -50,7 +50,7 @@ from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
 from share.domain import variants
-from share.domain.advocates import audience_size, cannot_share_as
+from share.domain.advocates import audience_size, cannot_share_as, is_leader
 from share.domain.clicks import UNIQUE_WINDOW, DailySalts
 from share.domain.engagements import engagement_on_share
 from share.domain.links import (
@@ -414,11 +414,10 @@ def _content_problem(refusal: Refusal) -> Problem:
     return Problem(_REFUSAL_STATUS[refusal.kind], "Cannot share", refusal.reason)
 
 
-async def _daily_slot(services: Services, user: Principal, day: datetime) -> str:
-    cap = int(
-        (await services.repo.settings(user.tenant)).get("daily_share_cap")
-        or services.default_daily_cap
-    )
+async def _daily_slot(
+    services: Services, user: Principal, day: datetime, settings: Mapping[str, Any]
+) -> str:
+    cap = int(settings.get("daily_share_cap") or services.default_daily_cap)
     key = f"{user.tenant}:{user.employee_id}:{day.date().isoformat()}"
     if not await services.repo.take_daily_slot(key, cap, day):
         raise Problem(
@@ -454,6 +453,9 @@ def _posted_event(doc: dict[str, Any], public_base_url: str) -> PostShared:
             content_topics=doc.get("content_topics") or [],
             text_variant=doc.get("text_variant"),
             text_edited=doc.get("text_edited"),
+            by_leader=bool(doc.get("by_leader")),
+            post_url=doc.get("post_url"),
+            post_title=doc.get("post_title"),
         ),
     )
 
@@ -512,7 +514,8 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
             errors=[{"field": "scheduled_at", "message": "must be in the future"}],
         )
 
-    slot = await _daily_slot(services, user, request.scheduled_at or now)
+    settings = await services.repo.settings(user.tenant)
+    slot = await _daily_slot(services, user, request.scheduled_at or now, settings)
     share_id = new_id()
     campaign = campaign_of(content.get("campaign_id") if content else None, request.content_id)
     doc: dict[str, Any] = {
@@ -541,6 +544,11 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
         "method": method.value,
         "created_at": now,
     }
+    if is_leader(user.groups, settings.get("leaders_group")):
+        doc["by_leader"] = True
+        if content is None:
+            # Colleagues are shown a leader's own post, to react on and reshare.
+            doc.update(post_url=destination, post_title=title[:300] or None)
     if content is not None and request.text_variant is not None:
         doc["text_variant"] = request.text_variant
         doc["text_edited"] = variants.edited(wordings[request.text_variant], text)
