@@ -557,8 +557,41 @@ async def on_wins_told(services: Services, batch: list[Consumed[WinTold]]) -> No
             continue  # told before: the item is there
 
 
+# The topic a leader's own post carries in the feed, where colleagues react and reshare.
+LEADERS_TOPIC = "leaders"
+
+
+async def _leaders_posts(services: Services, batch: list[Consumed[PostShared]]) -> None:
+    """A leader's own post, shared through Chorus, is shown to every colleague, once per
+    post however many networks it went to (the share service says who is a leader)."""
+    for item in batch:
+        event, data = item.event, item.event.data
+        if not data.by_leader or data.post_url is None or data.content_id is not None:
+            continue
+        url = str(data.post_url)
+        if await services.repo.find_one({"tenant": event.tenantid, "leader_post": url}):
+            continue
+        leader = Principal(
+            employee_id=data.employee_id, tenant=event.tenantid, roles=frozenset({"curator"})
+        )
+        fields = {
+            "title": data.post_title or url,
+            "url": url,
+            "kind": "article",
+            "topics": [LEADERS_TOPIC],
+            "leader_post": url,
+        }
+        shared = int(data.shared_at.timestamp() * 1000)
+        content_id = f"{shared:012x}{derived_event_id('leader-post', event.tenantid, url)[:12]}"
+        try:
+            await create_content(services, leader, fields, content_id=content_id)
+        except DuplicateKeyError:
+            continue  # shown before
+
+
 async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) -> None:
     """Learn popularity and who shared what; redelivered events count nothing twice."""
+    await _leaders_posts(services, batch)
     # Only shares of this tenant's own items count: a content id quoted under another
     # tenant, or one this hub never had, changes nothing (and costs no writes).
     known = await services.repo.existing(
