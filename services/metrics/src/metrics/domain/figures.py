@@ -23,6 +23,8 @@ FORMULAS = {
     "participation_of_employees": "active_advocates / employees",
     "shares_per_active_advocate": "shares / active_advocates",
     "conversion_rate": "conversions / unique_clicks",
+    "leader_participation": "leaders_active / leaders_enrolled, the leaders being the members "
+    "of the group the share service names (leaders_group)",
 }
 
 
@@ -62,6 +64,16 @@ def derive(
         out["employees"] = employees
         out["participation_of_employees"] = _ratio(active_advocates, employees)
     return out
+
+
+def leaders(active: set[str], members: set[str], enrolled: int) -> dict[str, Any]:
+    """How many of the leaders took part: those of them who shared, of those enrolled."""
+    taking_part = len(active & members)
+    return {
+        "leaders_active": taking_part,
+        "leaders_enrolled": enrolled,
+        "leader_participation": _ratio(taking_part, enrolled),
+    }
 
 
 def change(current: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, float | None]:

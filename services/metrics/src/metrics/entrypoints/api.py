@@ -89,6 +89,15 @@ async def _slice(
     campaign: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     content: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     kind: ContentKind | None = None,
+    leaders_group: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="the leaders' group (the share service's setting): adds their "
+            "participation to the figures",
+        ),
+    ] = None,
 ) -> Slice:
     first, last = handlers.default_period(services.today(), start, end)
     if last < first:
@@ -103,6 +112,7 @@ async def _slice(
         campaign,
         content,
         kind.value if kind else None,
+        leaders_group,
     )
 
 

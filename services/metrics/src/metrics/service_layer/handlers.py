@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -213,9 +213,11 @@ class Slice:
     campaign: str | None = None
     content: str | None = None
     kind: str | None = None
+    # The leaders' group, as the share service names it: their participation is a figure.
+    leaders: str | None = None
 
     def shifted(self, start: date, end: date) -> Slice:
-        return Slice(start, end, self.group, self.network, self.campaign, self.content, self.kind)
+        return replace(self, start=start, end=end)
 
     def label(self) -> dict[str, Any]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
@@ -345,6 +347,14 @@ class Figures:
         out["earned_media_value"] = fig.earned_media_value(await self.prices(), by_network, totals)[
             "value"
         ]
+        if where.leaders is not None:
+            leaders = set(people.members(where.leaders))
+            enrolled = sum(
+                people.advocates[a].enrolled_on(where.end)
+                for a in leaders
+                if where.group is None or where.group in people.advocates[a].groups
+            )
+            out.update(fig.leaders(active, leaders, enrolled))
         pages, audiences = await self.histories()
         members = set(people.members(where.group)) if where.group is not None else None
         out.update(
