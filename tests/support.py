@@ -36,8 +36,9 @@ def ref(prefix: str = "t") -> str:
 
 
 def web_people(tenant: str) -> list[dict[str, Any]]:
-    """The development sign-in's people in the tests: an admin, a curator, and employees
-    e01..e60 in four teams and two locations, so each test can sign in as its own person."""
+    """The development sign-in's people in the tests: an admin, a curator, a leader, and
+    employees e01..e60 in four teams and two locations, so each test can sign in as its own
+    person."""
     people: list[dict[str, Any]] = [
         {"id": "admin", "name": "Astrid Admin", "tenant": tenant, "roles": ["employee", "admin"]},
         {
@@ -46,6 +47,15 @@ def web_people(tenant: str) -> list[dict[str, Any]]:
             "tenant": tenant,
             "roles": ["employee", "curator"],
             "groups": ["communications"],
+        },
+        # The only member of the leaders' group the leaders' test names.
+        {
+            "id": "leader",
+            "name": "Lena Leader",
+            "tenant": tenant,
+            "roles": ["employee"],
+            "groups": ["leadership"],
+            "location": "Oslo",
         },
     ]
     for n in range(1, 61):

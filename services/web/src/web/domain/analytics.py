@@ -19,6 +19,7 @@ PRESET_DAYS = {"7d": 7, "30d": 30, "90d": 90}
 NETWORKS = ("linkedin", "x", "facebook", "xing", "instagram", "whatsapp", "email")
 KINDS = ("article", "internal", "job", "event")
 # The headline figures, in the order the page shows them.
+LEADERS = "leader_participation"
 HEADLINE = (
     "active_advocates",
     "shares",
@@ -147,7 +148,9 @@ def headlines(compared: Mapping[str, Any], emv: float | None = None) -> list[Hea
     previous = compared.get("previous") or {}
     change = compared.get("change") or {}
     out = []
-    for name in HEADLINE:
+    # Leaders' participation, when the program named its leaders' group.
+    shown = HEADLINE + ((LEADERS,) if LEADERS in current else ())
+    for name in shown:
         value = current.get(name)
         if name == "earned_media_value" and emv is not None:
             value = emv

@@ -43,6 +43,7 @@ def figure_labels(texts: Texts) -> dict[str, str]:
         "engagements": _("Engagement"),
         "earned_media_value": _("Earned media value"),
         "conversions": _("Job applications"),
+        "leader_participation": _("Leaders taking part"),
     }
 
 
@@ -64,6 +65,11 @@ def figure_hows(texts: Texts) -> dict[str, str]:
             "from the program's price table."
         ),
         "conversions": _("Applications that came through a tracked link."),
+        "leader_participation": _(
+            "Of the enrolled members of the leaders' group, those who shared at least once in "
+            "the period. Candidates judge us by our leaders' posts, and employees join when "
+            "leaders do."
+        ),
     }
 
 
@@ -84,6 +90,8 @@ def value_text(texts: Texts, name: str, value: float | None, currency: str = "")
         return "\u2013"
     if name == "earned_media_value":
         return f"{texts.number(round(value, 2))} {currency}".strip()
+    if name == analytics.LEADERS:
+        return texts.percent(value)
     return texts.number(value)
 
 
@@ -94,12 +102,20 @@ def _get(services: WebServices, session: Session, path: str, **params: Any) -> A
     return services.backends.metrics.call("GET", path, session.token, params=params)
 
 
+async def leaders_group(services: WebServices, session: Session) -> dict[str, str]:
+    """The leaders' group as metrics is asked for it: the share service names it."""
+    reply = await services.backends.share.call("GET", "/api/v1/settings/leaders", session.token)
+    group = (reply.data or {}).get("leaders_group") if reply.ok else None
+    return {"leaders_group": str(group)} if group else {}
+
+
 async def _headline(
     services: WebServices, session: Session, texts: Texts, view: analytics.View
 ) -> dict[str, Any]:
     """The live region's context: the figures beside the previous period, and EMV."""
+    leaders = await leaders_group(services, session)
     compared, emv = await asyncio.gather(
-        _get(services, session, "/api/v1/figures", **view.params()),
+        _get(services, session, "/api/v1/figures", **view.params(), **leaders),
         _get(services, session, "/api/v1/emv", **view.params()),
     )
     return headline_context(texts, view, compared, emv)
@@ -139,6 +155,8 @@ def headline_context(
         "figures": figures,
         "participation": participation,
         "enrolled": figures.get("enrolled_advocates"),
+        "leaders_active": figures.get("leaders_active"),
+        "leaders_enrolled": figures.get("leaders_enrolled"),
         "formulas": formulas,
         "emv": money,
         "currency": currency,
@@ -445,7 +463,8 @@ async def report_context(
 ) -> dict[str, Any]:
     """What the report shows, on the page and in the PDF alike."""
     _ = texts.gettext
-    reply = await _get(services, session, "/api/v1/report", **view.params())
+    leaders = await leaders_group(services, session)
+    reply = await _get(services, session, "/api/v1/report", **view.params(), **leaders)
     data = reply.data or {} if reply.ok else {}
     emv = data.get("earned_media_value") or {}
     live = headline_context(

@@ -129,6 +129,7 @@ def _own_post(
         ],
         chosen=chosen.value,
         limit=LIMITS[chosen],
+        leader=bool((advocate.data or {}).get("leader")) if advocate.ok else False,
         values={k: str(values.get(k, "")) for k in ("url", "title", "text", "draft_id")},
         errors=errors,
     )

@@ -17,6 +17,7 @@ from web.entrypoints import (
     program_admin,
     program_buddies,
     program_content,
+    program_leaders,
     rewards,
     share,
     wins,
@@ -35,4 +36,4 @@ routers += [growth.router]
 routers += [wins.router]
 routers += [program_admin.router]
 routers += [coaching.router]
-routers += [program_buddies.router]
+routers += [program_buddies.router, program_leaders.router]
