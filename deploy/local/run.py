@@ -509,13 +509,42 @@ def applications(job: str, now: datetime) -> list[Any]:
     ]
 
 
+# Alice leads People; the leaders' group is hers, and she shared a post of her own.
+LEADERS_GROUP = "leadership"
+LEADER_POST = {
+    "network": "linkedin",
+    "url": "https://www.linkedin.com/posts/alice-andersson_hiring-teams-activity-7263",
+    "title": "Five years of hiring here: what I got wrong, and what our teams taught me",
+    "text": "I have hired for five years here. Here is what I got wrong at first, and what "
+    "our teams taught me about finding people who stay.",
+}
+
+
+def load_leaders(version: int) -> None:
+    """Name the leaders' group and have a leader share a post of her own, which every
+    colleague then sees in the feed; again changes nothing."""
+    url = f"http://127.0.0.1:{SERVICES['share']}/api/v1"
+    alice = {"Authorization": f"Bearer {token('alice')}"}
+    body = {"leaders_group": LEADERS_GROUP}
+    httpx.put(f"{url}/settings/leaders", json=body, headers=alice, timeout=10).raise_for_status()
+    acknowledgement = f"http://127.0.0.1:{SERVICES['content']}/api/v1/guidelines/{version}"
+    httpx.post(f"{acknowledgement}/acknowledgements", headers=alice, timeout=10)
+    httpx.post(f"{url}/advocates/me", json={"accept": True}, headers=alice, timeout=10)
+    mine = httpx.get(f"{url}/shares", params={"employee_id": "alice"}, headers=alice, timeout=10)
+    mine.raise_for_status()
+    if not any(s["content_id"] is None and s["by_leader"] for s in mine.json()["items"]):
+        posted = httpx.post(f"{url}/shares", json=LEADER_POST, headers=alice, timeout=10)
+        posted.raise_for_status()
+
+
 def load_demo() -> None:
     """Publish the demo content, have two employees share the job post, have them
-    suggest rewards and vote, and make two of them buddies."""
+    suggest rewards and vote, make two of them buddies, and have a leader share her own post."""
     version = load_program()
     load_reward_suggestions()
     load_coaching()
     load_buddies()
+    load_leaders(version)
     content_url = f"http://127.0.0.1:{SERVICES['content']}/api/v1/content"
     curator = {"Authorization": f"Bearer {token('bob')}"}
     existing = httpx.get(content_url, headers=curator, timeout=10).json()["items"]

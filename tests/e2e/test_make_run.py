@@ -107,6 +107,22 @@ def _demo_onboarding_is_there() -> None:
     assert {a["area"] for a in areas if a["uncovered"]} >= {"kubernetes", "data science"}, areas
 
 
+def _demo_leader_post_is_there() -> None:
+    """The leaders' group is named, and a leader's own post is in a colleague's feed."""
+    share = "http://127.0.0.1:8082/api/v1"
+    bob = token("demo", "bob", roles=("curator",))
+    named = httpx.get(f"{share}/settings/leaders", headers=bob, timeout=10).json()
+    assert named == {"leaders_group": "leadership"}, named
+    carol = token("demo", "carol", groups=("sales",))
+    deadline = time.monotonic() + 30
+    while True:
+        feed = httpx.get("http://127.0.0.1:8081/api/v1/feed", headers=carol, timeout=10).json()
+        if any("leaders" in (item.get("topics") or []) for item in feed["items"]):
+            return
+        assert time.monotonic() < deadline, feed
+        time.sleep(0.5)
+
+
 @pytest.mark.infra
 def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
     env = {
@@ -158,6 +174,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         assert missing.status_code == 404 and "Link not found" in missing.text
         _demo_history_is_there()
         _demo_onboarding_is_there()
+        _demo_leader_post_is_there()
 
         services = _children(run.pid)
         infra = _ours(_processes())
