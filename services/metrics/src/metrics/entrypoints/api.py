@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -20,6 +19,7 @@ from chassis.ids import decode_cursor, encode_cursor
 from contracts import ContentKind, Network
 from metrics.domain import growth
 from metrics.domain import moments as mom
+from metrics.domain.cells import cell
 from metrics.domain.facts import COUNTERS
 from metrics.domain.figures import derive
 from metrics.service_layer import handlers
@@ -554,15 +554,10 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         columns.extend(name for name in row if name not in columns)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([cell(name) for name in columns])
     for row in rows:
-        writer.writerow(
-            {
-                k: json.dumps(v) if isinstance(v, dict | list) else "" if v is None else v
-                for k, v in row.items()
-            }
-        )
+        writer.writerow([cell(row.get(name)) for name in columns])
     return out.getvalue()
 
 
