@@ -110,3 +110,52 @@ async def test_employees_cannot_use_curator_endpoints(hub, item_id) -> None:
     assert transition.status_code == 403
     edit = await hub.http.patch(f"/api/v1/content/{item_id}", headers=me, json={"title": "x"})
     assert edit.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("field", "given"),
+    [
+        ("suggested_texts", {"suggested_texts": {"linkedin": "Come and see"}}),
+        (
+            "text_variants",
+            {
+                "suggested_texts": {"linkedin": "Come and see"},
+                "text_variants": {"linkedin": ["Have a look"]},
+            },
+        ),
+        ("audience", {"audience": {"groups": ["sales"]}}),
+    ],
+)
+async def test_null_empties_texts_variants_and_audience(hub, field, given) -> None:
+    # PATCH's `null` removes an optional field; these three are then empty.
+    created = await hub.http.post("/api/v1/content", headers=curator(TENANT), json=article(**given))
+    assert created.status_code == 201, created.text
+    item = created.json()
+    assert any(item[field].values())
+    response = await hub.http.patch(
+        f"/api/v1/content/{item['id']}", headers=curator(TENANT), json={field: None}
+    )
+    assert response.status_code == 200, response.text
+    read = await hub.http.get(f"/api/v1/content/{item['id']}", headers=curator(TENANT))
+    assert not any(read.json()[field].values())
+    if field == "text_variants":
+        assert read.json()["suggested_texts"] == item["suggested_texts"]
+
+
+async def test_null_texts_while_variants_remain_is_a_422_naming_them(hub) -> None:
+    created = await hub.http.post(
+        "/api/v1/content",
+        headers=curator(TENANT),
+        json=article(
+            suggested_texts={"linkedin": "Come and see"},
+            text_variants={"linkedin": ["Have a look"]},
+        ),
+    )
+    response = await hub.http.patch(
+        f"/api/v1/content/{created.json()['id']}",
+        headers=curator(TENANT),
+        json={"suggested_texts": None},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["text_variants.linkedin"]

@@ -353,7 +353,6 @@ async def update_content(
     if status in (model.Status.EXPIRED, model.Status.ARCHIVED):
         raise Problem(409, "Conflict", f"an item that is {status.value} is no longer edited")
     merged = {k: v for k, v in {**before, **changes}.items() if v is not None}
-    removed = [k for k, v in changes.items() if v is None and k in before]
     changed = sorted(k for k in changes if before.get(k) != merged.get(k))
     if not changed:
         return before
@@ -362,6 +361,9 @@ async def update_content(
         raise invalid(("publish_at", f"an item that is {status.value} keeps its publish time"))
     after = await _validated(services, user.tenant, merged)
     after.update(rev=before["rev"] + 1, updated_at=services.clock())
+    # A removed field that validation gives an empty value (texts, audience) is set to it;
+    # unsetting it as well would update one path twice, which MongoDB refuses.
+    removed = [k for k, v in changes.items() if v is None and k in before and k not in after]
     if "publish_at" in changed:
         after["publish_day"] = feed.publish_day(after.get("publish_at") or services.clock())
     events: list[AnyEvent] = []
