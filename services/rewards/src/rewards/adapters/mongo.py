@@ -18,7 +18,10 @@
   inserts it first decides, every other writer reads it.
 - `month_badges`: one per employee and month won (keyed by the badge's award id),
   carrying its BadgeEarned (outbox).
-- `tenants`: rule versions, challenges and leaderboard settings per tenant.
+- `tenants`: rule versions and leaderboard settings per tenant (and the challenges created
+  before they had a collection of their own; still read from there, never added to).
+- `challenges`: one per challenge (`<tenant>:<challenge>`): creating one is an insert, so
+  of two requests creating the same id only one gets in, however close together.
 - `catalog`: reward items with their price and stock.
 - `fulfilments`: one per redemption handed over (`<tenant>:<redemption>`), inserted once.
 - `suggestions`: rewards employees suggest (`<tenant>:<suggestion>`), with their status.
@@ -62,6 +65,7 @@ class RewardsRepository:
         self.ledger = db["ledger"]
         self.activities = db["activities"]
         self.tenants = db["tenants"]
+        self.challenges = db["challenges"]
         self.catalog = db["catalog"]
         self.profiles = db["profiles"]
         self.spends = db["spends"]
@@ -82,6 +86,7 @@ class RewardsRepository:
         await self.activities.create_index([("tenant", ASCENDING), ("at", ASCENDING)])
         await self.standings.create_index([("tenant", ASCENDING)])
         await self.catalog.create_index([("tenant", ASCENDING)])
+        await self.challenges.create_index([("tenant", ASCENDING)])
         await self.spends.create_index([("owner", ASCENDING), ("seq", DESCENDING)])
         await self.units.create_index([("owner", ASCENDING), ("seq", DESCENDING)])
         await self.clawbacks.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
@@ -256,7 +261,21 @@ class RewardsRepository:
     # -- tenants -----------------------------------------------------------------------
 
     async def tenant(self, tenant: str) -> dict[str, Any]:
-        return await self.tenants.find_one({"_id": tenant}) or {"_id": tenant}
+        """The tenant's settings, with every challenge: those kept in the tenant's
+        document first (the way they were stored before), then the others as created."""
+        found, created = await asyncio.gather(
+            self.tenants.find_one({"_id": tenant}), self._challenges_of(tenant)
+        )
+        doc = found or {"_id": tenant}
+        if created:
+            kept = doc.get("challenges") or []
+            known = {c["challenge_id"] for c in kept}
+            doc["challenges"] = [*kept, *(c for c in created if c["challenge_id"] not in known)]
+        return doc
+
+    async def _challenges_of(self, tenant: str) -> list[dict[str, Any]]:
+        cursor = self.challenges.find({"tenant": tenant}, {"_id": 0, "tenant": 0})
+        return [doc async for doc in cursor.sort([("created_at", ASCENDING), ("_id", ASCENDING)])]
 
     async def add_rule_version(self, tenant: str, expected: int, version: dict[str, Any]) -> bool:
         """Append a rule version if the tenant still has `expected` versions."""
@@ -276,10 +295,18 @@ class RewardsRepository:
     async def set_tenant(self, tenant: str, fields: dict[str, Any]) -> None:
         await self.tenants.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
 
-    async def add_challenge(self, tenant: str, challenge: dict[str, Any]) -> None:
-        await self.tenants.update_one(
-            {"_id": tenant}, {"$push": {"challenges": challenge}}, upsert=True
-        )
+    async def add_challenge(self, tenant: str, challenge: dict[str, Any]) -> bool:
+        """Store a new challenge; False when the tenant has one of that id already.
+
+        An insert keyed by the id, not a check and then a write: the MongoDB-wire server we
+        test with runs a conditional update as a read and a write that concurrent requests
+        interleave, while an insert with a taken `_id` always fails."""
+        doc = {**challenge, "_id": f"{tenant}:{challenge['challenge_id']}", "tenant": tenant}
+        try:
+            await self.challenges.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
 
     # -- catalog and redemptions -------------------------------------------------------
 

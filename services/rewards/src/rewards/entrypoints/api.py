@@ -529,14 +529,11 @@ class ChallengeIn(BaseModel):
 
 @admin.post("/challenges", status_code=201)
 async def add_challenge(body: ChallengeIn, user: Admin, app: App) -> dict[str, Any]:
-    """Start a time-boxed challenge, e.g. share 3 job posts this month."""
-    config = await app.services.repo.tenant(user.tenant)
-    if any(c["challenge_id"] == body.challenge_id for c in config.get("challenges", [])):
-        raise Problem(409, "Conflict", f"challenge_id: {body.challenge_id} exists")
+    """Start a time-boxed challenge, e.g. share 3 job posts this month; 409 if its id is taken."""
     doc = body.model_dump(mode="python")
     doc["action"] = body.action.value
     doc["created_at"] = datetime.now(UTC)
-    await app.services.repo.add_challenge(user.tenant, doc)
+    await handlers.add_challenge(app.services, user.tenant, doc)
     return doc
 
 

@@ -684,6 +684,17 @@ async def my_rewards(
     )
 
 
+async def add_challenge(services: Services, tenant: str, challenge: dict[str, Any]) -> None:
+    """Start a challenge; 409 naming the id when the tenant has one of that id already."""
+    taken = Problem(409, "Conflict", f"challenge_id: {challenge['challenge_id']} exists")
+    known = (await services.repo.tenant(tenant)).get("challenges", [])
+    if any(c["challenge_id"] == challenge["challenge_id"] for c in known):
+        raise taken
+    # The check above only answers early; the insert decides between concurrent requests.
+    if not await services.repo.add_challenge(tenant, challenge):
+        raise taken
+
+
 async def save_item(services: Services, tenant: str, item_id: str, fields: dict[str, Any]) -> None:
     """Stock is what is left to sell now: on top of the units already sold."""
     head = await services.repo.chain_head("units", f"{tenant}:{item_id}")
