@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
+import jwt
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
@@ -29,6 +31,15 @@ def _app() -> FastAPI:
     @app.post("/things")
     def create(body: Body, user: CurrentUser) -> dict[str, str]:
         return {"tenant": user.tenant, "by": user.employee_id}
+
+    @app.get("/me")
+    def me(user: CurrentUser) -> dict[str, Any]:
+        return {
+            "groups": sorted(user.groups),
+            "roles": sorted(user.roles),
+            "location": user.location,
+            "languages": list(user.languages),
+        }
 
     @app.get("/admin")
     def admin(user: Annotated[Principal, Depends(require_roles("admin"))]) -> dict[str, str]:
@@ -90,6 +101,66 @@ def test_unknown_route_and_unexpected_errors_are_problems(client: TestClient) ->
     boom = client.get("/boom")
     assert boom.status_code == 500
     assert "secret internals" not in boom.text
+
+
+def _claims(**claims: Any) -> dict[str, str]:
+    """A token of `claims` over a valid subject, tenant and lifetime; `...` leaves one out."""
+    now = int(time.time())
+    every = {"sub": "e1", "tenant": "acme", "roles": ["employee"], "iat": now, "exp": now + 60}
+    every.update(claims)
+    body = {k: v for k, v in every.items() if v is not ...}
+    return {"Authorization": "Bearer " + jwt.encode(body, SECRET, algorithm="HS256")}
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("groups", "sales"),
+        ("groups", {"sales": True}),
+        ("groups", 7),
+        ("groups", ["sales", 7]),
+        ("roles", "admin"),
+        ("roles", ["admin", None]),
+        ("roles", {"admin": 1}),
+        ("languages", "en"),
+        ("languages", ["en", 1]),
+        ("location", 5),
+        ("location", ["oslo"]),
+        ("tenant", ...),
+        ("tenant", 5),
+        ("tenant", ""),
+        ("tenant", ["acme"]),
+        ("sub", 5),
+        ("sub", ""),
+    ],
+)
+def test_a_claim_of_the_wrong_type_is_a_401_problem_naming_it(
+    client: TestClient, claim: str, value: Any
+) -> None:
+    response = client.get("/me", headers=_claims(**{claim: value}))
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+    # Our words, naming the claim; nothing from the JWT library.
+    assert response.json()["detail"].startswith(f"claim '{claim}' ")
+
+
+def test_claims_of_the_right_type_are_read_whole(client: TestClient) -> None:
+    headers = _claims(groups=["sales", "s"], location="oslo", languages=["nb", "en"])
+    assert client.get("/me", headers=headers).json() == {
+        "groups": ["s", "sales"],
+        "roles": ["employee"],
+        "location": "oslo",
+        "languages": ["nb", "en"],
+    }
+    # Optional claims may be absent or null; roles too (the caller then has none).
+    bare = _claims(roles=None, groups=None, location=None, languages=None)
+    assert client.get("/me", headers=bare).json() == {
+        "groups": [],
+        "roles": [],
+        "location": None,
+        "languages": [],
+    }
 
 
 class _Settings(ServiceSettings):

@@ -49,28 +49,52 @@ class TokenVerifier:
                 key,
                 algorithms=algorithms,
                 audience=self._audience,
-                options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+                # The subject's type is checked below, in our own words like every claim's.
+                options={
+                    "require": ["sub", "exp"],
+                    "verify_aud": self._audience is not None,
+                    "verify_sub": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise Problem(
                 401, "Invalid token", str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from exc
-        tenant, roles = claims.get("tenant"), claims.get("roles", [])
-        if not isinstance(tenant, str) or not tenant:
-            raise Problem(401, "Invalid token", "claim 'tenant' is missing")
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise Problem(401, "Invalid token", "claim 'roles' must be a list of strings")
-        groups = claims.get("groups", [])
-        location = claims.get("location")
-        languages = claims.get("languages", [])
         return Principal(
-            employee_id=str(claims["sub"]),
-            tenant=tenant,
-            roles=frozenset(roles),
-            groups=frozenset(g for g in groups if isinstance(g, str)),
-            location=location if isinstance(location, str) and location else None,
-            languages=tuple(lang for lang in languages if isinstance(lang, str)),
+            employee_id=_text(claims, "sub"),
+            tenant=_text(claims, "tenant"),
+            roles=frozenset(_texts(claims, "roles")),
+            groups=frozenset(_texts(claims, "groups")),
+            location=_text(claims, "location", optional=True) or None,
+            languages=tuple(_texts(claims, "languages")),
         )
+
+
+def _invalid_claim(name: str, why: str) -> Problem:
+    return Problem(
+        401, "Invalid token", f"claim '{name}' {why}", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _text(claims: dict[str, Any], name: str, *, optional: bool = False) -> str:
+    """A string claim; a required one must not be empty, an optional one may be absent."""
+    value = claims.get(name)
+    if optional and value is None:
+        return ""
+    if not isinstance(value, str) or not (value or optional):
+        raise _invalid_claim(name, "must be a string" if optional else "must be a non-empty string")
+    return value
+
+
+def _texts(claims: dict[str, Any], name: str) -> list[str]:
+    """A list-of-strings claim, absent or null meaning none. A string is refused, not read
+    letter by letter: `"groups": "sales"` would otherwise make the caller a member of "s"."""
+    value = claims.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _invalid_claim(name, "must be a list of strings")
+    return value
 
 
 def issue_token(
