@@ -53,9 +53,10 @@ from content.adapters.mongo import HIDDEN, ContentRepository
 from content.adapters.preview import LinkPreviewer
 from content.bootstrap import DEFINITION
 from content.config import ContentSettings
-from content.domain import audience, feed
+from content.domain import feed
 from content.domain.feed import TenantFeed
 from content.service_layer import handlers
+from contracts import audience
 
 MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -90,7 +91,7 @@ def _item(rng: random.Random, now: datetime, index: int) -> dict[str, Any]:
         "audience": {"groups": groups, "locations": locations, "languages": languages},
         "aud_groups": audience.axis(groups),
         "aud_locations": audience.axis(locations),
-        "aud_languages": audience.axis(languages),
+        "aud_languages": audience.language_axis(languages),
         "status": status,
         "publish_at": publish_at,
         "publish_day": feed.publish_day(publish_at),

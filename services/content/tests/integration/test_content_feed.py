@@ -137,3 +137,22 @@ async def test_order_languages_first_then_newest_day_then_most_shared(hub) -> No
     plain = employee(tenant, "emp-9")
     # (english was shared twice too: by one employee, but two shares; ties go newest first)
     assert await _feed(hub, plain) == [german, english, no_language, newer_german, older_german]
+
+
+async def test_a_regional_language_sees_an_item_for_its_language(hub) -> None:
+    """The one targeting rule: `de-DE` speakers see an item for `de`, and the other way
+    round, in the feed and by id, as the share service lets them share it."""
+    tenant = ref("lang")
+    german = employee(tenant, "emp-de", languages=("de-DE",))
+    austrian = employee(tenant, "emp-at", languages=("de",))
+    french = employee(tenant, "emp-fr", languages=("fr-FR",))
+    for_german = await _create(hub, tenant, title="Für alle", audience={"languages": ["de"]})
+    for_germany = await _create(
+        hub, tenant, title="Für Deutschland", audience={"languages": ["de-DE"]}
+    )
+    assert set(await _feed(hub, german)) == {for_german, for_germany}
+    assert set(await _feed(hub, austrian)) == {for_german, for_germany}
+    assert await _feed(hub, french) == []
+    for item in (for_german, for_germany):
+        assert (await hub.http.get(f"/api/v1/content/{item}", headers=german)).status_code == 200
+        assert (await hub.http.get(f"/api/v1/content/{item}", headers=french)).status_code == 404

@@ -10,8 +10,9 @@ from test_content_feed import _feed, _share
 
 from content.adapters.feed_view import MongoFeedReadModel
 from content.adapters.mongo import ContentRepository
-from content.domain import audience, feed
+from content.domain import feed
 from content.service_layer.handlers import utcnow
+from contracts import audience
 from support import eventually, ref
 
 NOBODY = audience.Viewer(frozenset(), None, ())

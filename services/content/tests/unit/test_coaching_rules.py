@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from content.domain import audience, coaching, feed
+from content.domain import coaching, feed
+from contracts import audience
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

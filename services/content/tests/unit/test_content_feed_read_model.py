@@ -7,7 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from content.domain import audience, feed
+from content.domain import feed
+from contracts import audience
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)
@@ -25,7 +26,7 @@ def _doc(item_id: str, day: str, shares: int = 0, **extra: Any) -> dict[str, Any
         "kind": extra.pop("kind", "article"),
         "aud_groups": audience.axis(aud.get("groups", [])),
         "aud_locations": audience.axis(aud.get("locations", [])),
-        "aud_languages": audience.axis(aud.get("languages", [])),
+        "aud_languages": audience.language_axis(aud.get("languages", [])),
         "live_until": extra.pop("live_until", LATER),
         "rev": extra.pop("rev", 1),
         **extra,
@@ -57,7 +58,7 @@ def _reference(docs: list[dict[str, Any]], viewer: Any, filters: feed.Filters) -
         for d in docs
         if d["status"] == "published"
         and d["live_until"] > NOW
-        and audience.sees(
+        and audience.admits(
             viewer,
             [g for g in d["aud_groups"] if g != "*"],
             [g for g in d["aud_locations"] if g != "*"],

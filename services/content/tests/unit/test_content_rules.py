@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from content.domain import audience, feed, model, texts
+from content.domain import feed, model, texts
 from contracts import Network, RetirementReason
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -99,17 +99,6 @@ def test_disclosure_is_added_once() -> None:
     assert texts.with_disclosure("Proud of us #Employee", "#employee") == "Proud of us #Employee"
     assert texts.with_disclosure("Proud #employees", "#employee") == "Proud #employees #employee"
     assert texts.with_disclosure("", "#employee") == "#employee"
-
-
-def test_targeting_axes() -> None:
-    viewer = audience.Viewer(frozenset({"sales"}), "berlin", ("de", "en"))
-    assert audience.sees(viewer, [], [], [])
-    assert audience.sees(viewer, ["sales", "hr"], ["berlin"], ["de"])
-    assert not audience.sees(viewer, ["hr"], [], [])
-    assert not audience.sees(viewer, [], ["paris"], [])
-    assert not audience.sees(audience.Viewer(frozenset(), None, ()), [], ["berlin"], [])
-    assert audience.axis([]) == [audience.EVERYONE]
-    assert audience.matches(["b", "a"]) == ["a", "b", audience.EVERYONE]
 
 
 def test_feed_positions_round_trip_and_refuse_garbage() -> None:

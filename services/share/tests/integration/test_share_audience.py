@@ -24,6 +24,7 @@ async def test_audience_count_matches_enrolled_advocates_by_group_location_langu
         "a2": {"groups": ["sales", "ops"], "location": "Helsinki", "languages": ["fi"]},
         "a3": {"groups": ["ops"], "location": "Oslo", "languages": ["en"]},
         "a4": {"groups": ["sales"], "location": "Oslo", "languages": ["nb"]},
+        "a5": {"groups": ["hr"], "location": "Berlin", "languages": ["de-DE"]},
     }
     curator = _headers(tenant, "cur", roles=["curator"])
     async with httpx.AsyncClient(base_url=share_stack.url, timeout=10) as http:
@@ -45,12 +46,15 @@ async def test_audience_count_matches_enrolled_advocates_by_group_location_langu
             assert reply.status_code == 200, reply.text
             return int(reply.json()["enrolled"])
 
-        assert await count() == 3
+        assert await count() == 4
         assert await count(groups="sales") == 2
         assert await count(groups="sales, ops", locations="Oslo") == 2
         assert await count(groups="sales", locations="Oslo", languages="nb") == 1
         assert await count(languages="fi,nb") == 2
         assert await count(groups="nobody") == 0
+        # The one targeting rule: languages compare by their primary subtag, both ways.
+        assert await count(languages="de") == 1
+        assert await count(languages="en-GB") == 2
 
         # Another tenant's advocates are not counted.
         other = _headers(ref("other"), "cur", roles=["curator"])

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from contracts.audience import Viewer
 from share.domain.advocates import cannot_share_as
 from share.domain.clicks import (
     advocate_cookie,
@@ -15,7 +16,7 @@ from share.domain.clicks import (
     is_unique,
     visitor_hash,
 )
-from share.domain.links import Viewer, cannot_share, share_intent, targeted, with_utm
+from share.domain.links import cannot_share, share_intent, targeted, with_utm
 from share.domain.signatures import sign, signature_problem
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)

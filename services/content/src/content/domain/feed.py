@@ -13,9 +13,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from content.domain.audience import Audience, Viewer
 from content.domain.coaching import area
 from content.domain.model import Status
+from contracts.audience import Audience, Viewer
 
 PUBLISHED = Status.PUBLISHED.value
 # (publish day, shares, id), compared as a tuple: the feed shows the largest first.

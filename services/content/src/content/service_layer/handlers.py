@@ -20,7 +20,7 @@ from chassis.projection import Delta, apply_exactly_once
 from chassis.telemetry import current_traceparent
 from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer, PreviewFailed, PreviewRefused
-from content.domain import audience, feed, model, texts
+from content.domain import feed, model, texts
 from content.domain.preview import Preview
 from content.service_layer.ports import FeedReadModel
 from contracts import (
@@ -39,6 +39,7 @@ from contracts import (
     PostShared,
     RetirementReason,
     WinTold,
+    audience,
     derived_event_id,
 )
 
@@ -153,7 +154,7 @@ async def _validated(services: Services, tenant: str, doc: dict[str, Any]) -> di
         "audience": {k: aud.get(k, []) for k in ("groups", "locations", "languages")},
         "aud_groups": audience.axis(aud.get("groups", [])),
         "aud_locations": audience.axis(aud.get("locations", [])),
-        "aud_languages": audience.axis(aud.get("languages", [])),
+        "aud_languages": audience.language_axis(aud.get("languages", [])),
         "live_until": doc.get("expires_at") or NEVER,
     }
 
@@ -284,7 +285,7 @@ def visibility(viewer: audience.Viewer, now: datetime) -> dict[str, Any]:
         "live_until": {"$gt": now},
         "aud_groups": {"$in": audience.matches(viewer.groups)},
         "aud_locations": {"$in": audience.matches([viewer.location] if viewer.location else [])},
-        "aud_languages": {"$in": audience.matches(viewer.languages)},
+        "aud_languages": {"$in": audience.language_matches(viewer.languages)},
     }
 
 

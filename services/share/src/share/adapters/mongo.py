@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
+from contracts.audience import Viewer
 
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
 
@@ -139,18 +140,20 @@ class ShareRepository:
     async def advocate(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
         return await self.advocates.find_one({"_id": f"{tenant}:{employee_id}"}, HIDDEN)
 
-    async def count_audience(
-        self, tenant: str, groups: list[str], locations: list[str], languages: list[str]
-    ) -> int:
-        """Enrolled advocates with one of the groups, locations and languages (empty: any)."""
-        query: dict[str, Any] = {"tenant": tenant, "status": "enrolled"}
-        if groups:
-            query["groups"] = {"$in": groups}
-        if locations:
-            query["location"] = {"$in": locations}
-        if languages:
-            query["languages"] = {"$in": languages}
-        return await self.advocates.count_documents(query)
+    async def enrolled_viewers(self, tenant: str) -> list[Viewer]:
+        """The targeting claims of every enrolled advocate, as they last joined."""
+        cursor = self.advocates.find(
+            {"tenant": tenant, "status": "enrolled"},
+            {"_id": 0, "groups": 1, "location": 1, "languages": 1},
+        )
+        return [
+            Viewer(
+                frozenset(doc.get("groups") or ()),
+                doc.get("location"),
+                tuple(doc.get("languages") or ()),
+            )
+            async for doc in cursor
+        ]
 
     async def update_advocate(
         self, filter_: dict[str, Any], update: dict[str, Any], *, upsert: bool = False

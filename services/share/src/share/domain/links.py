@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from contracts.audience import Viewer, admits
+
 UTM_MEDIUM = "employee_advocacy"
 # Short codes are base62; anything else in the path is not ours.
 SHORT_CODE = re.compile(r"^[A-Za-z0-9]{4,32}$")
@@ -76,34 +78,15 @@ def share_intent(
     raise ValueError(f"no share intent for network {network!r}")
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who wants to share: the targeting claims of their token."""
-
-    groups: frozenset[str]
-    location: str | None
-    languages: tuple[str, ...]
-
-
-def _primary(tag: str) -> str:
-    return tag.split("-", 1)[0].lower()
-
-
 def targeted(audience: dict[str, Any], viewer: Viewer) -> bool:
-    """Whether `viewer` is in `audience`; an empty list on an axis means everyone."""
-    groups: list[str] = audience.get("groups") or []
-    if groups and not viewer.groups & set(groups):
-        return False
-    locations: list[str] = audience.get("locations") or []
-    if locations and viewer.location not in locations:
-        return False
-    languages: list[str] = audience.get("languages") or []
-    if languages:
-        # "en" in the audience admits an "en-GB" speaker and the other way round.
-        wanted = {_primary(lang) for lang in languages}
-        if not wanted & {_primary(lang) for lang in viewer.languages}:
-            return False
-    return True
+    """Whether `viewer` is in an item's `audience` (content's ContentPublished form), by the
+    one targeting rule (`contracts.audience`)."""
+    return admits(
+        viewer,
+        audience.get("groups") or [],
+        audience.get("locations") or [],
+        audience.get("languages") or [],
+    )
 
 
 @dataclass(frozen=True)

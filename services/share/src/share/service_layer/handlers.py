@@ -45,6 +45,7 @@ from contracts import (
     ShareMethod,
     derived_event_id,
 )
+from contracts.audience import Audience, Viewer
 from contracts.texts import variants as wordings_of
 from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
@@ -55,7 +56,6 @@ from share.domain.clicks import UNIQUE_WINDOW, DailySalts
 from share.domain.engagements import engagement_on_share
 from share.domain.links import (
     Refusal,
-    Viewer,
     campaign_of,
     cannot_share,
     short_link,
@@ -238,8 +238,9 @@ async def audience_count(
     locations: list[str],
     languages: list[str],
 ) -> int:
-    """How many enrolled advocates an audience reaches; an empty axis is open to everyone."""
-    return await services.repo.count_audience(user.tenant, groups, locations, languages)
+    """How many enrolled advocates an audience reaches, by the one targeting rule."""
+    wanted = Audience.of(groups, locations, languages)
+    return sum(map(wanted.admits, await services.repo.enrolled_viewers(user.tenant)))
 
 
 async def _enrolled(services: Services, user: Principal) -> dict[str, Any]:
