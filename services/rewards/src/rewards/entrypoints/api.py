@@ -379,10 +379,20 @@ class MultiplierIn(BaseModel):
     ends_at: datetime | None = None
 
 
+# Bounds of what admins set, far above any real program and far below the 8-byte integers
+# MongoDB stores: a larger number is a 422 naming its field, not a failed write.
+MAX_ACTION_POINTS = 100_000
+MAX_DAY_POINTS = 1_000_000
+
+
 class RulesIn(BaseModel):
-    points: dict[Action, Annotated[int, Field(ge=0, le=100_000)]]
-    daily_caps: dict[Action, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
-    daily_max: int | None = Field(None, ge=0)
+    points: dict[Action, Annotated[int, Field(ge=0, le=MAX_ACTION_POINTS)]]
+    daily_caps: dict[Action, Annotated[int, Field(ge=0, le=MAX_ACTION_POINTS)]] = Field(
+        default_factory=dict, description="points per action and UTC day, at most 100,000"
+    )
+    daily_max: int | None = Field(
+        None, ge=0, le=MAX_DAY_POINTS, description="points per UTC day, at most 1,000,000"
+    )
     multipliers: list[MultiplierIn] = Field(default_factory=list, max_length=50)
     effective_from: datetime | None = Field(
         None, description="when the version takes over; never in the past (default: now)"
