@@ -66,7 +66,7 @@ test: lint browser
 	  $(DEVSTACK) stop; exit $$status
 
 run: install
-	@$(VENV_PY) deploy/local/run.py
+	@$(VENV_PY) deploy/local/run.py $(RUN_ARGS)
 
 up:
 	docker compose up --build --detach --wait

@@ -1006,6 +1006,8 @@ class _Service:
             self.probe = mongo_ping
         self.controller_port = args.kafka_controller_port
         self.fresh = bool(getattr(args, "fresh", False))
+        # Where a server this call starts keeps its data: `<root>/<kind>-<port>`.
+        self.data_root: Path | None = getattr(args, "data_root", None)
         self.key = f"{kind}:{self.port}"  # state entry: what `start` started on this port
 
     @property
@@ -1023,8 +1025,10 @@ class _Service:
 
     def new_server(self) -> _Server:
         if self.kind == "kafka":
-            return KafkaServer(self.port, self.controller_port)
-        return MongoServer(self.port)
+            data = self.data_root / f"kafka-{self.port}" if self.data_root else None
+            return KafkaServer(self.port, self.controller_port, data_dir=data)
+        data = self.data_root / f"mongo-{self.port}" if self.data_root else None
+        return MongoServer(self.port, data_dir=data)
 
     def recorded(self, state: dict[str, Any]) -> _Server | None:
         entry = state.get(self.key)
@@ -1047,6 +1051,13 @@ class _Service:
             return
         recorded = self.recorded(state)
         if recorded is not None and recorded.is_running():
+            wanted = self.new_server().data_dir
+            if recorded.data_dir != wanted:
+                raise DevstackError(
+                    f"{recorded.name} on {recorded.address} runs on the data in"
+                    f" {recorded.data_dir}, not {wanted}; stop it first"
+                    f" (python3 deploy/local/devstack.py --{self.kind}-port={self.port} stop)"
+                )
             recorded.wait_ready(timeout)
             _say(
                 f"{self.kind}: already running on {recorded.address}"
@@ -1179,6 +1190,13 @@ def main(argv: list[str] | None = None) -> int:
                 "--fresh",
                 action="store_true",
                 help="empty the data of a server this call starts (running ones are reused as is)",
+            )
+            command.add_argument(
+                "--data-root",
+                type=lambda value: Path(value).expanduser().resolve(),
+                default=None,
+                help="keep a started server's data in DATA_ROOT/<kafka|mongo>-<port>"
+                " (default: the cache's data directory)",
             )
     args = parser.parse_args(argv)
     try:

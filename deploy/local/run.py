@@ -25,6 +25,9 @@ from chassis.settings import LOCAL_JWT_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 DEVSTACK = Path(__file__).resolve().parent / "devstack.py"
+# The demo's own Kafka and database data, apart from the tests'.
+DEMO_DATA = Path(os.environ.get("CHORUS_CACHE") or REPO / ".cache").expanduser().resolve()
+DEMO_DATA /= "data/demo"
 SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084}
 WORKER_PORTS = {name: port + 1000 for name, port in SERVICES.items()}
 LINKS_PORT = 8090  # the share api's short-link listener (SHARE_LINKS_PORT's default)
@@ -590,16 +593,19 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 class Infrastructure:
     """Kafka and the MongoDB-wire server through the devstack CLI (which reuses running ones)."""
 
-    def __init__(self, kafka_port: int, controller_port: int, mongo_port: int) -> None:
+    def __init__(
+        self, kafka_port: int, controller_port: int, mongo_port: int, fresh: bool = False
+    ) -> None:
         self.args = [
             f"--kafka-port={kafka_port}",
             f"--kafka-controller-port={controller_port}",
             f"--mongo-port={mongo_port}",
         ]
+        self.fresh = fresh
 
     def _devstack(self, command: str, capture: bool = False) -> str:
         done = subprocess.run(
-            [sys.executable, str(DEVSTACK), *self.args, command],
+            [sys.executable, str(DEVSTACK), *self.args, *command.split()],
             check=False,
             text=True,
             stdout=subprocess.PIPE if capture else None,
@@ -609,7 +615,9 @@ class Infrastructure:
         return done.stdout or ""
 
     def start(self) -> None:
-        self._devstack("start")
+        # The demo keeps data of its own: the tests' leftovers would be replayed for minutes.
+        options = f"--data-root={DEMO_DATA}" + (" --fresh" if self.fresh else "")
+        self._devstack(f"start {options}")
 
     def env(self) -> dict[str, str]:
         pairs = (
@@ -626,8 +634,15 @@ def main() -> int:
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--kafka-controller-port", type=int, default=9093)
     parser.add_argument("--mongo-port", type=int, default=27017)
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help=f"start from an empty demo (its Kafka and database data are in {DEMO_DATA})",
+    )
     args = parser.parse_args()
-    infra = Infrastructure(args.kafka_port, args.kafka_controller_port, args.mongo_port)
+    infra = Infrastructure(
+        args.kafka_port, args.kafka_controller_port, args.mongo_port, fresh=args.fresh
+    )
     processes: list[subprocess.Popen[bytes]] = []
 
     def interrupted(signum: int, _frame: object) -> None:
@@ -677,7 +692,8 @@ def print_banner(log_dir: Path, env: dict[str, str]) -> None:
         print(f"  {name:<8} worker http://127.0.0.1:{WORKER_PORTS[name]}/readyz")
     print(f"  {'links':<8} short  http://127.0.0.1:{LINKS_PORT}/l/<code>")
     print(f"\n  Kafka    {env['KAFKA_BOOTSTRAP_SERVERS']}    MongoDB  {env['MONGODB_URL']}")
-    print(f"  Logs     {log_dir}\n")
+    print(f"  Logs     {log_dir}")
+    print(f"  Data     {DEMO_DATA}   (make run RUN_ARGS=--fresh starts from an empty demo)\n")
     print("Development tokens (send as 'Authorization: Bearer <token>'):")
     for name, (role, _groups) in PEOPLE.items():
         print(f"  {name:<6} {role:<9} {token(name)}")

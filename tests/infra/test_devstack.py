@@ -305,6 +305,34 @@ def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> Non
 
 @pytest.mark.infra
 @pytest.mark.timeout(300)
+def test_a_data_root_keeps_a_servers_data_apart(tmp_path: Path) -> None:
+    """`make run` keeps the demo's data apart from the tests': `--data-root` puts a started
+    server's data under it, and a server running on other data is named, not reused."""
+    kafka_port, mongo_port = free_port(), free_port()
+    ports = [
+        f"--kafka-port={kafka_port}",
+        f"--kafka-controller-port={free_port()}",
+        f"--mongo-port={mongo_port}",
+    ]
+    env = clean_env()
+    demo = tmp_path / "demo"
+    try:
+        started = run_cli(*ports, "start", f"--data-root={demo}", env=env, timeout=240)
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert (demo / f"kafka-{kafka_port}" / "server.log").exists()
+        assert (demo / f"mongo-{mongo_port}" / "server.log").exists()
+        other = run_cli(*ports, "start", env=env, timeout=60)
+        assert other.returncode == 1
+        assert f"runs on the data in {demo}" in other.stderr, other.stderr
+        again = run_cli(*ports, "start", f"--data-root={demo}", env=env, timeout=60)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "mongo: already running" in again.stdout
+    finally:
+        run_cli(*ports, "stop", env=env, timeout=120)
+
+
+@pytest.mark.infra
+@pytest.mark.timeout(300)
 def test_second_start_does_no_download_or_build(monkeypatch: pytest.MonkeyPatch) -> None:
     # After the tests above, the jars and the binary are cached: no Maven, no Go needed.
     devstack.ensure_kafka_libs()
