@@ -136,7 +136,7 @@ async def set_visibility(body: Visibility, user: CurrentUser, app: App) -> dict[
     if body.opt_in is not None:
         fields["leaderboard_opt_in"] = body.opt_in
     await app.services.repo.set_profile(user.tenant, user.employee_id, fields)
-    app.leaderboards.forget(user.tenant)
+    app.leaderboards.choose(user.tenant, user.employee_id, fields)
     return fields
 
 

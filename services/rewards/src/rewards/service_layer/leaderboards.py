@@ -4,13 +4,18 @@ the background, with each board sorted once per snapshot.
 "Top N plus my rank" is then a slice and a binary search, whatever the number of
 employees; ranking in the database would count every employee above the caller on each
 request.
+
+An employee's own choice (hidden, opted in) moves only their row in the boards already
+sorted, at once; it never drops the snapshot, or any employee could make every board of
+the tenant be read and sorted again on each request. Only admins' settings (who is ranked
+at all) drop it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -51,6 +56,25 @@ class Board:
             "points": -self.keys[index],
         }
 
+    def remove(self, employee_id: str) -> None:
+        index = self.position.pop(employee_id, None)
+        if index is not None:
+            del self.keys[index], self.employees[index]
+            self._renumber(index)
+
+    def insert(self, employee_id: str, points: int) -> None:
+        """Put a row where sorting would: by points, then employee id."""
+        key = -points
+        low, high = bisect_left(self.keys, key), bisect_right(self.keys, key)
+        index = bisect_left(self.employees, employee_id, low, high)
+        self.keys.insert(index, key)
+        self.employees.insert(index, employee_id)
+        self._renumber(index)
+
+    def _renumber(self, start: int) -> None:
+        for index in range(start, len(self.employees)):
+            self.position[self.employees[index]] = index
+
 
 @dataclass
 class Snapshot:
@@ -58,7 +82,25 @@ class Snapshot:
     docs: list[dict[str, Any]]
     opt_in: bool
     executive_groups: frozenset[str]
-    boards: dict[tuple[str, str, str], Board] = field(default_factory=dict)
+    boards: dict[tuple[Period, Scope, str], Board] = field(default_factory=dict)
+    by_employee: dict[str, dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_employee = {doc["employee_id"]: doc for doc in self.docs}
+
+    def choose(self, employee_id: str, choice: dict[str, Any], now: datetime) -> None:
+        """Apply an employee's own choice (profile fields) to the boards sorted so far."""
+        doc = self.by_employee.get(employee_id)
+        if doc is None:
+            doc = self.by_employee[employee_id] = {"employee_id": employee_id}
+            self.docs.append(doc)
+        doc.update(choice)
+        month, week = month_of(now), week_of(now)
+        for (period, scope, scope_id), board in self.boards.items():
+            board.remove(employee_id)
+            points = self._points(doc, period, scope, scope_id, month, week)
+            if points is not None:
+                board.insert(employee_id, points)
 
     def board(self, period: Period, scope: Scope, scope_id: str, now: datetime) -> Board:
         key = (period, scope, scope_id)
@@ -70,25 +112,9 @@ class Snapshot:
         month, week = month_of(now), week_of(now)
         rows: list[tuple[int, str]] = []
         for doc in self.docs:
-            if doc.get("hidden") or doc.get("opted_out"):
-                continue
-            if self.opt_in and not doc.get("leaderboard_opt_in"):
-                continue
-            groups = doc.get("groups") or []
-            executive = bool(self.executive_groups.intersection(groups))
-            if executive != (scope == "executives"):
-                continue
-            if scope == "team" and scope_id not in groups:
-                continue
-            if scope in ("department", "location") and doc.get(scope) != scope_id:
-                continue
-            if period == "all":
-                points = doc.get("earned", 0)
-            elif period == "month":
-                points = doc.get("month_points", 0) if doc.get("month_key") == month else 0
-            else:
-                points = doc.get("week_points", 0) if doc.get("week_key") == week else 0
-            rows.append((-points, doc["employee_id"]))
+            points = self._points(doc, period, scope, scope_id, month, week)
+            if points is not None:
+                rows.append((-points, doc["employee_id"]))
         rows.sort()
         employees = [employee for _, employee in rows]
         return Board(
@@ -97,6 +123,36 @@ class Snapshot:
             position={employee: i for i, employee in enumerate(employees)},
         )
 
+    def _points(
+        self,
+        doc: dict[str, Any],
+        period: Period,
+        scope: Scope,
+        scope_id: str,
+        month: str,
+        week: str,
+    ) -> int | None:
+        """An employee's points on a board, or None when the board leaves them out."""
+        if doc.get("hidden") or doc.get("opted_out"):
+            return None
+        if self.opt_in and not doc.get("leaderboard_opt_in"):
+            return None
+        groups = doc.get("groups") or []
+        executive = bool(self.executive_groups.intersection(groups))
+        if executive != (scope == "executives"):
+            return None
+        if scope == "team" and scope_id not in groups:
+            return None
+        if scope in ("department", "location") and doc.get(scope) != scope_id:
+            return None
+        if period == "all":
+            points: int = doc.get("earned", 0)
+        elif period == "month":
+            points = doc.get("month_points", 0) if doc.get("month_key") == month else 0
+        else:
+            points = doc.get("week_points", 0) if doc.get("week_key") == week else 0
+        return points
+
 
 class Leaderboards:
     def __init__(self, repo: RewardsRepository, refresh_seconds: float) -> None:
@@ -104,8 +160,12 @@ class Leaderboards:
         self._refresh_seconds = refresh_seconds
         self._snapshots: dict[str, Snapshot] = {}
         self._loading: dict[str, asyncio.Task[Snapshot]] = {}
+        # Per tenant, the choices employees made lately, by when: a load that started before
+        # one may have read the profiles without it.
+        self._choices: dict[str, dict[str, tuple[float, dict[str, Any]]]] = {}
 
     async def _load(self, tenant: str) -> Snapshot:
+        started = time.monotonic()
         config = await self._repo.tenant(tenant)
         docs = await self._repo.tenant_standings(tenant, FIELDS)
         profiles = await self._repo.tenant_profiles(tenant)
@@ -132,6 +192,12 @@ class Leaderboards:
             opt_in=bool(config.get("leaderboard_opt_in")),
             executive_groups=frozenset(config.get("executive_groups") or []),
         )
+        choices = self._choices.get(tenant, {})
+        for employee, (at, choice) in list(choices.items()):
+            if at < started:
+                del choices[employee]  # stored before this load read the profiles
+            else:
+                snapshot.choose(employee, choice, datetime.now(UTC))
         self._snapshots[tenant] = snapshot
         return snapshot
 
@@ -152,8 +218,17 @@ class Leaderboards:
         return current
 
     def forget(self, tenant: str) -> None:
-        """Drop a tenant's snapshot, so the next read sees a change at once."""
+        """Drop a tenant's snapshot, so the next read sees a change at once. For admins'
+        settings only: the next read loads and sorts the whole tenant again."""
         self._snapshots.pop(tenant, None)
+
+    def choose(self, tenant: str, employee_id: str, choice: dict[str, Any]) -> None:
+        """Show an employee's own choice, already stored, at once: their row moves in the
+        boards sorted so far; nothing is loaded or sorted again."""
+        self._choices.setdefault(tenant, {})[employee_id] = (time.monotonic(), choice)
+        snapshot = self._snapshots.get(tenant)
+        if snapshot is not None:
+            snapshot.choose(employee_id, choice, datetime.now(UTC))
 
     async def query(
         self,
