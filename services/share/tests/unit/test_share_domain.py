@@ -190,3 +190,43 @@ def test_webhook_signature_checks() -> None:
     assert signature_problem(b"s", str(now - 600), sign(b"s", str(now - 600), body), body, now)
     assert signature_problem(b"s", None, good, body, now) is not None
     assert signature_problem(b"s", "soon", good, body, now) is not None
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature"),
+    [
+        ("1800000000", "sha256=é"),
+        ("1800000000", "sha256=\x00"),
+        ("1800000000é", None),
+        ("+1800000000", None),
+        ("1_800_000_000", None),
+        (" 1800000000", None),
+        ("1" + "0" * 400, None),
+        ("١٨٠٠٠٠٠٠٠٠", None),  # digits, but not ASCII ones
+    ],
+)
+def test_a_malformed_signature_header_is_a_problem_not_an_error(
+    timestamp: str, signature: str | None
+) -> None:
+    body, now = b'{"id": "1"}', 1_800_000_000
+    given = signature or sign(b"s", timestamp, body)
+    assert signature_problem(b"s", timestamp, given, body, now) is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["acme:e1:" + "é" * 32, "é:é:é", ":::", "acme:e1", "acme%3Ae1:x:y", "\xff\xfe\x00", ""],
+)
+def test_a_malformed_advocate_cookie_names_nobody(value: str) -> None:
+    assert cookie_advocate(b"k", value) is None
+
+
+@pytest.mark.parametrize(("tenant", "employee"), [("acme", "łukasz.ærø"), ("ac:me", "a:b@c")])
+def test_an_advocate_cookie_is_ascii_whatever_the_ids(tenant: str, employee: str) -> None:
+    value = advocate_cookie(b"k", tenant, employee)
+    assert value.isascii()
+    assert cookie_advocate(b"k", value) == (tenant, employee)
+    assert cookie_advocate(b"k", advocate_cookie(b"k", tenant, employee + "x")) != (
+        tenant,
+        employee,
+    )

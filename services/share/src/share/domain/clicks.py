@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 from datetime import date, datetime, timedelta
+from urllib.parse import quote, unquote
 
 UNIQUE_WINDOW = timedelta(hours=1)
 
@@ -69,17 +70,21 @@ def is_unique(last_unique_at: datetime | None, now: datetime) -> bool:
 
 
 def advocate_cookie(secret: bytes, tenant: str, employee_id: str) -> str:
-    """The signed cookie value that tells the redirect an advocate is clicking."""
+    """The signed cookie value that tells the redirect an advocate is clicking.
+
+    Tenant and employee id are percent-encoded, so the value is ASCII whatever the ids
+    (a header holds Latin-1 at most) and neither can hold the `:` between the parts."""
     payload = f"{tenant}:{employee_id}"
     mac = hmac.new(secret, f"advocate:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{payload}:{mac}"
+    return f"{quote(tenant, safe='')}:{quote(employee_id, safe='')}:{mac}"
 
 
 def cookie_advocate(secret: bytes, value: str) -> tuple[str, str] | None:
-    """(tenant, employee) of a valid advocate cookie, or None."""
+    """(tenant, employee) of a valid advocate cookie, or None for anything else."""
     payload, _, mac = value.rpartition(":")
-    tenant, _, employee_id = payload.partition(":")
+    tenant, _, employee_id = (unquote(part) for part in payload.partition(":"))
     if not tenant or not employee_id:
         return None
     expected = advocate_cookie(secret, tenant, employee_id).rpartition(":")[2]
-    return (tenant, employee_id) if hmac.compare_digest(mac, expected) else None
+    # Compared as bytes: compare_digest raises on a str with non-ASCII characters.
+    return (tenant, employee_id) if hmac.compare_digest(mac.encode(), expected.encode()) else None

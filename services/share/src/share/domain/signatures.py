@@ -19,13 +19,15 @@ def signature_problem(
     """Why a webhook's signature is not acceptable, or None."""
     if not timestamp or not signature:
         return "X-Chorus-Timestamp and X-Chorus-Signature headers are required"
-    try:
-        sent = int(timestamp)
-    except ValueError:
+    # ASCII digits only, and not too many: int() also reads "+1", "1_0" and other scripts'
+    # digits, and a number past a float's range would break the subtraction below.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return "X-Chorus-Timestamp: not a Unix time in seconds"
+    sent = int(timestamp)
     # A bounded window, so a captured request cannot be replayed later.
     if abs(now - sent) > MAX_SKEW_SECONDS:
         return "X-Chorus-Timestamp: too far from the current time"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    # Compared as bytes: compare_digest raises on a str with non-ASCII characters.
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode()):
         return "X-Chorus-Signature: does not match the body"
     return None
