@@ -7,10 +7,50 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
-# Addresses `is_global` lets through that still lead inside a network or a cloud host.
-_EXTRA_BLOCKED = (
-    ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT, used inside clouds
-    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+# Every block of IANA's special-purpose address registries (IPv4 and IPv6, checked against
+# both as of 2025), whatever Python's `is_global` says of it: its answers change between
+# patch releases (3.11.7 calls 192.0.0.100 global), and some blocks IANA marks globally
+# reachable (anycast services, AS112, AMT) serve no page a preview should fetch either.
+SPECIAL_PURPOSE: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(block), name)
+    for block, name in (
+        ("0.0.0.0/8", "this network"),
+        ("10.0.0.0/8", "private use"),
+        ("100.64.0.0/10", "shared address space (carrier-grade NAT, used inside clouds)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link local"),
+        ("172.16.0.0/12", "private use"),
+        ("192.0.0.0/24", "IETF protocol assignments"),  # 192.0.0.0/29 ... .171 lie within
+        ("192.0.2.0/24", "documentation"),
+        ("192.31.196.0/24", "AS112"),
+        ("192.52.193.0/24", "AMT"),
+        ("192.88.99.0/24", "6to4 relay anycast"),
+        ("192.168.0.0/16", "private use"),
+        ("192.175.48.0/24", "AS112 direct delegation"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("240.0.0.0/4", "reserved"),
+        ("255.255.255.255/32", "limited broadcast"),
+        ("::1/128", "loopback"),
+        ("::/128", "unspecified"),
+        ("::ffff:0:0/96", "IPv4-mapped"),
+        ("64:ff9b::/96", "IPv4/IPv6 translation"),
+        ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation"),
+        ("100::/64", "discard only"),
+        ("100:0:0:1::/64", "dummy prefix"),
+        ("2001::/23", "IETF protocol assignments"),  # Teredo, ORCHID, AMT, AS112, ... within
+        ("2001:db8::/32", "documentation"),
+        ("2002::/16", "6to4"),
+        ("2620:4f:8000::/48", "AS112 direct delegation"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment routing (SRv6) SIDs"),
+        ("fc00::/7", "unique local"),
+        ("fe80::/10", "link local"),
+        # Not in the registry, no more public for that.
+        ("fec0::/10", "site local (deprecated)"),
+        ("fd00:ec2::254/128", "AWS metadata over IPv6"),
+    )
 )
 
 
@@ -20,11 +60,9 @@ def refusal(address: str) -> str | None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address):
-        # ::ffff:127.0.0.1 and 64:ff9b::/96 style wrappers are judged by the IPv4 inside.
-        inner = ip.ipv4_mapped or ip.sixtofour
-        if inner is not None:
-            return refusal(str(inner))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1 reaches 127.0.0.1: judged by the IPv4 inside.
+        return refusal(str(ip.ipv4_mapped))
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_unspecified or ip.is_multicast:
@@ -36,7 +74,10 @@ def refusal(address: str) -> str | None:
         return "a private address"
     if ip.is_reserved:
         return "a reserved address"
-    if any(ip in net for net in _EXTRA_BLOCKED) or not ip.is_global:
+    for network, name in SPECIAL_PURPOSE:
+        if ip in network:
+            return f"a special-purpose address ({name})"
+    if not ip.is_global:
         return "not a public address"
     return None
 
