@@ -145,6 +145,40 @@ def test_a_claim_of_the_wrong_type_is_a_401_problem_naming_it(
     assert response.json()["detail"].startswith(f"claim '{claim}' ")
 
 
+@pytest.mark.parametrize(
+    "tenant",
+    [
+        "a:b",  # would reach tenant "a"'s documents keyed "a:b:<id>" and the other way round
+        "Acme",
+        "acme corp",
+        "-acme",
+        "acme_eu",
+        "acme.eu",
+        "acme/eu",
+        "acme\n",
+        "ac\u00e9me",
+        "a" * 64,
+    ],
+)
+def test_a_tenant_outside_the_pattern_is_a_401_problem_naming_it(
+    client: TestClient, tenant: str
+) -> None:
+    response = client.get("/me", headers=_claims(tenant=tenant))
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["detail"].startswith("claim 'tenant' must be lower-case letters")
+
+
+@pytest.mark.parametrize("tenant", ["acme", "a", "0", "web-1f2e3d4c5b", "demo", "b" * 63])
+def test_a_tenant_within_the_pattern_is_accepted(client: TestClient, tenant: str) -> None:
+    response = client.post(
+        "/things", json={"title": "x", "count": 1}, headers=_claims(tenant=tenant)
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["tenant"] == tenant
+
+
 def test_claims_of_the_right_type_are_read_whole(client: TestClient) -> None:
     headers = _claims(groups=["sales", "s"], location="oslo", languages=["nb", "en"])
     assert client.get("/me", headers=headers).json() == {

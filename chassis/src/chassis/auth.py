@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,6 +14,12 @@ from fastapi import Depends, Request
 from chassis.errors import Problem
 
 ROLES = ("employee", "curator", "admin")
+
+# Tenant ids: lower-case letters, digits and hyphens, starting with a letter or digit, at
+# most 63 characters (a DNS label). Without this a tenant "a" could reach tenant "a:b"'s
+# documents, whose ids are "<tenant>:<id>" with the id taken from the request; with ':'
+# impossible in a tenant, "<tenant>:<id>" is unambiguous.
+TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ class TokenVerifier:
             ) from exc
         return Principal(
             employee_id=_text(claims, "sub"),
-            tenant=_text(claims, "tenant"),
+            tenant=_tenant(claims),
             roles=frozenset(_texts(claims, "roles")),
             groups=frozenset(_texts(claims, "groups")),
             location=_text(claims, "location", optional=True) or None,
@@ -84,6 +91,17 @@ def _text(claims: dict[str, Any], name: str, *, optional: bool = False) -> str:
     if not isinstance(value, str) or not (value or optional):
         raise _invalid_claim(name, "must be a string" if optional else "must be a non-empty string")
     return value
+
+
+def _tenant(claims: dict[str, Any]) -> str:
+    tenant = _text(claims, "tenant")
+    if not TENANT_PATTERN.fullmatch(tenant):
+        raise _invalid_claim(
+            "tenant",
+            "must be lower-case letters, digits and hyphens, starting with a letter or digit, "
+            "at most 63 characters",
+        )
+    return tenant
 
 
 def _texts(claims: dict[str, Any], name: str) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from chassis.auth import TENANT_PATTERN
 from chassis.settings import ServiceSettings
 
 # Where `npm ci` in services/web puts the front-end libraries of a source checkout; an
@@ -19,7 +20,8 @@ class DevPerson(BaseModel):
 
     id: str = Field(min_length=1, max_length=200)
     name: str = Field(min_length=1, max_length=200)
-    tenant: str = Field(min_length=1, max_length=100)
+    # The apis refuse a token whose tenant is outside this pattern.
+    tenant: str = Field(pattern=rf"^{TENANT_PATTERN.pattern}$")
     roles: list[str] = Field(default_factory=lambda: ["employee"])
     groups: list[str] = Field(default_factory=list)
     location: str | None = None
