@@ -208,8 +208,81 @@ def test_default_secret_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("CHORUS_JWT_SECRET", raising=False)
     with pytest.raises(ValidationError, match="CHORUS_JWT_SECRET"):
         _Settings()
-    monkeypatch.setenv("CHORUS_JWT_SECRET", "a-real-secret")
-    assert _Settings().jwt_secret == "a-real-secret"
+    monkeypatch.setenv("CHORUS_JWT_SECRET", REAL_SECRET)
+    assert _Settings().jwt_secret == REAL_SECRET
+
+
+REAL_SECRET = "a-real-secret-of-32-bytes-or-more"
+
+
+@pytest.mark.parametrize(
+    ("secret", "size"),
+    [("a-real-secret", 13), ("x" * 31, 31), ("\u00e9" * 15 + "x", 31)],  # bytes, not letters
+)
+@pytest.mark.parametrize("jwks", ["", "https://idp.example.com/jwks"])
+def test_a_short_jwt_secret_is_refused_outside_local(
+    monkeypatch: pytest.MonkeyPatch, secret: str, size: int, jwks: str
+) -> None:
+    monkeypatch.setenv("CHORUS_ENV", "production")
+    monkeypatch.setenv("CHORUS_JWKS_URL", jwks)
+    monkeypatch.setenv("CHORUS_JWT_SECRET", secret)
+    with pytest.raises(ValidationError) as refused:
+        _Settings()
+    [error] = refused.value.errors()
+    # One line naming the setting; the secret itself appears nowhere in the report.
+    assert error["msg"] == (
+        f"Value error, CHORUS_JWT_SECRET is {size} bytes long; outside CHORUS_ENV=local a "
+        "secret needs at least 32 bytes"
+    )
+    assert secret not in str(refused.value)
+
+
+def test_secrets_of_32_bytes_pass_and_local_secrets_may_be_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHORUS_ENV", "production")
+    monkeypatch.setenv("CHORUS_JWT_SECRET", "x" * 32)
+    assert _Settings().jwt_secret == "x" * 32
+    monkeypatch.setenv("CHORUS_ENV", "local")
+    monkeypatch.setenv("CHORUS_JWT_SECRET", "short")
+    assert _Settings().jwt_secret == "short"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://idp.example.com/jwks",
+        "http://localhost:8080/jwks",
+        "http://127.0.0.1/jwks",
+        "ftp://idp.example.com/jwks",
+        "https:///jwks",
+        "idp.example.com/jwks",
+    ],
+)
+def test_a_jwks_url_other_than_https_is_refused_outside_local(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("CHORUS_ENV", "production")
+    monkeypatch.delenv("CHORUS_JWT_SECRET", raising=False)
+    monkeypatch.setenv("CHORUS_JWKS_URL", url)
+    with pytest.raises(ValidationError) as refused:
+        _Settings()
+    [error] = refused.value.errors()
+    assert error["msg"] == (
+        "Value error, CHORUS_JWKS_URL must be an https:// URL outside CHORUS_ENV=local"
+    )
+
+
+def test_jwks_over_https_passes_and_over_http_only_locally(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CHORUS_JWT_SECRET", raising=False)
+    monkeypatch.setenv("CHORUS_ENV", "production")
+    monkeypatch.setenv("CHORUS_JWKS_URL", "https://idp.example.com/jwks")
+    assert _Settings().jwks_url == "https://idp.example.com/jwks"
+    monkeypatch.setenv("CHORUS_ENV", "local")
+    monkeypatch.setenv("CHORUS_JWKS_URL", "http://127.0.0.1:8080/jwks")
+    assert _Settings().jwks_url == "http://127.0.0.1:8080/jwks"
 
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

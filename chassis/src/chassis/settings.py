@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_JWT_SECRET = "chorus-local-development-only-secret"
+# Outside CHORUS_ENV=local every secret (HMAC keys, signing keys) needs at least this many
+# bytes: HS256 and our HMACs are only as strong as their key, and 32 bytes is SHA-256's.
+MIN_SECRET_BYTES = 32
+
+
+def check_secret(variable: str, value: str) -> None:
+    """Refuse a secret shorter than MIN_SECRET_BYTES, in one line naming the variable and
+    not the value."""
+    size = len(value.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{variable} is {size} bytes long; outside CHORUS_ENV=local a secret needs at "
+            f"least {MIN_SECRET_BYTES} bytes"
+        )
+
+
+def check_https(variable: str, url: str) -> None:
+    """Refuse a URL that is not https (keys fetched over http can be swapped on the way)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"{variable} must be an https:// URL outside CHORUS_ENV=local")
 
 
 def _shared(name: str) -> AliasChoices:
@@ -18,7 +40,10 @@ def _shared(name: str) -> AliasChoices:
 class ServiceSettings(BaseSettings):
     """Settings every Chorus process needs. Subclasses set `service` and an env prefix."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # A refused setting is reported by its name, never echoed with the secrets beside it.
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     service: ClassVar[str]
     default_api_port: ClassVar[int]
@@ -54,11 +79,19 @@ class ServiceSettings(BaseSettings):
         self.consumer_group = self.consumer_group or self.service
         self.api_port = self.api_port or self.default_api_port
         self.worker_port = self.worker_port or self.default_worker_port
-        if self.env != "local" and not self.jwks_url and self.jwt_secret == LOCAL_JWT_SECRET:
+        if self.env == "local":
+            return self
+        if self.jwks_url:
+            check_https("CHORUS_JWKS_URL", self.jwks_url)
+        elif self.jwt_secret == LOCAL_JWT_SECRET:
             raise ValueError(
                 "CHORUS_JWT_SECRET is the local development secret; outside CHORUS_ENV=local "
                 "set a real secret or CHORUS_JWKS_URL"
             )
+        # With a JWKS URL the secret verifies nothing, but one that is set must still be a
+        # real one: a short value is a mistake, not an unused setting.
+        if self.jwt_secret != LOCAL_JWT_SECRET:
+            check_secret("CHORUS_JWT_SECRET", self.jwt_secret)
         return self
 
     @classmethod

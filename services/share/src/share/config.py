@@ -7,9 +7,10 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import ServiceSettings, check_secret
 
 LOCAL_SECRET = "chorus-share-local-development-only"
+FERNET_KEY_BYTES = 32
 
 
 def _local_fernet_key() -> str:
@@ -56,6 +57,18 @@ class ShareSettings(ServiceSettings):
             for name in ("link_secret", "webhook_secret"):
                 if getattr(self, name) == LOCAL_SECRET:
                     raise ValueError(f"SHARE_{name.upper()} must be set outside CHORUS_ENV=local")
+                check_secret(f"SHARE_{name.upper()}", getattr(self, name))
             if self.token_key == _local_fernet_key():
                 raise ValueError("SHARE_TOKEN_KEY must be set outside CHORUS_ENV=local")
+        # A Fernet key is exactly 32 bytes, url-safe base64: anything else would only fail
+        # at the first token stored or read.
+        try:
+            key = base64.urlsafe_b64decode(self.token_key.encode())
+        except ValueError:
+            key = b""
+        if len(key) != FERNET_KEY_BYTES:
+            raise ValueError(
+                f"SHARE_TOKEN_KEY must be {FERNET_KEY_BYTES} bytes in url-safe base64 "
+                "(a Fernet key)"
+            )
         return self
