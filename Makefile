@@ -69,10 +69,10 @@ run: install
 	@$(VENV_PY) deploy/local/run.py $(RUN_ARGS)
 
 up:
-	docker compose up --build --detach --wait
+	docker compose --env-file deploy/local/compose.env up --build --detach --wait
 
 down:
-	docker compose down
+	docker compose --env-file deploy/local/compose.env down
 
 bench: install
 	@$(DEVSTACK) start

@@ -182,6 +182,29 @@ def backends() -> dict[str, str]:
     return web_backends()
 
 
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (`name[:tag][@digest]`), None when it has none."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else None
+
+
+def assert_pinned(images: dict[str, str]) -> None:
+    """Every image (where -> reference) names an explicit version tag: not `latest`, not
+    missing (which means `latest`), so a deployment runs what was tested."""
+    floating = {
+        where: image for where, image in images.items() if image_tag(image) in (None, "latest")
+    }
+    assert images, "no images found"
+    assert not floating, f"images without a version tag: {floating}"
+
+
+@pytest.fixture(scope="session")
+def pinned() -> Callable[[dict[str, str]], None]:
+    """`assert_pinned` as a fixture."""
+    return assert_pinned
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize `service` over the documented services and `role` over api/worker."""
     if "service" in metafunc.fixturenames:

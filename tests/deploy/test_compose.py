@@ -18,8 +18,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from chassis.settings import LOCAL_JWT_SECRET
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+# The development settings a development run names explicitly (`make up`).
+DEV_ENV_FILE = REPO_ROOT / "deploy" / "local" / "compose.env"
+# What compose must refuse to start without (each service's secrets).
+SECRETS = {
+    "CHORUS_JWT_SECRET",
+    "SHARE_LINK_SECRET",
+    "SHARE_WEBHOOK_SECRET",
+    "SHARE_TOKEN_KEY",
+}
 DOCKERFILE = REPO_ROOT / "services" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 WEB_PACKAGE = REPO_ROOT / "services" / "web"
@@ -136,9 +147,70 @@ def as_python_m(argv: list[str], env: dict[str, str]) -> list[str]:
 # --- docker-compose.yml ----------------------------------------------------------------
 
 
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])"
+    r"(?P<arg>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def interpolate(value: object, env: dict[str, str], missing: dict[str, str]) -> object:
+    """`value` with compose's variable interpolation applied (`$$`, `$VAR`, `${VAR}`,
+    `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}`).
+    A required variable without a value is recorded in `missing` (name -> error), where
+    `docker compose` would refuse to start."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env, missing) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env, missing) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        op, arg = match.group("op") or "", match.group("arg") or ""
+        present = name in env
+        unset = not env.get(name) if op.startswith(":") else not present
+        if op.endswith("-"):
+            return arg if unset else env[name]
+        if op.endswith("?"):
+            if unset:
+                missing[name] = arg
+                return ""
+            return env[name]
+        if op.endswith("+"):
+            return "" if unset else arg
+        return env.get(name, "")
+
+    return _VARIABLE.sub(replace, value)
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a compose env file."""
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def render_compose(env: dict[str, str]) -> tuple[dict[str, dict], dict[str, str]]:
+    """The services of docker-compose.yml with `env` interpolated, and the required
+    variables `env` left without a value."""
+    missing: dict[str, str] = {}
+    services = interpolate(yaml.safe_load(COMPOSE_FILE.read_text())["services"], env, missing)
+    assert isinstance(services, dict)
+    return services, missing
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, dict]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    """docker-compose.yml as a development run sees it (`make up`)."""
+    services, missing = render_compose(env_file(DEV_ENV_FILE))
+    assert not missing, f"{DEV_ENV_FILE.name} leaves required variables unset: {missing}"
+    return services
 
 
 def _environment(definition: dict) -> dict[str, str]:
@@ -162,6 +234,57 @@ def _published_ports(definition: dict) -> set[tuple[int, int]]:
         assert len(parts) in (2, 3), f"port {port!r} is not published on a fixed host port"
         pairs.add((int(parts[-2]), int(parts[-1])))
     return pairs
+
+
+def test_every_published_port_binds_loopback_only(compose) -> None:
+    """A published port without an address is published on every interface of the host."""
+    for name, definition in compose.items():
+        for port in definition.get("ports") or []:
+            if isinstance(port, dict):
+                address = port.get("host_ip")
+            else:
+                parts = str(port).split("/")[0].rsplit(":", 2)
+                address = parts[0] if len(parts) == 3 else None
+            assert address == "127.0.0.1", f"{name}: port {port!r} is not bound to 127.0.0.1"
+
+
+def test_compose_refuses_to_start_without_secrets() -> None:
+    _, missing = render_compose({})
+    assert SECRETS <= missing.keys(), f"compose starts without {sorted(SECRETS - missing.keys())}"
+    for name in SECRETS:
+        assert "compose.env" in missing[name], f"{name}: the error names the development path"
+
+
+def test_the_development_secrets_go_only_with_local_mode(compose) -> None:
+    from share.config import LOCAL_SECRET, _local_fernet_key
+
+    development = {LOCAL_JWT_SECRET, LOCAL_SECRET, _local_fernet_key()}
+    # Not a default anywhere in the file: only the development env file names them.
+    text = COMPOSE_FILE.read_text()
+    assert not [secret for secret in development if secret in text]
+    given = {name: f"{name.lower()}-of-a-real-deployment-0123456789" for name in SECRETS}
+    services, missing = render_compose(given)
+    assert not missing
+    for name, definition in services.items():
+        environment = _environment(definition)
+        assert not development & set(environment.values()), name
+        if "CHORUS_JWT_SECRET" in environment:
+            # Real secrets, and CHORUS_ENV left alone: the processes check them as production.
+            assert environment["CHORUS_ENV"] == "production", name
+    # The development run says so: its secrets come with CHORUS_ENV=local.
+    assert env_file(DEV_ENV_FILE)["CHORUS_ENV"] == "local"
+    for name, definition in compose.items():
+        environment = _environment(definition)
+        if development & set(environment.values()):
+            assert environment["CHORUS_ENV"] == "local", name
+
+
+def test_every_image_names_a_version(pinned) -> None:
+    for env in ({}, {"CHORUS_VERSION": "1.2.3"}):
+        services, _ = render_compose(env)
+        pinned({name: definition["image"] for name, definition in services.items()})
+    services, _ = render_compose({"CHORUS_VERSION": "1.2.3"})
+    assert services["content-api"]["image"].endswith(":1.2.3")
 
 
 def test_compose_has_exactly_the_documented_processes(compose, runtime) -> None:
