@@ -361,6 +361,38 @@ def test_chorus_containers_are_hardened(combination, render, runtime) -> None:
         assert annotations.get("prometheus.io/path") == "/metrics"
 
 
+def pod_specs(obj: Obj) -> list[Obj]:
+    """The pod specs inside a rendered object: a Pod's own, a workload's template, a
+    CronJob's job template."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    if obj["kind"] == "Pod":
+        return [spec]
+    if obj["kind"] == "CronJob":
+        return [spec["jobTemplate"]["spec"]["template"]["spec"]]
+    template = spec.get("template")
+    return [template["spec"]] if isinstance(template, dict) and "spec" in template else []
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_every_image_names_a_version(combination, render, pinned) -> None:
+    images = {}
+    for obj in render(combination):
+        for spec in pod_specs(obj):
+            for group in ("initContainers", "containers", "ephemeralContainers"):
+                for container in spec.get(group) or []:
+                    where = f"{obj['kind']}/{obj['metadata']['name']}/{container['name']}"
+                    images[where] = container["image"]
+    pinned(images)
+    # The Chorus images all run the one release the base names.
+    kustomization = yaml.safe_load((K8S_DIR / "base" / "kustomization.yaml").read_text())
+    releases = {entry["newTag"] for entry in kustomization["images"]}
+    assert len(releases) == 1 and "latest" not in releases
+    chorus = {i for i in images.values() if i.startswith(f"{IMAGE_REGISTRY}/")}
+    assert chorus and {i.rsplit(":", 1)[1] for i in chorus} == releases
+
+
 @pytest.mark.parametrize("combination", COMBINATIONS)
 def test_other_workloads_are_hardened(combination, render) -> None:
     objects = render(combination)
