@@ -8,12 +8,13 @@ api starts the broker as a producer only.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,6 +78,19 @@ class ServiceDefinition:
     # Both roles: called with the app once the chassis has set it up (error handlers,
     # middleware and mounts of the service's own, e.g. the web app's HTML error pages).
     configure: Callable[[FastAPI, Role], None] | None = None
+
+
+def periodic(every: float, step: Callable[[], Awaitable[object]]) -> Loop:
+    """A background loop that runs `step`, then waits `every` seconds, for the process's
+    lifetime (a failure restarts it after a pause, like every loop)."""
+
+    async def loop() -> None:
+        while True:
+            await step()
+            await asyncio.sleep(every)
+
+    loop.__name__ = getattr(step, "__name__", "periodic")
+    return loop
 
 
 async def _supervise(name: str, loop: Loop, restart_delay: float = 1.0) -> None:
@@ -195,13 +209,32 @@ def _port(settings: ServiceSettings, role: Role) -> int:
     return settings.api_port if role == "api" else settings.worker_port
 
 
-def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
-    """`python -m <service> api|worker`."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or args[0] not in ("api", "worker"):
-        print(f"usage: python -m {definition.name} api|worker", file=sys.stderr)
-        raise SystemExit(2)
-    role: Role = "api" if args[0] == "api" else "worker"
+# A command of a service's own beside `api` and `worker`: its help, and what runs it with
+# the rest of the command line (it parses its own options).
+Command = tuple[str, Callable[[list[str]], None]]
+
+
+def main(
+    definition: ServiceDefinition,
+    argv: Sequence[str] | None = None,
+    commands: Mapping[str, Command] | None = None,
+) -> None:
+    """`python -m <service> api|worker|<command of its own>`."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {definition.name}", description=definition.description or None
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    sub.add_parser("api", help="serve the HTTP API")
+    sub.add_parser("worker", help="consume events and run the background loops")
+    for name, (help_text, _) in (commands or {}).items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    args, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if commands and args.command in commands:
+        commands[args.command][1](rest)
+        return
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    role: Role = "api" if args.command == "api" else "worker"
     try:
         settings = definition.settings_class()
     except ValidationError as exc:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
-from chassis.process import Loop, Role, Runtime, ServiceDefinition
+from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
 from content.adapters.feed_view import MongoFeedReadModel, retention_cutoff
 from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer
@@ -142,21 +142,20 @@ def loops(runtime: Runtime) -> list[Loop]:
 
     async def scheduler() -> None:
         # Publishing and expiry happen on time with nobody asking: this loop is the clock.
-        while True:
-            moved = await handlers.run_schedule(services)
-            if moved:
-                log.info("schedule applied", extra={"items": moved})
-            await asyncio.sleep(settings.schedule_interval_seconds)
+        moved = await handlers.run_schedule(services)
+        if moved:
+            log.info("schedule applied", extra={"items": moved})
 
     async def feed_log_purge() -> None:
         # No TTL indexes in our MongoDB subset: the feed's change log is purged here.
         assert isinstance(services.feed, MongoFeedReadModel)
-        while True:
-            cutoff = retention_cutoff(settings.feed_log_retention_seconds)
-            await services.feed.purge(cutoff)
-            await asyncio.sleep(60)
+        await services.feed.purge(retention_cutoff(settings.feed_log_retention_seconds))
 
-    return [outbox_relay, scheduler, feed_log_purge]
+    return [
+        outbox_relay,
+        periodic(settings.schedule_interval_seconds, scheduler),
+        periodic(60, feed_log_purge),
+    ]
 
 
 DEFINITION = ServiceDefinition(

@@ -1,11 +1,8 @@
-import sys
-
 from chassis.process import main
-from metrics import replay
 from metrics.bootstrap import DEFINITION
+from metrics.entrypoints import replay
 
-# The chassis knows the api and worker roles; the replay command is metrics' own.
-if sys.argv[1:2] == ["replay"]:
-    replay.main(sys.argv[2:])
-else:
-    main(DEFINITION)
+main(
+    DEFINITION,
+    commands={"replay": ("rebuild every read model from the topics, then swap it in", replay.main)},
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from functools import partial
 
@@ -10,7 +9,7 @@ from cachetools import TTLCache
 
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
-from chassis.process import Loop, Runtime, ServiceDefinition
+from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from contracts import ALL_EVENTS
 from contracts.topics import WIN_TOLD
 from metrics.adapters.mongo import MetricsRepository
@@ -63,16 +62,14 @@ def loops(runtime: Runtime) -> list[Loop]:
     assert isinstance(settings, MetricsSettings)
 
     async def gauges() -> None:
-        while True:
-            await handlers.refresh_gauges(runtime.services)
-            await asyncio.sleep(settings.gauge_interval_seconds)
+        await handlers.refresh_gauges(runtime.services)
 
     async def wins_relay() -> None:
         services: handlers.Services = runtime.services
         assert services.wins_outbox is not None
         await run_relay([services.wins_outbox])
 
-    return [gauges, wins_relay]
+    return [periodic(settings.gauge_interval_seconds, gauges), wins_relay]
 
 
 DEFINITION = ServiceDefinition(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from datetime import timedelta
 from functools import partial
 
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
-from chassis.process import Loop, Runtime, ServiceDefinition
+from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
@@ -73,7 +72,7 @@ async def setup(runtime: Runtime) -> api.Components:
     )
     return api.Components(
         services=services,
-        leaderboards=Leaderboards(repo, settings.leaderboard_refresh_seconds),
+        leaderboards=Leaderboards(repo, settings.leaderboard_refresh_seconds, services.clock),
     )
 
 
@@ -105,11 +104,9 @@ def loops(runtime: Runtime) -> list[Loop]:
     async def month_end_badges() -> None:
         # Every replica runs it; a month is decided and each badge emitted once (see
         # handlers.close_months). A failure restarts the loop after a pause.
-        while True:
-            await handlers.close_months(services)
-            await asyncio.sleep(settings.month_end_interval_seconds)
+        await handlers.close_months(services)
 
-    return [outbox_relay, month_end_badges]
+    return [outbox_relay, periodic(settings.month_end_interval_seconds, month_end_badges)]
 
 
 DEFINITION = ServiceDefinition(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from chassis.bulk import BulkProducer
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
-from chassis.process import Loop, Runtime, ServiceDefinition
+from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
@@ -140,16 +139,16 @@ def loops(runtime: Runtime) -> list[Loop]:
         )
 
     async def scheduled_shares() -> None:
-        while True:
-            await handlers.fire_due_shares(services)
-            await asyncio.sleep(settings.schedule_interval_seconds)
+        await handlers.fire_due_shares(services)
 
     async def purge() -> None:
-        while True:
-            await handlers.purge(services)
-            await asyncio.sleep(60)
+        await handlers.purge(services)
 
-    return [outbox_relay, scheduled_shares, purge]
+    return [
+        outbox_relay,
+        periodic(settings.schedule_interval_seconds, scheduled_shares),
+        periodic(60, purge),
+    ]
 
 
 DEFINITION = ServiceDefinition(

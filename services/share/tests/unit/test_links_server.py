@@ -10,7 +10,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -74,6 +74,7 @@ class FakeServices:
     links_cache: FakeLinks = field(default_factory=FakeLinks)
     salts: DailySalts = field(default_factory=lambda: DailySalts(b"secret"))
     link_secret: bytes = b"secret"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @pytest.fixture

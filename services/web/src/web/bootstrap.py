@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from chassis.process import Loop, Role, Runtime, ServiceDefinition
+from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
 from web.adapters.backends import Backend, Backends
 from web.adapters.sessions import Session, SessionStore
 from web.config import WebSettings
@@ -57,13 +56,11 @@ def loops(runtime: Runtime) -> list[Loop]:
 
     async def purge_sessions() -> None:
         # Expiry is a periodic purge: no TTL index on every MongoDB-wire server.
-        while True:
-            purged = await services.sessions.purge_expired()
-            if purged:
-                log.info("expired sessions purged", extra={"sessions": purged})
-            await asyncio.sleep(services.settings.purge_interval_seconds)
+        purged = await services.sessions.purge_expired()
+        if purged:
+            log.info("expired sessions purged", extra={"sessions": purged})
 
-    return [purge_sessions]
+    return [periodic(services.settings.purge_interval_seconds, purge_sessions)]
 
 
 async def _session(request: Request) -> Session | None:

@@ -72,6 +72,7 @@ Patterns = tuple[ZoneInfo, dict[str, mom.Pattern]]
 class Services:
     repo: MetricsRepository
     today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # The worker's, as read after its last write: the active generation, and the erased
     # advocates (erasure key -> pseudonym).
     generation: int | None = None
@@ -659,7 +660,7 @@ async def decide_win(
     draft = next((d for d in drafted if d.id == win_id), None)
     if draft is None:
         raise Problem(404, "Not found", f"win_id: no drafted win {win_id}")
-    now = datetime.now(UTC)
+    now = services.clock()
     doc: dict[str, Any] = {
         "_id": f"{user.tenant}:{win_id}",
         "tenant": user.tenant,

@@ -454,7 +454,7 @@ async def claw_back(
         "reason": f"reversed: {reason}",
         "source_event_id": award_id,
         "source_event_type": PointsAwarded.event_type(),
-        "awarded_at": datetime.now(UTC),
+        "awarded_at": services.clock(),
         "clawed_back_by": by,
     }
     if await services.repo.insert_new("ledger", [reversal]):
@@ -530,7 +530,7 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
     if item is None:
         raise Problem(404, "No such item", f"item_id: no item {item_id} in the catalog")
     redemption_id = new_id()
-    now = datetime.now(UTC)
+    now = services.clock()
     record = {"redemption_id": redemption_id, "item_id": item_id, "at": now}
     charge = {**record, "name": item["name"]}
     if not await _charge(services, tenant, employee_id, item["price"], charge):
@@ -629,7 +629,7 @@ async def fulfil(services: Services, tenant: str, redemption_id: str, by: str) -
         "tenant": tenant,
         "redemption_id": redemption_id,
         "employee_id": redemption["employee_id"],
-        "fulfilled_at": datetime.now(UTC),
+        "fulfilled_at": services.clock(),
         "fulfilled_by": by,
     }
     await repo.insert_new("fulfilments", [mark])

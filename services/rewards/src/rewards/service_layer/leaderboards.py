@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -155,8 +156,14 @@ class Snapshot:
 
 
 class Leaderboards:
-    def __init__(self, repo: RewardsRepository, refresh_seconds: float) -> None:
+    def __init__(
+        self,
+        repo: RewardsRepository,
+        refresh_seconds: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._repo = repo
+        self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._snapshots: dict[str, Snapshot] = {}
         self._loading: dict[str, asyncio.Task[Snapshot]] = {}
@@ -197,7 +204,7 @@ class Leaderboards:
             if at < started:
                 del choices[employee]  # stored before this load read the profiles
             else:
-                snapshot.choose(employee, choice, datetime.now(UTC))
+                snapshot.choose(employee, choice, self._clock())
         self._snapshots[tenant] = snapshot
         return snapshot
 
@@ -228,7 +235,7 @@ class Leaderboards:
         self._choices.setdefault(tenant, {})[employee_id] = (time.monotonic(), choice)
         snapshot = self._snapshots.get(tenant)
         if snapshot is not None:
-            snapshot.choose(employee_id, choice, datetime.now(UTC))
+            snapshot.choose(employee_id, choice, self._clock())
 
     async def query(
         self,
@@ -241,7 +248,7 @@ class Leaderboards:
         neighbours: int,
     ) -> dict[str, Any]:
         snapshot = await self.snapshot(tenant)
-        board = snapshot.board(period, scope, scope_id, datetime.now(UTC))
+        board = snapshot.board(period, scope, scope_id, self._clock())
         top = [board.row(i) for i in range(min(limit, len(board.employees)))]
         me = None
         index = board.position.get(employee_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chassis.errors import Problem
@@ -97,7 +97,7 @@ async def suggest(
             "Too many open suggestions",
             f"title: at most {OPEN_PER_PERSON} open suggestions per person",
         )
-    suggestion_id, now = new_id(), datetime.now(UTC)
+    suggestion_id, now = new_id(), services.clock()
     doc = {
         "_id": f"{tenant}:{suggestion_id}",
         "tenant": tenant,
@@ -151,7 +151,7 @@ async def vote(services: Services, tenant: str, employee_id: str, suggestion_id:
             409, "Decided", "suggestion_id: the program team has decided on this suggestion"
         )
     if not voted:
-        await repo.add_vote(tenant, suggestion_id, employee_id, datetime.now(UTC))
+        await repo.add_vote(tenant, suggestion_id, employee_id, services.clock())
     return await _current(services, tenant, employee_id, doc)
 
 
@@ -191,7 +191,7 @@ async def decide(
         {
             "status": status.value,
             "item_id": item_id,
-            "decided_at": None if reopened else datetime.now(UTC),
+            "decided_at": None if reopened else services.clock(),
             "decided_by": None if reopened else admin_id,
         },
     )

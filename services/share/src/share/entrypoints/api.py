@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -138,7 +137,7 @@ async def connect(
         if body.access_token is not None and body.author is not None
         else None
     )
-    expires_at = datetime.now(UTC) + timedelta(seconds=body.expires_in) if body.expires_in else None
+    expires_at = services.clock() + timedelta(seconds=body.expires_in) if body.expires_in else None
     doc = await handlers.connect_network(
         services, user, network, body.audience_size, credentials, expires_at
     )
@@ -411,7 +410,7 @@ async def report_engagement(request: Request, services: Services) -> EngagementA
         request.headers.get("x-chorus-timestamp"),
         request.headers.get("x-chorus-signature"),
         body,
-        time.time(),
+        services.clock().timestamp(),
     ):
         raise Problem(401, "Invalid signature", problem)
     try:
@@ -682,7 +681,7 @@ def _followers_out(doc: dict[str, Any]) -> FollowersOut:
 async def record_followers(user: Admin, services: Services, body: FollowersIn) -> FollowersOut:
     """One count of the company page's followers on a network: a point of its history,
     from which metrics tells the page's growth."""
-    now = datetime.now(UTC)
+    now = services.clock()
     at = body.measured_at.astimezone(UTC) if body.measured_at else now
     if at > now + timedelta(minutes=5):
         raise Problem(

@@ -14,7 +14,6 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -195,7 +194,7 @@ def _answer_share(
         return _redirect(share, "self")
     if services.clicks is None:
         return _redirect(share, "unrecorded")
-    now = datetime.now(UTC)
+    now = services.clock()
     visitor = visitor_hash(services.salts.today(now), client_ip, user_agent)
     services.clicks.record_soon(share, visitor, now, functools.partial(_clicked, share, reply))
     return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,6 +46,7 @@ class Buddies:
     repo: BuddyRepository
     drafts_outbox: outbox.Outbox
     cheers_outbox: outbox.Outbox
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def _problem(refusal: Refusal) -> Problem:
@@ -89,7 +91,7 @@ async def my_buddy(buddies: Buddies, user: Principal) -> MyBuddy:
         buddy_id = other_member(pair, user.employee_id)
         buddy = await repo.person(user.tenant, buddy_id) or {"employee_id": buddy_id}
         if pair["status"] == PairStatus.ACTIVE:
-            since = max(_utc(pair["accepted_at"]), datetime.now(UTC) - SHARES_WINDOW)
+            since = max(_utc(pair["accepted_at"]), buddies.clock() - SHARES_WINDOW)
             shares = await repo.shares_of(user.tenant, buddy_id, since, SHARES_SHOWN)
             cheered = await repo.cheered(user.tenant, user.employee_id, [s["_id"] for s in shares])
             seen = person.get("seen_until")
@@ -116,7 +118,7 @@ async def save_settings(
 
 async def mark_seen(buddies: Buddies, user: Principal) -> None:
     """The buddy's shares so far are seen: the notice of them goes."""
-    await buddies.repo.save_person(user.tenant, user.employee_id, {"seen_until": datetime.now(UTC)})
+    await buddies.repo.save_person(user.tenant, user.employee_id, {"seen_until": buddies.clock()})
 
 
 # -- asking and pairing -----------------------------------------------------------------------
@@ -132,7 +134,7 @@ async def ask_for_buddy(
     person = await repo.person(user.tenant, user.employee_id)
     if person and person.get("pair_id"):
         raise Problem(409, "Conflict", "you already have a buddy or a buddy request to answer")
-    now = datetime.now(UTC)
+    now = buddies.clock()
     fields: dict[str, Any] = {
         "requested": {"team": team},
         "requested_at": now,
@@ -190,7 +192,7 @@ async def _propose(
         "status": PairStatus.PENDING.value,
         "proposed_by": proposed_by,
         "team": team,
-        "created_at": datetime.now(UTC),
+        "created_at": buddies.clock(),
     }
     await repo.insert_pair(doc)
     return doc
@@ -210,7 +212,7 @@ async def accept(
     status = after_accepting(accepted, pair["members"])
     fields: dict[str, Any] = {"accepted": accepted, "status": status.value}
     if status is PairStatus.ACTIVE:
-        fields["accepted_at"] = datetime.now(UTC)
+        fields["accepted_at"] = buddies.clock()
     updated = await repo.update_pair(user.tenant, pair_id, PairStatus.PENDING, {"$set": fields})
     if updated is None:
         raise Problem(409, "Conflict", "the pair changed meanwhile; try again")
@@ -232,7 +234,7 @@ async def end(buddies: Buddies, user: Principal, pair_id: str) -> dict[str, Any]
         {
             "$set": {
                 "status": status.value,
-                "ended_at": datetime.now(UTC),
+                "ended_at": buddies.clock(),
                 "ended_by": user.employee_id,
             }
         },
@@ -299,7 +301,7 @@ async def send_draft(
         "comments": [],
         "reaction": None,
         "status": DraftStatus.OPEN.value,
-        "created_at": datetime.now(UTC),
+        "created_at": buddies.clock(),
     }
     await buddies.repo.drafts.insert_one(doc)
     return doc
@@ -357,7 +359,7 @@ async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
         raise _problem(refusal)
-    now = datetime.now(UTC)
+    now = buddies.clock()
     comment_id = new_id()
     event = _feedback(user, found, BuddyFeedbackKind.COMMENT, comment_id, now)
     entry = {"id": comment_id, "employee_id": user.employee_id, "text": text, "at": now}
@@ -384,7 +386,7 @@ async def react(
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
         raise _problem(refusal)
-    now = datetime.now(UTC)
+    now = buddies.clock()
     value = (
         {"name": reaction.value, "employee_id": user.employee_id, "at": now} if reaction else None
     )
@@ -423,7 +425,7 @@ async def mark_posted(buddies: Buddies, user: Principal, draft_id: str, share_id
             "$set": {
                 "status": DraftStatus.POSTED.value,
                 "share_id": share_id,
-                "posted_at": datetime.now(UTC),
+                "posted_at": buddies.clock(),
             }
         },
     )
@@ -443,7 +445,7 @@ async def cheer(buddies: Buddies, user: Principal, share_id: str) -> bool:
     )
     if share is None or share["employee_id"] != buddy_id:
         raise _problem(Refusal(422, "not a share of your buddy", field="share_id"))
-    now = datetime.now(UTC)
+    now = buddies.clock()
     cheer_id = f"{user.tenant}:{share_id}:{user.employee_id}"
     event = BuddyFeedbackGiven.create(
         tenant_id=user.tenant,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,6 +86,7 @@ class Services:
     posters: Mapping[str, NetworkPoster] = field(default_factory=dict)
     followers_outbox: outbox.Outbox | None = None
     buddies: buddy_pairs.Buddies | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 # -- content and guidelines, as learnt from the content service ------------------------
@@ -213,7 +214,7 @@ async def enroll(
     if guidelines_version is None:
         guidelines = await services.repo.current_guidelines(user.tenant)
         guidelines_version = int(guidelines["version"]) if guidelines else 0
-    now = datetime.now(UTC)
+    now = services.clock()
     state = {
         "_id": _advocate_id(user),
         "tenant": user.tenant,
@@ -274,7 +275,7 @@ async def connect_network(
             user.tenant, user.employee_id, network.value, credentials, token_expires_at
         )
     networks = dict(current.get("networks") or {})
-    entry = dict(networks.get(network.value) or {"connected_at": datetime.now(UTC)})
+    entry = dict(networks.get(network.value) or {"connected_at": services.clock()})
     entry["audience_size"] = audience
     if credentials is not None:
         entry["direct_posting"] = True
@@ -290,7 +291,7 @@ async def connect_network(
             employee_id=user.employee_id,
             network=network,
             audience_size=audience,
-            measured_at=datetime.now(UTC),
+            measured_at=services.clock(),
             source=MeasurementSource.PERSON,
         ),
     )
@@ -326,7 +327,7 @@ async def record_followers(
         "measured_at": at,
         "source": MeasurementSource.ADMIN.value,
         "recorded_by": user.employee_id,
-        "recorded_at": datetime.now(UTC),
+        "recorded_at": services.clock(),
     }
     await services.repo.followers.insert_one(
         outbox.new_document(doc, [event], services.followers_outbox.lease_seconds)
@@ -351,7 +352,7 @@ async def disconnect_network(
 async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str, Any]:
     """Leave the program: shares stop, tokens are forgotten, rankings drop the advocate."""
     current = await _enrolled(services, user)
-    now = datetime.now(UTC)
+    now = services.clock()
     event = AdvocateOptedOut.create(
         tenant_id=user.tenant,
         subject=user.employee_id,
@@ -463,7 +464,7 @@ def _posted_event(doc: dict[str, Any], public_base_url: str) -> PostShared:
 
 async def share(services: Services, user: Principal, request: ShareRequest) -> dict[str, Any]:
     """Create a share with its own short link: now by intent or API, or scheduled."""
-    now = datetime.now(UTC)
+    now = services.clock()
     advocate = await _check_advocate(services, user.tenant, user.employee_id)
     content: dict[str, Any] | None = None
     if request.content_id is not None:
@@ -610,7 +611,7 @@ async def offer_variants(
     and keeps it (or the one they shared) from then on; see `share.domain.variants`.
     """
     content = await services.repo.shareable(user.tenant, content_id)
-    if refusal := cannot_share(content, _viewer(user), datetime.now(UTC)):
+    if refusal := cannot_share(content, _viewer(user), services.clock()):
         raise _content_problem(refusal)
     assert content is not None
     offers: dict[Network, Offer] = {}
@@ -744,7 +745,7 @@ async def _post_via_api(
         raise Problem(
             424, "The network refused the post", str(exc)[:500], network=doc["network"]
         ) from exc
-    shared = {**doc, "status": "shared", "shared_at": datetime.now(UTC), "network_post_id": post_id}
+    shared = {**doc, "status": "shared", "shared_at": services.clock(), "network_post_id": post_id}
     event = _posted_event(shared, services.public_base_url)
     lease = services.shares_outbox.lease_seconds
     await services.repo.shares.update_one(
@@ -768,7 +769,7 @@ async def fire_due_shares(services: Services) -> int:
     """Post the scheduled shares that are due; returns how many were handled."""
     handled = 0
     while True:
-        now = datetime.now(UTC)
+        now = services.clock()
         doc = await services.repo.shares.find_one_and_update(
             {
                 "$or": [
@@ -817,7 +818,7 @@ async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
 
 async def purge(services: Services) -> dict[str, int]:
     """Drop visits past the unique window, published click batches and old day counters."""
-    now = datetime.now(UTC)
+    now = services.clock()
     return await services.repo.purge(now, now - UNIQUE_WINDOW)
 
 
@@ -921,7 +922,7 @@ async def ingest_engagement(services: Services, report: EngagementReport) -> tup
         "caller_id": report.id,
         "kind": report.kind.value,
         "count": report.count,
-        "received_at": datetime.now(UTC),
+        "received_at": services.clock(),
     }
     try:
         await services.repo.engagements.insert_one(
