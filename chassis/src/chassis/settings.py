@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOCAL_JWT_SECRET = "chorus-local-development-only-secret"
 # Outside CHORUS_ENV=local every secret (HMAC keys, signing keys) needs at least this many
@@ -30,6 +30,17 @@ def check_https(variable: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
         raise ValueError(f"{variable} must be an https:// URL outside CHORUS_ENV=local")
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# A setting given as comma-separated values (`a, b,c`), read as a tuple of the non-empty
+# ones; as the environment gives it, not as JSON.
+CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated)]
 
 
 def _shared(name: str) -> AliasChoices:

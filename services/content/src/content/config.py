@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import CommaSeparated, ServiceSettings
 
 
 class ContentSettings(ServiceSettings):
@@ -30,10 +30,8 @@ class ContentSettings(ServiceSettings):
     preview_max_redirects: int = Field(5, ge=0, le=20)
     # Comma-separated `host` or `host:port` entries fetched even though they resolve to a
     # non-public address (an intranet page, a test server). Empty: only public addresses.
-    preview_allowed_hosts: str = ""
+    preview_allowed_hosts: CommaSeparated = ()
 
     @property
     def preview_allowed(self) -> frozenset[str]:
-        return frozenset(
-            h.strip().lower() for h in self.preview_allowed_hosts.split(",") if h.strip()
-        )
+        return frozenset(host.lower() for host in self.preview_allowed_hosts)

@@ -68,7 +68,7 @@ async def setup(runtime: Runtime) -> api.Components:
         clawback_outbox=Outbox(repo.clawbacks, runtime.publisher, lease),
         month_badge_outbox=Outbox(repo.month_badges, runtime.publisher, lease),
         month_end_grace=timedelta(seconds=settings.month_end_grace_seconds),
-        tenants=frozenset(t.strip() for t in settings.tenants.split(",") if t.strip()) or None,
+        tenants=frozenset(settings.tenants) or None,
     )
     return api.Components(
         services=services,

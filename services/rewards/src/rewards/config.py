@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import CommaSeparated, ServiceSettings
 
 
 class RewardsSettings(ServiceSettings):
@@ -20,7 +20,7 @@ class RewardsSettings(ServiceSettings):
     batch_size: int = Field(10_000, ge=1)
     # Tenants this deployment scores, comma separated; empty: every tenant. A large tenant
     # can get workers of its own (with a consumer group of their own), the rest share one.
-    tenants: str = ""
+    tenants: CommaSeparated = ()
     # How old a leaderboard snapshot may get before a fresh one is loaded in the background.
     leaderboard_refresh_seconds: float = Field(5.0, gt=0)
     # "Top 10% of the month": a month is decided this long after it ended (UTC), so that

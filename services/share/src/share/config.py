@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings, check_secret
+from chassis.settings import CommaSeparated, ServiceSettings, check_secret
 
 LOCAL_SECRET = "chorus-share-local-development-only"
 FERNET_KEY_BYTES = 32
@@ -30,7 +30,7 @@ class ShareSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8090"
     # Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For the links
     # listener believes; the visitor's address is the nearest hop not among them.
-    trusted_proxies: str = "127.0.0.1"
+    trusted_proxies: CommaSeparated = ("127.0.0.1",)
     # Shares per employee and UTC day, unless the tenant set its own cap.
     default_daily_cap: int = Field(20, ge=1)
     # Derives the daily visitor salt and signs the advocate cookie.

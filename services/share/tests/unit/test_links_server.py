@@ -84,7 +84,7 @@ async def served() -> AsyncIterator[tuple[LinksServer, FakeServices]]:
         cast(Services, services),
         "127.0.0.1",
         free_port(),
-        trusted_proxies=proxy_networks("127.0.0.1"),
+        trusted_proxies=proxy_networks(["127.0.0.1"]),
         idle_timeout=1.0,
         header_timeout=0.5,
         max_header_bytes=4096,
@@ -217,7 +217,7 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_visitor(served) -> N
 
 
 def test_the_visitor_is_the_nearest_untrusted_hop() -> None:
-    proxies = proxy_networks("10.0.0.0/8, 127.0.0.1")
+    proxies = proxy_networks(["10.0.0.0/8", "127.0.0.1"])
     assert client_address("10.1.2.3", "203.0.113.7, 10.9.9.9", proxies) == "203.0.113.7"
     # A client cannot pretend to be someone else by sending the header itself...
     assert client_address("10.1.2.3", "1.1.1.1, 203.0.113.7", proxies) == "203.0.113.7"

@@ -19,7 +19,7 @@ import asyncio
 import ipaddress
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import cast
 from urllib.parse import unquote
 
@@ -56,11 +56,9 @@ _TOO_LARGE = Answer(
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def proxy_networks(spec: str) -> list[Network]:
-    """`10.0.0.0/8, 127.0.0.1` -> networks; a bare address is a network of one."""
-    return [
-        ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()
-    ]
+def proxy_networks(entries: Iterable[str]) -> list[Network]:
+    """`("10.0.0.0/8", "127.0.0.1")` -> networks; a bare address is a network of one."""
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
 
 
 def is_trusted(address: str, networks: Sequence[Network]) -> bool:
