@@ -32,7 +32,6 @@ import contextlib
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
+from stats import HEADER, percentile, summary
 
 from chassis.auth import Principal, issue_token
 from chassis.outbox import Outbox
@@ -166,14 +166,7 @@ async def seed(repo: ContentRepository, items: int, employees: int, rng: random.
 
 
 def _summary(name: str, values: list[float]) -> dict[str, Any]:
-    values = sorted(values)
-    return {
-        "name": name,
-        "n": len(values),
-        "p50": statistics.median(values),
-        "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
-        "mean": statistics.fmean(values),
-    }
+    return {"name": name, "stats": summary(values), "p50": percentile(values, 50)}
 
 
 async def footprint(repo: ContentRepository) -> tuple[int, int, int, int]:
@@ -440,17 +433,13 @@ async def main() -> None:
             f"api process: answering {ready:.1f} s after its start (read model loaded), "
             f"first feed request {first_ms:.1f} ms"
         )
-        header = f"{'measurement':<44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}"
-        print(f"\n{header}{'req/s':>8}")
+        print(f"\n{'milliseconds':<44} {HEADER} {'req/s':>8}")
         for r in [*results, *loads]:
-            rate = f"{r['rate']:>8.0f}" if "rate" in r else ""
-            print(
-                f"{r['name']:<44}{r['n']:>6}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['mean']:>10.2f}"
-                + rate
-            )
+            rate = f" {r['rate']:>8.0f}" if "rate" in r else ""
+            print(f"{r['name']:<44} {r['stats'].columns(2)}{rate}")
         base = results[0]["p50"]
         print(f"\nfeed p50 is {results[1]['p50'] / base:.4f}x the plain find's p50")
-        if results[0]["n"] < 100:
+        if results[0]["stats"].n < 100:
             print("(with fewer than 100 rounds, p99 is the slowest sample)")
     finally:
         await client.close()

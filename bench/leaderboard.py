@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ from pymongo import DESCENDING, AsyncMongoClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
+
+from stats import summary  # noqa: E402
 
 from support import MONGODB_URL, ServiceProcess, token  # noqa: E402
 
@@ -68,10 +69,8 @@ async def seed(db: Any, employees: int) -> None:
 
 
 def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p50 = statistics.median(ordered) * 1000
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    return f"p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   ({len(ordered)} requests)"
+    found = summary([sample * 1000 for sample in samples])
+    return f"p50 {found.p50:8.2f} ms   p99 {found.p99:8.2f} ms   ({found.n} requests)"
 
 
 async def baseline(db: Any, employees: int, budget: float) -> list[float]:

@@ -42,6 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 # This file is named like the service's package: without this, `import metrics` finds it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.append(str(REPO / "bench"))  # last: the services' packages come first
+
+from stats import percentile  # noqa: E402
 
 from chassis.kafka import ensure_topics  # noqa: E402
 from contracts import (  # noqa: E402
@@ -371,13 +374,6 @@ async def click_latency(
     return out
 
 
-def _pct(values: list[float], q: float) -> float:
-    # Inclusive: a percentile never lies beyond the slowest click measured.
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
 async def throughput(suffix: str, tenant: str, count: int, log_dir: Path) -> None:
     database = f"chorus_metrics_{suffix}"
     groups = {name: f"metrics-{name}-{suffix}" for name in ("worker", "naive", "raw")}
@@ -446,7 +442,7 @@ async def freshness(suffix: str, tenant: str, seconds: float, every: int, log_di
         low = run.seen_after
 
         def bracket(q: float) -> str:
-            return f"{_pct(low, q) * 1000:.0f}-{_pct(timed, q) * 1000:.0f} ms"
+            return f"{percentile(low, q) * 1000:.0f}-{percentile(timed, q) * 1000:.0f} ms"
 
         print(
             f"1 click in {every} looked up by the bench ({len(timed)}), between the last lookup"

@@ -40,7 +40,6 @@ import importlib.util
 import json
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -56,6 +55,9 @@ REPO = Path(__file__).resolve().parents[1]
 # This file is named like the web package: without this, `import web` finds it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.append(str(REPO / "bench"))  # last: the services' packages come first
+
+from stats import HEADER, percentile, summary  # noqa: E402
 
 from contracts import (  # noqa: E402
     AdvocateEnrolled,
@@ -81,16 +83,8 @@ def _feed_bench() -> Any:
     return module
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def row(name: str, values: list[float]) -> str:
-    return (
-        f"{name:<44} {len(values):>6} {statistics.median(values):>9.1f} "
-        f"{pct(values, 0.99):>9.1f} {max(values):>9.1f}"
-    )
+    return f"{name:<52} {summary(values).columns()}"
 
 
 async def ensure_seeded(feed: Any, items: int, employees: int) -> str:
@@ -322,8 +316,8 @@ async def feed_bench(args: argparse.Namespace) -> int:
             f"{args.people} people signed in, {args.concurrency} at once, "
             f"{args.requests} requests per line"
         )
-        print(f"{'':<52} {'n':>6} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
-        print(f"{'first feed page after the web app starts':<52} {1:>6} {first_ms:>9.1f}")
+        print(f"{'milliseconds':<52} {HEADER}")
+        print(f"{'first feed page after the web app starts':<52} {1:>7} {first_ms:>9.1f}")
         for mode in MODES:
             server, latency, rate = web[mode]
             api_feed, api_advocate = api[mode]
@@ -332,7 +326,7 @@ async def feed_bench(args: argparse.Namespace) -> int:
             print(row("  web /feed, latency at the client", latency))
             print(row("  beside it: content GET /api/v1/feed", api_feed))
             print(row("  beside it: share GET /api/v1/advocates/me", api_advocate))
-        p99 = pct(web[BROWSING][0], 0.99)
+        p99 = percentile(web[BROWSING][0], 99)
         print(
             f"target: p99 <= 150 ms server time with {args.concurrency} people browsing: "
             f"{'met' if p99 <= 150 else 'NOT met'} ({p99:.1f} ms)"
@@ -655,9 +649,9 @@ async def analytics_bench(args: argparse.Namespace) -> int:
             f"over a year (counted by a metrics worker; seeded in {seed['seconds']:.0f} s), "
             f"{args.curators} curators at once, {args.page_requests} requests per line"
         )
-        print(f"{'':<52} {'n':>6} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
+        print(f"{'milliseconds':<52} {HEADER}")
         print(
-            f"{'first analytics page after the web app starts':<52} {1:>6} {first_ms:>9.1f}"
+            f"{'first analytics page after the web app starts':<52} {1:>7} {first_ms:>9.1f}"
             f"   (server time {first_server:.1f} ms"
             f"{', a part unavailable' if degraded['first'] else ''})"
         )
@@ -704,7 +698,7 @@ async def analytics_bench(args: argparse.Namespace) -> int:
 
             def show(title: str) -> None:
                 print(f"{title}; {timeouts['n']} calls not answered within {args.api_timeout:g} s")
-                for name, values in sorted(calls.items(), key=lambda kv: -pct(kv[1], 0.99)):
+                for name, values in sorted(calls.items(), key=lambda kv: -percentile(kv[1], 99)):
                     print(row(f"    {name}", values))
 
             async def direct(worker: int, i: int) -> None:
@@ -726,7 +720,7 @@ async def analytics_bench(args: argparse.Namespace) -> int:
                 await concurrently(args.curators, args.page_requests, direct, think)
                 show(f"beside it, the same calls as {args.curators} curators' pages, {mode}")
 
-        p99 = pct([v for values in web[BROWSING][0].values() for v in values], 0.99)
+        p99 = percentile([v for values in web[BROWSING][0].values() for v in values], 99)
         met = p99 <= 300 and not partial[BROWSING]
         print(
             f"target: p99 <= 300 ms server time with {args.curators} curators browsing, "
