@@ -7,7 +7,8 @@ times, in the same run:
 - baseline: the same answer straight from the database: the top 50 by an indexed sort, and
   the caller's rank by counting the employees above them;
 - leaderboard: `GET /api/v1/leaderboards?limit=50` over HTTP for random employees, served
-  from the api's in-memory snapshot (its load time is printed apart).
+  from the api's in-memory snapshot, loaded before the api reports ready (the time to
+  ready and the first request after it are printed apart).
 
     uv run python bench/leaderboard.py [--employees 1000000] [--requests 500]
 
@@ -100,6 +101,7 @@ async def main() -> None:
     db = client[_database(args.employees)]
     await seed(db, args.employees)
 
+    started = time.perf_counter()
     api = ServiceProcess(
         "rewards",
         "api",
@@ -110,7 +112,9 @@ async def main() -> None:
         },
     ).start(Path(tempfile.mkdtemp()))
     try:
-        await asyncio.to_thread(api.wait_healthy)
+        # The api loads every tenant's snapshot before it reports ready.
+        await asyncio.to_thread(api.wait_healthy, 1800)
+        print(f"api ready {time.perf_counter() - started:.1f} s after its start")
         url = f"{api.url}/api/v1/leaderboards"
         rng = random.Random(2)
         async with httpx.AsyncClient(timeout=600) as http:
@@ -118,8 +122,8 @@ async def main() -> None:
             first = await http.get(url, headers=token(TENANT, "e0"), params={"limit": 50})
             assert first.status_code == 200, first.text
             print(
-                f"snapshot of {first.json()['size']:,} employees loaded in "
-                f"{time.perf_counter() - began:.1f} s (first request)"
+                f"first request after ready: {(time.perf_counter() - began) * 1000:.1f} ms"
+                f" ({first.json()['size']:,} employees on the board)"
             )
             samples = []
             for _ in range(args.requests):

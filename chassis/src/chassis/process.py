@@ -49,6 +49,8 @@ class Runtime:
     services: Any = None
     # Run at shutdown, last registered first: for what a service opens in its setup.
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # What /readyz checks; a service adds its own (a cache to load before serving).
+    readiness: health.Readiness = field(default_factory=health.Readiness)
 
 
 Loop = Callable[[], Awaitable[None]]
@@ -125,7 +127,7 @@ def create_app(
             publisher=EventPublisher(broker),
         )
         probe = KafkaProbe(settings.kafka_bootstrap_servers)
-        readiness = health.Readiness()
+        readiness = runtime.readiness
         readiness.add("mongodb", lambda: ping(runtime.db))
         readiness.add("kafka", probe.check)
         tasks: list[asyncio.Task[None]] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from datetime import timedelta
 from functools import partial
 
@@ -26,6 +28,8 @@ from rewards.config import RewardsSettings
 from rewards.entrypoints import api
 from rewards.service_layer import handlers
 from rewards.service_layer.leaderboards import Leaderboards
+
+log = logging.getLogger(__name__)
 
 CONSUMES = [
     POST_SHARED,
@@ -70,10 +74,37 @@ async def setup(runtime: Runtime) -> api.Components:
         month_end_grace=timedelta(seconds=settings.month_end_grace_seconds),
         tenants=frozenset(settings.tenants) or None,
     )
-    return api.Components(
-        services=services,
-        leaderboards=Leaderboards(repo, settings.leaderboard_refresh_seconds, services.clock),
-    )
+    leaderboards = Leaderboards(repo, settings.leaderboard_refresh_seconds, services.clock)
+    if runtime.role == "api":
+        _warm_before_ready(runtime, leaderboards, repo)
+    return api.Components(services=services, leaderboards=leaderboards)
+
+
+def _warm_before_ready(
+    runtime: Runtime, leaderboards: Leaderboards, repo: RewardsRepository
+) -> None:
+    """Load every tenant's leaderboards in the background; /readyz says not ready until
+    they are, so no request waits for a cold snapshot (a failed load is left to the first
+    request, as before, rather than keeping the api out of service)."""
+
+    async def warm() -> None:
+        try:
+            await leaderboards.warm(await repo.ranked_tenants())
+        except Exception:
+            log.exception("loading the leaderboards before serving failed")
+
+    task = asyncio.create_task(warm(), name="leaderboards-warm")
+
+    async def warmed() -> None:
+        if not task.done():
+            raise RuntimeError("loading the leaderboards")
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    runtime.readiness.add("leaderboards", warmed)
+    runtime.on_close.append(stop)
 
 
 def subscribe(runtime: Runtime) -> None:

@@ -148,6 +148,10 @@ class RewardsRepository:
     async def tenant_clawbacks(self, tenant: str) -> list[dict[str, Any]]:
         return [d async for d in self.clawbacks.find({"tenant": tenant}, {outbox.PENDING: 0})]
 
+    async def ranked_tenants(self) -> list[str]:
+        """Every tenant with a standing: the ones whose leaderboards can be asked for."""
+        return sorted(await self.standings.distinct("tenant"))
+
     async def tenant_standings(self, tenant: str, fields: Sequence[str]) -> list[dict[str, Any]]:
         cursor = self.standings.find({"tenant": tenant}, dict.fromkeys(fields, 1)).batch_size(
             20_000

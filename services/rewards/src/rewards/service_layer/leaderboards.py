@@ -14,9 +14,10 @@ at all) drop it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -38,6 +39,9 @@ FIELDS = (
     "location",
     "opted_out",
 )
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -223,6 +227,21 @@ class Leaderboards:
             assert loading is not None
             return await asyncio.shield(loading)
         return current
+
+    async def warm(self, tenants: Iterable[str]) -> None:
+        """Load the snapshots of `tenants` before anyone asks: after a start, no request
+        waits for a whole tenant to be read and sorted (the api is ready once this is done)."""
+        for tenant in tenants:
+            started = time.monotonic()
+            snapshot = await self.snapshot(tenant)
+            log.info(
+                "leaderboards loaded",
+                extra={
+                    "tenant": tenant,
+                    "employees": len(snapshot.docs),
+                    "seconds": round(time.monotonic() - started, 1),
+                },
+            )
 
     def forget(self, tenant: str) -> None:
         """Drop a tenant's snapshot, so the next read sees a change at once. For admins'
