@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
@@ -48,6 +48,15 @@ def routers() -> list[APIRouter]:
     return [me, boards, rules, admin, shop, *suggestions.routers()]
 
 
+# As these routes wrote their times before they had models (`datetime.isoformat()`, so
+# "+00:00" where pydantic would write "Z"): clients compare and parse what they got.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
 # -- me ------------------------------------------------------------------------------------
 
 
@@ -85,7 +94,19 @@ async def my_points(
     )
 
 
-@me.get("/badges")
+class EarnedBadge(BaseModel):
+    badge: str
+    name: str
+    earned_at: Timestamp
+    month: str | None = Field(None, description="the month won; only on monthly badges")
+
+
+class MyBadges(BaseModel):
+    badges: list[EarnedBadge] = Field(description="badges earned for good, then monthly ones")
+
+
+# Fields a route leaves out stay out (not null): `response_model_exclude_unset=True`.
+@me.get("/badges", response_model=MyBadges, response_model_exclude_unset=True)
 async def my_badges(user: CurrentUser, app: App) -> dict[str, Any]:
     """The badges the caller has earned."""
     standing = await app.services.repo.standing(user.tenant, user.employee_id) or {}
@@ -100,7 +121,27 @@ async def my_badges(user: CurrentUser, app: App) -> dict[str, Any]:
     return {"badges": earned}
 
 
-@me.get("/challenges")
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    name: str
+    action: str
+    target: int
+    starts_at: Timestamp
+    ends_at: Timestamp
+    content_kind: str | None = None
+    bonus: int = 0
+    created_at: Timestamp | None = Field(None, description="absent on challenges stored long ago")
+
+
+class MyChallengeOut(ChallengeOut):
+    progress: int = Field(description="what the caller did towards the target, at most the target")
+
+
+class MyChallenges(BaseModel):
+    challenges: list[MyChallengeOut]
+
+
+@me.get("/challenges", response_model=MyChallenges, response_model_exclude_unset=True)
 async def my_challenges(user: CurrentUser, app: App) -> dict[str, Any]:
     """The tenant's challenges with the caller's progress."""
     config = await app.services.repo.tenant(user.tenant)
@@ -119,7 +160,12 @@ class Visibility(BaseModel):
     opt_in: bool | None = Field(None, description="take part where leaderboards are opt-in")
 
 
-@me.get("/leaderboard-visibility")
+class LeaderboardVisibility(BaseModel):
+    hidden: bool
+    opt_in: bool | None
+
+
+@me.get("/leaderboard-visibility", response_model=LeaderboardVisibility)
 async def get_visibility(user: CurrentUser, app: App) -> dict[str, Any]:
     """Whether the caller is hidden from leaderboards, and opted in where that is asked."""
     profile = await app.services.repo.profile(user.tenant, user.employee_id)
@@ -129,7 +175,16 @@ async def get_visibility(user: CurrentUser, app: App) -> dict[str, Any]:
     }
 
 
-@me.put("/leaderboard-visibility")
+class VisibilityChoice(BaseModel):
+    hidden: bool
+    leaderboard_opt_in: bool | None = Field(
+        None, description="the opt-in stored; only when the request set one"
+    )
+
+
+@me.put(
+    "/leaderboard-visibility", response_model=VisibilityChoice, response_model_exclude_unset=True
+)
 async def set_visibility(body: Visibility, user: CurrentUser, app: App) -> dict[str, Any]:
     """Hide from leaderboards, or show again; opt in where the tenant asks for it."""
     fields: dict[str, Any] = {"hidden": body.hidden}
@@ -140,7 +195,19 @@ async def set_visibility(body: Visibility, user: CurrentUser, app: App) -> dict[
     return fields
 
 
-@me.get("/redemptions")
+class RedeemedOut(BaseModel):
+    redemption_id: str
+    item_id: str
+    name: str = Field(description="the item's name when redeemed")
+    points: int
+    at: Timestamp
+
+
+class MyRedemptions(BaseModel):
+    redemptions: list[RedeemedOut] = Field(description="newest first; refunded attempts left out")
+
+
+@me.get("/redemptions", response_model=MyRedemptions)
 async def my_redemptions(user: CurrentUser, app: App) -> dict[str, Any]:
     """What the caller redeemed from the catalog, newest first."""
     found = await handlers.redemptions_of(app.services, user.tenant, user.employee_id)
@@ -211,11 +278,6 @@ class SpendOut(BaseModel):
     name: str | None = None
     at: datetime | None = None
     refund: bool = False
-
-
-class LeaderboardVisibility(BaseModel):
-    hidden: bool
-    opt_in: bool | None
 
 
 class MySuggestionOut(BaseModel):
@@ -345,7 +407,25 @@ async def export_my_data(
 # -- leaderboards --------------------------------------------------------------------------
 
 
-@boards.get("")
+class LeaderboardRow(BaseModel):
+    rank: int = Field(description="ties share the better rank")
+    employee_id: str
+    points: int
+
+
+class MyRank(LeaderboardRow):
+    neighbours: list[LeaderboardRow] = Field(description="the rows around the caller's, theirs too")
+
+
+class Leaderboard(BaseModel):
+    period: Period
+    scope: Scope
+    size: int = Field(description="people on the board")
+    top: list[LeaderboardRow]
+    me: MyRank | None = Field(description="the caller's row; null when not on the board")
+
+
+@boards.get("", response_model=Leaderboard)
 async def leaderboard(
     user: CurrentUser,
     app: App,
@@ -421,14 +501,36 @@ def _default_rules_doc() -> dict[str, Any]:
     }
 
 
-@rules.get("")
+class MultiplierOut(BaseModel):
+    factor: float
+    campaign_id: str | None = None
+    content_kind: str | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
+
+
+class RulesOut(BaseModel):
+    version: int
+    effective_from: Timestamp
+    points: dict[str, int] = Field(description="points per action")
+    daily_caps: dict[str, int] = Field(default_factory=dict, description="per action and UTC day")
+    daily_max: int | None = Field(None, description="points per UTC day")
+    multipliers: list[MultiplierOut] = Field(default_factory=list)
+    created_by: str | None = Field(None, description="the admin; absent on the defaults")
+
+
+class RuleVersions(BaseModel):
+    versions: list[RulesOut] = Field(description="oldest first; the defaults are version 1")
+
+
+@rules.get("", response_model=RuleVersions, response_model_exclude_unset=True)
 async def list_rules(user: CurrentUser, app: App) -> dict[str, Any]:
     """Every version of the tenant's point rules, oldest first."""
     config = await app.services.repo.tenant(user.tenant)
     return {"versions": config.get("rules") or [_default_rules_doc()]}
 
 
-@rules.post("", status_code=201)
+@rules.post("", status_code=201, response_model=RulesOut, response_model_exclude_unset=True)
 async def add_rules(body: RulesIn, user: Admin, app: App) -> dict[str, Any]:
     """Publish a new version of the rules; what was earned before stays as it was."""
     now = datetime.now(UTC)
@@ -457,7 +559,23 @@ class SimulationIn(BaseModel):
         return self
 
 
-@rules.post("/simulate")
+class PointsChange(BaseModel):
+    employee_id: str
+    current: int = Field(description="points under the rules in force")
+    proposed: int = Field(description="points under the proposed rules")
+
+
+class Simulation(BaseModel):
+    start: Timestamp
+    end: Timestamp
+    activities: int = Field(description="activities replayed")
+    current_total: int
+    proposed_total: int
+    employees: int
+    biggest_changes: list[PointsChange] = Field(description="at most 20, biggest change first")
+
+
+@rules.post("/simulate", response_model=Simulation)
 async def simulate(body: SimulationIn, user: Admin, app: App) -> dict[str, Any]:
     """What the proposed rules would have given over a past window (default: last 30 days)."""
     end = body.end or datetime.now(UTC)
@@ -499,25 +617,27 @@ class LeaderboardSettings(BaseModel):
     )
 
 
-@admin.get("/settings/leaderboards")
-async def get_leaderboard_settings(user: Admin, app: App) -> dict[str, Any]:
+@admin.get("/settings/leaderboards", response_model=LeaderboardSettings)
+async def get_leaderboard_settings(user: Admin, app: App) -> LeaderboardSettings:
     """Whether leaderboards are opt-in, and the groups ranked on the executives' board."""
     config = await app.services.repo.tenant(user.tenant)
     return LeaderboardSettings(
         opt_in=bool(config.get("leaderboard_opt_in", False)),
         executive_groups=config.get("executive_groups") or [],
-    ).model_dump()
+    )
 
 
-@admin.put("/settings/leaderboards")
-async def leaderboard_settings(body: LeaderboardSettings, user: Admin, app: App) -> dict[str, Any]:
+@admin.put("/settings/leaderboards", response_model=LeaderboardSettings)
+async def leaderboard_settings(
+    body: LeaderboardSettings, user: Admin, app: App
+) -> LeaderboardSettings:
     """Make leaderboards opt-in or not, and name the groups ranked on the executives' board."""
     await app.services.repo.set_tenant(
         user.tenant,
         {"leaderboard_opt_in": body.opt_in, "executive_groups": body.executive_groups},
     )
     app.leaderboards.forget(user.tenant)
-    return body.model_dump()
+    return body
 
 
 class ChallengeIn(BaseModel):
@@ -537,7 +657,7 @@ class ChallengeIn(BaseModel):
         return self
 
 
-@admin.post("/challenges", status_code=201)
+@admin.post("/challenges", status_code=201, response_model=ChallengeOut)
 async def add_challenge(body: ChallengeIn, user: Admin, app: App) -> dict[str, Any]:
     """Start a time-boxed challenge, e.g. share 3 job posts this month; 409 if its id is taken."""
     doc = body.model_dump(mode="python")
@@ -551,7 +671,13 @@ class ClawbackIn(BaseModel):
     reason: str = Field(min_length=3, max_length=400)
 
 
-@admin.post("/awards/{award_id}/clawback", status_code=201)
+class ClawbackOut(BaseModel):
+    award_id: str = Field(description="the reversal's own ledger entry")
+    points: int = Field(description="negative: the points taken back")
+    reason: str
+
+
+@admin.post("/awards/{award_id}/clawback", status_code=201, response_model=ClawbackOut)
 async def clawback(award_id: str, body: ClawbackIn, user: Admin, app: App) -> dict[str, Any]:
     """Reverse an award found fraudulent; emits a negative PointsAwarded."""
     entry = await handlers.claw_back(
@@ -569,14 +695,25 @@ class ItemIn(BaseModel):
     stock: int = Field(ge=0, le=10_000_000)
 
 
-@shop.put("/catalog/{item_id}")
+class ItemOut(BaseModel):
+    item_id: str
+    name: str
+    price: int
+    stock: int = Field(description="units left to sell")
+
+
+class Catalog(BaseModel):
+    items: list[ItemOut] = Field(description="by name")
+
+
+@shop.put("/catalog/{item_id}", response_model=ItemOut)
 async def put_item(item_id: str, body: ItemIn, user: Admin, app: App) -> dict[str, Any]:
     """Create or replace a catalog item with its price and stock."""
     await handlers.save_item(app.services, user.tenant, item_id, body.model_dump())
     return {"item_id": item_id, **body.model_dump()}
 
 
-@shop.get("/catalog")
+@shop.get("/catalog", response_model=Catalog)
 async def catalog(user: CurrentUser, app: App) -> dict[str, Any]:
     """The tenant's reward items."""
     items = await app.services.repo.items(user.tenant)
@@ -598,7 +735,23 @@ class RedemptionStatus(StrEnum):
     FULFILLED = "fulfilled"
 
 
-@admin.get("/admin/redemptions")
+class TenantRedemptionOut(BaseModel):
+    redemption_id: str
+    employee_id: str
+    item_id: str
+    name: str = Field(description="the item's name when redeemed")
+    points: int
+    at: Timestamp
+    status: RedemptionStatus
+    fulfilled_at: Timestamp | None
+    fulfilled_by: str | None
+
+
+class TenantRedemptions(BaseModel):
+    redemptions: list[TenantRedemptionOut] = Field(description="newest first")
+
+
+@admin.get("/admin/redemptions", response_model=TenantRedemptions)
 async def tenant_redemptions(
     user: Admin, app: App, status: RedemptionStatus | None = None
 ) -> dict[str, Any]:
@@ -608,7 +761,7 @@ async def tenant_redemptions(
     return {"redemptions": [r for r in found if status is None or r["status"] == status]}
 
 
-@admin.post("/admin/redemptions/{redemption_id}/fulfil")
+@admin.post("/admin/redemptions/{redemption_id}/fulfil", response_model=TenantRedemptionOut)
 async def fulfil_redemption(
     redemption_id: Annotated[str, Path(min_length=1, max_length=200)], user: Admin, app: App
 ) -> dict[str, Any]:
@@ -621,7 +774,7 @@ class RedemptionIn(BaseModel):
     item_id: str = Field(min_length=1, max_length=200)
 
 
-@shop.post("/redemptions", status_code=201)
+@shop.post("/redemptions", status_code=201, response_model=RedeemedOut)
 async def redeem(body: RedemptionIn, user: CurrentUser, app: App) -> dict[str, Any]:
     """Spend points on an item; 409 when out of stock or the balance does not cover it."""
     return await handlers.redeem(app.services, user.tenant, user.employee_id, body.item_id)
