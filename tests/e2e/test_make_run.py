@@ -107,6 +107,18 @@ def _demo_onboarding_is_there() -> None:
     assert {a["area"] for a in areas if a["uncovered"]} >= {"kubernetes", "data science"}, areas
 
 
+def _demo_buddies_and_suggestions_are_there() -> None:
+    """A pair of buddies with a draft that got feedback, and suggested rewards with votes."""
+    carol = token("demo", "carol", groups=("sales",))
+    mine = httpx.get("http://127.0.0.1:8082/api/v1/buddies/me", headers=carol, timeout=10).json()
+    assert mine["pair"] is not None and mine["pair"]["status"] == "active", mine
+    assert mine["buddy"]["employee_id"] == "dave", mine
+    suggestions = httpx.get(
+        "http://127.0.0.1:8083/api/v1/reward-suggestions", headers=carol, timeout=10
+    ).json()["suggestions"]
+    assert sum(s["votes"] for s in suggestions) >= 4, suggestions
+
+
 def _demo_leader_post_is_there() -> None:
     """The leaders' group is named, and a leader's own post is in a colleague's feed."""
     share = "http://127.0.0.1:8082/api/v1"
@@ -175,6 +187,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         _demo_history_is_there()
         _demo_onboarding_is_there()
         _demo_leader_post_is_there()
+        _demo_buddies_and_suggestions_are_there()
 
         services = _children(run.pid)
         infra = _ours(_processes())
