@@ -278,11 +278,36 @@ def check_scaled_object(obj: Obj) -> None:
             assert isinstance(value, str), f"trigger metadata {key} must be a string"
 
 
+def check_prometheus_rule(obj: Obj) -> None:
+    # Only the shape here; tests/deploy/test_alerts.py runs promtool on the rules.
+    spec = obj["spec"]
+    _only_keys(spec, {"groups"}, "PrometheusRule.spec")
+    assert spec["groups"], "a PrometheusRule needs groups"
+    for group in spec["groups"]:
+        _only_keys(
+            group,
+            {"name", "interval", "rules", "partial_response_strategy", "limit", "labels"},
+            "group",
+        )
+        assert group["name"] and group["rules"], group.get("name")
+        for rule in group["rules"]:
+            _only_keys(
+                rule,
+                {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"},
+                "rule",
+            )
+            assert ("record" in rule) != ("alert" in rule), rule
+            assert isinstance(rule["expr"], str | int), rule
+            for key, value in {**rule.get("labels", {}), **rule.get("annotations", {})}.items():
+                assert isinstance(value, str), f"{key} must be a string"
+
+
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("kafka.strimzi.io/v1", "Kafka"): check_kafka,
     ("kafka.strimzi.io/v1", "KafkaNodePool"): check_kafka_node_pool,
     ("kafka.strimzi.io/v1", "KafkaTopic"): check_kafka_topic,
     ("keda.sh/v1alpha1", "ScaledObject"): check_scaled_object,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): check_prometheus_rule,
 }
 
 
