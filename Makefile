@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export UV_CACHE_DIR := $(CACHE)/uv
 export CHORUS_CACHE := $(CACHE)
 
-.PHONY: help install web-assets browser lint format schemas test run up down bench clean
+.PHONY: help install web-assets browser promtool lint format schemas test run up down bench clean
 
 help:
 	@echo "make run     - Kafka, MongoDB-wire server and every service, with demo data"
@@ -46,6 +46,14 @@ browser:
 	  echo "installing Chromium and poppler-utils for the browser tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; }
 
+# The alert tests (tests/deploy/test_alerts.py) check and unit-test the Prometheus rules with
+# promtool, from Debian's prometheus package.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "the alert tests need promtool on PATH (Prometheus)"; exit 1; }; \
+	  echo "installing promtool (Debian's prometheus package) for the alert tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+
 lint: install
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check --quiet .
@@ -59,7 +67,7 @@ schemas: install
 	@$(UV) run --frozen python -m contracts.schemas
 
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
-test: lint browser
+test: lint browser promtool
 	@$(DEVSTACK) start --fresh
 	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  $(VENV_PY) -m pytest $(PYTEST_ARGS) || status=$$?; \

@@ -1,0 +1,176 @@
+"""deploy/k8s/components/alerts: the SLO rules and alerts, checked and unit-tested.
+
+promtool (Debian's `prometheus` package; `make test` installs it) checks the rules and runs
+the unit tests of `components/alerts/tests/` against them. promtool reads plain rule files,
+so the `spec` of the PrometheusRule is written to a temporary `rules.yaml` beside copies
+of the test files. Beyond promtool: every alert carries a summary, a description and a
+runbook that exists in docs/runbooks.md, has a firing and a quiet test case, and reads only
+metrics the code exports or a short list of external ones.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ALERTS_DIR = REPO_ROOT / "deploy" / "k8s" / "components" / "alerts"
+RULES = ALERTS_DIR / "rules.yaml"
+TESTS_DIR = ALERTS_DIR / "tests"
+RUNBOOKS = REPO_ROOT / "docs" / "runbooks.md"
+SOURCES = [REPO_ROOT / "chassis" / "src", *sorted((REPO_ROOT / "services").glob("*/src"))]
+
+# Metrics the rules read that Chorus does not export (docs/operations.md says where from).
+EXTERNAL_METRICS = {
+    "up",  # Prometheus, per scraped target
+    "kafka_consumergroup_lag",  # a Kafka exporter (Strimzi's Kafka Exporter)
+    "nginx_ingress_controller_requests",  # the ingress-nginx controller
+    "nginx_ingress_controller_request_duration_seconds_bucket",
+    "nginx_ingress_controller_request_duration_seconds_count",
+}
+ANNOTATIONS = ("summary", "description", "runbook_url")
+
+# What prometheus-client exposes for a metric of each type.
+SUFFIXES = {
+    "Counter": ("_total",),
+    "Gauge": ("",),
+    "Histogram": ("_bucket", "_count", "_sum"),
+    "Summary": ("_count", "_sum"),
+}
+DEFINITION = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\"")
+
+# PromQL words that look like names: keywords and modifiers.
+KEYWORDS = {"and", "or", "unless", "bool", "by", "without", "on", "ignoring", "offset"}
+KEYWORDS |= {"group_left", "group_right", "inf", "nan"}
+
+
+def prometheus_rule() -> dict[str, Any]:
+    document = yaml.safe_load(RULES.read_text())
+    assert document["apiVersion"] == "monitoring.coreos.com/v1"
+    assert document["kind"] == "PrometheusRule"
+    return document
+
+
+def rules() -> list[dict[str, Any]]:
+    return [rule for group in prometheus_rule()["spec"]["groups"] for rule in group["rules"]]
+
+
+def alerts() -> list[dict[str, Any]]:
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def exported_metrics() -> set[str]:
+    """Every series name the code's prometheus-client metrics expose."""
+    names = set()
+    for source in SOURCES:
+        for path in source.rglob("*.py"):
+            for kind, name in DEFINITION.findall(path.read_text()):
+                base = name.removesuffix("_total") if kind == "Counter" else name
+                names.update(base + suffix for suffix in SUFFIXES[kind])
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric (and recorded) names an expression reads."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # label values
+    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # ranges and subqueries
+    # Label lists of grouping and matching modifiers.
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?", text):
+        name, call = match.groups()
+        if call is None and name.lower() not in KEYWORDS:
+            names.add(name)
+    return names
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown document."""
+    anchors = set()
+    for line in markdown.splitlines():
+        heading = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+            anchors.add(slug)
+    return anchors
+
+
+def test_every_alert_is_annotated_with_an_existing_runbook() -> None:
+    anchors = github_anchors(RUNBOOKS.read_text())
+    assert alerts()
+    for alert in alerts():
+        annotations = alert.get("annotations") or {}
+        for name in ANNOTATIONS:
+            assert (annotations.get(name) or "").strip(), f"{alert['alert']}: no {name}"
+        page, _, anchor = annotations["runbook_url"].partition("#")
+        assert page.endswith("docs/runbooks.md"), f"{alert['alert']}: {page}"
+        assert anchor in anchors, f"{alert['alert']}: no section #{anchor} in docs/runbooks.md"
+        assert alert["labels"]["severity"] in {"critical", "warning"}, alert["alert"]
+
+
+def test_expressions_read_only_exported_or_external_metrics() -> None:
+    exported = exported_metrics()
+    assert {"chorus_http_requests_total", "chorus_dead_letters_total"} <= exported
+    assert "chorus_metrics_event_visible_seconds_bucket" in exported
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    for rule in rules():
+        where = rule.get("alert") or rule.get("record")
+        names = metric_names(rule["expr"])
+        assert names, f"{where}: no metric found in {rule['expr']!r}"
+        unknown = names - exported - EXTERNAL_METRICS - recorded
+        assert not unknown, f"{where}: {sorted(unknown)} are neither exported nor external"
+        # A recorded name is chorus:<what>:<how>, and only ever read, never invented.
+        for name in names & recorded:
+            assert name.startswith("chorus:"), name
+
+
+def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for path in sorted(TESTS_DIR.glob("*.test.yaml")):
+        for test in yaml.safe_load(path.read_text())["tests"]:
+            for case in test.get("alert_rule_test") or []:
+                (firing if case.get("exp_alerts") else quiet).add(case["alertname"])
+    names = {alert["alert"] for alert in alerts()}
+    assert names - firing == set(), "alerts never seen firing"
+    assert names - quiet == set(), "alerts never seen quiet"
+    assert firing | quiet <= names, f"tests of unknown alerts: {sorted((firing | quiet) - names)}"
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is not on PATH: `make promtool` installs Debian's prometheus package")
+    return path
+
+
+@pytest.fixture
+def rule_workdir(tmp_path: Path) -> Path:
+    """rules.yaml (the PrometheusRule's spec, as promtool reads rules) and the test files."""
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(prometheus_rule()["spec"], sort_keys=False))
+    for test_file in TESTS_DIR.glob("*.test.yaml"):
+        shutil.copy(test_file, tmp_path / test_file.name)
+    return tmp_path
+
+
+def run(command: list[str], cwd: Path) -> None:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
+
+
+def test_promtool_checks_the_rules(promtool: str, rule_workdir: Path) -> None:
+    run([promtool, "check", "rules", "rules.yaml"], rule_workdir)
+
+
+def test_promtool_unit_tests_pass(promtool: str, rule_workdir: Path) -> None:
+    test_files = sorted(p.name for p in rule_workdir.glob("*.test.yaml"))
+    assert test_files, f"no promtool tests in {TESTS_DIR}"
+    run([promtool, "test", "rules", *test_files], rule_workdir)
