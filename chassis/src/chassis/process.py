@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chassis import errors, health, logs
+from chassis import errors, health, limits, logs
 from chassis.auth import TokenVerifier
 from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, make_broker
 from chassis.mongo import create_client, ping
@@ -181,11 +181,17 @@ def create_app(
     )
     app.state.token_verifier = TokenVerifier(secret=settings.jwt_secret, jwks_url=settings.jwks_url)
     errors.install(app)
+    routers = definition.routers() if role == "api" else ()
+    if role == "api":
+        # Sizes and tokens are checked before a body is read (see chassis.limits); inside the
+        # metrics, so what it refuses is counted too.
+        app.add_middleware(
+            limits.BodyLimits, routes=lambda: [r for router in routers for r in router.routes]
+        )
     app.add_middleware(health.RequestMetrics, service=definition.name)
     app.include_router(health.router())
-    if role == "api":
-        for router in definition.routers():
-            app.include_router(router)
+    for router in routers:
+        app.include_router(router)
     if definition.configure is not None:
         definition.configure(app, role)
     return app

@@ -11,6 +11,7 @@ from pydantic import AnyHttpUrl, AnyUrl, AwareDatetime, BaseModel, ConfigDict, F
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
+from chassis.limits import body_limit
 from content.domain import feed, model
 from content.service_layer import handlers
 from contracts import ContentKind, Network
@@ -31,6 +32,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Language = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35)]
 ContentId = Annotated[str, Path(min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=200)]
+# An item at every field's limit, in characters JSON escapes as \uXXXX (6 bytes each),
+# is about 1.7 MB: a larger body cannot be valid.
+ITEM_BODY_BYTES = 2 * 1024 * 1024
 # Variants beside a network's suggested text (the event allows more, room to grow).
 MAX_VARIANTS = 4
 Variants = Annotated[list[Annotated[str, Field(max_length=10000)]], Field(max_length=MAX_VARIANTS)]
@@ -176,6 +180,7 @@ router = APIRouter(prefix="/api/v1/content", tags=["content"])
 
 
 @router.post("", status_code=201, response_model=ContentOut)
+@body_limit(ITEM_BODY_BYTES)
 async def create_content(body: ContentIn, user: CurrentUser, services: Services) -> ContentOut:
     """Create an item: a curator's goes live, an employee's is a suggestion for review."""
     fields = {k: v for k, v in _fields(body, {"draft"}).items() if v is not None}
@@ -210,6 +215,7 @@ async def get_content(content_id: ContentId, user: CurrentUser, services: Servic
 
 
 @router.patch("/{content_id}", response_model=ContentOut)
+@body_limit(ITEM_BODY_BYTES)
 async def update_content(
     content_id: ContentId, body: ContentPatch, user: CurrentUser, services: Services
 ) -> ContentOut:
@@ -319,6 +325,7 @@ Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
 
 @guidelines_router.post("", status_code=201, response_model=GuidelinesOut)
+@body_limit(1024 * 1024)  # 100,000 characters of body, escaped
 async def publish_guidelines(body: GuidelinesIn, user: Admin, services: Services) -> GuidelinesOut:
     """Publish a new version of the tenant's sharing guidelines."""
     doc = await handlers.publish_guidelines(

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, Valid
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
+from chassis.limits import requires_headers
 from contracts import EngagementKind, EngagementSource, Network, ShareMethod
 from share.adapters.networks import Credentials
 from share.domain.advocates import is_leader
@@ -389,6 +390,7 @@ class EngagementAck(BaseModel):
 
 
 engagements = APIRouter(prefix="/api/v1/engagements", tags=["engagements"])
+SIGNATURE_HEADERS = ("X-Chorus-Timestamp", "X-Chorus-Signature")
 
 
 @engagements.post(
@@ -402,8 +404,11 @@ engagements = APIRouter(prefix="/api/v1/engagements", tags=["engagements"])
         }
     },
 )
+@requires_headers(*SIGNATURE_HEADERS)
 async def report_engagement(request: Request, services: Services) -> EngagementAck:
     """Receive an HMAC-signed engagement report from a connector or poller."""
+    # The chassis has refused a request without the signature headers, or with a body past
+    # the default limit, before any of it was read; the signature is checked here.
     body = await request.body()
     if problem := signature_problem(
         services.webhook_secret,

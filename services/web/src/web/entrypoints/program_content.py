@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from chassis.limits import body_limit
 from contracts.events import Network
 from contracts.texts import LIMITS
 from web.adapters.backends import Reply
@@ -37,6 +38,10 @@ from web.entrypoints.contribute import web_address
 from web.entrypoints.feed import card
 from web.entrypoints.program import Admin, Curator
 from web.i18n import Texts
+
+# A form of an item or the guidelines at their limits, percent-encoded (up to 9 bytes a
+# character), is well past the default 64 KiB.
+FORM_BODY_BYTES = 4 * 1024 * 1024
 
 router = APIRouter(include_in_schema=False)
 ContentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -443,6 +448,7 @@ async def composer_page(
 
 
 @router.post("/program/content/new")
+@body_limit(FORM_BODY_BYTES)
 async def compose(
     request: Request, services: Services, session: Curator, texts: Language, form: Form
 ) -> Response:
@@ -524,6 +530,7 @@ async def edit_page(
 
 
 @router.post("/program/content/{content_id}/edit")
+@body_limit(FORM_BODY_BYTES)
 async def edit(
     request: Request,
     services: Services,
@@ -889,6 +896,7 @@ async def guidelines_page(
 
 
 @router.post("/program/guidelines")
+@body_limit(FORM_BODY_BYTES)
 async def publish_guidelines(
     request: Request, services: Services, session: Admin, texts: Language, form: Form
 ) -> Response:
