@@ -4,7 +4,9 @@ database and consumer group of their own; tests may swap the clock and the resol
 from __future__ import annotations
 
 import contextlib
+import gzip
 import threading
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,11 +32,27 @@ PAGE = b"""<!doctype html><html><head>
 <meta property="og:image" content="/img/cover.png">
 <meta name="twitter:title" content="Twitter title">
 </head><body><p>hello</p></body></html>"""
+GZIPPED = gzip.compress(PAGE)
+
+
+# A page of nothing but `<`: the HTML parser's worst case, about 1 s per MB.
+ANGLES = b"<html><head>" + b"<" * 1_000_000
+# 50 MB of body in 50 KB of gzip: a preview inflates only up to its size limit.
+BOMB = gzip.compress(PAGE.replace(b"<body>", b"<body>" + b"\0" * 50_000_000), 9)
 
 
 class _Pages(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         routes = {
+            "/angles": (200, {"Content-Type": "text/html"}, ANGLES),
+            "/gzip": (200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, GZIPPED),
+            "/deflate": (
+                200,
+                {"Content-Type": "text/html", "Content-Encoding": "deflate"},
+                zlib.compress(PAGE),
+            ),
+            "/bomb": (200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, BOMB),
+            "/brotli": (200, {"Content-Type": "text/html", "Content-Encoding": "br"}, b"\x1b\x00"),
             "/page": (200, {"Content-Type": "text/html; charset=utf-8"}, PAGE),
             "/moved": (302, {"Location": "/page"}, b""),
             "/to-private": (302, {"Location": "http://10.0.0.1/admin"}, b""),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from content_helpers import curator
 
@@ -92,3 +95,64 @@ async def test_only_http_links(hub) -> None:
     response = await _preview(hub, "file:///etc/passwd")
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["url"]
+
+
+@pytest.mark.parametrize("path", ["/gzip", "/deflate"])
+async def test_a_compressed_page_is_decoded(hub, page_server, path) -> None:
+    response = await _preview(hub, f"http://{page_server}{path}")
+    assert response.status_code == 200, response.text
+    assert response.json()["title"] == "Chorus & friends"
+    assert response.json()["description"] == "What advocacy looks like."
+
+
+async def test_a_gzip_bomb_is_inflated_only_up_to_the_size_limit(hub, page_server) -> None:
+    started = time.perf_counter()
+    response = await _preview(hub, f"http://{page_server}/bomb")
+    assert response.status_code == 200, response.text
+    assert response.json()["title"] == "Chorus & friends"
+    # Inflating all 50 MB would take longer than this, and the memory with it.
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_an_encoding_we_cannot_decode_is_a_422(hub, page_server) -> None:
+    _refused(await _preview(hub, f"http://{page_server}/brotli"), "'br', which is not supported")
+
+
+async def test_a_page_that_takes_too_long_to_read_is_a_422(hub, page_server, monkeypatch) -> None:
+    monkeypatch.setattr(hub.services.previewer, "parse_budget_seconds", 0.01)
+    _refused(
+        await _preview(hub, f"http://{page_server}/angles"),
+        "cannot preview: the page took too long to read",
+    )
+
+
+async def test_a_slow_preview_does_not_hold_up_other_requests(hub, page_server) -> None:
+    # The page takes a few tenths of a second to parse: on the event loop, every request
+    # of the process would wait for it.
+    preview = asyncio.create_task(_preview(hub, f"http://{page_server}/angles"))
+    waits = []
+    while not preview.done():
+        started = time.perf_counter()
+        health = await hub.http.get("/healthz")
+        waits.append(time.perf_counter() - started)
+        assert health.status_code == 200
+        # In process, a request need not wait for anything: let the preview run too.
+        await asyncio.sleep(0.01)
+    response = await preview
+    assert response.status_code == 200, response.text
+    assert len(waits) >= 3, waits
+    assert max(waits) < 0.1, waits
+
+
+async def test_previews_are_limited_per_person(hub) -> None:
+    person = token(ref("prev"))
+    # Refused links are cheap to ask for and count all the same.
+    for _ in range(30):
+        assert (await _preview(hub, "http://127.0.0.1/", person)).status_code == 422
+    limited = await _preview(hub, "http://127.0.0.1/", person)
+    assert limited.status_code == 429, limited.text
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert "at most 30 requests per 60 s" in limited.json()["detail"]
+    # Someone else is not held back.
+    assert (await _preview(hub, "http://127.0.0.1/")).status_code == 422

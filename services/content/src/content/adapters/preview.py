@@ -4,6 +4,11 @@ Every hop is resolved first and every address it resolves to must be public; the
 then goes to the address that was checked (with the original Host header and TLS server
 name), so a DNS answer that changes between the check and the connection cannot slip an
 internal address in. Redirects are followed by hand, each one checked again.
+
+The page is read up to a size limit (after decompression, so a small gzip bomb stays small),
+and parsed in a thread of the previewer's own with a time budget: the HTML parser is pure
+Python and takes about a second per MB of hostile markup, which on the event loop would
+stall every other request of the process.
 """
 
 from __future__ import annotations
@@ -11,15 +16,21 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import zlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpx
 
-from content.domain.preview import Preview, parse, refusal
+from content.domain.preview import ParseTooSlow, Preview, parse, refusal
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Only what we decode ourselves, bounded (httpx would inflate a whole chunk at once).
+_ACCEPT_ENCODING = "gzip, deflate"
+PARSE_BUDGET_SECONDS = 1.0
 
 
 class PreviewRefused(ValueError):
@@ -44,12 +55,18 @@ class LinkPreviewer:
         max_redirects: int,
         allowed_hosts: frozenset[str] = frozenset(),
         resolver: Resolver = system_resolver,
+        parse_budget_seconds: float = PARSE_BUDGET_SECONDS,
+        parse_threads: int = 2,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.allowed_hosts = allowed_hosts
         self.resolver = resolver
+        self.parse_budget_seconds = parse_budget_seconds
+        # A pool of its own: many slow pages at once wait for these threads, and never take
+        # the threads the rest of the api runs its blocking calls on.
+        self._parser_pool = ThreadPoolExecutor(parse_threads, thread_name_prefix="preview-parse")
 
     async def preview(self, url: str) -> Preview:
         try:
@@ -65,7 +82,10 @@ class LinkPreviewer:
             # A proxy from the environment would connect on its own, past our address checks.
             trust_env=False,
         ) as client:
-            current = httpx.URL(url)
+            try:
+                current = httpx.URL(url)
+            except httpx.InvalidURL as exc:
+                raise PreviewRefused(f"not a URL we can fetch: {exc}") from exc
             for _ in range(self.max_redirects + 1):
                 request = await self._pinned_request(client, current)
                 try:
@@ -88,18 +108,34 @@ class LinkPreviewer:
                     encoding = response.charset_encoding or "utf-8"
                 finally:
                     await response.aclose()
-                try:
-                    html = body.decode(encoding, errors="replace")
-                except LookupError:
-                    html = body.decode("utf-8", errors="replace")
-                return parse(html, str(current))
+                return await self._parse(body, encoding, str(current))
             raise PreviewFailed(f"more than {self.max_redirects} redirects")
+
+    async def _parse(self, body: bytes, encoding: str, url: str) -> Preview:
+        budget = self.parse_budget_seconds
+        work = partial(_decode_and_parse, body, encoding, url, budget)
+        try:
+            # The budget is checked inside the parse too, which stops the thread; this
+            # wait only guards against a parse that never reaches its check.
+            async with asyncio.timeout(budget + 1.0):
+                return await asyncio.get_running_loop().run_in_executor(self._parser_pool, work)
+        except (ParseTooSlow, TimeoutError) as exc:
+            raise PreviewFailed("the page took too long to read") from exc
 
     async def _read(self, response: httpx.Response) -> bytes:
         # Only the head matters; a page larger than the limit is cut, never read whole.
+        # The limit counts decoded bytes: a compressed page is inflated only up to it.
+        coding = response.headers.get("content-encoding", "").strip().lower()
+        decoder = _decoder(coding)
+        if decoder is None:
+            raise PreviewFailed(f"the page is encoded with {coding!r}, which is not supported")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_raw():
+        async for raw in response.aiter_raw():
+            try:
+                chunk = decoder(raw, self.max_bytes - size)
+            except zlib.error as exc:
+                raise PreviewFailed(f"the page's {coding} encoding is broken: {exc}") from exc
             chunks.append(chunk)
             size += len(chunk)
             if size >= self.max_bytes:
@@ -119,6 +155,7 @@ class LinkPreviewer:
             # The original name, with its port when it is not the scheme's default.
             "Host": url.netloc.decode("ascii").rsplit("@", 1)[-1],
             "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+            "Accept-Encoding": _ACCEPT_ENCODING,
             "User-Agent": "ChorusLinkPreview/1.0",
         }
         extensions = {"sni_hostname": host} if url.scheme == "https" else {}
@@ -141,3 +178,33 @@ class LinkPreviewer:
                     shown = host if host == address else f"{host} ({address})"
                     raise PreviewRefused(f"{shown} is {reason}")
         return addresses[0]
+
+
+Decoder = Callable[[bytes, int], bytes]
+
+
+def _decoder(coding: str) -> Decoder | None:
+    """What turns a raw chunk into at most `room` decoded bytes, for a Content-Encoding."""
+    if coding in ("", "identity"):
+        return lambda raw, room: raw[:room]
+    if coding in ("gzip", "x-gzip"):
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif coding == "deflate":
+        # zlib-wrapped, as the standard says (32 + takes a gzip header as well).
+        inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)
+    else:
+        return None
+
+    def decode(raw: bytes, room: int) -> bytes:
+        # max_length: a chunk of a bomb never inflates past what is still wanted.
+        return inflate.decompress(raw, max(room, 1))
+
+    return decode
+
+
+def _decode_and_parse(body: bytes, encoding: str, url: str, budget: float) -> Preview:
+    try:
+        html = body.decode(encoding, errors="replace")
+    except LookupError:
+        html = body.decode("utf-8", errors="replace")
+    return parse(html, url, budget_seconds=budget)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin
+
+# Open Graph and Twitter card tags live in the head: what lies past this many characters is
+# never parsed (a page's head is rarely past 100 KB, scripts and styles included).
+MAX_PARSED_CHARS = 256 * 1024
+# Fed in steps this small so a budget is checked often: Python's HTML parser takes about
+# 1 s per MB of pathological markup (a page of nothing but `<`).
+_STEP = 8192
 
 # Every block of IANA's special-purpose address registries (IPv4 and IPv6, checked against
 # both as of 2025), whatever Python's `is_global` says of it: its answers change between
@@ -125,13 +133,30 @@ class _MetaParser(HTMLParser):
             self.title += data
 
 
-def parse(html: str, page_url: str, limit: int = 2000) -> Preview:
-    """OpenGraph first, then Twitter card, then the plain title and description."""
+class ParseTooSlow(ValueError):
+    """The page took longer to read than its budget."""
+
+
+def parse(
+    html: str,
+    page_url: str,
+    limit: int = 2000,
+    *,
+    budget_seconds: float | None = None,
+    max_chars: int = MAX_PARSED_CHARS,
+) -> Preview:
+    """OpenGraph first, then Twitter card, then the plain title and description.
+
+    Reads at most `max_chars` characters, and raises ParseTooSlow past `budget_seconds`."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     parser = _MetaParser()
-    for start in range(0, len(html), 65536):
-        parser.feed(html[start : start + 65536])
+    html = html[:max_chars]
+    for start in range(0, len(html), _STEP):
+        parser.feed(html[start : start + _STEP])
         if parser.done:
             break
+        if deadline is not None and time.monotonic() > deadline:
+            raise ParseTooSlow(f"the page took longer than {budget_seconds:g} s to read")
     meta = parser.meta
 
     def first(*keys: str) -> str | None:

@@ -11,7 +11,7 @@ from pydantic import AnyHttpUrl, AnyUrl, AwareDatetime, BaseModel, ConfigDict, F
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
-from chassis.limits import body_limit
+from chassis.limits import RateLimiter, body_limit
 from content.domain import feed, model
 from content.service_layer import handlers
 from contracts import ContentKind, Network
@@ -281,9 +281,28 @@ class PreviewOut(BaseModel):
     site_name: str | None
 
 
-@preview_router.post("", response_model=PreviewOut)
-async def link_preview(body: PreviewIn, user: CurrentUser, services: Services) -> PreviewOut:
+# Each preview costs a fetch and a parse: a person gets this many a minute, per api process
+# (in its memory, so with N processes up to N times as many; enough to bound each one's work).
+PREVIEWS_PER_MINUTE = 30
+
+
+def _preview_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "preview_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.preview_limiter = RateLimiter(PREVIEWS_PER_MINUTE, 60.0)
+    return limiter
+
+
+@preview_router.post(
+    "",
+    response_model=PreviewOut,
+    responses={429: {"description": f"more than {PREVIEWS_PER_MINUTE} previews a minute"}},
+)
+async def link_preview(
+    body: PreviewIn, user: CurrentUser, services: Services, request: Request
+) -> PreviewOut:
     """Title, description and image of a page, from its OpenGraph or Twitter card tags."""
+    _preview_limiter(request).check(f"{user.tenant}:{user.employee_id}")
     found = await handlers.preview(services, str(body.url))
     return PreviewOut(**found.__dict__)
 
