@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
@@ -142,13 +142,178 @@ async def summary(
     )
 
 
-@router.get("/figures")
+# A number as it was counted or stored: 3 stays 3 and 3.0 stays 3.0 (a plain `float` field
+# would write every integer as a decimal).
+Number = int | float
+FigureValues = Annotated[
+    dict[str, Number | None],
+    Field(
+        description="figures by name: the counters of metrics.domain.facts.COUNTERS, the rates "
+        "and totals built from them (see `formulas`), earned_media_value, the growth figures "
+        "and, when asked for, the leaders'; null where a rate has nothing to divide by"
+    ),
+]
+
+
+class PeriodOut(BaseModel):
+    start: date = Field(description="first day (UTC), inclusive")
+    end: date = Field(description="last day (UTC), inclusive")
+
+
+class Comparison(BaseModel):
+    tenant: str
+    period: PeriodOut
+    figures: FigureValues
+    previous_period: PeriodOut = Field(description="the period of the same length just before")
+    previous: FigureValues
+    change: dict[str, float | None] = Field(
+        description="relative change of every figure against the previous period (0.25 is "
+        "+25 %); null where the previous value is zero or missing"
+    )
+    formulas: dict[str, str] = Field(description="how each derived figure is computed, by name")
+
+
+class Row(BaseModel):
+    """A row of figures: what it is about, then every figure by name."""
+
+    model_config = ConfigDict(extra="allow")
+    # The figures, by name as in `Comparison.figures`: open-ended, the names come from the
+    # domain.
+    __pydantic_extra__: dict[str, Number | None]
+
+
+class BreakdownRow(Row):
+    """The row's key is the breakdown's dimension: exactly one of the keys below."""
+
+    content: str | None = None
+    advocate: str | None = None
+    group: str | None = None
+    network: str | None = None
+    campaign: str | None = None
+    location: str | None = None
+    topic: str | None = None
+    title: str | None = Field(None, description="content rows only; empty when unknown")
+    kind: str | None = Field(None, description="content rows only; empty when unknown")
+
+
+class Breakdown(BaseModel):
+    period: PeriodOut
+    dimension: Dimension
+    sort: str
+    items: list[BreakdownRow] = Field(
+        description="a key named after the dimension, then every figure by name (as in "
+        "/figures); the top ones first"
+    )
+
+
+class SeriesRow(Row):
+    period: str = Field(description="the day, ISO week (2026-W05), month (2026-01) or year")
+
+
+class Series(BaseModel):
+    period: PeriodOut
+    granularity: Granularity
+    items: list[SeriesRow] = Field(description="oldest first; every figure by name")
+
+
+class FunnelRow(BaseModel):
+    content: str
+    title: str = Field(description="empty when unknown")
+    shares: Number
+    reach: Number
+    clicks: Number
+    unique_clicks: Number
+    conversions: Number = Field(description="applications")
+    click_through_rate: float | None
+    conversion_rate: float | None
+
+
+class Funnel(BaseModel):
+    period: PeriodOut
+    items: list[FunnelRow] = Field(description="most conversions first")
+
+
+class ReachTerm(BaseModel):
+    network: str
+    reach: Number
+    cpm: Number
+    value: float
+
+
+class ClickTerm(BaseModel):
+    clicks: Number
+    cpc: Number
+    value: Number
+
+
+class EngagementTerm(BaseModel):
+    engagements: Number = Field(description="reactions + comments + reshares")
+    price: Number
+    value: Number
+
+
+class EmvTerms(BaseModel):
+    reach: list[ReachTerm] = Field(description="per network with a reach and a price")
+    clicks: ClickTerm
+    engagements: EngagementTerm
+
+
+class EarnedMediaValue(BaseModel):
+    period: PeriodOut
+    currency: str
+    value: float
+    formula: str
+    computation: str = Field(description="the formula with the period's numbers in it")
+    terms: EmvTerms
+
+
+class GoalFiltersOut(BaseModel):
+    """Only the filters the goal was set with are present."""
+
+    group: str | None = None
+    network: str | None = None
+    campaign: str | None = None
+    content: str | None = None
+    kind: str | None = None
+
+
+class GoalOut(BaseModel):
+    id: str
+    name: str
+    metric: str
+    start: date
+    end: date
+    filters: GoalFiltersOut
+    value: Number = Field(description="the metric so far")
+    target: Number
+    progress: float | None = Field(description="value / target")
+    expected_by_now: float = Field(description="the value on pace for the target, today")
+    on_track: bool
+    achieved: bool
+
+
+class Goals(BaseModel):
+    items: list[GoalOut]
+
+
+class Report(Comparison):
+    earned_media_value: EarnedMediaValue
+    top_content: list[BreakdownRow]
+    top_advocates: list[BreakdownRow]
+    top_networks: list[BreakdownRow]
+    recruiting_funnel: list[FunnelRow]
+    goals: list[GoalOut]
+    highlights: list[str] = Field(description="sentences to paste into a report")
+
+
+@router.get("/figures", response_model=Comparison)
 async def figures(user: Manager, services: Services, where: Period) -> dict[str, Any]:
     """Every figure of a period, beside the previous period of the same length."""
     return await (await Figures.open(services, user.tenant)).compare(where)
 
 
-@router.get("/breakdown/{dimension}")
+# Fields a row leaves out stay out, not null: `response_model_exclude_unset=True`.
+@router.get("/breakdown/{dimension}", response_model=Breakdown, response_model_exclude_unset=True)
 async def breakdown(
     user: Manager,
     services: Services,
@@ -166,7 +331,7 @@ async def breakdown(
     return {"period": where.label(), "dimension": dimension.value, "sort": sort, "items": rows}
 
 
-@router.get("/series")
+@router.get("/series", response_model=Series)
 async def series(
     user: Manager, services: Services, where: Period, granularity: Granularity = Granularity.DAY
 ) -> dict[str, Any]:
@@ -175,20 +340,20 @@ async def series(
     return {"period": where.label(), "granularity": granularity.value, "items": rows}
 
 
-@router.get("/funnel")
+@router.get("/funnel", response_model=Funnel)
 async def funnel(user: Manager, services: Services, where: Period) -> dict[str, Any]:
     """The recruiting funnel of every job posting: shares, reach, clicks, applications."""
     rows = await (await Figures.open(services, user.tenant)).funnel(where)
     return {"period": where.label(), "items": rows}
 
 
-@router.get("/emv")
+@router.get("/emv", response_model=EarnedMediaValue)
 async def emv(user: Manager, services: Services, where: Period) -> dict[str, Any]:
     """Earned media value of a period, with its formula and every term."""
     return await (await Figures.open(services, user.tenant)).emv(where)
 
 
-@router.get("/report")
+@router.get("/report", response_model=Report, response_model_exclude_unset=True)
 async def report(user: Manager, services: Services, where: Period) -> dict[str, Any]:
     """Program report: the period's results, trends, top performers, funnel and goals."""
     return await (await Figures.open(services, user.tenant)).report(where)
@@ -478,7 +643,7 @@ class Goal(BaseModel):
         return self
 
 
-@router.put("/goals/{goal_id}")
+@router.put("/goals/{goal_id}", response_model=GoalOut, response_model_exclude_unset=True)
 async def put_goal(
     user: Manager,
     services: Services,
@@ -493,7 +658,7 @@ async def put_goal(
     return next(g for g in goals if g["id"] == goal_id)
 
 
-@router.get("/goals")
+@router.get("/goals", response_model=Goals, response_model_exclude_unset=True)
 async def list_goals(user: Manager, services: Services) -> dict[str, Any]:
     """Every program goal with its progress."""
     return {"items": await (await Figures.open(services, user.tenant)).goals()}
@@ -510,7 +675,16 @@ async def delete_goal(user: Manager, services: Services, goal_id: str) -> Respon
 # -- CSV -------------------------------------------------------------------------------
 
 
-@router.get("/export/{table}.csv", response_class=Response)
+@router.get(
+    "/export/{table}.csv",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the table as CSV, a header row first",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def export(
     user: Manager,
     services: Services,
