@@ -254,6 +254,14 @@ async def main() -> int:
         me = token(tenant, "e1")
         async with httpx.AsyncClient(base_url=apis[0].url, timeout=10) as http:
             await http.post("/api/v1/advocates/me", headers=me, json={"accept": True})
+            # The link below is an own post's: on the tenant's link domains it redirects
+            # (what is measured here); off them it would show the page saying where it leads.
+            listed = await http.put(
+                "/api/v1/settings/link-domains",
+                headers=token(tenant, "a1", roles=("admin",)),
+                json={"domains": ["example.com"]},
+            )
+            listed.raise_for_status()
             shares = []
             # One link to warm up on, one per measurement: each one's events are its own.
             for _ in range(3):
@@ -269,6 +277,9 @@ async def main() -> int:
                 shared.raise_for_status()
                 shares.append(shared.json())
         warm_code = shares[0]["short_code"]
+        # A HEAD counts no click: it only shows that what is measured is the redirect.
+        head = httpx.head(f"{apis[0].links_url}/l/{warm_code}", timeout=10)
+        assert head.status_code == 302, f"the bench link answers {head.status_code}, not 302"
         # A broker just started runs its produce path interpreted until the JIT has
         # compiled it: warm it (and the api processes) before anything is measured.
         wrk_run(wrk, f"{apis[0].links_url}/l/{warm_code}", 20, args.connections)

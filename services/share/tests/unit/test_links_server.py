@@ -28,7 +28,18 @@ SHARE = {
     "tenant": "acme",
     "employee_id": "e1",
     "network": "x",
+    "content_id": "c1",
     "target_url": TARGET,
+}
+# An own post whose link was off the tenant's link domains when it was shared.
+OWN_TARGET = "https://evil.example/p?a=1&utm_source=x"
+OWN_POST = {
+    **SHARE,
+    "_id": "sh_2",
+    "short_code": "Own12345",
+    "content_id": None,
+    "target_allowed": False,
+    "target_url": OWN_TARGET,
 }
 
 
@@ -47,7 +58,7 @@ class FakeLinks:
         return self._known(code)
 
     def _known(self, code: str) -> dict[str, Any] | None:
-        return SHARE if code == SHARE["short_code"] else None
+        return {share["short_code"]: share for share in (SHARE, OWN_POST)}.get(code)
 
 
 @dataclass
@@ -118,6 +129,21 @@ async def test_a_click_is_a_302_to_the_stored_target(served) -> None:
     assert f"location: {TARGET}\r\n".encode() in answer
     assert b"cache-control: private, no-store\r\n" in answer
     assert len(services.clicks.visitors) == 1
+
+
+async def test_an_own_post_off_the_list_shows_where_it_leads_and_counts(served) -> None:
+    server, services = served
+    raw = _get("/l/Own12345").replace(b"GET", b"HEAD", 1) + _get("/l/Own12345", "Connection: close")
+    answer = await _exchange(server.port, raw, until_closed=True)
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert b"location:" not in answer
+    assert b"cache-control: no-store\r\n" in answer
+    assert b"x-robots-tag: noindex" in answer
+    assert b"content-security-policy: default-src 'none';" in answer
+    assert answer.count(b"<!doctype html>") == 1  # the GET's body only
+    assert b'href="https://evil.example/p?a=1&amp;utm_source=x"' in answer
+    assert b"<strong>evil.example</strong>" in answer
+    assert len(services.clicks.visitors) == 1  # the GET; a HEAD counts no click
 
 
 async def test_keep_alive_and_pipelined_requests_are_answered_in_order(served) -> None:

@@ -7,13 +7,22 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+)
 
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import requires_headers
 from contracts import EngagementKind, EngagementSource, Network, ShareMethod
+from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
 from share.adapters.networks import Credentials
 from share.domain.advocates import is_leader
 from share.domain.clicks import advocate_cookie
@@ -226,6 +235,11 @@ class ShareOut(BaseModel):
     text_variant: int | None = None
     text_edited: bool | None = Field(None, description="whether the variant's text was changed")
     by_leader: bool = Field(False, description="shared by one of the tenant's leaders")
+    interstitial: bool = Field(
+        False,
+        description="the short link shows a page saying where it leads instead of "
+        "redirecting: an own post's link to a domain off the tenant's link domains",
+    )
 
 
 def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
@@ -256,6 +270,7 @@ def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
         text_variant=doc.get("text_variant"),
         text_edited=doc.get("text_edited"),
         by_leader=bool(doc.get("by_leader")),
+        interstitial=doc.get("content_id") is None and not doc.get("target_allowed"),
     )
 
 
@@ -367,6 +382,36 @@ async def put_leaders(body: LeadersSettings, user: Admin, services: Services) ->
     """Name the leaders' group, or none; shares from then on are stamped by it."""
     doc = await services.repo.save_settings(user.tenant, body.model_dump())
     return LeadersSettings(leaders_group=doc.get("leaders_group"))
+
+
+def _domain(raw: str) -> str:
+    domain = normalise_domain(raw)
+    if domain is None:
+        raise ValueError("not a domain name such as example.com (no scheme, path or port)")
+    return domain
+
+
+class LinkDomains(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domains: list[Annotated[str, Field(max_length=253), AfterValidator(_domain)]] = Field(
+        max_length=MAX_LINK_DOMAINS,
+        description="domains an own post's short link leads to straight away, each with its "
+        "subdomains (IDN in their xn-- form); other links show a page saying where they lead "
+        "first. Without a list of the tenant's own, the common networks' domains",
+    )
+
+
+@settings.get("/link-domains", response_model=LinkDomains)
+async def get_link_domains(user: CurrentUser, services: Services) -> LinkDomains:
+    """The domains own posts may lead to without a stop (every member may read them)."""
+    return LinkDomains(domains=await handlers.link_domains(services, user.tenant))
+
+
+@settings.put("/link-domains", response_model=LinkDomains)
+async def put_link_domains(body: LinkDomains, user: Admin, services: Services) -> LinkDomains:
+    """Replace the tenant's link domains; own posts shared from then on follow them."""
+    return LinkDomains(domains=await handlers.set_link_domains(services, user.tenant, body.domains))
 
 
 # -- engagement webhooks --------------------------------------------------------------

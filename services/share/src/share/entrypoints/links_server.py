@@ -32,6 +32,7 @@ from share.service_layer.handlers import Services
 log = logging.getLogger(__name__)
 
 _REASONS = {
+    200: b"OK",
     302: b"Found",
     400: b"Bad Request",
     404: b"Not Found",

@@ -10,16 +10,20 @@ links listener (`links_server`), which skips ASGI too.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import Counter
 from starlette.requests import cookie_parser
 
+from contracts.link_domains import link_host
 from share.domain.clicks import cookie_advocate, is_bot, visitor_hash
 from share.domain.links import SHORT_CODE
 from share.service_layer.handlers import Services
@@ -209,9 +213,16 @@ def _clicked(share: dict[str, Any], reply: Reply, error: BaseException | None) -
 
 
 def _redirect(share: dict[str, Any], outcome: str) -> Answer:
-    """Always the stored target: nothing in the request can change where this goes."""
+    """Always the stored target: nothing in the request can change where this goes.
+
+    An own post's link off the tenant's link domains (decided when it was shared, so no
+    lookup here) answers the page saying where it leads instead, to everyone alike: the
+    short link is never an open redirect for a spoofed user agent either.
+    """
     _COUNT[outcome].inc()
     target = share["target_url"]
+    if share.get("content_id") is None and not share.get("target_allowed"):
+        return _stop_page(target)
     found = _REDIRECTS.get(target)
     if found is None:
         if len(_REDIRECTS) >= 100_000:
@@ -224,6 +235,79 @@ def _redirect(share: dict[str, Any], outcome: str) -> Answer:
 
 # target URL -> its 302, made once: links are clicked again and again.
 _REDIRECTS: dict[str, Answer] = {}
+
+_STOP_STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1f;background:#fff}"
+    "main{max-width:40rem;margin:0 auto;padding:32px 16px}"
+    "h1{font-size:24px;line-height:1.3}"
+    ".target{overflow-wrap:anywhere;background:#f3f3f6;padding:12px;border-radius:8px}"
+    "a{color:#0b57b3;display:inline-block;padding:8px 0;font-size:20px}"
+    "a:focus{outline:2px solid #0b57b3;outline-offset:2px}"
+    "@media (prefers-color-scheme:dark){body{color:#f1f1f4;background:#16161a}"
+    ".target{background:#26262c}a{color:#8ab8ff}a:focus{outline-color:#8ab8ff}}"
+)
+_STOP_CSP = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_STOP_STYLE.encode()).digest()).decode()
+    + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_STOP_HEADERS = [
+    _HTML,
+    (b"cache-control", b"no-store"),
+    (b"x-robots-tag", b"noindex, nofollow"),
+    (b"content-security-policy", _STOP_CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+]
+_STOP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<title>This link leads to {domain}</title>
+<style>{style}</style></head>
+<body><main>
+<h1>This link leads to <strong>{domain}</strong></h1>
+<p>An employee shared this link. The company has not checked the page it leads to.</p>
+<p>The full address:</p>
+<p class="target"><code>{shown}</code></p>
+{action}
+<p>If you did not expect to go there, close this page.</p>
+</main></body></html>
+"""
+
+
+def stop_page_html(target: str) -> str:
+    """The page an own post's short link shows: where it leads (the full address, its host
+    emphasised), who shared it, and a link to go on; no automatic redirect."""
+    parts = urlsplit(target)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    domain = link_host(target) or parts.hostname or hostport or target
+    lead = f"{parts.scheme}://{userinfo}{at}"
+    if hostport and target.startswith(lead + hostport):
+        rest = target[len(lead) + len(hostport) :]
+        shown = f"{escape(lead)}<strong>{escape(hostport)}</strong>{escape(rest)}"
+    else:
+        shown = escape(target)
+    action = ""
+    if parts.scheme in ("http", "https"):
+        action = (
+            f'<p><a href="{escape(target, quote=True)}" rel="noopener noreferrer nofollow">'
+            f"Continue to {escape(domain)}</a></p>"
+        )
+    return _STOP_PAGE.format(domain=escape(domain), style=_STOP_STYLE, shown=shown, action=action)
+
+
+def _stop_page(target: str) -> Answer:
+    found = _STOP_PAGES.get(target)
+    if found is None:
+        if len(_STOP_PAGES) >= 10_000:
+            _STOP_PAGES.clear()
+        found = _STOP_PAGES[target] = Answer(200, _STOP_HEADERS, stop_page_html(target).encode())
+    return found
+
+
+# target URL -> its page, made once, like the redirects.
+_STOP_PAGES: dict[str, Answer] = {}
 
 
 def _is_advocate(cookies: str, services: Services, share: dict[str, Any]) -> bool:

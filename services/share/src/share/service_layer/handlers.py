@@ -46,6 +46,7 @@ from contracts import (
     derived_event_id,
 )
 from contracts.audience import Audience, Viewer
+from contracts.link_domains import DEFAULT_LINK_DOMAINS, on_domains
 from contracts.texts import variants as wordings_of
 from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
@@ -377,6 +378,27 @@ async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str,
     return written
 
 
+# -- the domains own posts may lead to without a stop ------------------------------------
+
+
+def link_domains_of(settings: Mapping[str, Any]) -> list[str]:
+    """The tenant's link domains (see `contracts.link_domains`), or the default list."""
+    stored = settings.get("link_domains")
+    return list(stored) if stored is not None else list(DEFAULT_LINK_DOMAINS)
+
+
+async def link_domains(services: Services, tenant: str) -> list[str]:
+    return link_domains_of(await services.repo.settings(tenant))
+
+
+async def set_link_domains(services: Services, tenant: str, domains: list[str]) -> list[str]:
+    """Replace the tenant's link domains (normalised, see `contracts.link_domains`); own
+    posts shared from then on are judged by the new list."""
+    unique = sorted(set(domains))
+    doc = await services.repo.save_settings(tenant, {"link_domains": unique})
+    return link_domains_of(doc)
+
+
 # -- shares ---------------------------------------------------------------------------
 
 
@@ -546,6 +568,12 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
         "method": method.value,
         "created_at": now,
     }
+    # Decided once, here, so a click costs no lookup of the tenant's list: a content item's
+    # link was published by the curators; an own post's only when it is on the list (else
+    # its short link shows a page saying where it leads, see share.entrypoints.redirect).
+    doc["target_allowed"] = content is not None or on_domains(
+        doc["target_url"], link_domains_of(settings)
+    )
     if is_leader(user.groups, settings.get("leaders_group")):
         doc["by_leader"] = True
         if content is None:
