@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -9,11 +10,20 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from contracts.link_domains import link_host, on_domains
 from contracts.texts import LIMITS
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain import networks
-from web.entrypoints.common import Form, Language, Person, Services, redirect, render
+from web.entrypoints.common import (
+    Form,
+    Language,
+    Person,
+    Services,
+    WebServices,
+    redirect,
+    render,
+)
 from web.entrypoints.join import is_member
 from web.entrypoints.share import post_share
 from web.i18n import Texts
@@ -98,6 +108,23 @@ def suggestion_problem(reply: Reply, texts: Texts) -> dict[str, str]:
     return errors
 
 
+def stop_page_domain(url: str, domains: Reply) -> str | None:
+    """The site of a typed link whose short link will first show readers a page saying where
+    it leads (off the company's link domains); None when it leads straight there, or when
+    that cannot be told (no full address yet, or the list unavailable)."""
+    url = url.strip()
+    if not web_address(url) or not domains.ok:
+        return None
+    listed = (domains.data or {}).get("domains") or []
+    if on_domains(url, listed):
+        return None
+    return link_host(url) or urlsplit(url).hostname or url
+
+
+async def _link_domains(services: WebServices, session: Session) -> Reply:
+    return await services.backends.share.call("GET", "/api/v1/settings/link-domains", session.token)
+
+
 def _own_post(
     request: Request,
     texts: Texts,
@@ -105,6 +132,7 @@ def _own_post(
     advocate: Reply,
     values: Mapping[str, Any],
     errors: dict[str, str],
+    domains: Reply,
     status: int = 200,
 ) -> Response:
     connected = (advocate.data or {}).get("networks") or {} if advocate.ok else {}
@@ -132,7 +160,21 @@ def _own_post(
         leader=bool((advocate.data or {}).get("leader")) if advocate.ok else False,
         values={k: str(values.get(k, "")) for k in ("url", "title", "text", "draft_id")},
         errors=errors,
+        stop_domain=stop_page_domain(str(values.get("url", "")), domains),
     )
+
+
+@router.get("/share/own/link-note")
+async def own_post_link_note(
+    request: Request,
+    services: Services,
+    session: Person,
+    texts: Language,
+    url: Annotated[str, Query(max_length=2000)] = "",
+) -> Response:
+    """The note beside the link field, as the person types (htmx swaps it in place)."""
+    domain = stop_page_domain(url, await _link_domains(services, session))
+    return render(request, "partials/link_note.html", texts, session, stop_domain=domain)
 
 
 @router.get("/share/own")
@@ -145,7 +187,10 @@ async def own_post_page(
 ) -> Response:
     """A post of my own: a link, a title, a network and my text; from a draft my buddy saw,
     filled in with it (and the draft is marked posted when I share)."""
-    advocate = await services.backends.share.call("GET", "/api/v1/advocates/me", session.token)
+    advocate, domains = await asyncio.gather(
+        services.backends.share.call("GET", "/api/v1/advocates/me", session.token),
+        _link_domains(services, session),
+    )
     if advocate.status == 404 or (advocate.ok and not is_member(advocate)):
         back = f"/share/own?draft={draft}" if draft else "/share/own"
         return redirect(f"/join?next={quote(back, safe='')}", request)
@@ -163,7 +208,7 @@ async def own_post_page(
                 "network": data.get("network") or "",
                 "draft_id": draft,
             }
-    return _own_post(request, texts, session, advocate, values, {})
+    return _own_post(request, texts, session, advocate, values, {}, domains)
 
 
 @router.post("/share/own")
@@ -187,8 +232,11 @@ async def own_post(
             body["draft_id"] = draft_id[:200]
         reply, errors = await post_share(services, session, texts, body, network)
     if errors or reply is None:
-        advocate = await services.backends.share.call("GET", "/api/v1/advocates/me", session.token)
-        return _own_post(request, texts, session, advocate, form, errors, status=422)
+        advocate, domains = await asyncio.gather(
+            services.backends.share.call("GET", "/api/v1/advocates/me", session.token),
+            _link_domains(services, session),
+        )
+        return _own_post(request, texts, session, advocate, form, errors, domains, status=422)
     return redirect(f"/shared/{(reply.data or {}).get('id')}", request)
 
 

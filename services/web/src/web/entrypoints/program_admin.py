@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain.times import parse_time
@@ -735,10 +736,11 @@ async def _settings_page(
     status: int = 200,
 ) -> Response:
     backends = services.backends
-    goals, sharing, content = await asyncio.gather(
+    goals, sharing, content, domains = await asyncio.gather(
         backends.metrics.call("GET", "/api/v1/goals", session.token),
         backends.share.call("GET", "/api/v1/settings/sharing", session.token),
         backends.content.call("GET", "/api/v1/settings", session.token),
+        backends.share.call("GET", "/api/v1/settings/link-domains", session.token),
     )
     found = [
         {
@@ -758,6 +760,7 @@ async def _settings_page(
         "goal_end": date(today.year, 12, 31).isoformat(),
         "daily_share_cap": str((sharing.data or {}).get("daily_share_cap") or ""),
         "disclosure_hashtag": str((content.data or {}).get("disclosure_hashtag") or ""),
+        "link_domains": "\n".join((domains.data or {}).get("domains") or []),
     }
     if editing:
         target = float(editing.get("target") or 0)
@@ -783,6 +786,7 @@ async def _settings_page(
         metrics=[(m, metric_label(m, texts)) for m in GOAL_METRICS],
         sharing=sharing,
         content=content,
+        domains=domains,
         values={**defaults, **(values or {})},
         errors=errors or {},
         saved={
@@ -790,6 +794,9 @@ async def _settings_page(
             "removed": texts.gettext("The goal is removed."),
             "cap": texts.gettext("Saved. The new daily share cap applies from now on."),
             "hashtag": texts.gettext("Saved. New suggested texts carry the new hashtag."),
+            "domains": texts.gettext(
+                "Saved. Own posts shared from now on follow the new list of sites."
+            ),
         }.get(saved or "", ""),
     )
 
@@ -803,7 +810,8 @@ async def settings_page(
     saved: Saved = None,
     goal: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    """Program goals with their progress, the daily share cap and the disclosure hashtag."""
+    """Program goals with their progress, the daily share cap, the disclosure hashtag and
+    the sites own posts may link to straight away."""
     return await _settings_page(request, services, session, texts, saved=saved, edit=goal)
 
 
@@ -950,5 +958,59 @@ async def save_hashtag(
         texts,
         values={"disclosure_hashtag": raw},
         errors={"disclosure_hashtag": error},
+        status=422,
+    )
+
+
+def link_domains_error(raw: str, texts: Texts) -> tuple[list[str], str]:
+    """The typed sites (one per line or comma-separated) in their stored form, or what is
+    wrong with them."""
+    typed = [part.strip() for part in re.split(r"[\s,]+", raw) if part.strip()]
+    domains = []
+    for part in typed:
+        domain = normalise_domain(part)
+        if domain is None:
+            return [], texts.gettext(
+                "%(entry)s is not a site's domain. Enter domains like example.com, "
+                "without https:// or a path.",
+                entry=part[:100],
+            )
+        domains.append(domain)
+    if len(set(domains)) > MAX_LINK_DOMAINS:
+        return [], texts.gettext(
+            "Enter at most %(count)s domains.", count=texts.number(MAX_LINK_DOMAINS)
+        )
+    return domains, ""
+
+
+@router.post("/program/run/link-domains")
+async def save_link_domains(
+    request: Request, services: Services, session: Admin, texts: Language, form: Form
+) -> Response:
+    """The sites own posts may link to straight away; other links first show readers a page
+    saying where they lead."""
+    raw = str(form.get("link_domains", ""))[:20_000]
+    domains, error = link_domains_error(raw, texts)
+    if not error:
+        reply = await services.backends.share.call(
+            "PUT", "/api/v1/settings/link-domains", session.token, json={"domains": domains}
+        )
+        if reply.ok:
+            return redirect("/program/run/settings?saved=domains#link-domains", request)
+        error = (
+            _unavailable(texts)
+            if reply.unavailable
+            else texts.gettext(
+                "The list was not saved. Enter domains like example.com, without https:// "
+                "or a path."
+            )
+        )
+    return await _settings_page(
+        request,
+        services,
+        session,
+        texts,
+        values={"link_domains": raw},
+        errors={"link_domains": error},
         status=422,
     )
