@@ -26,6 +26,7 @@ from rewards.adapters.mongo import RewardsRepository
 from rewards.domain.rules import month_of, week_of
 
 Period = Literal["all", "month", "week"]
+WARM_PERIODS: tuple[Period, ...] = ("all", "month", "week")
 Scope = Literal["tenant", "team", "department", "location", "executives"]
 FIELDS = (
     "employee_id",
@@ -234,6 +235,11 @@ class Leaderboards:
         for tenant in tenants:
             started = time.monotonic()
             snapshot = await self.snapshot(tenant)
+            # The company-wide boards are the ones most asked for: sorted now, not by the
+            # first person who asks (a million rows take seconds to sort).
+            for period in WARM_PERIODS:
+                snapshot.board(period, "tenant", "", self._clock())
+                await asyncio.sleep(0)
             log.info(
                 "leaderboards loaded",
                 extra={
