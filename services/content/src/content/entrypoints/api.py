@@ -32,8 +32,8 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Language = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35)]
 ContentId = Annotated[str, Path(min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=200)]
-# An item at every field's limit, in characters JSON escapes as \uXXXX (6 bytes each),
-# is about 1.7 MB: a larger body cannot be valid.
+# An item at every field's limit, in characters that JSON escapes with six bytes each
+# (a backslash, `u` and four hex digits), is about 1.7 MB: a larger body cannot be valid.
 ITEM_BODY_BYTES = 2 * 1024 * 1024
 # Variants beside a network's suggested text (the event allows more, room to grow).
 MAX_VARIANTS = 4
