@@ -242,3 +242,32 @@ async def start_group_at_end(group: str, topics: Iterable[str]) -> None:
         await consumer.commit(dict(await consumer.end_offsets(partitions)))
     finally:
         await consumer.stop()
+
+
+def untyped_json_routes(definition: Any, settings: Any) -> list[str]:
+    """A service's own routes whose 2xx JSON response has no schema, or an object schema
+    that lists no properties (`dict[str, Any]`): "METHOD path status" each."""
+    from chassis.process import create_app
+
+    document = create_app(definition, "api", settings).openapi()
+    components = document.get("components", {}).get("schemas", {})
+
+    def untyped(schema: dict[str, Any]) -> bool:
+        while "$ref" in schema:
+            schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+        return not schema or (schema.get("type") == "object" and not schema.get("properties"))
+
+    ours = {
+        (route.path, method.lower())
+        for router in definition.routers()
+        for route in router.routes
+        for method in getattr(route, "methods", ())
+    }
+    assert ours, "no routes of the service's own"
+    found = []
+    for path, method in sorted(ours):
+        for status, response in document["paths"][path][method]["responses"].items():
+            body = response.get("content", {}).get("application/json")
+            if status.startswith("2") and body is not None and untyped(body["schema"]):
+                found.append(f"{method.upper()} {path} {status}")
+    return found
