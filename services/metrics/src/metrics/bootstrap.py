@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from functools import partial
 
 from cachetools import TTLCache
@@ -12,10 +14,11 @@ from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from contracts import ALL_EVENTS
 from contracts.topics import WIN_TOLD
+from metrics.adapters.live import LiveFacts
 from metrics.adapters.mongo import MetricsRepository
 from metrics.config import MetricsSettings
 from metrics.entrypoints import api
-from metrics.service_layer import handlers
+from metrics.service_layer import handlers, reading
 
 # Measurement reads every event the platform publishes.
 CONSUMES = [event.topic for event in ALL_EVENTS]
@@ -39,7 +42,44 @@ async def setup(runtime: Runtime) -> handlers.Services:
         maxsize=1024, ttl=settings.moments_cache_seconds
     )
     wins = Outbox(repo.wins, runtime.publisher, settings.outbox_lease_seconds)
-    return handlers.Services(repo=repo, patterns=patterns, wins_outbox=wins)
+    services = handlers.Services(repo=repo, patterns=patterns, wins_outbox=wins)
+    if runtime.role == "api":
+        services.live = LiveFacts(repo, settings.fact_log_retention_seconds)
+        _load_before_ready(runtime, services, services.live, settings)
+    return services
+
+
+def _load_before_ready(
+    runtime: Runtime, services: handlers.Services, live: LiveFacts, settings: MetricsSettings
+) -> None:
+    """Load the facts in the background, then keep following the log between requests;
+    /readyz says not ready until the first load is done."""
+    loaded = asyncio.Event()
+
+    async def follow() -> None:
+        while True:
+            try:
+                await live.fresh()
+                if not loaded.is_set():
+                    assert live.table is not None
+                    await reading.warm(services, live.table)
+                loaded.set()
+            except Exception:
+                log.exception("following the fact log failed")
+            await asyncio.sleep(settings.follow_interval_seconds)
+
+    task = asyncio.create_task(follow(), name="facts-follow")
+
+    async def ready() -> None:
+        if not loaded.is_set():
+            raise RuntimeError("loading the facts")
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    runtime.readiness.add("facts", ready)
+    runtime.on_close.append(stop)
 
 
 def subscribe(runtime: Runtime) -> None:
@@ -69,7 +109,16 @@ def loops(runtime: Runtime) -> list[Loop]:
         assert services.wins_outbox is not None
         await run_relay([services.wins_outbox])
 
-    return [periodic(settings.gauge_interval_seconds, gauges), wins_relay]
+    async def trim_log() -> None:
+        services: handlers.Services = runtime.services
+        keep = timedelta(seconds=settings.fact_log_retention_seconds)
+        await services.repo.trim_log(services.clock() - keep)
+
+    return [
+        periodic(settings.gauge_interval_seconds, gauges),
+        wins_relay,
+        periodic(settings.fact_log_retention_seconds / 4, trim_log),
+    ]
 
 
 DEFINITION = ServiceDefinition(

@@ -21,3 +21,9 @@ class MetricsSettings(ServiceSettings):
     gauge_interval_seconds: float = Field(60.0, gt=0)
     # How long an api process keeps a tenant's engagement pattern (`/api/v1/moments`).
     moments_cache_seconds: float = Field(600.0, gt=0)
+    # How long the worker's fact log keeps a batch. An api reads the log at least this
+    # often (a load too, while it scans), or loads again. Short: on FerretDB every read of
+    # the log scans all it keeps.
+    fact_log_retention_seconds: float = Field(120.0, ge=30)
+    # How often an api process reads the fact log when no request asks it to.
+    follow_interval_seconds: float = Field(2.0, gt=0)

@@ -7,13 +7,24 @@ the pointer on every request and the worker after every batch.
 
 `erasures` lists the advocates who asked for erasure: a hash of tenant and employee id
 and the pseudonym their facts carry instead of the id.
+
+`fact_log` holds the worker's batches of facts under consecutive integer `_id`s, each
+written before its facts are stored, for the api to read on from where it left off (a
+range of `_id`: an index range on MongoDB; FerretDB scans every collection it reads, so
+entries are compressed and kept briefly). Entries are removed once older than the
+retention; the newest number taken is kept as a hint in `generations`, beside the
+pointer.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
+import bson
+from bson import Binary
+from bson.codec_options import CodecOptions
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -24,6 +35,9 @@ from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS, erasure_key
 
 DUPLICATE_KEY = 11000
 POINTER = "active"
+LOG_HEAD = "log-head"
+# Facts decoded from the log as they are read from their collection: times with a zone.
+FACT_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
 
 def facts_collection_name(generation: int) -> str:
@@ -46,6 +60,9 @@ class MetricsRepository:
         self.erasures = db["erasures"]
         # Wins told back: the storytellers' decisions about drafted milestones.
         self.wins = db["wins"]
+        self.log = db["fact_log"]
+        # The next log number this process tries to take.
+        self._log_next: int | None = None
 
     def facts(self, generation: int) -> AsyncCollection[dict[str, Any]]:
         return self.db[facts_collection_name(generation)]
@@ -91,6 +108,76 @@ class MetricsRepository:
         """Every generation that has a collection: live, previous, and any being built."""
         names = await self.db.list_collection_names()
         return sorted(g for g in map(generation_of, names) if g is not None)
+
+    # -- the fact log ---------------------------------------------------------------------
+
+    async def read_pointers(self) -> tuple[int, int]:
+        """(the active generation, the log's head hint), in one read of a small collection."""
+        found = {
+            doc["_id"]: doc
+            async for doc in self.generations.find({"_id": {"$in": [POINTER, LOG_HEAD]}})
+        }
+        active = found.get(POINTER)
+        head = found.get(LOG_HEAD)
+        return (int(active["generation"]) if active else 0), (int(head["seq"]) if head else 0)
+
+    async def log_head(self) -> int:
+        """The highest log number taken so far (0 before the first)."""
+        _, hint = await self.read_pointers()
+        # The hint is written after each entry, and may lag behind one being written now.
+        later = self.log.find({"_id": {"$gt": hint}}, {"_id": 1})
+        return max([hint, *[int(doc["_id"]) async for doc in later]])
+
+    async def append_log(
+        self, facts: Sequence[dict[str, Any]], erasures: Sequence[tuple[str, str, str]], at: Any
+    ) -> int:
+        """Write a batch of facts (and the erasures it asked for) under the next free log
+        number; returns the number. A number is taken by inserting it, so two writers never
+        share one; each tries the number after the head, so none lands below an entry
+        already there."""
+        _, hint = await self.read_pointers()
+        self._log_next = max(self._log_next or 1, hint + 1)
+        doc = {
+            # One compressed binary value rather than a document per fact: FerretDB
+            # decodes every document it scans, and the log is scanned on every read of it.
+            "facts": Binary(zlib.compress(bson.encode({"facts": list(facts)}), 1)),
+            # Documents, not arrays: FerretDB stores no array inside an array.
+            "erasures": [
+                {"tenant": tenant, "employee": employee, "pseudonym": pseudonym}
+                for tenant, employee, pseudonym in erasures
+            ],
+            "at": at,
+        }
+        while True:
+            try:
+                await self.log.insert_one({"_id": self._log_next, **doc})
+                break
+            except DuplicateKeyError:
+                self._log_next += 1
+        seq, self._log_next = self._log_next, self._log_next + 1
+        await self.generations.update_one({"_id": LOG_HEAD}, {"$max": {"seq": seq}}, upsert=True)
+        return seq
+
+    async def log_entries(self, first: int = 0) -> list[dict[str, Any]]:
+        """The entries still kept from number `first` on, in order, with their facts. One
+        query: FerretDB scans for every filter, so reading them one by one would scan once
+        each."""
+        cursor = self.log.find({"_id": {"$gte": first}}).sort("_id", ASCENDING)
+        entries = [doc async for doc in cursor]
+        for entry in entries:
+            entry["facts"] = bson.decode(zlib.decompress(entry["facts"]), FACT_CODEC)["facts"]
+        return entries
+
+    async def trim_log(self, before: Any) -> int:
+        """Remove the entries written before `before`; returns how many."""
+        result = await self.log.delete_many({"at": {"$lt": before}})
+        return result.deleted_count
+
+    async def all_facts(self, generation: int) -> AsyncIterator[dict[str, Any]]:
+        """Every fact of a generation. Whole: facts are small, and FerretDB takes half as
+        long again to send a projection of them."""
+        async for fact in self.facts(generation).find({}, batch_size=10_000):
+            yield fact
 
     # -- erasure -------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from metrics.domain.cells import cell
 from metrics.domain.facts import COUNTERS
 from metrics.domain.figures import derive
 from metrics.service_layer import handlers
-from metrics.service_layer.handlers import Figures, Slice
+from metrics.service_layer.reading import Figures, Slice, default_period
 
 
 def _services(request: Request) -> handlers.Services:
@@ -99,7 +99,7 @@ async def _slice(
         ),
     ] = None,
 ) -> Slice:
-    first, last = handlers.default_period(services.today(), start, end)
+    first, last = default_period(services.today(), start, end)
     if last < first:
         raise Problem(422, "Invalid request", "end: must not be before start")
     if (last - first).days > 3660:
@@ -341,10 +341,18 @@ async def series(
 
 
 @router.get("/funnel", response_model=Funnel)
-async def funnel(user: Manager, services: Services, where: Period) -> dict[str, Any]:
-    """The recruiting funnel of every job posting: shares, reach, clicks, applications."""
+async def funnel(
+    user: Manager,
+    services: Services,
+    where: Period,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="the first jobs only (most applications)")
+    ] = None,
+) -> dict[str, Any]:
+    """The recruiting funnel of every job posting: shares, reach, clicks, applications;
+    the jobs with the most applications first."""
     rows = await (await Figures.open(services, user.tenant)).funnel(where)
-    return {"period": where.label(), "items": rows}
+    return {"period": where.label(), "items": rows[:limit] if limit else rows}
 
 
 @router.get("/emv", response_model=EarnedMediaValue)
