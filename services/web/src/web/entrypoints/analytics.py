@@ -255,7 +255,8 @@ async def analytics_page(
         _headline(services, session, texts, view),
         _get(services, session, "/api/v1/series", **params, granularity=granularity),
         _get(services, session, "/api/v1/series", **previous_params, granularity=granularity),
-        _get(services, session, "/api/v1/funnel", **params),
+        # The jobs with the most applications; the CSV holds every one.
+        _get(services, session, "/api/v1/funnel", **params, limit=ROWS),
         _get(services, session, "/api/v1/goals"),
         _get(services, session, "/api/v1/breakdown/advocate", **params, limit=ROWS * 5),
         _visible(services, session),
