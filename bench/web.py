@@ -24,7 +24,11 @@ dropped; an interrupted seed resumes). It starts a metrics api, a rewards api an
 api, signs in `--curators` curators and prints the first page after the start, then the
 page's server time for the default view (last 30 days) and a team's last 90 days, with the
 curators browsing as above and back to back, beside the API calls the page makes for the
-same views, all at once, at the same concurrency. Target: p99 ≤ 300 ms.
+same views, all at once, at the same concurrency. While the pages are read, visitors
+click (`--clicks-per-second`, 1 by default: the seeded year averages 0.03), counted by a
+metrics worker that the api follows, so the api's kept answers keep going stale as they
+would. It also prints how long the metrics api took to load its facts, and its memory.
+Target: p99 ≤ 300 ms.
 
     uv run python bench/web.py --page analytics [--events 1000000] [--curators 15]
         [--page-requests 150] [--seed-only]
@@ -190,6 +194,19 @@ async def main() -> int:
     parser.add_argument("--page-requests", type=int, default=150, help="analytics: per line")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     parser.add_argument("--api-timeout", type=float, default=60.0, help="analytics: s")
+    parser.add_argument(
+        "--clicks-per-second",
+        type=float,
+        default=1.0,
+        help="analytics: clicks counted while the pages are read (the year's average is "
+        "0.03 a second)",
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=1800.0,
+        help="analytics: seconds the metrics api may take to load its facts",
+    )
     parser.add_argument(
         "--seed-only", action="store_true", help="analytics: seed (or resume) and stop"
     )
@@ -530,7 +547,7 @@ def page_calls(view: Any) -> list[tuple[str, str, dict[str, Any]]]:
         ("metrics", "/api/v1/emv", params),
         ("metrics", "/api/v1/series", {**params, **series}),
         ("metrics", "/api/v1/series (previous)", {**before, **series}),
-        ("metrics", "/api/v1/funnel", params),
+        ("metrics", "/api/v1/funnel", {**params, "limit": 10}),
         ("metrics", "/api/v1/goals", {}),
         ("metrics", "/api/v1/breakdown/advocate", {**params, "limit": 50}),
         ("rewards", "/api/v1/leaderboards", {"period": "all", "scope": "tenant", "limit": 200}),
@@ -539,6 +556,67 @@ def page_calls(view: Any) -> list[tuple[str, str, dict[str, Any]]]:
             for d in ("group", "network", "campaign", "content")
         ),
     ]
+
+
+async def live_clicks(per_second: float, events: int, employees: int, sent: dict[str, int]) -> None:
+    """Visitors clicking shares of the seeded year now, `per_second` a second, until cancelled
+    (each a new event: the kept database grows by them)."""
+    if per_second <= 0:
+        return
+    m = _metrics_bench()
+    producer = m.AIOKafkaProducer(bootstrap_servers=m.KAFKA, acks="all", linger_ms=5)
+    await producer.start()
+    rng = random.Random()
+    anchor = datetime.now(UTC)
+    advocates = max(1, events // 40)
+    try:
+        while True:
+            share = _share_of(rng.randrange(events // 8), advocates, employees, anchor)
+            now = datetime.now(UTC)
+            event = EngagementObserved.create(
+                tenant_id=ANALYTICS_TENANT,
+                subject=share["share_id"],
+                time=now,
+                data=EngagementObservedData(
+                    engagement_id=f"live-{rng.getrandbits(64):x}",
+                    share_id=share["share_id"],
+                    content_id=share["content_id"],
+                    employee_id=share["employee_id"],
+                    network=share["network"],
+                    kind="click",
+                    observed_at=now,
+                    source="redirect",
+                    unique=rng.random() < 0.6,
+                    campaign_id=share["campaign_id"],
+                    content_kind=share["content_kind"],
+                ),
+            )
+            await producer.send_and_wait(
+                event.topic, event.to_json(), key=event.partition_key().encode()
+            )
+            sent["n"] += 1
+            await asyncio.sleep(rng.expovariate(per_second))
+    finally:
+        await producer.stop()
+
+
+def _rss_mb(process: ServiceProcess) -> float:
+    """Resident memory of a service process and its children (the api under its runner)."""
+    assert process.proc is not None
+    total = 0
+    pids = [process.proc.pid]
+    while pids:
+        pid = pids.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        )
+        pids.extend(int(child) for child in children)
+    return total / 1024
 
 
 async def analytics_bench(args: argparse.Namespace) -> int:
@@ -562,10 +640,29 @@ async def analytics_bench(args: argparse.Namespace) -> int:
     rewards = ServiceProcess(
         "rewards", "api", env={"REWARDS_DATABASE": f"chorus_bench_analytics_rewards_{suffix}"}
     )
-    processes = [metrics.start(workdir), rewards.start(workdir)]
+    # A worker counts the clicks visitors keep making while the curators look: each new fact
+    # changes what the figures must say, so answers kept from before no longer serve.
+    worker = ServiceProcess(
+        "metrics",
+        "worker",
+        env={
+            "METRICS_DATABASE": database,
+            "METRICS_CONSUMER_GROUP": f"bench-analytics-{args.events}-{args.employees}",
+            # The enrolled-advocates gauge reads every advocate fact each minute: with
+            # MongoDB through the (tenant, type) index, on FerretDB by scanning all million
+            # facts, which would keep it busy throughout the run.
+            "METRICS_GAUGE_INTERVAL_SECONDS": "3600",
+        },
+    )
+    started = time.monotonic()
+    processes = [metrics.start(workdir), rewards.start(workdir), worker.start(workdir)]
     try:
-        for process in processes:
-            process.wait_healthy(120)
+        # The metrics api loads every fact before it says it is ready.
+        metrics.wait_healthy(args.ready_timeout)
+        ready_s = time.monotonic() - started
+        ready_mb = _rss_mb(metrics)
+        rewards.wait_healthy(120)
+        worker.wait_healthy(120)
         web_process = ServiceProcess(
             "web",
             "api",
@@ -602,6 +699,7 @@ async def analytics_bench(args: argparse.Namespace) -> int:
                 except httpx.TimeoutException:
                     alone.append((name, None))
         limits = httpx.Limits(max_connections=args.curators * 2)
+        clicks = {"n": 0}
         web: dict[str, tuple[dict[str, list[float]], list[float], float]] = {}
         partial: dict[str, int] = {}
         async with httpx.AsyncClient(
@@ -638,7 +736,14 @@ async def analytics_bench(args: argparse.Namespace) -> int:
                 for values in server.values():
                     values.clear()
                 began = time.perf_counter()
-                await concurrently(args.curators, args.page_requests, page, think)
+                clicking = asyncio.create_task(
+                    live_clicks(args.clicks_per_second, args.events, args.employees, clicks)
+                )
+                try:
+                    await concurrently(args.curators, args.page_requests, page, think)
+                finally:
+                    clicking.cancel()
+                    await asyncio.gather(clicking, return_exceptions=True)
                 rate = args.page_requests / (time.perf_counter() - began)
                 web[mode] = ({k: list(v) for k, v in server.items()}, list(latency), rate)
                 partial[mode] = degraded["n"]
@@ -648,6 +753,12 @@ async def analytics_bench(args: argparse.Namespace) -> int:
             f"analytics page, one tenant: {args.employees:,} employees, {seed['events']:,} events "
             f"over a year (counted by a metrics worker; seeded in {seed['seconds']:.0f} s), "
             f"{args.curators} curators at once, {args.page_requests} requests per line"
+        )
+        print(
+            f"metrics api ready {ready_s:.0f} s after its start, holding the facts in memory "
+            f"({ready_mb:.0f} MB resident); while the pages were read, visitors clicked "
+            f"{args.clicks_per_second:g} times a second ({clicks['n']:,} clicks, counted by a "
+            "metrics worker and followed by the api)"
         )
         print(f"{'milliseconds':<52} {HEADER}")
         print(
