@@ -61,7 +61,11 @@ class LiveFacts:
         return await self._catch_up()
 
     async def _catch_up(self) -> FactTable:
-        generation, head = await self.repo.read_pointers()
+        generation, settled, head = await self.repo.read_pointers()
+        if not settled and self.table is not None:
+            # A replay still writes the new generation: the one held, which follows the
+            # log as before, serves until it is done.
+            generation = self.table.generation
         # Entries older than the log keeps may be gone unread: load again after so long.
         stale = time.monotonic() - self.caught_up_at > self.retention_seconds
         if self.table is None or self.table.generation != generation or stale:
@@ -81,7 +85,10 @@ class LiveFacts:
         # Facts whose insert the scan passes by are in the log, logged before: what is
         # logged from now on is read while the scan goes on (the log keeps it for a short
         # while only) and applied after it.
-        first = await self.repo.log_head() + 1
+        # Every entry the log still keeps, too: a batch logged before the scan began may
+        # have been stored in this generation after it (a worker writes a batch again
+        # where the pointer moved during its write).
+        first, head = 0, await self.repo.log_head()
         logged: list[dict[str, Any]] = []
         read_at = time.monotonic()
         batch: list[dict[str, Any]] = []
@@ -98,7 +105,7 @@ class LiveFacts:
         table.add(batch)
         logged += await self.repo.log_entries(first)
         self.table = table
-        self.next_seq = max([first, *(int(e["_id"]) + 1 for e in logged)])
+        self.next_seq = max([head + 1, first, *(int(e["_id"]) + 1 for e in logged)])
         for entry in logged:
             self._apply(entry)
         table.compact()

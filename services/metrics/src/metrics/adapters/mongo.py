@@ -94,12 +94,19 @@ class MetricsRepository:
         return max(int(doc["last"]), await self.active_generation() + 1)
 
     async def activate(self, generation: int) -> int:
-        """Point readers and writers at `generation`; returns the one it replaces."""
+        """Point readers and writers at `generation`; returns the one it replaces. The
+        generation is not settled yet: its builder still writes to it (`settle`)."""
         previous = await self.active_generation()
         await self.generations.update_one(
-            {"_id": POINTER}, {"$set": {"generation": generation}}, upsert=True
+            {"_id": POINTER}, {"$set": {"generation": generation, "settled": False}}, upsert=True
         )
         return previous
+
+    async def settle(self, generation: int) -> None:
+        """Say that the builder of `generation` has written all it will."""
+        await self.generations.update_one(
+            {"_id": POINTER, "generation": generation}, {"$set": {"settled": True}}
+        )
 
     async def drop_generation(self, generation: int) -> None:
         await self.facts(generation).drop()
@@ -111,19 +118,24 @@ class MetricsRepository:
 
     # -- the fact log ---------------------------------------------------------------------
 
-    async def read_pointers(self) -> tuple[int, int]:
-        """(the active generation, the log's head hint), in one read of a small collection."""
+    async def read_pointers(self) -> tuple[int, bool, int]:
+        """(the active generation, whether it is settled, the log's head hint), in one read
+        of a small collection."""
         found = {
             doc["_id"]: doc
             async for doc in self.generations.find({"_id": {"$in": [POINTER, LOG_HEAD]}})
         }
-        active = found.get(POINTER)
-        head = found.get(LOG_HEAD)
-        return (int(active["generation"]) if active else 0), (int(head["seq"]) if head else 0)
+        active = found.get(POINTER) or {}
+        head = found.get(LOG_HEAD) or {}
+        return (
+            int(active.get("generation", 0)),
+            bool(active.get("settled", True)),
+            int(head.get("seq", 0)),
+        )
 
     async def log_head(self) -> int:
         """The highest log number taken so far (0 before the first)."""
-        _, hint = await self.read_pointers()
+        _, _, hint = await self.read_pointers()
         # The hint is written after each entry, and may lag behind one being written now.
         later = self.log.find({"_id": {"$gt": hint}}, {"_id": 1})
         return max([hint, *[int(doc["_id"]) async for doc in later]])
@@ -135,7 +147,7 @@ class MetricsRepository:
         number; returns the number. A number is taken by inserting it, so two writers never
         share one; each tries the number after the head, so none lands below an entry
         already there."""
-        _, hint = await self.read_pointers()
+        _, _, hint = await self.read_pointers()
         self._log_next = max(self._log_next or 1, hint + 1)
         doc = {
             # One compressed binary value rather than a document per fact: FerretDB

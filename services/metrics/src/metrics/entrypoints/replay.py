@@ -110,6 +110,8 @@ class Replayer:
             previous = await self.repo.activate(target)
             log.info("generation swapped in", extra={"generation": target, "previous": previous})
             await self._read_to_end(consumer, partitions, target)
+            # The apis load it now: what they find in it from here on is complete.
+            await self.repo.settle(target)
         finally:
             await consumer.stop()
         return ReplayResult(
