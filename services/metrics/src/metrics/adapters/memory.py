@@ -312,13 +312,6 @@ class FactTable:
         value = self.codes[dimension].labels[code]
         return value.split("\x1f", 1)[1] if dimension == "advocate" and value else value
 
-    def labels(self, dimension: str) -> list[str]:
-        """Every code's label (advocates without their tenant)."""
-        labels = self.codes[dimension].labels
-        if dimension != "advocate":
-            return labels
-        return [value.split("\x1f", 1)[1] if value else "" for value in labels]
-
     def select(
         self,
         tenant: str,
