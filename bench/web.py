@@ -435,21 +435,28 @@ def analytics_event(m: Any, n: int, count: int, employees: int, anchor: datetime
     rng = random.Random(n)
     share = _share_of(rng.randrange(max(1, n // 8)), advocates, employees, anchor)
     observed = min(anchor, share["shared_at"] + timedelta(hours=rng.expovariate(1 / 12)))
+    return _click(share, f"g{n}", observed, rng.random() < 0.6, event_id=f"bench-click-{n}")
+
+
+def _click(
+    share: dict[str, Any], engagement: str, at: datetime, unique: bool, event_id: str | None
+) -> Any:
+    """A visitor's click on `share` (the event id made up when None)."""
     return EngagementObserved.create(
         tenant_id=ANALYTICS_TENANT,
         subject=share["share_id"],
-        event_id=f"bench-click-{n}",
-        time=observed,
+        event_id=event_id,
+        time=at,
         data=EngagementObservedData(
-            engagement_id=f"g{n}",
+            engagement_id=engagement,
             share_id=share["share_id"],
             content_id=share["content_id"],
             employee_id=share["employee_id"],
             network=share["network"],
             kind="click",
-            observed_at=observed,
+            observed_at=at,
             source="redirect",
-            unique=rng.random() < 0.6,
+            unique=unique,
             campaign_id=share["campaign_id"],
             content_kind=share["content_kind"],
         ),
@@ -572,25 +579,8 @@ async def live_clicks(per_second: float, events: int, employees: int, sent: dict
     try:
         while True:
             share = _share_of(rng.randrange(events // 8), advocates, employees, anchor)
-            now = datetime.now(UTC)
-            event = EngagementObserved.create(
-                tenant_id=ANALYTICS_TENANT,
-                subject=share["share_id"],
-                time=now,
-                data=EngagementObservedData(
-                    engagement_id=f"live-{rng.getrandbits(64):x}",
-                    share_id=share["share_id"],
-                    content_id=share["content_id"],
-                    employee_id=share["employee_id"],
-                    network=share["network"],
-                    kind="click",
-                    observed_at=now,
-                    source="redirect",
-                    unique=rng.random() < 0.6,
-                    campaign_id=share["campaign_id"],
-                    content_kind=share["content_kind"],
-                ),
-            )
+            engagement = f"live-{rng.getrandbits(64):x}"
+            event = _click(share, engagement, datetime.now(UTC), rng.random() < 0.6, None)
             await producer.send_and_wait(
                 event.topic, event.to_json(), key=event.partition_key().encode()
             )
