@@ -237,15 +237,14 @@ class Figures:
         are kept until a fact comes in."""
         key = (self.tenant, where.start, where.end, tuple(where.equal().items()), where.group)
         version = (self.table.serial, self.table.version(self.tenant, "facts", *PEOPLE_TYPES))
-        found = self.selections.get(key)
-        if found is not None and found[0] == version:
-            return found[1]  # type: ignore[no-any-return,unused-ignore]
-        members = None
-        if where.group is not None:
-            members = self._members_mask(await self.people(), where.group)
-        selection = self.table.select(self.tenant, where.start, where.end, where.equal(), members)
-        self.selections[key] = (version, selection)
-        return selection
+
+        async def build() -> Selection:
+            members = None
+            if where.group is not None:
+                members = self._members_mask(await self.people(), where.group)
+            return self.table.select(self.tenant, where.start, where.end, where.equal(), members)
+
+        return await _kept_in(self.selections, key, version, build)
 
     def _advocate_label(self, code: int) -> str:
         return self.table.label("advocate", code)
@@ -257,12 +256,7 @@ class Figures:
         (the program team's pages ask the same questions, each page a dozen of them).
         Answers are shared: callers do not change them."""
         version = (self.table.serial, self.table.version(self.tenant, "facts"))
-        found = self.answers.get((self.tenant, *key))
-        if found is not None and found[0] == version:
-            return found[1]  # type: ignore[no-any-return,unused-ignore]
-        answer = await build()
-        self.answers[(self.tenant, *key)] = (version, answer)
-        return answer
+        return await _kept_in(self.answers, (self.tenant, *key), version, build)
 
     async def figures(self, where: Slice) -> dict[str, Any]:
         """Every figure of the slice."""
@@ -595,6 +589,21 @@ class Figures:
             "goals": goals,
             "highlights": _highlights(current, compared["change"], emv, goals),
         }
+
+
+async def _kept_in(
+    store: MutableMapping[Any, tuple[Any, Any]],
+    key: Any,
+    version: Any,
+    build: Callable[[], Awaitable[T]],
+) -> T:
+    """What `build` made for `key` at `version`, kept in `store`; made again at another."""
+    found = store.get(key)
+    if found is not None and found[0] == version:
+        return found[1]  # type: ignore[no-any-return,unused-ignore]
+    value = await build()
+    store[key] = (version, value)
+    return value
 
 
 async def warm(services: Services, table: FactTable) -> None:
