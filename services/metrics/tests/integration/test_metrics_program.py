@@ -23,6 +23,7 @@ from metrics_program import (
 )
 from pymongo import AsyncMongoClient
 
+from metrics.entrypoints.api import Dimension
 from support import MONGODB_URL, eventually, ref, token
 
 PRICES = {
@@ -280,6 +281,42 @@ async def test_program_report_summarises_the_period(stack, program) -> None:
         v["shares"] for v in per(program, "advocate", start, end).values()
     )
     assert any(str(want["shares"]) in line for line in body["highlights"])
+
+
+@pytest.mark.parametrize("filters", [{}, {"group": "sales", "network": "linkedin"}])
+async def test_the_dashboard_answers_as_the_calls_it_stands_for(stack, program, filters) -> None:
+    end = program.last_day
+    start = end - timedelta(days=27)
+    where = {"start": start, "end": end, **filters}
+    body = await _get(stack, program, "/dashboard", **where, granularity="week", limit=3)
+    assert body["figures"] == await _get(stack, program, "/figures", **where)
+    assert body["emv"] == await _get(stack, program, "/emv", **where)
+    assert body["series"] == await _get(stack, program, "/series", **where, granularity="week")
+    before = {**where, "start": start - timedelta(days=28), "end": start - timedelta(days=1)}
+    assert body["previous_series"] == await _get(
+        stack, program, "/series", **before, granularity="week"
+    )
+    assert body["funnel"] == await _get(stack, program, "/funnel", **where, limit=3)
+    assert body["goals"] == await _get(stack, program, "/goals")
+    assert set(body["breakdowns"]) == {d.value for d in Dimension}
+    for dimension, breakdown in body["breakdowns"].items():
+        limit = 50 if dimension == "advocate" else 3
+        assert breakdown == await _get(
+            stack, program, f"/breakdown/{dimension}", **where, limit=limit
+        ), dimension
+    bad = await _get_problem(stack, program, "/dashboard", limit=0)
+    assert bad["status"] == 422 and "limit" in str(bad)
+
+
+async def _get_problem(stack, program, path: str, **params: Any) -> dict[str, Any]:
+    processes, _ = stack
+    async with httpx.AsyncClient(timeout=240) as http:
+        response = await http.get(
+            f"{processes['api'].url}/api/v1{path}", headers=_curator(program), params=params
+        )
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def test_queries_are_scoped_by_tenant_role_and_checked(stack, program) -> None:

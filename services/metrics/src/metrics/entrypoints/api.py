@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from metrics.domain import growth
 from metrics.domain import moments as mom
 from metrics.domain.cells import cell
 from metrics.domain.facts import COUNTERS
-from metrics.domain.figures import derive
+from metrics.domain.figures import derive, previous_period
 from metrics.service_layer import handlers
 from metrics.service_layer.reading import Figures, Slice, default_period
 
@@ -359,6 +360,65 @@ async def funnel(
 async def emv(user: Manager, services: Services, where: Period) -> dict[str, Any]:
     """Earned media value of a period, with its formula and every term."""
     return await (await Figures.open(services, user.tenant)).emv(where)
+
+
+class Dashboard(BaseModel):
+    figures: Comparison = Field(description="as /figures answers")
+    emv: EarnedMediaValue = Field(description="as /emv answers")
+    series: Series = Field(description="as /series answers")
+    previous_series: Series = Field(description="/series for the previous period")
+    funnel: Funnel = Field(description="the first `limit` jobs of /funnel")
+    goals: Goals = Field(description="as /goals answers")
+    breakdowns: dict[Dimension, Breakdown] = Field(
+        description="/breakdown for every dimension, top `limit` rows by shares "
+        "(`advocate_limit` advocates)"
+    )
+
+
+@router.get("/dashboard", response_model=Dashboard, response_model_exclude_unset=True)
+async def dashboard(
+    user: Manager,
+    services: Services,
+    where: Period,
+    granularity: Granularity = Granularity.DAY,
+    limit: Annotated[int, Query(ge=1, le=100, description="rows per breakdown and jobs")] = 10,
+    advocate_limit: Annotated[int, Query(ge=1, le=1000, description="advocates' rows")] = 50,
+) -> dict[str, Any]:
+    """Everything an analytics page shows for a slice, in one answer: the figures beside the
+    previous period, EMV, the series of both periods, the funnel's top jobs, the goals and
+    the top rows of every breakdown. The same numbers as the calls it stands for."""
+    reading = await Figures.open(services, user.tenant)
+    # Only the figures count the leaders: the other parts are kept as their own calls keep them.
+    plain = replace(where, leaders=None)
+    before = plain.shifted(*previous_period(where.start, where.end))
+    label, sort = where.label(), "shares"
+    breakdowns = {}
+    for dimension in Dimension:
+        rows = advocate_limit if dimension is Dimension.ADVOCATE else limit
+        items = await reading.breakdown(plain, dimension.value, sort, rows)
+        breakdowns[dimension] = {
+            "period": label,
+            "dimension": dimension.value,
+            "sort": sort,
+            "items": items,
+        }
+    return {
+        "figures": await reading.compare(where),
+        "emv": await reading.emv(plain),
+        "series": {
+            "period": label,
+            "granularity": granularity.value,
+            "items": await reading.series(plain, granularity.value),
+        },
+        "previous_series": {
+            "period": before.label(),
+            "granularity": granularity.value,
+            "items": await reading.series(before, granularity.value),
+        },
+        "funnel": {"period": label, "items": (await reading.funnel(plain))[:limit]},
+        "goals": {"items": await reading.goals()},
+        "breakdowns": breakdowns,
+    }
 
 
 @router.get("/report", response_model=Report, response_model_exclude_unset=True)

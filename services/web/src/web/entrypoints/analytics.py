@@ -121,6 +121,37 @@ async def _headline(
     return headline_context(texts, view, compared, emv)
 
 
+async def _dashboard(
+    services: WebServices, session: Session, texts: Texts, view: analytics.View
+) -> tuple[dict[str, Reply], dict[str, Any]]:
+    """Every part of the page from metrics' one answer for it, each as the reply its own call
+    would have been; and the live region's context."""
+    leaders = await leaders_group(services, session)
+    reply = await _get(
+        services,
+        session,
+        "/api/v1/dashboard",
+        **view.params(),
+        **leaders,
+        granularity=view.granularity,
+        # The jobs with the most applications; the CSV holds every one.
+        limit=ROWS,
+        advocate_limit=ROWS * 5,
+    )
+    data = reply.data if reply.ok and isinstance(reply.data, dict) else {}
+    breakdowns = data.get("breakdowns") or {}
+
+    def part(value: Any) -> Reply:
+        return Reply(status=reply.status, data=value) if value is not None else reply
+
+    parts = {
+        name: part(data.get(name))
+        for name in ("figures", "emv", "series", "previous_series", "funnel", "goals")
+    }
+    parts.update({d: part(breakdowns.get(d)) for d in (*BREAKDOWNS, "advocate")})
+    return parts, headline_context(texts, view, parts["figures"], parts["emv"])
+
+
 def headline_context(
     texts: Texts, view: analytics.View, compared: Reply, emv: Reply
 ) -> dict[str, Any]:
@@ -243,31 +274,16 @@ async def analytics_page(
     """The program's figures for a period, with its filters in the address."""
     _ = texts.gettext
     view = _view(preset, start, end, group, network, campaign, kind)
-    params = view.params()
     before_start, before_end = view.previous
-    previous_params = {
-        **params,
-        "start": before_start.isoformat(),
-        "end": before_end.isoformat(),
-    }
     granularity = view.granularity
-    calls = [
-        _headline(services, session, texts, view),
-        _get(services, session, "/api/v1/series", **params, granularity=granularity),
-        _get(services, session, "/api/v1/series", **previous_params, granularity=granularity),
-        # The jobs with the most applications; the CSV holds every one.
-        _get(services, session, "/api/v1/funnel", **params, limit=ROWS),
-        _get(services, session, "/api/v1/goals"),
-        _get(services, session, "/api/v1/breakdown/advocate", **params, limit=ROWS * 5),
-        _visible(services, session),
-        *(
-            _get(services, session, f"/api/v1/breakdown/{d}", **params, limit=ROWS)
-            for d in BREAKDOWNS
-        ),
-    ]
-    results = await asyncio.gather(*calls)
-    live, series, series_before, funnel, goals, advocates, (visible, known) = results[:7]
-    breakdowns = dict(zip(BREAKDOWNS, results[7:], strict=True))
+    (parts, live), (visible, known) = await asyncio.gather(
+        _dashboard(services, session, texts, view), _visible(services, session)
+    )
+    series, series_before, funnel, goals = (
+        parts[name] for name in ("series", "previous_series", "funnel", "goals")
+    )
+    advocates = parts["advocate"]
+    breakdowns = {d: parts[d] for d in BREAKDOWNS}
     labels = analytics.periods(view.start, view.end, granularity)
     before_labels = analytics.periods(before_start, before_end, granularity)
     clicks = analytics.filled(_items(series), labels, "clicks")
