@@ -26,9 +26,10 @@ api (naming a team as the leaders, so the figures count them) and a web api, sig
 time for the default view (last 30 days) and a team's last 90 days, with the curators
 browsing as above and back to back, beside the API calls the page makes for the same views
 (share's leaders' group, then metrics' dashboard; rewards' leaderboard meanwhile), at the
-same concurrency. While the pages are read, visitors click (`--clicks-per-second`, 1 by
-default: the seeded year averages 0.03), counted by a metrics worker that the api follows,
-so the api's kept answers keep going stale as they would. It also prints how long the
+same concurrency. While the pages are read, events come in (`--events-per-second`, 1 by
+default: the seeded year averages 0.03) in the seeded mix: visitors click, advocates share
+and enroll, counted by a metrics worker that the api follows, so what the api keeps goes
+stale as it would. It also prints how long the
 metrics api took to load its facts, and its memory.
 Target: p99 ≤ 300 ms.
 
@@ -49,6 +50,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,11 +199,11 @@ async def main() -> int:
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     parser.add_argument("--api-timeout", type=float, default=60.0, help="analytics: s")
     parser.add_argument(
-        "--clicks-per-second",
+        "--events-per-second",
         type=float,
         default=1.0,
-        help="analytics: clicks counted while the pages are read (the year's average is "
-        "0.03 a second)",
+        help="analytics: events (clicks, shares, enrollments, as seeded) counted while the "
+        "pages are read (the year's average is 0.03 a second)",
     )
     parser.add_argument(
         "--ready-timeout",
@@ -408,37 +410,43 @@ def analytics_event(m: Any, n: int, count: int, employees: int, anchor: datetime
     some events and the worker counts each once."""
     advocates = max(1, count // 40)
     if n % 40 == 0:
-        employee, team = _advocate(n // 40, employees)
-        return AdvocateEnrolled.create(
-            tenant_id=ANALYTICS_TENANT,
-            subject=employee,
-            event_id=f"bench-enrolled-{n}",
-            time=anchor - timedelta(days=370),
-            data=AdvocateEnrolledData(
-                employee_id=employee,
-                employee_groups=[team],
-                consent_at=anchor - timedelta(days=370),
-                networks=["linkedin"],
-            ),
-        )
+        return _enrolled(n // 40, employees, anchor - timedelta(days=370), f"bench-enrolled-{n}")
     if n % 8 == 1:
-        share = _share_of(n // 8, advocates, employees, anchor)
-        return PostShared.create(
-            tenant_id=ANALYTICS_TENANT,
-            subject=share["share_id"],
-            event_id=f"bench-shared-{n}",
-            time=share["shared_at"],
-            data=PostSharedData(
-                **share,
-                short_code=f"k{n:08d}",
-                tracked_url=f"https://go.example.com/l/k{n:08d}",
-                method="intent",
-            ),
-        )
+        return _shared(_share_of(n // 8, advocates, employees, anchor), f"k{n:08d}", n)
     rng = random.Random(n)
     share = _share_of(rng.randrange(max(1, n // 8)), advocates, employees, anchor)
     observed = min(anchor, share["shared_at"] + timedelta(hours=rng.expovariate(1 / 12)))
     return _click(share, f"g{n}", observed, rng.random() < 0.6, event_id=f"bench-click-{n}")
+
+
+def _enrolled(k: int, employees: int, at: datetime, event_id: str | None) -> Any:
+    """The k-th advocate enrolling (the event id made up when None)."""
+    employee, team = _advocate(k, employees)
+    return AdvocateEnrolled.create(
+        tenant_id=ANALYTICS_TENANT,
+        subject=employee,
+        event_id=event_id,
+        time=at,
+        data=AdvocateEnrolledData(
+            employee_id=employee, employee_groups=[team], consent_at=at, networks=["linkedin"]
+        ),
+    )
+
+
+def _shared(share: dict[str, Any], code: str, n: int | None) -> Any:
+    """A share's event: event n of the seeded year, or a new one when None."""
+    return PostShared.create(
+        tenant_id=ANALYTICS_TENANT,
+        subject=share["share_id"],
+        event_id=None if n is None else f"bench-shared-{n}",
+        time=share["shared_at"],
+        data=PostSharedData(
+            **share,
+            short_code=code,
+            tracked_url=f"https://go.example.com/l/{code}",
+            method="intent",
+        ),
+    )
 
 
 def _click(
@@ -563,26 +571,37 @@ def page_calls(view: Any) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-async def live_clicks(per_second: float, events: int, employees: int, sent: dict[str, int]) -> None:
-    """Visitors clicking shares of the seeded year now, `per_second` a second, until cancelled
-    (each a new event: the kept database grows by them)."""
+async def live_events(per_second: float, events: int, employees: int, sent: Counter[str]) -> None:
+    """What the program does now, `per_second` events a second, in the seeded year's mix,
+    until cancelled: advocates enrolling, new shares (each changes the people and names the
+    figures keep), and visitors clicking the year's shares. The kept database grows by them."""
     if per_second <= 0:
         return
     m = _metrics_bench()
     producer = m.AIOKafkaProducer(bootstrap_servers=m.KAFKA, acks="all", linger_ms=5)
     await producer.start()
     rng = random.Random()
-    anchor = datetime.now(UTC)
     advocates = max(1, events // 40)
     try:
         while True:
-            share = _share_of(rng.randrange(events // 8), advocates, employees, anchor)
-            engagement = f"live-{rng.getrandbits(64):x}"
-            event = _click(share, engagement, datetime.now(UTC), rng.random() < 0.6, None)
+            now = datetime.now(UTC)
+            n, new = rng.randrange(events), f"{rng.getrandbits(64):x}"
+            if n % 40 == 0:
+                kind, event = (
+                    "enrollments",
+                    _enrolled(rng.randrange(employees), employees, now, None),
+                )
+            elif n % 8 == 1:
+                share = _share_of(rng.randrange(events // 8), advocates, employees, now)
+                share.update(share_id=f"live-{new}", shared_at=now)
+                kind, event = "shares", _shared(share, f"live{new}", None)
+            else:
+                share = _share_of(rng.randrange(events // 8), advocates, employees, now)
+                kind, event = "clicks", _click(share, f"live-{new}", now, rng.random() < 0.6, None)
             await producer.send_and_wait(
                 event.topic, event.to_json(), key=event.partition_key().encode()
             )
-            sent["n"] += 1
+            sent[kind] += 1
             await asyncio.sleep(rng.expovariate(per_second))
     finally:
         await producer.stop()
@@ -703,7 +722,7 @@ async def analytics_bench(args: argparse.Namespace) -> int:
                 except httpx.TimeoutException:
                     alone.append((name, None))
         limits = httpx.Limits(max_connections=args.curators * 2)
-        clicks = {"n": 0}
+        live: Counter[str] = Counter()
         web: dict[str, tuple[dict[str, list[float]], list[float], float]] = {}
         partial: dict[str, int] = {}
         async with httpx.AsyncClient(
@@ -741,7 +760,7 @@ async def analytics_bench(args: argparse.Namespace) -> int:
                     values.clear()
                 began = time.perf_counter()
                 clicking = asyncio.create_task(
-                    live_clicks(args.clicks_per_second, args.events, args.employees, clicks)
+                    live_events(args.events_per_second, args.events, args.employees, live)
                 )
                 try:
                     await concurrently(args.curators, args.page_requests, page, think)
@@ -760,9 +779,10 @@ async def analytics_bench(args: argparse.Namespace) -> int:
         )
         print(
             f"metrics api ready {ready_s:.0f} s after its start, holding the facts in memory "
-            f"({ready_mb:.0f} MB resident); while the pages were read, visitors clicked "
-            f"{args.clicks_per_second:g} times a second ({clicks['n']:,} clicks, counted by a "
-            "metrics worker and followed by the api)"
+            f"({ready_mb:.0f} MB resident); while the pages were read, "
+            f"{args.events_per_second:g} events a second came in ("
+            + ", ".join(f"{n:,} {kind}" for kind, n in sorted(live.items()))
+            + ", counted by a metrics worker and followed by the api)"
         )
         print(f"{'milliseconds':<52} {HEADER}")
         print(

@@ -176,6 +176,9 @@ class FactTable:
         self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
         # Per tenant, what changed: "facts" on every fact, and one per kind of record.
         self.versions: dict[tuple[str, str], int] = defaultdict(int)
+        # Per tenant, how often records were changed in place (erasures): what was made
+        # of them record by record is made again.
+        self.rewrites: dict[str, int] = defaultdict(int)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -293,6 +296,7 @@ class FactTable:
         for kind in RECORD_TYPES:
             self.versions[(tenant, kind)] += 1
         self.versions[(tenant, "facts")] += 1
+        self.rewrites[tenant] += 1
 
     # -- reading -------------------------------------------------------------------------
 
@@ -302,6 +306,16 @@ class FactTable:
     def records_of(self, tenant: str, types: Iterable[str]) -> list[dict[str, Any]]:
         wanted = set(types)
         return [r for r in self.records.get(tenant, ()) if r["type"] in wanted]
+
+    def records_since(
+        self, tenant: str, position: int, types: Iterable[str]
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The tenant's records of `types` added after `position` (0: all), and the position
+        to ask from next time. Records are only ever added, except by `erase`
+        (`rewrites`)."""
+        wanted = set(types)
+        records = self.records.get(tenant, [])
+        return len(records), [r for r in records[position:] if r["type"] in wanted]
 
     def code(self, dimension: str, tenant: str, value: str) -> int | None:
         if dimension == "advocate":

@@ -163,23 +163,40 @@ def advocates(facts: Iterable[Mapping[str, Any]]) -> dict[str, Advocate]:
     Groups are the union of those on enrollments and shares; status is the latest change.
     """
     out: dict[str, Advocate] = {}
-    latest: dict[str, datetime] = {}
+    add_advocates(out, {}, facts)
+    return out
+
+
+def add_advocates(
+    out: dict[str, Advocate], latest: dict[str, datetime], facts: Iterable[Mapping[str, Any]]
+) -> bool:
+    """`advocates`, for more facts: adds them to `out` (with `latest`, each advocate's
+    latest enrollment time, kept between calls); whether any advocate changed."""
+    changed = False
     for fact in facts:
         employee = fact.get("advocate") or ""
         if not employee:
             continue
-        advocate = out.setdefault(employee, Advocate(employee))
-        advocate.groups.update(fact.get("groups") or ())
+        advocate = out.get(employee)
+        if advocate is None:
+            advocate = out[employee] = Advocate(employee)
+            changed = True
+        groups = fact.get("groups") or ()
+        if not advocate.groups.issuperset(groups):
+            advocate.groups.update(groups)
+            changed = True
         at: datetime = fact["time"]
         if fact["type"] == "advocate-enrolled":
+            changed = True
             advocate.changes.append((at, True))
             if employee not in latest or at >= latest[employee]:
                 latest[employee] = at
                 advocate.department = fact.get("department") or advocate.department
                 advocate.location = fact.get("location") or advocate.location
         elif fact["type"] == "advocate-opted-out":
+            changed = True
             advocate.changes.append((at, False))
-    return out
+    return changed
 
 
 @dataclass

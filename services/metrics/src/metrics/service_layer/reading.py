@@ -3,8 +3,10 @@ computed from the api's facts in memory (`metrics.adapters.memory`).
 
 Sums are vectorised over the facts a slice selects; Python only builds the rows a reply
 holds. What the figures need whole (who the advocates are and in which groups, the content
-catalog, growth histories, each share's location and topics) is built from the kept
-records once per change of them, and kept in `Services.derived`.
+catalog, growth histories) is built from the kept records once per change of them, and
+kept in `Services.derived`. Who the advocates are and the names every share counts under
+change with every share: they are brought up to date with the records added since
+(`Figures._folded`), not built again from the year's.
 """
 
 from __future__ import annotations
@@ -75,11 +77,22 @@ def default_period(today: date, start: date | None, end: date | None) -> tuple[d
 
 @dataclass
 class People:
-    """The advocates of a tenant, with what is asked of them again and again kept."""
+    """The advocates of a tenant, with what is asked of them again and again kept. A
+    change to an advocate makes a new `People` (the memos start again); a share that
+    changes no one keeps it."""
 
     advocates: dict[str, fig.Advocate]
+    # Each advocate's latest enrollment (`fig.add_advocates` keeps it between records).
+    latest: dict[str, Any] = field(default_factory=dict)
     _members: dict[str, list[str]] = field(default_factory=dict)
     _enrolled: dict[tuple[date, str | None], int] = field(default_factory=dict)
+    _memo: dict[Any, Any] = field(default_factory=dict)
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        """What `build` makes of these advocates, made once."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def members(self, group: str) -> list[str]:
         found = self._members.get(group)
@@ -98,6 +111,37 @@ class People:
                 if group is None or group in a.groups
             )
         return found
+
+
+@dataclass
+class ShareNames:
+    """The names every share counts under, per share dimension (`fig.SHARE_DIMENSIONS`),
+    added share by share."""
+
+    index: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {d: {} for d in fig.SHARE_DIMENSIONS}
+    )
+    names: dict[str, Names] = field(default_factory=dict)
+
+    def add(self, table: FactTable, tenant: str, records: list[dict[str, Any]]) -> None:
+        pairs: dict[str, list[tuple[int, int]]] = {d: [] for d in fig.SHARE_DIMENSIONS}
+        for share, names in fig.shares(records).items():
+            code = table.code("share", tenant, share)
+            if code is None:
+                continue
+            for dimension, found in pairs.items():
+                index = self.index[dimension]
+                found.extend((code, index.setdefault(n, len(index))) for n in names[dimension] if n)
+        for dimension, found in pairs.items():
+            before = self.names.get(dimension)
+            new = np.array(found, dtype=np.int64).reshape(-1, 2)
+            key, name = new[:, 0], new[:, 1]
+            if before is not None:
+                key, name = np.concatenate([before.key, key]), np.concatenate([before.name, name])
+            if len(key) > 1 and (np.diff(key) < 0).any():
+                order = np.argsort(key, kind="stable")
+                key, name = key[order], name[order]
+            self.names[dimension] = Names(list(self.index[dimension]), key, name)
 
 
 @dataclass
@@ -191,12 +235,32 @@ class Figures:
             found = self.derived[(self.tenant, name)] = (version, build())
         return found[1]  # type: ignore[no-any-return,unused-ignore]
 
-    async def people(self) -> People:
-        def build() -> People:
-            records = self.table.records_of(self.tenant, PEOPLE_TYPES)
-            return People(fig.advocates(records))
+    def _folded(
+        self,
+        name: str,
+        kinds: tuple[str, ...],
+        fold: Callable[[T | None, list[dict[str, Any]]], T],
+    ) -> T:
+        """What `fold` made of the tenant's records of `kinds`, given the records added
+        since it last did (None and every record at first, after a load or an erasure)."""
+        key = (self.tenant, name)
+        stamp = (self.table.serial, self.table.rewrites[self.tenant])
+        found = self.derived.get(key)
+        position, state = found[1] if found is not None and found[0] == stamp else (0, None)
+        position, new = self.table.records_since(self.tenant, position, kinds)
+        if new or state is None:
+            state = fold(state, new)
+        self.derived[key] = (stamp, (position, state))
+        return state  # type: ignore[no-any-return,unused-ignore]
 
-        return self._kept("people", PEOPLE_TYPES, build)
+    async def people(self) -> People:
+        def fold(people: People | None, records: list[dict[str, Any]]) -> People:
+            if people is None:
+                people = People({})
+            changed = fig.add_advocates(people.advocates, people.latest, records)
+            return People(people.advocates, people.latest) if changed else people
+
+        return self._folded("people", PEOPLE_TYPES, fold)
 
     async def histories(self) -> tuple[dict[Any, growth.History], dict[Any, growth.History]]:
         """The company pages' and the advocates' audience histories, all time."""
@@ -230,7 +294,7 @@ class Figures:
             mask[[c for c in codes if c is not None]] = True
             return mask
 
-        return self._kept(f"members:{group}", PEOPLE_TYPES, build)
+        return people.memo(("members", group), build)
 
     async def select(self, where: Slice) -> Selection:
         """The facts of a slice; the page's calls ask for the same one, so the last few
@@ -346,20 +410,15 @@ class Figures:
                         pairs.extend((code, group) for group in advocate.groups)
                 return Names.of(pairs)
 
-            return self._kept("names:group", PEOPLE_TYPES, groups)
+            return people.memo("names:group", groups)
         if dimension in fig.SHARE_DIMENSIONS:
 
-            def by_share() -> Names:
-                records = table.records_of(self.tenant, ("post-shared",))
-                found = fig.shares(records)
-                pairs: list[tuple[int, str]] = []
-                for share, names in found.items():
-                    code = table.code("share", self.tenant, share)
-                    if code is not None:
-                        pairs.extend((code, name) for name in names[dimension])
-                return Names.of(pairs)
+            def add(names: ShareNames | None, records: list[dict[str, Any]]) -> ShareNames:
+                names = names or ShareNames()
+                names.add(table, self.tenant, records)
+                return names
 
-            return self._kept(f"names:{dimension}", ("post-shared",), by_share)
+            return self._folded("names:shares", ("post-shared",), add).names[dimension]
         # A key is its own name (the empty one is left out, as `Names.of` does).
         present = keys[keys != 0]
         return Names(
