@@ -304,8 +304,12 @@ async def test_the_dashboard_answers_as_the_calls_it_stands_for(stack, program, 
         assert breakdown == await _get(
             stack, program, f"/breakdown/{dimension}", **where, limit=limit
         ), dimension
+    only = await _get(stack, program, "/dashboard", **where, part=["figures", "emv"])
+    assert only == {"figures": body["figures"], "emv": body["emv"]}
     bad = await _get_problem(stack, program, "/dashboard", limit=0)
     assert bad["status"] == 422 and "limit" in str(bad)
+    bad = await _get_problem(stack, program, "/dashboard", part="everything")
+    assert bad["status"] == 422 and "part" in str(bad)
 
 
 async def _get_problem(stack, program, path: str, **params: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -362,16 +363,29 @@ async def emv(user: Manager, services: Services, where: Period) -> dict[str, Any
     return await (await Figures.open(services, user.tenant)).emv(where)
 
 
+class Part(StrEnum):
+    FIGURES = "figures"
+    EMV = "emv"
+    SERIES = "series"
+    PREVIOUS_SERIES = "previous_series"
+    FUNNEL = "funnel"
+    GOALS = "goals"
+    BREAKDOWNS = "breakdowns"
+
+
 class Dashboard(BaseModel):
-    figures: Comparison = Field(description="as /figures answers")
-    emv: EarnedMediaValue = Field(description="as /emv answers")
-    series: Series = Field(description="as /series answers")
-    previous_series: Series = Field(description="/series for the previous period")
-    funnel: Funnel = Field(description="the first `limit` jobs of /funnel")
-    goals: Goals = Field(description="as /goals answers")
-    breakdowns: dict[Dimension, Breakdown] = Field(
+    """The parts asked for (every one by default); the others are left out."""
+
+    figures: Comparison | None = Field(None, description="as /figures answers")
+    emv: EarnedMediaValue | None = Field(None, description="as /emv answers")
+    series: Series | None = Field(None, description="as /series answers")
+    previous_series: Series | None = Field(None, description="/series for the previous period")
+    funnel: Funnel | None = Field(None, description="the first `limit` jobs of /funnel")
+    goals: Goals | None = Field(None, description="as /goals answers")
+    breakdowns: dict[Dimension, Breakdown] | None = Field(
+        None,
         description="/breakdown for every dimension, top `limit` rows by shares "
-        "(`advocate_limit` advocates)"
+        "(`advocate_limit` advocates)",
     )
 
 
@@ -380,11 +394,14 @@ async def dashboard(
     user: Manager,
     services: Services,
     where: Period,
+    part: Annotated[
+        list[Part] | None, Query(description="the parts to answer (repeat it); all by default")
+    ] = None,
     granularity: Granularity = Granularity.DAY,
     limit: Annotated[int, Query(ge=1, le=100, description="rows per breakdown and jobs")] = 10,
     advocate_limit: Annotated[int, Query(ge=1, le=1000, description="advocates' rows")] = 50,
 ) -> dict[str, Any]:
-    """Everything an analytics page shows for a slice, in one answer: the figures beside the
+    """What an analytics page shows for a slice, in one answer: the figures beside the
     previous period, EMV, the series of both periods, the funnel's top jobs, the goals and
     the top rows of every breakdown. The same numbers as the calls it stands for."""
     reading = await Figures.open(services, user.tenant)
@@ -392,33 +409,40 @@ async def dashboard(
     plain = replace(where, leaders=None)
     before = plain.shifted(*previous_period(where.start, where.end))
     label, sort = where.label(), "shares"
-    breakdowns = {}
-    for dimension in Dimension:
-        rows = advocate_limit if dimension is Dimension.ADVOCATE else limit
-        items = await reading.breakdown(plain, dimension.value, sort, rows)
-        breakdowns[dimension] = {
-            "period": label,
-            "dimension": dimension.value,
-            "sort": sort,
-            "items": items,
-        }
-    return {
-        "figures": await reading.compare(where),
-        "emv": await reading.emv(plain),
-        "series": {
-            "period": label,
-            "granularity": granularity.value,
-            "items": await reading.series(plain, granularity.value),
-        },
-        "previous_series": {
-            "period": before.label(),
-            "granularity": granularity.value,
-            "items": await reading.series(before, granularity.value),
-        },
-        "funnel": {"period": label, "items": (await reading.funnel(plain))[:limit]},
-        "goals": {"items": await reading.goals()},
-        "breakdowns": breakdowns,
+
+    async def breakdowns() -> dict[Dimension, dict[str, Any]]:
+        out = {}
+        for dimension in Dimension:
+            rows = advocate_limit if dimension is Dimension.ADVOCATE else limit
+            items = await reading.breakdown(plain, dimension.value, sort, rows)
+            out[dimension] = {
+                "period": label,
+                "dimension": dimension.value,
+                "sort": sort,
+                "items": items,
+            }
+        return out
+
+    async def series(of: Slice) -> dict[str, Any]:
+        items = await reading.series(of, granularity.value)
+        return {"period": of.label(), "granularity": granularity.value, "items": items}
+
+    async def funnel() -> dict[str, Any]:
+        return {"period": label, "items": (await reading.funnel(plain))[:limit]}
+
+    async def goals() -> dict[str, Any]:
+        return {"items": await reading.goals()}
+
+    parts: dict[Part, Callable[[], Awaitable[Any]]] = {
+        Part.FIGURES: lambda: reading.compare(where),
+        Part.EMV: lambda: reading.emv(plain),
+        Part.SERIES: lambda: series(plain),
+        Part.PREVIOUS_SERIES: lambda: series(before),
+        Part.FUNNEL: funnel,
+        Part.GOALS: goals,
+        Part.BREAKDOWNS: breakdowns,
     }
+    return {name.value: await parts[name]() for name in (part or Part)}
 
 
 @router.get("/report", response_model=Report, response_model_exclude_unset=True)

@@ -396,29 +396,37 @@ class Figures:
 
     # -- breakdowns ----------------------------------------------------------------------
 
+    def group_names(self, people: People) -> Names:
+        """Advocates' codes to the groups they count under."""
+
+        def groups() -> Names:
+            pairs: list[tuple[int, str]] = []
+            for advocate in people.advocates.values():
+                code = self.table.code("advocate", self.tenant, advocate.employee_id)
+                if code is not None:
+                    pairs.extend((code, group) for group in advocate.groups)
+            return Names.of(pairs)
+
+        return people.memo("names:group", groups)
+
+    def share_names(self) -> ShareNames:
+        """Shares' codes to their location and topics."""
+
+        def add(names: ShareNames | None, records: list[dict[str, Any]]) -> ShareNames:
+            names = names or ShareNames()
+            names.add(self.table, self.tenant, records)
+            return names
+
+        return self._folded("names:shares", ("post-shared",), add)
+
     def _names(self, dimension: str, people: People, keys: Ints) -> Names:
         """How a dimension's keys (in its column, `KEYED_BY`) map to the names it counts
         them under."""
         table = self.table
         if dimension == "group":
-
-            def groups() -> Names:
-                pairs: list[tuple[int, str]] = []
-                for advocate in people.advocates.values():
-                    code = table.code("advocate", self.tenant, advocate.employee_id)
-                    if code is not None:
-                        pairs.extend((code, group) for group in advocate.groups)
-                return Names.of(pairs)
-
-            return people.memo("names:group", groups)
+            return self.group_names(people)
         if dimension in fig.SHARE_DIMENSIONS:
-
-            def add(names: ShareNames | None, records: list[dict[str, Any]]) -> ShareNames:
-                names = names or ShareNames()
-                names.add(table, self.tenant, records)
-                return names
-
-            return self._folded("names:shares", ("post-shared",), add).names[dimension]
+            return self.share_names().names[dimension]
         # A key is its own name (the empty one is left out, as `Names.of` does).
         present = keys[keys != 0]
         return Names(
@@ -666,11 +674,13 @@ async def _kept_in(
 
 
 async def warm(services: Services, table: FactTable) -> None:
-    """Build what figures keep of every tenant's records (the advocates, the catalog, the
-    histories), so that no request waits for it after a load."""
+    """Build what figures keep of every tenant's records (the advocates and their groups,
+    the shares' names, the catalog, the histories), so that no request waits for it after
+    a load."""
     for tenant in table.tenants.labels[1:]:
         figures = Figures(services, tenant, table)
-        await figures.people()
+        figures.group_names(await figures.people())
+        figures.share_names()
         await figures.content_items()
         await figures.histories()
 

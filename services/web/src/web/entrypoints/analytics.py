@@ -114,11 +114,27 @@ async def _headline(
 ) -> dict[str, Any]:
     """The live region's context: the figures beside the previous period, and EMV."""
     leaders = await leaders_group(services, session)
-    compared, emv = await asyncio.gather(
-        _get(services, session, "/api/v1/figures", **view.params(), **leaders),
-        _get(services, session, "/api/v1/emv", **view.params()),
+    reply = await _get(
+        services, session, "/api/v1/dashboard", **view.params(), **leaders, part=["figures", "emv"]
     )
-    return headline_context(texts, view, compared, emv)
+    parts = _parts(reply)
+    return headline_context(texts, view, parts["figures"], parts["emv"])
+
+
+def _parts(reply: Reply) -> dict[str, Reply]:
+    """Each part of metrics' dashboard as the reply its own call would have been."""
+    data = reply.data if reply.ok and isinstance(reply.data, dict) else {}
+    breakdowns = data.get("breakdowns") or {}
+
+    def part(value: Any) -> Reply:
+        return Reply(status=reply.status, data=value) if value is not None else reply
+
+    parts = {
+        name: part(data.get(name))
+        for name in ("figures", "emv", "series", "previous_series", "funnel", "goals")
+    }
+    parts.update({d: part(breakdowns.get(d)) for d in (*BREAKDOWNS, "advocate")})
+    return parts
 
 
 async def _dashboard(
@@ -138,17 +154,7 @@ async def _dashboard(
         limit=ROWS,
         advocate_limit=ROWS * 5,
     )
-    data = reply.data if reply.ok and isinstance(reply.data, dict) else {}
-    breakdowns = data.get("breakdowns") or {}
-
-    def part(value: Any) -> Reply:
-        return Reply(status=reply.status, data=value) if value is not None else reply
-
-    parts = {
-        name: part(data.get(name))
-        for name in ("figures", "emv", "series", "previous_series", "funnel", "goals")
-    }
-    parts.update({d: part(breakdowns.get(d)) for d in (*BREAKDOWNS, "advocate")})
+    parts = _parts(reply)
     return parts, headline_context(texts, view, parts["figures"], parts["emv"])
 
 
