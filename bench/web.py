@@ -24,7 +24,8 @@ dropped; an interrupted seed resumes). It starts a metrics api, a rewards api, a
 api (naming a team as the leaders, so the figures count them) and a web api, signs in
 `--curators` curators and prints the first page after the start, then the page's server
 time for the default view (last 30 days) and a team's last 90 days, with the curators
-browsing as above and back to back, beside the API calls the page makes for the same views
+browsing as above (each open page polling its headline figures every second, as htmx
+does, also timed) and back to back, beside the API calls the page makes for the same views
 (share's leaders' group, then metrics' dashboard; rewards' leaderboard meanwhile), at the
 same concurrency. While the pages are read, events come in (`--events-per-second`, 1 by
 default: the seeded year averages 0.03) in the seeded mix: visitors click, advocates share
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import importlib.util
 import json
 import random
@@ -367,6 +369,7 @@ async def feed_bench(args: argparse.Namespace) -> int:
 
 ANALYTICS_TENANT = "bench-analytics"
 TEAMS = 50
+LIVE_URL = re.compile(r'hx-get="(/program/analytics/live[^"]*)"')
 LEADERS = "team0"  # the program's leaders, named in share: the page counts them
 KINDS = ("article", "internal", "job", "event")
 YEAR = 365 * 86400.0
@@ -572,9 +575,10 @@ def page_calls(view: Any) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 async def live_events(per_second: float, events: int, employees: int, sent: Counter[str]) -> None:
-    """What the program does now, `per_second` events a second, in the seeded year's mix,
-    until cancelled: advocates enrolling, new shares (each changes the people and names the
-    figures keep), and visitors clicking the year's shares. The kept database grows by them."""
+    """What the program does now, `per_second` events a second, in the seeded year's mix
+    and order (an enrollment first, then a share, then clicks), until cancelled: advocates
+    enrolling, new shares (each changes the people and names the figures keep), visitors
+    clicking the year's shares. The kept database grows by them."""
     if per_second <= 0:
         return
     m = _metrics_bench()
@@ -582,10 +586,10 @@ async def live_events(per_second: float, events: int, employees: int, sent: Coun
     await producer.start()
     rng = random.Random()
     advocates = max(1, events // 40)
+    n = 0
     try:
         while True:
-            now = datetime.now(UTC)
-            n, new = rng.randrange(events), f"{rng.getrandbits(64):x}"
+            now, new = datetime.now(UTC), f"{rng.getrandbits(64):x}"
             if n % 40 == 0:
                 kind, event = (
                     "enrollments",
@@ -602,6 +606,7 @@ async def live_events(per_second: float, events: int, employees: int, sent: Coun
                 event.topic, event.to_json(), key=event.partition_key().encode()
             )
             sent[kind] += 1
+            n += 1
             await asyncio.sleep(rng.expovariate(per_second))
     finally:
         await producer.stop()
@@ -725,6 +730,7 @@ async def analytics_bench(args: argparse.Namespace) -> int:
         live: Counter[str] = Counter()
         web: dict[str, tuple[dict[str, list[float]], list[float], float]] = {}
         partial: dict[str, int] = {}
+        polled: dict[str, list[float]] = {}
         async with httpx.AsyncClient(
             base_url=web_process.url, timeout=120, limits=limits
         ) as client:
@@ -740,6 +746,15 @@ async def analytics_bench(args: argparse.Namespace) -> int:
             # A metrics call slower than the web's backend timeout (2 s) leaves its part of
             # the page "unavailable": such pages are counted, their time is not the answer's.
             degraded = {"n": int('class="unavailable"' in first.text)}
+            # While a curator reads a page, its headline figures poll for news as htmx does
+            # (every WEB_ANALYTICS_INTERVAL_SECONDS, 1 s), with what the page shows.
+            reading: dict[int, str] = {}
+            polls: list[float] = []
+
+            def follow(worker: int, response: httpx.Response) -> None:
+                found = LIVE_URL.search(response.text)
+                if found:
+                    reading[worker] = html.unescape(found.group(1))
 
             async def page(worker: int, i: int) -> None:
                 name, path = address(i)
@@ -749,6 +764,19 @@ async def analytics_bench(args: argparse.Namespace) -> int:
                 assert response.status_code == 200, (path, response.status_code)
                 server[name].append(server_ms(response))
                 degraded["n"] += 'class="unavailable"' in response.text
+                follow(worker, response)
+
+            async def poll(worker: int) -> None:
+                while True:
+                    await asyncio.sleep(1.0)
+                    if worker not in reading:
+                        continue
+                    response = await client.get(
+                        reading[worker], cookies=cookies[worker], headers={"HX-Request": "true"}
+                    )
+                    assert response.status_code in (200, 204), response.status_code
+                    polls.append(server_ms(response))
+                    follow(worker, response)
 
             if args.warm_up:
                 await concurrently(args.curators, args.curators, page)
@@ -756,19 +784,27 @@ async def analytics_bench(args: argparse.Namespace) -> int:
             for mode, think in MODES.items():
                 degraded["n"] = 0
                 latency.clear()
+                polls.clear()
+                reading.clear()
                 for values in server.values():
                     values.clear()
                 began = time.perf_counter()
-                clicking = asyncio.create_task(
-                    live_events(args.events_per_second, args.events, args.employees, live)
-                )
+                background = [
+                    asyncio.create_task(
+                        live_events(args.events_per_second, args.events, args.employees, live)
+                    ),
+                    # Back to back, nobody reads: no page stays open to poll.
+                    *(asyncio.create_task(poll(w)) for w in range(args.curators) if think),
+                ]
                 try:
                     await concurrently(args.curators, args.page_requests, page, think)
                 finally:
-                    clicking.cancel()
-                    await asyncio.gather(clicking, return_exceptions=True)
+                    for task in background:
+                        task.cancel()
+                    await asyncio.gather(*background, return_exceptions=True)
                 rate = args.page_requests / (time.perf_counter() - began)
                 web[mode] = ({k: list(v) for k, v in server.items()}, list(latency), rate)
+                polled[mode] = list(polls)
                 partial[mode] = degraded["n"]
 
         print()
@@ -799,6 +835,8 @@ async def analytics_bench(args: argparse.Namespace) -> int:
                 if values:
                     print(row(f"    {name}", values))
             print(row("  web /program/analytics, latency at the client", latency))
+            if polled[mode]:
+                print(row("  web /program/analytics/live (the open pages' polls)", polled[mode]))
         print(
             "the metrics call the page makes (default view), alone, first after the load: "
             + ", ".join(
