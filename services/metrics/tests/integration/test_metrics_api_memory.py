@@ -1,6 +1,7 @@
 """The api holds the facts in memory: one started while events are being counted loads
 the stored facts and the fact log, which overlap, and counts every fact once; its figures
-equal those of an api that followed from the start, and the independent computation."""
+equal those of an api that followed from the start, and the independent computation. The
+settings and goals each keeps follow a change made through the other."""
 
 from __future__ import annotations
 
@@ -72,6 +73,30 @@ async def test_an_api_started_midway_counts_each_fact_once(tmp_path) -> None:
                         for key, c in per(program, dimension, start, end).items()
                     }
                 )
+
+            # Settings and goals are kept until they change: a change made through one api
+            # is what the other answers with next.
+            admin = token(program.tenant, "boss", roles=("admin",))
+            for currency in ("EUR", "CHF"):
+                saved = await http.put(
+                    f"{later.url}/api/v1/settings",
+                    headers=admin,
+                    json={"prices": {"currency": currency, "cpm": {"linkedin": 10.0}}},
+                )
+                assert saved.status_code == 200, saved.text
+                emv = await http.get(f"{api.url}/api/v1/emv", headers=curator, params=params)
+                assert emv.json()["currency"] == currency
+            goal = {"name": "Reach", "metric": "reach", "target": 10, "start": str(start)}
+            put = await http.put(
+                f"{api.url}/api/v1/goals/reach", headers=curator, json={**goal, "end": str(end)}
+            )
+            assert put.status_code == 200, put.text
+            goals = await http.get(f"{later.url}/api/v1/goals", headers=curator)
+            assert [g["id"] for g in goals.json()["items"]] == ["reach"]
+            gone = await http.delete(f"{later.url}/api/v1/goals/reach", headers=curator)
+            assert gone.status_code == 204
+            goals = await http.get(f"{api.url}/api/v1/goals", headers=curator)
+            assert goals.json()["items"] == []
 
         # Each batch was logged before its facts were stored.
         client: AsyncMongoClient = AsyncMongoClient(MONGODB_URL)

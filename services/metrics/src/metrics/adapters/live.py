@@ -41,6 +41,9 @@ class LiveFacts:
         self.erased: dict[str, str] = {}
         self.next_seq = 1
         self.rows = 0
+        # The settings' counter as the last catch-up read it: settings and goals kept from
+        # before it moved are read again.
+        self.config = 0
         self._running: asyncio.Future[FactTable] | None = None
         self._queued: asyncio.Future[FactTable] | None = None
 
@@ -61,7 +64,7 @@ class LiveFacts:
         return await self._catch_up()
 
     async def _catch_up(self) -> FactTable:
-        generation, settled, head = await self.repo.read_pointers()
+        generation, settled, head, self.config = await self.repo.read_pointers()
         if not settled and self.table is not None:
             # A replay still writes the new generation: the one held, which follows the
             # log as before, serves until it is done.

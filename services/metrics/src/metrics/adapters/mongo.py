@@ -14,13 +14,16 @@ range of `_id`: an index range on MongoDB; FerretDB scans every collection it re
 entries are compressed and kept briefly). Entries are removed once older than the
 retention; the newest number taken is kept as a hint in `generations`, beside the
 pointer.
+
+Every change to a tenant's settings or goals raises a counter there too (`config`), read
+with the pointer: the api keeps settings and goals until it moves.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import bson
 from bson import Binary
@@ -36,6 +39,16 @@ from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS, erasure_key
 DUPLICATE_KEY = 11000
 POINTER = "active"
 LOG_HEAD = "log-head"
+CONFIG = "config"
+
+
+class Pointers(NamedTuple):
+    generation: int  # the active one
+    settled: bool  # whether a replay has written all of it
+    head: int  # the log's head hint
+    config: int  # raised by every change to settings and goals
+
+
 # Facts decoded from the log as they are read from their collection: times with a zone.
 FACT_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
@@ -118,24 +131,24 @@ class MetricsRepository:
 
     # -- the fact log ---------------------------------------------------------------------
 
-    async def read_pointers(self) -> tuple[int, bool, int]:
-        """(the active generation, whether it is settled, the log's head hint), in one read
-        of a small collection."""
+    async def read_pointers(self) -> Pointers:
+        """The pointer, the log's head hint and the settings' counter, in one read of a
+        small collection."""
         found = {
             doc["_id"]: doc
-            async for doc in self.generations.find({"_id": {"$in": [POINTER, LOG_HEAD]}})
+            async for doc in self.generations.find({"_id": {"$in": [POINTER, LOG_HEAD, CONFIG]}})
         }
         active = found.get(POINTER) or {}
-        head = found.get(LOG_HEAD) or {}
-        return (
+        return Pointers(
             int(active.get("generation", 0)),
             bool(active.get("settled", True)),
-            int(head.get("seq", 0)),
+            int((found.get(LOG_HEAD) or {}).get("seq", 0)),
+            int((found.get(CONFIG) or {}).get("version", 0)),
         )
 
     async def log_head(self) -> int:
         """The highest log number taken so far (0 before the first)."""
-        _, _, hint = await self.read_pointers()
+        hint = (await self.read_pointers()).head
         # The hint is written after each entry, and may lag behind one being written now.
         later = self.log.find({"_id": {"$gt": hint}}, {"_id": 1})
         return max([hint, *[int(doc["_id"]) async for doc in later]])
@@ -147,7 +160,7 @@ class MetricsRepository:
         number; returns the number. A number is taken by inserting it, so two writers never
         share one; each tries the number after the head, so none lands below an entry
         already there."""
-        _, _, hint = await self.read_pointers()
+        hint = (await self.read_pointers()).head
         self._log_next = max(self._log_next or 1, hint + 1)
         doc = {
             # One compressed binary value rather than a document per fact: FerretDB
@@ -309,6 +322,7 @@ class MetricsRepository:
 
     async def save_settings(self, tenant: str, values: dict[str, Any]) -> None:
         await self.settings.update_one({"_id": tenant}, {"$set": values}, upsert=True)
+        await self._config_changed()
 
     async def save_goal(self, tenant: str, goal_id: str, goal: dict[str, Any]) -> None:
         await self.goals.update_one(
@@ -316,10 +330,16 @@ class MetricsRepository:
             {"$set": {**goal, "tenant": tenant, "goal_id": goal_id}},
             upsert=True,
         )
+        await self._config_changed()
 
     async def delete_goal(self, tenant: str, goal_id: str) -> bool:
         result = await self.goals.delete_one({"_id": f"{tenant}:{goal_id}"})
+        await self._config_changed()
         return result.deleted_count == 1
+
+    async def _config_changed(self) -> None:
+        """After the change is written: a reader that sees the new counter sees the change."""
+        await self.generations.update_one({"_id": CONFIG}, {"$inc": {"version": 1}}, upsert=True)
 
     async def list_goals(self, tenant: str) -> list[dict[str, Any]]:
         cursor = self.goals.find({"tenant": tenant}).sort("goal_id", ASCENDING)

@@ -220,6 +220,7 @@ class Figures:
         self.derived = services.derived
         self.selections = services.selections
         self.answers = services.answers
+        self.config = services.live.config if services.live is not None else None
         self._settings: dict[str, Any] | None = None
 
     @classmethod
@@ -279,8 +280,22 @@ class Figures:
 
     async def settings(self) -> dict[str, Any]:
         if self._settings is None:
-            self._settings = await self.repo.tenant_settings(self.tenant)
+            self._settings = await self._configured("settings", self.repo.tenant_settings)
         return self._settings
+
+    async def _configured(self, name: str, read: Callable[[str], Awaitable[T]]) -> T:
+        """The tenant's settings or goals, read again only once they changed (the counter
+        every change raises, as the catch-up before this request read it)."""
+        key = (self.tenant, name)
+        version = self.config
+        if version is None:  # not following the database: read every time
+            return await read(self.tenant)
+        found = self.derived.get(key)
+        if found is not None and found[0] == version:
+            return found[1]  # type: ignore[no-any-return]
+        value = await read(self.tenant)
+        self.derived[key] = (version, value)
+        return value
 
     async def prices(self) -> fig.Prices:
         return fig.Prices(**((await self.settings()).get("prices") or {}))
@@ -618,7 +633,7 @@ class Figures:
     async def goals(self) -> list[dict[str, Any]]:
         """Every goal of the tenant with its progress."""
         out = []
-        for goal in await self.repo.list_goals(self.tenant):
+        for goal in await self._configured("goals", self.repo.list_goals):
             start, end = date.fromisoformat(goal["start"]), date.fromisoformat(goal["end"])
             filters = goal.get("filters") or {}
             where = Slice(start, min(end, max(self.today, start)), **filters)
