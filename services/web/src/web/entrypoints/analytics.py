@@ -103,10 +103,17 @@ def _get(services: WebServices, session: Session, path: str, **params: Any) -> A
 
 
 async def leaders_group(services: WebServices, session: Session) -> dict[str, str]:
-    """The leaders' group as metrics is asked for it: the share service names it."""
+    """The leaders' group as metrics is asked for it: the share service names it (kept a
+    few seconds, `LEADERS_KEPT_SECONDS`)."""
+    found = services.leaders.get(session.tenant)
+    if found is not None:
+        return found
     reply = await services.backends.share.call("GET", "/api/v1/settings/leaders", session.token)
-    group = (reply.data or {}).get("leaders_group") if reply.ok else None
-    return {"leaders_group": str(group)} if group else {}
+    if not reply.ok:
+        return {}
+    group = (reply.data or {}).get("leaders_group")
+    found = services.leaders[session.tenant] = {"leaders_group": str(group)} if group else {}
+    return found
 
 
 async def _headline(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 import jinja2
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -37,11 +38,20 @@ environment = jinja2.Environment(
 )
 
 
+# How long the leaders' group share names is kept per tenant: every analytics page and
+# each of its polls needs it, and it changes once in a while (this app's own change clears
+# it at once; one made through another replica shows within this).
+LEADERS_KEPT_SECONDS = 10.0
+
+
 @dataclass
 class WebServices:
     settings: WebSettings
     backends: Backends
     sessions: SessionStore
+    leaders: TTLCache[str, dict[str, str]] = field(
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=LEADERS_KEPT_SECONDS)
+    )
 
 
 def services_of(request: Request) -> WebServices:

@@ -89,6 +89,7 @@ async def name_leaders(
             "PUT", "/api/v1/settings/leaders", session.token, json={"leaders_group": raw or None}
         )
         if reply.ok:
+            services.leaders.pop(session.tenant, None)
             return redirect(f"/program/run/leaders?saved={'named' if raw else 'none'}", request)
         errors["form" if reply.unavailable else "leaders_group"] = (
             texts.gettext(
