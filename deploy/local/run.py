@@ -648,6 +648,9 @@ def main() -> int:
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Ctrl-C is asked for, not inherited: a shell that starts this in the background
+    # hands it SIGINT ignored, and Python then leaves it so.
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     missing = web_assets_missing(dict(os.environ))
     if missing:
