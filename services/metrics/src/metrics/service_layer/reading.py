@@ -286,16 +286,11 @@ class Figures:
     async def _configured(self, name: str, read: Callable[[str], Awaitable[T]]) -> T:
         """The tenant's settings or goals, read again only once they changed (the counter
         every change raises, as the catch-up before this request read it)."""
-        key = (self.tenant, name)
-        version = self.config
-        if version is None:  # not following the database: read every time
+        if self.config is None:  # not following the database: read every time
             return await read(self.tenant)
-        found = self.derived.get(key)
-        if found is not None and found[0] == version:
-            return found[1]  # type: ignore[no-any-return]
-        value = await read(self.tenant)
-        self.derived[key] = (version, value)
-        return value
+        return await _kept_in(
+            self.derived, (self.tenant, name), self.config, lambda: read(self.tenant)
+        )
 
     async def prices(self) -> fig.Prices:
         return fig.Prices(**((await self.settings()).get("prices") or {}))

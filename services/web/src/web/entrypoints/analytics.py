@@ -120,12 +120,8 @@ async def _headline(
     services: WebServices, session: Session, texts: Texts, view: analytics.View
 ) -> dict[str, Any]:
     """The live region's context: the figures beside the previous period, and EMV."""
-    leaders = await leaders_group(services, session)
-    reply = await _get(
-        services, session, "/api/v1/dashboard", **view.params(), **leaders, part=["figures", "emv"]
-    )
-    parts = _parts(reply)
-    return headline_context(texts, view, parts["figures"], parts["emv"])
+    _, live = await _dashboard(services, session, texts, view, part=["figures", "emv"])
+    return live
 
 
 def _parts(reply: Reply) -> dict[str, Reply]:
@@ -145,22 +141,12 @@ def _parts(reply: Reply) -> dict[str, Reply]:
 
 
 async def _dashboard(
-    services: WebServices, session: Session, texts: Texts, view: analytics.View
+    services: WebServices, session: Session, texts: Texts, view: analytics.View, **asked: Any
 ) -> tuple[dict[str, Reply], dict[str, Any]]:
-    """Every part of the page from metrics' one answer for it, each as the reply its own call
-    would have been; and the live region's context."""
+    """The parts of the page (all unless `part` is asked) from metrics' one answer for
+    them, each as the reply its own call would have been; and the live region's context."""
     leaders = await leaders_group(services, session)
-    reply = await _get(
-        services,
-        session,
-        "/api/v1/dashboard",
-        **view.params(),
-        **leaders,
-        granularity=view.granularity,
-        # The jobs with the most applications; the CSV holds every one.
-        limit=ROWS,
-        advocate_limit=ROWS * 5,
-    )
+    reply = await _get(services, session, "/api/v1/dashboard", **view.params(), **leaders, **asked)
     parts = _parts(reply)
     return parts, headline_context(texts, view, parts["figures"], parts["emv"])
 
@@ -290,7 +276,17 @@ async def analytics_page(
     before_start, before_end = view.previous
     granularity = view.granularity
     (parts, live), (visible, known) = await asyncio.gather(
-        _dashboard(services, session, texts, view), _visible(services, session)
+        _dashboard(
+            services,
+            session,
+            texts,
+            view,
+            granularity=granularity,
+            # The jobs with the most applications; the CSV holds every one.
+            limit=ROWS,
+            advocate_limit=ROWS * 5,
+        ),
+        _visible(services, session),
     )
     series, series_before, funnel, goals = (
         parts[name] for name in ("series", "previous_series", "funnel", "goals")
