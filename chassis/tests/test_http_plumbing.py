@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Any
 
@@ -12,7 +13,15 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field, ValidationError
 
 from chassis import errors
-from chassis.auth import CurrentUser, Principal, TokenVerifier, issue_token, require_roles
+from chassis.auth import (
+    AUDIENCE,
+    LOCAL_ISSUER,
+    CurrentUser,
+    Principal,
+    TokenVerifier,
+    issue_token,
+    require_roles,
+)
 from chassis.settings import LOCAL_JWT_SECRET, ServiceSettings
 
 SECRET = "test-secret-with-enough-length-for-hs256"
@@ -106,7 +115,15 @@ def test_unknown_route_and_unexpected_errors_are_problems(client: TestClient) ->
 def _claims(**claims: Any) -> dict[str, str]:
     """A token of `claims` over a valid subject, tenant and lifetime; `...` leaves one out."""
     now = int(time.time())
-    every = {"sub": "e1", "tenant": "acme", "roles": ["employee"], "iat": now, "exp": now + 60}
+    every = {
+        "iss": LOCAL_ISSUER,
+        "aud": AUDIENCE,
+        "sub": "e1",
+        "tenant": "acme",
+        "roles": ["employee"],
+        "iat": now,
+        "exp": now + 60,
+    }
     every.update(claims)
     body = {k: v for k, v in every.items() if v is not ...}
     return {"Authorization": "Bearer " + jwt.encode(body, SECRET, algorithm="HS256")}
@@ -219,12 +236,12 @@ REAL_SECRET = "a-real-secret-of-32-bytes-or-more"
     ("secret", "size"),
     [("a-real-secret", 13), ("x" * 31, 31), ("\u00e9" * 15 + "x", 31)],  # bytes, not letters
 )
-@pytest.mark.parametrize("jwks", ["", "https://idp.example.com/jwks"])
+@pytest.mark.parametrize("providers", ["", '[{"tenant": "acme", "issuer": "https://idp.example"}]'])
 def test_a_short_jwt_secret_is_refused_outside_local(
-    monkeypatch: pytest.MonkeyPatch, secret: str, size: int, jwks: str
+    monkeypatch: pytest.MonkeyPatch, secret: str, size: int, providers: str
 ) -> None:
     monkeypatch.setenv("CHORUS_ENV", "production")
-    monkeypatch.setenv("CHORUS_JWKS_URL", jwks)
+    monkeypatch.setenv("CHORUS_OIDC_PROVIDERS", providers)
     monkeypatch.setenv("CHORUS_JWT_SECRET", secret)
     with pytest.raises(ValidationError) as refused:
         _Settings()
@@ -248,41 +265,81 @@ def test_secrets_of_32_bytes_pass_and_local_secrets_may_be_short(
     assert _Settings().jwt_secret == "short"
 
 
+def _providers(issuer: str, jwks_url: str = "") -> str:
+    return json.dumps([{"tenant": "acme", "issuer": issuer, "jwks_url": jwks_url}])
+
+
 @pytest.mark.parametrize(
     "url",
     [
-        "http://idp.example.com/jwks",
-        "http://localhost:8080/jwks",
-        "http://127.0.0.1/jwks",
-        "ftp://idp.example.com/jwks",
-        "https:///jwks",
-        "idp.example.com/jwks",
+        "http://idp.example.com/realms/acme",
+        "http://localhost:8080/realms/acme",
+        "http://127.0.0.1/realms/acme",
+        "ftp://idp.example.com/realms/acme",
+        "https:///realms/acme",
+        "idp.example.com/realms/acme",
     ],
 )
-def test_a_jwks_url_other_than_https_is_refused_outside_local(
-    monkeypatch: pytest.MonkeyPatch, url: str
+@pytest.mark.parametrize("where", ["issuer", "jwks_url"])
+def test_a_provider_other_than_https_is_refused_outside_local(
+    monkeypatch: pytest.MonkeyPatch, url: str, where: str
 ) -> None:
     monkeypatch.setenv("CHORUS_ENV", "production")
     monkeypatch.delenv("CHORUS_JWT_SECRET", raising=False)
-    monkeypatch.setenv("CHORUS_JWKS_URL", url)
+    if where == "issuer":
+        monkeypatch.setenv("CHORUS_OIDC_PROVIDERS", _providers(url))
+    else:
+        monkeypatch.setenv("CHORUS_OIDC_PROVIDERS", _providers("https://idp.example", url))
     with pytest.raises(ValidationError) as refused:
         _Settings()
     [error] = refused.value.errors()
     assert error["msg"] == (
-        "Value error, CHORUS_JWKS_URL must be an https:// URL outside CHORUS_ENV=local"
+        f"Value error, CHORUS_OIDC_PROVIDERS {where} must be an https:// URL outside "
+        "CHORUS_ENV=local"
     )
 
 
-def test_jwks_over_https_passes_and_over_http_only_locally(
+def test_providers_over_https_pass_and_over_http_only_locally(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("CHORUS_JWT_SECRET", raising=False)
     monkeypatch.setenv("CHORUS_ENV", "production")
-    monkeypatch.setenv("CHORUS_JWKS_URL", "https://idp.example.com/jwks")
-    assert _Settings().jwks_url == "https://idp.example.com/jwks"
+    monkeypatch.setenv("CHORUS_OIDC_PROVIDERS", _providers("https://idp.example/realms/acme"))
+    [provider] = _Settings().providers
+    assert (provider.tenant, provider.issuer, provider.audience) == (
+        "acme",
+        "https://idp.example/realms/acme",
+        "chorus",
+    )
+    # Outside local, without a secret of its own, no development token is accepted.
+    assert _Settings().development_secret == ""
     monkeypatch.setenv("CHORUS_ENV", "local")
-    monkeypatch.setenv("CHORUS_JWKS_URL", "http://127.0.0.1:8080/jwks")
-    assert _Settings().jwks_url == "http://127.0.0.1:8080/jwks"
+    monkeypatch.setenv("CHORUS_OIDC_PROVIDERS", _providers("http://127.0.0.1:8180/realms/acme"))
+    assert _Settings().providers[0].issuer == "http://127.0.0.1:8180/realms/acme"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('[{"tenant": "Acme", "issuer": "https://idp.example"}]', "tenant"),
+        ('[{"issuer": "https://idp.example"}]', "tenant"),
+        ('[{"tenant": "acme"}]', "issuer"),
+        ("{", "json"),
+    ],
+)
+def test_a_malformed_provider_list_is_refused_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, raw: str, field: str
+) -> None:
+    monkeypatch.setenv("CHORUS_OIDC_PROVIDERS", raw)
+    with pytest.raises(ValidationError, match=field):
+        _Settings()
+
+
+def test_an_issuer_named_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    twice = [{"tenant": t, "issuer": "https://idp.example"} for t in ("acme", "globex")]
+    monkeypatch.setenv("CHORUS_OIDC_PROVIDERS", json.dumps(twice))
+    with pytest.raises(ValidationError, match="more than once"):
+        _Settings()
 
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,3 +348,30 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database == "chorus_demo"
     assert settings.jwt_secret == LOCAL_JWT_SECRET
     assert "KAFKA_BOOTSTRAP_SERVERS" in _Settings.env_var_names()
+
+
+@pytest.mark.parametrize(
+    ("claims", "said"),
+    [
+        ({"iss": ...}, "claim 'iss' must name the token's issuer"),
+        ({"iss": "https://idp.example/realms/acme"}, "claim 'iss' names an issuer that is not"),
+        ({"aud": ...}, 'Token is missing the "aud" claim'),
+        ({"aud": "another-app"}, "Audience doesn't match"),
+        ({"exp": ...}, 'Token is missing the "exp" claim'),
+        ({"exp": int(time.time()) - 60}, "Signature has expired"),
+    ],
+)
+def test_a_development_token_needs_its_issuer_audience_and_lifetime(
+    client: TestClient, claims: dict[str, Any], said: str
+) -> None:
+    response = client.get("/me", headers=_claims(**claims))
+    assert response.status_code == 401, response.text
+    assert response.json()["detail"].startswith(said)
+
+
+def test_without_a_secret_no_development_token_is_accepted() -> None:
+    app = _app()
+    app.state.token_verifier = TokenVerifier(secret="")
+    response = TestClient(app).get("/me", headers=_auth())
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("claim 'iss' names an issuer that is not trusted")

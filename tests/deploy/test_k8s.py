@@ -516,7 +516,7 @@ def test_environment_follows_the_runtime_contract(
             assert not unknown, f"{deployment['metadata']['name']}: unread variables {unknown}"
             port_var = f"{service.upper()}_{role.upper()}_PORT"
             assert explicit[port_var]["value"] == str(runtime[service].ports[role])
-            for name in ("CHORUS_JWT_SECRET", "CHORUS_JWKS_URL"):
+            for name in ("CHORUS_JWT_SECRET", "CHORUS_OIDC_PROVIDERS"):
                 ref = explicit[name]["valueFrom"]["secretKeyRef"]
                 assert ref["name"].startswith("chorus-secrets") and ref["key"] == name
                 assert ref["name"] in secrets or ref.get("optional") is True

@@ -1,15 +1,26 @@
-"""Bearer tokens: OIDC-style JWTs, RS256 via JWKS in production, HS256 for local runs."""
+"""Bearer tokens: JWTs from the tenants' identity providers (OIDC), verified by their JWKS,
+and HS256 development tokens for local runs.
+
+Every token must name its issuer (`iss`) and its audience (`aud`). A provider's token is
+checked with that provider's published keys only (RS/ES/PS algorithms, never HMAC: a token
+"signed" HS256 with the public key is refused, and so is `alg: none`), for that provider's
+audience, and its tenant is the provider's: a `tenant` claim that says otherwise is refused.
+The development issuer is trusted only while a shared secret is configured.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import httpx
 import jwt
 from fastapi import Depends, Request
+from pydantic import BaseModel, Field, TypeAdapter
 
 from chassis.errors import Problem
 
@@ -20,6 +31,51 @@ ROLES = ("employee", "curator", "admin")
 # documents, whose ids are "<tenant>:<id>" with the id taken from the request; with ':'
 # impossible in a tenant, "<tenant>:<id>" is unambiguous.
 TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+# The development tokens' issuer and the audience every Chorus api answers to by default.
+LOCAL_ISSUER = "chorus-local"
+AUDIENCE = "chorus"
+# Clocks drift: `exp`, `nbf` and `iat` are allowed this many seconds either way.
+LEEWAY_SECONDS = 10
+# Keys are fetched again after this long, and on a key id not seen before, but then not
+# more often than every KEYS_RETRY_SECONDS: a flood of made-up key ids must not become a
+# flood of requests to the provider.
+KEYS_MAX_AGE_SECONDS = 3600.0
+KEYS_RETRY_SECONDS = 30.0
+# Asymmetric algorithms only: a provider's key is public, so HMAC with it proves nothing.
+PROVIDER_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class OidcProvider(BaseModel):
+    """A tenant's identity provider, as every service trusts it (`CHORUS_OIDC_PROVIDERS`).
+
+    The claim names are paths: `realm_access.roles` reads `{"realm_access": {"roles": []}}`.
+    An empty claim name means the provider does not send it.
+    """
+
+    tenant: str = Field(pattern=rf"^{TENANT_PATTERN.pattern}$")
+    issuer: str = Field(min_length=1)
+    audience: str = AUDIENCE
+    # Where its keys are; empty: the `jwks_uri` of its discovery document.
+    jwks_url: str = ""
+    # The name shown on the sign-in button.
+    name: str = ""
+    # Where the person's id, tenant, roles, groups, location and languages are.
+    subject_claim: str = "sub"
+    tenant_claim: str = "tenant"
+    roles_claim: str = "roles"
+    groups_claim: str = "groups"
+    location_claim: str = "location"
+    languages_claim: str = "languages"
+
+
+PROVIDERS = TypeAdapter(list[OidcProvider])
+
+
+def parse_providers(raw: str) -> list[OidcProvider]:
+    return PROVIDERS.validate_json(raw) if raw.strip() else []
 
 
 @dataclass(frozen=True)
@@ -38,54 +94,199 @@ class Principal:
         return bool(self.roles & set(roles))
 
 
-class TokenVerifier:
-    def __init__(self, *, secret: str = "", jwks_url: str = "", audience: str | None = None):
-        self._secret = secret
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
-        self._audience = audience
+def _refused(detail: str) -> Problem:
+    return Problem(401, "Invalid token", detail, headers={"WWW-Authenticate": "Bearer"})
 
-    def verify(self, token: str) -> Principal:
+
+class ProviderKeys:
+    """One provider's signing keys, fetched without blocking the event loop and kept.
+
+    PyJWT's own `PyJWKClient` fetches with urllib, which blocks the loop (or costs a thread
+    hop on every request), and fetches again on every unknown key id; this keeps the keys
+    in memory, fetches with httpx, one fetch at a time, and at most every
+    KEYS_RETRY_SECONDS when a token names a key the provider has not published.
+    """
+
+    def __init__(self, provider: OidcProvider, client: httpx.AsyncClient) -> None:
+        self.provider = provider
+        self._client = client
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._tried_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str | None) -> jwt.PyJWK:
+        if self._stale() or self._find(kid) is None:
+            async with self._lock:  # one fetch at a time; the others then look again
+                # Without any key yet (the provider was down), try again every second.
+                interval = KEYS_RETRY_SECONDS if self._keys else 1.0
+                due = time.monotonic() - self._tried_at >= interval
+                if due and (self._stale() or self._find(kid) is None):
+                    await self._fetch()
+        if not self._keys:
+            raise self._unreachable("no keys fetched yet")
+        found = self._find(kid)
+        if found is None:
+            raise _refused(f"key id {kid!r} is not one of the issuer's keys")
+        return found
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._fetched_at > KEYS_MAX_AGE_SECONDS
+
+    def _unreachable(self, why: str) -> Problem:
+        return Problem(
+            503,
+            "Identity provider unreachable",
+            f"the keys of {self.provider.issuer} could not be fetched: {why}",
+        )
+
+    def _find(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None:
+            # A provider with a single key may leave the key id out.
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(kid)
+
+    async def _fetch(self) -> None:
+        self._tried_at = time.monotonic()
         try:
-            if self._jwks is not None:
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
-                algorithms = ["RS256"]
-            else:
-                key, algorithms = self._secret, ["HS256"]
+            url = self.provider.jwks_url or await self._discovered_jwks_url()
+            reply = await self._client.get(url)
+            reply.raise_for_status()
+            keys: dict[str, jwt.PyJWK] = {}
+            for data in reply.json().get("keys", []):
+                if data.get("use", "sig") != "sig":
+                    continue
+                try:
+                    key = jwt.PyJWK(data)
+                except jwt.PyJWTError:
+                    continue  # a key type or algorithm this library does not know
+                if key.algorithm_name in PROVIDER_ALGORITHMS:
+                    keys[str(data.get("kid", ""))] = key
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            if self._keys:
+                return  # keep the keys already known; try again later
+            raise self._unreachable(str(exc)) from exc
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    async def _discovered_jwks_url(self) -> str:
+        reply = await self._client.get(
+            self.provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        )
+        reply.raise_for_status()
+        document = reply.json()
+        if document.get("issuer") != self.provider.issuer:
+            raise ValueError(
+                f"the discovery document names issuer {document.get('issuer')!r}, "
+                f"not {self.provider.issuer!r}"
+            )
+        return str(document["jwks_uri"])
+
+
+class TokenVerifier:
+    """Verifies bearer tokens: the providers' (by issuer) and, with a secret, development ones."""
+
+    def __init__(
+        self,
+        *,
+        secret: str = "",
+        providers: Iterable[OidcProvider] = (),
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._secret = secret
+        self._client = client or httpx.AsyncClient(timeout=5.0, follow_redirects=False)
+        self._providers = {p.issuer: ProviderKeys(p, self._client) for p in providers}
+
+    def provider(self, issuer: str) -> OidcProvider | None:
+        keys = self._providers.get(issuer)
+        return keys.provider if keys else None
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def verify(self, token: str, *, audience: str | None = None) -> Principal:
+        """The token's principal, or a 401 problem saying what is wrong with it.
+
+        `audience` replaces the provider's (an id token's audience is the client's id)."""
+        try:
+            header = jwt.get_unverified_header(token)
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError as exc:
+            raise _refused(str(exc)) from exc
+        if not isinstance(issuer, str) or not issuer:
+            raise _invalid_claim("iss", "must name the token's issuer")
+        keys = self._providers.get(issuer)
+        provider = keys.provider if keys else None
+        key: Any
+        if keys is not None:
+            found = await keys.key(header.get("kid"))
+            key, algorithms = found.key, [found.algorithm_name]
+        elif issuer == LOCAL_ISSUER and self._secret:
+            key, algorithms = self._secret, ["HS256"]
+        else:
+            raise _invalid_claim("iss", f"names an issuer that is not trusted: {issuer!r}")
+        try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
-                audience=self._audience,
+                audience=audience or (provider.audience if provider else AUDIENCE),
+                issuer=issuer,
+                leeway=LEEWAY_SECONDS,
                 # The subject's type is checked below, in our own words like every claim's.
-                options={
-                    "require": ["sub", "exp"],
-                    "verify_aud": self._audience is not None,
-                    "verify_sub": False,
-                },
+                options={"require": ["iss", "aud", "exp"], "verify_sub": False},
             )
         except jwt.PyJWTError as exc:
-            raise Problem(
-                401, "Invalid token", str(exc), headers={"WWW-Authenticate": "Bearer"}
-            ) from exc
-        return Principal(
-            employee_id=_text(claims, "sub"),
-            tenant=_tenant(claims),
-            roles=frozenset(_texts(claims, "roles")),
-            groups=frozenset(_texts(claims, "groups")),
-            location=_text(claims, "location", optional=True) or None,
-            languages=tuple(_texts(claims, "languages")),
-        )
+            raise _refused(str(exc)) from exc
+        return principal_of(claims, provider)
+
+
+# How development tokens name their claims: the defaults.
+_DEVELOPMENT = OidcProvider(tenant="local", issuer=LOCAL_ISSUER)
+
+
+def principal_of(claims: dict[str, Any], provider: OidcProvider | None) -> Principal:
+    """Who verified claims speak for, read where the provider puts each claim."""
+    if provider is None:  # a development token: every claim under its own name
+        provider = _DEVELOPMENT
+        tenant = _tenant(_text(claims, "tenant"))
+    else:
+        tenant = provider.tenant
+        said = _claim(claims, provider.tenant_claim)
+        if said is not None and said != tenant:
+            raise _invalid_claim(
+                provider.tenant_claim, f"names tenant {said!r}, but its issuer is {tenant!r}'s"
+            )
+    location = _text(claims, provider.location_claim, optional=True)
+    return Principal(
+        employee_id=_text(claims, provider.subject_claim),
+        tenant=tenant,
+        roles=frozenset(_texts(claims, provider.roles_claim)),
+        groups=frozenset(_texts(claims, provider.groups_claim)),
+        location=location or None,
+        languages=tuple(_texts(claims, provider.languages_claim)),
+    )
 
 
 def _invalid_claim(name: str, why: str) -> Problem:
-    return Problem(
-        401, "Invalid token", f"claim '{name}' {why}", headers={"WWW-Authenticate": "Bearer"}
-    )
+    return _refused(f"claim '{name}' {why}")
+
+
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path, None where any step is missing (or no path is given)."""
+    if not path:
+        return None
+    value: Any = claims
+    for step in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
 
 
 def _text(claims: dict[str, Any], name: str, *, optional: bool = False) -> str:
     """A string claim; a required one must not be empty, an optional one may be absent."""
-    value = claims.get(name)
+    value = _claim(claims, name)
     if optional and value is None:
         return ""
     if not isinstance(value, str) or not (value or optional):
@@ -93,8 +294,7 @@ def _text(claims: dict[str, Any], name: str, *, optional: bool = False) -> str:
     return value
 
 
-def _tenant(claims: dict[str, Any]) -> str:
-    tenant = _text(claims, "tenant")
+def _tenant(tenant: str) -> str:
     if not TENANT_PATTERN.fullmatch(tenant):
         raise _invalid_claim(
             "tenant",
@@ -107,7 +307,7 @@ def _tenant(claims: dict[str, Any]) -> str:
 def _texts(claims: dict[str, Any], name: str) -> list[str]:
     """A list-of-strings claim, absent or null meaning none. A string is refused, not read
     letter by letter: `"groups": "sales"` would otherwise make the caller a member of "s"."""
-    value = claims.get(name)
+    value = _claim(claims, name)
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -126,9 +326,11 @@ def issue_token(
     languages: Iterable[str] = (),
     ttl_seconds: int = 12 * 3600,
 ) -> str:
-    """An HS256 token for local runs and tests."""
+    """An HS256 development token for local runs and tests."""
     now = int(time.time())
     claims: dict[str, Any] = {
+        "iss": LOCAL_ISSUER,
+        "aud": AUDIENCE,
         "sub": sub,
         "tenant": tenant,
         "roles": list(roles),
@@ -143,9 +345,9 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(headers: Any) -> str:
+    """The token of an `Authorization: Bearer` header; a 401 problem without one."""
+    scheme, _, token = str(headers.get("authorization", "")).partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(
             401,
@@ -153,8 +355,16 @@ def current_principal(request: Request) -> Principal:
             "send an 'Authorization: Bearer <token>' header",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return token
+
+
+async def current_principal(request: Request) -> Principal:
+    # The body limits' middleware verified the token already on most routes.
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(token)
+    return await verifier.verify(bearer_token(request.headers))
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

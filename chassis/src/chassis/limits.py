@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from chassis.auth import bearer_token, current_principal
 from chassis.errors import PROBLEM_JSON, Problem
 
 DEFAULT_BODY_LIMIT = 64 * 1024
@@ -68,8 +68,6 @@ class _Rule:
 
 
 def _needs_bearer(dependant: Dependant) -> bool:
-    from chassis.auth import current_principal
-
     return dependant.call is current_principal or any(
         _needs_bearer(sub) for sub in dependant.dependencies
     )
@@ -152,25 +150,14 @@ class BodyLimits:
             )
         if not rule.bearer:
             return None
-        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return Problem(
-                401,
-                "Authentication required",
-                "send an 'Authorization: Bearer <token>' header",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
         verifier = getattr(getattr(scope.get("app"), "state", None), "token_verifier", None)
-        if verifier is None:
-            return None
         try:
-            if getattr(verifier, "_jwks", None) is None:
-                # A shared secret: a few microseconds of CPU, cheaper than a thread hop.
-                verifier.verify(token)
-            else:
-                # Keys from a JWKS URL may need fetching, which blocks: in a thread, as the
-                # route's own check runs.
-                await anyio.to_thread.run_sync(verifier.verify, token)
+            token = bearer_token(
+                {"authorization": headers.get(b"authorization", b"").decode("latin-1")}
+            )
+            if verifier is not None:
+                # Kept for the route's own check (`current_principal`): verified once.
+                scope.setdefault("state", {})["principal"] = await verifier.verify(token)
         except Problem as problem:
             return problem
         return None

@@ -167,6 +167,7 @@ def create_app(
                     log.exception("shutdown step failed", extra={"step": repr(close)})
             await broker.stop()
             await probe.close()
+            await app.state.token_verifier.close()
             await mongo.close()
             tracer_provider.shutdown()
 
@@ -179,7 +180,10 @@ def create_app(
         docs_url="/docs" if role == "api" else None,
         redoc_url=None,
     )
-    app.state.token_verifier = TokenVerifier(secret=settings.jwt_secret, jwks_url=settings.jwks_url)
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        secret=settings.development_secret, providers=settings.providers
+    )
     errors.install(app)
     routers = definition.routers() if role == "api" else ()
     if role == "api":

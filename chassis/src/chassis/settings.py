@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chassis.auth import OidcProvider, parse_providers
+
 LOCAL_JWT_SECRET = "chorus-local-development-only-secret"
 # Outside CHORUS_ENV=local every secret (HMAC keys, signing keys) needs at least this many
 # bytes: HS256 and our HMACs are only as strong as their key, and 32 bytes is SHA-256's.
@@ -66,7 +68,8 @@ class ServiceSettings(BaseSettings):
     mongodb_url: str = Field("mongodb://127.0.0.1:27017", validation_alias=_shared("MONGODB_URL"))
     env: Literal["local", "production"] = Field("local", validation_alias=_shared("CHORUS_ENV"))
     jwt_secret: str = Field(LOCAL_JWT_SECRET, validation_alias=_shared("CHORUS_JWT_SECRET"))
-    jwks_url: str = Field("", validation_alias=_shared("CHORUS_JWKS_URL"))
+    # The tenants' identity providers, a JSON list of chassis.auth.OidcProvider.
+    oidc_providers: str = Field("", validation_alias=_shared("CHORUS_OIDC_PROVIDERS"))
     topic_partitions: int = Field(6, ge=1, validation_alias=_shared("CHORUS_TOPIC_PARTITIONS"))
     topic_replication: int = Field(1, ge=1, validation_alias=_shared("CHORUS_TOPIC_REPLICATION"))
     host: str = Field("0.0.0.0", validation_alias=_shared("CHORUS_HOST"))
@@ -90,20 +93,38 @@ class ServiceSettings(BaseSettings):
         self.consumer_group = self.consumer_group or self.service
         self.api_port = self.api_port or self.default_api_port
         self.worker_port = self.worker_port or self.default_worker_port
+        providers = self.providers
+        issuers = [p.issuer for p in providers]
+        if len(set(issuers)) != len(issuers):
+            raise ValueError("CHORUS_OIDC_PROVIDERS names an issuer more than once")
         if self.env == "local":
             return self
-        if self.jwks_url:
-            check_https("CHORUS_JWKS_URL", self.jwks_url)
-        elif self.jwt_secret == LOCAL_JWT_SECRET:
+        for provider in providers:
+            check_https("CHORUS_OIDC_PROVIDERS issuer", provider.issuer)
+            if provider.jwks_url:
+                check_https("CHORUS_OIDC_PROVIDERS jwks_url", provider.jwks_url)
+        if not providers and self.jwt_secret == LOCAL_JWT_SECRET:
             raise ValueError(
                 "CHORUS_JWT_SECRET is the local development secret; outside CHORUS_ENV=local "
-                "set a real secret or CHORUS_JWKS_URL"
+                "set CHORUS_OIDC_PROVIDERS or a real secret"
             )
-        # With a JWKS URL the secret verifies nothing, but one that is set must still be a
+        # With providers the secret may stay unset, but one that is set must still be a
         # real one: a short value is a mistake, not an unused setting.
         if self.jwt_secret != LOCAL_JWT_SECRET:
             check_secret("CHORUS_JWT_SECRET", self.jwt_secret)
         return self
+
+    @property
+    def providers(self) -> list[OidcProvider]:
+        return parse_providers(self.oidc_providers)
+
+    @property
+    def development_secret(self) -> str:
+        """The secret development tokens are checked with; none outside CHORUS_ENV=local
+        unless one was set."""
+        if self.env != "local" and self.jwt_secret == LOCAL_JWT_SECRET:
+            return ""
+        return self.jwt_secret
 
     @classmethod
     def env_var_names(cls) -> set[str]:

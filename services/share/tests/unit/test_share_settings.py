@@ -15,7 +15,12 @@ FERNET_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 
 @pytest.fixture
 def production(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("CHORUS_JWKS_URL", "SHARE_LINK_SECRET", "SHARE_WEBHOOK_SECRET", "SHARE_TOKEN_KEY"):
+    for name in (
+        "CHORUS_OIDC_PROVIDERS",
+        "SHARE_LINK_SECRET",
+        "SHARE_WEBHOOK_SECRET",
+        "SHARE_TOKEN_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CHORUS_ENV", "production")
     monkeypatch.setenv("CHORUS_JWT_SECRET", "j" * 32)
