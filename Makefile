@@ -17,7 +17,7 @@ export CHORUS_CACHE := $(CACHE)
 
 help:
 	@echo "make run     - Kafka, MongoDB-wire server and every service, with demo data"
-	@echo "make test    - lint, then every test against real Kafka and MongoDB"
+	@echo "make test    - lint, then every test against real Kafka, MongoDB and Keycloak"
 	@echo "make lint    - ruff and mypy"
 	@echo "make schemas - regenerate contracts/schemas from the models"
 	@echo "make up/down - the same platform with docker compose"
@@ -67,8 +67,10 @@ schemas: install
 	@$(UV) run --frozen python -m contracts.schemas
 
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
+# Keycloak (the OpenID Connect provider, deploy/local/keycloak) only here: `make run` keeps
+# the development sign-in.
 test: lint browser promtool
-	@$(DEVSTACK) start --fresh
+	@$(DEVSTACK) start --fresh --keycloak
 	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  $(VENV_PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	  $(DEVSTACK) stop; exit $$status

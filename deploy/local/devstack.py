@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Local infrastructure for Chorus without Docker: Kafka (KRaft) and a MongoDB wire server.
+"""Local infrastructure for Chorus without Docker: Kafka (KRaft), a MongoDB wire server and,
+on request, Keycloak as the OpenID Connect provider.
 
 Standard library only: this runs before the project's virtualenv exists.
 
     python deploy/local/devstack.py start    # start what is missing, reuse what answers
+    python deploy/local/devstack.py start --keycloak  # and Keycloak with keycloak/*-realm.json
     python deploy/local/devstack.py status
     eval "$(python deploy/local/devstack.py env)"  # export KAFKA_BOOTSTRAP_SERVERS, MONGODB_URL
     python deploy/local/devstack.py stop     # stops only what `start` started
@@ -16,8 +18,9 @@ From Python (tests)::
 
 Everything downloaded, built or stored goes under one cache folder: ``$CHORUS_CACHE`` or
 ``<repo>/.cache``. Kafka's jars come from Maven Central through ``kafka/pom.xml`` (Maven),
-FerretDB is built from ``ferretdb/`` (Go) unless ``mongod`` is on PATH. Both are done once
-and reused: a later start does no network work.
+FerretDB is built from ``ferretdb/`` (Go) unless ``mongod`` is on PATH, Keycloak's
+distribution comes from Maven Central too. Each is done once and reused: a later start does
+no network work.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import base64
 import contextlib
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -36,8 +40,12 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +68,8 @@ KAFKA_POM = HERE / "kafka" / "pom.xml"
 KAFKA_LOG4J = HERE / "kafka" / "log4j2.properties"
 KAFKA_TEMPLATE = HERE / "kafka" / "server.properties.template"
 FERRETDB_SRC = HERE / "ferretdb"
+KEYCLOAK_VERSION = "26.4.7"
+KEYCLOAK_REALMS = HERE / "keycloak"  # *-realm.json: imported at every start
 
 KAFKA_JVM_OPTS = [
     "-Xmx512m",
@@ -134,12 +144,12 @@ def find_java() -> str | None:
     return shutil.which("java")
 
 
-def require_java() -> str:
+def require_java(program: str = "Kafka") -> str:
     """Path of a Java 17+ ``java``, or ToolMissing."""
     hint = "apt-get install openjdk-17-jre-headless"
     java = find_java()
     if java is None:
-        raise ToolMissing(f"Java {JAVA_MIN_MAJOR}+ is needed to run Kafka: {hint}")
+        raise ToolMissing(f"Java {JAVA_MIN_MAJOR}+ is needed to run {program}: {hint}")
     out = _version_output([java, "-version"])
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     if match is None:
@@ -149,17 +159,16 @@ def require_java() -> str:
         major = int(match.group(2))
     if major < JAVA_MIN_MAJOR:
         raise ToolMissing(
-            f"Java {JAVA_MIN_MAJOR}+ is needed to run Kafka, found Java {major} at {java}: {hint}"
+            f"Java {JAVA_MIN_MAJOR}+ is needed to run {program},"
+            f" found Java {major} at {java}: {hint}"
         )
     return java
 
 
-def require_maven() -> str:
+def require_maven(what: str = "Kafka's jars") -> str:
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ToolMissing(
-            "Maven is needed to download Kafka's jars on first use: apt-get install maven"
-        )
+        raise ToolMissing(f"Maven is needed to download {what} on first use: apt-get install maven")
     return mvn
 
 
@@ -319,6 +328,70 @@ def ensure_ferretdb_binary() -> Path:
             if old != binary:
                 old.unlink(missing_ok=True)
     return binary
+
+
+def keycloak_home(version: str = KEYCLOAK_VERSION) -> Path:
+    return cache_dir() / f"keycloak-{version}"
+
+
+def ensure_keycloak(version: str = KEYCLOAK_VERSION) -> Path:
+    """Keycloak's distribution folder; downloaded with Maven and unzipped on first use only."""
+    home = keycloak_home(version)
+    marker = home / ".complete"
+    if marker.exists():
+        return home
+    with _file_lock(f"keycloak-{version}"):
+        if marker.exists():
+            return home
+        mvn = require_maven(f"Keycloak {version}")
+        require_java("Keycloak")  # Maven runs on it
+        tmp = home.with_name(home.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        cmd = [
+            mvn,
+            "-B",
+            "-q",
+            f"-Dmaven.repo.local={cache_dir() / 'm2'}",
+            # Pinned: without a POM, Maven 3.8 would pick its old default (2.8).
+            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
+            f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{version}:zip",
+            f"-DoutputDirectory={tmp}",
+        ]
+        print(
+            f"devstack: downloading Keycloak {version} with Maven (first use only)...",
+            file=sys.stderr,
+            flush=True,
+        )
+        _run_build(
+            cmd,
+            what=f"Maven download of Keycloak {version}",
+            cwd=tmp,
+            env=dict(os.environ),
+            log=tmp / "maven.log",
+        )
+        archive = tmp / f"keycloak-quarkus-dist-{version}.zip"
+        if not archive.is_file():
+            raise DevstackError(f"Maven finished but {archive.name} is not in {tmp}")
+        _unzip(archive, tmp)
+        unpacked = tmp / f"keycloak-{version}"
+        if not (unpacked / "bin" / "kc.sh").is_file():
+            raise DevstackError(f"{archive.name} has no keycloak-{version}/bin/kc.sh")
+        (unpacked / ".complete").write_text(f"keycloak {version}\n")
+        shutil.rmtree(home, ignore_errors=True)
+        unpacked.rename(home)
+        shutil.rmtree(tmp)
+    return home
+
+
+def _unzip(archive: Path, target: Path) -> None:
+    """Unzip keeping the permission bits stored in the archive (``bin/kc.sh`` is executable)."""
+    with zipfile.ZipFile(archive) as zipped:
+        for info in zipped.infolist():
+            path = Path(zipped.extract(info, target))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                path.chmod(mode)
 
 
 # --------------------------------------------------------------------------- wire probes
@@ -543,6 +616,31 @@ def mongo_ping(host: str, port: int, timeout: float = 5.0) -> dict[str, Any]:
     return reply
 
 
+def keycloak_discovery(url: str, realm: str = "demo", timeout: float = 5.0) -> dict[str, Any]:
+    """The realm's OpenID Connect discovery document; raises OSError or ProbeError.
+
+    ``url`` is Keycloak's base URL (``http://127.0.0.1:8180``). The realm answers only once
+    its import is done, so this is also the proof that the realm files were read.
+    """
+    address = f"{url.rstrip('/')}/realms/{realm}/.well-known/openid-configuration"
+    # No proxy: an http_proxy meant for the internet must not swallow a loopback probe.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(address, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise ProbeError(f"GET {address} answered {exc.code}") from exc
+    except http.client.HTTPException as exc:  # not HTTP at all
+        raise ProbeError(f"GET {address}: {exc!r}") from exc
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise ProbeError(f"GET {address} answered no JSON") from exc
+    if not isinstance(document, dict) or "issuer" not in document:
+        raise ProbeError(f"GET {address} answered no issuer")
+    return document
+
+
 # --------------------------------------------------------------------------- servers
 
 
@@ -635,6 +733,10 @@ class _Server:
     def _ports(self) -> list[int]:
         return [self.port]
 
+    def _environment(self) -> dict[str, str] | None:
+        """The server process's environment (called after ``_prepare``); None: ours."""
+        return None
+
     # -- public API
     @property
     def address(self) -> str:
@@ -686,6 +788,7 @@ class _Server:
                 self._popen = subprocess.Popen(
                     cmd,
                     cwd=self.data_dir,
+                    env=self._environment(),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -905,6 +1008,120 @@ class MongoServer(_Server):
         return [str(binary), "-listen-addr", self.address, "-data-dir", str(self.db_dir)]
 
 
+class KeycloakServer(_Server):
+    """Keycloak in development mode, serving the realms of ``keycloak/*-realm.json``.
+
+    Its H2 database is emptied at every start and the realm files imported again, so what it
+    serves is always what is committed (users, clients and sessions made at run time are gone
+    after a restart). Database, transaction log, log (``server.log``) and pid file live in
+    ``data_dir`` (default ``<cache>/data/keycloak-<port>``). The bootstrap administrator of
+    the master realm is admin/admin: local use only, it listens on 127.0.0.1.
+    """
+
+    name = "Keycloak"
+    default_start_timeout = 240.0  # ~25 s on an idle machine, far more on 2 busy CI cores
+
+    def __init__(
+        self,
+        port: int = 8180,
+        management_port: int = 9180,
+        data_dir: Path | str | None = None,
+        *,
+        version: str = KEYCLOAK_VERSION,
+    ) -> None:
+        if data_dir is None:
+            data_dir = cache_dir() / "data" / f"keycloak-{port}"
+        super().__init__(port, data_dir)
+        self.management_port = int(management_port)
+        self.version = version
+        self.db_dir = self.data_dir / "h2"
+        self.transactions_dir = self.data_dir / "transaction-logs"
+        self._java: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def _ports(self) -> list[int]:
+        return [self.port, self.management_port]
+
+    def _marker(self) -> str:
+        return str(self.db_dir)
+
+    def probe(self, timeout: float = 5.0) -> dict[str, Any]:
+        return keycloak_discovery(self.url, timeout=timeout)
+
+    def start(self, timeout: float | None = None) -> KeycloakServer:
+        home = ensure_keycloak(self.version)
+        built = home / ".built-for-start-dev"
+        if built.exists():
+            super().start(timeout)
+            return self
+        # The first `start-dev` rebuilds the distribution for development mode (it rewrites
+        # lib/quarkus, ~8 s): two first starts at once must not write it together.
+        with _file_lock(f"keycloak-{self.version}-build"):
+            super().start(timeout)
+            built.touch()
+        return self
+
+    def _prepare(self) -> list[str]:
+        self._java = require_java("Keycloak")
+        home = ensure_keycloak(self.version)
+        for folder in (self.db_dir, self.transactions_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        _install_realms(KEYCLOAK_REALMS, home / "data" / "import")
+        # Keycloak's own default for dev-file, in our folder instead of the distribution's.
+        db_url = (
+            f"jdbc:h2:file:{self.db_dir / 'keycloakdb'}"
+            ";NON_KEYWORDS=VALUE;DB_CLOSE_ON_EXIT=FALSE;DB_CLOSE_DELAY=0"
+        )
+        return [
+            str(home / "bin" / "kc.sh"),
+            # The transaction log too (a runtime option: no rebuild), not in <home>/data where
+            # every Keycloak started from this distribution would share it.
+            f"-Dquarkus.transaction-manager.object-store.directory={self.transactions_dir}",
+            "start-dev",
+            f"--http-host={self.host}",
+            f"--http-port={self.port}",
+            # Not 9000, its default; Keycloak opens it only once health or metrics are enabled.
+            f"--http-management-port={self.management_port}",
+            "--import-realm",  # every *-realm.json of <home>/data/import
+            f"--db-url={db_url}",
+        ]
+
+    def _environment(self) -> dict[str, str]:
+        # Keycloak reads every KC_* variable as an option: a developer's own must not leak in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KC_")}
+        env.pop("JAVA_OPTS", None)  # kc.sh would use it instead of the heap below
+        env.update(
+            KC_BOOTSTRAP_ADMIN_USERNAME="admin",
+            KC_BOOTSTRAP_ADMIN_PASSWORD="admin",
+            JAVA_OPTS_KC_HEAP="-Xms64m -Xmx512m",
+        )
+        if self._java is not None:
+            env["JAVA"] = self._java  # kc.sh runs $JAVA, else java from PATH
+        return env
+
+
+def _install_realms(source: Path, import_dir: Path) -> None:
+    """Put ``source/*-realm.json`` where ``--import-realm`` reads them, and nothing else.
+
+    The import folder belongs to the shared distribution, so every Keycloak that devstack
+    starts reads the same files; each is replaced in one rename, never seen half written.
+    """
+    realms = sorted(source.glob("*-realm.json"))
+    if not realms:
+        raise DevstackError(f"no *-realm.json in {source}")
+    import_dir.mkdir(parents=True, exist_ok=True)
+    for old in import_dir.glob("*.json"):
+        if not (source / old.name).is_file():  # a realm file since removed or renamed
+            old.unlink(missing_ok=True)
+    for realm in realms:
+        tmp = import_dir / f".{realm.name}.{os.getpid()}.{threading.get_ident()}"
+        shutil.copyfile(realm, tmp)
+        tmp.replace(import_dir / realm.name)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -965,11 +1182,21 @@ def _load_state() -> dict[str, Any]:
     return data
 
 
-def _save_state(state: dict[str, Any]) -> None:
-    path = state_file()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+# `start` starts Keycloak in a thread of its own: one writer of the state at a time.
+_STATE_LOCK = threading.Lock()
+
+
+def _record(state: dict[str, Any], key: str, entry: dict[str, Any] | None) -> None:
+    """Set (None: remove) one entry of the state and save the state file."""
+    with _STATE_LOCK:
+        if entry is None:
+            state.pop(key, None)
+        else:
+            state[key] = entry
+        path = state_file()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
 
 
 def _server_from_state(kind: str, entry: dict[str, Any]) -> _Server:
@@ -979,6 +1206,13 @@ def _server_from_state(kind: str, entry: dict[str, Any]) -> _Server:
             entry["controller_port"],
             entry["data_dir"],
             version=entry.get("version", KAFKA_VERSION),
+        )
+    if kind == "keycloak":
+        return KeycloakServer(
+            entry["port"],
+            entry["management_port"],
+            entry["data_dir"],
+            version=entry.get("version", KEYCLOAK_VERSION),
         )
     return MongoServer(
         entry["port"], entry["data_dir"], use_mongod=entry.get("implementation") == "mongod"
@@ -990,7 +1224,9 @@ def _say(message: str) -> None:
 
 
 class _Service:
-    """One of the two services as the CLI sees it, for the ports given on the command line."""
+    """One of the services as the CLI sees it, for the ports given on the command line."""
+
+    default_timeout = 180.0
 
     def __init__(self, kind: str, args: argparse.Namespace) -> None:
         self.kind = kind
@@ -999,16 +1235,21 @@ class _Service:
             self.port = args.kafka_port
             self.default_url = f"{LOCALHOST}:{self.port}"
             self.probe: Callable[..., Any] = kafka_metadata
-        else:
+        elif kind == "mongo":
             self.env_var = "MONGODB_URL"
             self.port = args.mongo_port
             self.default_url = f"mongodb://{LOCALHOST}:{self.port}"
             self.probe = mongo_ping
+        else:  # keycloak: probed over HTTP, see _KeycloakService
+            self.env_var = "KEYCLOAK_URL"
+            self.port = args.keycloak_port
+            self.default_url = f"http://{LOCALHOST}:{self.port}"
         self.controller_port = args.kafka_controller_port
         self.fresh = bool(getattr(args, "fresh", False))
         # Where a server this call starts keeps its data: `<root>/<kind>-<port>`.
         self.data_root: Path | None = getattr(args, "data_root", None)
         self.key = f"{kind}:{self.port}"  # state entry: what `start` started on this port
+        self.timeout: float = args.timeout if args.timeout is not None else self.default_timeout
 
     @property
     def external(self) -> str | None:
@@ -1022,6 +1263,11 @@ class _Service:
         if self.kind == "kafka":
             return parse_bootstrap_servers(self.url)
         return parse_mongodb_url(self.url)
+
+    @property
+    def probed(self) -> bool:
+        """False where plain sockets cannot check the server (an SRV or TLS MongoDB URL)."""
+        return self.addresses() is not None
 
     def new_server(self) -> _Server:
         if self.kind == "kafka":
@@ -1038,9 +1284,10 @@ class _Service:
         addresses = self.addresses()
         return True if addresses is None else _any_answers(addresses, self.probe)
 
-    def start(self, timeout: float, state: dict[str, Any]) -> None:
+    def start(self, state: dict[str, Any]) -> None:
+        timeout = self.timeout
         if self.external:
-            if self.addresses() is None:
+            if not self.probed:
                 _say(f"{self.kind}: using {self.env_var}={self.external} (SRV/TLS: not probed)")
                 return
             if not _wait_until(self.answers, timeout, interval=1.0):
@@ -1064,7 +1311,7 @@ class _Service:
                 f" (started by devstack, pid {recorded.pid})"
             )
             return
-        state.pop(self.key, None)
+        _record(state, self.key, None)
         server = self.new_server()
         if port_open(server.host, server.port):
             if not _wait_until(server.answers, min(timeout, 30.0), interval=1.0):
@@ -1091,24 +1338,31 @@ class _Service:
             entry.update(controller_port=server.controller_port, version=server.version)
         if isinstance(server, MongoServer):
             entry.update(implementation=server.implementation)
-        state[self.key] = entry
-        _save_state(state)
+        entry.update(self._entry_extra(server))
+        _record(state, self.key, entry)
         _say(
             f"{self.kind}: started {server.name} on {server.address} (pid {server.pid},"
             f" {time.monotonic() - began:.1f}s; log {server.log_file})"
         )
 
-    def stop(self, timeout: float, state: dict[str, Any]) -> None:
+    def _entry_extra(self, server: _Server) -> dict[str, Any]:
+        """What else the state records about a server this call started."""
+        return {}
+
+    def stop(self, state: dict[str, Any]) -> None:
         recorded = self.recorded(state)
         if recorded is None:
             return
         pid = recorded.pid
-        if recorded.stop(timeout=timeout):
+        if recorded.stop(timeout=self.timeout):
             _say(f"{self.kind}: stopped {recorded.name} on {recorded.address} (pid {pid})")
         else:
             _say(f"{self.kind}: {recorded.name} on {recorded.address} was no longer running")
-        state.pop(self.key, None)
-        _save_state(state)
+        _record(state, self.key, None)
+
+    def env_line(self, state: dict[str, Any]) -> str | None:
+        # `export`, so that `eval "$(devstack.py env)"` reaches the commands run after it.
+        return f"export {self.env_var}={shlex.quote(self.url)}"
 
     def status(self, state: dict[str, Any]) -> bool:
         recorded = self.recorded(state)
@@ -1120,7 +1374,7 @@ class _Service:
             owner = "started by devstack, process gone"
         else:
             owner = "not started by devstack"
-        if self.addresses() is None:
+        if not self.probed:
             print(f"{self.kind}: {self.url}: not probed, SRV/TLS ({owner})")
             return True
         up = self.answers()
@@ -1128,15 +1382,120 @@ class _Service:
         return up
 
 
+class _KeycloakService(_Service):
+    """Keycloak as the CLI sees it: started on request only (``start --keycloak``).
+
+    Its state entry names the Kafka and MongoDB ports it was started with, and `stop` and
+    `env` act on it only for those ports: `make run` (run.py, its own ports) must neither
+    stop nor pick up the Keycloak that `make test` started beside it.
+    """
+
+    default_timeout = KeycloakServer.default_start_timeout
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__("keycloak", args)
+        self.management_port = args.keycloak_management_port
+        self.stack = [f"kafka:{args.kafka_port}", f"mongo:{args.mongo_port}"]
+
+    @property
+    def probed(self) -> bool:
+        return True
+
+    def answers(self) -> bool:
+        try:
+            keycloak_discovery(self.url, timeout=2.0)
+        except (OSError, ProbeError, ValueError):
+            return False
+        return True
+
+    def new_server(self) -> _Server:
+        data = self.data_root / f"keycloak-{self.port}" if self.data_root else None
+        return KeycloakServer(self.port, self.management_port, data_dir=data)
+
+    def _entry_extra(self, server: _Server) -> dict[str, Any]:
+        assert isinstance(server, KeycloakServer)
+        return {
+            "management_port": server.management_port,
+            "version": server.version,
+            "stack": self.stack,
+        }
+
+    def _ours(self, state: dict[str, Any]) -> bool:
+        entry = state.get(self.key)
+        return entry is not None and entry.get("stack") == self.stack
+
+    def stop(self, state: dict[str, Any]) -> None:
+        if self._ours(state):
+            super().stop(state)
+
+    def env_line(self, state: dict[str, Any]) -> str | None:
+        if self.external:
+            return super().env_line(state)
+        if self.key in state:  # started by devstack: for the ports it was started with
+            recorded = self.recorded(state)
+            running = recorded is not None and recorded.is_running()
+            return super().env_line(state) if running and self._ours(state) else None
+        # One that `start --keycloak` found answering and reused.
+        return super().env_line(state) if self.answers() else None
+
+    def status(self, state: dict[str, Any]) -> bool:
+        if self.external or self.key in state or self.answers():
+            return super().status(state)
+        print(f"{self.kind}: {self.url}: not started (`start --keycloak` starts it)")
+        return True
+
+
 def _services(args: argparse.Namespace) -> list[_Service]:
-    return [_Service("kafka", args), _Service("mongo", args)]
+    return [_Service("kafka", args), _Service("mongo", args), _KeycloakService(args)]
+
+
+def _in_background(task: Callable[[], None]) -> Callable[[], None]:
+    """Start ``task`` in a thread; the function returned waits for it and raises its error."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            task()
+        except BaseException as exc:  # raised again in the thread that waits
+            failure.append(exc)
+
+    # A daemon thread: Ctrl-C ends the CLI at once, as it does while Kafka starts.
+    thread = threading.Thread(target=run, name="devstack-start", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return wait
 
 
 def cmd_start(args: argparse.Namespace) -> int:
     with _file_lock("devstack-cli"):
         state = _load_state()
-        for service in _services(args):
-            service.start(args.timeout, state)
+        kafka, mongo, keycloak = _services(args)
+        waits = []
+        if args.keycloak:
+            # The slowest to start (~25 s, minutes on busy CI cores): it starts beside Kafka
+            # and MongoDB, so that `start` takes as long as the slowest, not the sum.
+            waits.append(_in_background(lambda: keycloak.start(state)))
+        errors = []
+        try:
+            kafka.start(state)
+            mongo.start(state)
+        except DevstackError as exc:
+            errors.append(exc)
+        for wait in waits:
+            try:
+                wait()
+            except DevstackError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            messages = list(dict.fromkeys(str(error) for error in errors))
+            raise DevstackError("\ndevstack: ".join(messages))
     return 0
 
 
@@ -1144,16 +1503,18 @@ def cmd_stop(args: argparse.Namespace) -> int:
     with _file_lock("devstack-cli"):
         state = _load_state()
         for service in reversed(_services(args)):
-            service.stop(args.timeout, state)
+            service.stop(state)
         if not state:
             state_file().unlink(missing_ok=True)
     return 0
 
 
 def cmd_env(args: argparse.Namespace) -> int:
+    state = _load_state()
     for service in _services(args):
-        # `export`, so that `eval "$(devstack.py env)"` reaches the commands run after it.
-        print(f"export {service.env_var}={shlex.quote(service.url)}")
+        line = service.env_line(state)
+        if line is not None:
+            print(line)
     return 0
 
 
@@ -1163,29 +1524,55 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if all(results) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="devstack", description="Local Kafka and MongoDB wire server for Chorus (no Docker)."
-    )
-    parser.add_argument("--kafka-port", type=int, default=9092)
-    parser.add_argument("--kafka-controller-port", type=int, default=9093)
-    parser.add_argument("--mongo-port", type=int, default=27017)
+def _add_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The ports and the timeout: before the command, or after it (``start --kafka-port=...``)."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS  # after the command: only if given
+
+    parser.add_argument("--kafka-port", type=int, default=default(9092))
+    parser.add_argument("--kafka-controller-port", type=int, default=default(9093))
+    parser.add_argument("--mongo-port", type=int, default=default(27017))
+    parser.add_argument("--keycloak-port", type=int, default=default(8180))
+    parser.add_argument("--keycloak-management-port", type=int, default=default(9180))
     parser.add_argument(
         "--timeout",
         type=float,
-        default=180.0,
-        help="seconds to wait for a server to answer (start) or to stop (stop)",
+        default=default(None),
+        help="seconds to wait for a server to answer (start) or to stop (stop);"
+        " default 180, for Keycloak 240",
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="devstack",
+        description="Local Kafka, MongoDB wire server and Keycloak for Chorus (no Docker).",
+        # Without it `start --keycloak` is "ambiguous" (--keycloak-port, ...) to this parser.
+        allow_abbrev=False,
+    )
+    _add_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {
         "start": (cmd_start, "start Kafka and MongoDB as needed (reusing running ones)"),
         "stop": (cmd_stop, "stop what `start` started on these ports, nothing else"),
         "status": (cmd_status, "show what answers (exit 1 if something does not)"),
-        "env": (cmd_env, "print export KAFKA_BOOTSTRAP_SERVERS=... and MONGODB_URL=..."),
+        "env": (
+            cmd_env,
+            "print export KAFKA_BOOTSTRAP_SERVERS=... and MONGODB_URL=...,"
+            " and KEYCLOAK_URL=... when Keycloak runs",
+        ),
     }
     for name, (_, help_text) in commands.items():
-        command = sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text, allow_abbrev=False)
+        _add_options(command, defaults=False)
         if name == "start":
+            command.add_argument(
+                "--keycloak",
+                action="store_true",
+                help="also start Keycloak with the realms of deploy/local/keycloak"
+                " (in parallel with Kafka and MongoDB)",
+            )
             command.add_argument(
                 "--fresh",
                 action="store_true",
@@ -1195,7 +1582,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--data-root",
                 type=lambda value: Path(value).expanduser().resolve(),
                 default=None,
-                help="keep a started server's data in DATA_ROOT/<kafka|mongo>-<port>"
+                help="keep a started server's data in DATA_ROOT/<kafka|mongo|keycloak>-<port>"
                 " (default: the cache's data directory)",
             )
     args = parser.parse_args(argv)

@@ -8,12 +8,14 @@ built on first use), so they never touch a server a developer already runs on 90
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -63,7 +65,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL", "JAVA_HOME")
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL", "KEYCLOAK_URL", "JAVA_HOME")
     }
     env.update(extra)
     return env
@@ -175,6 +177,80 @@ def test_probes_fail_cleanly_on_a_closed_port() -> None:
         devstack.kafka_metadata("127.0.0.1", port, timeout=1)
     with pytest.raises(OSError):
         devstack.mongo_ping("127.0.0.1", port, timeout=1)
+    with pytest.raises(OSError):
+        devstack.keycloak_discovery(f"http://127.0.0.1:{port}", timeout=1)
+
+
+def test_unzip_keeps_the_executable_bits(tmp_path: Path) -> None:
+    archive = tmp_path / "dist.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, mode in (("kc/bin/kc.sh", 0o755), ("kc/conf/keycloak.conf", 0o644)):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            zipped.writestr(info, "#\n")
+    devstack._unzip(archive, tmp_path / "out")
+    assert os.access(tmp_path / "out" / "kc" / "bin" / "kc.sh", os.X_OK)
+    assert not os.access(tmp_path / "out" / "kc" / "conf" / "keycloak.conf", os.X_OK)
+
+
+def test_the_realm_files_are_what_is_imported(tmp_path: Path) -> None:
+    import_dir = tmp_path / "import"
+    import_dir.mkdir()
+    (import_dir / "removed-realm.json").write_text("{}")
+    devstack._install_realms(devstack.KEYCLOAK_REALMS, import_dir)
+    assert sorted(path.name for path in import_dir.iterdir()) == [
+        "demo-realm.json",
+        "elsewhere-realm.json",
+    ]
+
+
+def _realm(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((devstack.KEYCLOAK_REALMS / f"{name}-realm.json").read_text())
+    return data
+
+
+def test_realm_files_keep_the_built_in_scopes_beside_chorus() -> None:
+    """A realm file that declares client scopes gets none of Keycloak's built-in ones."""
+    for name in ("demo", "elsewhere"):
+        realm = _realm(name)
+        assert realm["realm"] == name and realm["sslRequired"] == "none"
+        scopes = {scope["name"]: scope for scope in realm["clientScopes"]}
+        assert {"profile", "email", "roles", "web-origins", "acr", "basic", "chorus"} <= set(scopes)
+        mappers = {m["name"]: m for m in scopes["chorus"]["protocolMappers"]}
+        assert mappers["chorus audience"]["config"]["included.custom.audience"] == "chorus"
+        assert mappers["groups"]["config"]["full.path"] == "false"
+        for client in realm["clients"]:
+            assert ("chorus" in client["defaultClientScopes"]) == (
+                client["clientId"] != "other-app"
+            )
+
+
+def test_demo_realm_users_and_clients() -> None:
+    realm = _realm("demo")
+    users = {user["username"]: user for user in realm["users"]}
+    assert set(users) == {"alice", "bob", "carol", "dave", "erin", "mallory"}
+    assert users["alice"]["realmRoles"] == ["employee", "admin"]
+    assert users["mallory"]["attributes"]["tenant"] == ["acme"]
+    for user in users.values():
+        assert user["credentials"] == [{"type": "password", "value": "chorus", "temporary": False}]
+    clients = {client["clientId"]: client for client in realm["clients"]}
+    web = clients["chorus-web"]
+    assert web["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert not web["directAccessGrantsEnabled"] and not web["implicitFlowEnabled"]
+    # Keycloak ignores the port of a loopback redirect URI: the tests' random ports match.
+    assert web["redirectUris"] == ["http://127.0.0.1/*", "http://localhost/*"]
+    assert clients["chorus-tests-short"]["attributes"]["access.token.lifespan"] == "2"
+    assert clients["chorus-web-short"]["attributes"]["access.token.lifespan"] == "10"
+
+
+def test_options_may_follow_the_command(tmp_path: Path) -> None:
+    env = clean_env(CHORUS_CACHE=str(tmp_path / "cache"))
+    ports = [f"--kafka-port={free_port()}", f"--mongo-port={free_port()}"]
+    before = run_cli(*ports, "env", env=env, timeout=60)
+    after = run_cli("env", *ports, env=env, timeout=60)
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout
+    assert "KEYCLOAK_URL" not in after.stdout  # none runs: not handed out
 
 
 def test_parse_addresses() -> None:
@@ -266,6 +342,7 @@ def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> Non
     ).start()
     mongo_port = free_port()
     ports = ["--kafka-port", str(outside.port), "--mongo-port", str(mongo_port)]
+    ports += ["--keycloak-port", str(free_port())]  # not the one `make test` may run
     env = clean_env()
     started_pid = None
     try:
