@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from support import SERVICES, ServiceProcess, ref, start_group_at_end, web_people
+from support import (
+    SERVICES,
+    ServiceProcess,
+    keycloak_providers,
+    ref,
+    start_group_at_end,
+    web_people,
+)
 
 
 class Platform:
@@ -33,6 +40,8 @@ class Platform:
             "SHARE_PUBLIC_BASE_URL": self.processes[("share", "api")].links_url
             if ("share", "api") in self.processes
             else "",
+            # Tenant "demo"'s people sign in with the local provider when it runs.
+            "CHORUS_OIDC_PROVIDERS": keycloak_providers(),
         }
 
     def start(self) -> None:
@@ -60,6 +69,7 @@ class Platform:
             "WEB_METRICS_URL": self.url("metrics"),
             "WEB_DEV_PEOPLE": json.dumps(web_people(self.web_tenant)),
             "WEB_LIVE_INTERVAL_SECONDS": "1",
+            "CHORUS_OIDC_PROVIDERS": keycloak_providers(),
         }
         self.processes[("web", "api")] = web.start(self.log_dir)
         web.wait_healthy()

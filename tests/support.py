@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -70,6 +71,50 @@ def web_people(tenant: str) -> list[dict[str, Any]]:
             }
         )
     return people
+
+
+# The local identity provider (`devstack start --keycloak`), with the realms in
+# deploy/local/keycloak: realm "demo" is the demo tenant's provider.
+KEYCLOAK_URL = os.environ.get("KEYCLOAK_URL", "").rstrip("/")
+KEYCLOAK_PASSWORD = "chorus"
+
+
+def keycloak_issuer(realm: str = "demo") -> str:
+    return f"{KEYCLOAK_URL}/realms/{realm}"
+
+
+def keycloak_providers() -> str:
+    """CHORUS_OIDC_PROVIDERS trusting the demo realm for tenant "demo" ("" without Keycloak)."""
+    if not KEYCLOAK_URL:
+        return ""
+    provider = {
+        "tenant": "demo",
+        "issuer": keycloak_issuer(),
+        "name": "Demo Keycloak",
+        "roles_claim": "realm_access.roles",
+    }
+    return json.dumps([provider])
+
+
+def keycloak_token(
+    client: str, username: str, *, realm: str = "demo", secret: str = "chorus-tests-secret"
+) -> str:
+    """An access token from the local provider, by the password grant of a test client."""
+    response = httpx.post(
+        f"{keycloak_issuer(realm)}/protocol/openid-connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": client,
+            "client_secret": secret,
+            "username": username,
+            "password": KEYCLOAK_PASSWORD,
+            "scope": "openid",
+        },
+        timeout=30,
+    )
+    response.raise_for_status()
+    access: str = response.json()["access_token"]
+    return access
 
 
 def free_port() -> int:

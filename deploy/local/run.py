@@ -1,5 +1,7 @@
 """`make run`: Kafka, the MongoDB-wire server and every service's api and worker, with demo data,
 then the web app over them (its development sign-in at http://127.0.0.1:8080/signin).
+`make run RUN_ARGS=--sso` also starts Keycloak with the demo realm (deploy/local/keycloak),
+and the demo tenant signs in there.
 
 Stays in the foreground; Ctrl-C (or SIGTERM) stops every process it started.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shlex
 import signal
@@ -36,6 +39,13 @@ WEB_PORT, WEB_WORKER_PORT = 8080, 9080
 # What `npm ci --prefix services/web` installs; the web app serves htmx from there.
 WEB_ASSETS = REPO / "services" / "web" / "node_modules"
 TENANT = "demo"
+# The web app's client in Keycloak's demo realm, and its people's password (local only).
+KEYCLOAK_DEMO_PASSWORD = "chorus"
+DEMO_CLIENT = {
+    "tenant": TENANT,
+    "client_id": "chorus-web",
+    "client_secret": "chorus-web-local-secret",
+}
 PEOPLE = {
     "alice": ("admin", ["people", "leadership"]),
     "bob": ("curator", ["marketing"]),
@@ -103,14 +113,30 @@ def web_assets_missing(env: dict[str, str]) -> str | None:
 
 
 def web_env(env: dict[str, str]) -> dict[str, str]:
-    """The web app's settings: the development sign-in, and the apis started here."""
+    """The web app's settings: the development sign-in, and the apis started here; with
+    Keycloak running, its demo realm's client too."""
+    sso = {"WEB_OIDC_CLIENTS": json.dumps([DEMO_CLIENT])} if env.get("KEYCLOAK_URL") else {}
     return {
         **env,
         "CHORUS_ENV": "local",
+        **sso,
         **{
             f"WEB_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in SERVICES.items()
         },
     }
+
+
+def sso_env(keycloak_url: str) -> dict[str, str]:
+    """Every service trusts Keycloak's demo realm as tenant "demo"'s provider."""
+    if not keycloak_url:
+        return {}
+    provider = {
+        "tenant": TENANT,
+        "name": "Demo SSO (Keycloak)",
+        "issuer": f"{keycloak_url}/realms/demo",
+        "roles_claim": "realm_access.roles",
+    }
+    return {"CHORUS_OIDC_PROVIDERS": json.dumps([provider])}
 
 
 def start_services(
@@ -594,7 +620,12 @@ class Infrastructure:
     """Kafka and the MongoDB-wire server through the devstack CLI (which reuses running ones)."""
 
     def __init__(
-        self, kafka_port: int, controller_port: int, mongo_port: int, fresh: bool = False
+        self,
+        kafka_port: int,
+        controller_port: int,
+        mongo_port: int,
+        fresh: bool = False,
+        keycloak: bool = False,
     ) -> None:
         self.args = [
             f"--kafka-port={kafka_port}",
@@ -602,6 +633,7 @@ class Infrastructure:
             f"--mongo-port={mongo_port}",
         ]
         self.fresh = fresh
+        self.keycloak = keycloak
 
     def _devstack(self, command: str, capture: bool = False) -> str:
         done = subprocess.run(
@@ -617,7 +649,7 @@ class Infrastructure:
     def start(self) -> None:
         # The demo keeps data of its own: the tests' leftovers would be replayed for minutes.
         options = f"--data-root={DEMO_DATA}" + (" --fresh" if self.fresh else "")
-        self._devstack(f"start {options}")
+        self._devstack(f"start {options}" + (" --keycloak" if self.keycloak else ""))
 
     def env(self) -> dict[str, str]:
         pairs = (
@@ -639,9 +671,18 @@ def main() -> int:
         action="store_true",
         help=f"start from an empty demo (its Kafka and database data are in {DEMO_DATA})",
     )
+    parser.add_argument(
+        "--sso",
+        action="store_true",
+        help="also start Keycloak, the demo tenant's identity provider (about 25 s more)",
+    )
     args = parser.parse_args()
     infra = Infrastructure(
-        args.kafka_port, args.kafka_controller_port, args.mongo_port, fresh=args.fresh
+        args.kafka_port,
+        args.kafka_controller_port,
+        args.mongo_port,
+        fresh=args.fresh,
+        keycloak=args.sso,
     )
     processes: list[subprocess.Popen[bytes]] = []
 
@@ -659,6 +700,9 @@ def main() -> int:
     try:
         infra.start()
         env = {**os.environ, **infra.env(), "CHORUS_HOST": "127.0.0.1"}
+        env.update(sso_env(env.get("KEYCLOAK_URL", "") if args.sso else ""))
+        if not args.sso:
+            env.pop("KEYCLOAK_URL", None)
         log_dir = Path(os.environ.get("CHORUS_CACHE", REPO / ".cache")) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         processes = start_services(env, log_dir, list(SERVICES))
@@ -688,7 +732,15 @@ def main() -> int:
 def print_banner(log_dir: Path, env: dict[str, str]) -> None:
     print("\nChorus is running (tenant 'demo'). Ctrl-C stops everything.\n")
     print(f"  Web app  http://127.0.0.1:{WEB_PORT}/")
-    print(f"  Sign in  http://127.0.0.1:{WEB_PORT}/signin   (development sign-in: pick a person)\n")
+    print(f"  Sign in  http://127.0.0.1:{WEB_PORT}/signin   (development sign-in: pick a person)")
+    if env.get("KEYCLOAK_URL"):
+        print(
+            f"  SSO      {env['KEYCLOAK_URL']}/realms/demo   (Continue with Demo SSO: alice, bob, "
+            f"carol, dave or erin, password {KEYCLOAK_DEMO_PASSWORD})"
+        )
+    else:
+        print("  SSO      make run RUN_ARGS=--sso   (sign in with Keycloak's demo realm)")
+    print()
     print(f"  {'web':<8} worker http://127.0.0.1:{WEB_WORKER_PORT}/readyz")
     for name, port in SERVICES.items():
         print(f"  {name:<8} api    http://127.0.0.1:{port}/docs")

@@ -11,8 +11,10 @@ from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from chassis.auth import TokenVerifier
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
 from web.adapters.backends import Backend, Backends
+from web.adapters.oidc import PendingSignIns, sign_ins
 from web.adapters.sessions import Session, SessionStore
 from web.config import WebSettings
 from web.entrypoints import auth, pages
@@ -48,7 +50,17 @@ async def setup(runtime: Runtime) -> WebServices:
     runtime.on_close.append(backends.close)
     sessions = SessionStore(runtime.db)
     await sessions.ensure_indexes()
-    return WebServices(settings=settings, backends=backends, sessions=sessions)
+    pending = PendingSignIns(runtime.db)
+    await pending.ensure_indexes()
+    verifier = TokenVerifier(secret=settings.development_secret, providers=settings.providers)
+    runtime.on_close.append(verifier.close)
+    return WebServices(
+        settings=settings,
+        backends=backends,
+        sessions=sessions,
+        sign_ins=sign_ins(settings.providers, settings.clients, verifier),
+        pending=pending,
+    )
 
 
 def loops(runtime: Runtime) -> list[Loop]:
@@ -59,6 +71,8 @@ def loops(runtime: Runtime) -> list[Loop]:
         purged = await services.sessions.purge_expired()
         if purged:
             log.info("expired sessions purged", extra={"sessions": purged})
+        if services.pending is not None:
+            await services.pending.purge_expired()
 
     return [periodic(services.settings.purge_interval_seconds, purge_sessions)]
 
@@ -186,7 +200,9 @@ def configure(app: FastAPI, role: Role) -> None:
         return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.add_middleware(SecurityHeaders)
+    settings: WebSettings = app.state.settings
+    issuers = [p.issuer for p in settings.providers]
+    app.add_middleware(SecurityHeaders, providers=issuers)
     app.add_middleware(ServerTiming)
 
 

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chassis.auth import TENANT_PATTERN
-from chassis.settings import ServiceSettings
+from chassis.settings import ServiceSettings, check_https, check_secret
+from web.adapters.oidc import CLIENTS, OidcClientSettings
 
 # Where `npm ci` in services/web puts the front-end libraries of a source checkout; an
 # image sets WEB_ASSETS_DIR to its own copy.
@@ -96,6 +97,12 @@ class WebSettings(ServiceSettings):
     live_interval_seconds: float = Field(3.0, ge=1, le=60)
     # How often the program's analytics page asks for new headline figures (seconds).
     analytics_interval_seconds: float = Field(1.0, ge=0.5, le=60)
+    # This app's clients at the tenants' identity providers: a JSON list of
+    # web.adapters.oidc.OidcClientSettings, each for a tenant in CHORUS_OIDC_PROVIDERS.
+    oidc_clients: str = ""
+    # The address people reach this app at, for the providers' redirects; empty: the
+    # address of the request.
+    public_url: str = ""
     # How often the worker purges expired sessions.
     purge_interval_seconds: float = Field(300.0, gt=0)
 
@@ -111,6 +118,25 @@ class WebSettings(ServiceSettings):
         if self.env != "local" and self.dev_people:
             raise ValueError("WEB_DEV_PEOPLE is for CHORUS_ENV=local only")
         return self
+
+    @model_validator(mode="after")
+    def _clients_of_trusted_providers(self) -> WebSettings:
+        trusted = {p.tenant for p in self.providers}
+        for client in self.clients:
+            if client.tenant not in trusted:
+                raise ValueError(
+                    f"WEB_OIDC_CLIENTS has a client for tenant {client.tenant!r}, which has "
+                    "no provider in CHORUS_OIDC_PROVIDERS"
+                )
+            if self.env != "local":
+                check_secret("WEB_OIDC_CLIENTS client_secret", client.client_secret)
+        if self.public_url and self.env != "local":
+            check_https("WEB_PUBLIC_URL", self.public_url)
+        return self
+
+    @property
+    def clients(self) -> list[OidcClientSettings]:
+        return CLIENTS.validate_json(self.oidc_clients) if self.oidc_clients.strip() else []
 
     @property
     def people(self) -> list[DevPerson]:

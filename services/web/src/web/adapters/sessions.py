@@ -43,6 +43,11 @@ class Session:
     # before this session: feed items published since are marked new.
     language: str | None = None
     last_visit: datetime | None = None
+    # Signed in with an identity provider: when its access token is renewed, and what
+    # renews it and ends the provider's session.
+    token_renew_at: datetime | None = None
+    refresh_token: str = ""
+    id_token: str = ""
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
@@ -98,7 +103,7 @@ class SessionStore:
             if doc is None:
                 return None
             doc["id_hash"] = doc.pop("_id")
-            for name in ("expires_at", "created_at", "last_visit"):
+            for name in ("expires_at", "created_at", "last_visit", "token_renew_at"):
                 if isinstance(doc.get(name), datetime):
                     doc[name] = doc[name].replace(tzinfo=UTC)
             session = Session(**{k: v for k, v in doc.items() if k in Session.__dataclass_fields__})
@@ -120,9 +125,17 @@ class SessionStore:
         await self.save_preferences(session.tenant, session.employee_id, language=language)
 
     async def delete(self, session_id: str) -> None:
-        key = _digest(session_id)
-        self._cache.pop(key, None)
-        await self.sessions.delete_one({"_id": key})
+        await self.end(_digest(session_id))
+
+    async def end(self, id_hash: str) -> None:
+        self._cache.pop(id_hash, None)
+        await self.sessions.delete_one({"_id": id_hash})
+
+    async def renewed(self, session: Session, **fields: Any) -> None:
+        """The session with a renewed token (and what the token now says of the person)."""
+        for name, value in fields.items():
+            setattr(session, name, value)
+        await self.sessions.update_one({"_id": session.id_hash}, {"$set": fields})
 
     async def delete_person(self, tenant: str, employee_id: str) -> None:
         """Every session and setting of a person (erasure)."""

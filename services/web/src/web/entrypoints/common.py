@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
+from weakref import WeakValueDictionary
 
 import jinja2
 from cachetools import TTLCache
@@ -17,6 +21,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web.adapters.backends import Backends, Reply
+from web.adapters.oidc import PendingSignIns, SignInFailed, TenantSignIn
 from web.adapters.sessions import Session, SessionStore
 from web.config import WebSettings
 from web.i18n import LANGUAGES, NATIVE_NAMES, Texts, negotiate
@@ -27,6 +32,7 @@ STATIC = PACKAGE / "static"
 SESSION_COOKIE = "chorus_session"
 LANGUAGE_COOKIE = "chorus_language"
 PRESESSION_COOKIE = "chorus_presession"
+log = logging.getLogger(__name__)
 
 environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -49,9 +55,14 @@ class WebServices:
     settings: WebSettings
     backends: Backends
     sessions: SessionStore
+    # Single sign-on: each tenant's provider, and the sign-ins on their way back from one.
+    sign_ins: dict[str, TenantSignIn] = field(default_factory=dict)
+    pending: PendingSignIns | None = None
     leaders: TTLCache[str, dict[str, str]] = field(
         default_factory=lambda: TTLCache(maxsize=10_000, ttl=LEADERS_KEPT_SECONDS)
     )
+    # One renewal at a time per session: a page's parallel requests wait for it.
+    renewals: WeakValueDictionary[str, asyncio.Lock] = field(default_factory=WeakValueDictionary)
 
 
 def services_of(request: Request) -> WebServices:
@@ -75,8 +86,45 @@ async def optional_session(request: Request, services: Services) -> Session | No
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     session = await services.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+    if session is not None and _due(session):
+        session = await _renewed(services, session)
     request.state.session = session
     return session
+
+
+def _due(session: Session) -> bool:
+    return session.token_renew_at is not None and session.token_renew_at <= datetime.now(UTC)
+
+
+async def _renewed(services: WebServices, session: Session) -> Session | None:
+    """The session with a fresh access token from its provider; None when the provider
+    ended it (the person signed out there, or was removed): signed out here too."""
+    lock = services.renewals.setdefault(session.id_hash, asyncio.Lock())
+    async with lock:
+        if not _due(session):
+            return session  # renewed while this request waited
+        sign_in = services.sign_ins.get(session.tenant)
+        try:
+            if sign_in is None:
+                raise SignInFailed(f"tenant {session.tenant!r} has no identity provider now")
+            renewed = await sign_in.renew(session.refresh_token, session.id_token)
+        except SignInFailed as failed:
+            log.info("session ended", extra={"tenant": session.tenant, "reason": failed.reason})
+            await services.sessions.end(session.id_hash)
+            return None
+        who = renewed.principal
+        await services.sessions.renewed(
+            session,
+            token=renewed.access_token,
+            token_renew_at=renewed.renew_at,
+            refresh_token=renewed.refresh_token,
+            id_token=renewed.id_token,
+            roles=sorted(who.roles),
+            groups=sorted(who.groups),
+            location=who.location,
+            languages=list(who.languages),
+        )
+        return session
 
 
 async def required_session(

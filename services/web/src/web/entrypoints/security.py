@@ -2,31 +2,38 @@
 
 The Content-Security-Policy allows scripts and styles from this origin only: no inline
 script, no inline style attribute, no eval (htmx is configured not to need one), and no
-framing by anyone (`frame-ancestors 'none'`).
+framing by anyone (`frame-ancestors 'none'`). Forms post to this origin only, and to the
+identity providers' (signing out of Chorus goes on to sign out of the provider).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # Content images come from the company's sites and CDNs.
-        "img-src 'self' https: data:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def csp(providers: Iterable[str] = ()) -> str:
+    """The policy, with the providers' issuer addresses among the forms' targets."""
+    origins = sorted({f"{p.scheme}://{p.netloc}" for p in map(urlsplit, providers)})
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            # Content images come from the company's sites and CDNs.
+            "img-src 'self' https: data:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            " ".join(["form-action 'self'", *origins]),
+            "frame-ancestors 'none'",
+        ]
+    )
+
 
 HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
@@ -38,8 +45,9 @@ HEADERS = [
 class SecurityHeaders:
     """Raw ASGI: adds the headers to every HTTP response, error pages included."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, providers: Iterable[str] = ()) -> None:
         self.app = app
+        self.headers = [(b"content-security-policy", csp(providers).encode()), *HEADERS]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -51,7 +59,7 @@ class SecurityHeaders:
                 names = {name for name, _ in message.get("headers", [])}
                 message["headers"] = [
                     *message.get("headers", []),
-                    *[(n, v) for n, v in HEADERS if n not in names],
+                    *[(n, v) for n, v in self.headers if n not in names],
                 ]
                 if scope.get("scheme") == "https":
                     message["headers"].append(
