@@ -246,6 +246,7 @@ def test_demo_realm_users_and_clients() -> None:
 def test_options_may_follow_the_command(tmp_path: Path) -> None:
     env = clean_env(CHORUS_CACHE=str(tmp_path / "cache"))
     ports = [f"--kafka-port={free_port()}", f"--mongo-port={free_port()}"]
+    ports.append(f"--keycloak-port={free_port()}")
     before = run_cli(*ports, "env", env=env, timeout=60)
     after = run_cli("env", *ports, env=env, timeout=60)
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr

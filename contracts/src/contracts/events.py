@@ -22,6 +22,9 @@ from contracts.topics import (
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
     ONBOARDING_STEP_COMPLETED,
+    PERSON_DEACTIVATED,
+    PERSON_DELETED,
+    PERSON_UPSERTED,
     POINTS_AWARDED,
     POST_SHARED,
     REWARD_REDEEMED,
@@ -460,6 +463,72 @@ class WinTold(CloudEvent[WinToldData]):
     key_field: ClassVar[str] = "win_id"
 
 
+# -- people ----------------------------------------------------------------------------
+
+
+class PersonUpsertedData(EventData):
+    """What HR's directory says of a person now (SCIM): every field, not a change."""
+
+    employee_id: Identifier = Field(
+        description="the person's id in Chorus: the `sub` of their tokens"
+    )
+    version: Annotated[int, Field(ge=1)] = Field(
+        description="grows with every change of the person: an older version is stale"
+    )
+    user_name: Annotated[str, Field(min_length=1, max_length=256)]
+    display_name: Annotated[str, Field(max_length=256)] = ""
+    active: bool = True
+    groups: list[Identifier] = Field(
+        default_factory=list, description="the directory groups the person is a member of"
+    )
+    location: Identifier | None = None
+    languages: list[Annotated[str, Field(min_length=2, max_length=35)]] = Field(
+        default_factory=list, description="BCP 47, the preferred one first"
+    )
+    department: Annotated[str, Field(max_length=256)] | None = None
+    manager_id: Identifier | None = None
+    title: Annotated[str, Field(max_length=256)] | None = None
+    updated_at: UtcDateTime
+
+
+class PersonUpserted(CloudEvent[PersonUpsertedData]):
+    event_name: ClassVar[str] = "person-upserted"
+    topic: ClassVar[str] = PERSON_UPSERTED
+    service: ClassVar[str] = "people"
+    key_field: ClassVar[str] = "employee_id"
+
+
+class PersonDeactivatedData(EventData):
+    """HR deactivated the person (SCIM `active: false`): they are opted out, their shares
+    stop, and they cannot sign in; what they did stays until they are deleted."""
+
+    employee_id: Identifier
+    version: Annotated[int, Field(ge=1)]
+    deactivated_at: UtcDateTime
+
+
+class PersonDeactivated(CloudEvent[PersonDeactivatedData]):
+    event_name: ClassVar[str] = "person-deactivated"
+    topic: ClassVar[str] = PERSON_DEACTIVATED
+    service: ClassVar[str] = "people"
+    key_field: ClassVar[str] = "employee_id"
+
+
+class PersonDeletedData(EventData):
+    """HR deleted the person: every service erases them, as for an erasure request."""
+
+    employee_id: Identifier
+    version: Annotated[int, Field(ge=1)]
+    deleted_at: UtcDateTime
+
+
+class PersonDeleted(CloudEvent[PersonDeletedData]):
+    event_name: ClassVar[str] = "person-deleted"
+    topic: ClassVar[str] = PERSON_DELETED
+    service: ClassVar[str] = "people"
+    key_field: ClassVar[str] = "employee_id"
+
+
 AnyEvent = CloudEvent[Any]
 
 ALL_EVENTS: tuple[type[AnyEvent], ...] = (
@@ -480,6 +549,9 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     BuddyFeedbackGiven,
     OnboardingStepCompleted,
     WinTold,
+    PersonUpserted,
+    PersonDeactivated,
+    PersonDeleted,
 )
 EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
 EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

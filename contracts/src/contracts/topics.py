@@ -19,6 +19,9 @@ FOLLOWERS_MEASURED = "chorus.followers-measured.v1"
 WIN_TOLD = "chorus.win-told.v1"
 BUDDY_FEEDBACK_GIVEN = "chorus.buddy-feedback-given.v1"
 ONBOARDING_STEP_COMPLETED = "chorus.onboarding-step-completed.v1"
+PERSON_UPSERTED = "chorus.person-upserted.v1"
+PERSON_DEACTIVATED = "chorus.person-deactivated.v1"
+PERSON_DELETED = "chorus.person-deleted.v1"
 
 DLQ_SUFFIX = ".dlq"
 
