@@ -72,7 +72,16 @@ class Platform:
             "CHORUS_OIDC_PROVIDERS": keycloak_providers(),
         }
         self.processes[("web", "api")] = web.start(self.log_dir)
+        # Its worker signs out the people the directory deactivates or deletes.
+        group = f"web-{self.suffix}"
+        asyncio.run(
+            start_group_at_end(group, importlib.import_module("web.bootstrap").PEOPLE_LEAVING)
+        )
+        worker = ServiceProcess("web", "worker")
+        worker.env = {**web.env, "WEB_CONSUMER_GROUP": group}
+        self.processes[("web", "worker")] = worker.start(self.log_dir)
         web.wait_healthy()
+        worker.wait_healthy()
 
     def url(self, service: str, role: str = "api") -> str:
         return self.processes[(service, role)].url

@@ -11,13 +11,15 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
-from web_support import axe_violations, join, screenshot, sign_in
+from web_support import axe_violations, join, produce, screenshot, sign_in
 
+from contracts import PersonDeactivated, PersonDeactivatedData
 from support import eventually, ref, token
 
 GUIDELINES = {
@@ -445,3 +447,28 @@ def test_an_own_post_and_a_suggestion(
     ).json()["items"]
     suggestion = next(d for d in drafts if d["title"] == title)
     assert (suggestion["suggestion"], suggestion["created_by"]) == (True, "e26")
+
+
+def test_a_person_the_directory_deactivates_is_signed_out(
+    platform: Any, web_url: str, desktop: BrowserContext
+) -> None:
+    tenant = platform.web_tenant
+    page = _signed_in(desktop, web_url, tenant, "e26")
+    page.goto(f"{web_url}/me")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    now = datetime.now(UTC)
+    produce(
+        [
+            PersonDeactivated.create(
+                tenant_id=tenant,
+                subject="e26",
+                data=PersonDeactivatedData(employee_id="e26", version=2, deactivated_at=now),
+            )
+        ]
+    )
+    for _ in range(60):
+        page.goto(f"{web_url}/me")
+        if "/signin" in page.url:
+            break
+        page.wait_for_timeout(500)
+    assert "/signin" in page.url

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from chassis.auth import TokenVerifier
+from chassis.consumer import Consumed, subscribe_batch
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
+from contracts.topics import PERSON_DEACTIVATED, PERSON_DELETED
 from web.adapters.backends import Backend, Backends
 from web.adapters.oidc import PendingSignIns, sign_ins
 from web.adapters.sessions import Session, SessionStore
@@ -206,11 +210,34 @@ def configure(app: FastAPI, role: Role) -> None:
     app.add_middleware(ServerTiming)
 
 
+async def on_people(services: WebServices, batch: list[Consumed[Any]]) -> None:
+    """A person the directory deactivated is signed out; one it deleted leaves nothing here."""
+    for item in batch:
+        event = item.event
+        await services.sessions.delete_person(
+            event.tenantid, event.data.employee_id, keep_preferences=item.topic != PERSON_DELETED
+        )
+
+
+def subscribe(runtime: Runtime) -> None:
+    subscribe_batch(
+        runtime.broker,
+        topics=list(PEOPLE_LEAVING),
+        group_id=runtime.settings.consumer_group,
+        handler=partial(on_people, runtime.services),
+        publisher=runtime.publisher,
+    )
+
+
+PEOPLE_LEAVING = (PERSON_DEACTIVATED, PERSON_DELETED)
+
 DEFINITION = ServiceDefinition(
     name="web",
     settings_class=WebSettings,
     setup=setup,
     routers=lambda: [auth.router, *pages.routers],
+    consumes=PEOPLE_LEAVING,
+    subscribe=subscribe,
     loops=loops,
     configure=configure,
     description="Chorus web app: server-rendered pages for employees and the program team.",

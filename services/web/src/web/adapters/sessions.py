@@ -137,13 +137,16 @@ class SessionStore:
             setattr(session, name, value)
         await self.sessions.update_one({"_id": session.id_hash}, {"$set": fields})
 
-    async def delete_person(self, tenant: str, employee_id: str) -> None:
-        """Every session and setting of a person (erasure)."""
+    async def delete_person(
+        self, tenant: str, employee_id: str, *, keep_preferences: bool = False
+    ) -> None:
+        """Every session of a person and, unless kept, their settings (erasure)."""
         for key, session in list(self._cache.items()):
             if session.tenant == tenant and session.employee_id == employee_id:
                 self._cache.pop(key, None)
         await self.sessions.delete_many({"tenant": tenant, "employee_id": employee_id})
-        await self.preferences.delete_one({"_id": f"{tenant}:{employee_id}"})
+        if not keep_preferences:
+            await self.preferences.delete_one({"_id": f"{tenant}:{employee_id}"})
 
     async def purge_expired(self, now: datetime | None = None) -> int:
         result = await self.sessions.delete_many({"expires_at": {"$lte": now or datetime.now(UTC)}})
