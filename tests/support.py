@@ -27,7 +27,7 @@ from chassis.settings import LOCAL_JWT_SECRET
 REPO = Path(__file__).resolve().parents[1]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
-SERVICES = ("content", "share", "rewards", "metrics")
+SERVICES = ("content", "share", "rewards", "metrics", "people")
 T = TypeVar("T")
 
 

@@ -25,13 +25,15 @@ import httpx
 
 from chassis.auth import issue_token
 from chassis.settings import LOCAL_JWT_SECRET
+from people.config import LOCAL_SCIM_TOKEN
+from web.config import DEMO_PEOPLE
 
 REPO = Path(__file__).resolve().parents[2]
 DEVSTACK = Path(__file__).resolve().parent / "devstack.py"
 # The demo's own Kafka and database data, apart from the tests'.
 DEMO_DATA = Path(os.environ.get("CHORUS_CACHE") or REPO / ".cache").expanduser().resolve()
 DEMO_DATA /= "data/demo"
-SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084}
+SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084, "people": 8085}
 WORKER_PORTS = {name: port + 1000 for name, port in SERVICES.items()}
 LINKS_PORT = 8090  # the share api's short-link listener (SHARE_LINKS_PORT's default)
 # The web app renders its pages from the services' apis, so it starts once they are ready.
@@ -53,6 +55,8 @@ PEOPLE = {
     "dave": ("employee", ["engineering"]),
     "erin": ("employee", ["engineering"]),
 }
+# Their names, titles and locations, as the development sign-in shows them.
+DEMO_BY_ID = {person.id: person for person in DEMO_PEOPLE}
 CONTENT = [
     {
         "title": "We are hiring: Senior Platform Engineer (Berlin or remote)",
@@ -566,6 +570,44 @@ def load_leaders(version: int) -> None:
         posted.raise_for_status()
 
 
+def load_directory() -> None:
+    """The demo's people and their groups in the directory, as an identity provider would
+    send them over SCIM (userName = employee id); again changes nothing."""
+    url = f"http://127.0.0.1:{SERVICES['people']}/scim/v2"
+    headers = {"Authorization": f"Bearer {LOCAL_SCIM_TOKEN}"}
+    ids: dict[str, str] = {}
+    for name in PEOPLE:
+        found = httpx.get(
+            f"{url}/Users", params={"filter": f'userName eq "{name}"'}, headers=headers, timeout=10
+        ).json()["Resources"]
+        if found:
+            ids[name] = found[0]["id"]
+            continue
+        person = DEMO_BY_ID[name]
+        body = {
+            "userName": name,
+            "displayName": person.name,
+            "title": person.title,
+            "active": True,
+            "addresses": [{"type": "work", "locality": person.location, "primary": True}],
+        }
+        response = httpx.post(f"{url}/Users", json=body, headers=headers, timeout=10)
+        response.raise_for_status()
+        ids[name] = response.json()["id"]
+    groups = sorted({group for _role, names in PEOPLE.values() for group in names})
+    for group in groups:
+        members = [{"value": ids[n]} for n, (_r, names) in PEOPLE.items() if group in names]
+        found = httpx.get(
+            f"{url}/Groups",
+            params={"filter": f'displayName eq "{group}"'},
+            headers=headers,
+            timeout=10,
+        ).json()["Resources"]
+        if not found:
+            body = {"displayName": group, "members": members}
+            httpx.post(f"{url}/Groups", json=body, headers=headers, timeout=10).raise_for_status()
+
+
 def load_demo() -> None:
     """Publish the demo content, have two employees share the job post, have them
     suggest rewards and vote, make two of them buddies, and have a leader share her own post."""
@@ -709,6 +751,7 @@ def main() -> int:
         wait_ready(processes, [*SERVICES.values(), *WORKER_PORTS.values()])
         processes += start_services(web_env(env), log_dir, ["web"])
         load_demo()
+        load_directory()
         load_history(env["KAFKA_BOOTSTRAP_SERVERS"])
         wait_ready(processes, [WEB_PORT, WEB_WORKER_PORT])
         print_banner(log_dir, env)
@@ -746,6 +789,10 @@ def print_banner(log_dir: Path, env: dict[str, str]) -> None:
         print(f"  {name:<8} api    http://127.0.0.1:{port}/docs")
         print(f"  {name:<8} worker http://127.0.0.1:{WORKER_PORTS[name]}/readyz")
     print(f"  {'links':<8} short  http://127.0.0.1:{LINKS_PORT}/l/<code>")
+    print(
+        f"  {'SCIM':<8} base   http://127.0.0.1:{SERVICES['people']}/scim/v2   "
+        f"(tenant 'demo', bearer token {LOCAL_SCIM_TOKEN})"
+    )
     print(f"\n  Kafka    {env['KAFKA_BOOTSTRAP_SERVERS']}    MongoDB  {env['MONGODB_URL']}")
     print(f"  Logs     {log_dir}")
     print(f"  Data     {DEMO_DATA}   (make run RUN_ARGS=--fresh starts from an empty demo)\n")

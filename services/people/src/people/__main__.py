@@ -1,0 +1,4 @@
+from chassis.process import main
+from people.bootstrap import DEFINITION
+
+main(DEFINITION)
