@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import jwt
@@ -23,6 +23,9 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field, TypeAdapter
 
 from chassis.errors import Problem
+
+if TYPE_CHECKING:
+    from chassis.directory import Directory
 
 ROLES = ("employee", "curator", "admin")
 
@@ -359,12 +362,17 @@ def bearer_token(headers: Any) -> str:
 
 
 async def current_principal(request: Request) -> Principal:
+    """The caller, as their token says, with what the service's copy of HR's directory
+    says of their groups, location and languages (see chassis.directory) when it keeps one."""
     # The body limits' middleware verified the token already on most routes.
-    known = getattr(request.state, "principal", None)
-    if isinstance(known, Principal):
-        return known
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(bearer_token(request.headers))
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = await verifier.verify(bearer_token(request.headers))
+    directory: Directory | None = getattr(request.app.state, "directory", None)
+    if directory is not None:
+        principal = await directory.overlay(principal)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chassis import errors, health, limits, logs
 from chassis.auth import TokenVerifier
+from chassis.directory import PERSON_TOPICS, Directory, mongo_directory
 from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, make_broker
 from chassis.mongo import create_client, ping
 from chassis.settings import ServiceSettings
@@ -47,6 +48,8 @@ class Runtime:
     broker: KafkaBroker
     publisher: EventPublisher
     services: Any = None
+    # The service's copy of HR's directory, when its definition asks for one.
+    directory: Directory | None = None
     # Run at shutdown, last registered first: for what a service opens in its setup.
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # What /readyz checks; a service adds its own (a cache to load before serving).
@@ -80,6 +83,16 @@ class ServiceDefinition:
     # Both roles: called with the app once the chassis has set it up (error handlers,
     # middleware and mounts of the service's own, e.g. the web app's HTML error pages).
     configure: Callable[[FastAPI, Role], None] | None = None
+    # Both roles: keep a copy of HR's directory (chassis.directory) and take the caller's
+    # groups, location and languages from it, refusing people it deactivated. The worker
+    # consumes the person topics into it: list them in `consumes` and call
+    # `chassis.directory.subscribe` from `subscribe`.
+    directory: bool = False
+
+    def __post_init__(self) -> None:
+        missing = set(PERSON_TOPICS) - set(self.consumes)
+        if self.directory and missing:
+            raise ValueError(f"{self.name} keeps a directory but does not consume {missing}")
 
 
 def periodic(every: float, step: Callable[[], Awaitable[object]]) -> Loop:
@@ -139,6 +152,8 @@ def create_app(
                 partitions=settings.topic_partitions,
                 replication=settings.topic_replication,
             )
+            if definition.directory:
+                runtime.directory = await mongo_directory(runtime.db)
             runtime.services = await definition.setup(runtime)
             if role == "worker" and definition.subscribe is not None:
                 definition.subscribe(runtime)
@@ -150,6 +165,8 @@ def create_app(
             app.state.runtime = runtime
             app.state.services = runtime.services
             app.state.readiness = readiness
+            if runtime.directory is not None:
+                app.state.directory = runtime.directory
             # What startup built lives as long as the process: out of the collector's way,
             # so its full collections (pauses every request waits out) stay short.
             gc.collect()

@@ -13,6 +13,7 @@ import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 
+from chassis import directory
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
@@ -123,6 +124,8 @@ def subscribe(runtime: Runtime) -> None:
         handler=partial(handlers.on_wins_told, runtime.services),
         publisher=runtime.publisher,
     )
+    # Who sees which item follows the directory's groups, location and languages.
+    directory.subscribe(runtime)
 
 
 def loops(runtime: Runtime) -> list[Loop]:
@@ -170,7 +173,8 @@ DEFINITION = ServiceDefinition(
         GUIDELINES_ACKNOWLEDGED,
         ONBOARDING_STEP_COMPLETED,
     ],
-    consumes=[POST_SHARED, WIN_TOLD, ADVOCATE_OPTED_OUT],
+    consumes=[POST_SHARED, WIN_TOLD, ADVOCATE_OPTED_OUT, *directory.PERSON_TOPICS],
+    directory=True,
     routers=lambda: [*api.routers, *coaching.routers],
     subscribe=subscribe,
     loops=loops,

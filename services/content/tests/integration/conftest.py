@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 import support
+from chassis.directory import PERSON_TOPICS
 from chassis.process import create_app
 from content.bootstrap import DEFINITION
 from content.config import ContentSettings
@@ -120,6 +121,7 @@ async def hub(page_server: str) -> AsyncIterator[Hub]:
     await start_group_at_end(f"content-{suffix}", POST_SHARED)
     # Others' opt-outs on the shared Kafka are not this run's to erase.
     await start_group_at_end(f"content-{suffix}", ADVOCATE_OPTED_OUT)
+    await support.start_group_at_end(f"content-{suffix}", PERSON_TOPICS)
     settings = ContentSettings(
         kafka_bootstrap_servers=KAFKA,
         mongodb_url=MONGODB_URL,

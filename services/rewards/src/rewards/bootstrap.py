@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+from chassis import directory
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
@@ -119,6 +120,8 @@ def subscribe(runtime: Runtime) -> None:
         publisher=runtime.publisher,
         max_records=settings.batch_size,
     )
+    # Team scopes follow the directory's groups.
+    directory.subscribe(runtime)
 
 
 def loops(runtime: Runtime) -> list[Loop]:
@@ -145,7 +148,8 @@ DEFINITION = ServiceDefinition(
     settings_class=RewardsSettings,
     setup=setup,
     publishes=[POINTS_AWARDED, BADGE_EARNED, REWARD_REDEEMED],
-    consumes=CONSUMES,
+    consumes=[*CONSUMES, *directory.PERSON_TOPICS],
+    directory=True,
     routers=lambda: api.routers(),
     subscribe=subscribe,
     loops=loops,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from chassis import directory
 from chassis.bulk import BulkProducer
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
@@ -113,6 +114,8 @@ def subscribe(runtime: Runtime) -> None:
         handler=partial(handlers.on_engagements, services),
         publisher=runtime.publisher,
     )
+    # Deactivated people leave the program, deleted ones are erased.
+    directory.subscribe(runtime, then=partial(handlers.on_people, services))
 
 
 def loops(runtime: Runtime) -> list[Loop]:
@@ -171,7 +174,9 @@ DEFINITION = ServiceDefinition(
         GUIDELINES_PUBLISHED,
         GUIDELINES_ACKNOWLEDGED,
         ENGAGEMENT_OBSERVED,
+        *directory.PERSON_TOPICS,
     ],
+    directory=True,
     routers=lambda: [*api.ROUTERS, buddies_api.router],
     api_middleware=[redirect.ShortLinks],
     subscribe=subscribe,

@@ -122,8 +122,9 @@ async def join(
 async def me(user: CurrentUser, services: Services) -> AdvocateOut:
     """The caller's membership of the advocacy program."""
     doc = await services.repo.advocate(user.tenant, user.employee_id)
-    if doc is None:
+    if not handlers.ever_joined(doc):
         raise Problem(404, "Not found", "you have not joined the advocacy program")
+    assert doc is not None
     settings = await services.repo.settings(user.tenant)
     out = _advocate_out(doc)
     out.leader = is_leader(user.groups, settings.get("leaders_group"))
@@ -554,7 +555,7 @@ def _my_share_out(doc: dict[str, Any], base_url: str) -> MyShareOut:
 
 def _my_records(found: handlers.MyShareData) -> MyShareRecords:
     advocate = None
-    if found.advocate is not None:
+    if found.advocate is not None and handlers.ever_joined(found.advocate):
         advocate = AdvocateRecordOut(
             **_advocate_out(found.advocate).model_dump(),
             groups=found.advocate.get("groups") or [],

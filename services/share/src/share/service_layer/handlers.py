@@ -40,6 +40,8 @@ from contracts import (
     GuidelinesPublished,
     MeasurementSource,
     Network,
+    PersonDeactivated,
+    PersonDeleted,
     PostShared,
     PostSharedData,
     ShareMethod,
@@ -245,6 +247,12 @@ async def audience_count(
     return sum(map(wanted.admits, await services.repo.enrolled_viewers(user.tenant)))
 
 
+def ever_joined(advocate: dict[str, Any] | None) -> bool:
+    """Whether the document is of someone who joined once: the directory's erasure of a
+    person who never did leaves one too, only to announce it (see `_deleted`)."""
+    return advocate is not None and advocate.get("consent_at") is not None
+
+
 async def _enrolled(services: Services, user: Principal) -> dict[str, Any]:
     current = await services.repo.advocate(user.tenant, user.employee_id)
     if current is None or current.get("status") != "enrolled":
@@ -353,29 +361,113 @@ async def disconnect_network(
 async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str, Any]:
     """Leave the program: shares stop, tokens are forgotten, rankings drop the advocate."""
     current = await _enrolled(services, user)
+    return await _leave(services, user.tenant, user.employee_id, current, erase)
+
+
+async def _leave(
+    services: Services,
+    tenant: str,
+    employee_id: str,
+    current: dict[str, Any] | None,
+    erase: bool,
+    *,
+    event_id: str | None = None,
+    marks: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Opt the person out (and with `erase`, erase them), announcing it with AdvocateOptedOut;
+    `current` is None for someone who never joined (only an erasure asks for that)."""
     now = services.clock()
     event = AdvocateOptedOut.create(
-        tenant_id=user.tenant,
-        subject=user.employee_id,
+        tenant_id=tenant,
+        subject=employee_id,
+        event_id=event_id,
         traceparent=current_traceparent(),
-        data=AdvocateOptedOutData(employee_id=user.employee_id, opted_out_at=now, erase=erase),
+        data=AdvocateOptedOutData(employee_id=employee_id, opted_out_at=now, erase=erase),
     )
-    state = {**current, "status": "opted_out", "opted_out_at": now}
+    before = current or {"_id": f"{tenant}:{employee_id}", "tenant": tenant}
+    state = {
+        **before,
+        "employee_id": employee_id,
+        "status": "opted_out",
+        "opted_out_at": now,
+        **(marks or {}),
+    }
     if erase:
         state.update(networks={}, groups=[], location=None)
     written = await _write_advocate(services, current, state, event)
-    await services.vault.forget(user.tenant, user.employee_id)
+    await _stop(services, tenant, employee_id, erase)
+    return written
+
+
+async def _stop(services: Services, tenant: str, employee_id: str, erase: bool) -> None:
+    """What leaving the program does besides the advocate's own document; idempotent."""
+    await services.vault.forget(tenant, employee_id)
     if erase:
-        await services.repo.forget_variant_offers(user.tenant, user.employee_id)
+        await services.repo.forget_variant_offers(tenant, employee_id)
         if services.buddies is not None:
-            await buddy_pairs.forget(services.buddies, user)
-    owned = {"tenant": user.tenant, "employee_id": user.employee_id}
+            who = Principal(employee_id=employee_id, tenant=tenant, roles=frozenset())
+            await buddy_pairs.forget(services.buddies, who)
+    owned = {"tenant": tenant, "employee_id": employee_id}
     await services.repo.shares.update_many(
         {**owned, "status": "scheduled"}, {"$set": {"status": "cancelled", "reason": "opted out"}}
     )
     # Links already out there keep redirecting, but their clicks no longer count.
     await services.repo.shares.update_many(owned, {"$set": {"stopped": True}})
-    return written
+
+
+# -- people, as HR's directory says (chassis.directory applied the events first) ----------
+
+
+async def on_people(services: Services, batch: list[Consumed[Any]]) -> None:
+    """A person the directory deactivated leaves the program as by their own opt-out; one
+    it deleted is erased as by an erasure request, whether they ever joined or not.
+
+    Only events that are their person's latest state come here; a redelivered one comes
+    again and finds its effect done."""
+    for item in batch:
+        event = item.event
+        if isinstance(event, PersonDeactivated):
+            await _deactivated(services, event)
+        elif isinstance(event, PersonDeleted):
+            await _deleted(services, event)
+
+
+async def _deactivated(services: Services, event: PersonDeactivated) -> None:
+    tenant, employee_id = event.tenantid, event.data.employee_id
+    current = await services.repo.advocate(tenant, employee_id)
+    if current is None:
+        return  # never joined: nothing to stop
+    if current.get("status") != "enrolled":
+        # Out already (this event's opt-out, maybe, cut short by a crash): the rest again.
+        await _stop(services, tenant, employee_id, erase=False)
+        return
+    await _leave(
+        services,
+        tenant,
+        employee_id,
+        current,
+        erase=False,
+        event_id=derived_event_id("advocate-opted-out", event.id),
+    )
+
+
+async def _deleted(services: Services, event: PersonDeleted) -> None:
+    tenant, employee_id, version = event.tenantid, event.data.employee_id, event.data.version
+    current = await services.repo.advocate(tenant, employee_id)
+    if current is not None and current.get("deleted_version", 0) >= version:
+        # Announced already: a redelivery; the rest again, in case a crash cut it short.
+        await _stop(services, tenant, employee_id, erase=True)
+        return
+    await _leave(
+        services,
+        tenant,
+        employee_id,
+        current,
+        erase=True,
+        event_id=derived_event_id("advocate-erased", event.id),
+        # Remembered so that the deletion is announced once, however often it is delivered.
+        marks={"deleted_version": version},
+    )
 
 
 # -- the domains own posts may lead to without a stop ------------------------------------
