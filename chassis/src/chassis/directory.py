@@ -3,8 +3,9 @@
 The people service publishes every change of a person (PersonUpserted, PersonDeactivated,
 PersonDeleted) with a `version` that grows per person. A service that opts in
 (`ServiceDefinition.directory`) keeps its own copy in its `directory` collection, one
-document per person (`<tenant>:<employee_id>`), and applies an event only when its version
-is newer than the stored one; the conditional write makes that hold for any order and any
+document per person under `contracts.erasure.person_key` (a hash of tenant and employee id:
+the projection never stores the id), and applies an event only when its version is newer
+than the stored one; the conditional write makes that hold for any order and any
 redelivery. A deletion leaves a tombstone (its version and nothing else of the person), so
 an upsert of an older version arriving late does not bring the person back.
 
@@ -30,6 +31,7 @@ from chassis.auth import Principal
 from chassis.consumer import Consumed, subscribe_batch
 from chassis.errors import Problem
 from contracts import PersonDeactivated, PersonDeleted, PersonUpserted
+from contracts.erasure import person_key
 from contracts.topics import PERSON_DEACTIVATED, PERSON_DELETED, PERSON_UPSERTED
 
 if TYPE_CHECKING:
@@ -82,13 +84,14 @@ class Person:
 
 
 def doc_id(tenant: str, employee_id: str) -> str:
-    return f"{tenant}:{employee_id}"
+    # Hashed, so that a tombstone names nobody once HR deleted the person.
+    return person_key(tenant, employee_id)
 
 
 def change_of(event: PersonEvent) -> tuple[dict[str, Any], list[str]]:
     """The fields an event sets and those it removes (pure)."""
     data = event.data
-    base = {"tenant": event.tenantid, "employee_id": data.employee_id, "version": data.version}
+    base = {"tenant": event.tenantid, "version": data.version}
     if isinstance(event, PersonUpserted):
         upserted = event.data
         return {

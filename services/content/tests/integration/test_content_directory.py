@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from content_helpers import article, curator, employee
 
 from contracts import PersonUpserted, PersonUpsertedData
+from contracts.erasure import person_key
 from support import KAFKA, eventually, ref
 
 
@@ -66,9 +67,10 @@ async def test_a_moved_person_sees_the_new_groups_items_not_the_old(hub) -> None
     await _send(_moved(tenant, "emp-1", 1, ["team-a"]), _moved(tenant, "marker", 1, []))
     directory = hub.db["directory"]
     await eventually(
-        lambda: directory.find_one({"_id": f"{tenant}:marker"}), lambda doc: doc is not None
+        lambda: directory.find_one({"_id": person_key(tenant, "marker")}),
+        lambda doc: doc is not None,
     )
-    entry = await directory.find_one({"_id": f"{tenant}:emp-1"})
+    entry = await directory.find_one({"_id": person_key(tenant, "emp-1")})
     assert (entry["version"], entry["groups"]) == (2, ["team-b"])
     hub.api.state.directory._cache.clear()  # what the api read before, forgotten
     assert await _feed(hub, me) == {for_b}

@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import json_util
+from pymongo import AsyncMongoClient
 
 from contracts.topics import PERSON_DEACTIVATED, PERSON_DELETED, PERSON_UPSERTED
-from support import ServiceProcess, read_topic, ref
+from support import MONGODB_URL, ServiceProcess, read_topic, ref
 
 SCIM_JSON = "application/scim+json"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -240,6 +242,38 @@ async def test_entra_user_lifecycle(client: Scim, scim_tenant: str) -> None:
     check_error(client.call("GET", f"/Users/{user_id}"), 404, None)
     deleted = await events_of(PERSON_DELETED, scim_tenant, user_name, 1)
     assert deleted[0]["data"]["version"] == 6
+
+
+async def test_a_deleted_user_leaves_no_trace(
+    people_api: ServiceProcess, client: Scim, scim_tenant: str
+) -> None:
+    user_name = ref("leaver-")
+    user_id = client.call("POST", "/Users", {"schemas": [], "userName": user_name}).json()["id"]
+    group = client.call(
+        "POST", "/Groups", {"displayName": ref("Leavers "), "members": [{"value": user_id}]}
+    ).json()
+    assert client.call("DELETE", f"/Users/{user_id}").status_code == 204
+
+    # Out of their group (a new version of it), and nothing stored names them: the
+    # tombstone that keeps their version is found by a hash of their employee id only.
+    after = check_resource(client.call("GET", f"/Groups/{group['id']}"), 200, "Group")
+    assert after["members"] == [] and after["meta"]["version"] != group["meta"]["version"]
+    db: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
+    try:
+        people = db[people_api.env["PEOPLE_DATABASE"]]
+        for name in await people.list_collection_names():
+            async for doc in people[name].find({}):
+                assert user_name not in json_util.dumps(doc), (name, doc)
+                assert user_id not in json_util.dumps(doc), (name, doc)
+    finally:
+        await db.close()
+
+    # Created again under the same employee id, the person goes on from their last version.
+    again = client.call("POST", "/Users", {"schemas": [], "userName": user_name})
+    assert check_resource(again, 201, "User")["id"] != user_id
+    # (1 created, 2 in the group, 3 deleted)
+    upserts = await events_of(PERSON_UPSERTED, scim_tenant, user_name, 3)
+    assert [e["data"]["version"] for e in upserts] == [1, 2, 4]
 
 
 async def test_entra_groups(client: Scim, scim_tenant: str) -> None:

@@ -21,6 +21,7 @@ from contracts import (
     PersonUpserted,
     PersonUpsertedData,
 )
+from contracts.erasure import person_key
 from support import KAFKA, MONGODB_URL, eventually, ref, token
 
 NOW = datetime.now(UTC)
@@ -75,7 +76,7 @@ async def _entry(stack: ShareStack, tenant: str, who: str) -> dict[str, Any] | N
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
     try:
         db = client[stack.api.env["SHARE_DATABASE"]]
-        return await db["directory"].find_one({"_id": f"{tenant}:{who}"})
+        return await db["directory"].find_one({"_id": person_key(tenant, who)})
     finally:
         await client.close()
 

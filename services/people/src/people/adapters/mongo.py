@@ -1,11 +1,13 @@
 """The directory's MongoDB collections.
 
-- `users`: one document per person (`<tenant>:<employee id>`): their SCIM resource (as JSON
-  text: the enterprise extension's URN has dots, which field names may not hold), the
-  names of their groups, their version, and the events of their last change (outbox). A
-  deleted person keeps a tombstone (no resource, the version), so one created again under
-  the same employee id goes on from that version. `user_name_key` (userName folded to lower
-  case) is unique per tenant; a tombstone's is its id, out of the way.
+- `users`: one document per person, under a hash of tenant and employee id
+  (`contracts.erasure.person_key`): their SCIM resource (as JSON text: the enterprise
+  extension's URN has dots, which field names may not hold), the names of their groups,
+  their version, and the events of their last change (outbox). A deleted person keeps a
+  tombstone: the version and nothing that names them (no resource, no employee id, no
+  SCIM id, no userName), so one created again under the same employee id goes on from that
+  version. `user_name_key` (userName folded to lower case) is unique per tenant, as is
+  `id`; a tombstone's are its key, out of the way.
 - `groups`: one document per group (`<tenant>:<group id>`): its resource, its members (User
   ids), its version, and `sync`: the members whose groups may have changed and are not yet
   brought up to date, with a lease (`sync_lease`) for the worker to take over.
@@ -26,6 +28,7 @@ from pymongo.errors import DuplicateKeyError
 from chassis import outbox
 from chassis.kafka import EventPublisher
 from contracts import AnyEvent
+from contracts.erasure import person_key
 from people.domain.scim import fold
 from people.service_layer.directory import Conflict, GroupRecord, UserRecord
 
@@ -45,29 +48,48 @@ def _tombstone_key(record_id: str) -> str:
     return f"~deleted~{record_id}"
 
 
+def _user_key(tenant: str, employee_id: str) -> str:
+    return person_key(tenant, employee_id)
+
+
 def _user_doc(record: UserRecord) -> dict[str, Any]:
+    if record.deleted:
+        # A tombstone: the version, and nothing by which the person could be found.
+        hidden = _tombstone_key(_user_key(record.tenant, record.employee_id))
+        return {
+            "tenant": record.tenant,
+            "id": hidden,
+            "employee_id": None,
+            "user_name_key": hidden,
+            "external_id": None,
+            "resource": _encode({}),
+            "groups": [],
+            "version": record.version,
+            "created": record.last_modified,
+            "last_modified": record.last_modified,
+            "deleted": True,
+        }
     user_name = str(record.resource.get("userName") or "")
-    external = record.resource.get("externalId")
     return {
         "tenant": record.tenant,
         "id": record.id,
         "employee_id": record.employee_id,
-        "user_name_key": _tombstone_key(record.id) if record.deleted else fold(user_name),
-        "external_id": None if record.deleted else external,
+        "user_name_key": fold(user_name),
+        "external_id": record.resource.get("externalId"),
         "resource": _encode(record.resource),
         "groups": record.groups,
         "version": record.version,
         "created": record.created,
         "last_modified": record.last_modified,
-        "deleted": record.deleted,
+        "deleted": False,
     }
 
 
-def _user(doc: dict[str, Any]) -> UserRecord:
+def _user(doc: dict[str, Any], employee_id: str | None = None) -> UserRecord:
     return UserRecord(
         tenant=doc["tenant"],
         id=doc["id"],
-        employee_id=doc["employee_id"],
+        employee_id=doc.get("employee_id") or employee_id or "",
         resource=_decode(doc.get("resource")),
         groups=list(doc.get("groups") or []),
         version=doc["version"],
@@ -144,8 +166,8 @@ class MongoDirectory:
         return _user(doc) if doc is not None else None
 
     async def user_by_employee(self, tenant: str, employee_id: str) -> UserRecord | None:
-        doc = await self.users.find_one({"_id": f"{tenant}:{employee_id}"})
-        return _user(doc) if doc is not None else None
+        doc = await self.users.find_one({"_id": _user_key(tenant, employee_id)})
+        return _user(doc, employee_id) if doc is not None else None
 
     async def users_by_ids(self, tenant: str, ids: Sequence[str]) -> list[UserRecord]:
         if not ids:
@@ -166,7 +188,7 @@ class MongoDirectory:
         return [_user(doc) async for doc in cursor]
 
     async def insert_user(self, record: UserRecord, events: Sequence[AnyEvent]) -> None:
-        doc = {"_id": f"{record.tenant}:{record.employee_id}", **_user_doc(record)}
+        doc = {"_id": _user_key(record.tenant, record.employee_id), **_user_doc(record)}
         try:
             await self.users.insert_one(outbox.new_document(doc, events, self.outbox.lease_seconds))
         except DuplicateKeyError:
@@ -181,7 +203,7 @@ class MongoDirectory:
             update["$inc"] = outbox.increment(events)
         try:
             result = await self.users.update_one(
-                {"_id": f"{record.tenant}:{record.employee_id}", "version": expected_version},
+                {"_id": _user_key(record.tenant, record.employee_id), "version": expected_version},
                 update,
             )
         except DuplicateKeyError:
@@ -190,7 +212,7 @@ class MongoDirectory:
 
     async def flush_user(self, record: UserRecord, events: Sequence[AnyEvent]) -> None:
         if events:
-            await self.outbox.publish_now(f"{record.tenant}:{record.employee_id}", events)
+            await self.outbox.publish_now(_user_key(record.tenant, record.employee_id), events)
 
     # -- groups --------------------------------------------------------------------------
 
@@ -215,6 +237,20 @@ class MongoDirectory:
 
     async def group_names_of(self, tenant: str, user_id: str) -> list[str]:
         return [group.display_name for group in await self.groups_of(tenant, user_id)]
+
+    async def remove_member(self, tenant: str, user_id: str, when: datetime) -> None:
+        # Each group a new version (its ETag changes); the person's own groups go with them.
+        await self.groups.update_many(
+            {"tenant": tenant, "members": user_id},
+            {
+                "$pull": {"members": user_id, "sync": user_id},
+                "$inc": {"version": 1},
+                "$set": {"last_modified": when},
+            },
+        )
+        await self.groups.update_many(
+            {"tenant": tenant, "sync": user_id}, {"$pull": {"sync": user_id}}
+        )
 
     async def insert_group(self, record: GroupRecord) -> None:
         doc = {"_id": f"{record.tenant}:{record.id}", **_group_doc(record)}

@@ -85,6 +85,10 @@ class Directory(Protocol):
     async def find_groups(self, tenant: str, equal: Mapping[str, Any]) -> list[GroupRecord]: ...
     async def group_names_of(self, tenant: str, user_id: str) -> list[str]: ...
     async def groups_of(self, tenant: str, user_id: str) -> list[GroupRecord]: ...
+    async def remove_member(self, tenant: str, user_id: str, when: datetime) -> None:
+        """Take the User out of every group of the tenant."""
+        ...
+
     async def insert_group(self, record: GroupRecord) -> None: ...
     async def write_group(self, record: GroupRecord, expected_version: int) -> bool: ...
     async def clear_sync(self, record: GroupRecord) -> None: ...
@@ -287,8 +291,12 @@ async def delete_user(services: Services, tenant: str, user_id: str, if_match: s
     for _ in range(RETRIES):
         current = await get_user(services, tenant, user_id)
         _check_version(current.version, if_match)
-        # What the directory said of the person goes; the version stays, so a person
-        # created again under the same employee id goes on from it.
+        # Out of their groups first: should the deletion stop halfway, the identity
+        # provider's retry finds the person still there and deletes them again.
+        await directory.remove_member(tenant, user_id, services.clock())
+        # What the directory said of the person goes; the version stays (under a key that
+        # does not name them), so a person created again under the same employee id goes
+        # on from it.
         record = replace(
             current,
             resource={},
