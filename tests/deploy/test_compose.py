@@ -30,6 +30,7 @@ SECRETS = {
     "SHARE_LINK_SECRET",
     "SHARE_WEBHOOK_SECRET",
     "SHARE_TOKEN_KEY",
+    "WEB_TOKEN_KEY",
 }
 DOCKERFILE = REPO_ROOT / "services" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -24,6 +26,27 @@ def check_secret(variable: str, value: str) -> None:
         raise ValueError(
             f"{variable} is {size} bytes long; outside CHORUS_ENV=local a secret needs at "
             f"least {MIN_SECRET_BYTES} bytes"
+        )
+
+
+FERNET_KEY_BYTES = 32
+
+
+def local_fernet_key(local_secret: str) -> str:
+    """The Fernet key a local installation derives from a development-only string."""
+    return base64.urlsafe_b64encode(hashlib.sha256(local_secret.encode()).digest()).decode()
+
+
+def check_fernet_key(variable: str, value: str) -> None:
+    """Refuse anything but a Fernet key (32 bytes, url-safe base64), which would otherwise
+    fail only at the first value encrypted or read."""
+    try:
+        key = base64.urlsafe_b64decode(value.encode())
+    except ValueError:
+        key = b""
+    if len(key) != FERNET_KEY_BYTES:
+        raise ValueError(
+            f"{variable} must be {FERNET_KEY_BYTES} bytes in url-safe base64 (a Fernet key)"
         )
 
 

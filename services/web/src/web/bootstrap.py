@@ -52,7 +52,7 @@ async def setup(runtime: Runtime) -> WebServices:
         metrics=Backend("metrics", settings.metrics_url, timeout),
     )
     runtime.on_close.append(backends.close)
-    sessions = SessionStore(runtime.db)
+    sessions = SessionStore(runtime.db, settings.token_key)
     await sessions.ensure_indexes()
     pending = PendingSignIns(runtime.db)
     await pending.ensure_indexes()

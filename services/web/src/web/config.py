@@ -8,12 +8,19 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chassis.auth import TENANT_PATTERN
-from chassis.settings import ServiceSettings, check_https, check_secret
+from chassis.settings import (
+    ServiceSettings,
+    check_fernet_key,
+    check_https,
+    check_secret,
+    local_fernet_key,
+)
 from web.adapters.oidc import CLIENTS, OidcClientSettings
 
 # Where `npm ci` in services/web puts the front-end libraries of a source checkout; an
 # image sets WEB_ASSETS_DIR to its own copy.
 SOURCE_ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
+LOCAL_TOKEN_SECRET = "chorus-web-local-development-only"
 
 
 class DevPerson(BaseModel):
@@ -105,6 +112,9 @@ class WebSettings(ServiceSettings):
     public_url: str = ""
     # How often the worker purges expired sessions.
     purge_interval_seconds: float = Field(300.0, gt=0)
+    # Fernet key (32 url-safe base64 bytes) that encrypts the tokens a session holds (the
+    # access token, and the provider's refresh and ID tokens) in the database.
+    token_key: str = Field(default_factory=lambda: local_fernet_key(LOCAL_TOKEN_SECRET))
 
     @field_validator("dev_people")
     @classmethod
@@ -117,6 +127,13 @@ class WebSettings(ServiceSettings):
     def _no_dev_people_in_production(self) -> WebSettings:
         if self.env != "local" and self.dev_people:
             raise ValueError("WEB_DEV_PEOPLE is for CHORUS_ENV=local only")
+        return self
+
+    @model_validator(mode="after")
+    def _token_key(self) -> WebSettings:
+        if self.env != "local" and self.token_key == local_fernet_key(LOCAL_TOKEN_SECRET):
+            raise ValueError("WEB_TOKEN_KEY must be set outside CHORUS_ENV=local")
+        check_fernet_key("WEB_TOKEN_KEY", self.token_key)
         return self
 
     @model_validator(mode="after")

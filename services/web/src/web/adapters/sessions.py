@@ -4,7 +4,9 @@ The browser holds only a random session id (the cookie); the database holds its 
 so a leaked copy of the collection opens no session. A session carries the person's
 bearer token for the services' APIs: a development token minted at the local sign-in
 today, the identity provider's access token once single sign-on is configured. Pages
-read the session only, never how it was signed in.
+read the session only, never how it was signed in. The tokens a session holds (the bearer
+token, and the provider's refresh and ID tokens) are encrypted at rest with `WEB_TOKEN_KEY`
+(Fernet): a leaked copy of the collection holds no usable token either.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cachetools import TTLCache
+from cryptography.fernet import Fernet, InvalidToken
 from pymongo.asynchronous.database import AsyncDatabase
 
 
@@ -62,8 +65,15 @@ class Preferences:
     feed_seen_at: datetime | None = None
 
 
+# The session's fields that hold tokens, encrypted in the database.
+SECRET_FIELDS = ("token", "refresh_token", "id_token")
+
+
 class SessionStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], cache_seconds: float = 10.0) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], token_key: str, cache_seconds: float = 10.0
+    ) -> None:
+        self._fernet = Fernet(token_key.encode())
         self.sessions = db["sessions"]
         self.preferences = db["preferences"]
         # A session is read on every request; a copy held a few seconds saves a database
@@ -87,7 +97,7 @@ class SessionStore:
             expires_at=now + timedelta(hours=hours),
             **fields,
         )
-        doc = asdict(session)
+        doc = self._sealed(asdict(session))
         doc["_id"] = doc.pop("id_hash")
         await self.sessions.insert_one(doc)
         self._cache[session.id_hash] = session
@@ -106,11 +116,31 @@ class SessionStore:
             for name in ("expires_at", "created_at", "last_visit", "token_renew_at"):
                 if isinstance(doc.get(name), datetime):
                     doc[name] = doc[name].replace(tzinfo=UTC)
+            doc = self._opened(doc)
+            if doc is None:
+                return None
             session = Session(**{k: v for k, v in doc.items() if k in Session.__dataclass_fields__})
             self._cache[key] = session
         if session.expires_at <= (now or datetime.now(UTC)):
             return None
         return session
+
+    def _sealed(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: self._fernet.encrypt(v.encode()).decode() if k in SECRET_FIELDS and v else v
+            for k, v in doc.items()
+        }
+
+    def _opened(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored session with its tokens decrypted; None when they cannot be (written
+        under another key): the person signs in again."""
+        try:
+            return {
+                k: self._fernet.decrypt(v.encode()).decode() if k in SECRET_FIELDS and v else v
+                for k, v in doc.items()
+            }
+        except InvalidToken:
+            return None
 
     async def set_language(self, session: Session, language: str | None) -> None:
         """The person's language, for this session and the next ones."""
@@ -135,7 +165,7 @@ class SessionStore:
         """The session with a renewed token (and what the token now says of the person)."""
         for name, value in fields.items():
             setattr(session, name, value)
-        await self.sessions.update_one({"_id": session.id_hash}, {"$set": fields})
+        await self.sessions.update_one({"_id": session.id_hash}, {"$set": self._sealed(fields)})
 
     async def delete_person(
         self, tenant: str, employee_id: str, *, keep_preferences: bool = False
