@@ -20,8 +20,9 @@ from contracts import (
     PersonDeletedData,
     PersonUpserted,
     PersonUpsertedData,
+    derived_event_id,
 )
-from contracts.erasure import person_key
+from contracts.erasure import person_key, pseudonym
 from support import KAFKA, MONGODB_URL, eventually, ref, token
 
 NOW = datetime.now(UTC)
@@ -163,6 +164,15 @@ async def _advocate(stack: ShareStack, tenant: str, who: str) -> dict[str, Any] 
         await client.close()
 
 
+async def _erased(stack: ShareStack, tenant: str, who: str) -> dict[str, Any] | None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
+    try:
+        db = client[stack.api.env["SHARE_DATABASE"]]
+        return await db["advocates"].find_one({"_id": "erased:" + person_key(tenant, who)})
+    finally:
+        await client.close()
+
+
 async def test_a_deleted_person_is_erased_once_joined_or_not(share_stack: ShareStack) -> None:
     tenant = ref("dir")
     opted_out = await TopicTail("chorus.advocate-opted-out.v1").start()
@@ -179,9 +189,14 @@ async def test_a_deleted_person_is_erased_once_joined_or_not(share_stack: ShareS
         erased = _of(records, tenant, "emp-1")
         assert [e["data"]["erase"] for e in erased] == [True]
         assert [e["data"]["erase"] for e in _of(records, tenant, "never-joined")] == [True]
-        doc = await _advocate(share_stack, tenant, "emp-1")
-        assert doc is not None and doc["status"] == "opted_out"
-        assert (doc["groups"], doc["networks"]) == ([], {})
+        [event] = erased
+        assert event["id"] == derived_event_id("advocate-erased", gone.id)
+        # The advocate's document is gone; what is remembered names nobody.
+        assert await _advocate(share_stack, tenant, "emp-1") is None
+        kept = await _erased(share_stack, tenant, "emp-1")
+        assert kept is not None and (kept["status"], kept["deleted_version"]) == ("erased", 1)
+        assert kept["pseudonym"] == pseudonym(event["id"])
+        assert "employee_id" not in kept and "groups" not in kept
         tombstone = await _entry(share_stack, tenant, "emp-1")
         assert tombstone is not None and tombstone["status"] == "deleted"
         assert "groups" not in tombstone

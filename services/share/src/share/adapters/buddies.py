@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from chassis import outbox
 
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
-# Who a draft was sent to, once that person erased their data.
+# Who a draft was sent to, or who ended a pair, once that person was erased.
 ERASED = "erased"
 
 
@@ -210,4 +210,8 @@ class BuddyRepository:
         )
         await self.pairs.delete_many(
             {"tenant": tenant, "members": employee_id, "status": {"$in": ["ended", "declined"]}}
+        )
+        # Others' pairs they ended as the program team.
+        await self.pairs.update_many(
+            {"tenant": tenant, "ended_by": employee_id}, {"$set": {"ended_by": ERASED}}
         )

@@ -11,8 +11,15 @@ from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
 from contracts.audience import Viewer
+from contracts.erasure import person_key
 
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
+# An erased person's record in `advocates`: `erased:<person_key>`, the id never stored.
+ERASED_PREFIX = "erased:"
+
+
+def erased_id(tenant: str, employee_id: str) -> str:
+    return ERASED_PREFIX + person_key(tenant, employee_id)
 
 
 class ShareRepository:
@@ -123,14 +130,22 @@ class ShareRepository:
         doc = await self.acknowledgements.find_one({"_id": f"{tenant}:{employee_id}"})
         return int(doc["version"]) if doc else 0
 
-    async def apply_acknowledgements(self, versions: dict[tuple[str, str], int]) -> None:
+    async def apply_acknowledgements(
+        self, versions: dict[tuple[str, str], tuple[int, datetime]]
+    ) -> None:
+        """Keep each person's highest acknowledged version (with when they acknowledged it
+        last), unless they were erased after it: a late event does not bring them back."""
+        if not versions:
+            return
+        erased = await self.erasures_of(list(versions))
         writes = [
             UpdateOne(
                 {"_id": f"{tenant}:{employee_id}"},
                 {"$max": {"version": version}, "$set": {"tenant": tenant}},
                 upsert=True,
             )
-            for (tenant, employee_id), version in versions.items()
+            for (tenant, employee_id), (version, at) in versions.items()
+            if (tenant, employee_id) not in erased or at > erased[tenant, employee_id]
         ]
         if writes:
             await self.acknowledgements.bulk_write(writes, ordered=True)
@@ -139,6 +154,12 @@ class ShareRepository:
 
     async def advocate(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
         return await self.advocates.find_one({"_id": f"{tenant}:{employee_id}"}, HIDDEN)
+
+    async def advocate_document(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
+        """The advocate's document with the count of its events not yet published."""
+        return await self.advocates.find_one(
+            {"_id": f"{tenant}:{employee_id}"}, {outbox.PENDING: 0, outbox.LEASE: 0}
+        )
 
     async def enrolled_viewers(self, tenant: str) -> list[Viewer]:
         """The targeting claims of every enrolled advocate, as they last joined."""
@@ -160,6 +181,93 @@ class ShareRepository:
     ) -> dict[str, Any] | None:
         return await self.advocates.find_one_and_update(
             filter_, update, upsert=upsert, return_document=ReturnDocument.AFTER
+        )
+
+    # -- erased people ------------------------------------------------------------------
+    # An erasure first writes the advocate's document as opted out with the pseudonym of
+    # its AdvocateOptedOut (`pseudonym`), its event in the same write; then it renames or
+    # deletes the person's other records, and last it moves what must be remembered to
+    # `erased:<person_key>` (when they were erased, the pseudonym, the directory version
+    # deleted) and deletes the advocate's document. A document with `pseudonym` is an
+    # erasure not finished yet.
+
+    async def erased(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
+        """What is remembered of an erased person, found by their id, which it never names."""
+        return await self.advocates.find_one({"_id": erased_id(tenant, employee_id)}, HIDDEN)
+
+    async def erasures_of(self, people: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """When each of these people (tenant, employee id) was last erased, if ever."""
+        ids = {
+            erased_id(tenant, employee_id): (tenant, employee_id) for tenant, employee_id in people
+        }
+        found = self.advocates.find({"_id": {"$in": list(ids)}}, {"opted_out_at": 1})
+        return {ids[doc["_id"]]: doc["opted_out_at"] async for doc in found}
+
+    async def remember_erasure(
+        self, tenant: str, employee_id: str, advocate: dict[str, Any]
+    ) -> None:
+        """Keep what must outlive the advocate's document of an erasure; idempotent."""
+        update: dict[str, Any] = {
+            "$set": {
+                "tenant": tenant,
+                "status": "erased",
+                "opted_out_at": advocate["opted_out_at"],
+                "pseudonym": advocate["pseudonym"],
+            }
+        }
+        if advocate.get("deleted_version") is not None:
+            # A deletion by HR is announced once, whatever came before or comes again.
+            update["$max"] = {"deleted_version": advocate["deleted_version"]}
+        await self.advocates.update_one(
+            {"_id": erased_id(tenant, employee_id)}, update, upsert=True
+        )
+
+    async def drop_erased_advocate(self, tenant: str, employee_id: str, name: str) -> bool:
+        """Delete the advocate's document of the erasure under `name` once its events are out."""
+        done = await self.advocates.delete_one(
+            {
+                "_id": f"{tenant}:{employee_id}",
+                "pseudonym": name,
+                "$or": [{outbox.COUNT: 0}, {outbox.COUNT: {"$exists": False}}],
+            }
+        )
+        return done.deleted_count == 1
+
+    async def unfinished_erasures(self, started_before: datetime) -> list[dict[str, Any]]:
+        """Erasures begun before `started_before` and not finished (a crash cut them short)."""
+        found = self.advocates.find(
+            {
+                "status": "opted_out",
+                "pseudonym": {"$exists": True},
+                "opted_out_at": {"$lt": started_before},
+            },
+            {"tenant": 1, "employee_id": 1, "pseudonym": 1},
+        )
+        return [doc async for doc in found.limit(100)]
+
+    async def erase_shares(self, tenant: str, employee_id: str, name: str) -> None:
+        """An erased person's shares go by `name` and describe them no more. What others
+        count stays (content, network, campaign, groups, times, counters), and so does the
+        short link: it keeps leading where it led, and its clicks no longer count."""
+        await self.shares.update_many(
+            {"tenant": tenant, "employee_id": employee_id},
+            {
+                "$set": {"employee_id": name, "stopped": True},
+                # Their location and languages, and the network's handle on their post.
+                "$unset": {"viewer": "", "network_post_id": ""},
+            },
+        )
+
+    async def erase_records(self, tenant: str, employee_id: str, name: str) -> None:
+        """Everything else of share's own that names an erased person."""
+        days = [doc["_id"] for doc in await self.daily_counts_of(tenant, employee_id)]
+        if days:
+            await self.daily_counts.delete_many({"_id": {"$in": days}})
+        await self.acknowledgements.delete_one({"_id": f"{tenant}:{employee_id}"})
+        await self.variant_offers.delete_many({"tenant": tenant, "employee_id": employee_id})
+        # Follower counts an admin recorded stay, under the pseudonym.
+        await self.followers.update_many(
+            {"tenant": tenant, "recorded_by": employee_id}, {"$set": {"recorded_by": name}}
         )
 
     # -- tenant settings and the daily cap ----------------------------------------------
@@ -303,9 +411,6 @@ class ShareRepository:
         await self.variant_offers.update_one(
             {"_id": f"{key}:{employee_id}"}, {"$set": {"variant": variant, "shared": shared}}
         )
-
-    async def forget_variant_offers(self, tenant: str, employee_id: str) -> None:
-        await self.variant_offers.delete_many({"tenant": tenant, "employee_id": employee_id})
 
     # -- the company page's followers ----------------------------------------------------
 

@@ -48,6 +48,7 @@ from contracts import (
     derived_event_id,
 )
 from contracts.audience import Audience, Viewer
+from contracts.erasure import pseudonym
 from contracts.link_domains import DEFAULT_LINK_DOMAINS, on_domains
 from contracts.texts import variants as wordings_of
 from share.adapters.clicks import ClickRecorder, LinkCache
@@ -100,7 +101,7 @@ async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> N
     snapshots: dict[str, tuple[datetime, dict[str, Any]]] = {}
     retirements: dict[str, tuple[str, dict[str, Any]]] = {}
     guidelines: dict[str, tuple[int, dict[str, Any]]] = {}
-    acknowledgements: dict[tuple[str, str], int] = {}
+    acknowledgements: dict[tuple[str, str], tuple[int, datetime]] = {}
     for item in batch:
         event = item.event
         if isinstance(event, ContentPublished | ContentUpdated):
@@ -145,7 +146,11 @@ async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> N
                 )
         elif isinstance(event, GuidelinesAcknowledged):
             key = (event.tenantid, event.data.employee_id)
-            acknowledgements[key] = max(acknowledgements.get(key, 0), event.data.guidelines_version)
+            version, at = acknowledgements.get(key, (0, event.data.acknowledged_at))
+            acknowledgements[key] = (
+                max(version, event.data.guidelines_version),
+                max(at, event.data.acknowledged_at),
+            )
     await services.repo.apply_content(snapshots, retirements)
     await services.repo.apply_guidelines(guidelines)
     await services.repo.apply_acknowledgements(acknowledgements)
@@ -214,6 +219,14 @@ async def enroll(
     current = await services.repo.advocate(user.tenant, user.employee_id)
     if current is not None and current.get("status") == "enrolled":
         return current, False
+    if current is not None and current.get("pseudonym"):
+        # Erased, and the erasure not finished (cut short): finished first, then joined anew.
+        await _erase(services, user.tenant, user.employee_id, current["pseudonym"])
+        current = await services.repo.advocate(user.tenant, user.employee_id)
+        if current is not None:
+            raise Problem(
+                409, "Changed meanwhile", "your erasure is still being completed; try again"
+            )
     if guidelines_version is None:
         guidelines = await services.repo.current_guidelines(user.tenant)
         guidelines_version = int(guidelines["version"]) if guidelines else 0
@@ -359,7 +372,8 @@ async def disconnect_network(
 
 
 async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str, Any]:
-    """Leave the program: shares stop, tokens are forgotten, rankings drop the advocate."""
+    """Leave the program: shares stop, tokens are forgotten, rankings drop the advocate;
+    with `erase`, nothing of share's names the person any more (see `_erase`)."""
     current = await _enrolled(services, user)
     return await _leave(services, user.tenant, user.employee_id, current, erase)
 
@@ -392,27 +406,72 @@ async def _leave(
         "opted_out_at": now,
         **(marks or {}),
     }
-    if erase:
-        state.update(networks={}, groups=[], location=None)
+    if not erase:
+        written = await _write_advocate(services, current, state, event)
+        await _stop(services, tenant, employee_id)
+        return written
+    # The name the person's kept records go by in every service, from this event; written
+    # with it, so that whoever finishes the erasure (a redelivery, the worker's sweep)
+    # uses the same one.
+    name = pseudonym(event.id)
+    state.update(networks={}, groups=[], location=None, languages=[], pseudonym=name)
     written = await _write_advocate(services, current, state, event)
-    await _stop(services, tenant, employee_id, erase)
+    await _erase(services, tenant, employee_id, name)
     return written
 
 
-async def _stop(services: Services, tenant: str, employee_id: str, erase: bool) -> None:
+async def _stop(services: Services, tenant: str, employee_id: str) -> None:
     """What leaving the program does besides the advocate's own document; idempotent."""
     await services.vault.forget(tenant, employee_id)
-    if erase:
-        await services.repo.forget_variant_offers(tenant, employee_id)
-        if services.buddies is not None:
-            who = Principal(employee_id=employee_id, tenant=tenant, roles=frozenset())
-            await buddy_pairs.forget(services.buddies, who)
     owned = {"tenant": tenant, "employee_id": employee_id}
     await services.repo.shares.update_many(
         {**owned, "status": "scheduled"}, {"$set": {"status": "cancelled", "reason": "opted out"}}
     )
     # Links already out there keep redirecting, but their clicks no longer count.
     await services.repo.shares.update_many(owned, {"$set": {"stopped": True}})
+
+
+async def _erase(services: Services, tenant: str, employee_id: str, name: str) -> None:
+    """The rest of an erasure, once its AdvocateOptedOut is written: afterwards no document
+    of share's names the person. Shares go by the pseudonym `name`; what must be remembered
+    (that they were erased, when, under which name, which deletion by HR) is kept under
+    their `person_key`. Idempotent, and the advocate's document, which says an erasure is
+    under way, goes last: a redelivery or the worker's sweep finishes what a crash cut short.
+    """
+    await _stop(services, tenant, employee_id)
+    if services.buddies is not None:
+        who = Principal(employee_id=employee_id, tenant=tenant, roles=frozenset())
+        await buddy_pairs.forget(services.buddies, who)
+    await services.repo.erase_shares(tenant, employee_id, name)
+    await services.repo.erase_records(tenant, employee_id, name)
+    advocate = await services.repo.advocate_document(tenant, employee_id)
+    if advocate is None or advocate.get("pseudonym") != name:
+        return  # done before (or they joined anew since)
+    await services.repo.remember_erasure(tenant, employee_id, advocate)
+    if advocate.get(outbox.COUNT):
+        # Its AdvocateOptedOut is not out yet (a crash came first, or Kafka is away), and
+        # the document carries it: the document goes once it is out.
+        try:
+            await services.advocates_outbox.flush(advocate["_id"])
+        except Exception as exc:
+            # Not lost: it stays staged, the relay publishes it, and the worker's sweep
+            # (`finish_erasures`) deletes the document then.
+            log.warning("erasure waits for its event", extra={"error": repr(exc)})
+            return
+    await services.repo.drop_erased_advocate(tenant, employee_id, name)
+
+
+# How long an erasure may take before the worker's sweep takes it for one cut short.
+ERASURE_GRACE = timedelta(minutes=5)
+
+
+async def finish_erasures(services: Services) -> int:
+    """Finish the erasures a crash left half done (an erasure request answered, say, but
+    not carried out to the end); returns how many were found."""
+    unfinished = await services.repo.unfinished_erasures(services.clock() - ERASURE_GRACE)
+    for doc in unfinished:
+        await _erase(services, doc["tenant"], doc["employee_id"], doc["pseudonym"])
+    return len(unfinished)
 
 
 # -- people, as HR's directory says (chassis.directory applied the events first) ----------
@@ -436,10 +495,13 @@ async def _deactivated(services: Services, event: PersonDeactivated) -> None:
     tenant, employee_id = event.tenantid, event.data.employee_id
     current = await services.repo.advocate(tenant, employee_id)
     if current is None:
-        return  # never joined: nothing to stop
+        return  # never joined, or erased: nothing to stop
+    if current.get("pseudonym"):
+        await _erase(services, tenant, employee_id, current["pseudonym"])
+        return
     if current.get("status") != "enrolled":
         # Out already (this event's opt-out, maybe, cut short by a crash): the rest again.
-        await _stop(services, tenant, employee_id, erase=False)
+        await _stop(services, tenant, employee_id)
         return
     await _leave(
         services,
@@ -454,18 +516,22 @@ async def _deactivated(services: Services, event: PersonDeactivated) -> None:
 async def _deleted(services: Services, event: PersonDeleted) -> None:
     tenant, employee_id, version = event.tenantid, event.data.employee_id, event.data.version
     current = await services.repo.advocate(tenant, employee_id)
-    if current is not None and current.get("deleted_version", 0) >= version:
-        # Announced already: a redelivery; the rest again, in case a crash cut it short.
-        await _stop(services, tenant, employee_id, erase=True)
-        return
+    # Remembered so that the deletion is announced once, however often it is delivered: on
+    # the advocate's document while the erasure is under way, under the person's key after.
+    for done in (current, await services.repo.erased(tenant, employee_id)):
+        if done is not None and done.get("deleted_version", 0) >= version:
+            # Announced already: a redelivery; the rest again, in case a crash cut it short.
+            if done.get("pseudonym"):
+                await _erase(services, tenant, employee_id, done["pseudonym"])
+            return
     await _leave(
         services,
         tenant,
         employee_id,
         current,
         erase=True,
+        # Derived from the deletion, so the erasure's pseudonym is the same on every delivery.
         event_id=derived_event_id("advocate-erased", event.id),
-        # Remembered so that the deletion is announced once, however often it is delivered.
         marks={"deleted_version": version},
     )
 
@@ -937,9 +1003,11 @@ async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
 
 
 async def purge(services: Services) -> dict[str, int]:
-    """Drop visits past the unique window, published click batches and old day counters."""
+    """Drop visits past the unique window, published click batches and old day counters,
+    and finish the erasures a crash left half done."""
     now = services.clock()
-    return await services.repo.purge(now, now - UNIQUE_WINDOW)
+    removed = await services.repo.purge(now, now - UNIQUE_WINDOW)
+    return {**removed, "erasures": await finish_erasures(services)}
 
 
 async def history(
