@@ -22,8 +22,7 @@ from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer
 from content.config import ContentSettings
 from content.entrypoints import api, coaching
-from content.service_layer import coaching as coaching_handlers
-from content.service_layer import handlers
+from content.service_layer import erasure, handlers
 from contracts.topics import (
     ADVOCATE_OPTED_OUT,
     CONTENT_PUBLISHED,
@@ -114,7 +113,7 @@ def subscribe(runtime: Runtime) -> None:
         runtime.broker,
         topics=[ADVOCATE_OPTED_OUT],
         group_id=runtime.settings.consumer_group,
-        handler=partial(coaching_handlers.on_opted_out, runtime.services),
+        handler=partial(erasure.on_opted_out, runtime.services),
         publisher=runtime.publisher,
     )
     subscribe_batch(

@@ -7,8 +7,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from content.adapters import feed_view
 from content.domain import feed
 from contracts import audience
+from contracts.erasure import person_key
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)
@@ -162,3 +164,68 @@ def test_share_counts_reorder_a_day() -> None:
     tenant.raise_shares("a", 2)
     page, _ = tenant.items.page(_viewer(), None, 10, feed.Filters(), NOW)
     assert _ids(page) == ["a", "b"]
+
+
+def test_an_erasure_forgets_a_persons_marks_and_areas_by_their_person_key() -> None:
+    held = feed.TenantFeed(
+        [_doc("a", "2026-02-01", shares=2)],
+        marks=[("emp-1", ["a"]), ("emp-2", ["a"])],
+        areas=[("emp-1", 10, ["data"]), ("emp-3", 10, ["data"])],
+        tenant="acme",
+    )
+    change = feed.FeedChange(forget=(person_key("acme", "emp-1"),))
+    # The change names nobody; the same person in another tenant is someone else.
+    assert "emp-1" not in repr(change)
+    feed.TenantFeed(marks=[("emp-1", ["a"])], tenant="other").apply(change)
+    held.apply(change)
+    assert held.shared_by("emp-1") == frozenset() and held.areas_of("emp-1") == frozenset()
+    assert held.shared_by("emp-2") == {"a"} and held.areas_of("emp-3") == {"data"}
+    # Share counts are not the person's: they stay.
+    entry = held.items.get("a")
+    assert entry is not None and entry.shares == 2
+    assert held.employees_with_marks == 1
+    # Forgetting again, or someone who is not held, changes nothing.
+    held.apply(change)
+    held.apply(feed.FeedChange(forget=(person_key("acme", "nobody"),)))
+    assert held.shared_by("emp-2") == {"a"}
+
+
+def test_a_forget_drops_what_came_before_it_and_keeps_what_comes_after() -> None:
+    held = feed.TenantFeed(tenant="acme")
+    before = feed.FeedChange(marks=(("emp-1", ("a",)),), areas=(("emp-1", 10, ("data",)),))
+    forget = feed.FeedChange(forget=(person_key("acme", "emp-1"),))
+    # The person came back after the erasure and shared again.
+    after = feed.FeedChange(marks=(("emp-1", ("b",)),))
+    for change in (before, forget, after):
+        held.apply(change)
+    assert held.shared_by("emp-1") == {"b"} and held.areas_of("emp-1") == frozenset()
+    # Applying the same log again from the start (a reader past a gap) ends the same.
+    for change in (before, forget, after):
+        held.apply(change)
+    assert held.shared_by("emp-1") == {"b"} and held.areas_of("emp-1") == frozenset()
+    # Within one change, the forget goes first.
+    held.apply(feed.FeedChange(marks=(("emp-1", ("c",)),), forget=forget.forget))
+    assert held.shared_by("emp-1") == {"c"}
+
+
+def test_a_logged_change_reads_back_as_it_was_recorded() -> None:
+    change = feed.FeedChange(
+        shares=(("a", 2),),
+        marks=(("emp-1", ("a", "b")),),
+        areas=(("emp-1", 5, ("data",)),),
+        forget=(person_key("acme", "emp-2"),),
+    )
+    entry = feed_view._entry("acme", change)
+    # No array directly inside an array: FerretDB 1.x refuses to store one.
+    for field in ("shares", "marks", "areas"):
+        assert all(isinstance(row, dict) for row in entry[field])
+    assert feed_view._change_of(entry) == change
+    # Rows logged as arrays (by MongoDB, before) read the same.
+    older = {
+        "shares": [["a", 2]],
+        "marks": [["emp-1", ["a", "b"]]],
+        "areas": [["emp-1", 5, ["data"]]],
+        "forget": list(change.forget),
+    }
+    assert feed_view._change_of(older) == change
+    assert feed_view._named(entry) == feed_view._named(older) == {"emp-1"}

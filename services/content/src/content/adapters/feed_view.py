@@ -28,6 +28,12 @@ How it stays current:
   could not be written, is caught by the full reload every `reload_seconds` (tenants are
   reloaded one at a time, in the background).
 - `live_until` is checked on each request, so expiry never waits for any of this.
+- An erasure (`forget`) logs a change that names the person only by their person key
+  (every process drops their marks and areas), then deletes the tenant's log entries that
+  name them. A process that had not applied a deleted entry meets a gap and, after
+  `grace_seconds`, reloads the tenant from the collections, which no longer hold the
+  person. Marks, areas and forgets are applied in the log's order, so a person who comes
+  back after an erasure keeps what they do then.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from pymongo.errors import DuplicateKeyError
 
 from content.adapters.mongo import HIDDEN, ContentRepository
 from content.domain.feed import PUBLISHED, FeedChange, TenantFeed
+from contracts.erasure import person_key
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +126,9 @@ class MongoFeedReadModel:
         now = time.monotonic()
         self._warmed = True
         for tenant in {*numbers, *docs, *marks, *areas}:
-            feed = TenantFeed(docs.get(tenant, ()), marks.get(tenant, ()), areas.get(tenant, ()))
+            feed = TenantFeed(
+                docs.get(tenant, ()), marks.get(tenant, ()), areas.get(tenant, ()), tenant
+            )
             # Spread the safety-net reloads over the interval rather than all at once.
             loaded_at = now - random.uniform(0, self._reload_seconds)
             self._held[tenant] = _Held(feed, numbers.get(tenant, 0), loaded_at)
@@ -155,7 +164,7 @@ class MongoFeedReadModel:
             counter = await self._revisions.find_one({"_id": tenant})
             if counter is None and self._warmed:
                 # Not held at startup and never changed since: nothing live, nothing shared.
-                held = _Held(TenantFeed(), 0, time.monotonic())
+                held = _Held(TenantFeed(tenant=tenant), 0, time.monotonic())
                 for change in self._pending[tenant]:
                     held.feed.apply(change)
                 self._held[tenant] = held
@@ -173,7 +182,7 @@ class MongoFeedReadModel:
                     BATCH
                 )
             ]
-            held = _Held(TenantFeed(docs, marks, areas), seen, time.monotonic())
+            held = _Held(TenantFeed(docs, marks, areas, tenant), seen, time.monotonic())
             for change in self._pending[tenant]:
                 held.feed.apply(change)
             self._held[tenant] = held
@@ -184,25 +193,39 @@ class MongoFeedReadModel:
     # -- writing -------------------------------------------------------------------------
 
     async def record(self, tenant: str, change: FeedChange) -> None:
+        self._apply_here(tenant, change)
+        try:
+            await self._log(tenant, _entry(tenant, change))
+        except Exception:
+            # The write itself stands (failing the request would invite a duplicate on
+            # retry); other processes see it at their next full reload instead.
+            log.exception("feed change not logged", extra={"tenant": tenant})
+
+    async def forget(self, tenant: str, employee: str) -> None:
+        """An erased person leaves every process's copy and the log: a change naming them
+        only by their person key, then the tenant's log entries that name them are deleted.
+        Raises when the change cannot be logged: erasing again is harmless."""
+        change = FeedChange(forget=(person_key(tenant, employee),))
+        self._apply_here(tenant, change)
+        await self._log(tenant, _entry(tenant, change))
+        # A process that had not applied a deleted entry meets a gap in the numbers and,
+        # after the grace, reloads the tenant from the collections, which no longer hold
+        # the person. Erasures are rare: reading the tenant's log (a few minutes of it)
+        # costs less than a field naming every employee of every entry.
+        naming = [
+            doc["_id"]
+            async for doc in self._changes.find({"tenant": tenant}, {"marks": 1, "areas": 1})
+            if employee in _named(doc)
+        ]
+        if naming:
+            await self._changes.delete_many({"_id": {"$in": naming}})
+
+    def _apply_here(self, tenant: str, change: FeedChange) -> None:
         held = self._held.get(tenant)
         if held is not None:
             held.feed.apply(change)
         if tenant in self._pending:
             self._pending[tenant].append(change)
-        entry = {
-            "tenant": tenant,
-            "at": datetime.now(UTC),
-            "items": sorted({str(doc["_id"]) for doc in change.items}),
-            "shares": [[item_id, shares] for item_id, shares in change.shares],
-            "marks": [[employee, list(item_ids)] for employee, item_ids in change.marks],
-            "areas": [[employee, stamp, list(named)] for employee, stamp, named in change.areas],
-        }
-        try:
-            await self._log(tenant, entry)
-        except Exception:
-            # The write itself stands (failing the request would invite a duplicate on
-            # retry); other processes see it at their next full reload instead.
-            log.exception("feed change not logged", extra={"tenant": tenant})
 
     async def _log(self, tenant: str, entry: dict[str, Any]) -> None:
         for _ in range(ATTEMPTS):
@@ -293,18 +316,11 @@ class MongoFeedReadModel:
         if ids:
             cursor = self._items.find({"tenant": tenant, "_id": {"$in": ids}}, HIDDEN)
             docs = [doc async for doc in cursor]
-        held.feed.apply(
-            FeedChange(
-                items=tuple(docs),
-                shares=tuple((i, int(n)) for e in entries for i, n in e.get("shares", [])),
-                marks=tuple((emp, tuple(i)) for e in entries for emp, i in e.get("marks", [])),
-                areas=tuple(
-                    (emp, int(stamp), tuple(named))
-                    for e in entries
-                    for emp, stamp, named in e.get("areas", [])
-                ),
-            )
-        )
+        held.feed.apply(FeedChange(items=tuple(docs)))
+        # Entry by entry, in the log's order: a forget drops what was named before it, and
+        # only that.
+        for entry in entries:
+            held.feed.apply(_change_of(entry))
         contiguous = held.seen
         for seq in (int(entry["seq"]) for entry in entries):
             if seq != contiguous + 1:
@@ -324,6 +340,57 @@ class MongoFeedReadModel:
             )
             held.seen, held.gap_since = number, None
             self._spawn(self._reload(tenant))
+
+
+# Fields of the logged rows, in the order of FeedChange's tuples. Rows are documents, not
+# arrays: FerretDB 1.x refuses an array inside an array ("nested arrays are not supported"),
+# and an entry it refused was never logged (its number left a gap, and every other process
+# reloaded the tenant). Rows logged as arrays (by MongoDB, before) are still read.
+SHARE_ROW = ("item", "shares")
+MARK_ROW = ("employee", "items")
+AREA_ROW = ("employee", "stamp", "areas")
+
+
+def _entry(tenant: str, change: FeedChange) -> dict[str, Any]:
+    """A change as logged."""
+    return {
+        "tenant": tenant,
+        "at": datetime.now(UTC),
+        "items": sorted({str(doc["_id"]) for doc in change.items}),
+        "shares": [dict(zip(SHARE_ROW, row, strict=True)) for row in change.shares],
+        "marks": [
+            dict(zip(MARK_ROW, (employee, list(ids)), strict=True))
+            for employee, ids in change.marks
+        ],
+        "areas": [
+            dict(zip(AREA_ROW, (employee, stamp, list(named)), strict=True))
+            for employee, stamp, named in change.areas
+        ],
+        "forget": list(change.forget),
+    }
+
+
+def _rows(entry: dict[str, Any], field: str, names: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row[name] for name in names) if isinstance(row, dict) else tuple(row)
+        for row in entry.get(field, [])
+    ]
+
+
+def _change_of(entry: dict[str, Any]) -> FeedChange:
+    """A logged change's shares, marks, areas and forgets (its items are read again)."""
+    return FeedChange(
+        shares=tuple((i, int(n)) for i, n in _rows(entry, "shares", SHARE_ROW)),
+        marks=tuple((e, tuple(ids)) for e, ids in _rows(entry, "marks", MARK_ROW)),
+        areas=tuple((e, int(t), tuple(a)) for e, t, a in _rows(entry, "areas", AREA_ROW)),
+        forget=tuple(entry.get("forget", [])),
+    )
+
+
+def _named(entry: dict[str, Any]) -> set[str]:
+    """The employees a logged change names."""
+    change = _change_of(entry)
+    return {employee for employee, _ in change.marks} | {row[0] for row in change.areas}
 
 
 def _areas_of(doc: dict[str, Any]) -> tuple[str, int, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -36,6 +37,9 @@ class ContentRepository:
         # what each numbered change touched.
         self.feed_revisions = db["feed_revisions"]
         self.feed_changes = db["feed_changes"]
+        # People erased, under `contracts.erasure.person_key` (never their id), with the
+        # time of their last erasure: a share made before it and counted late marks nothing.
+        self.erasures = db["erasures"]
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index([("tenant", ASCENDING), ("_id", DESCENDING)])
@@ -178,6 +182,15 @@ class ContentRepository:
         cursor = self.acknowledgements.find(query, HIDDEN).sort("employee_id", ASCENDING)
         return [doc async for doc in cursor.limit(limit)]
 
+    async def unmark_shared(self, tenant: str, employee: str, content_ids: set[str]) -> None:
+        """Take back marks (of shares made before an erasure that raced with them)."""
+        doc_id = f"{tenant}:{employee}"
+        # `$pullAll`: FerretDB 1.x ignores a `$pull` with a condition (it changes nothing).
+        await self.shared.update_one(
+            {"_id": doc_id}, {"$pullAll": {"content_ids": sorted(content_ids)}}
+        )
+        await self.shared.delete_one({"_id": doc_id, "content_ids": {"$size": 0}})
+
     async def shared_by(self, tenant: str, employee: str) -> list[str]:
         """The items an employee shared, as counted from PostShared."""
         doc = await self.shared.find_one({"_id": f"{tenant}:{employee}"})
@@ -237,3 +250,74 @@ class ContentRepository:
     async def expertise_all(self, tenant: str) -> list[list[str]]:
         cursor = self.expertise.find({"tenant": tenant}, {"_id": 0, "areas": 1}).batch_size(1000)
         return [list(doc.get("areas") or []) async for doc in cursor]
+
+    # -- erasure ----------------------------------------------------------------------------
+
+    async def record_erasure(self, key: str, tenant: str, at: datetime) -> None:
+        """Remember that the person under `key` was erased at `at` (the latest erasure
+        wins; a redelivery changes nothing)."""
+        update = {"$max": {"at": at}, "$setOnInsert": {"tenant": tenant}}
+        try:
+            await self.erasures.update_one({"_id": key}, update, upsert=True)
+        except DuplicateKeyError:
+            # Two erasures of one person upserted at once; the document exists now.
+            await self.erasures.update_one({"_id": key}, update)
+
+    async def erased_at(self, keys: Iterable[str]) -> dict[str, datetime]:
+        """When each of these people (by person key) was last erased; absent if never."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        cursor = self.erasures.find({"_id": {"$in": wanted}}, {"at": 1})
+        return {doc["_id"]: doc["at"] async for doc in cursor}
+
+    async def forget_shared(self, tenant: str, employee: str) -> None:
+        await self.shared.delete_one({"_id": f"{tenant}:{employee}"})
+
+    async def pseudonymise_acknowledgements(self, tenant: str, employee: str, name: str) -> None:
+        """Keep each of the person's acknowledgements (admins count them per version) under
+        the pseudonym `name`: written under its new `_id`, then the old one deleted, so
+        that doing it again after a failure halfway neither loses nor doubles one. A staged
+        GuidelinesAcknowledged still unpublished goes with the old document."""
+        cursor = self.acknowledgements.find({"tenant": tenant, "employee_id": employee}, HIDDEN)
+        for doc in [doc async for doc in cursor]:
+            kept = {
+                "_id": f"{tenant}:{name}:{doc['version']}",
+                "tenant": tenant,
+                "employee_id": name,
+                "version": doc["version"],
+                "acknowledged_at": doc["acknowledged_at"],
+            }
+            try:
+                await self.acknowledgements.insert_one(kept)
+            except DuplicateKeyError:
+                pass  # written by an earlier attempt
+            await self.acknowledgements.delete_one({"_id": doc["_id"]})
+
+    async def pseudonymise_authored(
+        self, tenant: str, employee: str, name: str
+    ) -> list[dict[str, Any]]:
+        """Put `name` in place of the person on the items they authored as an employee (their
+        suggestions, their own posts as a leader) and return those items as written now,
+        each at a new revision. Items they wrote, approved or commented on as a curator are
+        the team's records and keep their name."""
+        query = {
+            "tenant": tenant,
+            "created_by": employee,
+            "$or": [{"suggestion": True}, {"leader_post": {"$exists": True}}],
+        }
+        fields = {"approved_by": 1, "comment_by": 1}
+        authored = [doc async for doc in self.items.find(query, fields)]
+        written: list[dict[str, Any]] = []
+        for doc in authored:
+            sets = {"created_by": name}
+            sets.update({f: name for f in ("approved_by", "comment_by") if doc.get(f) == employee})
+            moved = await self.items.update_one(
+                {"_id": doc["_id"], "tenant": tenant, "created_by": employee},
+                {"$set": sets, "$inc": {"rev": 1}},
+            )
+            # Read back rather than `find_one_and_update`: FerretDB 1.x takes no projection
+            # there, and the staged events are no reader's business.
+            if moved.modified_count and (after := await self.get(tenant, doc["_id"])):
+                written.append(after)
+        return written

@@ -16,6 +16,7 @@ from typing import Any
 from content.domain.coaching import area
 from content.domain.model import Status
 from contracts.audience import Audience, Viewer
+from contracts.erasure import person_key
 
 PUBLISHED = Status.PUBLISHED.value
 # (publish day, shares, id), compared as a tuple: the feed shows the largest first.
@@ -319,20 +320,30 @@ class FeedChange:
     marks: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # (employee, when they named them in ms since the epoch, their areas of expertise).
     areas: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+    # People erased, by `contracts.erasure.person_key`: their marks and areas are dropped
+    # (before this change's own marks and areas are applied). The change that erases a
+    # person names them only so.
+    forget: tuple[str, ...] = ()
 
 
 class TenantFeed:
     """What the feed shows of one tenant: its live items, which items each employee
     already shared, and each employee's areas of expertise. Applying a change is idempotent
-    and order-free: an item only moves to a newer revision, share counts only grow, marks
-    are only added, and a person's areas are only replaced by ones named later."""
+    and, but for erasures, order-free: an item only moves to a newer revision, share counts
+    only grow, marks are only added, and a person's areas are only replaced by ones named
+    later. Forgetting a person drops their marks and areas; what names them again after it
+    (they came back and shared) is theirs anew, so a forget is applied in its place in the
+    log's order."""
 
     def __init__(
         self,
         docs: Iterable[dict[str, Any]] = (),
         marks: Iterable[tuple[str, Iterable[str]]] = (),
         areas: Iterable[tuple[str, int, Iterable[str]]] = (),
+        tenant: str = "",
     ) -> None:
+        # Only to recognise the people an erasure names by their person key.
+        self.tenant = tenant
         self.items = LiveItems(Entry.of(doc) for doc in docs if doc.get("status") == PUBLISHED)
         # Revisions of items that left the feed, so a late copy of an older revision
         # cannot bring one back.
@@ -363,6 +374,8 @@ class TenantFeed:
         return len(self._marks)
 
     def apply(self, change: FeedChange) -> None:
+        if change.forget:
+            self.forget(change.forget)
         for doc in change.items:
             self.put(doc)
         for item_id, shares in change.shares:
@@ -371,6 +384,22 @@ class TenantFeed:
             self.mark(employee, item_ids)
         for employee, stamp, named in change.areas:
             self.name_areas(employee, stamp, named)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop the marks and areas of the people whose person key is among `keys`.
+
+        The held employees are hashed one by one: erasures are rare, and about 0.1 s for
+        100,000 employees is cheaper than keeping a key per employee in memory."""
+        wanted = set(keys)
+        doomed = {
+            employee
+            for held in (self._marks, self._areas)
+            for employee in held
+            if person_key(self.tenant, employee) in wanted
+        }
+        for employee in doomed:
+            self._marks.pop(employee, None)
+            self._areas.pop(employee, None)
 
     def put(self, doc: dict[str, Any]) -> None:
         """Take an item's state as written or read, unless a newer revision is held."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chassis.auth import CurrentUser
 from content.domain import coaching as rules
 from content.entrypoints.api import Curator, Language, Services
-from content.service_layer import coaching
+from content.service_layer import coaching, erasure
 
 onboarding_router = APIRouter(prefix="/api/v1/onboarding", tags=["onboarding"])
 
@@ -151,9 +151,9 @@ async def name_expertise(body: AreasIn, user: CurrentUser, services: Services) -
 
 @expertise_router.post("/me/erasure", status_code=204)
 async def erase_me(user: CurrentUser, services: Services) -> Response:
-    """Forget the caller's onboarding progress and areas of expertise (for someone outside
-    the program, whose erasure no opt-out event announces)."""
-    await coaching.erase(services, user.tenant, user.employee_id)
+    """Erase the caller from the content hub (for someone outside the program, whose
+    erasure no opt-out event announces)."""
+    await erasure.erase_me(services, user)
     return Response(status_code=204)
 
 

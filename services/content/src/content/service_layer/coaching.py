@@ -11,14 +11,12 @@ from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
 from chassis.auth import Principal
-from chassis.consumer import Consumed
 from chassis.errors import Problem
 from chassis.ids import new_id
 from chassis.telemetry import current_traceparent
 from content.domain import coaching, feed
 from content.service_layer.handlers import Services, invalid
 from contracts import (
-    AdvocateOptedOut,
     OnboardingStepCompleted,
     OnboardingStepCompletedData,
     derived_event_id,
@@ -190,21 +188,6 @@ async def name_areas(services: Services, user: Principal, raws: Sequence[str]) -
         user.tenant, feed.FeedChange(areas=((user.employee_id, stamp, tuple(named)),))
     )
     return named
-
-
-async def erase(services: Services, tenant: str, employee: str) -> None:
-    """Forget what coaching holds of a person: their progress and their areas (also in
-    the feed's read model, where no areas are named after now). Doing it again is harmless."""
-    await services.repo.erase_coaching(tenant, employee)
-    stamp = int(services.clock().timestamp() * 1000)
-    await services.feed.record(tenant, feed.FeedChange(areas=((employee, stamp, ()),)))
-
-
-async def on_opted_out(services: Services, batch: list[Consumed[AdvocateOptedOut]]) -> None:
-    """An advocate who leaves and asks for erasure is forgotten here too."""
-    for item in batch:
-        if item.event.data.erase:
-            await erase(services, item.event.tenantid, item.event.data.employee_id)
 
 
 async def coverage(services: Services, user: Principal) -> list[coaching.AreaRow]:

@@ -42,6 +42,7 @@ from contracts import (
     audience,
     derived_event_id,
 )
+from contracts.erasure import person_key
 
 CURATORS = ("curator", "admin")
 # Far enough to sort after any real expiry; stands for "never expires" in one range query.
@@ -592,16 +593,27 @@ async def _leaders_posts(services: Services, batch: list[Consumed[PostShared]]) 
             continue  # shown before
 
 
+def _made_before_erasure(event: PostShared, erased: dict[str, datetime]) -> bool:
+    """A share its author made before their erasure (published then, counted late)."""
+    at = erased.get(person_key(event.tenantid, event.data.employee_id))
+    return at is not None and event.data.shared_at < at
+
+
 async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) -> None:
-    """Learn popularity and who shared what; redelivered events count nothing twice."""
-    await _leaders_posts(services, batch)
+    """Learn popularity and who shared what; redelivered events count nothing twice. A
+    share made before its author's erasure still counts, but names nobody here."""
+    erased = await services.repo.erased_at(
+        person_key(i.event.tenantid, i.event.data.employee_id) for i in batch
+    )
+    await _leaders_posts(services, [i for i in batch if not _made_before_erasure(i.event, erased)])
     # Only shares of this tenant's own items count: a content id quoted under another
     # tenant, or one this hub never had, changes nothing (and costs no writes).
     known = await services.repo.existing(
         {(i.event.tenantid, i.event.data.content_id) for i in batch if i.event.data.content_id}
     )
     deltas: list[Delta] = []
-    marks: dict[tuple[str, str], set[str]] = {}
+    # (tenant, employee) -> item id -> when the earliest share of it in the batch was made.
+    marks: dict[tuple[str, str], dict[str, datetime]] = {}
     for item in batch:
         event, data = item.event, item.event.data
         tenant = event.tenantid
@@ -617,10 +629,13 @@ async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) 
                 {"tenant": tenant, "content_id": data.content_id},
             )
         )
-        marks.setdefault((tenant, data.employee_id), set()).add(data.content_id)
+        if not _made_before_erasure(event, erased):
+            shared = marks.setdefault((tenant, data.employee_id), {})
+            first = shared.get(data.content_id, data.shared_at)
+            shared[data.content_id] = min(first, data.shared_at)
     if not deltas:
         return
-    await services.repo.mark_shared(marks)
+    await services.repo.mark_shared({key: set(ids) for key, ids in marks.items()})
     await apply_exactly_once(services.repo.popularity, deltas)
     counts = await services.repo.popularity_of(sorted({d.doc_id for d in deltas}))
     await services.repo.raise_share_counts(
@@ -637,6 +652,29 @@ async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) 
     for tenant in sorted({*shares, *marked}):
         change = feed.FeedChange(shares=tuple(shares[tenant]), marks=tuple(marked[tenant]))
         await services.feed.record(tenant, change)
+    await _undo_marks_erased_meanwhile(services, marks)
+
+
+async def _undo_marks_erased_meanwhile(
+    services: Services, marks: dict[tuple[str, str], dict[str, datetime]]
+) -> None:
+    """An erasure records itself before it deletes, and this looks for erasures after the
+    marks are written and logged: so an erasure that ran while the batch was written either
+    deleted its marks or is found here, and its marks are taken back."""
+    if not marks:
+        return
+    erased = await services.repo.erased_at(person_key(t, e) for t, e in marks)
+    for (tenant, employee), shared in marks.items():
+        at = erased.get(person_key(tenant, employee))
+        stale = {content_id for content_id, when in shared.items() if at is not None and when < at}
+        if not stale:
+            continue
+        await services.repo.unmark_shared(tenant, employee, stale)
+        await services.feed.forget(tenant, employee)
+        if kept := await services.repo.shared_by(tenant, employee):
+            # Marks of shares made after the erasure: the person came back.
+            change = feed.FeedChange(marks=((employee, tuple(kept)),))
+            await services.feed.record(tenant, change)
 
 
 # -- link previews ------------------------------------------------------------------------

@@ -17,3 +17,8 @@ class FeedReadModel(Protocol):
     async def record(self, tenant: str, change: FeedChange) -> None:
         """After a write: apply `change` here at once and announce it to every process."""
         ...
+
+    async def forget(self, tenant: str, employee: str) -> None:
+        """After an erasure: drop the person here and in every process, and from the
+        change log."""
+        ...
