@@ -257,9 +257,16 @@ def test_compose_refuses_to_start_without_secrets() -> None:
 
 
 def test_the_development_secrets_go_only_with_local_mode(compose) -> None:
-    from share.config import LOCAL_SECRET, _local_fernet_key
+    from chassis.settings import local_fernet_key
+    from share.config import LOCAL_SECRET
+    from web.config import LOCAL_TOKEN_SECRET
 
-    development = {LOCAL_JWT_SECRET, LOCAL_SECRET, _local_fernet_key()}
+    development = {
+        LOCAL_JWT_SECRET,
+        LOCAL_SECRET,
+        local_fernet_key(LOCAL_SECRET),
+        local_fernet_key(LOCAL_TOKEN_SECRET),
+    }
     # Not a default anywhere in the file: only the development env file names them.
     text = COMPOSE_FILE.read_text()
     assert not [secret for secret in development if secret in text]

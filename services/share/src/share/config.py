@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import ClassVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import CommaSeparated, ServiceSettings, check_secret
+from chassis.settings import (
+    CommaSeparated,
+    ServiceSettings,
+    check_fernet_key,
+    check_secret,
+    local_fernet_key,
+)
 
 LOCAL_SECRET = "chorus-share-local-development-only"
-FERNET_KEY_BYTES = 32
 
 
 def _local_fernet_key() -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(LOCAL_SECRET.encode()).digest()).decode()
+    return local_fernet_key(LOCAL_SECRET)
 
 
 class ShareSettings(ServiceSettings):
@@ -60,15 +63,5 @@ class ShareSettings(ServiceSettings):
                 check_secret(f"SHARE_{name.upper()}", getattr(self, name))
             if self.token_key == _local_fernet_key():
                 raise ValueError("SHARE_TOKEN_KEY must be set outside CHORUS_ENV=local")
-        # A Fernet key is exactly 32 bytes, url-safe base64: anything else would only fail
-        # at the first token stored or read.
-        try:
-            key = base64.urlsafe_b64decode(self.token_key.encode())
-        except ValueError:
-            key = b""
-        if len(key) != FERNET_KEY_BYTES:
-            raise ValueError(
-                f"SHARE_TOKEN_KEY must be {FERNET_KEY_BYTES} bytes in url-safe base64 "
-                "(a Fernet key)"
-            )
+        check_fernet_key("SHARE_TOKEN_KEY", self.token_key)
         return self
