@@ -173,17 +173,19 @@ class ProviderKeys:
         self._fetched_at = time.monotonic()
 
     async def _discovered_jwks_url(self) -> str:
-        reply = await self._client.get(
-            self.provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
-        )
-        reply.raise_for_status()
-        document = reply.json()
-        if document.get("issuer") != self.provider.issuer:
-            raise ValueError(
-                f"the discovery document names issuer {document.get('issuer')!r}, "
-                f"not {self.provider.issuer!r}"
-            )
-        return str(document["jwks_uri"])
+        return str((await discover(self._client, self.provider.issuer))["jwks_uri"])
+
+
+async def discover(client: httpx.AsyncClient, issuer: str) -> dict[str, Any]:
+    """An OpenID provider's discovery document, which must name `issuer` as its own; raises
+    httpx.HTTPError when it cannot be read and ValueError when it is not the issuer's."""
+    reply = await client.get(issuer.rstrip("/") + "/.well-known/openid-configuration")
+    reply.raise_for_status()
+    document = reply.json()
+    if not isinstance(document, dict) or document.get("issuer") != issuer:
+        named = document.get("issuer") if isinstance(document, dict) else None
+        raise ValueError(f"the discovery document names issuer {named!r}, not {issuer!r}")
+    return document
 
 
 class TokenVerifier:

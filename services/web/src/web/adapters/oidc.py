@@ -24,7 +24,14 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from pydantic import BaseModel, Field, TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chassis.auth import TENANT_PATTERN, OidcProvider, Principal, TokenVerifier, principal_of
+from chassis.auth import (
+    TENANT_PATTERN,
+    OidcProvider,
+    Principal,
+    TokenVerifier,
+    discover,
+    principal_of,
+)
 from chassis.errors import Problem
 
 # How long a person has to finish signing in at their provider.
@@ -135,23 +142,17 @@ class TenantSignIn:
     async def endpoints(self) -> dict[str, Any]:
         """The provider's discovery document, fetched once."""
         if not self._endpoints:
-            url = self.provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
             try:
                 async with httpx.AsyncClient(timeout=5.0) as http:
-                    reply = await http.get(url)
-                    reply.raise_for_status()
-                    document = reply.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                raise Problem(
-                    503, "Identity provider unreachable", f"{url} could not be read: {exc}"
-                ) from exc
-            if document.get("issuer") != self.provider.issuer:
+                    self._endpoints = await discover(http, self.provider.issuer)
+            except httpx.HTTPError as exc:
                 raise Problem(
                     503,
-                    "Identity provider misconfigured",
-                    f"{url} names issuer {document.get('issuer')!r}",
-                )
-            self._endpoints = document
+                    "Identity provider unreachable",
+                    f"the discovery document of {self.provider.issuer} could not be read: {exc}",
+                ) from exc
+            except ValueError as exc:
+                raise Problem(503, "Identity provider misconfigured", str(exc)) from exc
         return self._endpoints
 
     def _oauth(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
