@@ -22,7 +22,7 @@ from contracts import (
     PointsAwardedData,
     PostShared,
 )
-from rewards.domain.ledger import Badge, Challenge, Standing
+from rewards.domain.ledger import Badge, Challenge, Standing, merged
 from rewards.domain.rules import Action, Activity, Award, DailyUse, Multiplier, RuleSet
 
 ENGAGEMENT_ACTIONS: dict[EngagementKind, Action] = {
@@ -242,6 +242,54 @@ def standing_from_doc(tenant: str, employee_id: str, doc: dict[str, Any] | None)
         badges=frozenset((doc.get("badges") or {}).keys()),
         challenges=dict(doc.get("challenges") or {}),
     )
+
+
+# Per topic partition, the offset of the last event applied to a standing.
+WATERMARKS = "_wm"
+# The erasures (by their hashed key) whose standing was folded into a pseudonym's.
+FOLDED = "folded"
+# What a standing learnt about the person rather than their points: an erasure drops it.
+PERSONAL_FIELDS = ("groups", "department", "location")
+
+
+def erased_standing_doc(
+    tenant: str, name: str, erased: dict[str, Any], kept: dict[str, Any] | None, folded: str
+) -> dict[str, Any]:
+    """The standing of an erased employee as it goes on under their pseudonym `name`:
+    folded into the one the pseudonym already has (events that named it) if there is one,
+    without the scopes that describe the person, and on no leaderboard.
+
+    The rules' memory (daily use, badges, streak, watermarks) stays, so a late or repeated
+    event counts as it would have, once. `folded` (the erasure's hashed key) is listed in
+    it, so an erasure done again folds nothing twice."""
+    standing = standing_from_doc(tenant, name, erased)
+    if kept is not None:
+        standing = merged(standing_from_doc(tenant, name, kept), standing)
+    marks: dict[str, int] = dict((kept or {}).get(WATERMARKS) or {})
+    for partition, offset in (erased.get(WATERMARKS) or {}).items():
+        marks[partition] = max(marks.get(partition, -1), offset)
+    badges: dict[str, dict[str, Any]] = dict((kept or {}).get("badges") or {})
+    for badge, earned in (erased.get("badges") or {}).items():
+        if badge not in badges or earned["earned_at"] < badges[badge]["earned_at"]:
+            badges[badge] = earned
+    doc: dict[str, Any] = {
+        "_id": f"{tenant}:{name}",
+        "tenant": tenant,
+        "employee_id": name,
+        **standing_fields(standing),
+        "earned": standing.earned,
+        "badges": badges,
+        "opted_out": True,
+        FOLDED: [*((kept or {}).get(FOLDED) or []), folded],
+    }
+    for period in ("month", "week"):
+        key = getattr(standing, f"{period}_key")
+        if key:
+            doc[f"{period}_key"] = key
+            doc[f"{period}_points"] = getattr(standing, f"{period}_points")
+    if marks:
+        doc[WATERMARKS] = marks
+    return doc
 
 
 def _days_from_doc(days: str | dict[str, Any] | None) -> dict[str, DailyUse]:

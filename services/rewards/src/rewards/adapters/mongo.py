@@ -27,9 +27,14 @@
 - `suggestions`: rewards employees suggest (`<tenant>:<suggestion>`), with their status.
 - `votes`: one per person and suggestion (`<tenant>:<suggestion>:<voter>`): a vote is an
   insert (a second one is a duplicate key), taking it back a delete.
-- `erasures`: the pseudonym of each person whose suggestions and votes were erased, keyed
-  by a hash of tenant and employee id (never the id); inserted once, so every retry of an
-  erasure uses the first pseudonym.
+- `erasures`: the pseudonym of each person erased, keyed by a hash of tenant and employee
+  id (never the id); inserted once, so every retry of an erasure uses the first pseudonym,
+  and a late event of the person finds it.
+
+An erasure leaves no document naming the person: what others still count (ledger entries,
+reversals, month badges and decisions, charges, fulfilments, rule versions, activities,
+events still staged, the standing) goes on under the pseudonym; their leaderboard choices
+are deleted.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -117,13 +123,15 @@ class RewardsRepository:
         )
 
     async def apply_standings(
-        self, updates: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+        self, updates: Sequence[tuple[dict[str, Any], dict[str, Any], bool]]
     ) -> None:
-        """Conditional upserts, in one round trip; any that finds its condition changed
-        raises `WatermarkConflict` (the batch is then delivered again)."""
+        """Conditional updates (upserts where the standing is new), in one round trip; any
+        that finds its condition changed raises `WatermarkConflict` (the batch is then
+        delivered again). A standing read but gone since (an erasure moved it) is a
+        conflict, not a new standing under the id it was read by."""
         if not updates:
             return
-        ops = [UpdateOne(condition, update, upsert=True) for condition, update in updates]
+        ops = [UpdateOne(condition, update, upsert=upsert) for condition, update, upsert in updates]
         try:
             # Ordered: the MongoDB subset we rely on has no unordered bulk updates.
             result = await self.standings.bulk_write(ops, ordered=True)
@@ -131,6 +139,24 @@ class RewardsRepository:
             raise WatermarkConflict("a standing changed under us") from exc
         if result.matched_count + result.upserted_count < len(ops):
             raise WatermarkConflict("a standing changed under us")
+
+    async def put_standing(self, doc: dict[str, Any], read: dict[str, Any] | None) -> None:
+        """Write a whole standing: a new one (`read` None), or in place of the one read if
+        no batch has moved its watermarks since; else `WatermarkConflict`."""
+        if read is None:
+            if await self.insert_new("standings", [doc]):
+                raise WatermarkConflict("a standing was created under us")
+            return
+        marks: dict[str, int] = read.get("_wm") or {}
+        condition: dict[str, Any] = {f"_wm.{k}": v for k, v in marks.items()}
+        if not marks:
+            condition["_wm"] = {"$exists": False}
+        result = await self.standings.replace_one({"_id": doc["_id"], **condition}, doc)
+        if result.matched_count != 1:
+            raise WatermarkConflict("a standing changed under us")
+
+    async def delete_standing(self, tenant: str, employee_id: str) -> None:
+        await self.standings.delete_one({"_id": standing_id(tenant, employee_id)})
 
     async def set_profile(self, tenant: str, employee_id: str, fields: dict[str, Any]) -> None:
         await self.profiles.update_one(
@@ -444,9 +470,11 @@ class RewardsRepository:
         cursor = self.votes.find({"tenant": tenant, "voter": voter})
         return [doc async for doc in cursor.sort("voted_at", ASCENDING)]
 
-    async def record_erasure(self, key: str, pseudonym: str) -> str:
-        """List an erasure with its pseudonym; the pseudonym listed first if there is one."""
+    async def record_erasure(self, key: str, pseudonym: str, at: datetime) -> str:
+        """List an erasure with its pseudonym and time; the pseudonym listed first if there
+        is one, and the latest time (a person may come back, and be erased again)."""
         await self.insert_new("erasures", [{"_id": key, "pseudonym": pseudonym}])
+        await self.erasures.update_one({"_id": key}, {"$max": {"erased_at": at}})
         listed = await self.erasures.find_one({"_id": key})
         return str(listed["pseudonym"]) if listed else pseudonym
 
@@ -474,6 +502,173 @@ class RewardsRepository:
         )
         if votes:
             await self.votes.delete_many({"_id": {"$in": [vote["_id"] for vote in votes]}})
+
+    # -- erasure ------------------------------------------------------------------------
+
+    async def erased_names(self, keys: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
+        """The pseudonyms of the erasures listed under `keys` (hashed keys), by key, with
+        the time of the latest (None for one listed before erasures had a time)."""
+
+        async def one(key: str) -> dict[str, Any] | None:
+            async with self._reads:
+                return await self.erasures.find_one({"_id": key})
+
+        listed = await asyncio.gather(*(one(key) for key in keys))
+        return {
+            doc["_id"]: (str(doc["pseudonym"]), _utc(at) if (at := doc.get("erased_at")) else None)
+            for doc in listed
+            if doc is not None
+        }
+
+    async def rename_person(self, tenant: str, employee_id: str, pseudonym: str) -> None:
+        """Put the pseudonym in place of the id in what others still count: ledger entries
+        and reversals, month badges and decisions, charges, fulfilments, rule versions and
+        events still staged, as the one they are about or the admin who acted; delete the
+        person's leaderboard choices. Every step can be done again, so a retry after a
+        failure half-way completes it. (Standing and activities: the caller's.)"""
+        await self.rename_awards(tenant, employee_id, pseudonym)
+        renamed = (
+            (self.ledger, "clawed_back_by"),
+            (self.clawbacks, "employee_id"),
+            (self.clawbacks, "by"),
+            (self.month_badges, "employee_id"),
+            (self.fulfilments, "employee_id"),
+            (self.fulfilments, "fulfilled_by"),
+        )
+        for collection, field in renamed:
+            await collection.update_many(
+                {"tenant": tenant, field: employee_id}, {"$set": {field: pseudonym}}
+            )
+        await self._rename_listed(
+            self.month_ends, {"tenant": tenant}, "winners", "employee_id", employee_id, pseudonym
+        )
+        await self._rename_listed(
+            self.tenants, {"_id": tenant}, "rules", "created_by", employee_id, pseudonym
+        )
+        await self._move_chain(
+            "spends", standing_id(tenant, employee_id), standing_id(tenant, pseudonym)
+        )
+        for staged in (self.units, self.clawbacks, self.month_badges):
+            await self._restage(staged, tenant, employee_id, pseudonym)
+        await self.profiles.delete_one({"_id": standing_id(tenant, employee_id)})
+
+    async def rename_awards(self, tenant: str, employee_id: str, pseudonym: str) -> None:
+        """Put the pseudonym in place of the id in the person's ledger entries."""
+        await self.ledger.update_many(
+            {"tenant": tenant, "employee_id": employee_id}, {"$set": {"employee_id": pseudonym}}
+        )
+
+    async def _rename_listed(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        where: dict[str, Any],
+        array: str,
+        field: str,
+        old: str,
+        new: str,
+    ) -> None:
+        """Rename `field` in the items of `array` that name `old`, item by item (by
+        position: these lists only grow at their end, and FerretDB has no `$[]`)."""
+        async for doc in collection.find({**where, f"{array}.{field}": old}):
+            for index, item in enumerate(doc.get(array) or []):
+                if isinstance(item, dict) and item.get(field) == old:
+                    path = f"{array}.{index}.{field}"
+                    await collection.update_one(
+                        {"_id": doc["_id"], path: old}, {"$set": {path: new}}
+                    )
+
+    async def _move_chain(self, chain: str, old_owner: str, new_owner: str) -> None:
+        """Move a chain to another owner: each link is inserted under the new owner's id
+        before the old one is deleted, so a crash leaves a copy (which the retry finds
+        there) and never loses a link. Until no link is left: a link appended meanwhile
+        moves too."""
+        collection = self.standings.database[chain]
+        while links := [doc async for doc in collection.find({"owner": old_owner})]:
+            await self.insert_new(
+                chain,
+                [
+                    {**link, "_id": f"{new_owner}:{link['seq']:09d}", "owner": new_owner}
+                    for link in links
+                ],
+            )
+            await collection.delete_many({"_id": {"$in": [link["_id"] for link in links]}})
+
+    async def _restage(
+        self, collection: AsyncCollection[dict[str, Any]], tenant: str, old: str, new: str
+    ) -> None:
+        """Rename the person in the events still staged in `collection` (Kafka was away,
+        or a process died before publishing), so they go out under the pseudonym."""
+        async for doc in collection.find({outbox.COUNT: {"$gt": 0}}, {outbox.PENDING: 1}):
+            for event_id, entry in (doc.get(outbox.PENDING) or {}).items():
+                renamed = _renamed_record(entry, tenant, old, new)
+                if renamed is None:
+                    continue
+                path = f"{outbox.PENDING}.{event_id}"
+                # Only while still staged: once published, the relay has removed it.
+                await collection.update_one(
+                    {"_id": doc["_id"], path: {"$exists": True}}, {"$set": {path: renamed}}
+                )
+
+    async def rename_in_activities(
+        self, tenant: str, names: dict[str, str], batches: Sequence[str] | None = None
+    ) -> None:
+        """Put pseudonyms (`names`: id -> pseudonym) in place of ids in the activities kept
+        for simulations: every batch document of the tenant, or only `batches`.
+
+        Nobody queries inside the packed activities, so every document is read and those
+        naming someone are written again."""
+        where: dict[str, Any] = {"tenant": tenant}
+        if batches is not None:
+            where["_id"] = {"$in": list(batches)}
+        async for doc in self.activities.find(where):
+            fields = _renamed_activities(doc, names)
+            if fields is not None:
+                await self.activities.update_one({"_id": doc["_id"]}, {"$set": fields})
+
+
+def _renamed_record(
+    entry: dict[str, Any], tenant: str, old: str, new: str
+) -> dict[str, Any] | None:
+    """A staged event (outbox record) about `old` in `tenant` renamed to `new`; None when
+    it is not about them."""
+    if old not in entry["value"]:
+        return None
+    event = json.loads(entry["value"])
+    data = event.get("data") or {}
+    if event.get("tenantid") != tenant or old not in (
+        event.get("subject"),
+        data.get("employee_id"),
+    ):
+        return None
+    if event.get("subject") == old:
+        event["subject"] = new
+    if data.get("employee_id") == old:
+        data["employee_id"] = new
+    key = f"{tenant}:{new}" if entry["key"] == f"{tenant}:{old}" else entry["key"]
+    value = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return {**entry, "key": key, "value": value}
+
+
+def _renamed_activities(doc: dict[str, Any], names: dict[str, str]) -> dict[str, Any] | None:
+    """The fields to write for a batch document of activities with ids renamed, or None
+    when it names none of `names`."""
+    packed: bytes | None = doc.get("packed")
+    if packed is None:
+        activities = list(doc.get("activities", []))
+        if not any(a.get("employee_id") in names for a in activities):
+            return None
+        return {
+            "activities": [
+                {**a, "employee_id": names.get(a["employee_id"], a["employee_id"])}
+                for a in activities
+            ]
+        }
+    columns = json.loads(zlib.decompress(packed))
+    employees: list[str] = columns["employee_id"]
+    if names.keys().isdisjoint(employees):
+        return None
+    columns["employee_id"] = [names.get(e, e) for e in employees]
+    return {"packed": zlib.compress(json.dumps(columns, separators=(",", ":")).encode(), 1)}
 
 
 def pack_activities(activities: list[dict[str, Any]]) -> bytes:

@@ -268,6 +268,54 @@ def apply(
     return Outcome(standing, awards + bonus, badges)
 
 
+def _later(one: tuple[str, int], other: tuple[str, int]) -> tuple[str, int]:
+    """A period's figure from two: summed for the same period, else the later period's."""
+    if one[0] == other[0]:
+        return one[0], one[1] + other[1]
+    return max(one, other)
+
+
+def merged(one: Standing, other: Standing) -> Standing:
+    """One employee's standing from two halves: what was kept under their id and what
+    came in under their pseudonym (an erasure puts both under the pseudonym).
+
+    Points, shares, daily use and challenge progress add up; badges are earned once; the
+    streak is the one of the later week. Tenant and employee are `one`'s."""
+    days = dict(one.days)
+    for day, use in other.days.items():
+        mine = days.get(day, DailyUse(day=day))
+        per_action = dict(mine.per_action)
+        for action, points in use.per_action.items():
+            per_action[action] = per_action.get(action, 0) + points
+        days[day] = DailyUse(day, per_action, mine.total + use.total)
+    if len(days) > DAYS_KEPT:
+        days = {d: days[d] for d in sorted(days)[-DAYS_KEPT:]}
+    month_key, month_points = _later(
+        (one.month_key, one.month_points), (other.month_key, other.month_points)
+    )
+    week_key, week_points = _later(
+        (one.week_key, one.week_points), (other.week_key, other.week_points)
+    )
+    streak_week, streak = max((one.streak_week, one.streak), (other.streak_week, other.streak))
+    challenges = dict(one.challenges)
+    for challenge, progress in other.challenges.items():
+        challenges[challenge] = challenges.get(challenge, 0) + progress
+    return replace(
+        one,
+        earned=one.earned + other.earned,
+        month_key=month_key,
+        month_points=month_points,
+        week_key=week_key,
+        week_points=week_points,
+        days=days,
+        shares=one.shares + other.shares,
+        streak=streak,
+        streak_week=streak_week,
+        badges=one.badges | other.badges,
+        challenges=challenges,
+    )
+
+
 def replay(
     activities: Sequence[Activity],
     versions: Sequence[RuleSet],

@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contracts import erasure
+
 TITLE_MAX = 120
 DESCRIPTION_MAX = 500
 # Open suggestions one person may have at a time: a list stays a dialogue, not a flood.
 OPEN_PER_PERSON = 10
-ERASED_PREFIX = "erased-"
 
 
 class SuggestionStatus(StrEnum):
@@ -73,10 +74,10 @@ def after(entry: Ranked, position: tuple[int, str]) -> bool:
 
 
 def pseudonym(seed: str) -> str:
-    """The name an erased person's suggestions and votes carry: it says they were erased
-    and no more (16 hex digits of a hash of something random to them, e.g. the id of the
-    event that asked for the erasure)."""
-    return ERASED_PREFIX + hashlib.sha256(seed.encode()).hexdigest()[:16]
+    """The name an erased person's records carry: it says they were erased and no more
+    (16 hex digits of a hash of something random to them, e.g. the id of the event that
+    asked for the erasure). The platform's rule, so share and metrics name them alike."""
+    return erasure.pseudonym(seed)
 
 
 def erasure_key(tenant: str, employee_id: str) -> str:

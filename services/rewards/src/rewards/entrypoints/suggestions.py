@@ -161,10 +161,11 @@ class ErasureOut(BaseModel):
 
 @erasure.post("/erasure", response_model=ErasureOut)
 async def erase_me(user: CurrentUser, services: Services) -> ErasureOut:
-    """Erase the caller from reward suggestions and votes: a pseudonym takes their place
-    (what they suggested and the votes it has stay). For someone never in the program,
-    whose erasure no opt-out event carries; safe to repeat."""
-    await use.erase(services, user.tenant, user.employee_id, new_id())
+    """Erase the caller from rewards: a pseudonym takes their place in what others still
+    count (suggestions and their votes, points, redemptions), and they leave the
+    leaderboards. For someone never in the program, whose erasure no opt-out event
+    carries; safe to repeat."""
+    await handlers.erase_person(services, user.tenant, user.employee_id, new_id(), services.clock())
     return ErasureOut()
 
 

@@ -1,5 +1,5 @@
 """Use cases of rewards: scoring consumed activity exactly once, month-end badges, clawbacks,
-redemptions."""
+redemptions, erasing a person."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from contracts import (
     RewardRedeemedData,
     derived_event_id,
 )
+from contracts.erasure import is_pseudonym
 from rewards.adapters import events as convert
 from rewards.adapters.mongo import RewardsRepository, pack_activities, standing_id
 from rewards.domain.ledger import Badge, Challenge, apply
@@ -47,7 +48,7 @@ AWARDS = Counter("chorus_rewards_awards_total", "Ledger entries written", ["tena
 REDEMPTIONS = Counter(
     "chorus_rewards_redemptions_total", "Redemption attempts", ["tenant", "outcome"]
 )
-WATERMARKS = "_wm"
+WATERMARKS = convert.WATERMARKS
 # Ledger entries per insert while a batch is scored.
 LEDGER_CHUNK = 2000
 FIRST_SHARE = Action.FIRST_SHARE.value
@@ -105,8 +106,67 @@ def _watermark_key(item: Consumed[Any]) -> str:
 @dataclass
 class _Employee:
     tenant: str
+    # As the standing names them: their id, or their pseudonym once erased.
     employee_id: str
     items: list[Consumed[Any]] = field(default_factory=list)
+
+
+def _person(services: Services, event: AnyEvent) -> tuple[str, str] | None:
+    """The tenant and employee an event is about, if this worker scores it."""
+    employee_id = getattr(event.data, "employee_id", None)
+    if employee_id is None or (
+        services.tenants is not None and event.tenantid not in services.tenants
+    ):
+        return None
+    return event.tenantid, employee_id
+
+
+async def _employees(
+    services: Services, batch: list[Consumed[AnyEvent]]
+) -> tuple[dict[str, _Employee], dict[str, dict[str, Any]], dict[tuple[str, str], str]] | None:
+    """The batch's events by employee as the standings name them, with those standings;
+    and the people erased before (tenant, id -> pseudonym) whose late events it holds.
+    None when no event is for this worker.
+
+    The batch's erasures are done here, first: the events of someone erased, in this batch
+    or before, count under their pseudonym."""
+    people = {p for item in batch if (p := _person(services, item.event)) is not None}
+    if not people:
+        return None
+    names: dict[tuple[str, str], str] = {}
+    for item in batch:
+        event, person = item.event, _person(services, item.event)
+        if person is not None and isinstance(event, AdvocateOptedOut) and event.data.erase:
+            names[person] = await erase_person(services, *person, event.id, event.data.opted_out_at)
+    read = {standing_id(*p) for p in people if p not in names}
+    docs = await services.repo.standings_of(list(read))
+    # Someone erased before has no standing under their id any more (the erasure moved
+    # it): only then is the list of erasures asked.
+    unknown = [
+        (t, e)
+        for t, e in people
+        if (t, e) not in names and standing_id(t, e) not in docs and not is_pseudonym(e)
+    ]
+    listed = await services.repo.erased_names([erasure_key(t, e) for t, e in unknown])
+    erased = {(t, e): listed[erasure_key(t, e)] for t, e in unknown if erasure_key(t, e) in listed}
+    late: dict[tuple[str, str], str] = {}
+    employees: dict[str, _Employee] = {}
+    for item in batch:
+        person = _person(services, item.event)
+        if person is None:
+            continue
+        name = names.get(person)
+        if name is None and person in erased:
+            # Made before their (latest) erasure: late, under the pseudonym. Made after it,
+            # the person came back: theirs again.
+            listed_name, erased_at = erased[person]
+            if erased_at is None or item.event.time <= erased_at:
+                name = late[person] = listed_name
+        tenant, employee_id = person[0], name or person[1]
+        key = standing_id(tenant, employee_id)
+        employees.setdefault(key, _Employee(tenant, employee_id)).items.append(item)
+    docs.update(await services.repo.standings_of([k for k in employees if k not in read]))
+    return employees, docs, late
 
 
 async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None:
@@ -116,20 +176,15 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     it; events at or below it are skipped, and the standing is written only if those
     watermarks are still what we read. Ledger entries are keyed by award id, so a batch
     delivered again after a crash writes none twice.
+
+    The batch's erasures come first, and the events of someone erased (in this batch or
+    before) count under their pseudonym: nothing the batch writes or publishes names them,
+    however often it is delivered (see `_employees`).
     """
-    employees: dict[str, _Employee] = {}
-    for item in batch:
-        event = item.event
-        employee_id = getattr(event.data, "employee_id", None)
-        if employee_id is None or (
-            services.tenants is not None and event.tenantid not in services.tenants
-        ):
-            continue
-        key = standing_id(event.tenantid, employee_id)
-        employees.setdefault(key, _Employee(event.tenantid, employee_id)).items.append(item)
-    if not employees:
+    found = await _employees(services, batch)
+    if found is None:
         return
-    docs = await services.repo.standings_of(list(employees))
+    employees, docs, late = found
     configs = {t: await services.config(t) for t in {e.tenant for e in employees.values()}}
 
     ledger: list[dict[str, Any]] = []
@@ -140,7 +195,6 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     activities: dict[str, list[dict[str, Any]]] = defaultdict(list)
     badges: list[AnyEvent] = []
     plans: list[tuple[_Employee, dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
-    erasures: list[tuple[str, str, str]] = []
     for key, employee in employees.items():
         doc = docs.get(key)
         marks: dict[str, int] = (doc or {}).get(WATERMARKS) or {}
@@ -155,11 +209,11 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
         for item in fresh:
             event = item.event
             _profile_of(event, profile)
-            if isinstance(event, AdvocateOptedOut) and event.data.erase:
-                erasures.append((employee.tenant, employee.employee_id, event.id))
             activity = convert.activity_of(event)
             if activity is None:
                 continue
+            if activity.employee_id != employee.employee_id:
+                activity = replace(activity, employee_id=employee.employee_id)
             activities[employee.tenant].append(convert.activity_doc(activity))
             outcome = apply(standing, activity, config.versions, config.challenges)
             standing = outcome.standing
@@ -167,6 +221,9 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
             for badge in outcome.badges:
                 earned_badges[badge.badge] = {"name": badge.name, "earned_at": badge.earned_at}
                 badges.append(convert.badge_earned(employee.tenant, badge, event.traceparent))
+        if is_pseudonym(employee.employee_id):
+            # Erased: on no leaderboard, and nothing learnt about who they were.
+            profile = {"opted_out": True}
         ledger.extend(entries)
         unsent.extend(entries)
         if len(unsent) >= LEDGER_CHUNK:
@@ -253,9 +310,11 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     # finds its watermarks where they were, and publishes the same events with the same
     # ids. The consumed events are the durable log these are derived from, so no outbox.
     await services.publisher.publish_many(events)
-    # Before the watermarks move, so a crash erases again (it is idempotent), never not.
-    for tenant, employee_id, seed in erasures:
-        await erase_suggestions(services, tenant, employee_id, seed)
+    # Before the watermarks move, so a crash does it again (it is idempotent), never not:
+    # an earlier delivery of this batch, written while the person was being erased (by
+    # another worker, or the api), may have named them.
+    for (tenant, employee_id), name in late.items():
+        await _rename(services, tenant, employee_id, name, [f"{batch_id}:{tenant}"])
     await services.repo.apply_standings(updates)
     awards: dict[str, int] = defaultdict(int)
     points: dict[tuple[str, str], int] = defaultdict(int)
@@ -286,7 +345,7 @@ def _profile_of(event: AnyEvent, profile: dict[str, Any]) -> None:
 
 def _figures(
     doc: dict[str, Any], plan: dict[str, Any], entries: list[dict[str, Any]]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """Figures move by `$inc`; a new month or week starts from zero."""
     condition, update = plan["condition"], plan["update"]
     total = sum(e["points"] for e in entries)
@@ -302,24 +361,68 @@ def _figures(
         else:
             update["$set"][points_field] = in_period
     update["$inc"] = inc
-    return condition, update
+    # Upserted only where there was none: one read but gone since was erased meanwhile.
+    return condition, update, not doc
 
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def erase_suggestions(services: Services, tenant: str, employee_id: str, seed: str) -> str:
-    """Put a pseudonym in place of a person in their reward suggestions and votes (and the
-    decisions they made on others'); returns the pseudonym.
+async def erase_person(
+    services: Services, tenant: str, employee_id: str, seed: str, at: datetime
+) -> str:
+    """Erase a person from rewards; returns the pseudonym that takes their place.
+
+    What others still count stays under the pseudonym: their suggestions and votes (the
+    ranking others see does not move), ledger entries and reversals (team and program
+    totals, and the audit of points given, still add up), month badges, charges and
+    fulfilments (the budget), the activities simulations replay, and their standing,
+    which leaves every leaderboard and forgets their groups, department and location.
+    Their leaderboard choices are deleted.
 
     The erasure is listed first (by a hash of tenant and id) with a pseudonym made from
     `seed`, something random to the request (an opt-out event's id); a retry, or a second
-    erasure, finds the listing and uses the same pseudonym, so no vote is counted twice."""
+    erasure, finds the listing and uses the same pseudonym, so nothing counts twice; and an
+    event of the person made before `at` (when they were erased) that comes late finds it
+    too, while one made after it (they came back) is theirs again (see `on_events`)."""
     repo = services.repo
-    name = await repo.record_erasure(erasure_key(tenant, employee_id), pseudonym(seed))
+    name = await repo.record_erasure(erasure_key(tenant, employee_id), pseudonym(seed), at)
     await repo.pseudonymise(tenant, employee_id, name)
+    await _rename(services, tenant, employee_id, name)
     return name
+
+
+async def _rename(
+    services: Services,
+    tenant: str,
+    employee_id: str,
+    name: str,
+    batches: Sequence[str] | None = None,
+) -> None:
+    """Put `name` in place of the person everywhere but their suggestions, and in the
+    activities of every batch while they still have a standing (so until it is moved,
+    last). With `batches` (a batch that met a late event of theirs), only in what a batch
+    writes, the ledger and those batches' activities, unless the standing is still there."""
+    repo = services.repo
+    erased = await repo.standing(tenant, employee_id)
+    if batches is None or erased is not None:
+        await repo.rename_person(tenant, employee_id, name)
+    else:
+        await repo.rename_awards(tenant, employee_id, name)
+    if erased is not None:
+        await repo.rename_in_activities(tenant, {employee_id: name})
+    elif batches:
+        await repo.rename_in_activities(tenant, {employee_id: name}, batches)
+    if erased is None:
+        return
+    key = erasure_key(tenant, employee_id)
+    kept = await repo.standing(tenant, name)
+    # Inserted or replaced before the old one is deleted: a crash in between leaves both,
+    # and the retry finds this erasure folded in already and only deletes.
+    if key not in (kept or {}).get(convert.FOLDED, []):
+        await repo.put_standing(convert.erased_standing_doc(tenant, name, erased, kept, key), kept)
+    await repo.delete_standing(tenant, employee_id)
 
 
 # -- the "top 10% of the month" badge ----------------------------------------------------

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from contracts.erasure import is_pseudonym
 from rewards.adapters.mongo import RewardsRepository
 from rewards.domain.rules import month_of, week_of
 
@@ -139,7 +140,8 @@ class Snapshot:
         week: str,
     ) -> int | None:
         """An employee's points on a board, or None when the board leaves them out."""
-        if doc.get("hidden") or doc.get("opted_out"):
+        # An erased person's points go on under a pseudonym, on no board.
+        if doc.get("hidden") or doc.get("opted_out") or is_pseudonym(doc.get("employee_id")):
             return None
         if self.opt_in and not doc.get("leaderboard_opt_in"):
             return None

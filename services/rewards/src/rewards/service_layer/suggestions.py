@@ -1,5 +1,6 @@
 """Use cases of reward suggestions: suggest, vote and take a vote back, the ranking, the
-program team's decision, and erasing a person from them (rules: domain/suggestions.py)."""
+program team's decision (rules: domain/suggestions.py). Erasing a person from them is part
+of erasing them from rewards (`handlers.erase_person`)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,7 @@ from rewards.domain.suggestions import (
     rank,
     title_key,
 )
-from rewards.service_layer.handlers import Services, erase_suggestions
-
-# Erasing a person from suggestions and votes is part of the worker's batch (an opt-out
-# with erasure) as well as a use case of its own (someone who never joined).
-erase = erase_suggestions
+from rewards.service_layer.handlers import Services
 
 
 @dataclass(frozen=True)
