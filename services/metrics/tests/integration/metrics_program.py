@@ -80,7 +80,10 @@ def generate(
     shares: int = 600,
     seed: int = 7,
     last_day: date | None = None,
+    employee_prefix: str = "e",
 ) -> Program:
+    """A program of `advocates` employees (ids `<employee_prefix>0000`, ...) sharing
+    `items` content items `shares` times over `days` days, with their engagement."""
     rng = random.Random(seed)
     last = last_day or datetime.now(UTC).date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
@@ -108,7 +111,7 @@ def generate(
             )
         )
 
-    people = [f"e{n:04d}" for n in range(advocates)]
+    people = [f"{employee_prefix}{n:04d}" for n in range(advocates)]
     for n, employee in enumerate(people):
         team = TEAMS[n % len(TEAMS)]
         program.teams[employee] = team

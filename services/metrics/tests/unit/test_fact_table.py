@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.erasure import person_key
 from metrics.adapters.memory import COUNTER_INDEX, FactTable
 
 
@@ -104,3 +105,14 @@ def test_an_erased_advocate_is_named_by_their_pseudonym_in_one_tenant_only() -> 
     assert _clicks(table, "t2", "2026-11-01", "2026-11-03") == {"ann": 16}
     (record,) = table.records_of("t1", ["advocate-enrolled"])
     assert record["advocate"] == "erased-1" and "department" not in record
+
+
+def test_an_advocate_is_found_by_their_erasure_key_in_their_tenant_only() -> None:
+    table = _table()
+    assert table.advocate_with_key("t1", person_key("t1", "ann")) == "ann"
+    assert table.advocate_with_key("t2", person_key("t2", "ann")) == "ann"
+    assert table.advocate_with_key("t1", person_key("t2", "ann")) is None
+    assert table.advocate_with_key("t1", person_key("t1", "nobody")) is None
+    table.erase("t1", "ann", "erased-1")
+    assert table.advocate_with_key("t1", person_key("t1", "ann")) is None
+    assert table.advocate_with_key("t2", person_key("t2", "ann")) == "ann"

@@ -17,12 +17,15 @@ from contracts import (
     PostShared,
     PostSharedData,
 )
+from contracts.erasure import person_key
+from contracts.erasure import pseudonym as platform_pseudonym
 from metrics.domain import figures as fig
 from metrics.domain.facts import (
     erasure_key,
     erasure_of,
     fact_id,
     fact_of,
+    names_erased,
     pseudonymized,
 )
 
@@ -223,6 +226,31 @@ def test_only_an_opt_out_with_erase_erases_with_a_pseudonym_of_its_event() -> No
         pseudonym,
     )
     assert erasure_of(_opt_out(erase=True)) != (tenant, employee, pseudonym)
+
+
+def test_metrics_names_the_erased_as_every_service_does() -> None:
+    opt_out = _opt_out(erase=True)
+    assert erasure_of(opt_out) == ("acme", "e1", platform_pseudonym(opt_out.id))
+    assert erasure_key("acme", "e1") == person_key("acme", "e1")
+    assert re.fullmatch(r"[0-9a-f]{64}", erasure_key("acme", "e1"))
+
+
+def test_a_fact_key_names_the_event_not_the_advocate() -> None:
+    # A rewritten log entry holds the same keys: a fact read before and after counts once.
+    share, opt_out = _share(), _opt_out(erase=True)
+    assert fact_id(share) == f"post-shared:{share.id}"
+    assert fact_id(opt_out) == f"advocate-opted-out:{opt_out.id}"
+
+
+def test_facts_still_naming_an_erased_advocate_are_found() -> None:
+    share, click = fact_of(_share()), fact_of(_click(unique=True))
+    erased = {erasure_key("acme", "e1"): "erased-abc"}
+    assert names_erased([fact_of(_opt_out(erase=False)), click], erased)
+    assert not names_erased([share], {})
+    assert not names_erased([share], {erasure_key("acme", "e2"): "erased-x"})
+    assert not names_erased([{**share, "advocate": "erased-abc"}], erased)
+    assert not names_erased(pseudonymized([share, click], erased), erased)
+    assert not names_erased([{"tenant": "acme", "type": "followers-measured"}], erased)
 
 
 def test_erased_facts_keep_counters_groups_and_networks_but_not_the_person() -> None:

@@ -130,9 +130,14 @@ class LiveFacts:
         table = self.table
         assert table is not None
         for erasure in entry.get("erasures") or ():
-            tenant, employee = erasure["tenant"], erasure["employee"]
-            self.erased[erasure_key(tenant, employee)] = erasure["pseudonym"]
-            table.erase(tenant, employee, erasure["pseudonym"])
+            tenant, pseudonym = erasure["tenant"], erasure["pseudonym"]
+            # The log names the advocate by key; entries of a worker from before named
+            # them by id.
+            key = erasure.get("key") or erasure_key(tenant, erasure["employee"])
+            self.erased[key] = pseudonym
+            employee = table.advocate_with_key(tenant, key)
+            if employee is not None:
+                table.erase(tenant, employee, pseudonym)
         added = table.add(pseudonymized(entry.get("facts") or [], self.erased))
         self.rows += added
         LOADED.set(self.rows)

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS
+from contracts.erasure import is_pseudonym
+from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS, erasure_key
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -269,6 +270,18 @@ class FactTable:
             # Copies: the arrays behind them grow, and a view would pin their buffers.
             self._tail_np = {k: v.copy() for k, v in out.items()}
         return self._tail_np
+
+    def advocate_with_key(self, tenant: str, key: str) -> str | None:
+        """The id of the tenant's advocate whose erasure key is `key`, if any fact names
+        them by it. Worked out when asked, by hashing the tenant's advocates: erasures are
+        rare, and 200,000 advocates of one tenant take 0.3-0.8 s on the test machine."""
+        prefix = f"{tenant}\x1f"
+        for label in self.codes["advocate"].labels:
+            if label.startswith(prefix):
+                employee = label[len(prefix) :]
+                if not is_pseudonym(employee) and erasure_key(tenant, employee) == key:
+                    return employee
+        return None
 
     def erase(self, tenant: str, employee: str, pseudonym: str) -> None:
         """Name an erased advocate's facts by their pseudonym, without personal fields."""

@@ -13,7 +13,9 @@ written before its facts are stored, for the api to read on from where it left o
 range of `_id`: an index range on MongoDB; FerretDB scans every collection it reads, so
 entries are compressed and kept briefly). Entries are removed once older than the
 retention; the newest number taken is kept as a hint in `generations`, beside the
-pointer.
+pointer. An entry's erasures name the advocate by erasure key, never by id; an erasure
+has the entries still naming them written again in place, each under its `rev` (a write
+that finds another `rev` lost a race, and reads the entry again).
 
 Every change to a tenant's settings or goals raises a counter there too (`config`), read
 with the pointer: the api keeps settings and goals until it moves.
@@ -51,6 +53,18 @@ class Pointers(NamedTuple):
 
 # Facts decoded from the log as they are read from their collection: times with a zone.
 FACT_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
+
+
+def encode_facts(facts: Sequence[dict[str, Any]]) -> Binary:
+    """A log entry's facts as one compressed binary value, rather than a document per
+    fact: FerretDB decodes every document it scans, and the log is scanned on every read."""
+    return Binary(zlib.compress(bson.encode({"facts": list(facts)}), 1))
+
+
+def decode_facts(blob: bytes) -> list[dict[str, Any]]:
+    """The facts of a log entry, as `encode_facts` stored them."""
+    facts: list[dict[str, Any]] = bson.decode(zlib.decompress(blob), FACT_CODEC)["facts"]
+    return facts
 
 
 def facts_collection_name(generation: int) -> str:
@@ -156,22 +170,21 @@ class MetricsRepository:
     async def append_log(
         self, facts: Sequence[dict[str, Any]], erasures: Sequence[tuple[str, str, str]], at: Any
     ) -> int:
-        """Write a batch of facts (and the erasures it asked for) under the next free log
-        number; returns the number. A number is taken by inserting it, so two writers never
-        share one; each tries the number after the head, so none lands below an entry
-        already there."""
+        """Write a batch of facts and the erasures it asked for, each (tenant, erasure key,
+        pseudonym), under the next free log number; returns the number. A number is taken
+        by inserting it, so two writers never share one; each tries the number after the
+        head, so none lands below an entry already there."""
         hint = (await self.read_pointers()).head
         self._log_next = max(self._log_next or 1, hint + 1)
         doc = {
-            # One compressed binary value rather than a document per fact: FerretDB
-            # decodes every document it scans, and the log is scanned on every read of it.
-            "facts": Binary(zlib.compress(bson.encode({"facts": list(facts)}), 1)),
+            "facts": encode_facts(facts),
             # Documents, not arrays: FerretDB stores no array inside an array.
             "erasures": [
-                {"tenant": tenant, "employee": employee, "pseudonym": pseudonym}
-                for tenant, employee, pseudonym in erasures
+                {"tenant": tenant, "key": key, "pseudonym": pseudonym}
+                for tenant, key, pseudonym in erasures
             ],
             "at": at,
+            "rev": 0,
         }
         while True:
             try:
@@ -190,8 +203,27 @@ class MetricsRepository:
         cursor = self.log.find({"_id": {"$gte": first}}).sort("_id", ASCENDING)
         entries = [doc async for doc in cursor]
         for entry in entries:
-            entry["facts"] = bson.decode(zlib.decompress(entry["facts"]), FACT_CODEC)["facts"]
+            entry["facts"] = decode_facts(entry["facts"])
         return entries
+
+    async def log_entry(self, seq: int) -> dict[str, Any] | None:
+        """One entry with its facts, or None once it is trimmed."""
+        entry = await self.log.find_one({"_id": seq})
+        if entry is not None:
+            entry["facts"] = decode_facts(entry["facts"])
+        return entry
+
+    async def rewrite_log_entry(
+        self, seq: int, rev: int | None, facts: Sequence[dict[str, Any]]
+    ) -> bool:
+        """Replace an entry's facts (same `_id`, same erasures) if it is still at `rev`;
+        False if another writer rewrote it first, or it is trimmed."""
+        version = {"$exists": False} if rev is None else rev  # entries from before `rev`
+        result = await self.log.update_one(
+            {"_id": seq, "rev": version},
+            {"$set": {"facts": encode_facts(facts), "rev": (rev or 0) + 1}},
+        )
+        return result.modified_count == 1
 
     async def trim_log(self, before: Any) -> int:
         """Remove the entries written before `before`; returns how many."""
@@ -222,6 +254,18 @@ class MetricsRepository:
 
     async def is_erased(self, tenant: str, employee: str) -> bool:
         return await self.erasures.find_one({"_id": erasure_key(tenant, employee)}) is not None
+
+    async def erase_person(self, tenant: str, employee: str, pseudonym: str) -> None:
+        """What names an erased person outside the facts: the wins they decided go by their
+        pseudonym, and they are no longer one of the tenant's storytellers."""
+        await self.wins.update_many(
+            {"tenant": tenant, "decided_by": employee}, {"$set": {"decided_by": pseudonym}}
+        )
+        result = await self.settings.update_one(
+            {"_id": tenant, "storytellers": employee}, {"$pull": {"storytellers": employee}}
+        )
+        if result.modified_count:
+            await self._config_changed()
 
     async def erase_advocate(
         self, generation: int, tenant: str, employee: str, pseudonym: str

@@ -7,7 +7,6 @@ their event, so counting an event twice is impossible: the second insert is a du
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -33,6 +32,7 @@ from contracts import (
     PostShared,
     RewardRedeemed,
 )
+from contracts.erasure import is_pseudonym, person_key, pseudonym
 
 # Every counter a fact can carry; figures are sums of these over a slice of facts.
 COUNTERS = (
@@ -72,11 +72,12 @@ ENGAGEMENT_COUNTERS: dict[EngagementKind, str] = {
 
 # What an erased advocate's facts lose besides their id: descriptions of the person.
 PERSONAL_FIELDS = ("department", "location")
-PSEUDONYM_PREFIX = "erased-"
 
 
 def fact_id(event: AnyEvent) -> str:
     # The topic is part of the key: ids are unique per producer, not across event types.
+    # The key names the event, never the advocate (event ids are random or digests), so a
+    # fact keeps it through an erasure and is counted once whichever version is read.
     return f"{event.event_name}:{event.id}"
 
 
@@ -230,25 +231,25 @@ def _kind(kind: Any) -> str:
 
 
 def erasure_key(tenant: str, employee: str) -> str:
-    """How the list of erased advocates knows one: a hash, not their id."""
-    return hashlib.sha256(f"{tenant}:{employee}".encode()).hexdigest()
+    """How metrics knows an erased advocate wherever it must not name them (the list of
+    erased advocates, the fact log's erasures): the platform's `person_key`, a hash."""
+    return person_key(tenant, employee)
 
 
 def erasure_of(event: AnyEvent) -> tuple[str, str, str] | None:
     """(tenant, employee, pseudonym) if `event` asks for an advocate's erasure.
 
-    The pseudonym comes from the opt-out event's id: the same for the worker and every
-    replay, and not computable from the employee id."""
+    The pseudonym is the platform's, from the opt-out event's id: the same for the worker,
+    every replay and every other service, and not computable from the employee id."""
     if isinstance(event, AdvocateOptedOut) and event.data.erase:
-        digest = hashlib.sha256(event.id.encode()).hexdigest()[:16]
-        return event.tenantid, event.data.employee_id, PSEUDONYM_PREFIX + digest
+        return event.tenantid, event.data.employee_id, pseudonym(event.id)
     return None
 
 
 def erased_key(fact: Mapping[str, Any]) -> str | None:
     """The erasure key of the advocate a fact names, if it names one by their id."""
     advocate = fact.get("advocate")
-    if not advocate or str(advocate).startswith(PSEUDONYM_PREFIX):
+    if not advocate or is_pseudonym(advocate):
         return None
     return erasure_key(fact["tenant"], advocate)
 
@@ -268,3 +269,11 @@ def pseudonymized(
             fact["advocate"] = erased[key]
         out.append(fact)
     return out
+
+
+def names_erased(facts: Sequence[Mapping[str, Any]], erased: Mapping[str, str]) -> bool:
+    """Whether any of `facts` still names an erased advocate by their id (and so is to be
+    written again, `pseudonymized`)."""
+    return bool(erased) and any(
+        (key := erased_key(fact)) is not None and key in erased for fact in facts
+    )

@@ -32,6 +32,7 @@ from metrics.domain.facts import (
     erasure_of,
     fact_id,
     fact_of,
+    names_erased,
     pseudonymized,
 )
 from metrics.service_layer.reading import ADVOCATE_TYPES, CONTENT_TYPES, Derived
@@ -115,8 +116,12 @@ async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
         [{"_id": fact_id(item.event), **fact_of(item.event)} for item in batch], erased
     )
     # Logged first: an api that follows the log sees the batch even if this process stops
-    # before the insert (the batch then comes again, and counts once).
-    await repo.append_log(facts, erasures, services.clock())
+    # before the insert (the batch then comes again, and counts once). The log names the
+    # erased by key: it is kept a while, and read by every api.
+    logged = [
+        (tenant, erasure_key(tenant, employee), alias) for tenant, employee, alias in erasures
+    ]
+    seq = await repo.append_log(facts, logged, services.clock())
     inserted = await repo.insert_facts(generation, facts)
     now_active, now_erased = await asyncio.gather(repo.active_generation(), repo.erased())
     written = [generation]
@@ -126,9 +131,17 @@ async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
         await repo.insert_facts(now_active, pseudonymized(facts, now_erased))
         written.append(now_active)
     # Another worker may have listed an erasure during the write, and already rewritten
-    # the facts it found: ours, written with the id, are rewritten here.
+    # the facts and log entries it found: ours, written with the id, are rewritten here.
     await erase_late(repo, written, facts, now_erased)
-    # This batch's erasures reach every generation: the previous ones and one being built.
+    if erasures:
+        # This batch's erasures reach the log first (it is read by every api, and kept a
+        # short while), then wins and settings, then every generation (the previous ones
+        # and one being built): slow on FerretDB, so last.
+        await erase_in_log(repo, now_erased)
+        for tenant, employee, pseudonym in erasures:
+            await repo.erase_person(tenant, employee, pseudonym)
+    elif names_erased(facts, now_erased):
+        await erase_in_entry(repo, {"_id": seq, "rev": 0, "facts": facts}, now_erased)
     present = await repo.generations_present() if erasures else []
     for tenant, employee, pseudonym in erasures:
         for generation_present in present:
@@ -180,6 +193,38 @@ async def erase_late(
     for tenant, employee, pseudonym in late:
         for generation in generations:
             await repo.erase_advocate(generation, tenant, employee, pseudonym)
+
+
+async def erase_in_log(repo: MetricsRepository, erased: Mapping[str, str]) -> int:
+    """Write again, pseudonymized, every log entry whose facts still name an advocate in
+    `erased`; returns how many were rewritten.
+
+    Called after the erasure's own entry is written: an api applies entries in order, so
+    it is told of the erasure after whichever version of an earlier entry it read, and a
+    fact (keyed by its event, not by advocate) counts once either way. An entry written
+    after this read by a worker that had not seen the erasure is that worker's to rewrite:
+    it reads the list after its write (`on_events`), as for its facts (`erase_late`)."""
+    rewritten = 0
+    for entry in await repo.log_entries():
+        rewritten += await erase_in_entry(repo, entry, erased)
+    return rewritten
+
+
+async def erase_in_entry(
+    repo: MetricsRepository, entry: dict[str, Any], erased: Mapping[str, str]
+) -> int:
+    """Rewrite one log entry if it names an erased advocate; 1 if it was rewritten.
+
+    Two writers may rewrite one entry at once (two erasures): each write is conditional on
+    the version it read, and the loser reads the entry again, so neither undoes the other."""
+    found: dict[str, Any] | None = entry
+    while found is not None and names_erased(found["facts"], erased):
+        if await repo.rewrite_log_entry(
+            found["_id"], found.get("rev"), pseudonymized(found["facts"], erased)
+        ):
+            return 1
+        found = await repo.log_entry(found["_id"])
+    return 0
 
 
 def _observe(inserted: list[dict[str, Any]]) -> None:
