@@ -5,19 +5,25 @@ as it learns of it from the events."""
 from __future__ import annotations
 
 import json
+import time
 from functools import partial
 from typing import Any
 
 import httpx
+from bson import json_util
+from pymongo import AsyncMongoClient
 
 from contracts.topics import ADVOCATE_OPTED_OUT
-from support import eventually, read_topic, ref, token
+from metrics.adapters.mongo import decode_facts
+from support import MONGODB_URL, SERVICES, eventually, read_topic, ref, token
 
 # The demo tenant's SCIM token on a local installation (people's default).
 SCIM_TOKEN = "chorus-scim-local-token"
 TENANT = "demo"
 SCIM_JSON = "application/scim+json"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+# How long after HR deletes a person no service may keep anything under their id.
+DELETION_DEADLINE = 60.0
 
 
 def _scim(platform: Any) -> httpx.AsyncClient:
@@ -26,6 +32,28 @@ def _scim(platform: Any) -> httpx.AsyncClient:
         headers={"Authorization": f"Bearer {SCIM_TOKEN}", "Content-Type": SCIM_JSON},
         timeout=15,
     )
+
+
+async def _found(platform: Any, needle: str) -> list[str]:
+    """Where `needle` appears in any stored document of any service: `db.collection`."""
+    found = []
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
+    try:
+        # Named, not listed: listing every database of a shared server is slow on FerretDB.
+        for service in (*SERVICES, "web"):
+            db = client[f"chorus_{service}_{platform.suffix}"]
+            for name in await db.list_collection_names():
+                async for doc in db[name].find({}):
+                    text = json_util.dumps(doc)
+                    if service == "metrics" and name == "fact_log":
+                        # The facts of the worker's recent batches, compressed.
+                        text += json_util.dumps(decode_facts(doc["facts"]))
+                    if needle in text:
+                        found.append(f"{service}.{name}")
+                        break
+    finally:
+        await client.close()
+    return found
 
 
 async def _titles(http: httpx.AsyncClient, platform: Any, person: str, topic: str) -> set[str]:
@@ -132,6 +160,7 @@ async def test_hr_moves_a_person_then_deletes_them(platform: Any) -> None:
         # HR deletes them: the directory forgets them, every service refuses them, and
         # share asks every service to erase them.
         deleted = await scim.delete(f"/Users/{user_id}")
+        deleted_at = time.monotonic()
         assert deleted.status_code == 204
         assert (await scim.get(f"/Users/{user_id}")).status_code == 404
 
@@ -152,3 +181,11 @@ async def test_hr_moves_a_person_then_deletes_them(platform: Any) -> None:
         erasures = [json.loads(r.value) for r in records if person.encode() in r.value]
         assert len({e["id"] for e in erasures}) == 1, erasures
         assert all(e["data"]["erase"] is True for e in erasures)
+
+        # Within a minute of the deletion, no service keeps anything under their ids (the
+        # employee id, and HR's id of the User).
+        async def naming_them() -> list[str]:
+            return [*await _found(platform, person), *await _found(platform, user_id)]
+
+        left = DELETION_DEADLINE - (time.monotonic() - deleted_at)
+        await eventually(naming_them, lambda found: not found, timeout=max(left, 0))
