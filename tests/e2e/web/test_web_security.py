@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 from playwright.sync_api import BrowserContext
 from web_support import csrf_of, join, publish, sign_in, sign_in_client
 
@@ -143,6 +144,7 @@ def test_the_development_sign_in_exists_only_locally(platform: Any, tmp_path: An
         env={
             "CHORUS_ENV": "production",
             "CHORUS_JWT_SECRET": "a-production-secret-for-this-test-only",
+            "WEB_TOKEN_KEY": Fernet.generate_key().decode(),
             "WEB_DATABASE": f"chorus_web_{platform.suffix}_prod",
         },
     ).start(tmp_path)
