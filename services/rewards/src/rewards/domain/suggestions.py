@@ -23,7 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from contracts import erasure
+# The name an erased person's records carry: the platform's rule, so every service names
+# them alike.
+from contracts.erasure import pseudonym as pseudonym
 
 TITLE_MAX = 120
 DESCRIPTION_MAX = 500
@@ -71,13 +73,6 @@ def after(entry: Ranked, position: tuple[int, str]) -> bool:
     """Whether `entry` comes after the ranking position (votes, suggestion id) of a cursor."""
     votes, suggestion_id = position
     return ranking_key(entry.votes, entry.suggestion_id) > ranking_key(votes, suggestion_id)
-
-
-def pseudonym(seed: str) -> str:
-    """The name an erased person's records carry: it says they were erased and no more
-    (16 hex digits of a hash of something random to them, e.g. the id of the event that
-    asked for the erasure). The platform's rule, so share and metrics name them alike."""
-    return erasure.pseudonym(seed)
 
 
 def erasure_key(tenant: str, employee_id: str) -> str:

@@ -28,7 +28,7 @@ from contracts import (
     RewardRedeemedData,
     derived_event_id,
 )
-from contracts.erasure import is_pseudonym
+from contracts.erasure import is_pseudonym, pseudonym
 from rewards.adapters import events as convert
 from rewards.adapters.mongo import RewardsRepository, pack_activities, standing_id
 from rewards.domain.ledger import Badge, Challenge, apply
@@ -41,7 +41,7 @@ from rewards.domain.months import (
     top_of_month,
 )
 from rewards.domain.rules import Action, Activity, RuleSet, month_of, week_of
-from rewards.domain.suggestions import erasure_key, pseudonym
+from rewards.domain.suggestions import erasure_key
 
 POINTS = Counter("chorus_rewards_points_awarded_total", "Points awarded", ["tenant", "rule"])
 AWARDS = Counter("chorus_rewards_awards_total", "Ledger entries written", ["tenant"])
