@@ -260,6 +260,20 @@ async def produce(topic: str, value: bytes, key: bytes | None = None) -> None:
         await producer.stop()
 
 
+async def produce_in_order(*events: Any) -> None:
+    """Produce events (contracts' CloudEvents) in this order, all on partition 0 of their
+    topics: a person's events keep their order, and an event produced after them on the
+    same topic is processed after them (a marker a test can wait for)."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for event in events:
+            key = event.partition_key().encode()
+            await producer.send_and_wait(event.topic, event.to_json(), key=key, partition=0)
+    finally:
+        await producer.stop()
+
+
 async def start_group_at_end(group: str, topics: Iterable[str]) -> None:
     """Commit the topics' current end offsets for consumer group `group`.
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
 from content_helpers import article, curator, employee
 
 from contracts import PersonUpserted, PersonUpsertedData
 from contracts.erasure import person_key
-from support import KAFKA, eventually, ref
+from support import eventually, produce_in_order, ref
 
 
 def _moved(tenant: str, who: str, version: int, groups: list[str]) -> PersonUpserted:
@@ -26,17 +25,6 @@ def _moved(tenant: str, who: str, version: int, groups: list[str]) -> PersonUpse
         ),
     )
 
-
-async def _send(*events: PersonUpserted) -> None:
-    """In this order on partition 0: a later person's event there is processed after them."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            key = event.partition_key().encode()
-            await producer.send_and_wait(event.topic, event.to_json(), key=key, partition=0)
-    finally:
-        await producer.stop()
 
 
 async def _create(hub, tenant: str, **fields) -> str:
@@ -60,11 +48,11 @@ async def test_a_moved_person_sees_the_new_groups_items_not_the_old(hub) -> None
     for_b = await _create(hub, tenant, title="For B", audience={"groups": ["team-b"]})
     assert await _feed(hub, me) == {for_a}
 
-    await _send(_moved(tenant, "emp-1", 2, ["team-b"]))
+    await produce_in_order(_moved(tenant, "emp-1", 2, ["team-b"]))
     await eventually(lambda: _feed(hub, me), lambda seen: seen == {for_b})
 
     # Version 1 (team-a) arrives late, then someone else's event behind it.
-    await _send(_moved(tenant, "emp-1", 1, ["team-a"]), _moved(tenant, "marker", 1, []))
+    await produce_in_order(_moved(tenant, "emp-1", 1, ["team-a"]), _moved(tenant, "marker", 1, []))
     directory = hub.db["directory"]
     await eventually(
         lambda: directory.find_one({"_id": person_key(tenant, "marker")}),

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from share_stack import ShareStack, TopicTail, publish_content
 
@@ -23,23 +22,10 @@ from contracts import (
     derived_event_id,
 )
 from contracts.erasure import person_key, pseudonym
-from support import KAFKA, MONGODB_URL, eventually, ref, token
+from support import MONGODB_URL, eventually, produce_in_order, ref, token
 
 NOW = datetime.now(UTC)
 PersonEvent = PersonUpserted | PersonDeactivated | PersonDeleted
-
-
-async def _send(*events: PersonEvent) -> None:
-    """Produce in this order, all on partition 0 of their topic: a person's events keep
-    their order, and a later person's event there is processed after them (a marker)."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            key = event.partition_key().encode()
-            await producer.send_and_wait(event.topic, event.to_json(), key=key, partition=0)
-    finally:
-        await producer.stop()
 
 
 def upserted(tenant: str, who: str, version: int, groups: list[str]) -> PersonUpserted:
@@ -112,7 +98,7 @@ async def test_a_moved_person_shares_for_the_new_team(share_stack: ShareStack) -
             before = await eventually(lambda: share(first), lambda r: r.status_code != 404)
             assert before.status_code == 201, before.text
 
-            await _send(upserted(tenant, "emp-1", 1, ["team-b"]))
+            await produce_in_order(upserted(tenant, "emp-1", 1, ["team-b"]))
             await _applied(share_stack, tenant, "emp-1", 1)
             await asyncio.sleep(CACHE_SECONDS)  # what the api read before has expired
             after = await eventually(lambda: share(second), lambda r: r.status_code != 404)
@@ -135,8 +121,8 @@ async def test_a_deactivated_person_is_opted_out_and_refused(share_stack: ShareS
     try:
         async with httpx.AsyncClient(base_url=share_stack.url, timeout=10) as http:
             await _join(http, me)
-            await _send(upserted(tenant, "emp-1", 1, ["team-a"]))
-            await _send(deactivated(tenant, "emp-1", 2))
+            await produce_in_order(upserted(tenant, "emp-1", 1, ["team-a"]))
+            await produce_in_order(deactivated(tenant, "emp-1", 2))
 
             refused = await eventually(
                 lambda: http.get("/api/v1/advocates/me", headers=me),
@@ -181,7 +167,7 @@ async def test_a_deleted_person_is_erased_once_joined_or_not(share_stack: ShareS
             await _join(http, token(tenant, "emp-1", groups=("team-a",)))
         gone = deleted(tenant, "emp-1", 1)
         # Delivered twice; then someone who never joined, processed after both.
-        await _send(gone, gone, deleted(tenant, "never-joined", 1))
+        await produce_in_order(gone, gone, deleted(tenant, "never-joined", 1))
         records = await eventually(
             lambda: opted_out.poll(0.5), lambda rs: bool(_of(rs, tenant, "never-joined"))
         )
@@ -215,9 +201,11 @@ async def test_an_older_version_after_a_newer_one_changes_nothing(
             await _join(http, me)
             await _join(http, token(tenant, "marker"))
             # Reactivated at version 3; the deactivation of version 2 arrives after it.
-            await _send(upserted(tenant, "emp-1", 3, ["team-a"]))
+            await produce_in_order(upserted(tenant, "emp-1", 3, ["team-a"]))
             await _applied(share_stack, tenant, "emp-1", 3)
-            await _send(deactivated(tenant, "emp-1", 2), deactivated(tenant, "marker", 1))
+            await produce_in_order(
+                deactivated(tenant, "emp-1", 2), deactivated(tenant, "marker", 1)
+            )
             records = await eventually(
                 lambda: opted_out.poll(0.5), lambda rs: bool(_of(rs, tenant, "marker"))
             )

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from bson import json_util
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -36,12 +35,12 @@ from contracts.topics import (
     GUIDELINES_PUBLISHED,
 )
 from support import (
-    KAFKA,
     MONGODB_URL,
     ServiceProcess,
     eventually,
     free_port,
     produce,
+    produce_in_order,
     ref,
     start_group_at_end,
 )
@@ -63,18 +62,6 @@ async def _naming(db: AsyncDatabase[dict[str, Any]], who: str) -> list[str]:
             if who in json_util.dumps(doc):
                 found.append(f"{name}: {doc['_id']}")
     return found
-
-
-async def _in_order(*events: Any) -> None:
-    """Produce on partition 0 of their topic, in this order: the last is a marker."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            key = event.partition_key().encode()
-            await producer.send_and_wait(event.topic, event.to_json(), key=key, partition=0)
-    finally:
-        await producer.stop()
 
 
 def _acknowledged(tenant: str, who: str, at: datetime) -> GuidelinesAcknowledged:
@@ -109,7 +96,7 @@ async def test_an_erasure_request_leaves_nothing_that_names_me(share_stack: Shar
     try:
         async with httpx.AsyncClient(base_url=share_stack.url, timeout=10) as http:
             content_id = await publish_content(tenant, text_variants=VARIANTS)
-            await _in_order(_acknowledged(tenant, who, acknowledged_at))
+            await produce_in_order(_acknowledged(tenant, who, acknowledged_at))
             joined = await http.post("/api/v1/advocates/me", headers=me, json={"accept": True})
             assert joined.status_code == 201, joined.text
             connected = await http.put(
@@ -247,7 +234,7 @@ async def test_an_erasure_request_leaves_nothing_that_names_me(share_stack: Shar
             # A late acknowledgement from before the erasure does not bring me back (a
             # colleague's, after it on the same partition, says when it was handled).
             marker = ref("marker-")
-            await _in_order(
+            await produce_in_order(
                 _acknowledged(tenant, who, acknowledged_at),
                 _acknowledged(tenant, marker, datetime.now(UTC)),
             )
@@ -266,7 +253,7 @@ async def test_an_erasure_request_leaves_nothing_that_names_me(share_stack: Shar
             assert mine.json()["items"] == []
             export = (await http.get("/api/v1/me/export", headers=me)).json()
             assert export["shares"] == [] and export["records"]["advocate"]["status"] == "enrolled"
-            await _in_order(_acknowledged(tenant, who, datetime.now(UTC)))
+            await produce_in_order(_acknowledged(tenant, who, datetime.now(UTC)))
             await eventually(
                 lambda: db["acknowledgements"].find_one({"_id": f"{tenant}:{who}"}),
                 lambda doc: doc is not None,
@@ -349,7 +336,7 @@ async def test_a_person_hr_deleted_is_erased_to_the_end_after_a_crash(tmp_path: 
         # Delivered once more (a colleague's deletion after it says when it was handled):
         # announced once all the same (a crash may publish an event twice, under one id).
         marker = ref("marker-")
-        await _in_order(
+        await produce_in_order(
             gone,
             PersonDeleted.create(
                 tenant_id=tenant,
