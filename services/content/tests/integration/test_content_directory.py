@@ -26,7 +26,6 @@ def _moved(tenant: str, who: str, version: int, groups: list[str]) -> PersonUpse
     )
 
 
-
 async def _create(hub, tenant: str, **fields) -> str:
     response = await hub.http.post(
         "/api/v1/content", headers=curator(tenant), json=article(**fields)
