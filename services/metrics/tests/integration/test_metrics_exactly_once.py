@@ -19,6 +19,7 @@ KILLS = 10
 
 
 # 50,000 events through FerretDB on 2 cores take minutes; the default 300 s is too tight.
+@pytest.mark.soak
 @pytest.mark.timeout(900)
 async def test_figures_are_exact_after_ten_kills_during_50000_events(tmp_path) -> None:
     suffix = ref("")

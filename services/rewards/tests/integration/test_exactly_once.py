@@ -75,6 +75,7 @@ async def published(
 
 
 # 50,000 events through FerretDB on 2 cores take minutes; the default 300 s is too tight.
+@pytest.mark.soak
 @pytest.mark.timeout(900)
 async def test_every_award_exactly_once_while_the_worker_is_killed(tmp_path: Path) -> None:
     tenant, database, group = ref("once"), ref("chorus_rewards_once_"), ref("rewards-once-")
