@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export UV_CACHE_DIR := $(CACHE)/uv
 export CHORUS_CACHE := $(CACHE)
 
-.PHONY: help install web-assets browser promtool lint format schemas test run up down bench clean
+.PHONY: help install web-assets browser promtool lint format schemas test run up down bench bench-tools clean
 
 help:
 	@echo "make run     - Kafka, MongoDB-wire server and every service, with demo data"
@@ -91,7 +91,15 @@ up:
 down:
 	docker compose --env-file deploy/local/compose.env down
 
-bench: install
+# The redirect bench runs wrk against share's links and against nginx serving the same 302
+# (bench/redirect.py): Debian's wrk and nginx packages.
+bench-tools:
+	@command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { \
+	  command -v apt-get >/dev/null || { echo "the benches need wrk and nginx on PATH (Debian: apt-get install wrk nginx)"; exit 1; }; \
+	  echo "installing wrk and nginx for the redirect bench..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null; }
+
+bench: install bench-tools
 	@$(DEVSTACK) start
 	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  for script in bench/*.py; do $(VENV_PY) $$script || status=$$?; done; \

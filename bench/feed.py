@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
-from stats import HEADER, percentile, summary
+from stats import header, percentile, row, summary
 
 from chassis.auth import Principal, issue_token
 from chassis.outbox import Outbox
@@ -429,14 +429,11 @@ async def main() -> None:
             f"employees in {marks_bytes / 2**20:.1f} MiB "
             f"({marks_bytes / max(marked, 1):.0f} B each); loaded in {warmed:.1f} s"
         )
-        print(
-            f"api process: answering {ready:.1f} s after its start (read model loaded), "
-            f"first feed request {first_ms:.1f} ms"
-        )
-        print(f"\n{'milliseconds':<44} {HEADER} {'req/s':>8}")
+        print(f"api process: answering {ready:.1f} s after its start (read model loaded)")
+        print(f"\n{header()}")
+        print(row("feed over HTTP, api process: first after its start", first=first_ms))
         for r in [*results, *loads]:
-            rate = f" {r['rate']:>8.0f}" if "rate" in r else ""
-            print(f"{r['name']:<44} {r['stats'].columns(2)}{rate}")
+            print(row(r["name"], r["stats"], per_second=r.get("rate"), decimals=2))
         base = results[0]["p50"]
         print(f"\nfeed p50 is {results[1]['p50'] / base:.4f}x the plain find's p50")
         if results[0]["stats"].n < 100:

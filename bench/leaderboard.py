@@ -32,7 +32,7 @@ from pymongo import DESCENDING, AsyncMongoClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
 
-from stats import summary  # noqa: E402
+from stats import header, row  # noqa: E402
 
 from support import MONGODB_URL, ServiceProcess, token  # noqa: E402
 
@@ -69,9 +69,15 @@ async def seed(db: Any, employees: int) -> None:
     print(f"seeded {employees - have:,} employees in {time.perf_counter() - began:.0f} s")
 
 
-def percentiles(samples: list[float]) -> str:
-    found = summary([sample * 1000 for sample in samples])
-    return f"p50 {found.p50:8.2f} ms   p99 {found.p99:8.2f} ms   ({found.n} requests)"
+def line(name: str, samples: list[float], seconds: float, first: float | None = None) -> str:
+    """A row of the benches' table: `samples` and `first` in seconds, over `seconds`."""
+    return row(
+        name,
+        [sample * 1000 for sample in samples],
+        first=None if first is None else first * 1000,
+        per_second=len(samples) / seconds,
+        decimals=2,
+    )
 
 
 async def baseline(db: Any, employees: int, budget: float) -> list[float]:
@@ -120,23 +126,26 @@ async def main() -> None:
         async with httpx.AsyncClient(timeout=600) as http:
             began = time.perf_counter()
             first = await http.get(url, headers=token(TENANT, "e0"), params={"limit": 50})
+            first_seconds = time.perf_counter() - began
             assert first.status_code == 200, first.text
-            print(
-                f"first request after ready: {(time.perf_counter() - began) * 1000:.1f} ms"
-                f" ({first.json()['size']:,} employees on the board)"
-            )
+            print(f"{first.json()['size']:,} employees on the board")
             samples = []
+            began = time.perf_counter()
             for _ in range(args.requests):
                 caller = token(TENANT, f"e{rng.randrange(args.employees)}")
                 start = time.perf_counter()
                 answer = await http.get(url, headers=caller, params={"limit": 50})
                 samples.append(time.perf_counter() - start)
                 assert answer.status_code == 200 and answer.json()["me"] is not None
-        print(f"leaderboard over HTTP (top 50 + my rank):   {percentiles(samples)}")
+            spent = time.perf_counter() - began
     finally:
         api.stop()
+    began = time.perf_counter()
     plain = await baseline(db, args.employees, args.baseline_seconds)
-    print(f"baseline in the database (sort + count):    {percentiles(plain)}")
+    plain_spent = time.perf_counter() - began
+    print(f"\n{header()}")
+    print(line("leaderboard over HTTP (top 50 + my rank)", samples, spent, first_seconds))
+    print(line("baseline in the database (sort + count)", plain, plain_spent))
     await client.close()
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import random
 import statistics
 import sys
@@ -44,7 +43,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.append(str(REPO / "bench"))  # last: the services' packages come first
 
-from stats import percentile  # noqa: E402
+from stats import header, row, summary_of_buckets  # noqa: E402
 
 from chassis.kafka import ensure_topics  # noqa: E402
 from contracts import (  # noqa: E402
@@ -248,19 +247,6 @@ def _total(buckets: Buckets) -> float:
     return buckets[-1][1] if buckets else 0.0
 
 
-def histogram_quantile(q: float, buckets: Buckets) -> float:
-    """As Prometheus' `histogram_quantile`: linear within the bucket the rank falls in."""
-    rank = q * buckets[-1][1]
-    lower, below = 0.0, 0.0
-    for upper, count in buckets:
-        if count >= rank:
-            if math.isinf(upper):
-                return lower
-            return lower + (upper - lower) * (rank - below) / max(count - below, 1e-9)
-        lower, below = upper, count
-    return lower
-
-
 async def click_latency(
     tenant: str, database: str, worker_url: str, seconds: float, rate: int, every: int
 ) -> Freshness:
@@ -396,11 +382,10 @@ async def throughput(suffix: str, tenant: str, count: int, log_dir: Path) -> Non
         naive = await naive_rate(groups["naive"], database, len(batch), limit=30)
     finally:
         worker.stop()
-    print()
-    print(f"{'consumer':<46}{'events/s':>12}")
-    print(f"{'raw aiokafka read (no processing)':<46}{raw:>12,.0f}")
-    print(f"{'metrics worker (1 process, start-up included)':<46}{ours:>12,.0f}")
-    print(f"{'naive: per-message subscriber, 1 write/event':<46}{naive:>12,.0f}")
+    print(f"\n{header('consumer (per s: events)')}")
+    print(row("raw aiokafka read (no processing)", per_second=raw))
+    print(row("metrics worker (1 process, start-up included)", per_second=ours))
+    print(row("naive: per-message subscriber, 1 write/event", per_second=naive))
     print(f"worker / naive: {ours / max(naive, 1e-9):.1f}x")
     print(f"(worker log: {worker.log_path}; database {database} is left for inspection)")
 
@@ -431,23 +416,33 @@ async def freshness(suffix: str, tenant: str, seconds: float, every: int, log_di
     )
     if run.not_visible:
         print(f"{run.not_visible} clicks not visible 30 s after the last was sent")
+    print(header())
     if total:
+        in_ms = [(le * 1000, count) for le, count in buckets]
         print(
-            f"every click ({total:,.0f}, the worker's histogram):"
-            f" p50 {histogram_quantile(0.5, buckets) * 1000:.0f} ms,"
-            f" p99 {histogram_quantile(0.99, buckets) * 1000:.0f} ms;"
-            f" {within / total:.2%} within 1 s"
+            row(
+                "every click, the worker's histogram (bucket bounds)",
+                summary_of_buckets(in_ms),
+                per_second=total / seconds,
+                decimals=0,
+            )
         )
     if timed:
-        low = run.seen_after
-
-        def bracket(q: float) -> str:
-            return f"{percentile(low, q) * 1000:.0f}-{percentile(timed, q) * 1000:.0f} ms"
-
+        # A sampled click became visible between the last lookup that missed and the one
+        # that found it: both bounds.
         print(
-            f"1 click in {every} looked up by the bench ({len(timed)}), between the last lookup"
-            f" that missed and the one that found it: p50 {bracket(50)}, p99 {bracket(99)}"
+            row(
+                f"1 click in {every} looked up: the lookup that found it",
+                [t * 1000 for t in timed],
+                decimals=0,
+            )
         )
+        print(
+            row("  and the last lookup that missed", [t * 1000 for t in run.seen_after], decimals=0)
+        )
+    if total:
+        print(f"{within / total:.2%} of every click visible within 1 s")
+    if timed:
         lookups = run.lookups
         print(
             f"  {len(lookups)} lookups, mean {statistics.fmean(lookups) * 1000:.0f} ms;"

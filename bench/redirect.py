@@ -1,13 +1,15 @@
 """Short-link redirect throughput: share's `/l/{code}` beside nginx serving a static 302.
 
-Runs wrk against both on this machine, in the same run, and prints requests/s and p50/p99
-latency, like for like: nginx with one worker beside one share api process, and nginx with
-a worker per core (`auto`) beside a share api process per core sharing the links port.
+Runs wrk against both on this machine, in the same run, and prints the first request after
+each server started, requests/s and p50/p99 latency (wrk's count of every request's
+latency, summarised as every bench does: bench/stats.py), like for like: nginx with one
+worker beside one share api process, and nginx with a worker per core (`auto`) beside a
+share api process per core sharing the links port.
 The share worker does not run: it counts every click into MongoDB, and on a machine this
 small it would take its cores from the api (deployed, it runs on other nodes); the api
 publishes every click itself, as the check at the end shows.
 Targets: at least 25% of nginx's throughput with p99 under 25 ms, and every counted click
-published to Kafka. Needs wrk and nginx (Debian: apt-get install -y wrk nginx)
+published to Kafka. Needs wrk and nginx (`make bench` installs them: Debian's packages)
 and the local Kafka and MongoDB-wire server.
 
     uv run python bench/redirect.py [--duration 10] [--connections 64]
@@ -17,21 +19,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+
+sys.path.append(str(REPO / "bench"))
+
+from stats import Summary, header, row, summary_of_counts  # noqa: E402
 
 from support import KAFKA, ServiceProcess, free_port, ref, token  # noqa: E402
 
@@ -40,6 +49,17 @@ BROWSER = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 TARGET = "https://example.com/post?utm_source=linkedin&utm_medium=employee_advocacy"
+# wrk's `done` hook: every latency it counted (microseconds) and how many requests took it.
+WRK_LATENCIES = """
+done = function(summary, latency, requests)
+  local out = io.open(os.getenv("WRK_LATENCIES"), "w")
+  for i = 1, #latency do
+    local value, count = latency(i)
+    out:write(string.format("%d %d\\n", value, count))
+  end
+  out:close()
+end
+"""
 NGINX_CONF = """
 worker_processes {workers};
 daemon off;
@@ -75,52 +95,75 @@ def require_tools() -> tuple[str, str]:
     return wrk, nginx
 
 
-def wrk_run(wrk: str, url: str, duration: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            wrk,
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-H",
-            f"User-Agent: {BROWSER}",
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=duration + 30,
-    ).stdout
+def wrk_run(wrk: str, url: str, duration: int, connections: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        script, latencies = Path(scratch) / "latencies.lua", Path(scratch) / "latencies"
+        script.write_text(WRK_LATENCIES)
+        out = subprocess.run(
+            [
+                wrk,
+                "-t2",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "-s",
+                str(script),
+                "-H",
+                f"User-Agent: {BROWSER}",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+            env={**os.environ, "WRK_LATENCIES": str(latencies)},
+        ).stdout
+        counts = [
+            (int(value) / 1000, int(count))
+            for value, count in (line.split() for line in latencies.read_text().splitlines())
+        ]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-    def pct(name: str) -> float:
-        value, unit = re.search(rf"\s{name}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
     non_3xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
+    # wrk's latency record holds more samples than requests completed (its own percentiles
+    # come from the same record): n is the requests.
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    found = dataclasses.replace(summary_of_counts(counts), n=requests)
     return {
         "rps": rps,
-        "p50": pct("50"),
-        "p99": pct("99"),
+        "summary": found,
+        "p99": found.p99,
         "bad": float(non_3xx.group(1)) if non_3xx else 0.0,
-        "socket_errors": errors.group(1) if errors else "",  # type: ignore[dict-item]
+        "socket_errors": errors.group(1) if errors else "",
     }
 
 
-def start_nginx(nginx: str, workdir: Path, workers: str) -> tuple[subprocess.Popen[bytes], int]:
+def first_request(url: str) -> float:
+    """Milliseconds of one GET, as a browser would send it."""
+    with httpx.Client(headers={"user-agent": BROWSER}, timeout=30) as client:
+        began = time.perf_counter()
+        answer = client.get(url)
+        spent = time.perf_counter() - began
+    assert answer.status_code == 302, f"{url} answers {answer.status_code}, not 302"
+    return spent * 1000
+
+
+def start_nginx(
+    nginx: str, workdir: Path, workers: str
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """nginx started, its port, and its first request's milliseconds."""
     port = free_port()
     conf = workdir / f"nginx-{workers}.conf"
     conf.write_text(NGINX_CONF.format(workers=workers, dir=workdir, port=port, target=TARGET))
     proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(workdir)], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
+        # Listening yet? (a bare connect: the first request is the one measured)
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/l/x", timeout=1).status_code == 302:
-                return proc, port
-        except httpx.HTTPError:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
             time.sleep(0.1)
+            continue
+        return proc, port, first_request(f"http://127.0.0.1:{port}/l/x")
     proc.kill()
     raise RuntimeError(f"nginx did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 
@@ -194,8 +237,9 @@ async def count_published(
     return len(ids)
 
 
-def line(name: str, r: dict[str, float]) -> str:
-    return f"{name:<28} {r['rps']:>10.0f} {r['p50']:>9.2f} {r['p99']:>9.2f}"
+def line(name: str, r: dict[str, Any]) -> str:
+    found: Summary = r["summary"]
+    return row(name, found, first=r.get("first"), per_second=r["rps"], decimals=2)
 
 
 async def measure_share(
@@ -280,18 +324,21 @@ async def main() -> int:
         # A HEAD counts no click: it only shows that what is measured is the redirect.
         head = httpx.head(f"{apis[0].links_url}/l/{warm_code}", timeout=10)
         assert head.status_code == 302, f"the bench link answers {head.status_code}, not 302"
+        # The first click after the start: the link looked up, the click sent to Kafka.
+        share_first = first_request(f"{apis[0].links_url}/l/{warm_code}")
         # A broker just started runs its produce path interpreted until the JIT has
         # compiled it: warm it (and the api processes) before anything is measured.
         wrk_run(wrk, f"{apis[0].links_url}/l/{warm_code}", 20, args.connections)
 
         for workers in ("1", "auto"):
-            proc, nginx_port = start_nginx(nginx, workdir, workers)
+            proc, nginx_port, nginx_first = start_nginx(nginx, workdir, workers)
             try:
                 url = f"http://127.0.0.1:{nginx_port}/l/{warm_code}"
                 wrk_run(wrk, url, 2, args.connections)  # warm-up
-                results[f"nginx static 302 ({workers})"] = wrk_run(
-                    wrk, url, args.duration, args.connections
-                )
+                results[f"nginx static 302 ({workers})"] = {
+                    **wrk_run(wrk, url, args.duration, args.connections),
+                    "first": nginx_first,
+                }
             finally:
                 proc.terminate()
                 proc.wait(10)
@@ -308,6 +355,7 @@ async def main() -> int:
             )
             results[name] = result
             checks.append((name, counted, published, spooled))
+        results[f"share ({cores} processes)"]["first"] = share_first
     finally:
         for api in apis:
             api.stop()
@@ -316,7 +364,7 @@ async def main() -> int:
         f"\nwrk -t2 -c{args.connections} -d{args.duration}s against /l/{{code}}, 127.0.0.1, "
         f"{cores} cores; share: its short-link listener"
     )
-    print(f"{'':<28} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
+    print(header("milliseconds (per s: requests)"))
     for name, result in results.items():
         print(line(name, result))
     single, many = results["share (1 process)"], results[f"share ({cores} processes)"]

@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # This script's folder comes first on the path, and this file would shadow the package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "services/rewards/tests/integration")]
+sys.path.append(str(ROOT / "bench"))  # last: the services' packages come first
 
+from stats import header, row  # noqa: E402
 from streams import day, end_offsets, engagement, share, start_group_at_end  # noqa: E402
 
 from chassis.consumer import Consumed  # noqa: E402
@@ -231,13 +233,15 @@ async def main() -> None:
     print(f"produced {len(events):,} events in {time.perf_counter() - began:.1f} s")
 
     raw = await raw_read_rate(since, len(events), tenant)
-    print(f"raw aiokafka read:          {raw:>10,.0f} events/s")
     naive = await naive_rate(naive_group, ref("chorus_rewards_bench_naive_"), args.naive_seconds)
-    print(f"naive per-message consumer: {naive:>10,.0f} events/s  (one write per event)")
     rate = await worker_rate(
         worker_group, ref("chorus_rewards_bench_"), tenant, points, len(events)
     )
-    print(f"rewards worker:             {rate:>10,.0f} events/s  ({rate / naive:.1f}x naive)")
+    print(f"\n{header('consumer (per s: events)')}")
+    print(row("raw aiokafka read (no processing)", per_second=raw))
+    print(row("rewards worker (1 process)", per_second=rate))
+    print(row("naive: per-message subscriber, 1 write/event", per_second=naive))
+    print(f"worker / naive: {rate / naive:.1f}x\n")
     size = RewardsSettings.model_fields["batch_size"].default
     # Two batches: the second finds the standings the first wrote, as a running worker does.
     sample = events_for(ref("bench-profile-"), 2 * size, args.employees)

@@ -67,7 +67,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.append(str(REPO / "bench"))  # last: the services' packages come first
 
-from stats import HEADER, percentile, summary  # noqa: E402
+from stats import header, percentile, row  # noqa: E402
 
 from contracts import (  # noqa: E402
     AdvocateEnrolled,
@@ -91,10 +91,6 @@ def _feed_bench() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def row(name: str, values: list[float]) -> str:
-    return f"{name:<52} {summary(values).columns()}"
 
 
 async def ensure_seeded(feed: Any, items: int, employees: int) -> str:
@@ -339,14 +335,14 @@ async def feed_bench(args: argparse.Namespace) -> int:
             f"{args.people} people signed in, {args.concurrency} at once, "
             f"{args.requests} requests per line"
         )
-        print(f"{'milliseconds':<52} {HEADER}")
-        print(f"{'first feed page after the web app starts':<52} {1:>7} {first_ms:>9.1f}")
+        print(header())
+        print(row("first feed page after the web app starts", first=first_ms))
         for mode in MODES:
             server, latency, rate = web[mode]
             api_feed, api_advocate = api[mode]
-            print(f"{mode} ({rate:.0f} pages/s)")
+            print(mode)
             print(row("  web /feed, server time (Server-Timing)", server))
-            print(row("  web /feed, latency at the client", latency))
+            print(row("  web /feed, latency at the client", latency, per_second=rate))
             print(row("  beside it: content GET /api/v1/feed", api_feed))
             print(row("  beside it: share GET /api/v1/advocates/me", api_advocate))
         p99 = percentile(web[BROWSING][0], 99)
@@ -834,21 +830,21 @@ async def analytics_bench(args: argparse.Namespace) -> int:
             + ", ".join(f"{n:,} {kind}" for kind, n in sorted(live.items()))
             + ", counted by a metrics worker and followed by the api)"
         )
-        print(f"{'milliseconds':<52} {HEADER}")
+        print(header())
         print(
-            f"{'first analytics page after the web app starts':<52} {1:>7} {first_ms:>9.1f}"
-            f"   (server time {first_server:.1f} ms"
-            f"{', a part unavailable' if degraded['first'] else ''})"
+            row("first analytics page after the web app starts", first=first_ms)
+            + f"   (server time {first_server:.1f} ms"
+            + f"{', a part unavailable' if degraded['first'] else ''})"
         )
         for mode in MODES:
             server_by_view, latency, rate = web[mode]
-            print(f"{mode} ({rate:.1f} pages/s; {partial[mode]} pages with a part unavailable)")
+            print(f"{mode} ({partial[mode]} pages with a part unavailable)")
             everything = [v for values in server_by_view.values() for v in values]
             print(row("  web /program/analytics, server time", everything))
             for name, values in server_by_view.items():
                 if values:
                     print(row(f"    {name}", values))
-            print(row("  web /program/analytics, latency at the client", latency))
+            print(row("  web /program/analytics, latency at the client", latency, per_second=rate))
             if polled[mode]:
                 print(row("  web /program/analytics/live (the open pages' polls)", polled[mode]))
         print(

@@ -6,8 +6,10 @@ FastStream publisher costs tens of microseconds a record in its middlewares and 
 `send()` as much again, and a produce request per record costs a socket write each;
 appending to a record batch costs a few microseconds. Same producer guarantees as
 everywhere (acks=all, idempotence on) and the same key-to-partition mapping, so records
-keep their order per key with those other producers write. No tracing or publish metrics
-per record: the caller counts what it sends.
+keep their order per key with those other producers write. A topic's partitions follow the
+cluster's metadata: once partitions are added, keys are placed by the new count, as
+Kafka's own producers place them. No tracing or publish metrics per record: the caller
+counts what it sends.
 
 A caller that cannot wait long (a visitor is waiting) gets an answer within `ack_timeout`
 either way: acknowledged, or late, with a future of the outcome still to come.
@@ -22,7 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.partitioner import DefaultPartitioner
+from cachetools import LRUCache
 
 from contracts import CONTENT_TYPE
 
@@ -95,6 +99,8 @@ class BulkProducer:
         ack_timeout: float = 0.5,
         request_timeout: float = 30.0,
         max_batch_bytes: int = 512 * 1024,
+        metadata_max_age: float = 300.0,
+        max_placed: int = 100_000,
     ) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers.split(","),
@@ -103,13 +109,17 @@ class BulkProducer:
             enable_idempotence=True,
             max_batch_size=max_batch_bytes,
             request_timeout_ms=int(request_timeout * 1000),
+            metadata_max_age_ms=int(metadata_max_age * 1000),
         )
         self.ack_timeout = ack_timeout
         self._partitioner = DefaultPartitioner()
+        # Per topic, its partitions as the cluster's metadata last listed them.
         self._partitions: dict[str, list[int]] = {}
         # key -> partition, per topic: the partitioner hashes in Python, and keys repeat.
-        self._placed: dict[str, dict[bytes, int]] = {}
-        self.max_placed = 100_000
+        # Forgotten whenever the topic's partitions change.
+        self._placed: dict[str, LRUCache[bytes, int]] = {}
+        self.max_placed = max_placed
+        self._producer.client.cluster.add_listener(self._metadata_updated)
         self._queues: dict[tuple[str, int], list[_Record]] = {}
         # Per partition, the batch handed to the producer and not yet acknowledged.
         self._in_flight: dict[tuple[str, int], list[_Record]] = {}
@@ -155,10 +165,8 @@ class BulkProducer:
             self._spawn(self._send_unmapped(topic, record))
         else:
             placed = self._placed[topic]
-            partition = placed.get(key)
+            partition: int | None = placed.get(key)
             if partition is None:
-                if len(placed) >= self.max_placed:
-                    placed.clear()
                 partition = placed[key] = self._partitioner(key, partitions, partitions)
             self._enqueue(topic, partition, record)
 
@@ -175,14 +183,32 @@ class BulkProducer:
     async def _send_unmapped(self, topic: str, record: _Record) -> None:
         try:
             partitions = sorted(await self._producer.partitions_for(topic))
-            self._placed[topic] = {}
-            self._partitions[topic] = partitions
+            if topic not in self._partitions:
+                self._use_partitions(topic, partitions)
+            partitions = self._partitions[topic]
         except Exception as exc:
             record.settle(exc)
             return
         finally:
             self._unmapped.remove(record)
         self._enqueue(topic, self._partitioner(record.key, partitions, partitions), record)
+
+    def _use_partitions(self, topic: str, partitions: list[int]) -> None:
+        self._partitions[topic] = partitions
+        self._placed[topic] = LRUCache(maxsize=self.max_placed)
+
+    def _metadata_updated(self, cluster: ClusterMetadata) -> None:
+        """Called by the client on every metadata refresh: a topic whose partitions changed
+        gets its keys placed again."""
+        for topic, known in list(self._partitions.items()):
+            listed = cluster.partitions_for_topic(topic)
+            # None or empty: the topic is missing from this refresh; keep what we know.
+            if listed and sorted(listed) != known:
+                log.info(
+                    "topic partitions changed",
+                    extra={"topic": topic, "before": len(known), "now": len(listed)},
+                )
+                self._use_partitions(topic, sorted(listed))
 
     def _spawn(self, coro: Any) -> None:
         task = (self._loop or asyncio.get_running_loop()).create_task(coro)

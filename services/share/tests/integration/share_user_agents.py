@@ -35,6 +35,34 @@ BOTS = [
     "python-requests/2.31.0",
     "Go-http-client/2.0",
     "",
+    # Mail clients and their proxies fetching a link for a preview or a check.
+    "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)",
+    "Mozilla/4.0 (compatible; ms-office; MSOffice 16)",
+    "Microsoft Office Existence Discovery",
+    "Outlook-iOS/709.2189947.prod.iphone (4.2445.0)",
+    "Outlook-Android/2.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) "
+    "Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0",
+    # Search engines' inspection, testing and rendering tools.
+    "Mozilla/5.0 (compatible; Google-InspectionTool/1.0)",
+    "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.6778.69 Mobile Safari/537.36 "
+    "(compatible; Google-InspectionTool/1.0;)",
+    "Mozilla/5.0 (compatible; Google-Site-Verification/1.0)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 (compatible; Google-Read-Aloud; "
+    "+https://support.google.com/webmasters/answer/1061943)",
+    "Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 Chrome-Lighthouse",
+    "Mozilla/5.0 (compatible; Google-Structured-Data-Testing-Tool "
+    "+https://search.google.com/structured-data/testing-tool)",
+    "Google-PageRenderer Google (+https://developers.google.com/+/web/snippet/)",
+    "FeedFetcher-Google; (+http://www.google.com/feedfetcher.html)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/79.0.3945.0 Safari/537.36 Edg/79.0.309.0 BingPreview/1.0b",
+    "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)",
 ]
 
 BROWSERS = [

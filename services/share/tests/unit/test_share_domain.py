@@ -31,6 +31,8 @@ BOTS = [
     "WhatsApp/2.23.20.0 A",
     "SomeCompany Crawler/2.1",
     "ExampleSpider/0.9 (+https://example.org/spider)",
+    "Mozilla/4.0 (compatible; ms-office; MSOffice 16)",
+    "Mozilla/5.0 (compatible; Google-InspectionTool/1.0)",
     "",
 ]
 BROWSERS = [

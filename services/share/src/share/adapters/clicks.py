@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from cachetools import LRUCache
 from prometheus_client import Counter, Histogram
 from pymongo.errors import BulkWriteError
 
@@ -155,10 +156,10 @@ class ClickRecorder:
     # Beyond this many spooled events waiting here, new ones are left to the relay.
     max_unpublished: int = 50_000
     retry_pause: float = 1.0
+    max_recent: int = 200_000
     # visit key -> this process's last unique click of it; a recent one settles the question
     # without asking MongoDB (another replica can only have seen an older one).
-    _recent: dict[str, datetime] = field(default_factory=dict)
-    max_recent: int = 200_000
+    _recent: LRUCache[str, datetime] = field(init=False)
     purge_interval: float = 1.0
     # False once Kafka missed a deadline; new clicks then go straight to the spool until a
     # spooled event gets through.
@@ -174,6 +175,7 @@ class ClickRecorder:
     _loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
+        self._recent = LRUCache(maxsize=self.max_recent)
         self._visits = GroupCommit(self._mark_unique)
         self._spool = GroupCommit(self._write_spool)
 
@@ -184,7 +186,7 @@ class ClickRecorder:
         A visitor's repeat click within the hour, while Kafka answers, costs no task: the
         event joins the next record batch and `then` is called on its acknowledgement.
         """
-        recent = self._recent.get(f"{share['_id']}:{visitor}")
+        recent: datetime | None = self._recent.get(f"{share['_id']}:{visitor}")
         if recent is None or is_unique(recent, at):
             self._after(self._record_visit(_Click(share, visitor, at)), then)
         else:
@@ -269,7 +271,7 @@ class ClickRecorder:
         undecided = []
         for item in batch:
             key = f"{item.share['_id']}:{item.visitor}"
-            recent = self._recent.get(key)
+            recent: datetime | None = self._recent.get(key)
             if recent is not None and not is_unique(recent, item.at):
                 continue
             undecided.append((key, item))
@@ -299,8 +301,6 @@ class ClickRecorder:
                     {"_id": key, "at": before}, {"$set": {"at": item.at}}
                 )
                 item.unique = result.modified_count == 1
-        if len(self._recent) > self.max_recent:
-            self._recent.clear()
         # What the store said is remembered too, unique or not: a visitor's repeats within
         # the hour then cost no query, whoever recorded their unique click.
         for key, at in last.items():
@@ -452,8 +452,8 @@ class LinkCache:
     def __init__(self, repo: ShareRepository, ttl: float = 30.0, max_size: int = 100_000):
         self._repo = repo
         self._ttl = ttl
-        self._max_size = max_size
-        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        # Expired entries stay until refreshed: the cache only drops the least recently used.
+        self._entries: LRUCache[str, tuple[float, dict[str, Any]]] = LRUCache(maxsize=max_size)
         self._lookups: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     async def get(self, code: str) -> dict[str, Any] | None:
@@ -462,7 +462,7 @@ class LinkCache:
 
     def cached(self, code: str) -> dict[str, Any] | None:
         """The share if it is in memory (refreshed in the background once expired)."""
-        hit = self._entries.get(code)
+        hit: tuple[float, dict[str, Any]] | None = self._entries.get(code)
         if hit is None:
             return None
         if hit[0] <= time.monotonic() and code not in self._lookups:
@@ -488,8 +488,6 @@ class LinkCache:
             if doc is not None and doc.get("status") != "shared":
                 doc = None
             if doc is not None:
-                if len(self._entries) >= self._max_size:
-                    self._entries.clear()
                 self._entries[code] = (time.monotonic() + self._ttl, doc)
             future.set_result(doc)
             return doc

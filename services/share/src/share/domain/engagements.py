@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import LRUCache
+
 from contracts import (
     EngagementKind,
     EngagementObserved,
@@ -62,8 +64,7 @@ class ClickEvents:
     """
 
     def __init__(self, max_shares: int = 100_000) -> None:
-        self._max_shares = max_shares
-        self._parts: dict[str, tuple[bytes, bytes, bytes, str]] = {}
+        self._parts: LRUCache[str, tuple[bytes, bytes, bytes, str]] = LRUCache(maxsize=max_shares)
         self._second: tuple[int, ...] = ()
         self._second_text = b""
 
@@ -78,10 +79,8 @@ class ClickEvents:
         unique: bool,
     ) -> tuple[str, bytes]:
         """(Kafka key, event JSON)."""
-        parts = self._parts.get(share["_id"])
+        parts: tuple[bytes, bytes, bytes, str] | None = self._parts.get(share["_id"])
         if parts is None:
-            if len(self._parts) >= self._max_shares:
-                self._parts.clear()
             parts = self._parts[share["_id"]] = _click_parts(share)
         head, middle, tail, key = parts
         at = self._timestamp(observed_at)

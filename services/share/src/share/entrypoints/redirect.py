@@ -20,6 +20,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
+from cachetools import LRUCache
 from prometheus_client import Counter
 from starlette.requests import cookie_parser
 
@@ -223,10 +224,8 @@ def _redirect(share: dict[str, Any], outcome: str) -> Answer:
     target = share["target_url"]
     if share.get("content_id") is None and not share.get("target_allowed"):
         return _stop_page(target)
-    found = _REDIRECTS.get(target)
+    found: Answer | None = _REDIRECTS.get(target)
     if found is None:
-        if len(_REDIRECTS) >= 100_000:
-            _REDIRECTS.clear()
         found = _REDIRECTS[target] = Answer(
             302, [(b"location", target.encode()), (b"cache-control", b"private, no-store")]
         )
@@ -234,7 +233,7 @@ def _redirect(share: dict[str, Any], outcome: str) -> Answer:
 
 
 # target URL -> its 302, made once: links are clicked again and again.
-_REDIRECTS: dict[str, Answer] = {}
+_REDIRECTS: LRUCache[str, Answer] = LRUCache(maxsize=100_000)
 
 _STOP_STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1f;background:#fff}"
@@ -298,16 +297,14 @@ def stop_page_html(target: str) -> str:
 
 
 def _stop_page(target: str) -> Answer:
-    found = _STOP_PAGES.get(target)
+    found: Answer | None = _STOP_PAGES.get(target)
     if found is None:
-        if len(_STOP_PAGES) >= 10_000:
-            _STOP_PAGES.clear()
         found = _STOP_PAGES[target] = Answer(200, _STOP_HEADERS, stop_page_html(target).encode())
     return found
 
 
 # target URL -> its page, made once, like the redirects.
-_STOP_PAGES: dict[str, Answer] = {}
+_STOP_PAGES: LRUCache[str, Answer] = LRUCache(maxsize=10_000)
 
 
 def _is_advocate(cookies: str, services: Services, share: dict[str, Any]) -> bool:
