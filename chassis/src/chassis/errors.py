@@ -1,4 +1,9 @@
-"""RFC 9457 problem details for every error an api returns."""
+"""RFC 9457 problem details for every error an api returns.
+
+Service layers and domain rules raise `chassis.domain_errors`; this module is the one place
+that gives each kind its HTTP status. `Problem` stays for what only an entry point knows
+(a token, a request's shape).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chassis.domain_errors import (
+    Conflict,
+    DependencyFailed,
+    DomainError,
+    Forbidden,
+    Invalid,
+    LimitReached,
+    NotFound,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -46,6 +61,32 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+# The status of each kind of domain error; a subclass takes its nearest ancestor's.
+STATUS_OF: dict[type[DomainError], int] = {
+    DomainError: 400,
+    Invalid: 422,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    LimitReached: 429,
+    DependencyFailed: 424,
+}
+
+
+def status_of(error: DomainError) -> int:
+    return next(STATUS_OF[kind] for kind in type(error).__mro__ if kind in STATUS_OF)
+
+
+def domain_problem(error: DomainError) -> JSONResponse:
+    """The problem+json answer to a refused use case: its title, detail and extensions,
+    and for an `Invalid` the fields at fault in `errors`."""
+    extra: dict[str, Any] = {}
+    if isinstance(error, Invalid) and error.errors:
+        extra["errors"] = [{"field": name, "message": message} for name, message in error.errors]
+    extra.update(error.extensions)
+    return problem_response(status_of(error), error.title, error.detail, **extra)
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     # ("body", "audience", "groups", 0) -> "audience.groups[0]"; the location kind is dropped.
     parts = list(loc[1:]) if loc and loc[0] in {"body", "query", "path", "header"} else list(loc)
@@ -65,6 +106,10 @@ def install(app: FastAPI) -> None:
         )
         response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(DomainError)
+    async def _refused(_: Request, exc: DomainError) -> JSONResponse:
+        return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

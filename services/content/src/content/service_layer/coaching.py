@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
 from chassis.auth import Principal
-from chassis.errors import Problem
+from chassis.domain_errors import Conflict, NotFound
 from chassis.ids import new_id
 from chassis.telemetry import current_traceparent
 from content.domain import coaching, feed
@@ -45,7 +45,7 @@ async def revise_path(
     current = await services.repo.onboarding_path(user.tenant)
     held = int(current["version"]) if current else 0
     if version != held:
-        raise Problem(409, "Conflict", f"the path is at version {held}", current_version=held)
+        raise Conflict(f"the path is at version {held}", current_version=held)
     steps, errors = coaching.revise(_steps(current), wanted, lambda: new_id()[-12:])
     if errors:
         raise invalid(*errors)
@@ -58,7 +58,7 @@ async def revise_path(
         "updated_by": user.employee_id,
     }
     if not await services.repo.save_onboarding_path(doc, held):
-        raise Problem(409, "Conflict", "the path was changed meanwhile; reload and retry")
+        raise Conflict("the path was changed meanwhile; reload and retry")
     return doc
 
 
@@ -91,7 +91,7 @@ async def complete_step(services: Services, user: Principal, step_id: str) -> tu
     before = await my_path(services, user)
     steps = _steps(before.path)
     if step_id not in {step.id for step in steps}:
-        raise Problem(404, "Not found", f"no step {step_id} on the onboarding path")
+        raise NotFound(f"no step {step_id} on the onboarding path")
     if step_id in before.done:
         return before, False
     now = services.clock()

@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from chassis import outbox
 from chassis.auth import Principal
 from chassis.consumer import Consumed
-from chassis.errors import Problem
+from chassis.domain_errors import Conflict, Forbidden, Invalid, NotFound
 from chassis.ids import new_id
 from chassis.outbox import Outbox
 from chassis.projection import Delta, apply_exactly_once
@@ -90,19 +90,13 @@ class Services:
     clock: Callable[[], datetime] = field(default=utcnow)
 
 
-def invalid(*errors: tuple[str, str]) -> Problem:
-    """A 422 problem naming each field that is wrong."""
-    detail = "; ".join(f"{name}: {message}" for name, message in errors)
-    return Problem(
-        422,
-        "Invalid request",
-        detail,
-        errors=[{"field": name, "message": message} for name, message in errors],
-    )
+def invalid(*errors: tuple[str, str]) -> Invalid:
+    """A refusal naming each field that is wrong and what is wrong with it."""
+    return Invalid(errors=errors)
 
 
-def not_found(content_id: str) -> Problem:
-    return Problem(404, "Not found", f"no content item {content_id}")
+def not_found(content_id: str) -> NotFound:
+    return NotFound(f"no content item {content_id}")
 
 
 def is_curator(user: Principal) -> bool:
@@ -316,7 +310,7 @@ async def get_content(services: Services, user: Principal, content_id: str) -> d
 async def _load_for_change(services: Services, user: Principal, content_id: str) -> dict[str, Any]:
     doc = await get_content(services, user, content_id)
     if not is_curator(user) and doc["status"] != model.Status.DRAFT.value:
-        raise Problem(403, "Forbidden", "only curators change an item once it left draft")
+        raise Forbidden("only curators change an item once it left draft")
     return doc
 
 
@@ -339,7 +333,7 @@ async def _write(
     if unset:
         update["$unset"] = {k: "" for k in unset}
     if not await services.repo.write(before["tenant"], before["_id"], before["rev"], update):
-        raise Problem(409, "Conflict", "the item changed meanwhile; read it again and retry")
+        raise Conflict("the item changed meanwhile; read it again and retry")
     if model.Status.PUBLISHED.value in (before["status"], after["status"]):
         # The feed shows it, or showed it until now.
         await services.feed.record(before["tenant"], feed.FeedChange(items=(dict(after),)))
@@ -353,7 +347,7 @@ async def update_content(
     before = await _load_for_change(services, user, content_id)
     status = model.Status(before["status"])
     if status in (model.Status.EXPIRED, model.Status.ARCHIVED):
-        raise Problem(409, "Conflict", f"an item that is {status.value} is no longer edited")
+        raise Conflict(f"an item that is {status.value} is no longer edited")
     merged = {k: v for k, v in {**before, **changes}.items() if v is not None}
     changed = sorted(k for k in changes if before.get(k) != merged.get(k))
     if not changed:
@@ -387,7 +381,7 @@ async def transition(
     if not is_curator(user) and not (
         action is model.Action.SUBMIT and before["created_by"] == user.employee_id
     ):
-        raise Problem(403, "Forbidden", f"only curators {action.value} items")
+        raise Forbidden(f"only curators {action.value} items")
     now = services.clock()
     try:
         step = model.transition(
@@ -398,7 +392,7 @@ async def transition(
             before.get("expires_at"),
         )
     except model.TransitionRefused as exc:
-        raise Problem(409, "Conflict", str(exc), status_now=before["status"]) from exc
+        raise Conflict(str(exc), status_now=before["status"]) from exc
     # The comment of the last step a person took; a step without one clears it.
     noted = {"comment": comment, "comment_by": user.employee_id if comment else None}
     return await _apply(services, before, step, now, user.employee_id, noted)
@@ -497,7 +491,7 @@ async def run_schedule(services: Services, batch: int = 100) -> int:
                     continue
                 try:
                     await _apply(services, doc, step, now, None)
-                except Problem:
+                except Conflict:
                     # A person changed it meanwhile; the next pass sees its new state.
                     continue
                 progressed += 1
@@ -728,7 +722,7 @@ async def publish_guidelines(
             outbox.new_document(doc, [event], services.guidelines_outbox.lease_seconds)
         )
     except DuplicateKeyError as exc:
-        raise Problem(409, "Conflict", "another version was published meanwhile; retry") from exc
+        raise Conflict("another version was published meanwhile; retry") from exc
     await services.guidelines_outbox.publish_now(doc_id, [event])
     return doc
 
@@ -736,7 +730,7 @@ async def publish_guidelines(
 async def current_guidelines(services: Services, user: Principal) -> dict[str, Any]:
     doc = await services.repo.current_guidelines(user.tenant)
     if doc is None:
-        raise Problem(404, "Not found", "the tenant has published no guidelines yet")
+        raise NotFound("the tenant has published no guidelines yet")
     ack = await services.repo.acknowledgement(user.tenant, user.employee_id, doc["version"])
     return {**doc, "acknowledged_at": ack["acknowledged_at"] if ack else None}
 
@@ -747,11 +741,9 @@ async def acknowledge(
     """Record that the employee read the current version; True when it is new."""
     current = await services.repo.current_guidelines(user.tenant)
     if current is None or version > current["version"]:
-        raise Problem(404, "Not found", f"no guidelines version {version}")
+        raise NotFound(f"no guidelines version {version}")
     if version != current["version"]:
-        raise Problem(
-            409,
-            "Conflict",
+        raise Conflict(
             f"version {version} is superseded by {current['version']}",
             current_version=current["version"],
         )

@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from chassis import outbox
 from chassis.auth import Principal
 from chassis.consumer import Consumed
-from chassis.errors import Problem
+from chassis.domain_errors import Conflict, Forbidden, NotFound
 from chassis.telemetry import current_traceparent
 from contracts import WinTold, WinToldData
 from metrics.adapters.live import LiveFacts
@@ -323,7 +323,7 @@ def may_tell(user: Principal, settings: Mapping[str, Any]) -> bool:
 
 async def _storyteller(services: Services, user: Principal) -> None:
     if not may_tell(user, await services.repo.tenant_settings(user.tenant)):
-        raise Problem(403, "Forbidden", "only the program team and its storytellers tell wins")
+        raise Forbidden("only the program team and its storytellers tell wins")
 
 
 async def win_drafts(
@@ -369,10 +369,10 @@ async def decide_win(
     """Tell a drafted win (with the storyteller's words) or discard it, once."""
     drafted, decided = await win_drafts(services, user)
     if any(doc["win_id"] == win_id for doc in decided):
-        raise Problem(409, "Decided already", f"win_id: {win_id} was decided already")
+        raise Conflict(f"win_id: {win_id} was decided already", title="Decided already")
     draft = next((d for d in drafted if d.id == win_id), None)
     if draft is None:
-        raise Problem(404, "Not found", f"win_id: no drafted win {win_id}")
+        raise NotFound(f"win_id: no drafted win {win_id}")
     now = services.clock()
     doc: dict[str, Any] = {
         "_id": f"{user.tenant}:{win_id}",
@@ -404,7 +404,7 @@ async def decide_win(
     assert services.wins_outbox is not None
     stored = outbox.new_document(doc, events, services.wins_outbox.lease_seconds)
     if not await services.repo.decide_win(stored):
-        raise Problem(409, "Decided already", f"win_id: {win_id} was decided already")
+        raise Conflict(f"win_id: {win_id} was decided already", title="Decided already")
     await services.wins_outbox.publish_now(doc["_id"], events)
     return doc
 

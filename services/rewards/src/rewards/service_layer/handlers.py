@@ -15,7 +15,7 @@ from prometheus_client import Counter
 
 from chassis import outbox
 from chassis.consumer import Consumed
-from chassis.errors import Problem
+from chassis.domain_errors import Conflict, NotFound
 from chassis.ids import new_id
 from chassis.outbox import Outbox
 from contracts import (
@@ -544,9 +544,9 @@ async def claw_back(
     failure writes what is missing and nothing twice."""
     entry = await services.repo.ledger_entry(tenant, award_id)
     if entry is None:
-        raise Problem(404, "No such award", f"award_id: no award {award_id} in this tenant")
+        raise NotFound(f"award_id: no award {award_id} in this tenant", title="No such award")
     if entry["points"] <= 0:
-        raise Problem(409, "Not reversible", "award_id: only positive awards can be reversed")
+        raise Conflict("award_id: only positive awards can be reversed", title="Not reversible")
     reversal = {
         "_id": derived_event_id("clawback", award_id),
         "tenant": tenant,
@@ -602,7 +602,7 @@ async def _charge(
         }
         if await repo.append("spends", link):
             return True
-    raise Problem(409, "Busy", "too many redemptions at once; try again")
+    raise Conflict("too many redemptions at once; try again", title="Busy")
 
 
 async def _take_unit(
@@ -621,7 +621,7 @@ async def _take_unit(
         if await repo.append("units", document):
             await services.unit_outbox.publish_now(unit["_id"], [event])
             return True
-    raise Problem(409, "Busy", "too many redemptions at once; try again")
+    raise Conflict("too many redemptions at once; try again", title="Busy")
 
 
 async def redeem(services: Services, tenant: str, employee_id: str, item_id: str) -> dict[str, Any]:
@@ -631,14 +631,16 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
     the two leaves the points charged and no unit sold, never a unit sold twice."""
     item = await services.repo.item(tenant, item_id)
     if item is None:
-        raise Problem(404, "No such item", f"item_id: no item {item_id} in the catalog")
+        raise NotFound(f"item_id: no item {item_id} in the catalog", title="No such item")
     redemption_id = new_id()
     now = services.clock()
     record = {"redemption_id": redemption_id, "item_id": item_id, "at": now}
     charge = {**record, "name": item["name"]}
     if not await _charge(services, tenant, employee_id, item["price"], charge):
         REDEMPTIONS.labels(tenant, "insufficient").inc()
-        raise Problem(409, "Not enough points", f"item_id: {item_id} costs {item['price']} points")
+        raise Conflict(
+            f"item_id: {item_id} costs {item['price']} points", title="Not enough points"
+        )
     event = RewardRedeemed.create(
         tenant_id=tenant,
         subject=employee_id,
@@ -655,7 +657,7 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
     if not await _take_unit(services, tenant, item, event):
         await _charge(services, tenant, employee_id, -item["price"], {**record, "refund": True})
         REDEMPTIONS.labels(tenant, "out-of-stock").inc()
-        raise Problem(409, "Out of stock", f"item_id: {item_id} is out of stock")
+        raise Conflict(f"item_id: {item_id} is out of stock", title="Out of stock")
     REDEMPTIONS.labels(tenant, "redeemed").inc()
     return {**record, "name": item["name"], "points": item["price"]}
 
@@ -724,7 +726,7 @@ async def fulfil(services: Services, tenant: str, redemption_id: str, by: str) -
     links = await repo.tenant_redemption_links(tenant, redemption_id)
     charge = next((link for link in links if link["points"] > 0), None)
     if charge is None or any(link.get("refund") for link in links):
-        raise Problem(404, "No such redemption", f"redemption_id: no redemption {redemption_id}")
+        raise NotFound(f"redemption_id: no redemption {redemption_id}", title="No such redemption")
     names = {item["item_id"]: item["name"] for item in await repo.items(tenant)}
     redemption = _redemption(tenant, charge, names)
     mark = {
@@ -789,7 +791,7 @@ async def my_rewards(
 
 async def add_challenge(services: Services, tenant: str, challenge: dict[str, Any]) -> None:
     """Start a challenge; 409 naming the id when the tenant has one of that id already."""
-    taken = Problem(409, "Conflict", f"challenge_id: {challenge['challenge_id']} exists")
+    taken = Conflict(f"challenge_id: {challenge['challenge_id']} exists")
     known = (await services.repo.tenant(tenant)).get("challenges", [])
     if any(c["challenge_id"] == challenge["challenge_id"] for c in known):
         raise taken

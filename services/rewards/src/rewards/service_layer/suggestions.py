@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chassis.errors import Problem
+from chassis.domain_errors import Conflict, Invalid, NotFound
 from chassis.ids import new_id
 from rewards.domain.suggestions import (
     OPEN_PER_PERSON,
@@ -68,8 +68,8 @@ async def _current(services: Services, tenant: str, viewer: str, doc: dict[str, 
 async def _found(services: Services, tenant: str, suggestion_id: str) -> dict[str, Any]:
     doc = await services.repo.suggestion(tenant, suggestion_id)
     if doc is None:
-        raise Problem(
-            404, "No such suggestion", f"suggestion_id: no suggestion {suggestion_id} here"
+        raise NotFound(
+            f"suggestion_id: no suggestion {suggestion_id} here", title="No such suggestion"
         )
     return doc
 
@@ -82,17 +82,15 @@ async def suggest(
     key = title_key(title)
     same = await repo.open_suggestion_titled(tenant, key)
     if same is not None:
-        raise Problem(
-            409,
-            "Already suggested",
+        raise Conflict(
             "title: an open suggestion has this title; vote for it instead",
+            title="Already suggested",
             suggestion_id=same["suggestion_id"],
         )
     if await repo.open_suggestions_by(tenant, employee_id) >= OPEN_PER_PERSON:
-        raise Problem(
-            409,
-            "Too many open suggestions",
+        raise Conflict(
             f"title: at most {OPEN_PER_PERSON} open suggestions per person",
+            title="Too many open suggestions",
         )
     suggestion_id, now = new_id(), services.clock()
     doc = {
@@ -144,8 +142,8 @@ async def vote(services: Services, tenant: str, employee_id: str, suggestion_id:
     doc = await _found(services, tenant, suggestion_id)
     voted = await repo.has_voted(tenant, suggestion_id, employee_id)
     if not can_vote(SuggestionStatus(doc["status"]), voted):
-        raise Problem(
-            409, "Decided", "suggestion_id: the program team has decided on this suggestion"
+        raise Conflict(
+            "suggestion_id: the program team has decided on this suggestion", title="Decided"
         )
     if not voted:
         await repo.add_vote(tenant, suggestion_id, employee_id, services.clock())
@@ -172,11 +170,9 @@ async def decide(
     """Mark a suggestion stocked (naming the catalog item, if one), declined, or open again.
     The same decision again changes nothing."""
     if not links_item(status, item_id):
-        raise Problem(
-            422, "Invalid request", "item_id: only a stocked suggestion names a catalog item"
-        )
+        raise Invalid("item_id: only a stocked suggestion names a catalog item")
     if item_id is not None and await services.repo.item(tenant, item_id) is None:
-        raise Problem(422, "Invalid request", f"item_id: no item {item_id} in the catalog")
+        raise Invalid(f"item_id: no item {item_id} in the catalog")
     current = await _found(services, tenant, suggestion_id)
     if current["status"] == status.value and current.get("item_id") == item_id:
         # Decided so already: the first decision (who, when) stands.

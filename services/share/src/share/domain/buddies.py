@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from chassis.domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
 
 class PairStatus(StrEnum):
     PENDING = "pending"  # proposed; waiting for both to accept
@@ -40,14 +42,24 @@ COMMENT_LENGTH = 1000
 DRAFT_LENGTH = 3000
 
 
+# The kind of refusal each `Refusal.status` stands for.
+_REFUSED_AS: dict[int, type[DomainError]] = {403: Forbidden, 404: NotFound, 409: Conflict}
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why an action on a pair or draft is not allowed: `field` names the culprit (422),
-    otherwise `status` says which HTTP answer fits (403 not yours, 404 unknown, 409 state)."""
+    otherwise `status` says which kind of refusal it is (403 not yours, 404 unknown,
+    409 state); `error()` is the domain error that says so."""
 
     status: int
     reason: str
     field: str | None = None
+
+    def error(self) -> DomainError:
+        if self.field is not None:
+            return Invalid(errors=[(self.field, self.reason)])
+        return _REFUSED_AS.get(self.status, DomainError)(self.reason)
 
 
 def member_of(pair: dict[str, object], employee_id: str) -> bool:

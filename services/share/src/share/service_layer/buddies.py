@@ -9,7 +9,7 @@ from typing import Any
 
 from chassis import outbox
 from chassis.auth import Principal
-from chassis.errors import Problem
+from chassis.domain_errors import Conflict, Invalid
 from chassis.ids import new_id
 from chassis.telemetry import current_traceparent
 from contracts import (
@@ -24,7 +24,6 @@ from share.domain.buddies import (
     DraftStatus,
     PairStatus,
     Reaction,
-    Refusal,
     after_accepting,
     cannot_accept,
     cannot_end,
@@ -47,18 +46,6 @@ class Buddies:
     drafts_outbox: outbox.Outbox
     cheers_outbox: outbox.Outbox
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-def _problem(refusal: Refusal) -> Problem:
-    if refusal.field is not None:
-        return Problem(
-            422,
-            "Invalid request",
-            f"{refusal.field}: {refusal.reason}",
-            errors=[{"field": refusal.field, "message": refusal.reason}],
-        )
-    titles = {403: "Forbidden", 404: "Not found", 409: "Conflict"}
-    return Problem(refusal.status, titles.get(refusal.status, "Refused"), refusal.reason)
 
 
 def _program_team(user: Principal) -> bool:
@@ -129,11 +116,11 @@ async def ask_for_buddy(
 ) -> MyBuddy:
     """Ask for a buddy, within one of my teams or anyone; a colleague waiting is proposed."""
     if team is not None and team not in user.groups:
-        raise _problem(Refusal(422, "not one of your teams", field="team"))
+        raise Invalid(errors=[("team", "not one of your teams")])
     repo = buddies.repo
     person = await repo.person(user.tenant, user.employee_id)
     if person and person.get("pair_id"):
-        raise Problem(409, "Conflict", "you already have a buddy or a buddy request to answer")
+        raise Conflict("you already have a buddy or a buddy request to answer")
     now = buddies.clock()
     fields: dict[str, Any] = {
         "requested": {"team": team},
@@ -164,10 +151,10 @@ async def withdraw_request(buddies: Buddies, user: Principal) -> None:
 async def pair_people(buddies: Buddies, user: Principal, first: str, second: str) -> dict[str, Any]:
     """The program team proposes two people as buddies; each of them accepts or declines."""
     if refusal := cannot_pair(first, second):
-        raise _problem(refusal)
+        raise refusal.error()
     pair = await _propose(buddies, user.tenant, [first, second], "program", None)
     if pair is None:
-        raise _problem(Refusal(422, "one of them already has a buddy", field="employee_ids"))
+        raise Invalid(errors=[("employee_ids", "one of them already has a buddy")])
     return pair
 
 
@@ -204,7 +191,7 @@ async def accept(
     repo = buddies.repo
     pair = await repo.pair(user.tenant, pair_id)
     if refusal := cannot_accept(pair, user.employee_id):
-        raise _problem(refusal)
+        raise refusal.error()
     assert pair is not None
     if name:
         await repo.save_person(user.tenant, user.employee_id, {"name": name})
@@ -215,7 +202,7 @@ async def accept(
         fields["accepted_at"] = buddies.clock()
     updated = await repo.update_pair(user.tenant, pair_id, PairStatus.PENDING, {"$set": fields})
     if updated is None:
-        raise Problem(409, "Conflict", "the pair changed meanwhile; try again")
+        raise Conflict("the pair changed meanwhile; try again")
     return updated
 
 
@@ -224,7 +211,7 @@ async def end(buddies: Buddies, user: Principal, pair_id: str) -> dict[str, Any]
     repo = buddies.repo
     pair = await repo.pair(user.tenant, pair_id)
     if refusal := cannot_end(pair, user.employee_id, _program_team(user)):
-        raise _problem(refusal)
+        raise refusal.error()
     assert pair is not None
     status = PairStatus.DECLINED if pair["status"] == PairStatus.PENDING else PairStatus.ENDED
     updated = await repo.update_pair(
@@ -240,7 +227,7 @@ async def end(buddies: Buddies, user: Principal, pair_id: str) -> dict[str, Any]
         },
     )
     if updated is None:
-        raise Problem(409, "Conflict", "the pair changed meanwhile; try again")
+        raise Conflict("the pair changed meanwhile; try again")
     for member in pair["members"]:
         await repo.release(user.tenant, member, pair_id)
     return updated
@@ -287,7 +274,7 @@ async def send_draft(
     """A draft of my own post, for my buddy's eyes only."""
     pair = await _active_pair(buddies, user)
     if pair is None:
-        raise Problem(409, "Conflict", "you need a buddy to send them a draft")
+        raise Conflict("you need a buddy to send them a draft")
     doc = {
         "_id": new_id(),
         "tenant": user.tenant,
@@ -326,7 +313,7 @@ async def draft(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, A
     found = await buddies.repo.draft(user.tenant, draft_id)
     pair = await _active_pair(buddies, user)
     if refusal := cannot_see_draft(found, user.employee_id, pair["_id"] if pair else None):
-        raise _problem(refusal)
+        raise refusal.error()
     assert found is not None
     return found
 
@@ -358,7 +345,7 @@ async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -
     """The buddy's comment on a draft; the draft itself stays the author's words."""
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
-        raise _problem(refusal)
+        raise refusal.error()
     now = buddies.clock()
     comment_id = new_id()
     event = _feedback(user, found, BuddyFeedbackKind.COMMENT, comment_id, now)
@@ -373,7 +360,7 @@ async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -
         },
     )
     if updated is None:
-        raise Problem(409, "Conflict", "the draft is already posted")
+        raise Conflict("the draft is already posted")
     await buddies.drafts_outbox.publish_now(draft_id, [event])
     return updated
 
@@ -385,7 +372,7 @@ async def react(
     as feedback once."""
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
-        raise _problem(refusal)
+        raise refusal.error()
     now = buddies.clock()
     value = (
         {"name": reaction.value, "employee_id": user.employee_id, "at": now} if reaction else None
@@ -403,7 +390,7 @@ async def react(
         {"_id": draft_id, "tenant": user.tenant, "status": DraftStatus.OPEN.value}, update
     )
     if updated is None:
-        raise Problem(409, "Conflict", "the draft is already posted")
+        raise Conflict("the draft is already posted")
     if events:
         await buddies.drafts_outbox.publish_now(draft_id, events)
     return updated
@@ -413,7 +400,7 @@ async def check_postable(buddies: Buddies, user: Principal, draft_id: str) -> di
     """The author's open draft, about to be posted through a share."""
     found = await buddies.repo.draft(user.tenant, draft_id)
     if refusal := cannot_post(found, user.employee_id):
-        raise _problem(refusal)
+        raise refusal.error()
     assert found is not None
     return found
 
@@ -438,13 +425,13 @@ async def cheer(buddies: Buddies, user: Principal, share_id: str) -> bool:
     """Cheer my buddy's share, once; False if I had already."""
     pair = await _active_pair(buddies, user)
     if pair is None:
-        raise Problem(409, "Conflict", "you need a buddy to cheer them on")
+        raise Conflict("you need a buddy to cheer them on")
     buddy_id = other_member(pair, user.employee_id)
     share = await buddies.repo.shares.find_one(
         {"_id": share_id, "tenant": user.tenant}, {"employee_id": 1}
     )
     if share is None or share["employee_id"] != buddy_id:
-        raise _problem(Refusal(422, "not a share of your buddy", field="share_id"))
+        raise Invalid(errors=[("share_id", "not a share of your buddy")])
     now = buddies.clock()
     cheer_id = f"{user.tenant}:{share_id}:{user.employee_id}"
     event = BuddyFeedbackGiven.create(

@@ -16,7 +16,15 @@ from pymongo.errors import DuplicateKeyError
 from chassis import outbox
 from chassis.auth import Principal
 from chassis.consumer import Consumed
-from chassis.errors import Problem
+from chassis.domain_errors import (
+    Conflict,
+    DependencyFailed,
+    DomainError,
+    Forbidden,
+    Invalid,
+    LimitReached,
+    NotFound,
+)
 from chassis.ids import new_id, short_code
 from chassis.projection import Delta, apply_exactly_once
 from chassis.telemetry import current_traceparent
@@ -207,7 +215,7 @@ async def _write_advocate(
     except DuplicateKeyError:
         written = None
     if written is None:
-        raise Problem(409, "Changed meanwhile", "the advocate changed concurrently; try again")
+        raise Conflict("the advocate changed concurrently; try again", title="Changed meanwhile")
     await services.advocates_outbox.publish_now(doc_id, events)
     return written
 
@@ -224,8 +232,8 @@ async def enroll(
         await _erase(services, user.tenant, user.employee_id, current["pseudonym"])
         current = await services.repo.advocate(user.tenant, user.employee_id)
         if current is not None:
-            raise Problem(
-                409, "Changed meanwhile", "your erasure is still being completed; try again"
+            raise Conflict(
+                "your erasure is still being completed; try again", title="Changed meanwhile"
             )
     if guidelines_version is None:
         guidelines = await services.repo.current_guidelines(user.tenant)
@@ -269,8 +277,8 @@ def ever_joined(advocate: dict[str, Any] | None) -> bool:
 async def _enrolled(services: Services, user: Principal) -> dict[str, Any]:
     current = await services.repo.advocate(user.tenant, user.employee_id)
     if current is None or current.get("status") != "enrolled":
-        raise Problem(
-            403, "Not an advocate", "join the advocacy program first (POST /api/v1/advocates/me)"
+        raise Forbidden(
+            "join the advocacy program first (POST /api/v1/advocates/me)", title="Not an advocate"
         )
     return current
 
@@ -287,11 +295,9 @@ async def connect_network(
     current = await _enrolled(services, user)
     if credentials is not None:
         if network.value not in services.posters:
-            raise Problem(
-                422,
-                "Invalid request",
+            raise Invalid(
                 f"access_token: direct posting is not available for {network.value}",
-                errors=[{"field": "access_token", "message": "no direct posting"}],
+                errors=[("access_token", "no direct posting")],
             )
         await services.vault.store(
             user.tenant, user.employee_id, network.value, credentials, token_expires_at
@@ -364,7 +370,7 @@ async def disconnect_network(
     current = await _enrolled(services, user)
     networks = dict(current.get("networks") or {})
     if network.value not in networks:
-        raise Problem(404, "Not found", f"network: {network.value} is not connected")
+        raise NotFound(f"network: {network.value} is not connected")
     del networks[network.value]
     await services.vault.forget(user.tenant, user.employee_id, network.value)
     state = {**current, "networks": networks}
@@ -584,16 +590,20 @@ async def _check_advocate(services: Services, tenant: str, employee_id: str) -> 
     guidelines = await services.repo.current_guidelines(tenant)
     acknowledged = await services.repo.acknowledged_version(tenant, employee_id)
     if reason := cannot_share_as(advocate, guidelines, acknowledged):
-        raise Problem(403, "Cannot share", reason)
+        raise Forbidden(reason, title="Cannot share")
     assert advocate is not None
     return advocate
 
 
-_REFUSAL_STATUS = {"unknown": 404, "not_targeted": 403, "unavailable": 409}
+_REFUSAL_KIND: dict[str, type[DomainError]] = {
+    "unknown": NotFound,
+    "not_targeted": Forbidden,
+    "unavailable": Conflict,
+}
 
 
-def _content_problem(refusal: Refusal) -> Problem:
-    return Problem(_REFUSAL_STATUS[refusal.kind], "Cannot share", refusal.reason)
+def _content_refusal(refusal: Refusal) -> DomainError:
+    return _REFUSAL_KIND[refusal.kind](refusal.reason, title="Cannot share")
 
 
 async def _daily_slot(
@@ -602,10 +612,9 @@ async def _daily_slot(
     cap = int(settings.get("daily_share_cap") or services.default_daily_cap)
     key = f"{user.tenant}:{user.employee_id}:{day.date().isoformat()}"
     if not await services.repo.take_daily_slot(key, cap, day):
-        raise Problem(
-            429,
-            "Daily share cap reached",
+        raise LimitReached(
             f"at most {cap} shares a day; try again tomorrow",
+            title="Daily share cap reached",
             cap=cap,
         )
     return key
@@ -650,7 +659,7 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
     if request.content_id is not None:
         content = await services.repo.shareable(user.tenant, request.content_id)
         if refusal := cannot_share(content, _viewer(user), now):
-            raise _content_problem(refusal)
+            raise _content_refusal(refusal)
         assert content is not None
         destination = str(content["url"])
         title = content.get("title", "")
@@ -658,30 +667,24 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
         wordings = _wordings(content, request.network)
         if request.text_variant is not None:
             if request.text_variant >= len(wordings):
-                raise Problem(
-                    422,
-                    "Invalid request",
+                raise Invalid(
                     f"text_variant: the item has {len(wordings)} variants for this network",
-                    errors=[{"field": "text_variant", "message": "no such variant"}],
+                    errors=[("text_variant", "no such variant")],
                 )
             text = request.text or wordings[request.text_variant]
     elif request.url is None:
-        raise Problem(
-            422,
-            "Invalid request",
+        raise Invalid(
             "url: an own post needs the link it shares",
-            errors=[{"field": "url", "message": "required without content_id"}],
+            errors=[("url", "required without content_id")],
         )
     else:
         destination, title, text = request.url, request.title or "", request.text or ""
 
     if request.draft_id is not None:
         if request.content_id is not None or services.buddies is None:
-            raise Problem(
-                422,
-                "Invalid request",
+            raise Invalid(
                 "draft_id: only an own post comes from a draft",
-                errors=[{"field": "draft_id", "message": "only with an own post"}],
+                errors=[("draft_id", "only with an own post")],
             )
         await buddy_pairs.check_postable(services.buddies, user, request.draft_id)
     method = ShareMethod.SCHEDULED if request.scheduled_at is not None else request.method
@@ -689,12 +692,7 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
     if method != ShareMethod.INTENT:
         credentials = await _direct_posting(services, user, request)
     if request.scheduled_at is not None and request.scheduled_at <= now:
-        raise Problem(
-            422,
-            "Invalid request",
-            "scheduled_at: must be in the future",
-            errors=[{"field": "scheduled_at", "message": "must be in the future"}],
-        )
+        raise Invalid(errors=[("scheduled_at", "must be in the future")])
 
     settings = await services.repo.settings(user.tenant)
     slot = await _daily_slot(services, user, request.scheduled_at or now, settings)
@@ -798,7 +796,7 @@ async def offer_variants(
     """
     content = await services.repo.shareable(user.tenant, content_id)
     if refusal := cannot_share(content, _viewer(user), services.clock()):
-        raise _content_problem(refusal)
+        raise _content_refusal(refusal)
     assert content is not None
     offers: dict[Network, Offer] = {}
     for each in [network] if network is not None else list(Network):
@@ -878,19 +876,16 @@ async def _direct_posting(
     services: Services, user: Principal, request: ShareRequest
 ) -> Credentials:
     if request.network.value not in services.posters:
-        raise Problem(
-            422,
-            "Invalid request",
+        raise Invalid(
             f"network: direct and scheduled posting are not available for {request.network.value}",
-            errors=[{"field": "network", "message": "no direct posting for this network"}],
+            errors=[("network", "no direct posting for this network")],
         )
     credentials = await services.vault.load(user.tenant, user.employee_id, request.network.value)
     if credentials is None:
-        raise Problem(
-            409,
-            "Network not connected",
+        raise Conflict(
             f"connect your {request.network.value} account with a token first "
             f"(PUT /api/v1/advocates/me/networks/{request.network.value})",
+            title="Network not connected",
         )
     return credentials
 
@@ -908,7 +903,7 @@ async def _insert_with_code(services: Services, doc: dict[str, Any]) -> dict[str
         if events:
             await services.shares_outbox.publish_now(doc["_id"], events)
         return doc
-    raise Problem(409, "Try again", "could not allocate a short code")
+    raise Conflict("could not allocate a short code", title="Try again")
 
 
 async def _post_via_api(
@@ -928,8 +923,8 @@ async def _post_via_api(
         )
         day = (doc.get("scheduled_at") or doc["created_at"]).date().isoformat()
         await services.repo.give_back_daily_slot(f"{doc['tenant']}:{doc['employee_id']}:{day}")
-        raise Problem(
-            424, "The network refused the post", str(exc)[:500], network=doc["network"]
+        raise DependencyFailed(
+            str(exc)[:500], title="The network refused the post", network=doc["network"]
         ) from exc
     shared = {**doc, "status": "shared", "shared_at": services.clock(), "network_post_id": post_id}
     event = _posted_event(shared, services.public_base_url)
@@ -986,19 +981,19 @@ async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
                 tuple(viewer_doc.get("languages") or []),
             )
             if refusal := cannot_share(content, viewer, now):
-                raise _content_problem(refusal)
+                raise _content_refusal(refusal)
         credentials = await services.vault.load(tenant, employee_id, doc["network"])
         if credentials is None:
-            raise Problem(409, "Network not connected", f"no {doc['network']} token")
+            raise Conflict(f"no {doc['network']} token", title="Network not connected")
         await _post_via_api(services, doc, credentials)
-    except Problem as problem:
+    except DomainError as refused:
         await services.repo.shares.update_one(
             {"_id": doc["_id"], "status": "posting"},
-            {"$set": {"status": "cancelled", "reason": problem.detail or problem.title}},
+            {"$set": {"status": "cancelled", "reason": refused.detail or refused.title}},
         )
         log.info(
             "scheduled share not posted",
-            extra={"share_id": doc["_id"], "reason": problem.detail or problem.title},
+            extra={"share_id": doc["_id"], "reason": refused.detail or refused.title},
         )
 
 
@@ -1023,7 +1018,7 @@ async def history(
     if employee_id is None and not manager:
         employee_id = user.employee_id
     if employee_id is not None and employee_id != user.employee_id and not manager:
-        raise Problem(403, "Forbidden", "employee_id: only your own shares")
+        raise Forbidden("employee_id: only your own shares")
     filter_: dict[str, Any] = {"tenant": user.tenant}
     if employee_id is not None:
         filter_["employee_id"] = employee_id
@@ -1089,7 +1084,7 @@ async def ingest_engagement(services: Services, report: EngagementReport) -> tup
     else:
         share_doc = await services.repo.share_by_code(report.short_code or "")
     if share_doc is None:
-        raise Problem(404, "Not found", "share_id: no such share")
+        raise NotFound("share_id: no such share")
     engagement_id = derived_event_id("engagement", report.source.value, report.id)
     if share_doc.get("stopped"):
         return engagement_id, "ignored"
