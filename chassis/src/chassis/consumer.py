@@ -5,8 +5,21 @@ FastStream has no Kafka dead-letter support; this is ours, written once:
   in headers, and the rest of the batch goes on;
 - the handler gets the valid events of a batch and must make their effect durable and
   idempotent by event id; only then are the offsets committed;
-- if the handler fails (database down, say), nothing is committed and the consumer seeks
-  back, so the batch is delivered again after a pause: never skipped, never half-counted.
+- if the handler fails because the database or Kafka is away (`is_transient`), the batch
+  is tried again with exponential backoff, jitter and a cap, for as long as the outage
+  lasts: such a failure never dead-letters anything. After `outage_timeout` the consumer
+  seeks back and the batch is delivered again (a handler must not hold the poll loop past
+  Kafka's `max.poll.interval.ms`, or the consumer is put out of its group);
+- if the handler fails otherwise, the batch is tried `attempts` times; then it is split
+  in halves, left before right, until the events that fail on their own are found. Each
+  of those is tried `attempts` times too, then goes to `<topic>.dlq` with the error in
+  headers; every other event is handled, and the offsets are committed. One event that
+  always fails does not hold up its partition.
+
+Events are handed to the handler in delivery order, also when a batch is split; an event
+whose effect was partly made before a failure is handled again, which idempotency makes
+harmless. A dead-lettered record can be sent twice if the batch is delivered again before
+its offsets are committed.
 """
 
 from __future__ import annotations
@@ -15,17 +28,21 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
+import stamina
 from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from prometheus_client import Counter
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
 
 from chassis.kafka import EventPublisher
+from chassis.projection import WatermarkConflict
 from contracts import EVENTS_BY_TOPIC, AnyEvent, dlq_topic
 from contracts.topics import (
     DLQ_CONSUMER_HEADER,
@@ -36,13 +53,15 @@ from contracts.topics import (
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=AnyEvent)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DEAD_LETTERS = Counter(
     "chorus_dead_letters_total", "Records sent to a dead-letter topic", ["topic", "consumer"]
 )
 BATCH_FAILURES = Counter(
     "chorus_consumer_batch_failures_total",
-    "Batches whose effect failed and will be delivered again",
+    "Handler calls of a whole batch that failed; the batch is tried again, split or redelivered",
     ["consumer"],
 )
 EVENTS_CONSUMED = Counter(
@@ -65,6 +84,37 @@ BatchHandler = Callable[[list[Consumed[Any]]], Awaitable[None]]
 
 class PoisonRecord(ValueError):
     """A record that can never be processed, whatever the retry."""
+
+
+# The database or Kafka is unreachable or slow to answer, or another writer raced us (a
+# rebalance): the same batch succeeds later, so it is retried and never dead-lettered.
+# pymongo's ConnectionFailure covers AutoReconnect, NetworkTimeout and
+# ServerSelectionTimeoutError; OSError covers ConnectionError.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    OSError,
+    TimeoutError,
+    WatermarkConflict,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) says infrastructure is away for now."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup):
+            return all(is_transient(e) for e in current.exceptions)
+        if isinstance(current, TRANSIENT_ERRORS):
+            return True
+        # aiokafka marks the errors that a later request may not hit (no leader yet, ...).
+        if isinstance(current, KafkaError) and current.retriable:
+            return True
+        current = current.__cause__
+    return False
 
 
 def parse_record(record: ConsumerRecord[Any, Any]) -> AnyEvent:
@@ -94,7 +144,7 @@ class DeadLetters:
         }
         headers.update(
             {
-                DLQ_ERROR_HEADER: str(error)[:4000],
+                DLQ_ERROR_HEADER: (str(error) or repr(error))[:4000],
                 DLQ_ERROR_TYPE_HEADER: type(error).__name__,
                 DLQ_SOURCE_HEADER: f"{record.topic}/{record.partition}/{record.offset}",
                 DLQ_CONSUMER_HEADER: self._consumer,
@@ -111,9 +161,154 @@ class DeadLetters:
         )
 
 
+class _Redeliver(Exception):
+    """The batch could not be handled within its delivery; seek back and take it again."""
+
+
+class BatchConsumer:
+    """What one consumer does with a delivered batch (see the module docstring)."""
+
+    def __init__(
+        self,
+        handler: BatchHandler,
+        dead_letters: DeadLetters,
+        consumer: str,
+        *,
+        attempts: int = 3,
+        wait_initial: float = 0.5,
+        wait_max: float = 30.0,
+        outage_timeout: float = 120.0,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._consumer = consumer
+        self.attempts = attempts
+        self.wait_initial = wait_initial
+        self.wait_max = wait_max
+        self.outage_timeout = outage_timeout
+
+    async def consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Consumed[Any]]:
+        """Handle `records`; returns the events whose effect is now durable, so that their
+        offsets can be committed. Raises when the batch must be delivered again."""
+        deadline = asyncio.get_running_loop().time() + self.outage_timeout
+        valid: list[Consumed[Any]] = []
+        by_position: dict[tuple[str, int, int], ConsumerRecord[Any, Any]] = {}
+        for record in records:
+            try:
+                event = parse_record(record)
+            except PoisonRecord as error:
+                await self._until_reachable(deadline, self._dead_letters.send, record, error)
+                continue
+            valid.append(Consumed(event, record.topic, record.partition, record.offset))
+            by_position[(record.topic, record.partition, record.offset)] = record
+        if not valid:
+            return []
+        try:
+            await self._with_attempts(deadline, valid)
+            return valid
+        except _Redeliver:
+            raise
+        except Exception as error:
+            log.warning(
+                "batch keeps failing; looking for the events that fail",
+                extra={"group": self._consumer, "events": len(valid), "error": repr(error)},
+            )
+            return await self._isolate(deadline, valid, error, by_position)
+
+    async def _isolate(
+        self,
+        deadline: float,
+        items: list[Consumed[Any]],
+        error: Exception,
+        records: dict[tuple[str, int, int], ConsumerRecord[Any, Any]],
+    ) -> list[Consumed[Any]]:
+        """`items` failed together with `error`: dead-letter those that fail on their own
+        and handle the others, in order; returns those handled."""
+        if len(items) == 1:
+            item = items[0]
+            record = records[(item.topic, item.partition, item.offset)]
+            await self._until_reachable(deadline, self._dead_letters.send, record, error)
+            return []
+        handled: list[Consumed[Any]] = []
+        middle = len(items) // 2
+        for part in (items[:middle], items[middle:]):
+            try:
+                if len(part) == 1:
+                    await self._with_attempts(deadline, part, whole_batch=False)
+                else:
+                    await self._until_reachable(deadline, self._call, part, False)
+            except _Redeliver:
+                raise
+            except Exception as part_error:
+                handled += await self._isolate(deadline, part, part_error, records)
+            else:
+                handled += part
+        return handled
+
+    async def _with_attempts(
+        self, deadline: float, items: list[Consumed[Any]], whole_batch: bool = True
+    ) -> None:
+        """The handler on `items`, tried `attempts` times on failures other than outages."""
+        async for attempt in stamina.retry_context(
+            on=lambda error: not is_transient(error) and not isinstance(error, _Redeliver),
+            attempts=self.attempts,
+            timeout=None,
+            wait_initial=self.wait_initial,
+            wait_max=self.wait_max,
+        ):
+            with attempt:
+                await self._until_reachable(deadline, self._call, items, whole_batch)
+
+    async def _until_reachable(
+        self,
+        deadline: float,
+        step: Callable[P, Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """`step`, tried again while infrastructure is away, until the delivery's deadline."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            async for attempt in stamina.retry_context(
+                on=is_transient,
+                attempts=None,
+                timeout=max(remaining, 0.001),
+                wait_initial=self.wait_initial,
+                wait_max=self.wait_max,
+            ):
+                with attempt:
+                    return await step(*args, **kwargs)
+        except Exception as error:
+            if is_transient(error):
+                raise _Redeliver(f"still failing after {self.outage_timeout:g} s") from error
+            raise
+        raise AssertionError("unreachable")
+
+    async def _call(self, items: list[Consumed[Any]], whole_batch: bool) -> None:
+        try:
+            await self._handler(items)
+        except Exception as error:
+            # Only whole batches count: the calls that look for a failing event are expected
+            # to fail.
+            if whole_batch:
+                BATCH_FAILURES.labels(self._consumer).inc()
+            log.warning(
+                "batch handler failed",
+                extra={"group": self._consumer, "events": len(items), "error": repr(error)},
+            )
+            raise
+
+
 async def _raw_body(message: StreamMessage[Any]) -> Any:
     # Parsing is ours (with dead letters), not FastStream's content-type based decoding.
     return message.body
+
+
+# Kafka puts a consumer out of its group when it has not polled for this long (aiokafka's
+# default `max_poll_interval_ms`); a delivery must be given back well before.
+_MAX_POLL_INTERVAL = 300.0
 
 
 def subscribe_batch(
@@ -124,18 +319,40 @@ def subscribe_batch(
     handler: BatchHandler,
     publisher: EventPublisher,
     max_records: int = 500,
-    retry_delay: float = 1.0,
+    attempts: int = 3,
+    retry_wait_initial: float = 0.5,
+    retry_wait_max: float = 30.0,
+    outage_timeout: float = 120.0,
     batch_timeout_ms: int = 100,
     fetch_max_wait_ms: int = 500,
 ) -> None:
     """Consume `topics` in batches as consumer group `group_id`.
+
+    A handler failure other than an outage is tried `attempts` times (a batch, and then
+    each event that fails on its own) before the failing events are dead-lettered. Waits
+    between tries grow exponentially from `retry_wait_initial`, with up to a second of
+    jitter, and are capped at `retry_wait_max`. An outage is retried for
+    `outage_timeout` seconds within one delivery, then the batch is delivered again, for
+    as long as the outage lasts.
 
     `batch_timeout_ms` bounds how long a poll waits for records; FastStream also sleeps
     that long after an empty poll, so a record arriving then waits up to twice as long.
     `fetch_max_wait_ms` bounds how long Kafka holds a fetch that found no records (the
     client's default, 500 ms, unless given).
     """
-    dead_letters = DeadLetters(publisher, group_id)
+    if outage_timeout + retry_wait_max >= _MAX_POLL_INTERVAL:
+        raise ValueError(
+            f"outage_timeout + retry_wait_max must stay below {_MAX_POLL_INTERVAL:g} s"
+        )
+    batches = BatchConsumer(
+        handler,
+        DeadLetters(publisher, group_id),
+        group_id,
+        attempts=attempts,
+        wait_initial=retry_wait_initial,
+        wait_max=retry_wait_max,
+        outage_timeout=outage_timeout,
+    )
     subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
@@ -155,22 +372,18 @@ def subscribe_batch(
         raw = message.raw_message
         records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
         try:
-            valid: list[Consumed[Any]] = []
-            for record in records:
-                try:
-                    event = parse_record(record)
-                except PoisonRecord as error:
-                    await dead_letters.send(record, error)
-                    continue
-                valid.append(Consumed(event, record.topic, record.partition, record.offset))
-            if valid:
-                await handler(valid)
-        except Exception:
-            BATCH_FAILURES.labels(group_id).inc()
+            handled = await batches.consume(records)
+        except _Redeliver:
             log.exception("batch failed; it will be delivered again", extra={"group": group_id})
-            await asyncio.sleep(retry_delay)
+            await message.nack()
+            return
+        except Exception:
+            # Not the handler's failure (that is retried or dead-lettered above): a fault of
+            # our own. Give the batch back after the longest wait, not in a tight loop.
+            log.exception("batch failed; it will be delivered again", extra={"group": group_id})
+            await asyncio.sleep(retry_wait_max)
             await message.nack()
             return
         await message.ack()
-        for item in valid:
+        for item in handled:
             EVENTS_CONSUMED.labels(item.topic, group_id).inc()

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import stamina
 from prometheus_client import Counter, Gauge
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -158,23 +159,50 @@ class Outbox:
         return await self.collection.count_documents({COUNT: {"$gt": 0}})
 
 
+class RelayFailed(Exception):
+    """A relay round in which at least one outbox failed (Kafka or MongoDB away)."""
+
+
 async def run_relay(
-    outboxes: Sequence[Outbox], interval: float = 0.5, failure_pause: float = 2.0
+    outboxes: Sequence[Outbox],
+    interval: float = 0.5,
+    failure_wait_initial: float = 0.5,
+    failure_wait_max: float = 10.0,
 ) -> None:
-    """The worker's relay loop: publish what the api could not, forever."""
+    """The worker's relay loop: publish what the api could not, forever.
+
+    A round in which an outbox fails is tried again after a wait that grows exponentially
+    from `failure_wait_initial`, with jitter, up to `failure_wait_max`; the first round
+    that succeeds ends the outage, and the next one starts from the shortest wait again.
+    """
     while True:
-        busy = failed = False
-        for outbox in outboxes:
-            try:
-                busy |= await outbox.relay_once() > 0
-                OUTBOX_PENDING.labels(outbox.collection.name).set(await outbox.pending_documents())
-            except Exception as exc:  # Kafka or Mongo away: pause, then try again
-                failed = True
-                log.warning(
-                    "outbox relay failed; retrying",
-                    extra={"collection": outbox.collection.name, "error": repr(exc)},
-                )
-        if failed:
-            await asyncio.sleep(failure_pause)
-        elif not busy:
+        busy = False
+        async for attempt in stamina.retry_context(
+            on=RelayFailed,
+            attempts=None,
+            timeout=None,
+            wait_initial=failure_wait_initial,
+            wait_max=failure_wait_max,
+        ):
+            with attempt:
+                busy = await _relay_round(outboxes)
+        if not busy:
             await asyncio.sleep(interval)
+
+
+async def _relay_round(outboxes: Sequence[Outbox]) -> bool:
+    """Relay every outbox once; whether any published; `RelayFailed` if one failed."""
+    busy = failed = False
+    for outbox in outboxes:
+        try:
+            busy |= await outbox.relay_once() > 0
+            OUTBOX_PENDING.labels(outbox.collection.name).set(await outbox.pending_documents())
+        except Exception as exc:  # Kafka or Mongo away: the others go on, then a pause
+            failed = True
+            log.warning(
+                "outbox relay failed; retrying",
+                extra={"collection": outbox.collection.name, "error": repr(exc)},
+            )
+    if failed:
+        raise RelayFailed("an outbox relay failed")
+    return busy

@@ -53,12 +53,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chassis import outbox
+from chassis.projection import WatermarkConflict as ProjectionConflict
 
 DUPLICATE_KEY = 11000
 
 
-class WatermarkConflict(RuntimeError):
-    """Another writer applied events to a standing between our read and our write."""
+class WatermarkConflict(ProjectionConflict):
+    """Another writer applied events to a standing between our read and our write: the
+    consumer tries the batch again, never dead-letters it."""
 
 
 def standing_id(tenant: str, employee_id: str) -> str:
