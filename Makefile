@@ -69,15 +69,16 @@ schemas: install
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
 # Keycloak (the OpenID Connect provider, deploy/local/keycloak) only here: `make run` keeps
 # the development sign-in. The soak tests (marker `soak`: minutes of events through a worker
-# killed again and again) run in a second pytest beside the rest, on the same servers; their
-# report follows the main one. A tier with no test selected (exit 5) is not a failure.
+# killed again and again) and those that build a server first (marker `builds`: Jaeger) run
+# in a second pytest beside the rest, on the same servers; their report follows the main
+# one. A tier with no test selected (exit 5) is not a failure.
 test: lint browser promtool
 	@$(DEVSTACK) start --fresh --keycloak
 	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
-	  $(VENV_PY) -m pytest -m soak $(PYTEST_ARGS) >$(CACHE)/soak-tests.log 2>&1 & soak=$$!; \
-	  $(VENV_PY) -m pytest -m "not soak" $(PYTEST_ARGS); main=$$?; \
+	  $(VENV_PY) -m pytest -m "soak or builds" $(PYTEST_ARGS) >$(CACHE)/second-tier.log 2>&1 & soak=$$!; \
+	  $(VENV_PY) -m pytest -m "not soak and not builds" $(PYTEST_ARGS); main=$$?; \
 	  wait $$soak; tier=$$?; \
-	  echo "=== the soak tier (pytest -m soak) ==="; cat $(CACHE)/soak-tests.log; \
+	  echo "=== the second tier (pytest -m 'soak or builds') ==="; cat $(CACHE)/second-tier.log; \
 	  for code in $$main $$tier; do [ $$code -eq 0 ] || [ $$code -eq 5 ] || status=$$code; done; \
 	  [ $$main -ne 5 ] || [ $$tier -ne 5 ] || status=5; \
 	  $(DEVSTACK) stop; exit $$status

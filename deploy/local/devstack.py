@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Local infrastructure for Chorus without Docker: Kafka (KRaft), a MongoDB wire server and,
-on request, Keycloak as the OpenID Connect provider.
+on request, Keycloak as the OpenID Connect provider; Jaeger (traces) from Python.
 
 Standard library only: this runs before the project's virtualenv exists.
 
@@ -19,8 +19,8 @@ From Python (tests)::
 Everything downloaded, built or stored goes under one cache folder: ``$CHORUS_CACHE`` or
 ``<repo>/.cache``. Kafka's jars come from Maven Central through ``kafka/pom.xml`` (Maven),
 FerretDB is built from ``ferretdb/`` (Go) unless ``mongod`` is on PATH, Keycloak's
-distribution comes from Maven Central too. Each is done once and reused: a later start does
-no network work.
+distribution comes from Maven Central too, and Jaeger is built from ``jaeger/`` (Go). Each is
+done once and reused: a later start does no network work.
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ KAFKA_POM = HERE / "kafka" / "pom.xml"
 KAFKA_LOG4J = HERE / "kafka" / "log4j2.properties"
 KAFKA_TEMPLATE = HERE / "kafka" / "server.properties.template"
 FERRETDB_SRC = HERE / "ferretdb"
+JAEGER_VERSION = "v1.76.0"  # pinned in jaeger/go.mod (its `jaeger` binary is Jaeger v2)
+JAEGER_SRC = HERE / "jaeger"
+JAEGER_PACKAGE = "github.com/jaegertracing/jaeger/cmd/jaeger"
 KEYCLOAK_VERSION = "26.4.7"
 KEYCLOAK_REALMS = HERE / "keycloak"  # *-realm.json: imported at every start
 
@@ -172,10 +175,11 @@ def require_maven(what: str = "Kafka's jars") -> str:
     return mvn
 
 
-def require_go() -> str:
+def require_go(
+    what: str = "FerretDB on first use (or put mongod on PATH, or set MONGODB_URL)",
+) -> str:
     hint = (
-        f"Go {GO_MIN[0]}.{GO_MIN[1]}+ is needed to build FerretDB on first use"
-        " (or put mongod on PATH, or set MONGODB_URL): install Go from https://go.dev/dl/"
+        f"Go {GO_MIN[0]}.{GO_MIN[1]}+ is needed to build {what}: install Go from https://go.dev/dl/"
     )
     go = shutil.which("go")
     if go is None:
@@ -274,12 +278,58 @@ def ensure_kafka_libs(version: str = KAFKA_VERSION) -> Path:
     return libs
 
 
-def _ferretdb_source_digest() -> str:
+def _source_digest(src: Path, names: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum", "main.go"):
+    for name in names:
         digest.update(name.encode())
-        digest.update((FERRETDB_SRC / name).read_bytes())
+        digest.update((src / name).read_bytes())
     return digest.hexdigest()[:12]
+
+
+def _ensure_go_binary(
+    binary: Path, *, what: str, src: Path, package: str, go_hint: str | None = None
+) -> Path:
+    """``binary``, built with Go from the module in ``src`` on first use only (and again
+    when its sources change: the name holds their digest), the build's output in
+    ``build.log`` beside its folder. Modules and compiled packages go to Go's own caches."""
+    if binary.is_file():
+        return binary
+    kind = binary.parent.parent.name
+    with _file_lock(kind):
+        if binary.is_file():
+            return binary
+        go = require_go() if go_hint is None else require_go(go_hint)
+        env = dict(os.environ)
+        # Go's own module and build caches (`go env GOMODCACHE GOCACHE`), shared by every
+        # checkout on the machine and trimmed by Go: a second checkout builds in seconds
+        # where the first takes minutes (Jaeger links the OpenTelemetry Collector).
+        env.update(
+            # -modcacherw: the module cache stays deletable with rm -rf;
+            # -buildvcs=false: the repository may have no commit yet.
+            GOFLAGS="-mod=mod -modcacherw -buildvcs=false",
+            CGO_ENABLED="0",  # all pure Go: no C compiler needed
+        )
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        tmp = binary.with_name(binary.name + ".partial")
+        log = binary.parent.parent / "build.log"
+        print(f"devstack: building {what} with Go (first use only)...", file=sys.stderr, flush=True)
+        _run_build(
+            [go, "build", "-trimpath", "-o", str(tmp), package],
+            what=f"Go build of {what}",
+            cwd=src,
+            env=env,
+            log=log,
+        )
+        tmp.rename(binary)
+        stem = binary.name.split("-", 1)[0]
+        for old in binary.parent.glob(f"{stem}-*"):  # builds of older sources
+            if old != binary:
+                old.unlink(missing_ok=True)
+    return binary
+
+
+def _ferretdb_source_digest() -> str:
+    return _source_digest(FERRETDB_SRC, ("go.mod", "go.sum", "main.go"))
 
 
 def ferretdb_binary_path() -> Path:
@@ -290,44 +340,30 @@ def ferretdb_binary_path() -> Path:
 
 def ensure_ferretdb_binary() -> Path:
     """The FerretDB program; built with Go on first use (and when its sources change)."""
-    binary = ferretdb_binary_path()
-    if binary.is_file():
-        return binary
-    with _file_lock("ferretdb"):
-        if binary.is_file():
-            return binary
-        go = require_go()
-        gopath = cache_dir() / "ferretdb" / "go"
-        env = dict(os.environ)
-        env.update(
-            GOPATH=str(gopath),
-            GOMODCACHE=str(gopath / "pkg" / "mod"),
-            GOCACHE=str(gopath / "cache"),
-            # -modcacherw: the module cache stays deletable with rm -rf;
-            # -buildvcs=false: the repository may have no commit yet.
-            GOFLAGS="-mod=mod -modcacherw -buildvcs=false",
-            CGO_ENABLED="0",  # modernc.org/sqlite is pure Go: no C compiler needed
-        )
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        tmp = binary.with_name(binary.name + ".partial")
-        log = binary.parent.parent / "build.log"
-        print(
-            f"devstack: building FerretDB {FERRETDB_VERSION} with Go (first use only)...",
-            file=sys.stderr,
-            flush=True,
-        )
-        _run_build(
-            [go, "build", "-trimpath", "-o", str(tmp), "."],
-            what=f"Go build of FerretDB {FERRETDB_VERSION}",
-            cwd=FERRETDB_SRC,
-            env=env,
-            log=log,
-        )
-        tmp.rename(binary)
-        for old in binary.parent.glob("ferretdb-*"):  # builds of older sources
-            if old != binary:
-                old.unlink(missing_ok=True)
-    return binary
+    return _ensure_go_binary(
+        ferretdb_binary_path(),
+        what=f"FerretDB {FERRETDB_VERSION}",
+        src=FERRETDB_SRC,
+        package=".",
+    )
+
+
+def jaeger_binary_path() -> Path:
+    """Where the Jaeger program for the current ``jaeger/go.mod`` is (or will be) built."""
+    name = f"jaeger-{JAEGER_VERSION}-{_source_digest(JAEGER_SRC, ('go.mod', 'go.sum'))}"
+    return cache_dir() / "jaeger" / "bin" / name
+
+
+def ensure_jaeger_binary() -> Path:
+    """Jaeger v2 (``cmd/jaeger``, all-in-one); built with Go on first use: minutes on two
+    cores, as it links the OpenTelemetry Collector and every storage backend."""
+    return _ensure_go_binary(
+        jaeger_binary_path(),
+        what=f"Jaeger {JAEGER_VERSION}",
+        src=JAEGER_SRC,
+        package=JAEGER_PACKAGE,
+        go_hint=f"Jaeger {JAEGER_VERSION} on first use",
+    )
 
 
 def keycloak_home(version: str = KEYCLOAK_VERSION) -> Path:
@@ -1101,6 +1137,89 @@ class KeycloakServer(_Server):
         if self._java is not None:
             env["JAVA"] = self._java  # kc.sh runs $JAVA, else java from PATH
         return env
+
+
+class JaegerServer(_Server):
+    """Jaeger v2 all-in-one, traces in memory (``jaeger/config.yaml``): OTLP over HTTP on
+    ``otlp_port`` (the services' ``OTEL_EXPORTER_OTLP_ENDPOINT``), the query API on
+    ``port``, the query gRPC API on ``grpc_port``; loopback only. Config, log
+    (``server.log``) and pid file live in ``data_dir`` (default ``<cache>/data/jaeger-<port>``).
+    """
+
+    name = "Jaeger"
+    default_start_timeout = 60.0
+
+    def __init__(
+        self,
+        port: int = 16686,
+        otlp_port: int = 4318,
+        grpc_port: int = 16685,
+        data_dir: Path | str | None = None,
+    ) -> None:
+        if data_dir is None:
+            data_dir = cache_dir() / "data" / f"jaeger-{port}"
+        super().__init__(port, data_dir)
+        self.otlp_port = int(otlp_port)
+        self.grpc_port = int(grpc_port)
+        self.config_file = self.data_dir / "config.yaml"
+
+    @property
+    def url(self) -> str:
+        """The query API (``/api/traces/<trace id>``); its UI is a placeholder page, the
+        assets being built with npm for Jaeger's own release, not in the Go module."""
+        return f"http://{self.address}"
+
+    @property
+    def otlp_endpoint(self) -> str:
+        """For ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the exporter adds ``/v1/traces``)."""
+        return f"http://{self.host}:{self.otlp_port}"
+
+    def _ports(self) -> list[int]:
+        return [self.port, self.otlp_port, self.grpc_port]
+
+    def _marker(self) -> str:
+        return str(self.config_file)
+
+    def probe(self, timeout: float = 5.0) -> dict[str, Any]:
+        services = jaeger_services(self.url, timeout=timeout)
+        # The query API answers before the OTLP receiver listens: wait for both.
+        if not port_open(self.host, self.otlp_port, timeout=timeout):
+            raise ProbeError(f"nothing listens for OTLP on {self.host}:{self.otlp_port} yet")
+        return {"services": services}
+
+    def _prepare(self) -> list[str]:
+        binary = ensure_jaeger_binary()
+        config = (JAEGER_SRC / "config.yaml").read_text()
+        for key, value in {
+            "@QUERY_PORT@": self.port,
+            "@QUERY_GRPC_PORT@": self.grpc_port,
+            "@OTLP_PORT@": self.otlp_port,
+        }.items():
+            config = config.replace(key, str(value))
+        self.config_file.write_text(config)
+        return [str(binary), "--config", str(self.config_file)]
+
+
+def jaeger_services(url: str, timeout: float = 5.0) -> list[str]:
+    """The services Jaeger's query API knows (``GET /api/services``); raises OSError or
+    ProbeError."""
+    address = f"{url.rstrip('/')}/api/services"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(address, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise ProbeError(f"GET {address} answered {exc.code}") from exc
+    except http.client.HTTPException as exc:
+        raise ProbeError(f"GET {address}: {exc!r}") from exc
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise ProbeError(f"GET {address} answered no JSON") from exc
+    # Before the first span arrives the list is null.
+    if not isinstance(document, dict) or not isinstance(document.get("data") or [], list):
+        raise ProbeError(f"GET {address} answered no list of services")
+    return list(document.get("data") or [])
 
 
 def _install_realms(source: Path, import_dir: Path) -> None:

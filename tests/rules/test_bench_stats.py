@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -44,7 +45,25 @@ def test_the_nearest_rank_percentile(values: list[float], q: float, expected: fl
 
 def test_a_summary_has_the_same_columns_everywhere() -> None:
     found = stats.summary([3.0, 1.0, 2.0, 10.0])
-    assert (found.n, found.p50, found.p99, found.max, found.mean) == (4, 2.0, 10.0, 10.0, 4.0)
-    assert len(found.columns()) == len(stats.HEADER)
+    assert (found.n, found.p50, found.p99, found.max) == (4, 2.0, 10.0, 10.0)
+    header = stats.header()
+    assert header.split()[1:] == ["first", "n", "p50", "p99", "max", "per", "s"]
+    for line in (
+        stats.row("samples", found, first=12.5, per_second=250.0),
+        stats.row("throughput only", per_second=1234.0),
+        stats.row("histogram", stats.summary_of_buckets([(1.0, 2), (5.0, 4), (math.inf, 4)])),
+    ):
+        assert len(line) == len(header)
     with pytest.raises(ValueError):
         stats.percentile([], 50)
+
+
+def test_counts_and_buckets_follow_the_same_rule() -> None:
+    samples = [1.0, 1.0, 2.0, 3.0, 3.0, 3.0, 9.0]
+    counts = [(1.0, 2), (2.0, 1), (3.0, 3), (9.0, 1)]
+    for q in (50, 99):
+        assert stats.percentile_of_counts(counts, q) == stats.percentile(samples, q)
+    # Cumulative buckets: the upper bound of the bucket holding the rank.
+    buckets = [(1.0, 2), (4.0, 6), (10.0, 7), (math.inf, 7)]
+    assert stats.percentile_of_buckets(buckets, 50) == 4.0
+    assert stats.percentile_of_buckets(buckets, 99) == 10.0

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import stamina
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -14,6 +15,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.trace import TracerProvider
 from prometheus_client import REGISTRY
 
+from chassis.telemetry import event_trace
 from contracts import CONTENT_TYPE, AnyEvent, dlq_topic
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,10 @@ def with_dead_letters(topics: Iterable[str]) -> list[str]:
     return sorted({t for topic in topics for t in (topic, dlq_topic(topic))})
 
 
+class TopicCreationFailed(RuntimeError):
+    """Kafka answered and refused to create a topic: waiting does not help."""
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     topics: Iterable[str],
@@ -54,36 +60,46 @@ async def ensure_topics(
     replication: int,
     wait_seconds: float = 60.0,
 ) -> None:
-    """Create `topics` and their dead-letter twins if missing, waiting for Kafka to answer."""
+    """Create `topics` and their dead-letter twins if missing, waiting for Kafka to answer
+    (up to `wait_seconds`, trying again with exponential backoff and jitter)."""
     names = with_dead_letters(topics)
     if not names:
         return
-    deadline = asyncio.get_running_loop().time() + wait_seconds
-    while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","))
-        try:
-            await admin.start()
-            existing = set(await admin.list_topics())
-            missing = [n for n in names if n not in existing]
-            if missing:
-                response = await admin.create_topics(
-                    [NewTopic(n, partitions, replication) for n in missing]
-                )
-                for topic_error in response.topic_errors:
-                    name, code = topic_error[0], topic_error[1]
-                    if code not in (0, _TOPIC_ALREADY_EXISTS):
-                        raise RuntimeError(f"cannot create topic {name}: error code {code}")
-                log.info("topics created", extra={"topics": missing})
-            return
-        except RuntimeError:
-            raise
-        except Exception as exc:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            log.warning("kafka not reachable yet, retrying", extra={"error": repr(exc)})
-            await asyncio.sleep(1.0)
-        finally:
-            await admin.close()
+    async for attempt in stamina.retry_context(
+        on=lambda error: not isinstance(error, TopicCreationFailed),
+        attempts=None,
+        timeout=wait_seconds,
+        wait_initial=0.2,
+        wait_max=5.0,
+    ):
+        with attempt:
+            await _create_missing(bootstrap_servers, names, partitions, replication)
+
+
+async def _create_missing(
+    bootstrap_servers: str, names: Sequence[str], partitions: int, replication: int
+) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","))
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [NewTopic(n, partitions, replication) for n in missing]
+            )
+            for topic_error in response.topic_errors:
+                name, code = topic_error[0], topic_error[1]
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    raise TopicCreationFailed(f"cannot create topic {name}: error code {code}")
+            log.info("topics created", extra={"topics": missing})
+    except TopicCreationFailed:
+        raise
+    except Exception as exc:
+        log.warning("kafka not reachable yet, retrying", extra={"error": repr(exc)})
+        raise
+    finally:
+        await admin.close()
 
 
 class EventPublisher:
@@ -98,12 +114,14 @@ class EventPublisher:
     async def publish_raw(
         self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
     ) -> None:
-        await self._broker.publish(
-            value,
-            topic,
-            key=key.encode(),
-            headers={"content-type": CONTENT_TYPE, **(headers or {})},
-        )
+        # The publish span continues the event's trace, wherever it is published from.
+        with event_trace(value):
+            await self._broker.publish(
+                value,
+                topic,
+                key=key.encode(),
+                headers={"content-type": CONTENT_TYPE, **(headers or {})},
+            )
 
     async def send_raw(
         self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
@@ -111,13 +129,14 @@ class EventPublisher:
         """Hand a record to the producer without waiting; the future resolves on its ack.
 
         Records sent this way keep their order per partition, so many can be in flight."""
-        future: asyncio.Future[Any] = await self._broker.publish(
-            value,
-            topic,
-            key=key.encode(),
-            headers={"content-type": CONTENT_TYPE, **(headers or {})},
-            no_confirm=True,
-        )
+        with event_trace(value):
+            future: asyncio.Future[Any] = await self._broker.publish(
+                value,
+                topic,
+                key=key.encode(),
+                headers={"content-type": CONTENT_TYPE, **(headers or {})},
+                no_confirm=True,
+            )
         return future
 
     async def publish_many(self, events: Sequence[AnyEvent]) -> None:

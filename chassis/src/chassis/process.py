@@ -14,13 +14,16 @@ import contextlib
 import gc
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import stamina
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
+from opentelemetry import trace
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -31,7 +34,7 @@ from chassis.directory import PERSON_TOPICS, Directory, mongo_directory
 from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, make_broker
 from chassis.mongo import create_client, ping
 from chassis.settings import ServiceSettings
-from chassis.telemetry import setup_tracing
+from chassis.telemetry import LateTracerProvider, instrument_app, setup_tracing
 
 Role = Literal["api", "worker"]
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ class Runtime:
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # What /readyz checks; a service adds its own (a cache to load before serving).
     readiness: health.Readiness = field(default_factory=health.Readiness)
+    # For `chassis.telemetry.traced_batches` around a service's batch handlers.
+    tracer_provider: trace.TracerProvider = field(default_factory=trace.NoOpTracerProvider)
 
 
 Loop = Callable[[], Awaitable[None]]
@@ -108,16 +113,36 @@ def periodic(every: float, step: Callable[[], Awaitable[object]]) -> Loop:
     return loop
 
 
-async def _supervise(name: str, loop: Loop, restart_delay: float = 1.0) -> None:
+class _LoopFailed(Exception):
+    """A background loop failed soon after it was (re)started."""
+
+
+async def _supervise(
+    name: str, loop: Loop, *, wait_initial: float = 1.0, wait_max: float = 60.0
+) -> None:
+    """Run `loop` for the process's lifetime, restarting it when it fails.
+
+    Restarts after quick failures wait longer each time (exponential backoff with jitter,
+    capped at `wait_max`); a loop that ran for longer than `wait_max` before it failed is
+    restarted at once, and its waits start again from `wait_initial`.
+    """
     while True:
-        try:
-            await loop()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background loop failed; restarting", extra={"loop": name})
-            await asyncio.sleep(restart_delay)
+        async for attempt in stamina.retry_context(
+            on=_LoopFailed,
+            attempts=None,
+            timeout=None,
+            wait_initial=wait_initial,
+            wait_max=wait_max,
+        ):
+            with attempt:
+                started = time.monotonic()
+                try:
+                    await loop()
+                    return
+                except Exception as exc:
+                    log.exception("background loop failed; restarting", extra={"loop": name})
+                    if time.monotonic() - started < wait_max:
+                        raise _LoopFailed(name) from exc
 
 
 def create_app(
@@ -125,10 +150,16 @@ def create_app(
 ) -> FastAPI:
     settings = settings or definition.settings_class()
     logs.configure(definition.name, role, settings.log_level)
+    # Retries are logged and counted by the code that retries (the consumer's failures, the
+    # relay's and the loops' logs); stamina's own counter would grow a label value for each
+    # retry of an outage that lasts.
+    stamina.instrumentation.set_on_retry_hooks([])
+    tracing = LateTracerProvider()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tracer_provider = setup_tracing(definition.name, role, settings.otlp_endpoint)
+        tracing.provider = tracer_provider
         mongo = create_client(settings.mongodb_url, f"chorus-{definition.name}-{role}")
         broker = make_broker(settings.kafka_bootstrap_servers, definition.name, tracer_provider)
         runtime = Runtime(
@@ -138,6 +169,7 @@ def create_app(
             db=mongo[settings.database],
             broker=broker,
             publisher=EventPublisher(broker),
+            tracer_provider=tracer_provider,
         )
         probe = KafkaProbe(settings.kafka_bootstrap_servers)
         readiness = runtime.readiness
@@ -186,6 +218,7 @@ def create_app(
             await probe.close()
             await app.state.token_verifier.close()
             await mongo.close()
+            tracing.provider = trace.NoOpTracerProvider()
             tracer_provider.shutdown()
 
     app = FastAPI(
@@ -198,6 +231,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.tracing = tracing
     app.state.token_verifier = TokenVerifier(
         secret=settings.development_secret, providers=settings.providers
     )
@@ -215,6 +249,10 @@ def create_app(
         app.include_router(router)
     if definition.configure is not None:
         definition.configure(app, role)
+    if settings.otlp_endpoint:
+        # Outermost, so the span covers every middleware; the worker's app serves only the
+        # operations endpoints, which are not traced.
+        instrument_app(app, tracing)
     return app
 
 

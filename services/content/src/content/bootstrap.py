@@ -17,6 +17,7 @@ from chassis import directory
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
+from chassis.telemetry import traced_batches
 from content.adapters.feed_view import MongoFeedReadModel, retention_cutoff
 from content.adapters.mongo import ContentRepository
 from content.adapters.preview import LinkPreviewer
@@ -106,21 +107,33 @@ def subscribe(runtime: Runtime) -> None:
         runtime.broker,
         topics=[POST_SHARED],
         group_id=runtime.settings.consumer_group,
-        handler=partial(handlers.on_post_shared, runtime.services),
+        handler=traced_batches(
+            partial(handlers.on_post_shared, runtime.services),
+            runtime.settings.consumer_group,
+            runtime.tracer_provider,
+        ),
         publisher=runtime.publisher,
     )
     subscribe_batch(
         runtime.broker,
         topics=[ADVOCATE_OPTED_OUT],
         group_id=runtime.settings.consumer_group,
-        handler=partial(erasure.on_opted_out, runtime.services),
+        handler=traced_batches(
+            partial(erasure.on_opted_out, runtime.services),
+            runtime.settings.consumer_group,
+            runtime.tracer_provider,
+        ),
         publisher=runtime.publisher,
     )
     subscribe_batch(
         runtime.broker,
         topics=[WIN_TOLD],
         group_id=runtime.settings.consumer_group,
-        handler=partial(handlers.on_wins_told, runtime.services),
+        handler=traced_batches(
+            partial(handlers.on_wins_told, runtime.services),
+            runtime.settings.consumer_group,
+            runtime.tracer_provider,
+        ),
         publisher=runtime.publisher,
     )
     # Who sees which item follows the directory's groups, location and languages.

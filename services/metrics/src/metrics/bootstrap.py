@@ -12,6 +12,7 @@ from cachetools import TTLCache
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
+from chassis.telemetry import traced_batches
 from contracts import ALL_EVENTS
 from contracts.topics import WIN_TOLD
 from metrics.adapters.live import LiveFacts
@@ -91,7 +92,11 @@ def subscribe(runtime: Runtime) -> None:
         runtime.broker,
         topics=CONSUMES,
         group_id=settings.consumer_group,
-        handler=partial(handlers.on_events, runtime.services),
+        handler=traced_batches(
+            partial(handlers.on_events, runtime.services),
+            settings.consumer_group,
+            runtime.tracer_provider,
+        ),
         publisher=runtime.publisher,
         max_records=settings.batch_size,
         batch_timeout_ms=POLL_TIMEOUT_MS,

@@ -12,6 +12,7 @@ from chassis import directory
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
+from chassis.telemetry import traced_batches
 from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
@@ -116,7 +117,11 @@ def subscribe(runtime: Runtime) -> None:
         runtime.broker,
         topics=CONSUMES,
         group_id=settings.consumer_group,
-        handler=partial(handlers.on_events, components.services),
+        handler=traced_batches(
+            partial(handlers.on_events, components.services),
+            settings.consumer_group,
+            runtime.tracer_provider,
+        ),
         publisher=runtime.publisher,
         max_records=settings.batch_size,
     )

@@ -9,6 +9,7 @@ from chassis.bulk import BulkProducer
 from chassis.consumer import subscribe_batch
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
+from chassis.telemetry import traced_batches
 from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
@@ -103,7 +104,9 @@ def subscribe(runtime: Runtime) -> None:
             GUIDELINES_ACKNOWLEDGED,
         ],
         group_id=group,
-        handler=partial(handlers.on_content_events, services),
+        handler=traced_batches(
+            partial(handlers.on_content_events, services), group, runtime.tracer_provider
+        ),
         publisher=runtime.publisher,
     )
     # A group of its own: the click counters are hot, content copies are not.
@@ -111,7 +114,11 @@ def subscribe(runtime: Runtime) -> None:
         runtime.broker,
         topics=[ENGAGEMENT_OBSERVED],
         group_id=f"{group}-engagement-counters",
-        handler=partial(handlers.on_engagements, services),
+        handler=traced_batches(
+            partial(handlers.on_engagements, services),
+            f"{group}-engagement-counters",
+            runtime.tracer_provider,
+        ),
         publisher=runtime.publisher,
     )
     # Deactivated people leave the program, deleted ones are erased.

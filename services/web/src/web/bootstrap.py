@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from chassis.auth import TokenVerifier
 from chassis.consumer import Consumed, subscribe_batch
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
+from chassis.telemetry import traced_batches
 from contracts.topics import PERSON_DEACTIVATED, PERSON_DELETED
 from web.adapters.backends import Backend, Backends
 from web.adapters.oidc import PendingSignIns, sign_ins
@@ -224,7 +225,11 @@ def subscribe(runtime: Runtime) -> None:
         runtime.broker,
         topics=list(PEOPLE_LEAVING),
         group_id=runtime.settings.consumer_group,
-        handler=partial(on_people, runtime.services),
+        handler=traced_batches(
+            partial(on_people, runtime.services),
+            runtime.settings.consumer_group,
+            runtime.tracer_provider,
+        ),
         publisher=runtime.publisher,
     )
 

@@ -1,0 +1,154 @@
+"""One trace, seen in a real Jaeger, from a share request to rewards' points and metrics'
+figures: the share api's request, its publish to Kafka, and every worker's handling."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import devstack
+from support import ServiceProcess, eventually, free_port, ref, start_group_at_end, token
+
+POST_SHARED = "chorus.post-shared.v1"
+POINTS_AWARDED = "chorus.points-awarded.v1"
+
+
+@pytest.fixture(scope="module")
+def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.JaegerServer]:
+    # Built with Go on first use (minutes on two cores), then reused from the cache.
+    devstack.ensure_jaeger_binary()
+    server = devstack.JaegerServer(
+        port=free_port(),
+        otlp_port=free_port(),
+        grpc_port=free_port(),
+        data_dir=tmp_path_factory.mktemp("jaeger"),
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_without_go_building_jaeger_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("CHORUS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(devstack.ToolMissing) as caught:
+        devstack.ensure_jaeger_binary()
+    assert "\n" not in str(caught.value) and "Jaeger" in str(caught.value)
+    with pytest.raises(OSError):
+        devstack.jaeger_services(f"http://127.0.0.1:{free_port()}", timeout=1)
+
+
+def _spans(trace: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(service, operation, span) for every span of a Jaeger trace."""
+    services = {pid: p["serviceName"] for pid, p in trace["processes"].items()}
+    return [(services[s["processID"]], s["operationName"], s) for s in trace["spans"]]
+
+
+def _parents(span: dict[str, Any]) -> set[str]:
+    return {r["spanID"] for r in span.get("references", ()) if r["refType"] == "CHILD_OF"}
+
+
+@pytest.mark.infra
+@pytest.mark.builds
+# The first run builds Jaeger: minutes before the test proper starts.
+@pytest.mark.timeout(3600)
+async def test_a_share_is_one_trace_through_rewards_and_metrics(
+    jaeger: devstack.JaegerServer, tmp_path: Path
+) -> None:
+    suffix = ref("")
+    links_port = free_port()
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint,
+        # Spans leave every 200 ms rather than every 5 s.
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "SHARE_PUBLIC_BASE_URL": f"http://127.0.0.1:{links_port}",
+    }
+    for service in ("share", "rewards", "metrics"):
+        group = f"{service}-tracing-{suffix}"
+        env[f"{service.upper()}_DATABASE"] = f"chorus_{service}_tracing_{suffix}"
+        env[f"{service.upper()}_CONSUMER_GROUP"] = group
+        if service != "share":
+            # From now on: the topics' history is not this test's.
+            consumes = importlib.import_module(f"{service}.bootstrap").DEFINITION.consumes
+            await start_group_at_end(group, consumes)
+    processes = [
+        ServiceProcess("share", "api", env=env, links_port=links_port),
+        ServiceProcess("share", "worker", env=env),
+        ServiceProcess("rewards", "worker", env=env),
+        ServiceProcess("metrics", "worker", env=env),
+    ]
+    try:
+        for process in processes:
+            process.start(tmp_path)
+        for process in processes:
+            await asyncio.to_thread(process.wait_healthy, 90)
+        share_api = processes[0]
+
+        tenant = ref("acme")
+        me = token(tenant, "e1")
+        trace_id = secrets.token_hex(16)
+        async with httpx.AsyncClient(base_url=share_api.url, timeout=30) as http:
+            joined = await http.post("/api/v1/advocates/me", headers=me, json={"accept": True})
+            assert joined.status_code == 201, joined.text
+            # The caller's trace: the share api continues it, so we know which to look for.
+            shared = await http.post(
+                "/api/v1/shares",
+                headers={**me, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+                json={
+                    "network": "linkedin",
+                    "url": "https://www.linkedin.com/pulse/post",
+                    "text": "Mine",
+                },
+            )
+            assert shared.status_code == 201, shared.text
+
+        wanted = {
+            ("chorus-share", "POST /api/v1/shares"),
+            ("chorus-share", f"{POST_SHARED} publish"),
+            ("chorus-rewards", f"{POST_SHARED} handle"),
+            ("chorus-metrics", f"{POST_SHARED} handle"),
+            ("chorus-metrics", f"{POINTS_AWARDED} handle"),
+        }
+        async with httpx.AsyncClient(base_url=jaeger.url, timeout=10) as query:
+
+            async def trace() -> list[tuple[str, str, dict[str, Any]]]:
+                found = await query.get(f"/api/traces/{trace_id}")
+                if found.status_code == 404:
+                    return []
+                found.raise_for_status()
+                return _spans(found.json()["data"][0])
+
+            spans = await eventually(
+                trace, lambda got: wanted <= {(s, o) for s, o, _ in got}, timeout=90
+            )
+        print("\n".join(sorted(f"{service}: {operation}" for service, operation, _ in spans)))
+
+        def one(service: str, operation: str) -> dict[str, Any]:
+            (span,) = [s for sv, op, s in spans if (sv, op) == (service, operation)]
+            return span
+
+        request = one("chorus-share", "POST /api/v1/shares")
+        rewarded = one("chorus-rewards", f"{POST_SHARED} handle")
+        # Both workers handle the PostShared as a child of the request that created it...
+        assert _parents(rewarded) == {request["spanID"]}
+        assert _parents(one("chorus-metrics", f"{POST_SHARED} handle")) == {request["spanID"]}
+        # ...and the points rewards derived from it continue under rewards' handling.
+        assert _parents(one("chorus-metrics", f"{POINTS_AWARDED} handle")) == {rewarded["spanID"]}
+        # The operations endpoints, polled all along, are not traced.
+        assert not [op for _, op, _ in spans if op.endswith(("/healthz", "/readyz"))]
+    finally:
+        for process in processes:
+            process.stop()
