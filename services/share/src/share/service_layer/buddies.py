@@ -151,7 +151,7 @@ async def withdraw_request(buddies: Buddies, user: Principal) -> None:
 async def pair_people(buddies: Buddies, user: Principal, first: str, second: str) -> dict[str, Any]:
     """The program team proposes two people as buddies; each of them accepts or declines."""
     if refusal := cannot_pair(first, second):
-        raise refusal.error()
+        raise refusal
     pair = await _propose(buddies, user.tenant, [first, second], "program", None)
     if pair is None:
         raise Invalid(errors=[("employee_ids", "one of them already has a buddy")])
@@ -191,7 +191,7 @@ async def accept(
     repo = buddies.repo
     pair = await repo.pair(user.tenant, pair_id)
     if refusal := cannot_accept(pair, user.employee_id):
-        raise refusal.error()
+        raise refusal
     assert pair is not None
     if name:
         await repo.save_person(user.tenant, user.employee_id, {"name": name})
@@ -211,7 +211,7 @@ async def end(buddies: Buddies, user: Principal, pair_id: str) -> dict[str, Any]
     repo = buddies.repo
     pair = await repo.pair(user.tenant, pair_id)
     if refusal := cannot_end(pair, user.employee_id, _program_team(user)):
-        raise refusal.error()
+        raise refusal
     assert pair is not None
     status = PairStatus.DECLINED if pair["status"] == PairStatus.PENDING else PairStatus.ENDED
     updated = await repo.update_pair(
@@ -313,7 +313,7 @@ async def draft(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, A
     found = await buddies.repo.draft(user.tenant, draft_id)
     pair = await _active_pair(buddies, user)
     if refusal := cannot_see_draft(found, user.employee_id, pair["_id"] if pair else None):
-        raise refusal.error()
+        raise refusal
     assert found is not None
     return found
 
@@ -345,7 +345,7 @@ async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -
     """The buddy's comment on a draft; the draft itself stays the author's words."""
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
-        raise refusal.error()
+        raise refusal
     now = buddies.clock()
     comment_id = new_id()
     event = _feedback(user, found, BuddyFeedbackKind.COMMENT, comment_id, now)
@@ -372,7 +372,7 @@ async def react(
     as feedback once."""
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
-        raise refusal.error()
+        raise refusal
     now = buddies.clock()
     value = (
         {"name": reaction.value, "employee_id": user.employee_id, "at": now} if reaction else None
@@ -400,7 +400,7 @@ async def check_postable(buddies: Buddies, user: Principal, draft_id: str) -> di
     """The author's open draft, about to be posted through a share."""
     found = await buddies.repo.draft(user.tenant, draft_id)
     if refusal := cannot_post(found, user.employee_id):
-        raise refusal.error()
+        raise refusal
     assert found is not None
     return found
 
