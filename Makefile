@@ -10,6 +10,8 @@ PYTHON      ?= python3
 VENV_PY     := $(CURDIR)/.venv/bin/python
 DEVSTACK    := $(PYTHON) deploy/local/devstack.py $(DEVSTACK_ARGS)
 PYTEST_ARGS ?=
+# The second tier of `make test` has a Kafka and a MongoDB-wire server of its own.
+SECOND_TIER_PORTS ?= --kafka-port=29392 --kafka-controller-port=29393 --mongo-port=27418
 export UV_CACHE_DIR := $(CACHE)/uv
 export CHORUS_CACHE := $(CACHE)
 
@@ -70,18 +72,22 @@ schemas: install
 # Keycloak (the OpenID Connect provider, deploy/local/keycloak) only here: `make run` keeps
 # the development sign-in. The soak tests (marker `soak`: minutes of events through a worker
 # killed again and again) and those that build a server first (marker `builds`: Jaeger) run
-# in a second pytest beside the rest, on the same servers; their report follows the main
-# one. A tier with no test selected (exit 5) is not a failure.
+# in a second pytest beside the rest, on servers of their own (SECOND_TIER_PORTS), so that
+# neither tier reads the other's events; its report follows the main one. A tier with no
+# test selected (exit 5) is not a failure.
 test: lint browser promtool
 	@$(DEVSTACK) start --fresh --keycloak
-	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
-	  $(VENV_PY) -m pytest -m "soak or builds" $(PYTEST_ARGS) >$(CACHE)/second-tier.log 2>&1 & soak=$$!; \
+	@$(DEVSTACK) start --fresh $(SECOND_TIER_PORTS)
+	@status=0; \
+	  ( set -a; eval "$$($(DEVSTACK) env $(SECOND_TIER_PORTS))"; set +a; \
+	    exec $(VENV_PY) -m pytest -m "soak or builds" $(PYTEST_ARGS) ) >$(CACHE)/second-tier.log 2>&1 & second=$$!; \
+	  set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  $(VENV_PY) -m pytest -m "not soak and not builds" $(PYTEST_ARGS); main=$$?; \
-	  wait $$soak; tier=$$?; \
+	  wait $$second; tier=$$?; \
 	  echo "=== the second tier (pytest -m 'soak or builds') ==="; cat $(CACHE)/second-tier.log; \
 	  for code in $$main $$tier; do [ $$code -eq 0 ] || [ $$code -eq 5 ] || status=$$code; done; \
 	  [ $$main -ne 5 ] || [ $$tier -ne 5 ] || status=5; \
-	  $(DEVSTACK) stop; exit $$status
+	  $(DEVSTACK) stop $(SECOND_TIER_PORTS); $(DEVSTACK) stop; exit $$status
 
 run: install
 	@$(VENV_PY) deploy/local/run.py $(RUN_ARGS)
