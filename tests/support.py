@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from chassis.auth import issue_token
 from chassis.kafka import ensure_topics
 from chassis.settings import LOCAL_JWT_SECRET
+from contracts import PostShared, PostSharedData
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -330,3 +332,21 @@ def untyped_json_routes(definition: Any, settings: Any) -> list[str]:
             if status.startswith("2") and body is not None and untyped(body["schema"]):
                 found.append(f"{method.upper()} {path} {status}")
     return found
+
+
+def post_shared(n: int, tenant: str = "acme", employee_id: str = "e1") -> PostShared:
+    """The `n`th share of one employee: a PostShared with share id `s<n>`."""
+    return PostShared.create(
+        tenant_id=tenant,
+        subject=f"s{n}",
+        data=PostSharedData(
+            share_id=f"s{n}",
+            content_id=None,
+            employee_id=employee_id,
+            network="x",
+            short_code="abcd1234",
+            tracked_url="https://go.example.com/l/abcd1234",
+            shared_at=datetime.now(UTC),
+            method="intent",
+        ),
+    )

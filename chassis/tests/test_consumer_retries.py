@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,13 +21,14 @@ from chassis.consumer import (
 )
 from chassis.kafka import EventPublisher
 from chassis.projection import WatermarkConflict
-from contracts import PostShared, PostSharedData, dlq_topic
+from contracts import PostShared, dlq_topic
 from contracts.topics import (
     DLQ_CONSUMER_HEADER,
     DLQ_ERROR_HEADER,
     DLQ_ERROR_TYPE_HEADER,
     DLQ_SOURCE_HEADER,
 )
+from support import post_shared
 
 TOPIC = PostShared.topic
 
@@ -66,23 +66,6 @@ class Effects:
         self.applied += ids
 
 
-def _event(n: int) -> PostShared:
-    return PostShared.create(
-        tenant_id="acme",
-        subject="s",
-        data=PostSharedData(
-            share_id=f"s{n}",
-            content_id=None,
-            employee_id="e1",
-            network="x",
-            short_code="abcd1234",
-            tracked_url="https://go.example.com/l/abcd1234",
-            shared_at=datetime.now(UTC),
-            method="intent",
-        ),
-    )
-
-
 def _record(offset: int, value: bytes) -> ConsumerRecord[Any, Any]:
     return ConsumerRecord(
         TOPIC, 3, offset, 0, 0, b"acme:e1", value, None, 7, len(value), [("x-trace", b"t1")]
@@ -90,7 +73,7 @@ def _record(offset: int, value: bytes) -> ConsumerRecord[Any, Any]:
 
 
 def _batch(count: int) -> tuple[list[PostShared], list[ConsumerRecord[Any, Any]]]:
-    events = [_event(n) for n in range(count)]
+    events = [post_shared(n) for n in range(count)]
     return events, [_record(100 + n, e.to_json()) for n, e in enumerate(events)]
 
 

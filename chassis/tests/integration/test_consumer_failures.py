@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,37 +15,25 @@ from pymongo.errors import AutoReconnect
 
 from chassis.consumer import Consumed, subscribe_batch
 from chassis.kafka import EventPublisher
-from contracts import PostShared, PostSharedData, dlq_topic
+from contracts import PostShared, dlq_topic
 from contracts.topics import (
     DLQ_CONSUMER_HEADER,
     DLQ_ERROR_HEADER,
     DLQ_ERROR_TYPE_HEADER,
     DLQ_SOURCE_HEADER,
 )
-from support import KAFKA, eventually, produce_in_order, read_topic, ref, start_group_at_end
+from support import (
+    KAFKA,
+    eventually,
+    post_shared,
+    produce_in_order,
+    read_topic,
+    ref,
+    start_group_at_end,
+)
 
 TOPIC = PostShared.topic
 Handler = Callable[[list[Consumed[Any]]], Any]
-
-
-def _events(tenant: str, count: int) -> list[PostShared]:
-    return [
-        PostShared.create(
-            tenant_id=tenant,
-            subject=f"s{n}",
-            data=PostSharedData(
-                share_id=f"s{n}",
-                content_id=None,
-                employee_id="e1",
-                network="x",
-                short_code="abcd1234",
-                tracked_url="https://go.example.com/l/abcd1234",
-                shared_at=datetime.now(UTC),
-                method="intent",
-            ),
-        )
-        for n in range(count)
-    ]
 
 
 class Worker:
@@ -116,7 +103,7 @@ def _dead_of(tenant: str, records: list[Any]) -> list[Any]:
 async def test_an_event_the_handler_always_fails_on_goes_to_the_dead_letters(
     worker: Worker,
 ) -> None:
-    events = _events(worker.tenant, 6)
+    events = [post_shared(n, worker.tenant) for n in range(6)]
     bad = events[3]
 
     async def handler(items: list[Consumed[Any]]) -> None:
@@ -151,7 +138,7 @@ async def test_an_event_the_handler_always_fails_on_goes_to_the_dead_letters(
 async def test_an_outage_is_outlasted_and_nothing_is_dead_lettered(
     worker: Worker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    events = _events(worker.tenant, 5)
+    events = [post_shared(n, worker.tenant) for n in range(5)]
     failures = 0
 
     async def handler(items: list[Consumed[Any]]) -> None:
