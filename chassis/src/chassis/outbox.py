@@ -23,7 +23,9 @@ import stamina
 from prometheus_client import Counter, Gauge
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
+from chassis.domain_errors import Conflict
 from chassis.faults import checkpoint
 from chassis.kafka import EventPublisher
 from contracts import AnyEvent
@@ -206,3 +208,69 @@ async def _relay_round(outboxes: Sequence[Outbox]) -> bool:
     if failed:
         raise RelayFailed("an outbox relay failed")
     return busy
+
+
+class DocumentWrite:
+    """A unit of work's write to one document of an outbox's collection, its events
+    staged in the same single-document write (`chassis.uow.Write`).
+
+    Either `new` (a document to insert) or `where` and `update` (an update of the one
+    document matching `where`, inserted if `upsert`). `must_land` says what a write that
+    did not land means: True raises `Conflict(conflict)` (someone changed the document
+    meanwhile, or its key is taken); False means it was a repeat, and is not published.
+    """
+
+    def __init__(
+        self,
+        box: Outbox,
+        doc_id: Any,
+        *,
+        new: dict[str, Any] | None = None,
+        where: dict[str, Any] | None = None,
+        update: dict[str, Any] | None = None,
+        upsert: bool = False,
+        must_land: bool = True,
+        conflict: str = "it changed meanwhile; read it again and retry",
+    ) -> None:
+        if (new is None) == (update is None):
+            raise ValueError("a write inserts `new` or applies `update`, not both")
+        self.box = box
+        self.doc_id = doc_id
+        self.new = new
+        self.where = where if where is not None else {"_id": doc_id}
+        self.update = update
+        self.upsert = upsert
+        self.must_land = must_land
+        self.conflict = conflict
+
+    async def apply(self, events: Sequence[AnyEvent]) -> bool:
+        try:
+            if self.new is not None:
+                await self.box.collection.insert_one(
+                    new_document(self.new, events, self.box.lease_seconds)
+                )
+                landed = True
+            else:
+                assert self.update is not None
+                result = await self.box.collection.update_one(
+                    self.where, self._staged_update(events), upsert=self.upsert
+                )
+                landed = result.matched_count > 0 or result.upserted_id is not None
+        except DuplicateKeyError:
+            landed = False
+        if not landed and self.must_land:
+            raise Conflict(self.conflict, title="Changed meanwhile")
+        return landed
+
+    def _staged_update(self, events: Sequence[AnyEvent]) -> dict[str, Any]:
+        assert self.update is not None
+        if not events:
+            return self.update
+        update = {op: dict(fields) for op, fields in self.update.items()}
+        update.setdefault("$set", {}).update(staged(events, self.box.lease_seconds))
+        counted = update.setdefault("$inc", {})
+        counted[COUNT] = counted.get(COUNT, 0) + len(events)
+        return update
+
+    async def publish(self, events: Sequence[AnyEvent]) -> None:
+        await self.box.publish_now(self.doc_id, events)

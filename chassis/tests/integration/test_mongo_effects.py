@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -13,7 +14,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chassis import outbox
+from chassis.domain_errors import Conflict
 from chassis.projection import Delta, WatermarkConflict, apply_exactly_once
+from chassis.uow import UnitOfWork
 from contracts import PointsAwarded, PointsAwardedData
 
 MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
@@ -165,3 +168,49 @@ async def test_updates_can_stage_events_too(db) -> None:
     box = outbox.Outbox(db["docs"], publisher, lease_seconds=30)  # type: ignore[arg-type]
     assert await box.relay_once() == 1
     assert publisher.sent[0][1] == "acme:e1"
+
+
+async def test_a_unit_of_work_writes_each_document_with_its_events_then_publishes(db) -> None:
+    publisher = RecordingPublisher()
+    box = outbox.Outbox(db["docs"], publisher, lease_seconds=30)  # type: ignore[arg-type]
+    first, second = _award(1), _award(2)
+    async with UnitOfWork() as uow:
+        uow.add(outbox.DocumentWrite(box, "a", new={"_id": "a", "rev": 1}), [first])
+        uow.add(
+            outbox.DocumentWrite(
+                box,
+                "b",
+                where={"_id": "b", "rev": {"$exists": False}},
+                update={"$set": {"state": "new"}, "$inc": {"rev": 1}},
+                upsert=True,
+            ),
+            [second],
+        )
+        assert publisher.sent == []
+    assert [json.loads(value)["id"] for _, _, value in publisher.sent] == [first.id, second.id]
+    assert uow.committed == [first, second]
+    b = await db["docs"].find_one({"_id": "b"})
+    assert b is not None and b["rev"] == 1 and b["state"] == "new"
+    assert b[outbox.COUNT] == 0 and not b.get(outbox.PENDING)
+
+
+async def test_a_write_that_may_not_land_is_a_conflict_and_publishes_nothing(db) -> None:
+    publisher = RecordingPublisher()
+    box = outbox.Outbox(db["docs"], publisher, lease_seconds=30)  # type: ignore[arg-type]
+    await db["docs"].insert_one({"_id": "c", "rev": 2})
+    stale = outbox.DocumentWrite(
+        box, "c", where={"_id": "c", "rev": 1}, update={"$inc": {"rev": 1}}
+    )
+    with pytest.raises(Conflict):
+        async with UnitOfWork() as uow:
+            uow.add(stale, [_award(3)])
+    taken = outbox.DocumentWrite(box, "c", new={"_id": "c"})
+    with pytest.raises(Conflict):
+        async with UnitOfWork() as uow:
+            uow.add(taken, [_award(4)])
+    repeat = outbox.DocumentWrite(box, "c", new={"_id": "c"}, must_land=False)
+    async with UnitOfWork() as uow:
+        uow.add(repeat, [_award(5)])
+    assert publisher.sent == [] and uow.committed == []
+    c = await db["docs"].find_one({"_id": "c"})
+    assert c == {"_id": "c", "rev": 2}
