@@ -11,7 +11,7 @@ import string
 import time
 from typing import Any
 
-from chassis.errors import Problem
+from chassis.domain_errors import DomainError
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -49,14 +49,23 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode()
 
 
+class InvalidCursor(DomainError):
+    """A list was asked to go on from a cursor it never returned (400)."""
+
+    default_title = "Invalid cursor"
+
+    def __init__(self) -> None:
+        super().__init__("cursor: not a cursor this API returned", field="cursor")
+
+
 def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    """The position a list left off at; a 400 problem naming `cursor` when it is not ours."""
+    """The position a list left off at; `InvalidCursor` when it is not ours."""
     if not cursor:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned") from exc
+        raise InvalidCursor() from exc
     if not isinstance(value, dict):
-        raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned")
+        raise InvalidCursor()
     return value
