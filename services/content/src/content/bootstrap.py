@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from chassis import directory
 from chassis.consumer import subscribe_batch
-from chassis.outbox import Outbox, run_relay
+from chassis.outbox import run_relay
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
 from content.adapters.feed_view import MongoFeedReadModel, retention_cutoff
@@ -42,9 +42,8 @@ log = logging.getLogger(__name__)
 async def setup(runtime: Runtime) -> handlers.Services:
     settings = runtime.settings
     assert isinstance(settings, ContentSettings)
-    repo = ContentRepository(runtime.db)
+    repo = ContentRepository(runtime.db, runtime.publisher, settings.outbox_lease_seconds)
     await repo.ensure_indexes()
-    lease = settings.outbox_lease_seconds
     feed = MongoFeedReadModel(
         repo,
         refresh_seconds=settings.feed_refresh_seconds,
@@ -67,10 +66,6 @@ async def setup(runtime: Runtime) -> handlers.Services:
         runtime.on_close.append(stop_feed)
     return handlers.Services(
         repo=repo,
-        outbox=Outbox(repo.items, runtime.publisher, lease),
-        guidelines_outbox=Outbox(repo.guidelines, runtime.publisher, lease),
-        acknowledgements_outbox=Outbox(repo.acknowledgements, runtime.publisher, lease),
-        progress_outbox=Outbox(repo.onboarding_progress, runtime.publisher, lease),
         previewer=LinkPreviewer(
             timeout=settings.preview_timeout_seconds,
             max_bytes=settings.preview_max_bytes,
@@ -146,14 +141,7 @@ def loops(runtime: Runtime) -> list[Loop]:
     assert isinstance(settings, ContentSettings)
 
     async def outbox_relay() -> None:
-        await run_relay(
-            [
-                services.outbox,
-                services.guidelines_outbox,
-                services.acknowledgements_outbox,
-                services.progress_outbox,
-            ]
-        )
+        await run_relay(list(services.repo.outboxes.values()))
 
     async def scheduler() -> None:
         # Publishing and expiry happen on time with nobody asking: this loop is the clock.

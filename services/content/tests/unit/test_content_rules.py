@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from content.adapters.mongo import language_phases
 from content.domain import feed, model, texts
 from contracts import Network, RetirementReason
 
@@ -106,5 +107,5 @@ def test_feed_positions_round_trip_and_refuse_garbage() -> None:
     assert feed.Position.decode(position.encode()) == position
     assert feed.Position.decode({"p": 2, "d": "x", "s": 1, "i": "a"}) is None
     assert feed.Position.decode({"p": 0, "d": 3, "s": 1, "i": "a"}) is None
-    assert feed.phases([]) == [{}]
-    assert len(feed.phases(["de"])) == 2
+    assert language_phases([]) == [{}]
+    assert len(language_phases(["de"])) == 2

@@ -4,21 +4,66 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
+from chassis.kafka import EventPublisher
+from chassis.outbox import DocumentWrite, Outbox
+from chassis.projection import Delta, apply_exactly_once
+from content.domain import model
 from content.domain.feed import SORT
+from contracts import audience
 
 # Internal fields no reader needs: staged events and exactly-once watermarks.
 HIDDEN = {outbox.PENDING: 0}
+# Fields of an item the workflow and the store keep to themselves on a save.
+KEPT_ON_SAVE = ("_id", "tenant", "rev")
+
+
+class ShareSeen(NamedTuple):
+    """One PostShared of an item, where it was read from (counted once per position)."""
+
+    tenant: str
+    content_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+def language_phases(languages: Sequence[str]) -> list[dict[str, Any]]:
+    """Language filters in feed order, as queries: the viewer's languages, then every other
+    item. (The feed itself is served by `LiveItems.page`, which applies the same split.)"""
+    if not languages:
+        return [{}]
+    return [{"language": {"$in": list(languages)}}, {"language": {"$nin": list(languages)}}]
+
+
+def visibility(viewer: audience.Viewer, now: datetime) -> dict[str, Any]:
+    """What an employee may see: published, unexpired, and aimed at them."""
+    return {
+        "status": model.Status.PUBLISHED.value,
+        "live_until": {"$gt": now},
+        "aud_groups": {"$in": audience.matches(viewer.groups)},
+        "aud_locations": {"$in": audience.matches([viewer.location] if viewer.location else [])},
+        "aud_languages": {"$in": audience.language_matches(viewer.languages)},
+    }
 
 
 class ContentRepository:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Content's collections. Given a publisher, it also builds the writes of the unit of
+    work, each carrying its events in the outbox of its collection."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        publisher: EventPublisher | None = None,
+        lease_seconds: float = 30.0,
+    ) -> None:
         self.items = db["items"]
         # Shares per item, counted exactly once per PostShared (watermarked counters).
         self.popularity = db["popularity"]
@@ -40,6 +85,17 @@ class ContentRepository:
         # People erased, under `contracts.erasure.person_key` (never their id), with the
         # time of their last erasure: a share made before it and counted late marks nothing.
         self.erasures = db["erasures"]
+        # The collections whose documents carry the events of their writes.
+        written = (self.items, self.guidelines, self.acknowledgements, self.onboarding_progress)
+        self.outboxes: dict[str, Outbox] = (
+            {c.name: Outbox(c, publisher, lease_seconds) for c in written} if publisher else {}
+        )
+
+    def _outbox(self, collection: AsyncCollection[dict[str, Any]]) -> Outbox:
+        try:
+            return self.outboxes[collection.name]
+        except KeyError:
+            raise RuntimeError("a repository without a publisher only reads") from None
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index([("tenant", ASCENDING), ("_id", DESCENDING)])
@@ -71,8 +127,17 @@ class ContentRepository:
     async def get(self, tenant: str, content_id: str) -> dict[str, Any] | None:
         return await self.items.find_one({"_id": content_id, "tenant": tenant}, HIDDEN)
 
-    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+    async def visible_item(
+        self, tenant: str, content_id: str, viewer: audience.Viewer, now: datetime
+    ) -> dict[str, Any] | None:
+        """The item, if it is live and aimed at `viewer` at `now`."""
+        query = {"_id": content_id, "tenant": tenant, **visibility(viewer, now)}
         return await self.items.find_one(query, HIDDEN)
+
+    async def leader_post_shown(self, tenant: str, url: str) -> bool:
+        """Whether the leader's post at `url` is an item of the tenant already."""
+        found = await self.items.find_one({"tenant": tenant, "leader_post": url}, {"_id": 1})
+        return found is not None
 
     async def page(
         self, tenant: str, after: str | None, limit: int, filters: dict[str, Any]
@@ -93,15 +158,41 @@ class ContentRepository:
         cursor = self.items.find(query, HIDDEN).sort("_id", DESCENDING).limit(limit)
         return [doc async for doc in cursor]
 
-    async def due(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    async def due_for_release(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Scheduled items whose publish time has come."""
+        query = {"status": model.Status.SCHEDULED.value, "publish_at": {"$lte": now}}
         return [doc async for doc in self.items.find(query, HIDDEN).limit(limit)]
 
-    async def write(self, tenant: str, content_id: str, rev: int, update: dict[str, Any]) -> bool:
-        """Apply `update` only if the item is still at revision `rev`."""
-        result = await self.items.update_one(
-            {"_id": content_id, "tenant": tenant, "rev": rev}, update
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Published items whose expiry has come."""
+        query = {"status": model.Status.PUBLISHED.value, "expires_at": {"$lte": now}}
+        return [doc async for doc in self.items.find(query, HIDDEN).limit(limit)]
+
+    def item_created(self, doc: dict[str, Any]) -> DocumentWrite:
+        """Insert a new item; one whose id exists already is a conflict."""
+        return DocumentWrite(
+            self._outbox(self.items),
+            doc["_id"],
+            new=doc,
+            conflict=f"an item {doc['_id']} exists already",
         )
-        return result.matched_count == 1
+
+    def item_saved(
+        self, before: dict[str, Any], after: dict[str, Any], unset: Sequence[str] = ()
+    ) -> DocumentWrite:
+        """Save `after` (its fields that differ from `before`, and `unset` removed) at the
+        next revision, if nobody changed the item since `before` was read."""
+        sets = {k: v for k, v in after.items() if k not in KEPT_ON_SAVE and before.get(k, ...) != v}
+        update: dict[str, Any] = {"$set": sets, "$inc": {"rev": 1}}
+        if unset:
+            update["$unset"] = {k: "" for k in unset}
+        return DocumentWrite(
+            self._outbox(self.items),
+            before["_id"],
+            where={"_id": before["_id"], "tenant": before["tenant"], "rev": before["rev"]},
+            update=update,
+            conflict="the item changed meanwhile; read it again and retry",
+        )
 
     # -- sharing ----------------------------------------------------------------------------
 
@@ -111,9 +202,28 @@ class ContentRepository:
         cursor = self.items.find({"_id": {"$in": ids}}, {"tenant": 1})
         return {(doc["tenant"], doc["_id"]) async for doc in cursor} & keys
 
-    async def popularity_of(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+    async def count_shares_once(self, seen: Sequence[ShareSeen]) -> list[tuple[str, str, int]]:
+        """Count each share on its item's popularity, none twice however often a batch is
+        delivered; (tenant, content id, shares counted) of every item named."""
+        deltas = [
+            Delta(
+                f"{s.tenant}:{s.content_id}",
+                s.topic,
+                s.partition,
+                s.offset,
+                {"shares": 1},
+                {"tenant": s.tenant, "content_id": s.content_id},
+            )
+            for s in seen
+        ]
+        await apply_exactly_once(self.popularity, deltas)
+        return await self.popularity_of(sorted({d.doc_id for d in deltas}))
+
+    async def popularity_of(self, doc_ids: Sequence[str]) -> list[tuple[str, str, int]]:
         cursor = self.popularity.find({"_id": {"$in": list(doc_ids)}}, {"_wm": 0})
-        return [doc async for doc in cursor]
+        return [
+            (doc["tenant"], doc["content_id"], int(doc.get("shares", 0))) async for doc in cursor
+        ]
 
     async def raise_share_counts(self, counts: Iterable[tuple[str, str, int]]) -> None:
         """Lift each item's share count to what was counted; `$max` makes it idempotent."""
@@ -157,6 +267,22 @@ class ContentRepository:
 
     async def guidelines_version(self, tenant: str, version: int) -> dict[str, Any] | None:
         return await self.guidelines.find_one({"_id": f"{tenant}:{version}"}, HIDDEN)
+
+    def guidelines_published(self, doc: dict[str, Any]) -> DocumentWrite:
+        """Insert a new version; one published meanwhile under its number is a conflict."""
+        return DocumentWrite(
+            self._outbox(self.guidelines),
+            doc["_id"],
+            new=doc,
+            conflict="another version was published meanwhile; retry",
+        )
+
+    def acknowledgement_recorded(self, doc: dict[str, Any]) -> DocumentWrite:
+        """Insert an acknowledgement; one recorded meanwhile stands, and this one is a
+        repeat (it does not land)."""
+        return DocumentWrite(
+            self._outbox(self.acknowledgements), doc["_id"], new=doc, must_land=False
+        )
 
     async def acknowledgement(
         self, tenant: str, employee: str, version: int
@@ -228,6 +354,24 @@ class ContentRepository:
 
     async def progress_of(self, tenant: str, employee: str) -> dict[str, Any] | None:
         return await self.onboarding_progress.find_one({"_id": f"{tenant}:{employee}"}, HIDDEN)
+
+    def step_done(self, tenant: str, employee: str, step_id: str, at: datetime) -> DocumentWrite:
+        """Mark a step of the person's progress done at `at`; a step done already is a
+        repeat (it does not land)."""
+        doc_id = f"{tenant}:{employee}"
+        # The filter only matches while the step is not done: a second completion of the
+        # same step finds no document, tries to insert one and meets the unique _id.
+        return DocumentWrite(
+            self._outbox(self.onboarding_progress),
+            doc_id,
+            where={"_id": doc_id, f"done.{step_id}": {"$exists": False}},
+            update={
+                "$set": {f"done.{step_id}": at},
+                "$setOnInsert": {"tenant": tenant, "employee_id": employee},
+            },
+            upsert=True,
+            must_land=False,
+        )
 
     async def progress_all(self, tenant: str) -> list[dict[str, Any]]:
         """Every person's progress (the steps they did), for the program team's figures."""

@@ -71,14 +71,6 @@ class Position:
         return (self.day, self.shares, self.item_id)
 
 
-def phases(languages: Sequence[str]) -> list[dict[str, Any]]:
-    """Language filters in feed order, as queries: the viewer's languages, then every other
-    item. (The feed itself is served by `LiveItems.page`, which applies the same split.)"""
-    if not languages:
-        return [{}]
-    return [{"language": {"$in": list(languages)}}, {"language": {"$nin": list(languages)}}]
-
-
 class NotThisFeed(ValueError):
     """A cursor of a language phase this viewer's feed does not have."""
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AnyHttpUrl, AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
 from chassis.auth import CurrentUser, Principal, require_roles
-from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import RateLimiter, body_limit
 from content.domain import feed, model
@@ -362,7 +361,7 @@ async def list_guidelines(
     before = position.get("before") if position else None
     if position is not None and not isinstance(before, int):
         raise handlers.invalid(("cursor", "not a cursor this API returned"))
-    docs = await services.repo.guidelines_versions(user.tenant, before, limit)
+    docs = await handlers.guidelines_versions(services, user, before, limit)
     following = encode_cursor({"before": docs[-1]["version"]}) if len(docs) == limit else None
     return GuidelinesPage(items=[GuidelinesOut(**d) for d in docs], next_cursor=following)
 
@@ -378,10 +377,7 @@ async def guidelines_version(
     version: Version, user: CurrentUser, services: Services
 ) -> GuidelinesOut:
     """One version of the guidelines."""
-    doc = await services.repo.guidelines_version(user.tenant, version)
-    if doc is None:
-        raise Problem(404, "Not found", f"no guidelines version {version}")
-    return GuidelinesOut(**doc)
+    return GuidelinesOut(**await handlers.guidelines_version(services, user, version))
 
 
 class AcknowledgementPage(BaseModel):
@@ -402,9 +398,7 @@ async def guidelines_acknowledgements(
     after = position.get("after") if position else None
     if position is not None and not isinstance(after, str):
         raise handlers.invalid(("cursor", "not a cursor this API returned"))
-    if await services.repo.guidelines_version(user.tenant, version) is None:
-        raise Problem(404, "Not found", f"no guidelines version {version}")
-    docs = await services.repo.acknowledgements_for(user.tenant, version, after, limit)
+    docs = await handlers.acknowledgements_of_version(services, user, version, after, limit)
     following = encode_cursor({"after": docs[-1]["employee_id"]}) if len(docs) == limit else None
     return AcknowledgementPage(items=[AcknowledgementOut(**d) for d in docs], next_cursor=following)
 

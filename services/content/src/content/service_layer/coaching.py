@@ -7,9 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
-from chassis import outbox
 from chassis.auth import Principal
 from chassis.domain_errors import Conflict, NotFound
 from chassis.ids import new_id
@@ -113,23 +110,11 @@ async def complete_step(services: Services, user: Principal, step_id: str) -> tu
             completed_at=now,
         ),
     )
-    doc_id = f"{user.tenant}:{user.employee_id}"
-    box = services.progress_outbox
-    try:
-        # The filter only matches while the step is not done: a second completion of the
-        # same step finds no document, tries to insert one and meets the unique _id.
-        await box.collection.update_one(
-            {"_id": doc_id, f"done.{step_id}": {"$exists": False}},
-            {
-                "$set": {f"done.{step_id}": now, **outbox.staged([event], box.lease_seconds)},
-                "$inc": outbox.increment([event]),
-                "$setOnInsert": {"tenant": user.tenant, "employee_id": user.employee_id},
-            },
-            upsert=True,
-        )
-    except DuplicateKeyError:
+    async with services.uow() as uow:
+        uow.add(services.repo.step_done(user.tenant, user.employee_id, step_id, now), [event])
+    if not uow.committed:
+        # Done meanwhile by another request: that one's time and event stand.
         return await my_path(services, user), False
-    await box.publish_now(doc_id, [event])
     return MyPath(before.path, {**before.done, step_id: now}, after), True
 
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
-from chassis import outbox
 from chassis.auth import Principal
 from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, Forbidden, Invalid, NotFound
 from chassis.ids import new_id
-from chassis.outbox import Outbox
-from chassis.projection import Delta, apply_exactly_once
 from chassis.telemetry import current_traceparent
-from content.adapters.mongo import ContentRepository
+from chassis.uow import UnitOfWork
+from content.adapters.mongo import ContentRepository, ShareSeen
 from content.adapters.preview import LinkPreviewer, PreviewFailed, PreviewRefused
 from content.domain import feed, model, texts
 from content.domain.preview import Preview
@@ -80,14 +76,11 @@ def to_millis(moment: datetime) -> datetime:
 @dataclass
 class Services:
     repo: ContentRepository
-    outbox: Outbox
-    guidelines_outbox: Outbox
-    acknowledgements_outbox: Outbox
-    # Each person's onboarding progress, with its OnboardingStepCompleted events.
-    progress_outbox: Outbox
     previewer: LinkPreviewer
     feed: FeedReadModel
     clock: Callable[[], datetime] = field(default=utcnow)
+    # A use case's writes and their events land together (see `chassis.uow`).
+    uow: Callable[[], UnitOfWork] = UnitOfWork
 
 
 def invalid(*errors: tuple[str, str]) -> Invalid:
@@ -264,24 +257,11 @@ async def create_content(
         if step.publishes:
             doc["published_at"] = now
             events.append(published_event(doc))
-    await services.repo.items.insert_one(
-        outbox.new_document(doc, events, services.outbox.lease_seconds)
-    )
+    async with services.uow() as uow:
+        uow.add(services.repo.item_created(doc), events)
     if doc["status"] == model.Status.PUBLISHED.value:
         await services.feed.record(user.tenant, feed.FeedChange(items=(dict(doc),)))
-    await services.outbox.publish_now(content_id, events)
     return doc
-
-
-def visibility(viewer: audience.Viewer, now: datetime) -> dict[str, Any]:
-    """What an employee may see: published, unexpired, and aimed at them."""
-    return {
-        "status": model.Status.PUBLISHED.value,
-        "live_until": {"$gt": now},
-        "aud_groups": {"$in": audience.matches(viewer.groups)},
-        "aud_locations": {"$in": audience.matches([viewer.location] if viewer.location else [])},
-        "aud_languages": {"$in": audience.language_matches(viewer.languages)},
-    }
 
 
 def viewer_of(user: Principal) -> audience.Viewer:
@@ -296,12 +276,9 @@ async def get_content(services: Services, user: Principal, content_id: str) -> d
         raise not_found(content_id)
     if is_curator(user) or (doc.get("suggestion") and doc["created_by"] == user.employee_id):
         return doc
-    query = {
-        "_id": content_id,
-        "tenant": user.tenant,
-        **visibility(viewer_of(user), services.clock()),
-    }
-    visible = await services.repo.find_one(query)
+    visible = await services.repo.visible_item(
+        user.tenant, content_id, viewer_of(user), services.clock()
+    )
     if visible is None:
         raise not_found(content_id)
     return visible
@@ -314,30 +291,20 @@ async def _load_for_change(services: Services, user: Principal, content_id: str)
     return doc
 
 
-async def _write(
+async def _save(
     services: Services,
     before: dict[str, Any],
     after: dict[str, Any],
     events: list[AnyEvent],
     unset: list[str] | None = None,
 ) -> None:
-    """Save `after` if nobody changed the item since `before` was read, with its events."""
-    sets = {
-        k: v
-        for k, v in after.items()
-        if k not in ("_id", "tenant", "rev") and before.get(k, ...) != v
-    }
-    if events:
-        sets.update(outbox.staged(events, services.outbox.lease_seconds))
-    update: dict[str, Any] = {"$set": sets, "$inc": {"rev": 1, **outbox.increment(events)}}
-    if unset:
-        update["$unset"] = {k: "" for k in unset}
-    if not await services.repo.write(before["tenant"], before["_id"], before["rev"], update):
-        raise Conflict("the item changed meanwhile; read it again and retry")
+    """Save `after` if nobody changed the item since `before` was read, with its events;
+    `Conflict` if somebody did."""
+    async with services.uow() as uow:
+        uow.add(services.repo.item_saved(before, after, unset or ()), events)
     if model.Status.PUBLISHED.value in (before["status"], after["status"]):
         # The feed shows it, or showed it until now.
         await services.feed.record(before["tenant"], feed.FeedChange(items=(dict(after),)))
-    await services.outbox.publish_now(before["_id"], events)
 
 
 async def update_content(
@@ -365,7 +332,7 @@ async def update_content(
     events: list[AnyEvent] = []
     if status is model.Status.PUBLISHED:
         events.append(updated_event(after, changed))
-    await _write(services, before, after, events, unset=removed)
+    await _save(services, before, after, events, unset=removed)
     return after
 
 
@@ -419,7 +386,7 @@ async def _apply(
     if step.retired is not None:
         after["retired_at"] = now
         events.append(retired_event(after, step.retired, now, by))
-    await _write(services, before, after, events)
+    await _save(services, before, after, events)
     return after
 
 
@@ -465,6 +432,10 @@ async def my_content(
 # -- the clock's moves -----------------------------------------------------------------------
 
 
+# Items whose next step is due at a time, a batch at most.
+DueItems = Callable[[datetime, int], Awaitable[list[dict[str, Any]]]]
+
+
 async def run_schedule(services: Services, batch: int = 100) -> int:
     """Publish scheduled items whose time has come and expire those whose time is up."""
     now = services.clock()
@@ -477,13 +448,13 @@ async def run_schedule(services: Services, batch: int = 100) -> int:
     def expired(doc: dict[str, Any]) -> model.Transition | None:
         return model.expire(model.Status(doc["status"]), doc.get("expires_at"), now)
 
-    due: list[tuple[dict[str, Any], Callable[[dict[str, Any]], model.Transition | None]]] = [
-        ({"status": model.Status.SCHEDULED.value, "publish_at": {"$lte": now}}, released),
-        ({"status": model.Status.PUBLISHED.value, "expires_at": {"$lte": now}}, expired),
+    due: list[tuple[DueItems, Callable[[dict[str, Any]], model.Transition | None]]] = [
+        (services.repo.due_for_release, released),
+        (services.repo.due_for_expiry, expired),
     ]
-    for query, step_of in due:
+    for due_now, step_of in due:
         while True:
-            docs = await services.repo.due(query, batch)
+            docs = await due_now(now, batch)
             progressed = 0
             for doc in docs:
                 step = step_of(doc)
@@ -551,7 +522,7 @@ async def on_wins_told(services: Services, batch: list[Consumed[WinTold]]) -> No
             told = int(win.told_at.timestamp() * 1000)
             content_id = f"{told:012x}{derived_event_id('win', event.id)[:12]}"
             await create_content(services, teller, fields, content_id=content_id)
-        except DuplicateKeyError:
+        except Conflict:
             continue  # told before: the item is there
 
 
@@ -567,7 +538,7 @@ async def _leaders_posts(services: Services, batch: list[Consumed[PostShared]]) 
         if not data.by_leader or data.post_url is None or data.content_id is not None:
             continue
         url = str(data.post_url)
-        if await services.repo.find_one({"tenant": event.tenantid, "leader_post": url}):
+        if await services.repo.leader_post_shown(event.tenantid, url):
             continue
         leader = Principal(
             employee_id=data.employee_id, tenant=event.tenantid, roles=frozenset({"curator"})
@@ -583,7 +554,7 @@ async def _leaders_posts(services: Services, batch: list[Consumed[PostShared]]) 
         content_id = f"{shared:012x}{derived_event_id('leader-post', event.tenantid, url)[:12]}"
         try:
             await create_content(services, leader, fields, content_id=content_id)
-        except DuplicateKeyError:
+        except Conflict:
             continue  # shown before
 
 
@@ -605,7 +576,7 @@ async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) 
     known = await services.repo.existing(
         {(i.event.tenantid, i.event.data.content_id) for i in batch if i.event.data.content_id}
     )
-    deltas: list[Delta] = []
+    seen: list[ShareSeen] = []
     # (tenant, employee) -> item id -> when the earliest share of it in the batch was made.
     marks: dict[tuple[str, str], dict[str, datetime]] = {}
     for item in batch:
@@ -613,33 +584,21 @@ async def on_post_shared(services: Services, batch: list[Consumed[PostShared]]) 
         tenant = event.tenantid
         if data.content_id is None or (tenant, data.content_id) not in known:
             continue
-        deltas.append(
-            Delta(
-                f"{tenant}:{data.content_id}",
-                item.topic,
-                item.partition,
-                item.offset,
-                {"shares": 1},
-                {"tenant": tenant, "content_id": data.content_id},
-            )
-        )
+        seen.append(ShareSeen(tenant, data.content_id, item.topic, item.partition, item.offset))
         if not _made_before_erasure(event, erased):
             shared = marks.setdefault((tenant, data.employee_id), {})
             first = shared.get(data.content_id, data.shared_at)
             shared[data.content_id] = min(first, data.shared_at)
-    if not deltas:
+    if not seen:
         return
     await services.repo.mark_shared({key: set(ids) for key, ids in marks.items()})
-    await apply_exactly_once(services.repo.popularity, deltas)
-    counts = await services.repo.popularity_of(sorted({d.doc_id for d in deltas}))
-    await services.repo.raise_share_counts(
-        (doc["tenant"], doc["content_id"], int(doc.get("shares", 0))) for doc in counts
-    )
+    counts = await services.repo.count_shares_once(seen)
+    await services.repo.raise_share_counts(counts)
     # Logged only now that counts and marks are written: if this process dies before, the
     # batch comes again and logs them then.
     shares: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for doc in counts:
-        shares[doc["tenant"]].append((doc["content_id"], int(doc.get("shares", 0))))
+    for tenant, content_id, count in counts:
+        shares[tenant].append((content_id, count))
     marked: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
     for (tenant, employee), content_ids in marks.items():
         marked[tenant].append((employee, tuple(sorted(content_ids))))
@@ -717,14 +676,31 @@ async def publish_guidelines(
         "published_at": now,
         "published_by": user.employee_id,
     }
-    try:
-        await services.guidelines_outbox.collection.insert_one(
-            outbox.new_document(doc, [event], services.guidelines_outbox.lease_seconds)
-        )
-    except DuplicateKeyError as exc:
-        raise Conflict("another version was published meanwhile; retry") from exc
-    await services.guidelines_outbox.publish_now(doc_id, [event])
+    async with services.uow() as uow:
+        uow.add(services.repo.guidelines_published(doc), [event])
     return doc
+
+
+async def guidelines_versions(
+    services: Services, user: Principal, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """Every version of the guidelines, newest first, a page before version `before`."""
+    return await services.repo.guidelines_versions(user.tenant, before, limit)
+
+
+async def guidelines_version(services: Services, user: Principal, version: int) -> dict[str, Any]:
+    doc = await services.repo.guidelines_version(user.tenant, version)
+    if doc is None:
+        raise NotFound(f"no guidelines version {version}")
+    return doc
+
+
+async def acknowledgements_of_version(
+    services: Services, user: Principal, version: int, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Who acknowledged one version, by employee id, a page after employee `after`."""
+    await guidelines_version(services, user, version)
+    return await services.repo.acknowledgements_for(user.tenant, version, after, limit)
 
 
 async def current_guidelines(services: Services, user: Principal) -> dict[str, Any]:
@@ -768,12 +744,10 @@ async def acknowledge(
         "version": version,
         "acknowledged_at": now,
     }
-    box = services.acknowledgements_outbox
-    try:
-        await box.collection.insert_one(outbox.new_document(doc, [event], box.lease_seconds))
-    except DuplicateKeyError:
+    async with services.uow() as uow:
+        uow.add(services.repo.acknowledgement_recorded(doc), [event])
+    if not uow.committed:
         # Acknowledged twice at once: the first write and its event stand.
         again = await services.repo.acknowledgement(user.tenant, user.employee_id, version)
         return again or doc, False
-    await box.publish_now(doc_id, [event])
     return doc, True
