@@ -16,6 +16,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
+from chassis.outbox import DocumentWrite, Outbox
+from share.domain.buddies import DraftStatus
 
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
 # Who a draft was sent to, or who ended a pair, once that person was erased.
@@ -91,13 +93,13 @@ class BuddyRepository:
     async def insert_pair(self, doc: dict[str, Any]) -> None:
         await self.pairs.insert_one(doc)
 
-    async def update_pair(
-        self, tenant: str, pair_id: str, status: str, update: dict[str, Any]
+    async def change_pair(
+        self, tenant: str, pair_id: str, status: str, fields: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """Change a pair that is still in `status`; None if it changed meanwhile."""
+        """Set `fields` of a pair that is still in `status`; None if it changed meanwhile."""
         return await self.pairs.find_one_and_update(
             {"_id": pair_id, "tenant": tenant, "status": status},
-            update,
+            {"$set": fields},
             return_document=ReturnDocument.AFTER,
         )
 
@@ -119,14 +121,43 @@ class BuddyRepository:
         found = self.drafts.find(query, HIDDEN).sort("created_at", DESCENDING).limit(limit)
         return [doc async for doc in found]
 
-    async def update_draft(
-        self, filter_: dict[str, Any], update: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        # No projection: FerretDB's findAndModify takes none.
-        doc = await self.drafts.find_one_and_update(
-            filter_, update, return_document=ReturnDocument.AFTER
+    async def insert_draft(self, doc: dict[str, Any]) -> None:
+        await self.drafts.insert_one(doc)
+
+    def _open_draft(self, tenant: str, draft_id: str) -> dict[str, Any]:
+        return {"_id": draft_id, "tenant": tenant, "status": DraftStatus.OPEN.value}
+
+    def draft_commented(
+        self, box: Outbox, tenant: str, draft_id: str, entry: dict[str, Any]
+    ) -> DocumentWrite:
+        """A comment added to a draft that is still open."""
+        return DocumentWrite(
+            box,
+            draft_id,
+            where=self._open_draft(tenant, draft_id),
+            update={"$push": {"comments": entry}},
+            conflict="the draft is already posted",
         )
-        return {k: v for k, v in doc.items() if k not in HIDDEN} if doc else None
+
+    def draft_reacted(
+        self, box: Outbox, tenant: str, draft_id: str, fields: dict[str, Any]
+    ) -> DocumentWrite:
+        """The reaction (and whether one was ever given) on a draft that is still open."""
+        return DocumentWrite(
+            box,
+            draft_id,
+            where=self._open_draft(tenant, draft_id),
+            update={"$set": fields},
+            conflict="the draft is already posted",
+        )
+
+    async def mark_draft_posted(
+        self, tenant: str, draft_id: str, author_id: str, share_id: str, at: datetime
+    ) -> None:
+        await self.drafts.update_one(
+            {"_id": draft_id, "tenant": tenant, "author_id": author_id},
+            {"$set": {"status": DraftStatus.POSTED.value, "share_id": share_id, "posted_at": at}},
+        )
 
     # -- a buddy's shares and the cheers on them ------------------------------------------
 
@@ -157,12 +188,14 @@ class BuddyRepository:
         found = self.cheers.find({"_id": {"$in": ids}}, {"share_id": 1})
         return {doc["share_id"] async for doc in found}
 
-    async def insert_cheer(self, doc: dict[str, Any]) -> bool:
-        try:
-            await self.cheers.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+    async def share_owner(self, tenant: str, share_id: str) -> str | None:
+        """Who made a share of the tenant, if it exists."""
+        share = await self.shares.find_one({"_id": share_id, "tenant": tenant}, {"employee_id": 1})
+        return str(share["employee_id"]) if share else None
+
+    def cheer_given(self, box: Outbox, doc: dict[str, Any]) -> DocumentWrite:
+        """A cheer, once: a second one of the same person on the same share does not land."""
+        return DocumentWrite(box, doc["_id"], new=doc, must_land=False)
 
     # -- one person's data ------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
+from chassis.outbox import DocumentWrite, Outbox
+from chassis.projection import Delta, apply_exactly_once
 from contracts.audience import Viewer
 from contracts.erasure import person_key
 
@@ -20,6 +22,11 @@ ERASED_PREFIX = "erased:"
 
 def erased_id(tenant: str, employee_id: str) -> str:
     return ERASED_PREFIX + person_key(tenant, employee_id)
+
+
+def events_pending(doc: dict[str, Any]) -> bool:
+    """Whether a document read with its outbox count still carries unpublished events."""
+    return bool(doc.get(outbox.COUNT))
 
 
 class ShareRepository:
@@ -176,11 +183,22 @@ class ShareRepository:
             async for doc in cursor
         ]
 
-    async def update_advocate(
-        self, filter_: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
-    ) -> dict[str, Any] | None:
-        return await self.advocates.find_one_and_update(
-            filter_, update, upsert=upsert, return_document=ReturnDocument.AFTER
+    def advocate_saved(
+        self, box: Outbox, before: dict[str, Any] | None, after: dict[str, Any]
+    ) -> DocumentWrite:
+        """The advocate's new state `after`, written only over the state `before` it was
+        computed from (none: only if there is no advocate yet); its revision counts up."""
+        fields = {k: v for k, v in after.items() if k not in ("_id", "rev")}
+        return DocumentWrite(
+            box,
+            after["_id"],
+            where={
+                "_id": after["_id"],
+                "rev": before["rev"] if before else {"$exists": False},
+            },
+            update={"$set": fields, "$inc": {"rev": 1}},
+            upsert=before is None,
+            conflict="the advocate changed concurrently; try again",
         )
 
     # -- erased people ------------------------------------------------------------------
@@ -313,16 +331,109 @@ class ShareRepository:
     async def share(self, tenant: str, share_id: str) -> dict[str, Any] | None:
         return await self.shares.find_one({"_id": share_id, "tenant": tenant}, HIDDEN)
 
+    async def share_by_id(self, share_id: str) -> dict[str, Any] | None:
+        """A share of any tenant, by its id (an engagement report names no tenant)."""
+        return await self.shares.find_one({"_id": share_id}, HIDDEN)
+
     async def share_by_code(self, code: str) -> dict[str, Any] | None:
         return await self.shares.find_one({"short_code": code}, HIDDEN)
 
     async def share_history(
-        self, filter_: dict[str, Any], before: str | None, limit: int
+        self,
+        tenant: str,
+        employee_id: str | None,
+        content_id: str | None,
+        before: str | None,
+        limit: int,
     ) -> list[dict[str, Any]]:
+        """A tenant's shares, of one advocate or one content item if given, newest first."""
+        filter_: dict[str, Any] = {"tenant": tenant}
+        if employee_id is not None:
+            filter_["employee_id"] = employee_id
+        if content_id is not None:
+            filter_["content_id"] = content_id
         if before is not None:
-            filter_ = {**filter_, "_id": {"$lt": before}}
+            filter_["_id"] = {"$lt": before}
         cursor = self.shares.find(filter_, HIDDEN).sort("_id", DESCENDING).limit(limit)
         return [doc async for doc in cursor]
+
+    def share_created(self, box: Outbox, doc: dict[str, Any]) -> DocumentWrite:
+        """A new share; its short code taken already is a conflict (draw another)."""
+        return DocumentWrite(box, doc["_id"], new=doc, conflict="could not allocate a short code")
+
+    def share_posted(
+        self, box: Outbox, share_id: str, shared_at: datetime, network_post_id: str
+    ) -> DocumentWrite:
+        """The network took the post: the share is shared and no worker's claim any more."""
+        return DocumentWrite(
+            box,
+            share_id,
+            update={
+                "$set": {
+                    "status": "shared",
+                    "shared_at": shared_at,
+                    "network_post_id": network_post_id,
+                },
+                "$unset": {"claimed_until": ""},
+            },
+            must_land=False,
+        )
+
+    async def mark_share_failed(self, share_id: str, reason: str) -> None:
+        await self.shares.update_one(
+            {"_id": share_id}, {"$set": {"status": "failed", "reason": reason}}
+        )
+
+    async def claim_due_share(self, now: datetime, until: datetime) -> dict[str, Any] | None:
+        """Claim one scheduled share that is due (or whose worker died posting it) until
+        `until`; None when there is none."""
+        return await self.shares.find_one_and_update(
+            {
+                "$or": [
+                    {"status": "scheduled", "scheduled_at": {"$lte": now}},
+                    # A worker that died while posting left its claim behind.
+                    {"status": "posting", "claimed_until": {"$lte": now}},
+                ]
+            },
+            {"$set": {"status": "posting", "claimed_until": until}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def cancel_posting_share(self, share_id: str, reason: str) -> None:
+        """A claimed scheduled share is not posted after all."""
+        await self.shares.update_one(
+            {"_id": share_id, "status": "posting"},
+            {"$set": {"status": "cancelled", "reason": reason}},
+        )
+
+    async def stop_shares_of(self, tenant: str, employee_id: str) -> None:
+        """The person left: scheduled shares are cancelled, and the clicks on links already
+        out there (which keep redirecting) no longer count."""
+        owned = {"tenant": tenant, "employee_id": employee_id}
+        await self.shares.update_many(
+            {**owned, "status": "scheduled"},
+            {"$set": {"status": "cancelled", "reason": "opted out"}},
+        )
+        await self.shares.update_many(owned, {"$set": {"stopped": True}})
+
+    # -- engagements ----------------------------------------------------------------------
+
+    def engagement_recorded(self, box: Outbox, doc: dict[str, Any]) -> DocumentWrite:
+        """A reported engagement, once: a repeat of its id does not land."""
+        return DocumentWrite(box, doc["_id"], new=doc, must_land=False)
+
+    async def count_engagements(
+        self, counts: list[tuple[str, str, int, int, dict[str, int | float]]]
+    ) -> None:
+        """Add to each share's counters, each (share id, topic, partition, offset, amounts)
+        once however often it comes."""
+        await apply_exactly_once(
+            self.counted,
+            [
+                Delta(share_id, topic, partition, offset, inc)
+                for share_id, topic, partition, offset, inc in counts
+            ],
+        )
 
     async def known_shares(self, share_ids: set[str]) -> set[str]:
         found = self.shares.find({"_id": {"$in": list(share_ids)}}, {"_id": 1})
@@ -413,6 +524,9 @@ class ShareRepository:
         )
 
     # -- the company page's followers ----------------------------------------------------
+
+    def followers_recorded(self, box: Outbox, doc: dict[str, Any]) -> DocumentWrite:
+        return DocumentWrite(box, doc["_id"], new=doc)
 
     async def followers_history(
         self, tenant: str, network: str | None, limit: int

@@ -23,8 +23,6 @@ from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import requires_headers
 from contracts import EngagementKind, EngagementSource, Network, ShareMethod
 from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
-from share.adapters.networks import Credentials
-from share.domain.advocates import is_leader
 from share.domain.clicks import advocate_cookie
 from share.domain.links import share_intent, short_link
 from share.domain.signatures import signature_problem
@@ -121,13 +119,9 @@ async def join(
 @advocates.get("/me", response_model=AdvocateOut)
 async def me(user: CurrentUser, services: Services) -> AdvocateOut:
     """The caller's membership of the advocacy program."""
-    doc = await services.repo.advocate(user.tenant, user.employee_id)
-    if not handlers.ever_joined(doc):
-        raise Problem(404, "Not found", "you have not joined the advocacy program")
-    assert doc is not None
-    settings = await services.repo.settings(user.tenant)
+    doc, leader = await handlers.membership(services, user)
     out = _advocate_out(doc)
-    out.leader = is_leader(user.groups, settings.get("leaders_group"))
+    out.leader = leader
     return out
 
 
@@ -136,18 +130,7 @@ async def connect(
     network: Network, body: ConnectIn, user: CurrentUser, services: Services
 ) -> AdvocateOut:
     """Connect a network or update its audience size, optionally with a posting token."""
-    if (body.access_token is None) != (body.author is None):
-        raise Problem(
-            422,
-            "Invalid request",
-            "access_token and author go together",
-            errors=[{"field": "author", "message": "required with access_token"}],
-        )
-    credentials = (
-        Credentials(access_token=body.access_token, author=body.author)
-        if body.access_token is not None and body.author is not None
-        else None
-    )
+    credentials = handlers.posting_credentials(body.access_token, body.author)
     expires_at = services.clock() + timedelta(seconds=body.expires_in) if body.expires_in else None
     doc = await handlers.connect_network(
         services, user, network, body.audience_size, credentials, expires_at
@@ -326,13 +309,7 @@ async def list_shares(
 @shares.get("/{share_id}", response_model=ShareOut)
 async def get_share(share_id: str, user: CurrentUser, services: Services) -> ShareOut:
     """One share of the caller's tenant."""
-    doc = await services.repo.share(user.tenant, share_id)
-    if doc is None or (
-        doc["employee_id"] != user.employee_id and not user.has_any(("curator", "admin"))
-    ):
-        raise Problem(404, "Not found", f"no share {share_id}")
-    counters = (await services.repo.counters([share_id])).get(share_id) or {}
-    doc["engagement"] = {k: v for k, v in counters.items() if k != "_id"}
+    doc = await handlers.share_of(services, user, share_id)
     return _share_out(doc, services.public_base_url)
 
 
@@ -470,13 +447,6 @@ async def report_engagement(request: Request, services: Services) -> EngagementA
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from exc
-    if (report.share_id is None) == (report.short_code is None):
-        raise Problem(
-            422,
-            "Invalid request",
-            "share_id: give either share_id or short_code",
-            errors=[{"field": "share_id", "message": "give either share_id or short_code"}],
-        )
     engagement_id, status = await handlers.ingest_engagement(
         services,
         handlers.EngagementReport(
@@ -620,16 +590,8 @@ class AudienceCount(BaseModel):
     enrolled: int = Field(description="enrolled advocates the audience reaches")
 
 
-def _axis(raw: str | None, name: str) -> list[str]:
-    values = sorted({v.strip() for v in (raw or "").split(",") if v.strip()})
-    if len(values) > 200 or any(len(v) > 200 for v in values):
-        raise Problem(
-            422,
-            "Invalid request",
-            f"{name}: at most 200 values of at most 200 characters",
-            errors=[{"field": name, "message": "at most 200 values of at most 200 characters"}],
-        )
-    return values
+def _axis(raw: str | None) -> list[str]:
+    return sorted({v.strip() for v in (raw or "").split(",") if v.strip()})
 
 
 @audience.get("/count", response_model=AudienceCount)
@@ -645,9 +607,9 @@ async def audience_count(
     count = await handlers.audience_count(
         services,
         user,
-        _axis(groups, "groups"),
-        _axis(locations, "locations"),
-        _axis(languages, "languages"),
+        _axis(groups),
+        _axis(locations),
+        _axis(languages),
     )
     return AudienceCount(enrolled=count)
 
@@ -732,16 +694,9 @@ def _followers_out(doc: dict[str, Any]) -> FollowersOut:
 async def record_followers(user: Admin, services: Services, body: FollowersIn) -> FollowersOut:
     """One count of the company page's followers on a network: a point of its history,
     from which metrics tells the page's growth."""
-    now = services.clock()
-    at = body.measured_at.astimezone(UTC) if body.measured_at else now
-    if at > now + timedelta(minutes=5):
-        raise Problem(
-            422,
-            "Invalid request",
-            "measured_at: must not be in the future",
-            errors=[{"field": "measured_at", "message": "in the future"}],
-        )
-    doc = await handlers.record_followers(services, user, body.network, body.followers, at)
+    doc = await handlers.record_followers(
+        services, user, body.network, body.followers, body.measured_at
+    )
     return _followers_out(doc)
 
 

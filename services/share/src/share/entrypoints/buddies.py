@@ -323,16 +323,8 @@ class ReactionIn(BaseModel):
 @router.post("/drafts", response_model=DraftOut, status_code=201)
 async def send_draft(body: DraftIn, user: CurrentUser, buddies: Buddies) -> DraftOut:
     """Send my buddy a draft of my own post; they can comment and react, never edit."""
-    text = body.text.strip()
-    if not text:
-        raise Problem(
-            422,
-            "Invalid request",
-            "text: must not be blank",
-            errors=[{"field": "text", "message": "must not be blank"}],
-        )
     doc = await use.send_draft(
-        buddies, user, body.network, text, str(body.url) if body.url else None, body.title
+        buddies, user, body.network, body.text, str(body.url) if body.url else None, body.title
     )
     return _draft_out(doc)
 
@@ -353,15 +345,7 @@ async def draft(draft_id: Id, user: CurrentUser, buddies: Buddies) -> DraftOut:
 @router.post("/drafts/{draft_id}/comments", response_model=DraftOut, status_code=201)
 async def comment(draft_id: Id, body: CommentIn, user: CurrentUser, buddies: Buddies) -> DraftOut:
     """Comment on my buddy's draft."""
-    text = body.text.strip()
-    if not text:
-        raise Problem(
-            422,
-            "Invalid request",
-            "text: must not be blank",
-            errors=[{"field": "text", "message": "must not be blank"}],
-        )
-    return _draft_out(await use.comment(buddies, user, draft_id, text))
+    return _draft_out(await use.comment(buddies, user, draft_id, body.text))
 
 
 @router.put("/drafts/{draft_id}/reaction", response_model=DraftOut)

@@ -12,6 +12,7 @@ from chassis.auth import Principal
 from chassis.domain_errors import Conflict, Invalid
 from chassis.ids import new_id
 from chassis.telemetry import current_traceparent
+from chassis.uow import UnitOfWork, Write
 from contracts import (
     BuddyFeedbackGiven,
     BuddyFeedbackGivenData,
@@ -46,6 +47,7 @@ class Buddies:
     drafts_outbox: outbox.Outbox
     cheers_outbox: outbox.Outbox
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    uow: Callable[[], UnitOfWork] = UnitOfWork
 
 
 def _program_team(user: Principal) -> bool:
@@ -200,7 +202,7 @@ async def accept(
     fields: dict[str, Any] = {"accepted": accepted, "status": status.value}
     if status is PairStatus.ACTIVE:
         fields["accepted_at"] = buddies.clock()
-    updated = await repo.update_pair(user.tenant, pair_id, PairStatus.PENDING, {"$set": fields})
+    updated = await repo.change_pair(user.tenant, pair_id, PairStatus.PENDING, fields)
     if updated is None:
         raise Conflict("the pair changed meanwhile; try again")
     return updated
@@ -214,17 +216,11 @@ async def end(buddies: Buddies, user: Principal, pair_id: str) -> dict[str, Any]
         raise refusal
     assert pair is not None
     status = PairStatus.DECLINED if pair["status"] == PairStatus.PENDING else PairStatus.ENDED
-    updated = await repo.update_pair(
+    updated = await repo.change_pair(
         user.tenant,
         pair_id,
         pair["status"],
-        {
-            "$set": {
-                "status": status.value,
-                "ended_at": buddies.clock(),
-                "ended_by": user.employee_id,
-            }
-        },
+        {"status": status.value, "ended_at": buddies.clock(), "ended_by": user.employee_id},
     )
     if updated is None:
         raise Conflict("the pair changed meanwhile; try again")
@@ -272,6 +268,7 @@ async def send_draft(
     title: str | None,
 ) -> dict[str, Any]:
     """A draft of my own post, for my buddy's eyes only."""
+    text = _not_blank(text)
     pair = await _active_pair(buddies, user)
     if pair is None:
         raise Conflict("you need a buddy to send them a draft")
@@ -290,7 +287,7 @@ async def send_draft(
         "status": DraftStatus.OPEN.value,
         "created_at": buddies.clock(),
     }
-    await buddies.repo.drafts.insert_one(doc)
+    await buddies.repo.insert_draft(doc)
     return doc
 
 
@@ -318,6 +315,14 @@ async def draft(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, A
     return found
 
 
+def _not_blank(text: str) -> str:
+    """The text without surrounding blanks; there must be something left."""
+    kept = text.strip()
+    if not kept:
+        raise Invalid("text: must not be blank", errors=[("text", "must not be blank")])
+    return kept
+
+
 def _feedback(
     user: Principal,
     draft_doc: dict[str, Any],
@@ -343,6 +348,7 @@ def _feedback(
 
 async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -> dict[str, Any]:
     """The buddy's comment on a draft; the draft itself stays the author's words."""
+    text = _not_blank(text)
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
         raise refusal
@@ -350,19 +356,18 @@ async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -
     comment_id = new_id()
     event = _feedback(user, found, BuddyFeedbackKind.COMMENT, comment_id, now)
     entry = {"id": comment_id, "employee_id": user.employee_id, "text": text, "at": now}
-    lease = buddies.drafts_outbox.lease_seconds
-    updated = await buddies.repo.update_draft(
-        {"_id": draft_id, "tenant": user.tenant, "status": DraftStatus.OPEN.value},
-        {
-            "$push": {"comments": entry},
-            "$set": outbox.staged([event], lease),
-            "$inc": outbox.increment([event]),
-        },
-    )
-    if updated is None:
-        raise Conflict("the draft is already posted")
-    await buddies.drafts_outbox.publish_now(draft_id, [event])
-    return updated
+    write = buddies.repo.draft_commented(buddies.drafts_outbox, user.tenant, draft_id, entry)
+    await _on_open_draft(buddies, write, [event])
+    return {**found, "comments": [*(found.get("comments") or []), entry]}
+
+
+async def _on_open_draft(buddies: Buddies, write: Write, events: list[BuddyFeedbackGiven]) -> None:
+    """Commit a change of a draft that must still be open."""
+    try:
+        async with buddies.uow() as uow:
+            uow.add(write, events)
+    except Conflict:
+        raise Conflict("the draft is already posted") from None
 
 
 async def react(
@@ -377,23 +382,15 @@ async def react(
     value = (
         {"name": reaction.value, "employee_id": user.employee_id, "at": now} if reaction else None
     )
-    update: dict[str, Any] = {"$set": {"reaction": value}}
+    fields: dict[str, Any] = {"reaction": value}
     events: list[BuddyFeedbackGiven] = []
     if reaction is not None and not found.get("reacted"):
         feedback_id = derived_event_id("buddy-reaction", user.tenant, draft_id)
         events.append(_feedback(user, found, BuddyFeedbackKind.REACTION, feedback_id, now))
-        update["$set"].update(
-            {"reacted": True, **outbox.staged(events, buddies.drafts_outbox.lease_seconds)}
-        )
-        update["$inc"] = outbox.increment(events)
-    updated = await buddies.repo.update_draft(
-        {"_id": draft_id, "tenant": user.tenant, "status": DraftStatus.OPEN.value}, update
-    )
-    if updated is None:
-        raise Conflict("the draft is already posted")
-    if events:
-        await buddies.drafts_outbox.publish_now(draft_id, events)
-    return updated
+        fields["reacted"] = True
+    write = buddies.repo.draft_reacted(buddies.drafts_outbox, user.tenant, draft_id, fields)
+    await _on_open_draft(buddies, write, events)
+    return {**found, **fields}
 
 
 async def check_postable(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, Any]:
@@ -406,15 +403,8 @@ async def check_postable(buddies: Buddies, user: Principal, draft_id: str) -> di
 
 
 async def mark_posted(buddies: Buddies, user: Principal, draft_id: str, share_id: str) -> None:
-    await buddies.repo.update_draft(
-        {"_id": draft_id, "tenant": user.tenant, "author_id": user.employee_id},
-        {
-            "$set": {
-                "status": DraftStatus.POSTED.value,
-                "share_id": share_id,
-                "posted_at": buddies.clock(),
-            }
-        },
+    await buddies.repo.mark_draft_posted(
+        user.tenant, draft_id, user.employee_id, share_id, buddies.clock()
     )
 
 
@@ -427,10 +417,7 @@ async def cheer(buddies: Buddies, user: Principal, share_id: str) -> bool:
     if pair is None:
         raise Conflict("you need a buddy to cheer them on")
     buddy_id = other_member(pair, user.employee_id)
-    share = await buddies.repo.shares.find_one(
-        {"_id": share_id, "tenant": user.tenant}, {"employee_id": 1}
-    )
-    if share is None or share["employee_id"] != buddy_id:
+    if await buddies.repo.share_owner(user.tenant, share_id) != buddy_id:
         raise Invalid(errors=[("share_id", "not a share of your buddy")])
     now = buddies.clock()
     cheer_id = f"{user.tenant}:{share_id}:{user.employee_id}"
@@ -456,12 +443,9 @@ async def cheer(buddies: Buddies, user: Principal, share_id: str) -> bool:
         "buddy_id": buddy_id,
         "at": now,
     }
-    if not await buddies.repo.insert_cheer(
-        outbox.new_document(doc, [event], buddies.cheers_outbox.lease_seconds)
-    ):
-        return False
-    await buddies.cheers_outbox.publish_now(cheer_id, [event])
-    return True
+    async with buddies.uow() as uow:
+        uow.add(buddies.repo.cheer_given(buddies.cheers_outbox, doc), [event])
+    return bool(uow.committed)
 
 
 async def forget(buddies: Buddies, user: Principal) -> None:

@@ -10,9 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
-
 from chassis import outbox
 from chassis.auth import Principal
 from chassis.consumer import Consumed
@@ -26,8 +23,8 @@ from chassis.domain_errors import (
     NotFound,
 )
 from chassis.ids import new_id, short_code
-from chassis.projection import Delta, apply_exactly_once
 from chassis.telemetry import current_traceparent
+from chassis.uow import UnitOfWork
 from contracts import (
     AdvocateEnrolled,
     AdvocateEnrolledData,
@@ -60,7 +57,7 @@ from contracts.erasure import pseudonym
 from contracts.link_domains import DEFAULT_LINK_DOMAINS, on_domains
 from contracts.texts import variants as wordings_of
 from share.adapters.clicks import ClickRecorder, LinkCache
-from share.adapters.mongo import ShareRepository
+from share.adapters.mongo import ShareRepository, events_pending
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
 from share.domain import variants
 from share.domain.advocates import audience_size, cannot_share_as, is_leader
@@ -99,6 +96,7 @@ class Services:
     followers_outbox: outbox.Outbox | None = None
     buddies: buddy_pairs.Buddies | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    uow: Callable[[], UnitOfWork] = UnitOfWork
 
 
 # -- content and guidelines, as learnt from the content service ------------------------
@@ -196,28 +194,15 @@ async def _write_advocate(
     event: AdvocateEnrolled | AdvocateOptedOut,
     *more: AnyEvent,
 ) -> dict[str, Any]:
-    """Write the advocate's new state with its events, unless someone changed it meanwhile."""
-    doc_id = new_state["_id"]
-    lease = services.advocates_outbox.lease_seconds
-    fields = {k: v for k, v in new_state.items() if k not in ("_id", "rev")}
-    events = [event, *more]
-    update = {
-        "$set": {**fields, **outbox.staged(events, lease)},
-        "$inc": {**outbox.increment(events), "rev": 1},
-    }
+    """Write the advocate's new state with its events, unless someone changed it meanwhile;
+    returns the state written."""
     # Optimistic: the event describes the state we computed, so only that state may land.
-    filter_: dict[str, Any] = {
-        "_id": doc_id,
-        "rev": current["rev"] if current else {"$exists": False},
-    }
-    try:
-        written = await services.repo.update_advocate(filter_, update, upsert=current is None)
-    except DuplicateKeyError:
-        written = None
-    if written is None:
-        raise Conflict("the advocate changed concurrently; try again", title="Changed meanwhile")
-    await services.advocates_outbox.publish_now(doc_id, events)
-    return written
+    async with services.uow() as uow:
+        uow.add(
+            services.repo.advocate_saved(services.advocates_outbox, current, new_state),
+            [event, *more],
+        )
+    return {**new_state, "rev": (current["rev"] if current else 0) + 1}
 
 
 async def enroll(
@@ -256,6 +241,11 @@ async def enroll(
     return written, True
 
 
+# How many values one axis of an audience counted may hold, and how long each.
+AXIS_VALUES = 200
+AXIS_VALUE_LENGTH = 200
+
+
 async def audience_count(
     services: Services,
     user: Principal,
@@ -264,6 +254,10 @@ async def audience_count(
     languages: list[str],
 ) -> int:
     """How many enrolled advocates an audience reaches, by the one targeting rule."""
+    for name, values in (("groups", groups), ("locations", locations), ("languages", languages)):
+        if len(values) > AXIS_VALUES or any(len(v) > AXIS_VALUE_LENGTH for v in values):
+            message = "at most 200 values of at most 200 characters"
+            raise Invalid(f"{name}: {message}", errors=[(name, message)])
     wanted = Audience.of(groups, locations, languages)
     return sum(map(wanted.admits, await services.repo.enrolled_viewers(user.tenant)))
 
@@ -272,6 +266,26 @@ def ever_joined(advocate: dict[str, Any] | None) -> bool:
     """Whether the document is of someone who joined once: the directory's erasure of a
     person who never did leaves one too, only to announce it (see `_deleted`)."""
     return advocate is not None and advocate.get("consent_at") is not None
+
+
+async def membership(services: Services, user: Principal) -> tuple[dict[str, Any], bool]:
+    """The caller's advocate record, and whether they are one of the tenant's leaders."""
+    advocate = await services.repo.advocate(user.tenant, user.employee_id)
+    if advocate is None or not ever_joined(advocate):
+        raise NotFound("you have not joined the advocacy program")
+    settings = await services.repo.settings(user.tenant)
+    return advocate, is_leader(user.groups, settings.get("leaders_group"))
+
+
+def posting_credentials(access_token: str | None, author: str | None) -> Credentials | None:
+    """The token to post with on the person's behalf, if they gave one: with its author."""
+    if (access_token is None) != (author is None):
+        raise Invalid(
+            "access_token and author go together", errors=[("author", "required with access_token")]
+        )
+    if access_token is None or author is None:
+        return None
+    return Credentials(access_token=access_token, author=author)
 
 
 async def _enrolled(services: Services, user: Principal) -> dict[str, Any]:
@@ -329,11 +343,26 @@ async def connect_network(
 # -- the company page's followers -------------------------------------------------------
 
 
+# How far ahead of our clock a measurement's time may be (the admin's clock runs ahead).
+MEASUREMENT_SKEW = timedelta(minutes=5)
+
+
 async def record_followers(
-    services: Services, user: Principal, network: Network, followers: int, at: datetime
+    services: Services,
+    user: Principal,
+    network: Network,
+    followers: int,
+    measured_at: datetime | None,
 ) -> dict[str, Any]:
-    """One measurement of the company page's followers on a network, from the program team."""
+    """One measurement of the company page's followers on a network, from the program team
+    (taken now unless `measured_at` says when)."""
     assert services.followers_outbox is not None
+    now = services.clock()
+    at = measured_at.astimezone(UTC) if measured_at else now
+    if at > now + MEASUREMENT_SKEW:
+        raise Invalid(
+            "measured_at: must not be in the future", errors=[("measured_at", "in the future")]
+        )
     measurement_id = new_id()
     event = FollowersMeasured.create(
         tenant_id=user.tenant,
@@ -357,10 +386,8 @@ async def record_followers(
         "recorded_by": user.employee_id,
         "recorded_at": services.clock(),
     }
-    await services.repo.followers.insert_one(
-        outbox.new_document(doc, [event], services.followers_outbox.lease_seconds)
-    )
-    await services.followers_outbox.publish_now(measurement_id, [event])
+    async with services.uow() as uow:
+        uow.add(services.repo.followers_recorded(services.followers_outbox, doc), [event])
     return doc
 
 
@@ -429,12 +456,7 @@ async def _leave(
 async def _stop(services: Services, tenant: str, employee_id: str) -> None:
     """What leaving the program does besides the advocate's own document; idempotent."""
     await services.vault.forget(tenant, employee_id)
-    owned = {"tenant": tenant, "employee_id": employee_id}
-    await services.repo.shares.update_many(
-        {**owned, "status": "scheduled"}, {"$set": {"status": "cancelled", "reason": "opted out"}}
-    )
-    # Links already out there keep redirecting, but their clicks no longer count.
-    await services.repo.shares.update_many(owned, {"$set": {"stopped": True}})
+    await services.repo.stop_shares_of(tenant, employee_id)
 
 
 async def _erase(services: Services, tenant: str, employee_id: str, name: str) -> None:
@@ -454,7 +476,7 @@ async def _erase(services: Services, tenant: str, employee_id: str, name: str) -
     if advocate is None or advocate.get("pseudonym") != name:
         return  # done before (or they joined anew since)
     await services.repo.remember_erasure(tenant, employee_id, advocate)
-    if advocate.get(outbox.COUNT):
+    if events_pending(advocate):
         # Its AdvocateOptedOut is not out yet (a crash came first, or Kafka is away), and
         # the document carries it: the document goes once it is out.
         try:
@@ -895,13 +917,10 @@ async def _insert_with_code(services: Services, doc: dict[str, Any]) -> dict[str
         doc = {**doc, "short_code": short_code()}
         events = [_posted_event(doc, services.public_base_url)] if doc["status"] == "shared" else []
         try:
-            await services.repo.shares.insert_one(
-                outbox.new_document(doc, events, services.shares_outbox.lease_seconds)
-            )
-        except DuplicateKeyError:
+            async with services.uow() as uow:
+                uow.add(services.repo.share_created(services.shares_outbox, doc), events)
+        except Conflict:
             continue  # a short code collision: draw another
-        if events:
-            await services.shares_outbox.publish_now(doc["_id"], events)
         return doc
     raise Conflict("could not allocate a short code", title="Try again")
 
@@ -918,9 +937,7 @@ async def _post_via_api(
             Post(text=doc["text"], link=link, title=doc["title"], description=doc["summary"]),
         )
     except PostingError as exc:
-        await services.repo.shares.update_one(
-            {"_id": doc["_id"]}, {"$set": {"status": "failed", "reason": str(exc)[:500]}}
-        )
+        await services.repo.mark_share_failed(doc["_id"], str(exc)[:500])
         day = (doc.get("scheduled_at") or doc["created_at"]).date().isoformat()
         await services.repo.give_back_daily_slot(f"{doc['tenant']}:{doc['employee_id']}:{day}")
         raise DependencyFailed(
@@ -928,21 +945,11 @@ async def _post_via_api(
         ) from exc
     shared = {**doc, "status": "shared", "shared_at": services.clock(), "network_post_id": post_id}
     event = _posted_event(shared, services.public_base_url)
-    lease = services.shares_outbox.lease_seconds
-    await services.repo.shares.update_one(
-        {"_id": doc["_id"]},
-        {
-            "$set": {
-                "status": "shared",
-                "shared_at": shared["shared_at"],
-                "network_post_id": post_id,
-                **outbox.staged([event], lease),
-            },
-            "$inc": outbox.increment([event]),
-            "$unset": {"claimed_until": ""},
-        },
-    )
-    await services.shares_outbox.publish_now(doc["_id"], [event])
+    async with services.uow() as uow:
+        posted = services.repo.share_posted(
+            services.shares_outbox, doc["_id"], shared["shared_at"], post_id
+        )
+        uow.add(posted, [event])
     return shared
 
 
@@ -951,17 +958,7 @@ async def fire_due_shares(services: Services) -> int:
     handled = 0
     while True:
         now = services.clock()
-        doc = await services.repo.shares.find_one_and_update(
-            {
-                "$or": [
-                    {"status": "scheduled", "scheduled_at": {"$lte": now}},
-                    # A worker that died while posting left its claim behind.
-                    {"status": "posting", "claimed_until": {"$lte": now}},
-                ]
-            },
-            {"$set": {"status": "posting", "claimed_until": now + POSTING_CLAIM}},
-            return_document=ReturnDocument.AFTER,
-        )
+        doc = await services.repo.claim_due_share(now, now + POSTING_CLAIM)
         if doc is None:
             return handled
         handled += 1
@@ -987,10 +984,7 @@ async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
             raise Conflict(f"no {doc['network']} token", title="Network not connected")
         await _post_via_api(services, doc, credentials)
     except DomainError as refused:
-        await services.repo.shares.update_one(
-            {"_id": doc["_id"], "status": "posting"},
-            {"$set": {"status": "cancelled", "reason": refused.detail or refused.title}},
-        )
+        await services.repo.cancel_posting_share(doc["_id"], refused.detail or refused.title)
         log.info(
             "scheduled share not posted",
             extra={"share_id": doc["_id"], "reason": refused.detail or refused.title},
@@ -1003,6 +997,19 @@ async def purge(services: Services) -> dict[str, int]:
     now = services.clock()
     removed = await services.repo.purge(now, now - UNIQUE_WINDOW)
     return {**removed, "erasures": await finish_erasures(services)}
+
+
+async def share_of(services: Services, user: Principal, share_id: str) -> dict[str, Any]:
+    """One share of the caller's tenant with its engagement counters: their own, or anyone's
+    for curators and admins."""
+    doc = await services.repo.share(user.tenant, share_id)
+    if doc is None or (
+        doc["employee_id"] != user.employee_id and not user.has_any(("curator", "admin"))
+    ):
+        raise NotFound(f"no share {share_id}")
+    counters = (await services.repo.counters([share_id])).get(share_id) or {}
+    doc["engagement"] = {k: v for k, v in counters.items() if k != "_id"}
+    return doc
 
 
 async def history(
@@ -1019,12 +1026,7 @@ async def history(
         employee_id = user.employee_id
     if employee_id is not None and employee_id != user.employee_id and not manager:
         raise Forbidden("employee_id: only your own shares")
-    filter_: dict[str, Any] = {"tenant": user.tenant}
-    if employee_id is not None:
-        filter_["employee_id"] = employee_id
-    if content_id is not None:
-        filter_["content_id"] = content_id
-    docs = await services.repo.share_history(filter_, before, limit)
+    docs = await services.repo.share_history(user.tenant, employee_id, content_id, before, limit)
     counters = await services.repo.counters([d["_id"] for d in docs])
     for doc in docs:
         doc["engagement"] = {
@@ -1079,8 +1081,11 @@ class EngagementReport:
 
 async def ingest_engagement(services: Services, report: EngagementReport) -> tuple[str, str]:
     """Record one reported engagement once (by the caller's id); returns (id, status)."""
+    if (report.share_id is None) == (report.short_code is None):
+        message = "give either share_id or short_code"
+        raise Invalid(f"share_id: {message}", errors=[("share_id", message)])
     if report.share_id is not None:
-        share_doc = await services.repo.shares.find_one({"_id": report.share_id})
+        share_doc = await services.repo.share_by_id(report.share_id)
     else:
         share_doc = await services.repo.share_by_code(report.short_code or "")
     if share_doc is None:
@@ -1107,14 +1112,9 @@ async def ingest_engagement(services: Services, report: EngagementReport) -> tup
         "count": report.count,
         "received_at": services.clock(),
     }
-    try:
-        await services.repo.engagements.insert_one(
-            outbox.new_document(doc, [event], services.engagements_outbox.lease_seconds)
-        )
-    except DuplicateKeyError:
-        return engagement_id, "duplicate"
-    await services.engagements_outbox.publish_now(engagement_id, [event])
-    return engagement_id, "accepted"
+    async with services.uow() as uow:
+        uow.add(services.repo.engagement_recorded(services.engagements_outbox, doc), [event])
+    return engagement_id, "accepted" if uow.committed else "duplicate"
 
 
 async def on_engagements(services: Services, batch: list[Consumed[EngagementObserved]]) -> None:
@@ -1122,7 +1122,7 @@ async def on_engagements(services: Services, batch: list[Consumed[EngagementObse
     # The topic is shared with other deployments' data in tests and with replays: count
     # only shares this database knows.
     known = await services.repo.known_shares({item.event.data.share_id for item in batch})
-    deltas = []
+    counts = []
     for item in batch:
         data = item.event.data
         if data.share_id not in known:
@@ -1130,5 +1130,5 @@ async def on_engagements(services: Services, batch: list[Consumed[EngagementObse
         inc: dict[str, int | float] = {data.kind.value: data.count}
         if data.kind == EngagementKind.CLICK and data.unique:
             inc["unique_click"] = 1
-        deltas.append(Delta(data.share_id, item.topic, item.partition, item.offset, inc))
-    await apply_exactly_once(services.repo.counted, deltas)
+        counts.append((data.share_id, item.topic, item.partition, item.offset, inc))
+    await services.repo.count_engagements(counts)
