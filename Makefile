@@ -15,7 +15,7 @@ SECOND_TIER_PORTS ?= --kafka-port=29392 --kafka-controller-port=29393 --mongo-po
 export UV_CACHE_DIR := $(CACHE)/uv
 export CHORUS_CACHE := $(CACHE)
 
-.PHONY: help install web-assets browser promtool lint format schemas test run up down bench bench-tools clean
+.PHONY: help install web-assets browser promtool postgresql lint format schemas test run up down bench bench-tools clean
 
 help:
 	@echo "make run     - Kafka, MongoDB-wire server and every service, with demo data"
@@ -56,6 +56,14 @@ promtool:
 	  echo "installing promtool (Debian's prometheus package) for the alert tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
+# The devstack's test of FerretDB on PostgreSQL (`devstack.py start --mongo-backend=postgresql`,
+# tests/infra/test_devstack.py) runs Debian's PostgreSQL server.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "the devstack tests need PostgreSQL (Debian: apt-get install postgresql)"; exit 1; }; \
+	  echo "installing PostgreSQL for the devstack tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 lint: install
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check --quiet .
@@ -75,7 +83,7 @@ schemas: install
 # in a second pytest beside the rest, on servers of their own (SECOND_TIER_PORTS), so that
 # neither tier reads the other's events; its report follows the main one. A tier with no
 # test selected (exit 5) is not a failure.
-test: lint browser promtool
+test: lint browser promtool postgresql
 	@$(DEVSTACK) start --fresh --keycloak
 	@$(DEVSTACK) start --fresh $(SECOND_TIER_PORTS)
 	@status=0; \

@@ -700,7 +700,8 @@ class Infrastructure:
         return {name: value for name, value in pairs}
 
     def stop(self) -> None:
-        self._devstack("stop")
+        # The demo's own servers only: not the tests' ones that `start` refused to use.
+        self._devstack(f"stop --data-root={DEMO_DATA}")
 
 
 def main() -> int:

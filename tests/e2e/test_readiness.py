@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from devstack import KafkaServer
+from stack.servers import KafkaServer
 from support import ServiceProcess, free_port
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from devstack import KafkaServer
+from stack.servers import KafkaServer
 from support import ServiceProcess, free_port, ref, token
 
 CLICKS = 1000

@@ -13,7 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-import devstack
+from stack.base import ToolMissing
+from stack.probes import jaeger_services
+from stack.servers import JaegerServer
+from stack.toolchain import ensure_jaeger_binary
 from support import ServiceProcess, eventually, free_port, ref, start_group_at_end, token
 
 POST_SHARED = "chorus.post-shared.v1"
@@ -21,10 +24,10 @@ POINTS_AWARDED = "chorus.points-awarded.v1"
 
 
 @pytest.fixture(scope="module")
-def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.JaegerServer]:
+def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JaegerServer]:
     # Built with Go on first use (minutes on two cores), then reused from the cache.
-    devstack.ensure_jaeger_binary()
-    server = devstack.JaegerServer(
+    ensure_jaeger_binary()
+    server = JaegerServer(
         port=free_port(),
         otlp_port=free_port(),
         grpc_port=free_port(),
@@ -44,11 +47,11 @@ def test_without_go_building_jaeger_fails_in_one_line(
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setenv("CHORUS_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(devstack.ToolMissing) as caught:
-        devstack.ensure_jaeger_binary()
+    with pytest.raises(ToolMissing) as caught:
+        ensure_jaeger_binary()
     assert "\n" not in str(caught.value) and "Jaeger" in str(caught.value)
     with pytest.raises(OSError):
-        devstack.jaeger_services(f"http://127.0.0.1:{free_port()}", timeout=1)
+        jaeger_services(f"http://127.0.0.1:{free_port()}", timeout=1)
 
 
 def _spans(trace: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -66,7 +69,7 @@ def _parents(span: dict[str, Any]) -> set[str]:
 # The first run builds Jaeger: minutes before the test proper starts.
 @pytest.mark.timeout(3600)
 async def test_a_share_is_one_trace_through_rewards_and_metrics(
-    jaeger: devstack.JaegerServer, tmp_path: Path
+    jaeger: JaegerServer, tmp_path: Path
 ) -> None:
     suffix = ref("")
     links_port = free_port()

@@ -1,4 +1,5 @@
-"""deploy/local/devstack.py: tool checks, wire probes, and real servers on free ports.
+"""deploy/local/devstack.py and its package `stack`: tool checks, wire probes, and real
+servers on free ports.
 
 The ``infra`` tests start their own Kafka / MongoDB wire server on free ports with their own
 data folders (the jars and the FerretDB binary come from the shared cache, downloaded or
@@ -7,36 +8,26 @@ built on first use), so they never touch a server a developer already runs on 90
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import pymongo
 import pytest
+
+from stack import base, cli, probes, servers, toolchain
 
 REPO = Path(__file__).resolve().parents[2]
 DEVSTACK_PATH = REPO / "deploy" / "local" / "devstack.py"
-
-
-def _load_devstack() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chorus_devstack", DEVSTACK_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-devstack = _load_devstack()
 
 
 def free_port() -> int:
@@ -88,24 +79,24 @@ def run_cli(
 
 
 def test_kafka_version_is_pinned_in_one_place_and_the_pom() -> None:
-    assert devstack.pom_kafka_version() == devstack.KAFKA_VERSION
+    assert toolchain.pom_kafka_version() == toolchain.KAFKA_VERSION
 
 
-def test_module_imports_only_the_standard_library() -> None:
+def test_devstack_imports_only_the_standard_library() -> None:
     stdlib = sys.stdlib_module_names
     import ast
 
-    tree = ast.parse(DEVSTACK_PATH.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        for name in names:
-            root = name.split(".")[0]
-            assert root == "__future__" or root in stdlib, name
+    for path in [DEVSTACK_PATH, *sorted((DEVSTACK_PATH.parent / "stack").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue  # relative: within the package
+            for name in names:
+                root = name.split(".")[0]
+                assert root in ("__future__", "stack") or root in stdlib, f"{path}: {name}"
 
 
 def test_missing_java_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,8 +104,8 @@ def test_missing_java_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.Monk
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    with pytest.raises(devstack.ToolMissing) as caught:
-        devstack.require_java()
+    with pytest.raises(base.ToolMissing) as caught:
+        toolchain.require_java()
     message = str(caught.value)
     assert "\n" not in message
     assert "Java 17+" in message and "apt-get install" in message
@@ -145,7 +136,7 @@ def test_cli_without_java_fails_with_one_line(tmp_path: Path) -> None:
 def test_missing_maven_is_one_line_when_jars_are_not_cached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    java = devstack.find_java()
+    java = toolchain.find_java()
     if java is None:
         pytest.skip("no java here")
     bin_dir = tmp_path / "bin"
@@ -154,8 +145,8 @@ def test_missing_maven_is_one_line_when_jars_are_not_cached(
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("CHORUS_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(devstack.ToolMissing) as caught:
-        devstack.ensure_kafka_libs()
+    with pytest.raises(base.ToolMissing) as caught:
+        toolchain.ensure_kafka_libs()
     assert "\n" not in str(caught.value) and "Maven" in str(caught.value)
 
 
@@ -166,19 +157,30 @@ def test_missing_go_is_one_line_when_ferretdb_is_not_built(
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setenv("CHORUS_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(devstack.ToolMissing) as caught:
-        devstack.ensure_ferretdb_binary()
+    with pytest.raises(base.ToolMissing) as caught:
+        toolchain.ensure_ferretdb_binary()
     assert "\n" not in str(caught.value) and "Go " in str(caught.value)
+
+
+def test_missing_postgresql_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toolchain, "POSTGRESQL_LIB", tmp_path / "no-postgresql")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(base.ToolMissing) as caught:
+        toolchain.require_postgresql()
+    message = str(caught.value)
+    assert "\n" not in message and "apt-get install postgresql" in message
 
 
 def test_probes_fail_cleanly_on_a_closed_port() -> None:
     port = free_port()
     with pytest.raises(OSError):
-        devstack.kafka_metadata("127.0.0.1", port, timeout=1)
+        probes.kafka_metadata("127.0.0.1", port, timeout=1)
     with pytest.raises(OSError):
-        devstack.mongo_ping("127.0.0.1", port, timeout=1)
+        probes.mongo_ping("127.0.0.1", port, timeout=1)
     with pytest.raises(OSError):
-        devstack.keycloak_discovery(f"http://127.0.0.1:{port}", timeout=1)
+        probes.keycloak_discovery(f"http://127.0.0.1:{port}", timeout=1)
+    with pytest.raises(OSError):
+        probes.postgres_ready("127.0.0.1", port, "ferretdb", "postgres", timeout=1)
 
 
 def test_unzip_keeps_the_executable_bits(tmp_path: Path) -> None:
@@ -188,7 +190,7 @@ def test_unzip_keeps_the_executable_bits(tmp_path: Path) -> None:
             info = zipfile.ZipInfo(name)
             info.external_attr = (0o100000 | mode) << 16
             zipped.writestr(info, "#\n")
-    devstack._unzip(archive, tmp_path / "out")
+    toolchain._unzip(archive, tmp_path / "out")
     assert os.access(tmp_path / "out" / "kc" / "bin" / "kc.sh", os.X_OK)
     assert not os.access(tmp_path / "out" / "kc" / "conf" / "keycloak.conf", os.X_OK)
 
@@ -197,7 +199,7 @@ def test_the_realm_files_are_what_is_imported(tmp_path: Path) -> None:
     import_dir = tmp_path / "import"
     import_dir.mkdir()
     (import_dir / "removed-realm.json").write_text("{}")
-    devstack._install_realms(devstack.KEYCLOAK_REALMS, import_dir)
+    servers._install_realms(servers.KEYCLOAK_REALMS, import_dir)
     assert sorted(path.name for path in import_dir.iterdir()) == [
         "demo-realm.json",
         "elsewhere-realm.json",
@@ -205,7 +207,7 @@ def test_the_realm_files_are_what_is_imported(tmp_path: Path) -> None:
 
 
 def _realm(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((devstack.KEYCLOAK_REALMS / f"{name}-realm.json").read_text())
+    data: dict[str, Any] = json.loads((servers.KEYCLOAK_REALMS / f"{name}-realm.json").read_text())
     return data
 
 
@@ -255,15 +257,15 @@ def test_options_may_follow_the_command(tmp_path: Path) -> None:
 
 
 def test_parse_addresses() -> None:
-    assert devstack.parse_bootstrap_servers("a:1, PLAINTEXT://b:2") == [("a", 1), ("b", 2)]
-    assert devstack.parse_mongodb_url("mongodb://u:p@h1:1,h2/db?x=y") == [("h1", 1), ("h2", 27017)]
-    assert devstack.parse_mongodb_url("mongodb://[::1]:5/") == [("::1", 5)]
-    assert devstack.parse_mongodb_url("mongodb+srv://cluster.example/db") is None
+    assert cli.parse_bootstrap_servers("a:1, PLAINTEXT://b:2") == [("a", 1), ("b", 2)]
+    assert cli.parse_mongodb_url("mongodb://u:p@h1:1,h2/db?x=y") == [("h1", 1), ("h2", 27017)]
+    assert cli.parse_mongodb_url("mongodb://[::1]:5/") == [("::1", 5)]
+    assert cli.parse_mongodb_url("mongodb+srv://cluster.example/db") is None
 
 
 def test_bson_round_trip_of_what_the_probe_reads() -> None:
-    doc = devstack._bson_encode({"ok": 1, "s": "x", "b": True})
-    assert devstack._bson_decode_top(doc) == {"ok": 1, "s": "x", "b": True}
+    doc = probes._bson_encode({"ok": 1, "s": "x", "b": True})
+    assert probes._bson_decode_top(doc) == {"ok": 1, "s": "x", "b": True}
 
 
 # --------------------------------------------------------------------------- real servers
@@ -271,7 +273,7 @@ def test_bson_round_trip_of_what_the_probe_reads() -> None:
 
 @pytest.fixture
 def kafka(tmp_path: Path) -> Iterator[Any]:
-    server = devstack.KafkaServer(
+    server = servers.KafkaServer(
         port=free_port(), controller_port=free_port(), data_dir=tmp_path / "kafka"
     )
     try:
@@ -289,7 +291,7 @@ def test_second_kafka_starts_answers_restarts_and_stops(kafka: Any, tmp_path: Pa
     server.start()
     pid = server.pid
     assert pid is not None and server.is_running()
-    meta = devstack.kafka_metadata("127.0.0.1", server.port)
+    meta = probes.kafka_metadata("127.0.0.1", server.port)
     assert meta["brokers"] == [(1, "127.0.0.1", server.port)]
     cluster_id = meta["cluster_id"]
 
@@ -297,22 +299,22 @@ def test_second_kafka_starts_answers_restarts_and_stops(kafka: Any, tmp_path: Pa
     server.start()
     assert server.pid == pid
     # Another instance on a busy port refuses to start instead of probing the first one.
-    other = devstack.KafkaServer(
+    other = servers.KafkaServer(
         port=server.port, controller_port=free_port(), data_dir=tmp_path / "other"
     )
-    with pytest.raises(devstack.DevstackError, match="already in use"):
+    with pytest.raises(base.DevstackError, match="already in use"):
         other.start(timeout=5)
 
     assert server.stop() is True
     assert process_gone(pid)
     assert not server.is_running() and server.pid is None
-    assert not devstack.port_open("127.0.0.1", server.port)
+    assert not probes.port_open("127.0.0.1", server.port)
     assert server.stop() is False
 
     # Restart: storage is formatted on the first start only, so the cluster id stays.
     server.start()
     assert server.pid != pid
-    assert devstack.kafka_metadata("127.0.0.1", server.port)["cluster_id"] == cluster_id
+    assert probes.kafka_metadata("127.0.0.1", server.port)["cluster_id"] == cluster_id
     pid = server.pid
     server.stop()
     assert process_gone(pid)
@@ -321,24 +323,24 @@ def test_second_kafka_starts_answers_restarts_and_stops(kafka: Any, tmp_path: Pa
 @pytest.mark.infra
 @pytest.mark.timeout(900)
 def test_mongo_server_starts_answers_ping_and_stops(tmp_path: Path) -> None:
-    server = devstack.MongoServer(port=free_port(), data_dir=tmp_path / "mongo")
+    server = servers.MongoServer(port=free_port(), data_dir=tmp_path / "mongo")
     try:
         server.start()
         pid = server.pid
         assert pid is not None and server.is_running()
-        assert devstack.mongo_ping("127.0.0.1", server.port)["ok"] == 1
+        assert probes.mongo_ping("127.0.0.1", server.port)["ok"] == 1
     finally:
         server.stop()
     assert process_gone(pid)
     assert not server.is_running()
-    assert not devstack.port_open("127.0.0.1", server.port)
+    assert not probes.port_open("127.0.0.1", server.port)
 
 
 @pytest.mark.infra
 @pytest.mark.timeout(900)
 def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> None:
     # A Kafka that the CLI did not start: `start` must use it and `stop` must leave it alone.
-    outside = devstack.KafkaServer(
+    outside = servers.KafkaServer(
         port=free_port(), controller_port=free_port(), data_dir=tmp_path / "outside-kafka"
     ).start()
     mongo_port = free_port()
@@ -358,7 +360,7 @@ def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> Non
 
         status = run_cli(*ports, "status", env=env)
         assert status.returncode == 0, status.stdout
-        started_pid = devstack.MongoServer(port=mongo_port).pid
+        started_pid = servers.MongoServer(port=mongo_port).pid
         assert started_pid is not None
 
         printed = run_cli(*ports, "env", env=env).stdout.split()
@@ -376,32 +378,53 @@ def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> Non
     finally:
         run_cli(*ports, "stop", env=env, timeout=120)
         outside.stop()
-        leftover = devstack.MongoServer(port=mongo_port)
+        leftover = servers.MongoServer(port=mongo_port)
         leftover.stop()
         shutil.rmtree(leftover.data_dir, ignore_errors=True)
 
 
 @pytest.mark.infra
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(400)
 def test_a_data_root_keeps_a_servers_data_apart(tmp_path: Path) -> None:
-    """`make run` keeps the demo's data apart from the tests': `--data-root` puts a started
-    server's data under it, and a server running on other data is named, not reused."""
+    """`make run` keeps the demo's data apart from the tests' (`--data-root`): a server running
+    on the tests' data is named, not reused, and a `stop` for the demo's data leaves it
+    running; on the same ports, the demo's servers see nothing the tests wrote."""
     kafka_port, mongo_port = free_port(), free_port()
     ports = [
         f"--kafka-port={kafka_port}",
         f"--kafka-controller-port={free_port()}",
         f"--mongo-port={mongo_port}",
     ]
+    mongo_url = f"mongodb://127.0.0.1:{mongo_port}"
     env = clean_env()
-    demo = tmp_path / "demo"
+    tests, demo = tmp_path / "tests", tmp_path / "demo"
     try:
-        started = run_cli(*ports, "start", f"--data-root={demo}", env=env, timeout=240)
+        started = run_cli(*ports, "start", f"--data-root={tests}", env=env, timeout=240)
         assert started.returncode == 0, started.stdout + started.stderr
+        tests_cluster = probes.kafka_metadata("127.0.0.1", kafka_port)["cluster_id"]
+        with pymongo.MongoClient(mongo_url, serverSelectionTimeoutMS=10_000) as client:
+            client.left_by_the_tests.events.insert_one({"_id": "an event"})
+
+        refused = run_cli(*ports, "start", f"--data-root={demo}", env=env, timeout=60)
+        assert refused.returncode == 1
+        assert f"runs on the data in {tests}" in refused.stderr, refused.stderr
+        kept = run_cli(*ports, "stop", f"--data-root={demo}", env=env, timeout=60)
+        assert kept.returncode == 0, kept.stdout + kept.stderr
+        assert "left Kafka" in kept.stdout and "left MongoDB" in kept.stdout, kept.stdout
+        assert probes.kafka_metadata("127.0.0.1", kafka_port)["cluster_id"] == tests_cluster
+        assert probes.mongo_ping("127.0.0.1", mongo_port)["ok"] == 1
+
+        stopped = run_cli(*ports, "stop", env=env, timeout=120)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        demo_started = run_cli(*ports, "start", f"--data-root={demo}", env=env, timeout=240)
+        assert demo_started.returncode == 0, demo_started.stdout + demo_started.stderr
         assert (demo / f"kafka-{kafka_port}" / "server.log").exists()
         assert (demo / f"mongo-{mongo_port}" / "server.log").exists()
-        other = run_cli(*ports, "start", env=env, timeout=60)
-        assert other.returncode == 1
-        assert f"runs on the data in {demo}" in other.stderr, other.stderr
+        # Another Kafka storage (its own cluster id, so none of the tests' topics) and
+        # another database.
+        assert probes.kafka_metadata("127.0.0.1", kafka_port)["cluster_id"] != tests_cluster
+        with pymongo.MongoClient(mongo_url, serverSelectionTimeoutMS=10_000) as client:
+            assert "left_by_the_tests" not in client.list_database_names()
         again = run_cli(*ports, "start", f"--data-root={demo}", env=env, timeout=60)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "mongo: already running" in again.stdout
@@ -409,14 +432,58 @@ def test_a_data_root_keeps_a_servers_data_apart(tmp_path: Path) -> None:
         run_cli(*ports, "stop", env=env, timeout=120)
 
 
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A folder that PostgreSQL's own user may enter too: started by root, PostgreSQL runs
+    as the postgres user, and pytest's tmp_path is closed to other users."""
+    path = Path(tempfile.mkdtemp(prefix="chorus-devstack-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.infra
+@pytest.mark.timeout(300)
+def test_ferretdb_on_postgresql_keeps_documents_across_a_restart(open_tmp: Path) -> None:
+    server = servers.MongoServer(
+        port=free_port(),
+        data_dir=open_tmp / "mongo",
+        backend="postgresql",
+        postgres_port=free_port(),
+    )
+    postgres = server.postgres
+    assert postgres is not None and server.name == "MongoDB (FerretDB on PostgreSQL)"
+    try:
+        server.start()
+        ready = probes.postgres_ready("127.0.0.1", postgres.port, postgres.user, postgres.database)
+        assert "server_version" in ready
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=10_000) as client:
+            client.devstack.docs.insert_one({"_id": "kept", "n": 1})
+        postgres_pid, ferretdb_pid = postgres.pid, server.pid
+        assert postgres_pid is not None and ferretdb_pid is not None
+
+        assert server.stop() is True  # FerretDB, then its PostgreSQL
+        assert process_gone(ferretdb_pid) and process_gone(postgres_pid)
+        assert not probes.port_open("127.0.0.1", postgres.port)
+
+        server.start()  # the same cluster: no initdb, the document is still there
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=10_000) as client:
+            assert client.devstack.docs.find_one({"_id": "kept"}) == {"_id": "kept", "n": 1}
+    finally:
+        server.stop()
+    assert not postgres.is_running()
+
+
 @pytest.mark.infra
 @pytest.mark.timeout(300)
 def test_second_start_does_no_download_or_build(monkeypatch: pytest.MonkeyPatch) -> None:
     # After the tests above, the jars and the binary are cached: no Maven, no Go needed.
-    devstack.ensure_kafka_libs()
-    devstack.ensure_ferretdb_binary()
+    toolchain.ensure_kafka_libs()
+    toolchain.ensure_ferretdb_binary()
     monkeypatch.setenv("PATH", "/nonexistent")
     began = time.monotonic()
-    assert devstack.ensure_kafka_libs().is_dir()
-    assert devstack.ensure_ferretdb_binary().is_file()
+    assert toolchain.ensure_kafka_libs().is_dir()
+    assert toolchain.ensure_ferretdb_binary().is_file()
     assert time.monotonic() - began < 5
