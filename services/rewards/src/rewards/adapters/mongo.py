@@ -44,6 +44,7 @@ import json
 import re
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +54,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chassis import outbox
+from chassis.outbox import DocumentWrite, Outbox
 from chassis.projection import WatermarkConflict as ProjectionConflict
+from rewards.adapters.events import WATERMARKS
+from rewards.domain.ledger import Badge
+from rewards.domain.rules import month_of, week_of
 
 DUPLICATE_KEY = 11000
 
@@ -65,6 +70,68 @@ class WatermarkConflict(ProjectionConflict):
 
 def standing_id(tenant: str, employee_id: str) -> str:
     return f"{tenant}:{employee_id}"
+
+
+def activities_id(batch_id: str, tenant: str) -> str:
+    """The document holding one batch's activities of one tenant."""
+    return f"{batch_id}:{tenant}"
+
+
+def watermarks_of(standing: dict[str, Any] | None) -> dict[str, int]:
+    """The partition offsets of the last events applied to a standing as read."""
+    return dict((standing or {}).get(WATERMARKS) or {})
+
+
+@dataclass
+class StandingChange:
+    """What one batch did to one standing: the standing as read (None: there was none),
+    its fields now, the badges it earned, its watermarks now and which of them the batch
+    moved, and the ledger entries it was awarded (their points move the figures)."""
+
+    key: str
+    tenant: str
+    employee_id: str
+    read: dict[str, Any] | None
+    fields: dict[str, Any]
+    badges: dict[str, dict[str, Any]]
+    marks: dict[str, int]
+    moved: set[str]
+    entries: list[dict[str, Any]]
+
+
+def _standing_write(change: StandingChange) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The conditional update of one standing: only if its watermarks (and month and week)
+    are still what was read; figures move by `$inc`, a new month or week starts from zero.
+    Upserted only where there was none: one read but gone since was erased meanwhile."""
+    doc = change.read or {}
+    read_marks = watermarks_of(doc)
+    fields = {
+        **change.fields,
+        **{f"badges.{b}": v for b, v in change.badges.items()},
+        **{f"{WATERMARKS}.{k}": v for k, v in change.marks.items()},
+    }
+    condition: dict[str, Any] = {"_id": change.key}
+    for wm in change.moved:
+        condition[f"{WATERMARKS}.{wm}"] = read_marks[wm] if wm in read_marks else {"$exists": False}
+    if change.read is None:
+        condition[WATERMARKS] = {"$exists": False}
+    inc: dict[str, int] = {"earned": sum(e["points"] for e in change.entries)}
+    for period, of in (("month", month_of), ("week", week_of)):
+        key_field, points_field = f"{period}_key", f"{period}_points"
+        old_key = doc.get(key_field)
+        new_key = fields[key_field]
+        condition[key_field] = old_key if old_key is not None else {"$exists": False}
+        in_period = sum(e["points"] for e in change.entries if of(_utc(e["awarded_at"])) == new_key)
+        if new_key == old_key:
+            inc[points_field] = in_period
+        else:
+            fields[points_field] = in_period
+    update = {
+        "$set": fields,
+        "$setOnInsert": {"tenant": change.tenant, "employee_id": change.employee_id},
+        "$inc": inc,
+    }
+    return condition, update, not doc
 
 
 class RewardsRepository:
@@ -124,16 +191,17 @@ class RewardsRepository:
             {"_id": standing_id(tenant, employee_id)}, {outbox.PENDING: 0}
         )
 
-    async def apply_standings(
-        self, updates: Sequence[tuple[dict[str, Any], dict[str, Any], bool]]
-    ) -> None:
-        """Conditional updates (upserts where the standing is new), in one round trip; any
-        that finds its condition changed raises `WatermarkConflict` (the batch is then
-        delivered again). A standing read but gone since (an erasure moved it) is a
-        conflict, not a new standing under the id it was read by."""
-        if not updates:
+    async def apply_standings(self, changes: Sequence[StandingChange]) -> None:
+        """Write what a batch did to its standings, each only if no other writer moved it
+        since it was read, in one round trip; any that finds it moved raises
+        `WatermarkConflict` (the batch is then delivered again). A standing read but gone
+        since (an erasure moved it) is a conflict, not a new standing under its old id."""
+        if not changes:
             return
-        ops = [UpdateOne(condition, update, upsert=upsert) for condition, update, upsert in updates]
+        ops = [
+            UpdateOne(condition, update, upsert=upsert)
+            for condition, update, upsert in map(_standing_write, changes)
+        ]
         try:
             # Ordered: the MongoDB subset we rely on has no unordered bulk updates.
             result = await self.standings.bulk_write(ops, ordered=True)
@@ -149,10 +217,10 @@ class RewardsRepository:
             if await self.insert_new("standings", [doc]):
                 raise WatermarkConflict("a standing was created under us")
             return
-        marks: dict[str, int] = read.get("_wm") or {}
-        condition: dict[str, Any] = {f"_wm.{k}": v for k, v in marks.items()}
+        marks = watermarks_of(read)
+        condition: dict[str, Any] = {f"{WATERMARKS}.{k}": v for k, v in marks.items()}
         if not marks:
-            condition["_wm"] = {"$exists": False}
+            condition[WATERMARKS] = {"$exists": False}
         result = await self.standings.replace_one({"_id": doc["_id"], **condition}, doc)
         if result.matched_count != 1:
             raise WatermarkConflict("a standing changed under us")
@@ -200,6 +268,34 @@ class RewardsRepository:
                 raise
             return {docs[e["index"]]["_id"] for e in errors}
         return set()
+
+    async def add_ledger_entries(self, entries: list[dict[str, Any]]) -> set[str]:
+        """Insert ledger entries keyed by their award ids; the ids already there."""
+        return await self.insert_new("ledger", entries)
+
+    async def keep_activities(
+        self, batch_id: str, activities: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """Keep a batch's activities (by tenant) for simulations: one document per tenant
+        and batch, since inserting each activity alone costs far more."""
+        await self.insert_new(
+            "activities",
+            [
+                {
+                    "_id": activities_id(batch_id, tenant),
+                    "tenant": tenant,
+                    "at": min(a["at"] for a in acts),
+                    "until": max(a["at"] for a in acts),
+                    "packed": pack_activities(acts),
+                }
+                for tenant, acts in activities.items()
+            ],
+        )
+
+    def new_clawback(self, box: Outbox, award_id: str, record: dict[str, Any]) -> DocumentWrite:
+        """The record of an award reversed, keyed by the award: a second reversal of it is a
+        repeat, not a conflict."""
+        return DocumentWrite(box, award_id, new={"_id": award_id, **record}, must_land=False)
 
     async def ledger_entries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         async def one(doc_id: str) -> dict[str, Any] | None:
@@ -277,6 +373,28 @@ class RewardsRepository:
         async for doc in reversed_:
             points[doc["employee_id"]] = points.get(doc["employee_id"], 0) - doc["points"]
         return points
+
+    async def add_month_end(self, doc: dict[str, Any]) -> bool:
+        """Record a month's decision (or that months were closed); False when one of its
+        id is there already (whoever inserted first decided)."""
+        return not await self.insert_new("month_ends", [doc])
+
+    def new_month_badge(
+        self, box: Outbox, tenant: str, badge: Badge, month: str, points: int
+    ) -> DocumentWrite:
+        """The "top of the month" badge of one winner, keyed by its award id: a badge
+        already there (staged by an earlier run) is a repeat, not a conflict."""
+        record = {
+            "_id": badge.award_id,
+            "tenant": tenant,
+            "employee_id": badge.employee_id,
+            "badge": badge.badge,
+            "name": badge.name,
+            "month": month,
+            "points": points,
+            "earned_at": badge.earned_at,
+        }
+        return DocumentWrite(box, badge.award_id, new=record, must_land=False)
 
     async def month_end(self, claim_id: str) -> dict[str, Any] | None:
         return await self.month_ends.find_one({"_id": claim_id})
@@ -370,6 +488,31 @@ class RewardsRepository:
             return False
         return True
 
+    async def last_spend(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
+        """The latest charge or refund of an employee, with the running total spent."""
+        return await self.chain_head("spends", standing_id(tenant, employee_id))
+
+    async def add_spend(
+        self, tenant: str, employee_id: str, seq: int, charge: dict[str, Any]
+    ) -> bool:
+        """Charge number `seq` of an employee (a refund when its points are negative);
+        False when another charge took that number first."""
+        owner = standing_id(tenant, employee_id)
+        link = {"_id": f"{owner}:{seq:09d}", "owner": owner, "seq": seq, **charge}
+        return await self.append("spends", link)
+
+    async def units_sold(self, tenant: str, item_id: str) -> int:
+        head = await self.chain_head("units", f"{tenant}:{item_id}")
+        return int(head["seq"]) if head else 0
+
+    def new_unit(self, box: Outbox, tenant: str, item_id: str, seq: int) -> DocumentWrite:
+        """Unit number `seq` of an item sold; it does not land when another redemption
+        took that number first."""
+        owner = f"{tenant}:{item_id}"
+        unit_id = f"{owner}:{seq:09d}"
+        unit = {"_id": unit_id, "owner": owner, "seq": seq}
+        return DocumentWrite(box, unit_id, new=unit, must_land=False)
+
     async def spends_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
         """An employee's charges and refunds, oldest first."""
         cursor = self.spends.find({"owner": standing_id(tenant, employee_id)}).sort(
@@ -391,6 +534,10 @@ class RewardsRepository:
         """The tenant's fulfilled redemptions by redemption id."""
         cursor = self.fulfilments.find({"tenant": tenant})
         return {doc["redemption_id"]: doc async for doc in cursor}
+
+    async def add_fulfilment(self, mark: dict[str, Any]) -> None:
+        """Mark a redemption handed over; a mark already there stays as it is."""
+        await self.insert_new("fulfilments", [mark])
 
     async def fulfilment(self, tenant: str, redemption_id: str) -> dict[str, Any] | None:
         return await self.fulfilments.find_one({"_id": f"{tenant}:{redemption_id}"})

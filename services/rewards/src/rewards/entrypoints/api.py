@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -14,11 +14,10 @@ from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from rewards.adapters import events as convert
-from rewards.domain.ledger import replay
-from rewards.domain.rules import DEFAULT_RULES, Action
-from rewards.service_layer import handlers
+from rewards.domain.rules import Action
+from rewards.service_layer import handlers, rule_versions
 from rewards.service_layer import suggestions as ideas
-from rewards.service_layer.leaderboards import Leaderboards, Period, Scope
+from rewards.service_layer.leaderboards import Leaderboards, Period, Scope, board_of
 
 
 @dataclass
@@ -436,15 +435,9 @@ async def leaderboard(
     neighbours: Annotated[int, Query(ge=0, le=20)] = 2,
 ) -> dict[str, Any]:
     """Top N of a board, plus the caller's own rank and neighbours."""
-    if scope in ("team", "department", "location") and not scope_id:
-        if scope == "location" and user.location:
-            scope_id = user.location
-        elif scope == "team" and len(user.groups) == 1:
-            scope_id = next(iter(user.groups))
-        else:
-            raise Problem(422, "Invalid request", f"scope_id: required for scope '{scope}'")
+    board = board_of(scope, scope_id, user.location, user.groups)
     return await app.leaderboards.query(
-        user.tenant, user.employee_id, period, scope, scope_id or "", limit, neighbours
+        user.tenant, user.employee_id, period, scope, board, limit, neighbours
     )
 
 
@@ -479,25 +472,13 @@ class RulesIn(BaseModel):
     )
 
 
-def _rules_doc(body: RulesIn, version: int, effective_from: datetime) -> dict[str, Any]:
+def _rules_of(body: RulesIn) -> dict[str, Any]:
+    """The rules a request proposes, as the use cases take them."""
     return {
-        "version": version,
-        "effective_from": effective_from,
         "points": {k.value: v for k, v in body.points.items()},
         "daily_caps": {k.value: v for k, v in body.daily_caps.items()},
         "daily_max": body.daily_max,
         "multipliers": [m.model_dump() for m in body.multipliers],
-    }
-
-
-def _default_rules_doc() -> dict[str, Any]:
-    return {
-        "version": DEFAULT_RULES.version,
-        "effective_from": DEFAULT_RULES.effective_from,
-        "points": {k.value: v for k, v in DEFAULT_RULES.points.items()},
-        "daily_caps": {k.value: v for k, v in DEFAULT_RULES.daily_caps.items()},
-        "daily_max": DEFAULT_RULES.daily_max,
-        "multipliers": [],
     }
 
 
@@ -526,25 +507,15 @@ class RuleVersions(BaseModel):
 @rules.get("", response_model=RuleVersions, response_model_exclude_unset=True)
 async def list_rules(user: CurrentUser, app: App) -> dict[str, Any]:
     """Every version of the tenant's point rules, oldest first."""
-    config = await app.services.repo.tenant(user.tenant)
-    return {"versions": config.get("rules") or [_default_rules_doc()]}
+    return {"versions": await rule_versions.rule_versions(app.services, user.tenant)}
 
 
 @rules.post("", status_code=201, response_model=RulesOut, response_model_exclude_unset=True)
 async def add_rules(body: RulesIn, user: Admin, app: App) -> dict[str, Any]:
     """Publish a new version of the rules; what was earned before stays as it was."""
-    now = datetime.now(UTC)
-    effective = body.effective_from or now
-    if effective < now:
-        raise Problem(422, "Invalid request", "effective_from: rules never apply retroactively")
-    config = await app.services.repo.tenant(user.tenant)
-    versions = config.get("rules") or []
-    # The defaults are version 1 of every tenant, so a tenant's first own rules are v2.
-    number = max([v["version"] for v in versions], default=DEFAULT_RULES.version) + 1
-    doc = {**_rules_doc(body, number, effective), "created_by": user.employee_id}
-    if not await app.services.repo.add_rule_version(user.tenant, len(versions), doc):
-        raise Problem(409, "Conflict", "another version was added meanwhile; try again")
-    return doc
+    return await rule_versions.add_rule_version(
+        app.services, user.tenant, _rules_of(body), body.effective_from, user.employee_id
+    )
 
 
 class SimulationIn(BaseModel):
@@ -578,33 +549,10 @@ class Simulation(BaseModel):
 @rules.post("/simulate", response_model=Simulation)
 async def simulate(body: SimulationIn, user: Admin, app: App) -> dict[str, Any]:
     """What the proposed rules would have given over a past window (default: last 30 days)."""
-    end = body.end or datetime.now(UTC)
-    start = body.start or end - timedelta(days=30)
-    repo = app.services.repo
-    config = await app.services.config(user.tenant)
-    docs = await repo.activities_between(user.tenant, start, end)
-    activities = handlers.activities_of(docs)
-    proposed = convert.ruleset_from_doc(_rules_doc(body.rules, 1_000_000, start))
-    current = replay(activities, config.versions, config.challenges, user.tenant)
-    simulated = replay(activities, [proposed], config.challenges, user.tenant)
-    employees = sorted(set(current) | set(simulated))
-
-    def change(employee: str) -> int:
-        return abs(simulated.get(employee, 0) - current.get(employee, 0))
-
-    changes = [
-        {"employee_id": e, "current": current.get(e, 0), "proposed": simulated.get(e, 0)}
-        for e in sorted(employees, key=change, reverse=True)
-    ]
-    return {
-        "start": start,
-        "end": end,
-        "activities": len(activities),
-        "current_total": sum(current.values()),
-        "proposed_total": sum(simulated.values()),
-        "employees": len(employees),
-        "biggest_changes": changes[:20],
-    }
+    found = await rule_versions.simulate(
+        app.services, user.tenant, _rules_of(body.rules), body.start, body.end
+    )
+    return asdict(found)
 
 
 # -- administration --------------------------------------------------------------------------

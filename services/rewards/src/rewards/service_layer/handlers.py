@@ -13,11 +13,11 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter
 
-from chassis import outbox
 from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, NotFound
 from chassis.ids import new_id
 from chassis.outbox import Outbox
+from chassis.uow import UnitOfWork
 from contracts import (
     AdvocateEnrolled,
     AdvocateOptedOut,
@@ -30,7 +30,13 @@ from contracts import (
 )
 from contracts.erasure import is_pseudonym, pseudonym
 from rewards.adapters import events as convert
-from rewards.adapters.mongo import RewardsRepository, pack_activities, standing_id
+from rewards.adapters.mongo import (
+    RewardsRepository,
+    StandingChange,
+    activities_id,
+    standing_id,
+    watermarks_of,
+)
 from rewards.domain.ledger import Badge, Challenge, apply
 from rewards.domain.months import (
     TOP_BADGE,
@@ -40,7 +46,7 @@ from rewards.domain.months import (
     top_badge_id,
     top_of_month,
 )
-from rewards.domain.rules import Action, Activity, RuleSet, month_of, week_of
+from rewards.domain.rules import Action, Activity, RuleSet
 from rewards.domain.suggestions import erasure_key
 
 POINTS = Counter("chorus_rewards_points_awarded_total", "Points awarded", ["tenant", "rule"])
@@ -48,7 +54,6 @@ AWARDS = Counter("chorus_rewards_awards_total", "Ledger entries written", ["tena
 REDEMPTIONS = Counter(
     "chorus_rewards_redemptions_total", "Redemption attempts", ["tenant", "outcome"]
 )
-WATERMARKS = convert.WATERMARKS
 # Ledger entries per insert while a batch is scored.
 LEDGER_CHUNK = 2000
 FIRST_SHARE = Action.FIRST_SHARE.value
@@ -82,6 +87,8 @@ class Services:
     # A month is closed this long after it ended, so that its late events are in.
     month_end_grace: timedelta = timedelta(hours=1)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Where a use case's writes and their events land together.
+    uow: Callable[[], UnitOfWork] = UnitOfWork
     _configs: dict[str, tuple[float, TenantConfig]] = field(default_factory=dict)
     _closed_months: set[str] = field(default_factory=set)
 
@@ -169,6 +176,73 @@ async def _employees(
     return employees, docs, late
 
 
+@dataclass
+class _Scored:
+    """What a batch did to one employee: their standing's change, the badges they
+    earned (events) and the activities scored (kept for simulations)."""
+
+    change: StandingChange
+    badges: list[AnyEvent]
+    activities: list[dict[str, Any]]
+
+
+def _score(
+    key: str, employee: _Employee, doc: dict[str, Any] | None, config: TenantConfig
+) -> _Scored | None:
+    """Score the events of one employee the standing has not seen; None when it has
+    seen them all."""
+    marks = watermarks_of(doc)
+    fresh = [i for i in employee.items if i.offset > marks.get(_watermark_key(i), -1)]
+    if not fresh:
+        return None
+    standing = convert.standing_from_doc(employee.tenant, employee.employee_id, doc)
+    profile: dict[str, Any] = {}
+    entries: list[dict[str, Any]] = []
+    earned_badges: dict[str, dict[str, Any]] = {}
+    badges: list[AnyEvent] = []
+    activities: list[dict[str, Any]] = []
+    for item in fresh:
+        event = item.event
+        _profile_of(event, profile)
+        activity = convert.activity_of(event)
+        if activity is None:
+            continue
+        if activity.employee_id != employee.employee_id:
+            activity = replace(activity, employee_id=employee.employee_id)
+        activities.append(convert.activity_doc(activity))
+        outcome = apply(standing, activity, config.versions, config.challenges)
+        standing = outcome.standing
+        entries.extend(convert.ledger_doc(employee.tenant, a) for a in outcome.awards)
+        for badge in outcome.badges:
+            earned_badges[badge.badge] = {"name": badge.name, "earned_at": badge.earned_at}
+            badges.append(convert.badge_earned(employee.tenant, badge, event.traceparent))
+    if is_pseudonym(employee.employee_id):
+        # Erased: on no leaderboard, and nothing learnt about who they were.
+        profile = {"opted_out": True}
+    new_marks = dict(marks)
+    for item in fresh:
+        wm = _watermark_key(item)
+        new_marks[wm] = max(new_marks.get(wm, -1), item.offset)
+    fields = {
+        **convert.standing_fields(standing),
+        **profile,
+        "month_key": standing.month_key,
+        "week_key": standing.week_key,
+    }
+    change = StandingChange(
+        key=key,
+        tenant=employee.tenant,
+        employee_id=employee.employee_id,
+        read=doc,
+        fields=fields,
+        badges=earned_badges,
+        marks=new_marks,
+        moved={_watermark_key(i) for i in fresh},
+        entries=entries,
+    )
+    return _Scored(change, badges, activities)
+
+
 async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None:
     """Score a batch of activity exactly once per (rule, source event).
 
@@ -185,6 +259,7 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     if found is None:
         return
     employees, docs, late = found
+    repo = services.repo
     configs = {t: await services.config(t) for t in {e.tenant for e in employees.values()}}
 
     ledger: list[dict[str, Any]] = []
@@ -194,77 +269,24 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     unsent: list[dict[str, Any]] = []
     activities: dict[str, list[dict[str, Any]]] = defaultdict(list)
     badges: list[AnyEvent] = []
-    plans: list[tuple[_Employee, dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
+    changes: list[StandingChange] = []
     for key, employee in employees.items():
-        doc = docs.get(key)
-        marks: dict[str, int] = (doc or {}).get(WATERMARKS) or {}
-        fresh = [i for i in employee.items if i.offset > marks.get(_watermark_key(i), -1)]
-        if not fresh:
+        scored = _score(key, employee, docs.get(key), configs[employee.tenant])
+        if scored is None:
             continue
-        config = configs[employee.tenant]
-        standing = convert.standing_from_doc(employee.tenant, employee.employee_id, doc)
-        profile: dict[str, Any] = {}
-        entries: list[dict[str, Any]] = []
-        earned_badges: dict[str, dict[str, Any]] = {}
-        for item in fresh:
-            event = item.event
-            _profile_of(event, profile)
-            activity = convert.activity_of(event)
-            if activity is None:
-                continue
-            if activity.employee_id != employee.employee_id:
-                activity = replace(activity, employee_id=employee.employee_id)
-            activities[employee.tenant].append(convert.activity_doc(activity))
-            outcome = apply(standing, activity, config.versions, config.challenges)
-            standing = outcome.standing
-            entries.extend(convert.ledger_doc(employee.tenant, a) for a in outcome.awards)
-            for badge in outcome.badges:
-                earned_badges[badge.badge] = {"name": badge.name, "earned_at": badge.earned_at}
-                badges.append(convert.badge_earned(employee.tenant, badge, event.traceparent))
-        if is_pseudonym(employee.employee_id):
-            # Erased: on no leaderboard, and nothing learnt about who they were.
-            profile = {"opted_out": True}
-        ledger.extend(entries)
-        unsent.extend(entries)
+        if scored.activities:
+            activities[employee.tenant].extend(scored.activities)
+        badges.extend(scored.badges)
+        changes.append(scored.change)
+        ledger.extend(scored.change.entries)
+        unsent.extend(scored.change.entries)
         if len(unsent) >= LEDGER_CHUNK:
-            inserts.append(asyncio.ensure_future(services.repo.insert_new("ledger", unsent)))
+            inserts.append(asyncio.ensure_future(repo.add_ledger_entries(unsent)))
             unsent = []
             await asyncio.sleep(0)  # lets the insert go out before we score on
-        new_marks = dict(marks)
-        for item in fresh:
-            wm = _watermark_key(item)
-            new_marks[wm] = max(new_marks.get(wm, -1), item.offset)
-        update: dict[str, Any] = {
-            "$set": {
-                **convert.standing_fields(standing),
-                **profile,
-                **{f"badges.{b}": v for b, v in earned_badges.items()},
-                **{f"{WATERMARKS}.{k}": v for k, v in new_marks.items()},
-                "month_key": standing.month_key,
-                "week_key": standing.week_key,
-            },
-            "$setOnInsert": {"tenant": employee.tenant, "employee_id": employee.employee_id},
-        }
-        condition: dict[str, Any] = {"_id": key}
-        for wm in {_watermark_key(i) for i in fresh}:
-            condition[f"{WATERMARKS}.{wm}"] = marks[wm] if wm in marks else {"$exists": False}
-        if doc is None:
-            condition[f"{WATERMARKS}"] = {"$exists": False}
-        plans.append((employee, doc or {}, {"condition": condition, "update": update}, entries))
 
     positions = sorted(f"{i.topic}/{i.partition}/{i.offset}" for i in batch)
     batch_id = derived_event_id("batch", positions[0], positions[-1], str(len(positions)))
-    # One document per tenant and batch: inserting each activity alone costs far more.
-    batch_activities = [
-        {
-            "_id": f"{batch_id}:{tenant}",
-            "tenant": tenant,
-            "at": min(a["at"] for a in acts),
-            "until": max(a["at"] for a in acts),
-            "packed": pack_activities(acts),
-        }
-        for tenant, acts in activities.items()
-    ]
     traces = {i.event.id: i.event.traceparent for i in batch}
 
     async def awarded() -> dict[str, AnyEvent]:
@@ -282,28 +304,12 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
         )
         return built
 
-    inserts.append(asyncio.ensure_future(services.repo.insert_new("ledger", unsent)))
-    stored = asyncio.ensure_future(services.repo.insert_new("activities", batch_activities))
+    inserts.append(asyncio.ensure_future(repo.add_ledger_entries(unsent)))
+    stored = asyncio.ensure_future(repo.keep_activities(batch_id, activities))
     by_award = await awarded()
     existing: set[str] = set().union(*await asyncio.gather(*inserts))
     await stored
-    # Already there from an earlier delivery of the same events: scoring is a function of
-    # the standing (unmoved, as its watermarks say), the events and rules that never
-    # change for the past, so the entry is the one we computed. Only a first-share award
-    # can be there for another event (an earlier share of the same item): then ours is void.
-    firsts = sorted(existing & {e["_id"] for e in ledger if e["rule_id"] == FIRST_SHARE})
-    if firsts:
-        kept = {e["_id"]: e for e in await services.repo.ledger_entries(firsts)}
-
-        def ours(entry: dict[str, Any]) -> bool:
-            old = kept.get(entry["_id"])
-            return old is None or old["source_event_id"] == entry["source_event_id"]
-
-        ledger = [e for e in ledger if ours(e)]
-        for _, _, _, entries in plans:
-            entries[:] = [e for e in entries if ours(e)]
-
-    updates = [_figures(doc, plan, entries) for _, doc, plan, entries in plans]
+    ledger = await _without_void_first_shares(services, ledger, changes, existing)
     events: list[AnyEvent] = [by_award[e["_id"]] for e in ledger if e["rule_id"] == FIRST_SHARE]
     events.extend(badges)
     # Published before the standings move on: if we die in between, the batch comes again,
@@ -314,8 +320,39 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     # an earlier delivery of this batch, written while the person was being erased (by
     # another worker, or the api), may have named them.
     for (tenant, employee_id), name in late.items():
-        await _rename(services, tenant, employee_id, name, [f"{batch_id}:{tenant}"])
-    await services.repo.apply_standings(updates)
+        await _rename(services, tenant, employee_id, name, [activities_id(batch_id, tenant)])
+    await repo.apply_standings(changes)
+    _count_awards(ledger)
+
+
+async def _without_void_first_shares(
+    services: Services,
+    ledger: list[dict[str, Any]],
+    changes: list[StandingChange],
+    existing: set[str],
+) -> list[dict[str, Any]]:
+    """The batch's ledger without the first-share awards another event already took.
+
+    Entries already there from an earlier delivery of the same events are the ones we
+    computed: scoring is a function of the standing (unmoved, as its watermarks say), the
+    events and rules that never change for the past. Only a first-share award can be
+    there for another event (an earlier share of the same item): then ours is void, and
+    leaves the standings' entries too."""
+    firsts = sorted(existing & {e["_id"] for e in ledger if e["rule_id"] == FIRST_SHARE})
+    if not firsts:
+        return ledger
+    kept = {e["_id"]: e for e in await services.repo.ledger_entries(firsts)}
+
+    def ours(entry: dict[str, Any]) -> bool:
+        old = kept.get(entry["_id"])
+        return old is None or old["source_event_id"] == entry["source_event_id"]
+
+    for change in changes:
+        change.entries[:] = [e for e in change.entries if ours(e)]
+    return [e for e in ledger if ours(e)]
+
+
+def _count_awards(ledger: list[dict[str, Any]]) -> None:
     awards: dict[str, int] = defaultdict(int)
     points: dict[tuple[str, str], int] = defaultdict(int)
     for entry in ledger:
@@ -341,32 +378,6 @@ def _profile_of(event: AnyEvent, profile: dict[str, Any]) -> None:
         profile["opted_out"] = True
     elif isinstance(event, PostShared) and event.data.employee_groups:
         profile["groups"] = list(event.data.employee_groups)
-
-
-def _figures(
-    doc: dict[str, Any], plan: dict[str, Any], entries: list[dict[str, Any]]
-) -> tuple[dict[str, Any], dict[str, Any], bool]:
-    """Figures move by `$inc`; a new month or week starts from zero."""
-    condition, update = plan["condition"], plan["update"]
-    total = sum(e["points"] for e in entries)
-    inc: dict[str, int] = {"earned": total}
-    for period, of in (("month", month_of), ("week", week_of)):
-        key_field, points_field = f"{period}_key", f"{period}_points"
-        old_key = doc.get(key_field)
-        new_key = update["$set"][key_field]
-        condition[key_field] = old_key if old_key is not None else {"$exists": False}
-        in_period = sum(e["points"] for e in entries if of(_utc(e["awarded_at"])) == new_key)
-        if new_key == old_key:
-            inc[points_field] = in_period
-        else:
-            update["$set"][points_field] = in_period
-    update["$inc"] = inc
-    # Upserted only where there was none: one read but gone since was erased meanwhile.
-    return condition, update, not doc
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def erase_person(
@@ -449,8 +460,8 @@ async def close_months(services: Services) -> int:
             if services.tenants is None or tenant in services.tenants:
                 emitted += await close_month(services, tenant, month)
         # Claims are `<tenant>:<month>`; this id has no colon, so it is never one.
-        await services.repo.insert_new(
-            "month_ends", [{"_id": mark, "month": month, "scope": scope, "closed": True}]
+        await services.repo.add_month_end(
+            {"_id": mark, "month": month, "scope": scope, "closed": True}
         )
     services._closed_months.add(month)
     return emitted
@@ -477,41 +488,27 @@ async def close_month(services: Services, tenant: str, month: str) -> int:
         }
         # Another replica decided first (perhaps on a ranking a late event had moved):
         # theirs stands, so the winners are one set whoever emits them.
-        claim = decided if not await repo.insert_new("month_ends", [decided]) else None
+        claim = decided if await repo.add_month_end(decided) else None
         claim = claim or await repo.month_end(claim_id)
         assert claim is not None
     if claim.get("done"):
         return 0
-    outbox_ = services.month_badge_outbox
-    staged: list[tuple[dict[str, Any], AnyEvent]] = []
-    for winner in claim["winners"]:
-        badge = Badge(
-            award_id=top_badge_id(tenant, winner["employee_id"], month),
-            employee_id=winner["employee_id"],
-            badge=TOP_BADGE,
-            name=f"Top 10% of {month}",
-            earned_at=month_end(month),
-            source_event_id=None,
-        )
-        event = convert.badge_earned(tenant, badge, None)
-        record = {
-            "_id": badge.award_id,
-            "tenant": tenant,
-            "employee_id": badge.employee_id,
-            "badge": badge.badge,
-            "name": badge.name,
-            "month": month,
-            "points": winner["points"],
-            "earned_at": badge.earned_at,
-        }
-        staged.append((outbox.new_document(record, [event], outbox_.lease_seconds), event))
-    existing = await repo.insert_new("month_badges", [doc for doc, _ in staged])
-    emitted = 0
-    for doc, staged_event in staged:
-        # Staged by an earlier run that stopped: the relay publishes it once its lease ends.
-        if doc["_id"] not in existing:
-            await outbox_.publish_now(doc["_id"], [staged_event])
-            emitted += 1
+    box = services.month_badge_outbox
+    async with services.uow() as uow:
+        for winner in claim["winners"]:
+            badge = Badge(
+                award_id=top_badge_id(tenant, winner["employee_id"], month),
+                employee_id=winner["employee_id"],
+                badge=TOP_BADGE,
+                name=f"Top 10% of {month}",
+                earned_at=month_end(month),
+                source_event_id=None,
+            )
+            # Staged by an earlier run that stopped: not landed now, and the relay
+            # publishes it once its lease ends.
+            write = repo.new_month_badge(box, tenant, badge, month, winner["points"])
+            uow.add(write, [convert.badge_earned(tenant, badge, None)])
+    emitted = len(uow.committed)
     await repo.finish_month_end(claim_id)
     return emitted
 
@@ -524,7 +521,7 @@ async def balance(services: Services, tenant: str, employee_id: str) -> dict[str
     points reversed after they were spent are taken from what is earned next)."""
     repo = services.repo
     standing = await repo.standing(tenant, employee_id) or {}
-    head = await repo.chain_head("spends", standing_id(tenant, employee_id))
+    head = await repo.last_spend(tenant, employee_id)
     earned, clawed = standing.get("earned", 0), await repo.clawed(tenant, employee_id)
     spent = head["spent"] if head else 0
     return {
@@ -560,11 +557,10 @@ async def claw_back(
         "awarded_at": services.clock(),
         "clawed_back_by": by,
     }
-    if await services.repo.insert_new("ledger", [reversal]):
+    if await services.repo.add_ledger_entries([reversal]):
         reversal = await services.repo.ledger_entry(tenant, reversal["_id"]) or reversal
     event = convert.points_awarded(tenant, reversal, None)
     record = {
-        "_id": award_id,
         "tenant": tenant,
         "employee_id": entry["employee_id"],
         "points": entry["points"],
@@ -572,9 +568,9 @@ async def claw_back(
         "reason": reason,
         "by": by,
     }
-    staged = outbox.new_document(record, [event], services.clawback_outbox.lease_seconds)
-    if not await services.repo.insert_new("clawbacks", [staged]):
-        await services.clawback_outbox.publish_now(award_id, [event])
+    # A retry finds the reversal recorded: not landed again, and not published twice.
+    async with services.uow() as uow:
+        uow.add(services.repo.new_clawback(services.clawback_outbox, award_id, record), [event])
     return reversal
 
 
@@ -583,24 +579,17 @@ async def _charge(
 ) -> bool:
     """Append a charge (or, with negative points, a refund) to the employee's spends."""
     repo = services.repo
-    owner = standing_id(tenant, employee_id)
     for _ in range(100):
-        head = await repo.chain_head("spends", owner)
+        head = await repo.last_spend(tenant, employee_id)
         seq, spent = (head["seq"], head["spent"]) if head else (0, 0)
         if points > 0:
             standing = await repo.standing(tenant, employee_id) or {}
             credit = standing.get("earned", 0) - await repo.clawed(tenant, employee_id)
             if spent + points > credit:
                 return False
-        link = {
-            "_id": f"{owner}:{seq + 1:09d}",
-            "owner": owner,
-            "seq": seq + 1,
-            "points": points,
-            "spent": spent + points,
-            **fields,
-        }
-        if await repo.append("spends", link):
+        # Of two charges taking the same number only one lands; the other reads again.
+        charge = {"points": points, "spent": spent + points, **fields}
+        if await repo.add_spend(tenant, employee_id, seq + 1, charge):
             return True
     raise Conflict("too many redemptions at once; try again", title="Busy")
 
@@ -610,16 +599,14 @@ async def _take_unit(
 ) -> bool:
     """Append a sold unit to the item's chain, with its event, if one is left."""
     repo = services.repo
-    owner = f"{tenant}:{item['item_id']}"
     for _ in range(100):
-        head = await repo.chain_head("units", owner)
-        seq = head["seq"] if head else 0
+        seq = await repo.units_sold(tenant, item["item_id"])
         if seq + 1 > item["capacity"]:
             return False
-        unit = {"_id": f"{owner}:{seq + 1:09d}", "owner": owner, "seq": seq + 1}
-        document = outbox.new_document(unit, [event], services.unit_outbox.lease_seconds)
-        if await repo.append("units", document):
-            await services.unit_outbox.publish_now(unit["_id"], [event])
+        # Of two redemptions taking the same number only one lands; the other reads again.
+        async with services.uow() as uow:
+            uow.add(repo.new_unit(services.unit_outbox, tenant, item["item_id"], seq + 1), [event])
+        if uow.committed:
             return True
     raise Conflict("too many redemptions at once; try again", title="Busy")
 
@@ -737,7 +724,7 @@ async def fulfil(services: Services, tenant: str, redemption_id: str, by: str) -
         "fulfilled_at": services.clock(),
         "fulfilled_by": by,
     }
-    await repo.insert_new("fulfilments", [mark])
+    await repo.add_fulfilment(mark)
     # The stored mark (whoever's got in first), as the database keeps its time.
     mark = await repo.fulfilment(tenant, redemption_id) or mark
     return _with_status(redemption, mark)
@@ -802,16 +789,15 @@ async def add_challenge(services: Services, tenant: str, challenge: dict[str, An
 
 async def save_item(services: Services, tenant: str, item_id: str, fields: dict[str, Any]) -> None:
     """Stock is what is left to sell now: on top of the units already sold."""
-    head = await services.repo.chain_head("units", f"{tenant}:{item_id}")
-    sold = head["seq"] if head else 0
+    sold = await services.repo.units_sold(tenant, item_id)
     doc = {"_id": f"{tenant}:{item_id}", "tenant": tenant, "item_id": item_id, **fields}
     doc["capacity"] = sold + fields["stock"]
     await services.repo.save_item(doc)
 
 
 async def stock_left(services: Services, tenant: str, item: dict[str, Any]) -> int:
-    head = await services.repo.chain_head("units", f"{tenant}:{item['item_id']}")
-    return int(item["capacity"]) - (head["seq"] if head else 0)
+    """Units of an item left to sell."""
+    return int(item["capacity"]) - await services.repo.units_sold(tenant, item["item_id"])
 
 
 def activities_of(docs: list[dict[str, Any]]) -> list[Activity]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from chassis.domain_errors import Invalid
 from contracts.erasure import is_pseudonym
 from rewards.adapters.mongo import RewardsRepository
 from rewards.domain.rules import month_of, week_of
@@ -44,6 +45,22 @@ FIELDS = (
 
 
 log = logging.getLogger(__name__)
+
+
+def board_of(
+    scope: Scope, scope_id: str | None, location: str | None, groups: Iterable[str]
+) -> str:
+    """Which board of `scope` is asked for: `scope_id`, or else the asker's own location,
+    or their team when they are in one only; `Invalid` when a scope needs one and none is
+    known. Scopes with one board per tenant need none."""
+    if scope not in ("team", "department", "location") or scope_id:
+        return scope_id or ""
+    if scope == "location" and location:
+        return location
+    teams = list(groups)
+    if scope == "team" and len(teams) == 1:
+        return teams[0]
+    raise Invalid(errors=[("scope_id", f"required for scope '{scope}'")])
 
 
 @dataclass
