@@ -10,7 +10,7 @@ from functools import partial
 from cachetools import TTLCache
 
 from chassis.consumer import subscribe_batch
-from chassis.outbox import Outbox, run_relay
+from chassis.outbox import run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
 from contracts import ALL_EVENTS
@@ -44,8 +44,8 @@ async def setup(runtime: Runtime) -> handlers.Services:
     patterns = TTLCache[tuple[str, int], handlers.Patterns](
         maxsize=1024, ttl=settings.moments_cache_seconds
     )
-    wins = Outbox(repo.wins, runtime.publisher, settings.outbox_lease_seconds)
-    services = handlers.Services(repo=repo, patterns=patterns, wins_outbox=wins)
+    repo.use_outbox(runtime.publisher, settings.outbox_lease_seconds)
+    services = handlers.Services(repo=repo, patterns=patterns)
     if runtime.role == "api":
         services.live = LiveFacts(repo, settings.fact_log_retention_seconds)
         _load_before_ready(runtime, services, services.live, settings)
@@ -113,8 +113,8 @@ def loops(runtime: Runtime) -> list[Loop]:
 
     async def wins_relay() -> None:
         services: handlers.Services = runtime.services
-        assert services.wins_outbox is not None
-        await run_relay([services.wins_outbox])
+        assert services.repo.wins_outbox is not None
+        await run_relay([services.repo.wins_outbox])
 
     async def trim_log() -> None:
         services: handlers.Services = runtime.services

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import date
 from typing import Any, NamedTuple
 
 import bson
@@ -36,6 +37,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chassis import outbox
+from chassis.kafka import EventPublisher
+from chassis.outbox import DocumentWrite
 from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS, erasure_key
 
 DUPLICATE_KEY = 11000
@@ -78,6 +81,9 @@ def generation_of(collection: str) -> int | None:
     return int(number) if collection.startswith("facts_g") and number.isdigit() else None
 
 
+Row = tuple[tuple[str, ...], dict[str, float]]
+
+
 class MetricsRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
@@ -88,8 +94,16 @@ class MetricsRepository:
         # Wins told back: the storytellers' decisions about drafted milestones.
         self.wins = db["wins"]
         self.log = db["fact_log"]
+        # Where a told win's event waits until it is published (`use_outbox`).
+        self.wins_outbox: outbox.Outbox | None = None
         # The next log number this process tries to take.
         self._log_next: int | None = None
+
+    def use_outbox(self, publisher: EventPublisher, lease_seconds: float) -> outbox.Outbox:
+        """Give the wins their outbox, which publishes a told win's event; returns it for
+        the relay."""
+        self.wins_outbox = outbox.Outbox(self.wins, publisher, lease_seconds)
+        return self.wins_outbox
 
     def facts(self, generation: int) -> AsyncCollection[dict[str, Any]]:
         return self.db[facts_collection_name(generation)]
@@ -314,9 +328,60 @@ class MetricsRepository:
         if chunk:
             yield chunk
 
-    async def sums(
-        self, generation: int, match: dict[str, Any], by: Sequence[str]
-    ) -> list[tuple[tuple[str, ...], dict[str, float]]]:
+    async def totals(
+        self,
+        generation: int,
+        tenant: str,
+        *,
+        advocate: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> dict[str, float]:
+        """Every counter summed over a tenant's facts (one advocate's, of the days from
+        `start` to `end` inclusive, when given); empty when there are none."""
+        match: dict[str, Any] = {"tenant": tenant}
+        if advocate is not None:
+            match["advocate"] = advocate
+        if start or end:
+            match["day"] = {
+                op: value.isoformat() for op, value in (("$gte", start), ("$lte", end)) if value
+            }
+        rows = await self._sums(generation, match, ())
+        return rows[0][1] if rows else {}
+
+    async def conversions_per_day_and_content(
+        self, generation: int, tenant: str, since: date
+    ) -> list[Row]:
+        """Counters per (day, content, kind) of the tenant's facts with conversions, from
+        `since` on."""
+        match = {"tenant": tenant, "day": {"$gte": since.isoformat()}, "conversions": {"$gt": 0}}
+        return await self._sums(generation, match, ("day", "content", "kind"))
+
+    async def facts_of_types(
+        self,
+        generation: int,
+        types: Iterable[str],
+        fields: Iterable[str],
+        tenant: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The `fields` of every fact of one of `types` (of one tenant, when given)."""
+        match: dict[str, Any] = {"type": {"$in": list(types)}}
+        if tenant is not None:
+            match["tenant"] = tenant
+        return await self._find_facts(generation, match, fields)
+
+    async def engagements_since(
+        self, generation: int, tenant: str, since: date, fields: Iterable[str]
+    ) -> list[dict[str, Any]]:
+        """The `fields` of a tenant's engagement facts from `since` on."""
+        match = {
+            "tenant": tenant,
+            "type": "engagement-observed",
+            "day": {"$gte": since.isoformat()},
+        }
+        return await self._find_facts(generation, match, fields)
+
+    async def _sums(self, generation: int, match: dict[str, Any], by: Sequence[str]) -> list[Row]:
         """Counters summed over the facts matching `match`, per combination of `by`.
 
         Summed here rather than with `$group`: FerretDB 1.x computes only the first `$sum`
@@ -335,7 +400,7 @@ class MetricsRepository:
                     row[name] += value
         return list(out.items())
 
-    async def find_facts(
+    async def _find_facts(
         self, generation: int, match: dict[str, Any], fields: Iterable[str]
     ) -> list[dict[str, Any]]:
         projection = {name: 1 for name in fields}
@@ -397,10 +462,13 @@ class MetricsRepository:
         )
         return [doc async for doc in cursor.sort("decided_at", -1)]
 
-    async def decide_win(self, doc: dict[str, Any]) -> bool:
-        """Store a decision (with its staged events); False if one was taken already."""
-        try:
-            await self.wins.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+    def win_decided(self, doc: dict[str, Any]) -> DocumentWrite:
+        """The write that stores a decision about a drafted win, with its events; it does
+        not land (`Conflict`) when the win was decided already."""
+        assert self.wins_outbox is not None, "the wins' outbox is wired at start-up"
+        return DocumentWrite(
+            self.wins_outbox,
+            doc["_id"],
+            new=doc,
+            conflict=f"win_id: {doc['win_id']} was decided already",
+        )

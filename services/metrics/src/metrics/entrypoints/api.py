@@ -19,13 +19,12 @@ from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from contracts import ContentKind, Network
-from metrics.domain import growth
 from metrics.domain import moments as mom
 from metrics.domain.cells import cell
 from metrics.domain.facts import COUNTERS
-from metrics.domain.figures import derive, previous_period
+from metrics.domain.figures import previous_period
 from metrics.service_layer import handlers
-from metrics.service_layer.reading import Figures, Slice, default_period
+from metrics.service_layer.reading import GOAL_METRICS, Figures, Slice, asked_period
 
 
 def _services(request: Request) -> handlers.Services:
@@ -101,11 +100,7 @@ async def _slice(
         ),
     ] = None,
 ) -> Slice:
-    first, last = default_period(services.today(), start, end)
-    if last < first:
-        raise Problem(422, "Invalid request", "end: must not be before start")
-    if (last - first).days > 3660:
-        raise Problem(422, "Invalid request", "start: the period may span ten years at most")
+    first, last = asked_period(services.today(), start, end)
     return Slice(
         first,
         last,
@@ -136,8 +131,6 @@ async def summary(
     user: CurrentUser, services: Services, start: date | None = None, end: date | None = None
 ) -> Summary:
     """Program totals of the caller's tenant, optionally between two days (inclusive)."""
-    if start and end and end < start:
-        raise Problem(422, "Invalid request", "end: must not be before start")
     figures = await handlers.summary(services, user.tenant, start, end)
     return Summary(
         tenant=user.tenant, start=start, end=end, figures={k: int(v) for k, v in figures.items()}
@@ -326,7 +319,6 @@ async def breakdown(
 ) -> dict[str, Any]:
     """Figures per content item, advocate, group, network, campaign, location (the sharer's)
     or topic (of the shared item); the top ones first."""
-    _check_sort(sort)
     rows = await (await Figures.open(services, user.tenant)).breakdown(
         where, dimension.value, sort, limit
     )
@@ -704,11 +696,6 @@ async def discard_win(user: CurrentUser, services: Services, win_id: WinId) -> W
 
 # -- goals -----------------------------------------------------------------------------
 
-GOAL_METRICS = sorted(
-    {*derive({}, 0, 0, 1), "earned_media_value", *growth.NAMES}
-    - {"enrolled_advocates", "employees"}
-)
-
 
 class GoalFilters(BaseModel):
     group: Identifier | None = None
@@ -759,8 +746,7 @@ async def list_goals(user: Manager, services: Services) -> dict[str, Any]:
 @router.delete("/goals/{goal_id}", status_code=204)
 async def delete_goal(user: Manager, services: Services, goal_id: str) -> Response:
     """Remove a program goal."""
-    if not await services.repo.delete_goal(user.tenant, goal_id):
-        raise Problem(404, "Not found", f"goal_id: no goal {goal_id!r}")
+    await handlers.delete_goal(services, user.tenant, goal_id)
     return Response(status_code=204)
 
 
@@ -825,14 +811,3 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow([cell(row.get(name)) for name in columns])
     return out.getvalue()
-
-
-def _check_sort(sort: str) -> None:
-    allowed = set(GOAL_METRICS) - {"earned_media_value"}
-    if sort not in allowed:
-        raise Problem(
-            422,
-            "Invalid request",
-            f"sort: must be one of {', '.join(sorted(allowed))}",
-            errors=[{"field": "sort", "message": "unknown figure"}],
-        )

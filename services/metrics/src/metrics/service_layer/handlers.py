@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from cachetools import LRUCache
 from prometheus_client import Counter, Gauge, Histogram
 
-from chassis import outbox
 from chassis.auth import Principal
 from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, Forbidden, NotFound
 from chassis.telemetry import current_traceparent
+from chassis.uow import UnitOfWork
 from contracts import WinTold, WinToldData
 from metrics.adapters.live import LiveFacts
 from metrics.adapters.mongo import MetricsRepository
@@ -35,7 +35,7 @@ from metrics.domain.facts import (
     names_erased,
     pseudonymized,
 )
-from metrics.service_layer.reading import ADVOCATE_TYPES, CONTENT_TYPES, Derived
+from metrics.service_layer.reading import ADVOCATE_TYPES, CONTENT_TYPES, Derived, check_order
 
 # Business metrics: per tenant and network at most, never per employee or content item.
 SHARES = Counter("chorus_metrics_shares_total", "Shares counted", ["tenant", "network"])
@@ -86,8 +86,8 @@ class Services:
     # The api's engagement patterns per (tenant, weeks): they move slowly and each reads
     # weeks of facts.
     patterns: MutableMapping[tuple[str, int], Patterns] = field(default_factory=dict)
-    # Where a told win's event waits until it is published.
-    wins_outbox: outbox.Outbox | None = None
+    # A unit of work per use case that writes (tests give one they can look into).
+    uow: Callable[[], UnitOfWork] = UnitOfWork
     # The api's: the facts in memory, and what figures keep of them.
     live: LiveFacts | None = None
     derived: Derived = field(default_factory=dict)
@@ -248,10 +248,8 @@ async def refresh_gauges(services: Services) -> None:
     """Set the enrolled-advocates gauge of every tenant."""
     repo = services.repo
     generation = await repo.active_generation()
-    facts = await repo.find_facts(
-        generation,
-        {"type": {"$in": list(ADVOCATE_TYPES)}},
-        ("tenant", "type", "time", "advocate"),
+    facts = await repo.facts_of_types(
+        generation, ADVOCATE_TYPES, ("tenant", "type", "time", "advocate")
     )
     by_tenant: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for fact in facts:
@@ -291,10 +289,8 @@ async def _patterns(services: Services, tenant: str, weeks: int) -> Patterns:
     repo = services.repo
     zone = audience_zone(await repo.tenant_settings(tenant))
     since = services.today() - timedelta(weeks=weeks)
-    facts = await repo.find_facts(
-        await repo.active_generation(),
-        {"tenant": tenant, "type": "engagement-observed", "day": {"$gte": since.isoformat()}},
-        ("time", "network", *mom.ENGAGING),
+    facts = await repo.engagements_since(
+        await repo.active_generation(), tenant, since, ("time", "network", *mom.ENGAGING)
     )
     engagements = (
         (
@@ -334,19 +330,16 @@ async def win_drafts(
     repo, tenant = services.repo, user.tenant
     generation = await repo.active_generation()
     decided = await repo.list_wins(tenant)
-    totals = await repo.sums(generation, {"tenant": tenant}, ())
+    totals = await repo.totals(generation, tenant)
     today = services.today()
     since = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-    rows = await repo.sums(
-        generation,
-        {"tenant": tenant, "day": {"$gte": since.isoformat()}, "conversions": {"$gt": 0}},
-        ("day", "content", "kind"),
-    )
+    rows = await repo.conversions_per_day_and_content(generation, tenant, since)
     items = fig.catalog(
-        await repo.find_facts(
+        await repo.facts_of_types(
             generation,
-            {"tenant": tenant, "type": {"$in": list(CONTENT_TYPES)}},
+            CONTENT_TYPES,
             ("type", "time", "content", "title", "kind", "campaign"),
+            tenant=tenant,
         )
     )
     applications: dict[tuple[str, str], float] = defaultdict(float)
@@ -355,7 +348,7 @@ async def win_drafts(
         if content and (kind == "job" or (item is not None and item.kind == "job")):
             applications[(day[:7], content)] += counters.get("conversions", 0)
     found = wins.drafts(
-        totals[0][1] if totals else {},
+        totals,
         applications,
         {content: item.title for content, item in items.items()},
         {str(doc["win_id"]) for doc in decided},
@@ -369,7 +362,7 @@ async def decide_win(
     """Tell a drafted win (with the storyteller's words) or discard it, once."""
     drafted, decided = await win_drafts(services, user)
     if any(doc["win_id"] == win_id for doc in decided):
-        raise Conflict(f"win_id: {win_id} was decided already", title="Decided already")
+        raise _decided_already(win_id)
     draft = next((d for d in drafted if d.id == win_id), None)
     if draft is None:
         raise NotFound(f"win_id: no drafted win {win_id}")
@@ -401,26 +394,26 @@ async def decide_win(
                 ),
             )
         )
-    assert services.wins_outbox is not None
-    stored = outbox.new_document(doc, events, services.wins_outbox.lease_seconds)
-    if not await services.repo.decide_win(stored):
-        raise Conflict(f"win_id: {win_id} was decided already", title="Decided already")
-    await services.wins_outbox.publish_now(doc["_id"], events)
+    try:
+        async with services.uow() as uow:
+            uow.add(services.repo.win_decided(doc), events)
+    except Conflict:  # decided by someone else since it was read
+        raise _decided_already(win_id) from None
     return doc
+
+
+def _decided_already(win_id: str) -> Conflict:
+    return Conflict(f"win_id: {win_id} was decided already", title="Decided already")
 
 
 async def summary(
     services: Services, tenant: str, start: date | None, end: date | None
 ) -> dict[str, float]:
-    """Counter totals of a tenant, all time unless bounded."""
+    """Counter totals of a tenant, all time unless bounded; the zeros left out."""
+    check_order(start, end)
     repo = services.repo
-    match: dict[str, Any] = {"tenant": tenant}
-    if start or end:
-        match["day"] = {
-            op: value.isoformat() for op, value in (("$gte", start), ("$lte", end)) if value
-        }
-    rows = await repo.sums(await repo.active_generation(), match, ())
-    return {name: value for name, value in (rows[0][1] if rows else {}).items() if value}
+    totals = await repo.totals(await repo.active_generation(), tenant, start=start, end=end)
+    return {name: value for name, value in totals.items() if value}
 
 
 # -- one advocate's data, for its download -----------------------------------------------
@@ -447,6 +440,15 @@ async def my_facts(
     facts = await repo.facts_of_advocate(generation, tenant, employee, after, limit)
     totals = None
     if after is None:
-        rows = await repo.sums(generation, {"tenant": tenant, "advocate": employee}, ())
-        totals = {name: value for name, value in (rows[0][1] if rows else {}).items() if value}
+        counted = await repo.totals(generation, tenant, advocate=employee)
+        totals = {name: value for name, value in counted.items() if value}
     return MyFacts(erased=False, facts=facts, totals=totals)
+
+
+# -- goals -----------------------------------------------------------------------------
+
+
+async def delete_goal(services: Services, tenant: str, goal_id: str) -> None:
+    """Remove a program goal; `NotFound` if the tenant has none by that id."""
+    if not await services.repo.delete_goal(tenant, goal_id):
+        raise NotFound(f"goal_id: no goal {goal_id!r}")

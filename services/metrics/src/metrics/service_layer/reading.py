@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from chassis.domain_errors import Invalid
 from metrics.adapters.memory import COUNTER_INDEX, NC, FactTable, Selection
 from metrics.domain import figures as fig
 from metrics.domain import growth
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from metrics.service_layer.handlers import Services
 
 DEFAULT_DAYS = 30
+# The longest period a question may cover: ten years, leap days included.
+MAX_PERIOD_DAYS = 3660
 # The column a breakdown's rows are keyed by, where it is not the dimension itself.
 KEYED_BY = {"group": "advocate", "location": "share", "topic": "share"}
 ADVOCATE_TYPES = ("advocate-enrolled", "advocate-opted-out")
@@ -73,6 +76,39 @@ def default_period(today: date, start: date | None, end: date | None) -> tuple[d
     """The last 30 days up to today, unless the caller says otherwise."""
     end = end or today
     return start or end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
+def asked_period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
+    """The period a question covers (`default_period`); `Invalid` if it ends before it
+    starts or spans more than ten years."""
+    first, last = default_period(today, start, end)
+    check_order(first, last)
+    if (last - first).days > MAX_PERIOD_DAYS:
+        raise Invalid(errors=[("start", "the period may span ten years at most")])
+    return first, last
+
+
+def check_order(start: date | None, end: date | None) -> None:
+    """`Invalid` if both days are given and `end` comes before `start`."""
+    if start and end and end < start:
+        raise Invalid(errors=[("end", "must not be before start")])
+
+
+# What a goal may measure: every figure but the head counts.
+GOAL_METRICS = sorted(
+    {*fig.derive({}, 0, 0, 1), "earned_media_value", *growth.NAMES}
+    - {"enrolled_advocates", "employees"}
+)
+# What a breakdown may be sorted by: the figures of its rows.
+SORTS = frozenset(GOAL_METRICS) - {"earned_media_value"}
+
+
+def check_sort(sort: str) -> None:
+    """`Invalid` unless breakdown rows can be sorted by `sort`."""
+    if sort not in SORTS:
+        raise Invalid(
+            f"sort: must be one of {', '.join(sorted(SORTS))}", errors=[("sort", "unknown figure")]
+        )
 
 
 @dataclass
@@ -449,7 +485,8 @@ class Figures:
         self, where: Slice, dimension: str, sort: str = "shares", limit: int | None = None
     ) -> list[dict[str, Any]]:
         """Figures per content item, advocate, group, network, campaign, location or topic,
-        best first."""
+        best first; `Invalid` unless `sort` names a figure of the rows."""
+        check_sort(sort)
         if limit is None:  # a whole table, for a download: not kept
             return await self._breakdown(where, dimension, sort, limit)
         return await self._answer(

@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
 from chassis.kafka import EventPublisher
-from contracts import AnyEvent
+from chassis.outbox import DocumentWrite
 from contracts.erasure import person_key
 from people.domain.scim import fold
 from people.service_layer.directory import Conflict, GroupRecord, UserRecord
@@ -187,32 +187,26 @@ class MongoDirectory:
         cursor = self.users.find(query).sort("created", ASCENDING)
         return [_user(doc) async for doc in cursor]
 
-    async def insert_user(self, record: UserRecord, events: Sequence[AnyEvent]) -> None:
-        doc = {"_id": _user_key(record.tenant, record.employee_id), **_user_doc(record)}
-        try:
-            await self.users.insert_one(outbox.new_document(doc, events, self.outbox.lease_seconds))
-        except DuplicateKeyError:
-            raise Conflict from None
+    def user_created(self, record: UserRecord) -> DocumentWrite:
+        """Insert the person; `Conflict` if their key (employee id) or userName is taken."""
+        key = _user_key(record.tenant, record.employee_id)
+        return DocumentWrite(
+            self.outbox,
+            key,
+            new={"_id": key, **_user_doc(record)},
+            conflict="userName is taken in this directory",
+        )
 
-    async def write_user(
-        self, record: UserRecord, expected_version: int, events: Sequence[AnyEvent]
-    ) -> bool:
-        update: dict[str, Any] = {"$set": _user_doc(record)}
-        if events:
-            update["$set"].update(outbox.staged(events, self.outbox.lease_seconds))
-            update["$inc"] = outbox.increment(events)
-        try:
-            result = await self.users.update_one(
-                {"_id": _user_key(record.tenant, record.employee_id), "version": expected_version},
-                update,
-            )
-        except DuplicateKeyError:
-            raise Conflict from None
-        return result.modified_count == 1
-
-    async def flush_user(self, record: UserRecord, events: Sequence[AnyEvent]) -> None:
-        if events:
-            await self.outbox.publish_now(_user_key(record.tenant, record.employee_id), events)
+    def user_saved(self, record: UserRecord, expected_version: int) -> DocumentWrite:
+        """Replace the person's state if they are still at `expected_version`; `Conflict`
+        if they are not, or their new userName is taken."""
+        key = _user_key(record.tenant, record.employee_id)
+        return DocumentWrite(
+            self.outbox,
+            key,
+            where={"_id": key, "version": expected_version},
+            update={"$set": _user_doc(record)},
+        )
 
     # -- groups --------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """The directory's use cases: people and groups as SCIM resources, and the events they cause.
 
 Every change of a person is one write of their document, carrying its events (outbox), with
-the person's version one higher; the write is conditional on the version read, so of two
-concurrent changes one is retried on the newer state (or refused with 412 when the client
-named the version it expected). A group change writes the group and the members whose
-groups may change (`sync`); each of those people is then brought up to date by a write of
-their own. If the api dies in between, the worker finishes it (`settle_pending_groups`).
+the person's version one higher, in a unit of work; the write is conditional on the version
+read, so of two concurrent changes one is retried on the newer state (or refused with 412
+when the client named the version it expected). A group change writes the group and the
+members whose groups may change (`sync`); each of those people is then brought up to date
+by a write of their own. If the api dies in between, the worker finishes it
+(`settle_pending_groups`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 
 from scim2_models import Context, Group
 
+from chassis.domain_errors import Conflict as ChangedMeanwhile
+from chassis.uow import UnitOfWork, Write
 from contracts import AnyEvent
 from contracts.events import (
     PersonDeactivated,
@@ -76,11 +79,16 @@ class Directory(Protocol):
     async def user_by_employee(self, tenant: str, employee_id: str) -> UserRecord | None: ...
     async def users_by_ids(self, tenant: str, ids: Sequence[str]) -> list[UserRecord]: ...
     async def find_users(self, tenant: str, equal: Mapping[str, Any]) -> list[UserRecord]: ...
-    async def insert_user(self, record: UserRecord, events: Sequence[AnyEvent]) -> None: ...
-    async def write_user(
-        self, record: UserRecord, expected_version: int, events: Sequence[AnyEvent]
-    ) -> bool: ...
-    async def flush_user(self, record: UserRecord, events: Sequence[AnyEvent]) -> None: ...
+    def user_created(self, record: UserRecord) -> Write:
+        """The write of a new person; it does not land (`chassis` Conflict) when their
+        userName or employee id is taken."""
+        ...
+
+    def user_saved(self, record: UserRecord, expected_version: int) -> Write:
+        """The write of a person's new state; it does not land (`chassis` Conflict) when
+        they are no longer at `expected_version`, or their new userName is taken."""
+        ...
+
     async def group(self, tenant: str, group_id: str) -> GroupRecord | None: ...
     async def find_groups(self, tenant: str, equal: Mapping[str, Any]) -> list[GroupRecord]: ...
     async def group_names_of(self, tenant: str, user_id: str) -> list[str]: ...
@@ -101,6 +109,8 @@ class Services:
     employee_id_sources: Mapping[str, EmployeeIdSource] = field(default_factory=dict)
     max_results: int = 200
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # A unit of work per change of a person (tests give one they can look into).
+    uow: Callable[[], UnitOfWork] = UnitOfWork
 
     def source(self, tenant: str) -> EmployeeIdSource:
         return self.employee_id_sources.get(tenant, "userName")
@@ -212,15 +222,41 @@ async def create_user(services: Services, tenant: str, body: object) -> UserReco
         last_modified=now,
     )
     events = person_events(record, None, await _facts(services, record))
+    write = (
+        directory.user_created(record)
+        if previous is None
+        else directory.user_saved(record, previous.version)
+    )
     try:
-        if previous is None:
-            await directory.insert_user(record, events)
-        elif not await directory.write_user(record, previous.version, events):
-            raise ScimError(409, "a person with this employee id was just created", "uniqueness")
-    except Conflict:
+        await _save(services, write, events)
+    except ChangedMeanwhile:
+        if previous is not None and await _exists(services, tenant, employee_id):
+            raise ScimError(
+                409, "a person with this employee id was just created", "uniqueness"
+            ) from None
         raise ScimError(409, "userName is taken in this directory", "uniqueness") from None
-    await directory.flush_user(record, events)
     return record
+
+
+async def _exists(services: Services, tenant: str, employee_id: str) -> bool:
+    found = await services.directory.user_by_employee(tenant, employee_id)
+    return found is not None and not found.deleted
+
+
+async def _save(services: Services, write: Write, events: Sequence[AnyEvent]) -> None:
+    """Write a person's change with its events, then publish them."""
+    async with services.uow() as uow:
+        uow.add(write, events)
+
+
+async def _saved(services: Services, write: Write, events: Sequence[AnyEvent]) -> bool:
+    """`_save`; False if the person changed meanwhile (or the userName they take was just
+    taken): the caller reads them again and decides anew."""
+    try:
+        await _save(services, write, events)
+    except ChangedMeanwhile:
+        return False
+    return True
 
 
 async def get_user(services: Services, tenant: str, user_id: str) -> UserRecord:
@@ -276,12 +312,7 @@ async def _change_user(
         events = person_events(
             record, await _facts(services, current), await _facts(services, record)
         )
-        try:
-            written = await directory.write_user(record, current.version, events)
-        except Conflict:
-            raise ScimError(409, "userName is taken in this directory", "uniqueness") from None
-        if written:
-            await directory.flush_user(record, events)
+        if await _saved(services, directory.user_saved(record, current.version), events):
             return record
     raise ScimError(409, "the resource kept changing; try again")
 
@@ -306,8 +337,7 @@ async def delete_user(services: Services, tenant: str, user_id: str, if_match: s
             deleted=True,
         )
         events = person_events(record, await _facts(services, current), None)
-        if await directory.write_user(record, current.version, events):
-            await directory.flush_user(record, events)
+        if await _saved(services, directory.user_saved(record, current.version), events):
             return
     raise ScimError(409, "the resource kept changing; try again")
 
@@ -509,8 +539,7 @@ async def refresh_groups_of(services: Services, tenant: str, user_id: str) -> No
         events = person_events(
             record, await _facts(services, current), await _facts(services, record)
         )
-        if await directory.write_user(record, current.version, events):
-            await directory.flush_user(record, events)
+        if await _saved(services, directory.user_saved(record, current.version), events):
             return
     raise RuntimeError(f"person {user_id} kept changing while their groups were updated")
 
