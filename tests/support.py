@@ -24,7 +24,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from chassis.auth import issue_token
 from chassis.kafka import ensure_topics
 from chassis.settings import LOCAL_JWT_SECRET
-from contracts import PostShared, PostSharedData
+from chassis.uow import UnitOfWork
+from contracts import AnyEvent, PostShared, PostSharedData
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -350,3 +351,19 @@ def post_shared(n: int, tenant: str = "acme", employee_id: str = "e1") -> PostSh
             method="intent",
         ),
     )
+
+
+class Units:
+    """A unit-of-work factory for the use-case tests (`Services.uow`): it keeps every unit
+    the use cases opened, and `committed` lists the events of all that committed, in order."""
+
+    def __init__(self) -> None:
+        self.opened: list[UnitOfWork] = []
+
+    def __call__(self) -> UnitOfWork:
+        self.opened.append(UnitOfWork())
+        return self.opened[-1]
+
+    @property
+    def committed(self) -> list[AnyEvent]:
+        return [event for unit in self.opened for event in unit.committed]

@@ -12,7 +12,6 @@ import pytest
 
 from chassis.auth import Principal
 from chassis.domain_errors import Conflict, Forbidden, NotFound
-from chassis.uow import UnitOfWork
 from content.domain import feed, model
 from content.service_layer import coaching, handlers
 from contracts import (
@@ -24,6 +23,7 @@ from contracts import (
     OnboardingStepCompleted,
     audience,
 )
+from support import Units
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TENANT = "acme"
@@ -194,23 +194,18 @@ class Hub:
     def __init__(self) -> None:
         self.repo = FakeRepository()
         self.feed = FakeFeed()
-        self.units: list[UnitOfWork] = []
+        self.units = Units()
         self.services = handlers.Services(
             repo=self.repo,
             previewer=None,
             feed=self.feed,
             clock=lambda: NOW,
-            uow=self._unit,
+            uow=self.units,
         )
-
-    def _unit(self) -> UnitOfWork:
-        unit = UnitOfWork()
-        self.units.append(unit)
-        return unit
 
     @property
     def committed(self) -> list[AnyEvent]:
-        return [event for unit in self.units for event in unit.committed]
+        return self.units.committed
 
 
 def curator(employee: str = "cur-1") -> Principal:

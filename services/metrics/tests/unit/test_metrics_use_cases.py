@@ -13,12 +13,12 @@ import pytest
 from chassis.auth import Principal
 from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, Forbidden, Invalid, NotFound
-from chassis.uow import UnitOfWork
 from contracts import AnyEvent, PostShared, PostSharedData
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain.facts import COUNTERS
 from metrics.service_layer import handlers
 from metrics.service_layer.reading import asked_period, check_sort
+from support import Units
 
 T = "t1"
 TODAY = date(2026, 11, 2)
@@ -135,21 +135,6 @@ class FakeRepository:
 
     def win_decided(self, doc: dict[str, Any]) -> WinWrite:
         return WinWrite(self, doc)
-
-
-class Units:
-    """The units of work the use cases opened, for looking into."""
-
-    def __init__(self) -> None:
-        self.opened: list[UnitOfWork] = []
-
-    def __call__(self) -> UnitOfWork:
-        self.opened.append(UnitOfWork())
-        return self.opened[-1]
-
-    @property
-    def committed(self) -> list[AnyEvent]:
-        return [event for unit in self.opened for event in unit.committed]
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from chassis.domain_errors import Conflict as ChangedMeanwhile
-from chassis.uow import UnitOfWork
 from contracts import AnyEvent
 from people.domain import scim
 from people.domain.scim import ENTERPRISE_SCHEMA, PATCH_SCHEMA, ScimError
 from people.service_layer import directory
 from people.service_layer.directory import Conflict, GroupRecord, Services, UserRecord
+from support import Units
 
 T = "t1"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -137,20 +137,8 @@ class FakeDirectory:
         return next((g for g in self.group_records.values() if g.sync), None)
 
 
-class Units:
-    """The units of work the use cases opened, for looking into."""
-
-    def __init__(self) -> None:
-        self.opened: list[UnitOfWork] = []
-
-    def __call__(self) -> UnitOfWork:
-        unit = UnitOfWork()
-        self.opened.append(unit)
-        return unit
-
-    @property
-    def committed(self) -> list[str]:
-        return [type(event).__name__ for unit in self.opened for event in unit.committed]
+def names(events: Sequence[Any]) -> list[str]:
+    return [type(event).__name__ for event in events]
 
 
 @pytest.fixture
@@ -192,7 +180,7 @@ async def test_a_new_person_is_written_with_their_upsert(
 ) -> None:
     record = await directory.create_user(services, T, user_body())
     assert people.users["alice"].version == 1
-    assert units.committed == ["PersonUpserted"]
+    assert names(units.committed) == ["PersonUpserted"]
     assert [type(e).__name__ for e in people.published] == ["PersonUpserted"]
     assert (await directory.get_user(services, T, record.id)).employee_id == "alice"
 
@@ -202,7 +190,7 @@ async def test_a_taken_user_name_is_refused(services: Services, units: Units) ->
     with pytest.raises(ScimError) as refused:
         await directory.create_user(services, T, user_body("ALICE"))
     assert (refused.value.status, refused.value.scim_type) == (409, "uniqueness")
-    assert units.committed == ["PersonUpserted"]
+    assert names(units.committed) == ["PersonUpserted"]
 
 
 async def test_a_user_name_taken_meanwhile_is_refused(
@@ -221,14 +209,14 @@ async def test_a_user_name_taken_meanwhile_is_refused(
         409,
         "userName is taken in this directory",
     )
-    assert units.committed == ["PersonUpserted"]
+    assert names(units.committed) == ["PersonUpserted"]
 
 
 async def test_deactivation_says_so_in_its_own_event(services: Services, units: Units) -> None:
     record = await directory.create_user(services, T, user_body())
     changed = await directory.patch_user(services, T, record.id, deactivate(), None)
     assert changed.version == 2 and changed.person.active is False
-    assert units.committed == ["PersonUpserted", "PersonDeactivated"]
+    assert names(units.committed) == ["PersonUpserted", "PersonDeactivated"]
 
 
 async def test_a_change_that_changes_nothing_writes_nothing(
@@ -260,7 +248,7 @@ async def test_a_person_changed_meanwhile_is_read_again_and_changed(
     changed = await directory.patch_user(services, T, record.id, deactivate(), None)
     assert changed.version == 3
     assert people.users["alice"].version == 3
-    assert units.committed == ["PersonUpserted", "PersonDeactivated"]
+    assert names(units.committed) == ["PersonUpserted", "PersonDeactivated"]
 
 
 async def test_an_unknown_person_is_not_found(services: Services) -> None:
@@ -279,7 +267,7 @@ async def test_a_deleted_person_leaves_a_tombstone_and_comes_back_at_the_next_ve
         await directory.get_user(services, T, record.id)
     again = await directory.create_user(services, T, user_body())
     assert again.version == 3
-    assert units.committed == ["PersonUpserted", "PersonDeleted", "PersonUpserted"]
+    assert names(units.committed) == ["PersonUpserted", "PersonDeleted", "PersonUpserted"]
 
 
 async def test_a_group_brings_its_members_groups_up_to_date(
@@ -293,7 +281,7 @@ async def test_a_group_brings_its_members_groups_up_to_date(
     )
     assert people.users["alice"].groups == ["Sales"]
     assert people.group_records[group.id].sync == []
-    assert units.committed == ["PersonUpserted", "PersonUpserted"]
+    assert names(units.committed) == ["PersonUpserted", "PersonUpserted"]
     await directory.delete_user(services, T, alice.id, None)
     assert people.group_records[group.id].members == []
 

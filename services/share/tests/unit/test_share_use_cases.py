@@ -14,7 +14,6 @@ import pytest
 from chassis.auth import Principal
 from chassis.domain_errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
 from chassis.outbox import Outbox
-from chassis.uow import UnitOfWork
 from contracts import (
     AdvocateEnrolled,
     AdvocateOptedOut,
@@ -32,6 +31,7 @@ from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, TokenVault
 from share.domain.clicks import DailySalts
 from share.service_layer import handlers
+from support import Units
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TENANT = "acme"
@@ -173,21 +173,6 @@ class FakeVault:
 
     async def forget(self, tenant: str, employee_id: str, network: str | None = None) -> None:
         self.forgotten.append((tenant, employee_id, network))
-
-
-@dataclass
-class Units:
-    """The units of work the use cases opened, to see what each committed."""
-
-    opened: list[UnitOfWork] = field(default_factory=list)
-
-    def __call__(self) -> UnitOfWork:
-        self.opened.append(UnitOfWork())
-        return self.opened[-1]
-
-    @property
-    def committed(self) -> list[AnyEvent]:
-        return [event for unit in self.opened for event in unit.committed]
 
 
 @dataclass
