@@ -45,7 +45,6 @@ from pymongo import AsyncMongoClient
 from stats import header, percentile, row, summary
 
 from chassis.auth import Principal, issue_token
-from chassis.outbox import Outbox
 from chassis.process import create_app
 from chassis.settings import LOCAL_JWT_SECRET
 from content.adapters.feed_view import MongoFeedReadModel
@@ -368,14 +367,9 @@ async def main() -> None:
         started = time.monotonic()
         await model.warm()
         warmed = time.monotonic() - started
-        # The feed publishes nothing: no Kafka producer behind these outboxes.
-        unused: Any = None
+        # The feed publishes nothing: a repository without a publisher only reads.
         services = handlers.Services(
             repo=repo,
-            outbox=Outbox(repo.items, unused, 10),
-            guidelines_outbox=Outbox(repo.guidelines, unused, 10),
-            acknowledgements_outbox=Outbox(repo.acknowledgements, unused, 10),
-            progress_outbox=Outbox(repo.onboarding_progress, unused, 10),
             previewer=LinkPreviewer(timeout=1, max_bytes=1024, max_redirects=0),
             feed=model,
         )
