@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from content.adapters.mongo import visibility
 from content.domain import feed
-from content.service_layer.handlers import visibility
 from contracts.audience import Viewer, admits, axis, language_axis
 from share.domain.links import targeted
 
