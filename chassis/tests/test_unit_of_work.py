@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import pytest
 
 from chassis.domain_errors import Conflict
 from chassis.uow import UnitOfWork
-from contracts import AnyEvent, PointsAwarded, PointsAwardedData
+from contracts import AnyEvent
+from support import post_shared
 
 
 class FakeWrite:
@@ -26,27 +26,9 @@ class FakeWrite:
         self.log.append(f"publish {self.name} {len(events)}")
 
 
-def _event(n: int) -> PointsAwarded:
-    return PointsAwarded.create(
-        tenant_id="acme",
-        subject="e1",
-        data=PointsAwardedData(
-            award_id=f"a{n}",
-            employee_id="e1",
-            points=n,
-            rule_id="r",
-            rule_version=1,
-            reason="test",
-            source_event_id=f"s{n}",
-            source_event_type="t",
-            awarded_at=datetime.now(UTC),
-        ),
-    )
-
-
 async def test_writes_are_applied_in_order_before_any_event_is_published() -> None:
     log: list[str] = []
-    events = [_event(1), _event(2)]
+    events = [post_shared(1), post_shared(2)]
     async with UnitOfWork() as uow:
         uow.add(FakeWrite(log, "a"), events[:1])
         uow.add(FakeWrite(log, "b"), events[1:])
@@ -58,18 +40,18 @@ async def test_writes_are_applied_in_order_before_any_event_is_published() -> No
 async def test_a_repeat_is_not_published() -> None:
     log: list[str] = []
     async with UnitOfWork() as uow:
-        uow.add(FakeWrite(log, "a", lands=False), [_event(1)])
+        uow.add(FakeWrite(log, "a", lands=False), [post_shared(1)])
     assert log == ["apply a"] and uow.committed == []
 
 
 async def test_a_conflict_keeps_the_events_of_the_writes_that_landed_before_it() -> None:
     log: list[str] = []
-    first = _event(1)
+    first = post_shared(1)
     with pytest.raises(Conflict):
         async with UnitOfWork() as uow:
             uow.add(FakeWrite(log, "a"), [first])
-            uow.add(FakeWrite(log, "b", lands=None), [_event(2)])
-            uow.add(FakeWrite(log, "c"), [_event(3)])
+            uow.add(FakeWrite(log, "b", lands=None), [post_shared(2)])
+            uow.add(FakeWrite(log, "c"), [post_shared(3)])
     assert log == ["apply a", "apply b", "publish a 1"]
     assert uow.committed == [first]
 
@@ -78,6 +60,6 @@ async def test_an_error_in_the_block_writes_nothing() -> None:
     log: list[str] = []
     with pytest.raises(RuntimeError):
         async with UnitOfWork() as uow:
-            uow.add(FakeWrite(log, "a"), [_event(1)])
+            uow.add(FakeWrite(log, "a"), [post_shared(1)])
             raise RuntimeError("the use case failed")
     assert log == [] and uow.events == []

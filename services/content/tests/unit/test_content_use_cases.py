@@ -172,16 +172,19 @@ class FakeRepository:
 
 
 class FakeFeed:
-    """The feed's read model: remembers the changes recorded."""
+    """The feed's read model in memory: each tenant's feed with the changes recorded
+    applied, and the changes themselves."""
 
     def __init__(self) -> None:
         self.changes: list[tuple[str, feed.FeedChange]] = []
+        self.feeds: dict[str, feed.TenantFeed] = {}
 
     async def tenant(self, tenant: str) -> feed.TenantFeed:
-        raise NotImplementedError
+        return self.feeds.setdefault(tenant, feed.TenantFeed(tenant=tenant))
 
     async def record(self, tenant: str, change: feed.FeedChange) -> None:
         self.changes.append((tenant, change))
+        (await self.tenant(tenant)).apply(change)
 
     async def forget(self, tenant: str, employee: str) -> None:
         pass
