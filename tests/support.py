@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from chassis.auth import issue_token
+from chassis.domain_errors import Conflict
 from chassis.kafka import ensure_topics
 from chassis.settings import LOCAL_JWT_SECRET
 from chassis.uow import UnitOfWork
@@ -367,3 +368,29 @@ class Units:
     @property
     def committed(self) -> list[AnyEvent]:
         return [event for unit in self.opened for event in unit.committed]
+
+
+class MemoryWrite:
+    """A unit of work's write for the use-case tests' in-memory repositories: `change`
+    applies it and says whether it landed. One that must land and did not is a `Conflict`
+    (as `chassis.outbox.DocumentWrite`'s); published events go to `published`."""
+
+    def __init__(
+        self,
+        change: Callable[[], bool],
+        published: list[AnyEvent] | None = None,
+        *,
+        must_land: bool = True,
+        conflict: str = "it changed meanwhile; read it again and retry",
+    ) -> None:
+        self.change, self.must_land, self.conflict = change, must_land, conflict
+        self.published = published if published is not None else []
+
+    async def apply(self, events: Sequence[AnyEvent]) -> bool:
+        landed = self.change()
+        if not landed and self.must_land:
+            raise Conflict(self.conflict, title="Changed meanwhile")
+        return landed
+
+    async def publish(self, events: Sequence[AnyEvent]) -> None:
+        self.published.extend(events)

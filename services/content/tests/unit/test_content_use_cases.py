@@ -4,7 +4,7 @@ commits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,32 +23,10 @@ from contracts import (
     OnboardingStepCompleted,
     audience,
 )
-from support import Units
+from support import MemoryWrite, Units
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TENANT = "acme"
-
-
-class FakeWrite:
-    """One document's change in memory: `change` applies it and says whether it landed."""
-
-    def __init__(
-        self,
-        repo: FakeRepository,
-        change: Callable[[], bool],
-        must_land: bool = True,
-        conflict: str = "it changed meanwhile; read it again and retry",
-    ) -> None:
-        self.repo, self.change, self.must_land, self.conflict = repo, change, must_land, conflict
-
-    async def apply(self, events: Sequence[AnyEvent]) -> bool:
-        landed = self.change()
-        if not landed and self.must_land:
-            raise Conflict(self.conflict, title="Changed meanwhile")
-        return landed
-
-    async def publish(self, events: Sequence[AnyEvent]) -> None:
-        self.repo.published.extend(events)
 
 
 class FakeRepository:
@@ -80,7 +58,7 @@ class FakeRepository:
         axes = (doc["aud_groups"], doc["aud_locations"], doc["aud_languages"])
         return doc if audience.Audience.of(*axes).admits(viewer) else None
 
-    def item_created(self, doc: dict[str, Any]) -> FakeWrite:
+    def item_created(self, doc: dict[str, Any]) -> MemoryWrite:
         key = (doc["tenant"], doc["_id"])
 
         def insert() -> bool:
@@ -89,11 +67,11 @@ class FakeRepository:
             self.items[key] = dict(doc)
             return True
 
-        return FakeWrite(self, insert, conflict=f"an item {doc['_id']} exists already")
+        return MemoryWrite(insert, self.published, conflict=f"an item {doc['_id']} exists already")
 
     def item_saved(
         self, before: dict[str, Any], after: dict[str, Any], unset: Sequence[str] = ()
-    ) -> FakeWrite:
+    ) -> MemoryWrite:
         key = (before["tenant"], before["_id"])
 
         def save() -> bool:
@@ -104,7 +82,9 @@ class FakeRepository:
             self.items[key] = {**saved, "rev": before["rev"] + 1}
             return True
 
-        return FakeWrite(self, save, conflict="the item changed meanwhile; read it again and retry")
+        return MemoryWrite(
+            save, self.published, conflict="the item changed meanwhile; read it again and retry"
+        )
 
     async def due_for_release(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         due = [d for d in self.items.values() if d["status"] == "scheduled"]
@@ -123,7 +103,7 @@ class FakeRepository:
     async def guidelines_version(self, tenant: str, version: int) -> dict[str, Any] | None:
         return self.guidelines.get((tenant, version))
 
-    def guidelines_published(self, doc: dict[str, Any]) -> FakeWrite:
+    def guidelines_published(self, doc: dict[str, Any]) -> MemoryWrite:
         key = (doc["tenant"], doc["version"])
 
         def insert() -> bool:
@@ -132,21 +112,23 @@ class FakeRepository:
             self.guidelines[key] = dict(doc)
             return True
 
-        return FakeWrite(self, insert, conflict="another version was published meanwhile; retry")
+        return MemoryWrite(
+            insert, self.published, conflict="another version was published meanwhile; retry"
+        )
 
     async def acknowledgement(
         self, tenant: str, employee: str, version: int
     ) -> dict[str, Any] | None:
         return self.acks.get(f"{tenant}:{employee}:{version}")
 
-    def acknowledgement_recorded(self, doc: dict[str, Any]) -> FakeWrite:
+    def acknowledgement_recorded(self, doc: dict[str, Any]) -> MemoryWrite:
         def insert() -> bool:
             if doc["_id"] in self.acks:
                 return False
             self.acks[doc["_id"]] = dict(doc)
             return True
 
-        return FakeWrite(self, insert, must_land=False)
+        return MemoryWrite(insert, self.published, must_land=False)
 
     # -- coaching
 
@@ -156,7 +138,7 @@ class FakeRepository:
     async def progress_of(self, tenant: str, employee: str) -> dict[str, Any] | None:
         return self.progress.get(f"{tenant}:{employee}")
 
-    def step_done(self, tenant: str, employee: str, step_id: str, at: datetime) -> FakeWrite:
+    def step_done(self, tenant: str, employee: str, step_id: str, at: datetime) -> MemoryWrite:
         doc_id = f"{tenant}:{employee}"
 
         def mark() -> bool:
@@ -168,7 +150,7 @@ class FakeRepository:
             doc["done"][step_id] = at
             return True
 
-        return FakeWrite(self, mark, must_land=False)
+        return MemoryWrite(mark, self.published, must_land=False)
 
 
 class FakeFeed:

@@ -4,7 +4,7 @@ one commits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -31,7 +31,7 @@ from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, TokenVault
 from share.domain.clicks import DailySalts
 from share.service_layer import handlers
-from support import Units
+from support import MemoryWrite, Units
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TENANT = "acme"
@@ -42,27 +42,6 @@ BOB = Principal(employee_id="bob", tenant=TENANT, roles=frozenset({"employee"}))
 CURATOR = Principal(employee_id="carol", tenant=TENANT, roles=frozenset({"curator"}))
 # The repository's writes need no outbox here: the fakes below apply them in memory.
 NO_BOX = cast(Outbox, object())
-
-
-class FakeWrite:
-    """One document's change in memory: `change` applies it and says whether it landed."""
-
-    def __init__(
-        self, change: Callable[[], bool], must_land: bool = True, conflict: str = "changed"
-    ) -> None:
-        self.change = change
-        self.must_land = must_land
-        self.conflict = conflict
-        self.published: list[AnyEvent] = []
-
-    async def apply(self, events: Sequence[AnyEvent]) -> bool:
-        landed = self.change()
-        if not landed and self.must_land:
-            raise Conflict(self.conflict, title="Changed meanwhile")
-        return landed
-
-    async def publish(self, events: Sequence[AnyEvent]) -> None:
-        self.published.extend(events)
 
 
 @dataclass
@@ -87,7 +66,7 @@ class FakeShareRepository:
 
     def advocate_saved(
         self, box: Outbox, before: dict[str, Any] | None, after: dict[str, Any]
-    ) -> FakeWrite:
+    ) -> MemoryWrite:
         def change() -> bool:
             stored = self.advocates.get(after["_id"])
             if (stored or {}).get("rev") != (before or {}).get("rev"):
@@ -96,7 +75,7 @@ class FakeShareRepository:
             return True
 
         after_rev = (before["rev"] if before else 0) + 1
-        return FakeWrite(change, conflict="the advocate changed concurrently; try again")
+        return MemoryWrite(change, conflict="the advocate changed concurrently; try again")
 
     async def current_guidelines(self, tenant: str) -> dict[str, Any] | None:
         return None
@@ -122,7 +101,7 @@ class FakeShareRepository:
     async def give_back_daily_slot(self, key: str) -> None:
         self.daily[key] = max(0, self.daily.get(key, 0) - 1)
 
-    def share_created(self, box: Outbox, doc: dict[str, Any]) -> FakeWrite:
+    def share_created(self, box: Outbox, doc: dict[str, Any]) -> MemoryWrite:
         def change() -> bool:
             if self.collisions:
                 self.collisions -= 1
@@ -133,7 +112,7 @@ class FakeShareRepository:
             self.shares[doc["_id"]] = dict(doc)
             return True
 
-        return FakeWrite(change, conflict="could not allocate a short code")
+        return MemoryWrite(change, conflict="could not allocate a short code")
 
     async def stop_shares_of(self, tenant: str, employee_id: str) -> None:
         self.stopped.append((tenant, employee_id))
@@ -151,17 +130,17 @@ class FakeShareRepository:
     async def counters(self, share_ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: self.counted[i] for i in share_ids if i in self.counted}
 
-    def engagement_recorded(self, box: Outbox, doc: dict[str, Any]) -> FakeWrite:
+    def engagement_recorded(self, box: Outbox, doc: dict[str, Any]) -> MemoryWrite:
         def change() -> bool:
             if doc["_id"] in self.engagements:
                 return False
             self.engagements[doc["_id"]] = doc
             return True
 
-        return FakeWrite(change, must_land=False)
+        return MemoryWrite(change, must_land=False)
 
-    def followers_recorded(self, box: Outbox, doc: dict[str, Any]) -> FakeWrite:
-        return FakeWrite(lambda: self.followers.setdefault(doc["_id"], doc) is doc)
+    def followers_recorded(self, box: Outbox, doc: dict[str, Any]) -> MemoryWrite:
+        return MemoryWrite(lambda: self.followers.setdefault(doc["_id"], doc) is doc)
 
 
 @dataclass
