@@ -48,7 +48,7 @@ from chassis.auth import Principal, issue_token
 from chassis.process import create_app
 from chassis.settings import LOCAL_JWT_SECRET
 from content.adapters.feed_view import MongoFeedReadModel
-from content.adapters.mongo import HIDDEN, ContentRepository
+from content.adapters.mongo import HIDDEN, NEVER, ContentRepository
 from content.adapters.preview import LinkPreviewer
 from content.bootstrap import DEFINITION
 from content.config import ContentSettings
@@ -95,7 +95,7 @@ def _item(rng: random.Random, now: datetime, index: int) -> dict[str, Any]:
         "publish_at": publish_at,
         "publish_day": feed.publish_day(publish_at),
         "expires_at": expires_at,
-        "live_until": expires_at or handlers.NEVER,
+        "live_until": expires_at or NEVER,
         # Popularity is skewed: a few items are shared a lot.
         "shares": int(rng.paretovariate(1.2)) - 1,
         "rev": 1,

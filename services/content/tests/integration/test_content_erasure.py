@@ -244,8 +244,8 @@ async def test_a_share_counted_after_the_erasure_marks_only_if_made_after_it(hub
     await _share(tenant, who, after, erased_at + timedelta(seconds=1))
 
     async def counted() -> list[int]:
-        docs = [await hub.services.repo.get(tenant, i) for i in (before, after)]
-        return [int((doc or {}).get("shares", 0)) for doc in docs]
+        items = [await hub.services.repo.get(tenant, i) for i in (before, after)]
+        return [item.shares if item else 0 for item in items]
 
     # Both shares count: a count names nobody.
     assert await eventually(counted, lambda got: got == [1, 1]) == [1, 1]
@@ -321,7 +321,8 @@ async def test_an_erasure_that_runs_while_a_share_is_counted_still_wins(hub) -> 
     await handlers.on_post_shared(racing, batch)
 
     # Counted, but marked only for the colleague, here and in the log.
-    assert (await services.repo.get(tenant, item) or {}).get("shares") == 2
+    stored = await services.repo.get(tenant, item)
+    assert stored is not None and stored.shares == 2
     assert await services.repo.shared_by(tenant, who) == []
     assert await services.repo.shared_by(tenant, stays) == [item]
     held = await services.feed.tenant(tenant)

@@ -5,17 +5,22 @@ commits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from chassis.auth import Principal
 from chassis.domain_errors import Conflict, Forbidden, NotFound
+from content.adapters.mongo import item_document
+from content.domain import coaching as coaching_rules
 from content.domain import feed, model
+from content.domain.guidelines import Acknowledgement, Guidelines, TenantSettings
+from content.domain.model import Item
 from content.service_layer import coaching, handlers
 from contracts import (
     AnyEvent,
+    ContentKind,
     ContentPublished,
     ContentRetired,
     ContentUpdated,
@@ -33,83 +38,82 @@ class FakeRepository:
     """The collections the use cases below read and write, as dictionaries."""
 
     def __init__(self) -> None:
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}
-        self.guidelines: dict[tuple[str, int], dict[str, Any]] = {}
-        self.acks: dict[str, dict[str, Any]] = {}
-        self.paths: dict[str, dict[str, Any]] = {}
-        self.progress: dict[str, dict[str, Any]] = {}
+        self.items: dict[tuple[str, str], Item] = {}
+        self.guidelines: dict[tuple[str, int], Guidelines] = {}
+        self.acks: dict[str, Acknowledgement] = {}
+        self.paths: dict[str, coaching_rules.OnboardingPath] = {}
+        self.progress: dict[str, coaching_rules.StepsDone] = {}
         self.published: list[AnyEvent] = []
 
-    async def tenant_settings(self, tenant: str) -> dict[str, Any]:
-        return {"_id": tenant}
+    async def tenant_settings(self, tenant: str) -> TenantSettings:
+        return TenantSettings(tenant)
 
     # -- items
 
-    async def get(self, tenant: str, content_id: str) -> dict[str, Any] | None:
-        doc = self.items.get((tenant, content_id))
-        return dict(doc) if doc else None
+    async def get(self, tenant: str, content_id: str) -> Item | None:
+        return self.items.get((tenant, content_id))
 
     async def visible_item(
         self, tenant: str, content_id: str, viewer: audience.Viewer, now: datetime
-    ) -> dict[str, Any] | None:
-        doc = await self.get(tenant, content_id)
-        if doc is None or doc["status"] != "published" or doc["live_until"] <= now:
+    ) -> Item | None:
+        item = await self.get(tenant, content_id)
+        if item is None:
+            return None
+        doc = item_document(item)
+        if doc["status"] != "published" or doc["live_until"] <= now:
             return None
         axes = (doc["aud_groups"], doc["aud_locations"], doc["aud_languages"])
-        return doc if audience.Audience.of(*axes).admits(viewer) else None
+        return item if audience.Audience.of(*axes).admits(viewer) else None
 
-    def item_created(self, doc: dict[str, Any]) -> MemoryWrite:
-        key = (doc["tenant"], doc["_id"])
+    def item_created(self, item: Item) -> MemoryWrite:
+        key = (item.tenant, item.id)
 
         def insert() -> bool:
             if key in self.items:
                 return False
-            self.items[key] = dict(doc)
+            self.items[key] = item
             return True
 
-        return MemoryWrite(insert, self.published, conflict=f"an item {doc['_id']} exists already")
+        return MemoryWrite(insert, self.published, conflict=f"an item {item.id} exists already")
 
-    def item_saved(
-        self, before: dict[str, Any], after: dict[str, Any], unset: Sequence[str] = ()
-    ) -> MemoryWrite:
-        key = (before["tenant"], before["_id"])
+    def item_saved(self, before: Item, after: Item) -> MemoryWrite:
+        key = (before.tenant, before.id)
 
         def save() -> bool:
             held = self.items.get(key)
-            if held is None or held["rev"] != before["rev"]:
+            if held is None or held.rev != before.rev:
                 return False
-            saved = {k: v for k, v in after.items() if k not in unset}
-            self.items[key] = {**saved, "rev": before["rev"] + 1}
+            self.items[key] = replace(after, rev=before.rev + 1)
             return True
 
         return MemoryWrite(
             save, self.published, conflict="the item changed meanwhile; read it again and retry"
         )
 
-    async def due_for_release(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        due = [d for d in self.items.values() if d["status"] == "scheduled"]
-        return [dict(d) for d in due if d["publish_at"] <= now][:limit]
+    async def due_for_release(self, now: datetime, limit: int) -> list[Item]:
+        due = [i for i in self.items.values() if i.status is model.Status.SCHEDULED]
+        return [i for i in due if i.publish_at is not None and i.publish_at <= now][:limit]
 
-    async def due_for_expiry(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        due = [d for d in self.items.values() if d["status"] == "published"]
-        return [dict(d) for d in due if (d.get("expires_at") or now) <= now][:limit]
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Item]:
+        due = [i for i in self.items.values() if i.status is model.Status.PUBLISHED]
+        return [i for i in due if (i.expires_at or now) <= now][:limit]
 
     # -- guidelines
 
-    async def current_guidelines(self, tenant: str) -> dict[str, Any] | None:
-        mine = [doc for (t, _), doc in self.guidelines.items() if t == tenant]
-        return max(mine, key=lambda doc: doc["version"], default=None)
+    async def current_guidelines(self, tenant: str) -> Guidelines | None:
+        mine = [g for (t, _), g in self.guidelines.items() if t == tenant]
+        return max(mine, key=lambda g: g.version, default=None)
 
-    async def guidelines_version(self, tenant: str, version: int) -> dict[str, Any] | None:
+    async def guidelines_version(self, tenant: str, version: int) -> Guidelines | None:
         return self.guidelines.get((tenant, version))
 
-    def guidelines_published(self, doc: dict[str, Any]) -> MemoryWrite:
-        key = (doc["tenant"], doc["version"])
+    def guidelines_published(self, guidelines: Guidelines) -> MemoryWrite:
+        key = (guidelines.tenant, guidelines.version)
 
         def insert() -> bool:
             if key in self.guidelines:
                 return False
-            self.guidelines[key] = dict(doc)
+            self.guidelines[key] = guidelines
             return True
 
         return MemoryWrite(
@@ -118,36 +122,36 @@ class FakeRepository:
 
     async def acknowledgement(
         self, tenant: str, employee: str, version: int
-    ) -> dict[str, Any] | None:
+    ) -> Acknowledgement | None:
         return self.acks.get(f"{tenant}:{employee}:{version}")
 
-    def acknowledgement_recorded(self, doc: dict[str, Any]) -> MemoryWrite:
+    def acknowledgement_recorded(self, ack: Acknowledgement) -> MemoryWrite:
+        key = f"{ack.tenant}:{ack.employee_id}:{ack.version}"
+
         def insert() -> bool:
-            if doc["_id"] in self.acks:
+            if key in self.acks:
                 return False
-            self.acks[doc["_id"]] = dict(doc)
+            self.acks[key] = ack
             return True
 
         return MemoryWrite(insert, self.published, must_land=False)
 
     # -- coaching
 
-    async def onboarding_path(self, tenant: str) -> dict[str, Any] | None:
+    async def onboarding_path(self, tenant: str) -> coaching_rules.OnboardingPath | None:
         return self.paths.get(tenant)
 
-    async def progress_of(self, tenant: str, employee: str) -> dict[str, Any] | None:
+    async def progress_of(self, tenant: str, employee: str) -> coaching_rules.StepsDone | None:
         return self.progress.get(f"{tenant}:{employee}")
 
     def step_done(self, tenant: str, employee: str, step_id: str, at: datetime) -> MemoryWrite:
-        doc_id = f"{tenant}:{employee}"
+        key = f"{tenant}:{employee}"
 
         def mark() -> bool:
-            doc = self.progress.setdefault(
-                doc_id, {"tenant": tenant, "employee_id": employee, "done": {}}
-            )
-            if step_id in doc["done"]:
+            held = self.progress.get(key) or coaching_rules.StepsDone(employee)
+            if step_id in held.done:
                 return False
-            doc["done"][step_id] = at
+            self.progress[key] = replace(held, done={**held.done, step_id: at})
             return True
 
         return MemoryWrite(mark, self.published, must_land=False)
@@ -167,6 +171,9 @@ class FakeFeed:
     async def record(self, tenant: str, change: feed.FeedChange) -> None:
         self.changes.append((tenant, change))
         (await self.tenant(tenant)).apply(change)
+
+    async def written(self, tenant: str, items: Sequence[Item]) -> None:
+        await self.record(tenant, feed.FeedChange(items=tuple(item_document(i) for i in items)))
 
     async def forget(self, tenant: str, employee: str) -> None:
         pass
@@ -201,12 +208,22 @@ def employee(employee: str = "emp-1") -> Principal:
     return Principal(employee_id=employee, tenant=TENANT, roles=frozenset({"employee"}))
 
 
-ARTICLE = {"title": "Our new office", "kind": "article", "url": "https://example.com/office"}
+ARTICLE = {
+    "title": "Our new office",
+    "kind": ContentKind.ARTICLE,
+    "url": "https://example.com/office",
+}
 
 
 @pytest.fixture
 def hub() -> Hub:
     return Hub()
+
+
+async def stored_item(hub: Hub, content_id: str) -> Item:
+    item = await hub.repo.get(TENANT, content_id)
+    assert item is not None
+    return item
 
 
 # -- items -----------------------------------------------------------------------------------
@@ -215,29 +232,29 @@ def hub() -> Hub:
 async def test_a_curators_item_goes_live_at_once_and_says_so(hub: Hub) -> None:
     doc = await handlers.create_content(hub.services, curator(), dict(ARTICLE))
 
-    assert doc["status"] == "published" and doc["approved_by"] == "cur-1"
-    assert (await hub.repo.get(TENANT, doc["_id"]) or {})["status"] == "published"
+    assert doc.status == "published" and doc.approved_by == "cur-1"
+    assert (await stored_item(hub, doc.id)).status == "published"
     [event] = hub.committed
     assert isinstance(event, ContentPublished) and event.data.title == "Our new office"
     assert hub.repo.published == [event]
-    assert [change.items[0]["_id"] for _, change in hub.feed.changes] == [doc["_id"]]
+    assert [change.items[0]["_id"] for _, change in hub.feed.changes] == [doc.id]
 
 
 async def test_a_suggestion_is_submitted_approved_and_published(hub: Hub) -> None:
     author = employee()
     draft = await handlers.create_content(hub.services, author, dict(ARTICLE))
-    assert draft["status"] == "draft" and draft["suggestion"] is True
+    assert draft.status == "draft" and draft.suggestion is True
     assert hub.committed == [] and hub.feed.changes == []
 
-    submitted = await handlers.transition(hub.services, author, draft["_id"], model.Action.SUBMIT)
-    assert submitted["status"] == "in_review" and submitted["rev"] == 2
+    submitted = await handlers.transition(hub.services, author, draft.id, model.Action.SUBMIT)
+    assert submitted.status == "in_review" and submitted.rev == 2
     approved = await handlers.transition(
-        hub.services, curator(), draft["_id"], model.Action.APPROVE, "welcome"
+        hub.services, curator(), draft.id, model.Action.APPROVE, "welcome"
     )
 
-    assert approved["status"] == "published" and approved["approved_by"] == "cur-1"
-    stored = await hub.repo.get(TENANT, draft["_id"]) or {}
-    assert stored["status"] == "published" and stored["comment"] == "welcome"
+    assert approved.status == "published" and approved.approved_by == "cur-1"
+    stored = await stored_item(hub, draft.id)
+    assert stored.status == "published" and stored.comment == "welcome"
     [event] = hub.committed
     assert isinstance(event, ContentPublished) and event.data.published_by == "cur-1"
 
@@ -246,11 +263,11 @@ async def test_a_published_item_that_is_edited_announces_its_change(hub: Hub) ->
     doc = await handlers.create_content(hub.services, curator(), dict(ARTICLE))
 
     after = await handlers.update_content(
-        hub.services, curator(), doc["_id"], {"title": "Our new office in Lyon"}
+        hub.services, curator(), doc.id, {"title": "Our new office in Lyon"}
     )
 
-    assert after["rev"] == 2
-    assert (await hub.repo.get(TENANT, doc["_id"]) or {})["title"] == "Our new office in Lyon"
+    assert after.rev == 2
+    assert (await stored_item(hub, doc.id)).title == "Our new office in Lyon"
     _published, updated = hub.committed
     assert isinstance(updated, ContentUpdated) and updated.data.changed_fields == ["title"]
 
@@ -258,21 +275,21 @@ async def test_a_published_item_that_is_edited_announces_its_change(hub: Hub) ->
 async def test_only_curators_change_an_item_once_it_left_draft(hub: Hub) -> None:
     author = employee()
     draft = await handlers.create_content(hub.services, author, dict(ARTICLE))
-    await handlers.transition(hub.services, author, draft["_id"], model.Action.SUBMIT)
+    await handlers.transition(hub.services, author, draft.id, model.Action.SUBMIT)
 
     with pytest.raises(Forbidden, match="only curators change an item once it left draft"):
-        await handlers.update_content(hub.services, author, draft["_id"], {"title": "Mine"})
+        await handlers.update_content(hub.services, author, draft.id, {"title": "Mine"})
     with pytest.raises(Forbidden):
-        await handlers.transition(hub.services, author, draft["_id"], model.Action.APPROVE)
-    assert (await hub.repo.get(TENANT, draft["_id"]) or {})["status"] == "in_review"
+        await handlers.transition(hub.services, author, draft.id, model.Action.APPROVE)
+    assert (await stored_item(hub, draft.id)).status == "in_review"
 
 
 async def test_an_employee_sees_neither_others_drafts_nor_missing_items(hub: Hub) -> None:
     draft = await handlers.create_content(hub.services, curator(), dict(ARTICLE), draft=True)
     live = await handlers.create_content(hub.services, curator(), dict(ARTICLE))
 
-    assert (await handlers.get_content(hub.services, employee(), live["_id"]))["_id"]
-    for content_id in (draft["_id"], "nothing-here"):
+    assert (await handlers.get_content(hub.services, employee(), live.id)).id
+    for content_id in (draft.id, "nothing-here"):
         with pytest.raises(NotFound, match=f"no content item {content_id}"):
             await handlers.get_content(hub.services, employee(), content_id)
 
@@ -281,18 +298,18 @@ async def test_an_edit_over_a_stale_read_is_a_conflict_and_announces_nothing(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = await handlers.create_content(hub.services, curator(), dict(ARTICLE))
-    stale = await hub.repo.get(TENANT, doc["_id"]) or {}
-    await handlers.update_content(hub.services, curator("cur-2"), doc["_id"], {"summary": "A"})
+    stale = await stored_item(hub, doc.id)
+    await handlers.update_content(hub.services, curator("cur-2"), doc.id, {"summary": "A"})
     before = len(hub.committed)
 
-    async def read_before_the_other_edit(tenant: str, content_id: str) -> dict[str, Any]:
-        return dict(stale)
+    async def read_before_the_other_edit(tenant: str, content_id: str) -> Item:
+        return stale
 
     monkeypatch.setattr(hub.repo, "get", read_before_the_other_edit)
     with pytest.raises(Conflict, match="the item changed meanwhile; read it again and retry"):
-        await handlers.update_content(hub.services, curator(), doc["_id"], {"summary": "B"})
+        await handlers.update_content(hub.services, curator(), doc.id, {"summary": "B"})
 
-    assert hub.repo.items[(TENANT, doc["_id"])]["summary"] == "A"
+    assert hub.repo.items[(TENANT, doc.id)].summary == "A"
     assert len(hub.committed) == before
 
 
@@ -300,19 +317,19 @@ async def test_a_refused_move_says_where_the_item_is(hub: Hub) -> None:
     doc = await handlers.create_content(hub.services, curator(), dict(ARTICLE))
 
     with pytest.raises(Conflict) as refused:
-        await handlers.transition(hub.services, curator(), doc["_id"], model.Action.SUBMIT)
+        await handlers.transition(hub.services, curator(), doc.id, model.Action.SUBMIT)
 
     assert refused.value.extensions == {"status_now": "published"}
 
 
 async def test_an_item_told_twice_is_created_once(hub: Hub) -> None:
-    fields = {"title": "A win", "kind": "internal"}
+    fields = {"title": "A win", "kind": ContentKind.INTERNAL}
     first = await handlers.create_content(hub.services, curator(), fields, content_id="win-1")
 
     with pytest.raises(Conflict, match="an item win-1 exists already"):
         await handlers.create_content(hub.services, curator(), fields, content_id="win-1")
 
-    assert [e.subject for e in hub.committed] == [first["_id"]]
+    assert [e.subject for e in hub.committed] == [first.id]
 
 
 async def test_the_clock_publishes_what_is_due_and_expires_what_ran_out(hub: Hub) -> None:
@@ -322,7 +339,7 @@ async def test_the_clock_publishes_what_is_due_and_expires_what_ran_out(hub: Hub
 
     assert await handlers.run_schedule(hub.services) == 1
 
-    assert (await hub.repo.get(TENANT, doc["_id"]) or {})["status"] == "expired"
+    assert (await stored_item(hub, doc.id)).status == "expired"
     retired = hub.committed[-1]
     assert isinstance(retired, ContentRetired) and retired.data.reason.value == "expired"
 
@@ -335,7 +352,7 @@ async def test_guidelines_are_acknowledged_once_and_unknown_versions_are_not_fou
 ) -> None:
     admin = Principal(employee_id="adm-1", tenant=TENANT, roles=frozenset({"admin"}))
     doc = await handlers.publish_guidelines(hub.services, admin, "Be kind", "Always.", True)
-    assert doc["version"] == 1
+    assert doc.version == 1
 
     first, created = await handlers.acknowledge(hub.services, employee(), 1)
     again, created_again = await handlers.acknowledge(hub.services, employee(), 1)
@@ -354,14 +371,14 @@ async def test_guidelines_are_acknowledged_once_and_unknown_versions_are_not_fou
 
 
 async def test_a_coaching_step_is_done_once(hub: Hub) -> None:
-    hub.repo.paths[TENANT] = {
-        "_id": TENANT,
-        "version": 3,
-        "steps": [
-            {"id": "s1", "titles": {"en": "Connect"}, "bodies": {}},
-            {"id": "s2", "titles": {"en": "Share"}, "bodies": {}},
-        ],
-    }
+    hub.repo.paths[TENANT] = coaching_rules.OnboardingPath(
+        TENANT,
+        version=3,
+        steps=(
+            coaching_rules.Step("s1", {"en": "Connect"}),
+            coaching_rules.Step("s2", {"en": "Share"}),
+        ),
+    )
 
     mine, created = await coaching.complete_step(hub.services, employee(), "s1")
     again, created_again = await coaching.complete_step(hub.services, employee(), "s1")

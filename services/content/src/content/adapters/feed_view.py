@@ -43,7 +43,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,8 +51,9 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from content.adapters.mongo import HIDDEN, ContentRepository
+from content.adapters.mongo import HIDDEN, ContentRepository, item_document
 from content.domain.feed import PUBLISHED, FeedChange, TenantFeed
+from content.domain.model import Item
 from contracts.erasure import person_key
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,9 @@ class MongoFeedReadModel:
             # The write itself stands (failing the request would invite a duplicate on
             # retry); other processes see it at their next full reload instead.
             log.exception("feed change not logged", extra={"tenant": tenant})
+
+    async def written(self, tenant: str, items: Sequence[Item]) -> None:
+        await self.record(tenant, FeedChange(items=tuple(item_document(i) for i in items)))
 
     async def forget(self, tenant: str, employee: str) -> None:
         """An erased person leaves every process's copy and the log: a change naming them

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -16,13 +16,181 @@ from chassis.kafka import EventPublisher
 from chassis.outbox import DocumentWrite, Outbox
 from chassis.projection import Delta, apply_exactly_once
 from content.domain import model
-from content.domain.feed import SORT
-from contracts import audience
+from content.domain.coaching import Expertise, OnboardingPath, Step, StepsDone
+from content.domain.feed import SORT, publish_day
+from content.domain.guidelines import Acknowledgement, Guidelines, TenantSettings
+from content.domain.model import EventDetails, Item, ItemAudience, JobDetails
+from contracts import ContentKind, Network, audience
 
 # Internal fields no reader needs: staged events and exactly-once watermarks.
 HIDDEN = {outbox.PENDING: 0}
 # Fields of an item the workflow and the store keep to themselves on a save.
 KEPT_ON_SAVE = ("_id", "tenant", "rev")
+# Far enough to sort after any real expiry; stands for "never expires" in one range query.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+# An item's optional fields, stored only when set.
+OPTIONAL = (
+    "url",
+    "image_url",
+    "language",
+    "campaign_id",
+    "publish_at",
+    "expires_at",
+    "approved_by",
+    "comment",
+    "comment_by",
+    "published_at",
+    "retired_at",
+    "leader_post",
+)
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def item_document(item: Item) -> dict[str, Any]:
+    """An item as stored, with the fields its queries and the feed's order read: the
+    audience as match axes, the end of its time live, the day it went live."""
+    aud = item.audience or ItemAudience()
+    doc: dict[str, Any] = {
+        "_id": item.id,
+        "tenant": item.tenant,
+        "title": item.title,
+        "kind": item.kind.value,
+        "status": item.status.value,
+        "rev": item.rev,
+        "shares": item.shares,
+        "suggestion": item.suggestion,
+        "created_by": item.created_by,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+    if item.summary:
+        doc["summary"] = item.summary
+    if item.body:
+        doc["body"] = item.body
+    if item.topics:
+        doc["topics"] = list(item.topics)
+    doc["suggested_texts"] = {n.value: t for n, t in item.suggested_texts.items()}
+    doc["text_variants"] = {n.value: list(v) for n, v in item.text_variants.items()}
+    if item.audience is not None:
+        doc["audience"] = {
+            "groups": list(aud.groups),
+            "locations": list(aud.locations),
+            "languages": list(aud.languages),
+        }
+    if item.job is not None:
+        job = item.job
+        doc["job"] = _present(
+            {"location": job.location, "department": job.department, "apply_url": job.apply_url}
+        )
+    if item.event is not None:
+        event = item.event
+        doc["event"] = _present(
+            {
+                "starts_at": event.starts_at,
+                "ends_at": event.ends_at,
+                "venue": event.venue,
+                "online_url": event.online_url,
+            }
+        )
+    doc.update(_present({name: getattr(item, name) for name in OPTIONAL}))
+    doc.update(
+        aud_groups=audience.axis(aud.groups),
+        aud_locations=audience.axis(aud.locations),
+        aud_languages=audience.language_axis(aud.languages),
+        live_until=item.expires_at or NEVER,
+        publish_day=publish_day(item.publish_at or item.created_at),
+    )
+    return doc
+
+
+def _item_of(doc: dict[str, Any]) -> Item:
+    aud, job, event = doc.get("audience"), doc.get("job"), doc.get("event")
+    return Item(
+        id=doc["_id"],
+        tenant=doc["tenant"],
+        title=doc["title"],
+        kind=ContentKind(doc["kind"]),
+        status=model.Status(doc["status"]),
+        created_by=doc["created_by"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        rev=int(doc.get("rev", 0)),
+        summary=doc.get("summary") or "",
+        body=doc.get("body") or "",
+        topics=tuple(doc.get("topics") or ()),
+        suggested_texts={Network(n): t for n, t in (doc.get("suggested_texts") or {}).items()},
+        text_variants={Network(n): tuple(v) for n, v in (doc.get("text_variants") or {}).items()},
+        audience=None
+        if aud is None
+        else ItemAudience(
+            tuple(aud.get("groups") or ()),
+            tuple(aud.get("locations") or ()),
+            tuple(aud.get("languages") or ()),
+        ),
+        job=None
+        if job is None
+        else JobDetails(job.get("location"), job.get("department"), job.get("apply_url")),
+        event=None
+        if event is None
+        else EventDetails(
+            event.get("starts_at"),
+            event.get("ends_at"),
+            event.get("venue"),
+            event.get("online_url"),
+        ),
+        shares=int(doc.get("shares", 0)),
+        suggestion=bool(doc.get("suggestion", False)),
+        **{name: doc.get(name) for name in OPTIONAL},
+    )
+
+
+def _guidelines_of(doc: dict[str, Any]) -> Guidelines:
+    return Guidelines(
+        tenant=doc["tenant"],
+        version=int(doc["version"]),
+        title=doc["title"],
+        body=doc["body"],
+        acknowledgement_required=bool(doc["acknowledgement_required"]),
+        published_at=doc["published_at"],
+        published_by=doc["published_by"],
+    )
+
+
+def _acknowledgement_of(doc: dict[str, Any]) -> Acknowledgement:
+    return Acknowledgement(
+        doc["tenant"], doc["employee_id"], int(doc["version"]), doc["acknowledged_at"]
+    )
+
+
+def _step_of(doc: dict[str, Any]) -> Step:
+    return Step(str(doc["id"]), dict(doc.get("titles") or {}), dict(doc.get("bodies") or {}))
+
+
+def _path_of(doc: dict[str, Any]) -> OnboardingPath:
+    return OnboardingPath(
+        tenant=doc.get("tenant", doc["_id"]),
+        version=int(doc["version"]),
+        steps=tuple(_step_of(step) for step in doc.get("steps") or ()),
+        updated_at=doc.get("updated_at"),
+        updated_by=doc.get("updated_by"),
+    )
+
+
+def _steps_done_of(doc: dict[str, Any]) -> StepsDone:
+    return StepsDone(doc["employee_id"], dict(doc.get("done") or {}))
+
+
+def _expertise_of(doc: dict[str, Any]) -> Expertise:
+    return Expertise(
+        tenant=doc["tenant"],
+        employee_id=doc["employee_id"],
+        areas=tuple(doc.get("areas") or ()),
+        stamp=int(doc.get("stamp", 0)),
+        updated_at=doc["updated_at"],
+    )
 
 
 class ShareSeen(NamedTuple):
@@ -124,15 +292,17 @@ class ContentRepository:
 
     # -- items ----------------------------------------------------------------------------
 
-    async def get(self, tenant: str, content_id: str) -> dict[str, Any] | None:
-        return await self.items.find_one({"_id": content_id, "tenant": tenant}, HIDDEN)
+    async def get(self, tenant: str, content_id: str) -> Item | None:
+        doc = await self.items.find_one({"_id": content_id, "tenant": tenant}, HIDDEN)
+        return _item_of(doc) if doc is not None else None
 
     async def visible_item(
         self, tenant: str, content_id: str, viewer: audience.Viewer, now: datetime
-    ) -> dict[str, Any] | None:
+    ) -> Item | None:
         """The item, if it is live and aimed at `viewer` at `now`."""
         query = {"_id": content_id, "tenant": tenant, **visibility(viewer, now)}
-        return await self.items.find_one(query, HIDDEN)
+        doc = await self.items.find_one(query, HIDDEN)
+        return _item_of(doc) if doc is not None else None
 
     async def leader_post_shown(self, tenant: str, url: str) -> bool:
         """Whether the leader's post at `url` is an item of the tenant already."""
@@ -141,55 +311,54 @@ class ContentRepository:
 
     async def page(
         self, tenant: str, after: str | None, limit: int, filters: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    ) -> list[Item]:
         query: dict[str, Any] = {"tenant": tenant, **filters}
         if after:
             query["_id"] = {"$lt": after}
         cursor = self.items.find(query, HIDDEN).sort("_id", DESCENDING).limit(limit)
-        return [doc async for doc in cursor]
+        return [_item_of(doc) async for doc in cursor]
 
     async def created_by(
         self, tenant: str, employee_id: str, after: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Item]:
         """Items an employee created (suggestions and own items, any status), newest first."""
         query: dict[str, Any] = {"tenant": tenant, "created_by": employee_id}
         if after:
             query["_id"] = {"$lt": after}
         cursor = self.items.find(query, HIDDEN).sort("_id", DESCENDING).limit(limit)
-        return [doc async for doc in cursor]
+        return [_item_of(doc) async for doc in cursor]
 
-    async def due_for_release(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def due_for_release(self, now: datetime, limit: int) -> list[Item]:
         """Scheduled items whose publish time has come."""
         query = {"status": model.Status.SCHEDULED.value, "publish_at": {"$lte": now}}
-        return [doc async for doc in self.items.find(query, HIDDEN).limit(limit)]
+        return [_item_of(doc) async for doc in self.items.find(query, HIDDEN).limit(limit)]
 
-    async def due_for_expiry(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Item]:
         """Published items whose expiry has come."""
         query = {"status": model.Status.PUBLISHED.value, "expires_at": {"$lte": now}}
-        return [doc async for doc in self.items.find(query, HIDDEN).limit(limit)]
+        return [_item_of(doc) async for doc in self.items.find(query, HIDDEN).limit(limit)]
 
-    def item_created(self, doc: dict[str, Any]) -> DocumentWrite:
+    def item_created(self, item: Item) -> DocumentWrite:
         """Insert a new item; one whose id exists already is a conflict."""
         return DocumentWrite(
             self._outbox(self.items),
-            doc["_id"],
-            new=doc,
-            conflict=f"an item {doc['_id']} exists already",
+            item.id,
+            new=item_document(item),
+            conflict=f"an item {item.id} exists already",
         )
 
-    def item_saved(
-        self, before: dict[str, Any], after: dict[str, Any], unset: Sequence[str] = ()
-    ) -> DocumentWrite:
-        """Save `after` (its fields that differ from `before`, and `unset` removed) at the
-        next revision, if nobody changed the item since `before` was read."""
-        sets = {k: v for k, v in after.items() if k not in KEPT_ON_SAVE and before.get(k, ...) != v}
+    def item_saved(self, before: Item, after: Item) -> DocumentWrite:
+        """Save `after` (its fields that differ from `before`, and those it no longer has
+        removed) at the next revision, if nobody changed the item since `before` was read."""
+        old, new = item_document(before), item_document(after)
+        sets = {k: v for k, v in new.items() if k not in KEPT_ON_SAVE and old.get(k, ...) != v}
         update: dict[str, Any] = {"$set": sets, "$inc": {"rev": 1}}
-        if unset:
+        if unset := [k for k in old if k not in new]:
             update["$unset"] = {k: "" for k in unset}
         return DocumentWrite(
             self._outbox(self.items),
-            before["_id"],
-            where={"_id": before["_id"], "tenant": before["tenant"], "rev": before["rev"]},
+            before.id,
+            where={"_id": before.id, "tenant": before.tenant, "rev": before.rev},
             update=update,
             conflict="the item changed meanwhile; read it again and retry",
         )
@@ -252,61 +421,79 @@ class ContentRepository:
 
     # -- guidelines and settings -------------------------------------------------------------
 
-    async def current_guidelines(self, tenant: str) -> dict[str, Any] | None:
+    async def current_guidelines(self, tenant: str) -> Guidelines | None:
         cursor = self.guidelines.find({"tenant": tenant}, HIDDEN).sort("version", -1).limit(1)
-        return next(iter([doc async for doc in cursor]), None)
+        return next(iter([_guidelines_of(doc) async for doc in cursor]), None)
 
     async def guidelines_versions(
         self, tenant: str, before: int | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Guidelines]:
         query: dict[str, Any] = {"tenant": tenant}
         if before is not None:
             query["version"] = {"$lt": before}
         cursor = self.guidelines.find(query, HIDDEN).sort("version", -1).limit(limit)
-        return [doc async for doc in cursor]
+        return [_guidelines_of(doc) async for doc in cursor]
 
-    async def guidelines_version(self, tenant: str, version: int) -> dict[str, Any] | None:
-        return await self.guidelines.find_one({"_id": f"{tenant}:{version}"}, HIDDEN)
+    async def guidelines_version(self, tenant: str, version: int) -> Guidelines | None:
+        doc = await self.guidelines.find_one({"_id": f"{tenant}:{version}"}, HIDDEN)
+        return _guidelines_of(doc) if doc is not None else None
 
-    def guidelines_published(self, doc: dict[str, Any]) -> DocumentWrite:
+    def guidelines_published(self, guidelines: Guidelines) -> DocumentWrite:
         """Insert a new version; one published meanwhile under its number is a conflict."""
+        doc_id = f"{guidelines.tenant}:{guidelines.version}"
         return DocumentWrite(
             self._outbox(self.guidelines),
-            doc["_id"],
-            new=doc,
+            doc_id,
+            new={
+                "_id": doc_id,
+                "tenant": guidelines.tenant,
+                "version": guidelines.version,
+                "title": guidelines.title,
+                "body": guidelines.body,
+                "acknowledgement_required": guidelines.acknowledgement_required,
+                "published_at": guidelines.published_at,
+                "published_by": guidelines.published_by,
+            },
             conflict="another version was published meanwhile; retry",
         )
 
-    def acknowledgement_recorded(self, doc: dict[str, Any]) -> DocumentWrite:
+    def acknowledgement_recorded(self, ack: Acknowledgement) -> DocumentWrite:
         """Insert an acknowledgement; one recorded meanwhile stands, and this one is a
         repeat (it does not land)."""
-        return DocumentWrite(
-            self._outbox(self.acknowledgements), doc["_id"], new=doc, must_land=False
-        )
+        doc_id = f"{ack.tenant}:{ack.employee_id}:{ack.version}"
+        doc = {
+            "_id": doc_id,
+            "tenant": ack.tenant,
+            "employee_id": ack.employee_id,
+            "version": ack.version,
+            "acknowledged_at": ack.acknowledged_at,
+        }
+        return DocumentWrite(self._outbox(self.acknowledgements), doc_id, new=doc, must_land=False)
 
     async def acknowledgement(
         self, tenant: str, employee: str, version: int
-    ) -> dict[str, Any] | None:
-        return await self.acknowledgements.find_one(
+    ) -> Acknowledgement | None:
+        doc = await self.acknowledgements.find_one(
             {"_id": f"{tenant}:{employee}:{version}"}, HIDDEN
         )
+        return _acknowledgement_of(doc) if doc is not None else None
 
-    async def acknowledgements_of(self, tenant: str, employee: str) -> list[dict[str, Any]]:
+    async def acknowledgements_of(self, tenant: str, employee: str) -> list[Acknowledgement]:
         """Every guidelines version an employee acknowledged, oldest first."""
         cursor = self.acknowledgements.find(
             {"tenant": tenant, "employee_id": employee}, HIDDEN
         ).sort("version", ASCENDING)
-        return [doc async for doc in cursor]
+        return [_acknowledgement_of(doc) async for doc in cursor]
 
     async def acknowledgements_for(
         self, tenant: str, version: int, after: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Acknowledgement]:
         """Who acknowledged one guidelines version, by employee id."""
         query: dict[str, Any] = {"tenant": tenant, "version": version}
         if after is not None:
             query["employee_id"] = {"$gt": after}
         cursor = self.acknowledgements.find(query, HIDDEN).sort("employee_id", ASCENDING)
-        return [doc async for doc in cursor.limit(limit)]
+        return [_acknowledgement_of(doc) async for doc in cursor.limit(limit)]
 
     async def unmark_shared(self, tenant: str, employee: str, content_ids: set[str]) -> None:
         """Take back marks (of shares made before an erasure that raced with them)."""
@@ -322,10 +509,14 @@ class ContentRepository:
         doc = await self.shared.find_one({"_id": f"{tenant}:{employee}"})
         return sorted((doc or {}).get("content_ids") or [])
 
-    async def tenant_settings(self, tenant: str) -> dict[str, Any]:
-        return await self.tenants.find_one({"_id": tenant}) or {"_id": tenant}
+    async def tenant_settings(self, tenant: str) -> TenantSettings:
+        doc = await self.tenants.find_one({"_id": tenant}) or {}
+        return TenantSettings(tenant, disclosure_hashtag=doc.get("disclosure_hashtag"))
 
-    async def save_tenant_settings(self, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
+    async def save_tenant_settings(self, settings: TenantSettings) -> TenantSettings:
+        """Replace the tenant's settings; one set to None is removed."""
+        tenant = settings.tenant
+        fields = {"disclosure_hashtag": settings.disclosure_hashtag}
         unset = {k: "" for k, v in fields.items() if v is None}
         update: dict[str, Any] = {"$setOnInsert": {"tenant": tenant}}
         if values := {k: v for k, v in fields.items() if v is not None}:
@@ -337,12 +528,24 @@ class ContentRepository:
 
     # -- coaching ---------------------------------------------------------------------------
 
-    async def onboarding_path(self, tenant: str) -> dict[str, Any] | None:
-        return await self.onboarding.find_one({"_id": tenant})
+    async def onboarding_path(self, tenant: str) -> OnboardingPath | None:
+        doc = await self.onboarding.find_one({"_id": tenant})
+        return _path_of(doc) if doc is not None else None
 
-    async def save_onboarding_path(self, doc: dict[str, Any], version: int) -> bool:
-        """Write the path as version `doc["version"]` if it is still at `version` (0: none
-        yet); False when another edit came first."""
+    async def save_onboarding_path(self, path: OnboardingPath, version: int) -> bool:
+        """Write `path` (at its new version) if the stored one is still at `version` (0:
+        none yet); False when another edit came first."""
+        doc = {
+            "_id": path.tenant,
+            "tenant": path.tenant,
+            "version": path.version,
+            "steps": [
+                {"id": step.id, "titles": dict(step.titles), "bodies": dict(step.bodies)}
+                for step in path.steps
+            ],
+            "updated_at": path.updated_at,
+            "updated_by": path.updated_by,
+        }
         if version == 0:
             try:
                 await self.onboarding.insert_one(doc)
@@ -352,8 +555,9 @@ class ContentRepository:
         result = await self.onboarding.replace_one({"_id": doc["_id"], "version": version}, doc)
         return result.matched_count == 1
 
-    async def progress_of(self, tenant: str, employee: str) -> dict[str, Any] | None:
-        return await self.onboarding_progress.find_one({"_id": f"{tenant}:{employee}"}, HIDDEN)
+    async def progress_of(self, tenant: str, employee: str) -> StepsDone | None:
+        doc = await self.onboarding_progress.find_one({"_id": f"{tenant}:{employee}"}, HIDDEN)
+        return _steps_done_of(doc) if doc is not None else None
 
     def step_done(self, tenant: str, employee: str, step_id: str, at: datetime) -> DocumentWrite:
         """Mark a step of the person's progress done at `at`; a step done already is a
@@ -373,18 +577,28 @@ class ContentRepository:
             must_land=False,
         )
 
-    async def progress_all(self, tenant: str) -> list[dict[str, Any]]:
+    async def progress_all(self, tenant: str) -> list[StepsDone]:
         """Every person's progress (the steps they did), for the program team's figures."""
         cursor = self.onboarding_progress.find(
             {"tenant": tenant}, {"_id": 0, "employee_id": 1, "done": 1}
         ).batch_size(1000)
-        return [doc async for doc in cursor]
+        return [_steps_done_of(doc) async for doc in cursor]
 
-    async def expertise_of(self, tenant: str, employee: str) -> dict[str, Any] | None:
-        return await self.expertise.find_one({"_id": f"{tenant}:{employee}"})
+    async def expertise_of(self, tenant: str, employee: str) -> Expertise | None:
+        doc = await self.expertise.find_one({"_id": f"{tenant}:{employee}"})
+        return _expertise_of(doc) if doc is not None else None
 
-    async def save_expertise(self, doc: dict[str, Any]) -> None:
-        await self.expertise.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    async def save_expertise(self, expertise: Expertise) -> None:
+        doc_id = f"{expertise.tenant}:{expertise.employee_id}"
+        doc = {
+            "_id": doc_id,
+            "tenant": expertise.tenant,
+            "employee_id": expertise.employee_id,
+            "areas": list(expertise.areas),
+            "stamp": expertise.stamp,
+            "updated_at": expertise.updated_at,
+        }
+        await self.expertise.replace_one({"_id": doc_id}, doc, upsert=True)
 
     async def erase_coaching(self, tenant: str, employee: str) -> None:
         """Forget a person's onboarding progress and areas of expertise."""
@@ -438,9 +652,7 @@ class ContentRepository:
                 pass  # written by an earlier attempt
             await self.acknowledgements.delete_one({"_id": doc["_id"]})
 
-    async def pseudonymise_authored(
-        self, tenant: str, employee: str, name: str
-    ) -> list[dict[str, Any]]:
+    async def pseudonymise_authored(self, tenant: str, employee: str, name: str) -> list[Item]:
         """Put `name` in place of the person on the items they authored as an employee (their
         suggestions, their own posts as a leader) and return those items as written now,
         each at a new revision. Items they wrote, approved or commented on as a curator are
@@ -452,7 +664,7 @@ class ContentRepository:
         }
         fields = {"approved_by": 1, "comment_by": 1}
         authored = [doc async for doc in self.items.find(query, fields)]
-        written: list[dict[str, Any]] = []
+        written: list[Item] = []
         for doc in authored:
             sets = {"created_by": name}
             sets.update({f: name for f in ("approved_by", "comment_by") if doc.get(f) == employee})

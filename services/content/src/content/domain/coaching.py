@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -54,13 +55,6 @@ class Step:
     titles: Mapping[str, str]
     bodies: Mapping[str, str] = field(default_factory=dict)
 
-    def as_doc(self) -> dict[str, Any]:
-        return {"id": self.id, "titles": dict(self.titles), "bodies": dict(self.bodies)}
-
-    @classmethod
-    def of(cls, doc: Mapping[str, Any]) -> Step:
-        return cls(str(doc["id"]), dict(doc.get("titles") or {}), dict(doc.get("bodies") or {}))
-
     def text(self, languages: Sequence[str], fallback: str | None) -> tuple[str, str, str]:
         """(language, title, body) in the first of `languages` the step is written in,
         else in `fallback`, else in any language it has."""
@@ -69,6 +63,37 @@ class Step:
             if self.titles.get(lang):
                 return lang, self.titles[lang], self.bodies.get(lang, "")
         return "", "", ""
+
+
+@dataclass(frozen=True, slots=True)
+class OnboardingPath:
+    """A tenant's path at `version` (0: the program team wrote none yet)."""
+
+    tenant: str
+    version: int = 0
+    steps: tuple[Step, ...] = ()
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepsDone:
+    """The steps one person did, by step id, and when (steps since removed included)."""
+
+    employee_id: str
+    done: Mapping[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Expertise:
+    """The areas of expertise a person named (normalised), and when: `stamp` in ms since
+    the epoch orders the namings."""
+
+    tenant: str
+    employee_id: str
+    areas: tuple[str, ...]
+    stamp: int
+    updated_at: datetime
 
 
 @dataclass(frozen=True)

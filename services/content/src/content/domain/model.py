@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from contracts import RetirementReason
+from contracts import ContentKind, Network, RetirementReason
 
 
 class Status(StrEnum):
@@ -29,6 +30,77 @@ class Action(StrEnum):
 
 
 LIVE = frozenset({Status.SCHEDULED, Status.PUBLISHED})
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAudience:
+    """Who an item is for; an empty axis leaves it open to everyone."""
+
+    groups: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetails:
+    location: str | None = None
+    department: str | None = None
+    apply_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetails:
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    venue: str | None = None
+    online_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A content item of one tenant, at revision `rev` (every save makes the next one)."""
+
+    id: str
+    tenant: str
+    title: str
+    kind: ContentKind
+    status: Status
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    rev: int = 1
+    summary: str = ""
+    body: str = ""
+    url: str | None = None
+    image_url: str | None = None
+    language: str | None = None
+    topics: tuple[str, ...] = ()
+    campaign_id: str | None = None
+    suggested_texts: Mapping[Network, str] = field(default_factory=dict)
+    # Further wordings of a network's suggested text, beside it.
+    text_variants: Mapping[Network, tuple[str, ...]] = field(default_factory=dict)
+    audience: ItemAudience | None = None
+    publish_at: datetime | None = None
+    expires_at: datetime | None = None
+    job: JobDetails | None = None
+    event: EventDetails | None = None
+    shares: int = 0
+    # An employee's suggestion (not a curator's item).
+    suggestion: bool = False
+    approved_by: str | None = None
+    # The comment given with the last workflow step, and who gave it.
+    comment: str | None = None
+    comment_by: str | None = None
+    published_at: datetime | None = None
+    retired_at: datetime | None = None
+    # Set on a leader's own post shown in the feed: the post's address.
+    leader_post: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        """The link a share carries: the item's URL, or where to apply for a job."""
+        return self.url or (self.job.apply_url if self.job else None)
+
 
 # Where each action may start from. `approve` and a curator's create land on scheduled or
 # published depending on the publish time; everything else has one destination.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,8 @@ from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import RateLimiter, body_limit
 from content.domain import feed, model
+from content.domain.guidelines import Guidelines, TenantSettings
+from content.domain.model import Item, ItemAudience
 from content.service_layer import handlers
 from contracts import ContentKind, Network
 
@@ -153,8 +156,50 @@ class TransitionIn(BaseModel):
 OUT_FIELDS = frozenset(ContentOut.model_fields)
 
 
-def _out(doc: dict[str, Any]) -> ContentOut:
+def _shown(doc: dict[str, Any]) -> ContentOut:
+    """A row of the feed's read model, as it holds it (pages are served without turning
+    each row into an item first)."""
     return ContentOut(id=doc["_id"], **{k: v for k, v in doc.items() if k in OUT_FIELDS})
+
+
+def _present(details: model.JobDetails | model.EventDetails | None) -> dict[str, Any] | None:
+    if details is None:
+        return None
+    return {k: v for k, v in asdict(details).items() if v is not None}
+
+
+def _out(item: Item) -> ContentOut:
+    aimed = item.audience
+    return ContentOut(
+        id=item.id,
+        title=item.title,
+        kind=item.kind,
+        status=item.status,
+        summary=item.summary,
+        body=item.body,
+        url=item.url,
+        image_url=item.image_url,
+        language=item.language,
+        topics=list(item.topics),
+        campaign_id=item.campaign_id,
+        suggested_texts={n.value: t for n, t in item.suggested_texts.items()},
+        text_variants={n.value: list(v) for n, v in item.text_variants.items()},
+        audience={} if aimed is None else asdict(aimed),
+        publish_at=item.publish_at,
+        expires_at=item.expires_at,
+        job=_present(item.job),
+        event=_present(item.event),
+        shares=item.shares,
+        suggestion=item.suggestion,
+        created_by=item.created_by,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        approved_by=item.approved_by,
+        comment=item.comment,
+        comment_by=item.comment_by,
+        published_at=item.published_at,
+        retired_at=item.retired_at,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -171,8 +216,29 @@ def _plain(value: Any) -> Any:
 
 
 def _fields(body: BaseModel, exclude: set[str]) -> dict[str, Any]:
+    """The fields the caller set, as an item's values; None where they removed one."""
     raw = body.model_dump(exclude_unset=True, exclude=exclude)
-    return {k: (None if v is None else _plain(v)) for k, v in raw.items()}
+    return {k: (None if v is None else _typed(k, _plain(v))) for k, v in raw.items()}
+
+
+def _typed(name: str, value: Any) -> Any:
+    if name == "kind":
+        return ContentKind(value)
+    if name == "topics":
+        return tuple(value)
+    if name == "suggested_texts":
+        return {Network(k): v for k, v in value.items()}
+    if name == "text_variants":
+        return {Network(k): tuple(v) for k, v in value.items()}
+    if name == "audience":
+        return ItemAudience(
+            *(tuple(value.get(k, ())) for k in ("groups", "locations", "languages"))
+        )
+    if name == "job":
+        return model.JobDetails(**value)
+    if name == "event":
+        return model.EventDetails(**value)
+    return value
 
 
 router = APIRouter(prefix="/api/v1/content", tags=["content"])
@@ -183,7 +249,7 @@ router = APIRouter(prefix="/api/v1/content", tags=["content"])
 async def create_content(body: ContentIn, user: CurrentUser, services: Services) -> ContentOut:
     """Create an item: a curator's goes live, an employee's is a suggestion for review."""
     fields = {k: v for k, v in _fields(body, {"draft"}).items() if v is not None}
-    fields.update(title=body.title, kind=body.kind.value)
+    fields.update(title=body.title, kind=body.kind)
     return _out(await handlers.create_content(services, user, fields, draft=body.draft))
 
 
@@ -203,7 +269,7 @@ async def list_content(
         raise handlers.invalid(("cursor", "not a cursor this API returned"))
     filters = {k: v.value for k, v in (("status", status), ("kind", kind)) if v is not None}
     docs = await handlers.list_content(services, user, after, limit, filters)
-    next_cursor = encode_cursor({"id": docs[-1]["_id"]}) if len(docs) == limit else None
+    next_cursor = encode_cursor({"id": docs[-1].id}) if len(docs) == limit else None
     return ContentPage(items=[_out(d) for d in docs], next_cursor=next_cursor)
 
 
@@ -223,8 +289,6 @@ async def update_content(
     for required in ("title", "kind"):
         if required in changes and changes[required] is None:
             raise handlers.invalid((required, "cannot be removed"))
-    if isinstance(changes.get("kind"), ContentKind):
-        changes["kind"] = changes["kind"].value
     return _out(await handlers.update_content(services, user, content_id, changes))
 
 
@@ -258,7 +322,7 @@ async def employee_feed(
     filters = feed.Filters(topic=topic or None, kind=kind.value if kind else None)
     docs, following = await handlers.employee_feed(services, user, position, limit, filters)
     return ContentPage(
-        items=[_out(d) for d in docs],
+        items=[_shown(d) for d in docs],
         next_cursor=encode_cursor(following.encode()) if following else None,
     )
 
@@ -342,14 +406,28 @@ class AcknowledgementOut(BaseModel):
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
 
+def _guidelines_out(
+    guidelines: Guidelines, acknowledged_at: datetime | None = None
+) -> GuidelinesOut:
+    return GuidelinesOut(
+        version=guidelines.version,
+        title=guidelines.title,
+        body=guidelines.body,
+        acknowledgement_required=guidelines.acknowledgement_required,
+        published_at=guidelines.published_at,
+        published_by=guidelines.published_by,
+        acknowledged_at=acknowledged_at,
+    )
+
+
 @guidelines_router.post("", status_code=201, response_model=GuidelinesOut)
 @body_limit(1024 * 1024)  # 100,000 characters of body, escaped
 async def publish_guidelines(body: GuidelinesIn, user: Admin, services: Services) -> GuidelinesOut:
     """Publish a new version of the tenant's sharing guidelines."""
-    doc = await handlers.publish_guidelines(
+    published = await handlers.publish_guidelines(
         services, user, body.title, body.body, body.acknowledgement_required
     )
-    return GuidelinesOut(**doc)
+    return _guidelines_out(published)
 
 
 @guidelines_router.get("", response_model=GuidelinesPage)
@@ -362,14 +440,15 @@ async def list_guidelines(
     if position is not None and not isinstance(before, int):
         raise handlers.invalid(("cursor", "not a cursor this API returned"))
     docs = await handlers.guidelines_versions(services, user, before, limit)
-    following = encode_cursor({"before": docs[-1]["version"]}) if len(docs) == limit else None
-    return GuidelinesPage(items=[GuidelinesOut(**d) for d in docs], next_cursor=following)
+    following = encode_cursor({"before": docs[-1].version}) if len(docs) == limit else None
+    return GuidelinesPage(items=[_guidelines_out(d) for d in docs], next_cursor=following)
 
 
 @guidelines_router.get("/current", response_model=GuidelinesOut)
 async def current_guidelines(user: CurrentUser, services: Services) -> GuidelinesOut:
     """The version in force, and whether the caller acknowledged it."""
-    return GuidelinesOut(**await handlers.current_guidelines(services, user))
+    current, acknowledged_at = await handlers.current_guidelines(services, user)
+    return _guidelines_out(current, acknowledged_at)
 
 
 @guidelines_router.get("/{version}", response_model=GuidelinesOut)
@@ -377,7 +456,7 @@ async def guidelines_version(
     version: Version, user: CurrentUser, services: Services
 ) -> GuidelinesOut:
     """One version of the guidelines."""
-    return GuidelinesOut(**await handlers.guidelines_version(services, user, version))
+    return _guidelines_out(await handlers.guidelines_version(services, user, version))
 
 
 class AcknowledgementPage(BaseModel):
@@ -399,8 +478,9 @@ async def guidelines_acknowledgements(
     if position is not None and not isinstance(after, str):
         raise handlers.invalid(("cursor", "not a cursor this API returned"))
     docs = await handlers.acknowledgements_of_version(services, user, version, after, limit)
-    following = encode_cursor({"after": docs[-1]["employee_id"]}) if len(docs) == limit else None
-    return AcknowledgementPage(items=[AcknowledgementOut(**d) for d in docs], next_cursor=following)
+    following = encode_cursor({"after": docs[-1].employee_id}) if len(docs) == limit else None
+    items = [AcknowledgementOut.model_validate(d, from_attributes=True) for d in docs]
+    return AcknowledgementPage(items=items, next_cursor=following)
 
 
 @guidelines_router.post("/{version}/acknowledgements", response_model=AcknowledgementOut)
@@ -408,9 +488,9 @@ async def acknowledge_guidelines(
     version: Version, user: CurrentUser, services: Services, response: Response
 ) -> AcknowledgementOut:
     """Acknowledge the current version (201 the first time, 200 after)."""
-    doc, created = await handlers.acknowledge(services, user, version)
+    ack, created = await handlers.acknowledge(services, user, version)
     response.status_code = 201 if created else 200
-    return AcknowledgementOut(**doc)
+    return AcknowledgementOut.model_validate(ack, from_attributes=True)
 
 
 settings_router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
@@ -431,15 +511,16 @@ class SettingsOut(BaseModel):
 @settings_router.get("", response_model=SettingsOut)
 async def get_settings(user: CurrentUser, services: Services) -> SettingsOut:
     """The tenant's content settings."""
-    doc = await services.repo.tenant_settings(user.tenant)
-    return SettingsOut(disclosure_hashtag=doc.get("disclosure_hashtag"))
+    settings = await services.repo.tenant_settings(user.tenant)
+    return SettingsOut(disclosure_hashtag=settings.disclosure_hashtag)
 
 
 @settings_router.put("", response_model=SettingsOut)
 async def put_settings(body: SettingsIn, user: Admin, services: Services) -> SettingsOut:
     """Replace the tenant's content settings."""
-    doc = await services.repo.save_tenant_settings(user.tenant, body.model_dump())
-    return SettingsOut(disclosure_hashtag=doc.get("disclosure_hashtag"))
+    wanted = TenantSettings(user.tenant, disclosure_hashtag=body.disclosure_hashtag)
+    settings = await services.repo.save_tenant_settings(wanted)
+    return SettingsOut(disclosure_hashtag=settings.disclosure_hashtag)
 
 
 me_router = APIRouter(prefix="/api/v1/me", tags=["me"])
@@ -476,12 +557,15 @@ async def export_my_content(
     records = None
     if found.acknowledgements is not None and found.shared_content_ids is not None:
         records = MyContentRecords(
-            acknowledgements=[AcknowledgementOut(**d) for d in found.acknowledgements],
+            acknowledgements=[
+                AcknowledgementOut.model_validate(a, from_attributes=True)
+                for a in found.acknowledgements
+            ],
             shared_content_ids=found.shared_content_ids,
             onboarding_steps_done=found.onboarding_steps_done or {},
             areas_of_expertise=found.areas_of_expertise or [],
         )
-    following = found.items[-1]["_id"] if len(found.items) == limit else None
+    following = found.items[-1].id if len(found.items) == limit else None
     return MyContentExport(
         employee_id=user.employee_id,
         items=[_out(d) for d in found.items],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,15 +57,23 @@ class PathOut(BaseModel):
     complete: bool = False
 
 
-def _path_out(path: dict[str, Any], done: dict[str, Any] | None = None) -> PathOut:
+def _path_out(path: rules.OnboardingPath, done: Mapping[str, datetime] | None = None) -> PathOut:
     done = done or {}
-    steps = [StepOut(**step, done_at=done.get(step["id"])) for step in path.get("steps", [])]
-    progress = rules.progress([rules.Step.of(s) for s in path.get("steps", [])], done)
+    steps = [
+        StepOut(
+            id=step.id,
+            titles=dict(step.titles),
+            bodies=dict(step.bodies),
+            done_at=done.get(step.id),
+        )
+        for step in path.steps
+    ]
+    progress = rules.progress(path.steps, done)
     return PathOut(
-        version=path["version"],
+        version=path.version,
         steps=steps,
-        updated_at=path.get("updated_at"),
-        updated_by=path.get("updated_by"),
+        updated_at=path.updated_at,
+        updated_by=path.updated_by,
         done=progress.done,
         total=progress.total,
         complete=progress.complete,
@@ -114,12 +123,12 @@ async def onboarding_figures(user: Curator, services: Services) -> PathFigures:
     """How far people are on the path as it is now, for the program team."""
     path, figures = await coaching.path_figures(services, user)
     return PathFigures(
-        version=path["version"],
+        version=path.version,
         started=figures.started,
         completed=figures.completed,
         steps=[
-            StepFigure(id=s["id"], titles=s["titles"], done=figures.per_step.get(s["id"], 0))
-            for s in path.get("steps", [])
+            StepFigure(id=s.id, titles=dict(s.titles), done=figures.per_step.get(s.id, 0))
+            for s in path.steps
         ],
     )
 

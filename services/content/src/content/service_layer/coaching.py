@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from chassis.auth import Principal
 from chassis.domain_errors import Conflict, NotFound
@@ -22,41 +22,34 @@ from contracts import (
 # -- the path -------------------------------------------------------------------------------
 
 
-def _steps(doc: dict[str, Any] | None) -> list[coaching.Step]:
-    return [coaching.Step.of(step) for step in (doc or {}).get("steps", [])]
-
-
-async def onboarding_path(services: Services, tenant: str) -> dict[str, Any]:
+async def onboarding_path(services: Services, tenant: str) -> coaching.OnboardingPath:
     """The path as it is now; version 0 and no steps before the program team writes one."""
-    doc = await services.repo.onboarding_path(tenant)
-    if doc is None:
-        return {"version": 0, "steps": [], "updated_at": None, "updated_by": None}
-    return doc
+    path = await services.repo.onboarding_path(tenant)
+    return path if path is not None else coaching.OnboardingPath(tenant)
 
 
 async def revise_path(
     services: Services, user: Principal, version: int, wanted: Sequence[coaching.StepIn]
-) -> dict[str, Any]:
+) -> coaching.OnboardingPath:
     """Replace the path's steps (add, edit, reorder, remove) as a new version; `version` is
     the one the editor saw, so that two editors do not overwrite each other unawares."""
-    current = await services.repo.onboarding_path(user.tenant)
-    held = int(current["version"]) if current else 0
+    current = await onboarding_path(services, user.tenant)
+    held = current.version
     if version != held:
         raise Conflict(f"the path is at version {held}", current_version=held)
-    steps, errors = coaching.revise(_steps(current), wanted, lambda: new_id()[-12:])
+    steps, errors = coaching.revise(current.steps, wanted, lambda: new_id()[-12:])
     if errors:
         raise invalid(*errors)
-    doc = {
-        "_id": user.tenant,
-        "tenant": user.tenant,
-        "version": held + 1,
-        "steps": [step.as_doc() for step in steps],
-        "updated_at": services.clock(),
-        "updated_by": user.employee_id,
-    }
-    if not await services.repo.save_onboarding_path(doc, held):
+    path = replace(
+        current,
+        version=held + 1,
+        steps=tuple(steps),
+        updated_at=services.clock(),
+        updated_by=user.employee_id,
+    )
+    if not await services.repo.save_onboarding_path(path, held):
         raise Conflict("the path was changed meanwhile; reload and retry")
-    return doc
+    return path
 
 
 # -- a person's progress --------------------------------------------------------------------
@@ -64,8 +57,8 @@ async def revise_path(
 
 @dataclass(frozen=True)
 class MyPath:
-    path: dict[str, Any]
-    done: dict[str, Any]  # step id -> when it was done (current steps only)
+    path: coaching.OnboardingPath
+    done: dict[str, datetime]  # step id -> when it was done (current steps only)
     progress: coaching.Progress
 
 
@@ -75,10 +68,9 @@ async def my_path(services: Services, user: Principal) -> MyPath:
         onboarding_path(services, user.tenant),
         services.repo.progress_of(user.tenant, user.employee_id),
     )
-    steps = _steps(path)
-    ids = {step.id for step in steps}
-    done = {k: v for k, v in ((mine or {}).get("done") or {}).items() if k in ids}
-    return MyPath(path, done, coaching.progress(steps, done))
+    ids = {step.id for step in path.steps}
+    done = {k: v for k, v in (mine.done if mine else {}).items() if k in ids}
+    return MyPath(path, done, coaching.progress(path.steps, done))
 
 
 async def complete_step(services: Services, user: Principal, step_id: str) -> tuple[MyPath, bool]:
@@ -86,7 +78,7 @@ async def complete_step(services: Services, user: Principal, step_id: str) -> tu
     says whether this step finished the path (two steps finished at the same instant may
     both say not: the figures count paths finished by the last step's event)."""
     before = await my_path(services, user)
-    steps = _steps(before.path)
+    steps = before.path.steps
     if step_id not in {step.id for step in steps}:
         raise NotFound(f"no step {step_id} on the onboarding path")
     if step_id in before.done:
@@ -94,7 +86,7 @@ async def complete_step(services: Services, user: Principal, step_id: str) -> tu
     now = services.clock()
     done = {*before.done, step_id}
     after = coaching.progress(steps, done)
-    version = int(before.path["version"])
+    version = before.path.version
     event = OnboardingStepCompleted.create(
         tenant_id=user.tenant,
         subject=user.employee_id,
@@ -127,13 +119,15 @@ class PathFigures:
     per_step: dict[str, int]
 
 
-async def path_figures(services: Services, user: Principal) -> tuple[dict[str, Any], PathFigures]:
+async def path_figures(
+    services: Services, user: Principal
+) -> tuple[coaching.OnboardingPath, PathFigures]:
     path = await onboarding_path(services, user.tenant)
-    steps = _steps(path)
+    steps = path.steps
     per_step = {step.id: 0 for step in steps}
     started = completed = 0
-    for doc in await services.repo.progress_all(user.tenant):
-        done = [k for k in (doc.get("done") or {}) if k in per_step]
+    for person in await services.repo.progress_all(user.tenant):
+        done = [k for k in person.done if k in per_step]
         if not done:
             continue
         started += 1
@@ -148,8 +142,8 @@ async def path_figures(services: Services, user: Principal) -> tuple[dict[str, A
 
 
 async def my_areas(services: Services, user: Principal) -> list[str]:
-    doc = await services.repo.expertise_of(user.tenant, user.employee_id)
-    return list((doc or {}).get("areas") or [])
+    expertise = await services.repo.expertise_of(user.tenant, user.employee_id)
+    return list(expertise.areas) if expertise else []
 
 
 async def name_areas(services: Services, user: Principal, raws: Sequence[str]) -> list[str]:
@@ -160,14 +154,7 @@ async def name_areas(services: Services, user: Principal, raws: Sequence[str]) -
     now = services.clock()
     stamp = int(now.timestamp() * 1000)
     await services.repo.save_expertise(
-        {
-            "_id": f"{user.tenant}:{user.employee_id}",
-            "tenant": user.tenant,
-            "employee_id": user.employee_id,
-            "areas": named,
-            "stamp": stamp,
-            "updated_at": now,
-        }
+        coaching.Expertise(user.tenant, user.employee_id, tuple(named), stamp, now)
     )
     await services.feed.record(
         user.tenant, feed.FeedChange(areas=((user.employee_id, stamp, tuple(named)),))

@@ -20,7 +20,7 @@ from datetime import datetime
 from chassis.auth import Principal
 from chassis.consumer import Consumed
 from chassis.ids import new_id
-from content.domain import feed, model
+from content.domain import model
 from content.service_layer.handlers import Services
 from contracts import AdvocateOptedOut
 from contracts.erasure import person_key, pseudonym
@@ -35,9 +35,9 @@ async def erase(services: Services, tenant: str, employee: str, name: str, at: d
     await repo.forget_shared(tenant, employee)
     await repo.erase_coaching(tenant, employee)
     await repo.pseudonymise_acknowledgements(tenant, employee, name)
-    for doc in await repo.pseudonymise_authored(tenant, employee, name):
-        if doc["status"] == model.Status.PUBLISHED.value:
-            await services.feed.record(tenant, feed.FeedChange(items=(doc,)))
+    for item in await repo.pseudonymise_authored(tenant, employee, name):
+        if item.status is model.Status.PUBLISHED:
+            await services.feed.written(tenant, [item])
     await services.feed.forget(tenant, employee)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import MISSING, dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +18,13 @@ from chassis.uow import UnitOfWork
 from content.adapters.mongo import ContentRepository, ShareSeen
 from content.adapters.preview import LinkPreviewer, PreviewFailed, PreviewRefused
 from content.domain import feed, model, texts
+from content.domain.guidelines import Acknowledgement, Guidelines
+from content.domain.model import Item
 from content.domain.preview import Preview
 from content.service_layer.ports import FeedReadModel
 from contracts import (
     AnyEvent,
+    ContentKind,
     ContentPublished,
     ContentPublishedData,
     ContentRetired,
@@ -31,7 +35,6 @@ from contracts import (
     GuidelinesAcknowledgedData,
     GuidelinesPublished,
     GuidelinesPublishedData,
-    Network,
     PostShared,
     RetirementReason,
     WinTold,
@@ -41,8 +44,6 @@ from contracts import (
 from contracts.erasure import person_key
 
 CURATORS = ("curator", "admin")
-# Far enough to sort after any real expiry; stands for "never expires" in one range query.
-NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 # Fields an editor may set; everything else is the workflow's.
 EDITABLE = (
     "title",
@@ -99,183 +100,164 @@ def is_curator(user: Principal) -> bool:
 # -- items -------------------------------------------------------------------------------
 
 
-def _kind_errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
+def _kind_errors(item: Item) -> list[tuple[str, str]]:
     """Links each kind cannot do without."""
-    if doc.get("kind") == "article" and not doc.get("url"):
+    if item.kind is ContentKind.ARTICLE and not item.url:
         return [("url", "an article links to the external page it is about")]
-    if doc.get("kind") == "job" and not link_of(doc):
+    if item.kind is ContentKind.JOB and not item.link:
         return [("job.apply_url", "a job posting needs the URL to apply at (or a url)")]
     return []
 
 
-def link_of(doc: dict[str, Any]) -> str | None:
-    """The link a share carries: the item's URL, or where to apply for a job."""
-    return doc.get("url") or (doc.get("job") or {}).get("apply_url")
-
-
-async def _validated(services: Services, tenant: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` with derived fields set, or a 422 naming every field that is wrong."""
-    errors = _kind_errors(doc)
-    if problem := model.check_window(doc.get("publish_at"), doc.get("expires_at")):
+async def _validated(services: Services, item: Item) -> Item:
+    """`item` with its texts prepared and its audience whole, or a 422 naming every field
+    that is wrong."""
+    errors = _kind_errors(item)
+    if problem := model.check_window(item.publish_at, item.expires_at):
         errors.append(("expires_at", problem))
-    event = doc.get("event") or {}
-    if event.get("ends_at") and event.get("starts_at") and event["ends_at"] < event["starts_at"]:
+    event = item.event
+    if event and event.ends_at and event.starts_at and event.ends_at < event.starts_at:
         errors.append(("event.ends_at", "must not be before event.starts_at"))
-    settings = await services.repo.tenant_settings(tenant)
-    raw = {Network(k): v for k, v in (doc.get("suggested_texts") or {}).items()}
-    prepared, too_long = texts.prepare(raw, settings.get("disclosure_hashtag"), link_of(doc))
+    settings = await services.repo.tenant_settings(item.tenant)
+    hashtag = settings.disclosure_hashtag
+    prepared, too_long = texts.prepare(dict(item.suggested_texts), hashtag, item.link)
     errors.extend((f"suggested_texts.{n.value}", why) for n, why in too_long.items())
     variants, variant_errors = texts.prepare_variants(
-        {Network(k): v for k, v in (doc.get("text_variants") or {}).items()},
-        set(prepared),
-        settings.get("disclosure_hashtag"),
-        link_of(doc),
+        {n: list(v) for n, v in item.text_variants.items()}, set(prepared), hashtag, item.link
     )
     errors.extend(variant_errors)
     if errors:
         raise invalid(*errors)
-    aud = doc.get("audience") or {}
-    return {
-        **doc,
-        "suggested_texts": {n.value: t for n, t in prepared.items()},
-        "text_variants": {n.value: v for n, v in variants.items()},
-        "audience": {k: aud.get(k, []) for k in ("groups", "locations", "languages")},
-        "aud_groups": audience.axis(aud.get("groups", [])),
-        "aud_locations": audience.axis(aud.get("locations", [])),
-        "aud_languages": audience.language_axis(aud.get("languages", [])),
-        "live_until": doc.get("expires_at") or NEVER,
-    }
-
-
-def _event_id(doc: dict[str, Any], name: str) -> str:
-    # One event per revision and kind: a replayed write stages the same id again.
-    return derived_event_id(doc["tenant"], doc["_id"], str(doc["rev"]), name)
-
-
-def _published_fields(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "content_id": doc["_id"],
-        "title": doc["title"],
-        "kind": doc["kind"],
-        "url": link_of(doc),
-        "summary": doc.get("summary", ""),
-        "image_url": doc.get("image_url"),
-        "suggested_texts": doc.get("suggested_texts", {}),
-        "text_variants": doc.get("text_variants", {}),
-        "topics": doc.get("topics", []),
-        "audience": doc.get("audience", {}),
-        "publish_at": doc["publish_at"],
-        "expires_at": doc.get("expires_at"),
-        "campaign_id": doc.get("campaign_id"),
-        "published_by": doc.get("approved_by") or doc["created_by"],
-        "language": doc.get("language"),
-    }
-
-
-def published_event(doc: dict[str, Any]) -> ContentPublished:
-    return ContentPublished.create(
-        tenant_id=doc["tenant"],
-        subject=doc["_id"],
-        event_id=_event_id(doc, "published"),
-        traceparent=current_traceparent(),
-        data=ContentPublishedData(**_published_fields(doc)),
+    return replace(
+        item,
+        suggested_texts=prepared,
+        text_variants={n: tuple(v) for n, v in variants.items()},
+        audience=item.audience or model.ItemAudience(),
     )
 
 
-def updated_event(doc: dict[str, Any], changed: list[str]) -> ContentUpdated:
-    return ContentUpdated.create(
-        tenant_id=doc["tenant"],
-        subject=doc["_id"],
-        event_id=_event_id(doc, "updated"),
+def _event_id(item: Item, name: str) -> str:
+    # One event per revision and kind: a replayed write stages the same id again.
+    return derived_event_id(item.tenant, item.id, str(item.rev), name)
+
+
+def _published_fields(item: Item) -> dict[str, Any]:
+    aimed = item.audience
+    return {
+        "content_id": item.id,
+        "title": item.title,
+        "kind": item.kind,
+        "url": item.link,
+        "summary": item.summary,
+        "image_url": item.image_url,
+        "suggested_texts": dict(item.suggested_texts),
+        "text_variants": {n: list(v) for n, v in item.text_variants.items()},
+        "topics": list(item.topics),
+        "audience": {
+            "groups": list(aimed.groups),
+            "locations": list(aimed.locations),
+            "languages": list(aimed.languages),
+        }
+        if aimed is not None
+        else {},
+        "publish_at": item.publish_at,
+        "expires_at": item.expires_at,
+        "campaign_id": item.campaign_id,
+        "published_by": item.approved_by or item.created_by,
+        "language": item.language,
+    }
+
+
+def published_event(item: Item) -> ContentPublished:
+    return ContentPublished.create(
+        tenant_id=item.tenant,
+        subject=item.id,
+        event_id=_event_id(item, "published"),
         traceparent=current_traceparent(),
-        data=ContentUpdatedData(**_published_fields(doc), changed_fields=changed),
+        data=ContentPublishedData(**_published_fields(item)),
+    )
+
+
+def updated_event(item: Item, changed: list[str]) -> ContentUpdated:
+    return ContentUpdated.create(
+        tenant_id=item.tenant,
+        subject=item.id,
+        event_id=_event_id(item, "updated"),
+        traceparent=current_traceparent(),
+        data=ContentUpdatedData(**_published_fields(item), changed_fields=changed),
     )
 
 
 def retired_event(
-    doc: dict[str, Any], reason: RetirementReason, at: datetime, by: str | None
+    item: Item, reason: RetirementReason, at: datetime, by: str | None
 ) -> ContentRetired:
     return ContentRetired.create(
-        tenant_id=doc["tenant"],
-        subject=doc["_id"],
-        event_id=_event_id(doc, "retired"),
+        tenant_id=item.tenant,
+        subject=item.id,
+        event_id=_event_id(item, "retired"),
         traceparent=current_traceparent(),
-        data=ContentRetiredData(content_id=doc["_id"], reason=reason, retired_at=at, retired_by=by),
+        data=ContentRetiredData(content_id=item.id, reason=reason, retired_at=at, retired_by=by),
     )
-
-
-def _live_fields(publish_at: datetime) -> dict[str, Any]:
-    return {"publish_at": publish_at, "publish_day": feed.publish_day(publish_at)}
 
 
 async def create_content(
     services: Services,
     user: Principal,
-    fields: dict[str, Any],
+    fields: Mapping[str, Any],
     draft: bool = False,
     content_id: str | None = None,
-) -> dict[str, Any]:
+) -> Item:
     """A curator's item goes live (now or at its publish time) unless kept as a draft;
-    an employee's suggestion always starts as a draft for review."""
+    an employee's suggestion always starts as a draft for review. `fields` are the
+    editable ones (`EDITABLE`), `title` and `kind` among them."""
     now = services.clock()
-    content_id = content_id or new_id()
-    doc = await _validated(
+    item = await _validated(
         services,
-        user.tenant,
-        {
-            "_id": content_id,
-            "tenant": user.tenant,
+        Item(
+            id=content_id or new_id(),
+            tenant=user.tenant,
             **fields,
-            "status": model.Status.DRAFT.value,
-            "shares": 0,
-            "rev": 1,
-            "created_by": user.employee_id,
-            "created_at": now,
-            "updated_at": now,
-            "suggestion": not is_curator(user),
-        },
+            status=model.Status.DRAFT,
+            created_by=user.employee_id,
+            created_at=now,
+            updated_at=now,
+            suggestion=not is_curator(user),
+        ),
     )
-    doc["publish_day"] = feed.publish_day(doc.get("publish_at") or now)
     events: list[AnyEvent] = []
     if is_curator(user) and not draft:
         try:
             step = model.transition(
-                model.Status.DRAFT,
-                model.Action.APPROVE,
-                now,
-                doc.get("publish_at"),
-                doc.get("expires_at"),
+                model.Status.DRAFT, model.Action.APPROVE, now, item.publish_at, item.expires_at
             )
         except model.TransitionRefused as exc:
             raise invalid(("expires_at", str(exc))) from exc
         assert step.publish_at is not None
-        doc.update(
-            status=step.after.value,
-            approved_by=user.employee_id,
-            **_live_fields(step.publish_at),
+        item = replace(
+            item, status=step.after, approved_by=user.employee_id, publish_at=step.publish_at
         )
         if step.publishes:
-            doc["published_at"] = now
-            events.append(published_event(doc))
+            item = replace(item, published_at=now)
+            events.append(published_event(item))
     async with services.uow() as uow:
-        uow.add(services.repo.item_created(doc), events)
-    if doc["status"] == model.Status.PUBLISHED.value:
-        await services.feed.record(user.tenant, feed.FeedChange(items=(dict(doc),)))
-    return doc
+        uow.add(services.repo.item_created(item), events)
+    if item.status is model.Status.PUBLISHED:
+        await services.feed.written(user.tenant, [item])
+    return item
 
 
 def viewer_of(user: Principal) -> audience.Viewer:
     return audience.Viewer(user.groups, user.location, user.languages)
 
 
-async def get_content(services: Services, user: Principal, content_id: str) -> dict[str, Any]:
+async def get_content(services: Services, user: Principal, content_id: str) -> Item:
     """Curators see every item of their tenant; employees their own suggestions and what
     is live for them. Anything else is indistinguishable from a missing item."""
-    doc = await services.repo.get(user.tenant, content_id)
-    if doc is None:
+    item = await services.repo.get(user.tenant, content_id)
+    if item is None:
         raise not_found(content_id)
-    if is_curator(user) or (doc.get("suggestion") and doc["created_by"] == user.employee_id):
-        return doc
+    if is_curator(user) or (item.suggestion and item.created_by == user.employee_id):
+        return item
     visible = await services.repo.visible_item(
         user.tenant, content_id, viewer_of(user), services.clock()
     )
@@ -284,55 +266,56 @@ async def get_content(services: Services, user: Principal, content_id: str) -> d
     return visible
 
 
-async def _load_for_change(services: Services, user: Principal, content_id: str) -> dict[str, Any]:
-    doc = await get_content(services, user, content_id)
-    if not is_curator(user) and doc["status"] != model.Status.DRAFT.value:
+async def _load_for_change(services: Services, user: Principal, content_id: str) -> Item:
+    item = await get_content(services, user, content_id)
+    if not is_curator(user) and item.status is not model.Status.DRAFT:
         raise Forbidden("only curators change an item once it left draft")
-    return doc
+    return item
 
 
-async def _save(
-    services: Services,
-    before: dict[str, Any],
-    after: dict[str, Any],
-    events: list[AnyEvent],
-    unset: list[str] | None = None,
-) -> None:
+async def _save(services: Services, before: Item, after: Item, events: list[AnyEvent]) -> None:
     """Save `after` if nobody changed the item since `before` was read, with its events;
     `Conflict` if somebody did."""
     async with services.uow() as uow:
-        uow.add(services.repo.item_saved(before, after, unset or ()), events)
-    if model.Status.PUBLISHED.value in (before["status"], after["status"]):
+        uow.add(services.repo.item_saved(before, after), events)
+    if model.Status.PUBLISHED in (before.status, after.status):
         # The feed shows it, or showed it until now.
-        await services.feed.record(before["tenant"], feed.FeedChange(items=(dict(after),)))
+        await services.feed.written(before.tenant, [after])
+
+
+_ITEM_FIELDS = {f.name: f for f in dataclass_fields(Item)}
+
+
+def _cleared(name: str) -> Any:
+    """What an editable field is once the editor removed it: its default."""
+    default = _ITEM_FIELDS[name]
+    if default.default_factory is not MISSING:
+        return default.default_factory()
+    return default.default
 
 
 async def update_content(
-    services: Services, user: Principal, content_id: str, changes: dict[str, Any]
-) -> dict[str, Any]:
-    """Edit an item; a published one announces its new state with ContentUpdated."""
+    services: Services, user: Principal, content_id: str, changes: Mapping[str, Any]
+) -> Item:
+    """Edit an item (`changes` of editable fields, None removing one); a published one
+    announces its new state with ContentUpdated."""
     before = await _load_for_change(services, user, content_id)
-    status = model.Status(before["status"])
+    status = before.status
     if status in (model.Status.EXPIRED, model.Status.ARCHIVED):
         raise Conflict(f"an item that is {status.value} is no longer edited")
-    merged = {k: v for k, v in {**before, **changes}.items() if v is not None}
-    changed = sorted(k for k in changes if before.get(k) != merged.get(k))
+    merged = replace(before, **{k: _cleared(k) if v is None else v for k, v in changes.items()})
+    changed = sorted(k for k in changes if getattr(before, k) != getattr(merged, k))
     if not changed:
         return before
     if status in model.LIVE and "publish_at" in changed:
         # Rescheduling is withdrawing and approving again, so the share service hears of it.
         raise invalid(("publish_at", f"an item that is {status.value} keeps its publish time"))
-    after = await _validated(services, user.tenant, merged)
-    after.update(rev=before["rev"] + 1, updated_at=services.clock())
-    # A removed field that validation gives an empty value (texts, audience) is set to it;
-    # unsetting it as well would update one path twice, which MongoDB refuses.
-    removed = [k for k, v in changes.items() if v is None and k in before and k not in after]
-    if "publish_at" in changed:
-        after["publish_day"] = feed.publish_day(after.get("publish_at") or services.clock())
+    after = await _validated(services, merged)
+    after = replace(after, rev=before.rev + 1, updated_at=services.clock())
     events: list[AnyEvent] = []
     if status is model.Status.PUBLISHED:
         events.append(updated_event(after, changed))
-    await _save(services, before, after, events, unset=removed)
+    await _save(services, before, after, events)
     return after
 
 
@@ -342,24 +325,18 @@ async def transition(
     content_id: str,
     action: model.Action,
     comment: str | None = None,
-) -> dict[str, Any]:
+) -> Item:
     """Move an item through the workflow as a person (curator, or author of a suggestion)."""
     before = await _load_for_change(services, user, content_id)
     if not is_curator(user) and not (
-        action is model.Action.SUBMIT and before["created_by"] == user.employee_id
+        action is model.Action.SUBMIT and before.created_by == user.employee_id
     ):
         raise Forbidden(f"only curators {action.value} items")
     now = services.clock()
     try:
-        step = model.transition(
-            model.Status(before["status"]),
-            action,
-            now,
-            before.get("publish_at"),
-            before.get("expires_at"),
-        )
+        step = model.transition(before.status, action, now, before.publish_at, before.expires_at)
     except model.TransitionRefused as exc:
-        raise Conflict(str(exc), status_now=before["status"]) from exc
+        raise Conflict(str(exc), status_now=before.status.value) from exc
     # The comment of the last step a person took; a step without one clears it.
     noted = {"comment": comment, "comment_by": user.employee_id if comment else None}
     return await _apply(services, before, step, now, user.employee_id, noted)
@@ -367,24 +344,23 @@ async def transition(
 
 async def _apply(
     services: Services,
-    before: dict[str, Any],
+    before: Item,
     step: model.Transition,
     now: datetime,
     by: str | None,
-    noted: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    after = {**before, "status": step.after.value, "rev": before["rev"] + 1, "updated_at": now}
-    after.update(noted or {})
+    noted: Mapping[str, Any] | None = None,
+) -> Item:
+    after = replace(before, status=step.after, rev=before.rev + 1, updated_at=now, **(noted or {}))
     if step.publish_at is not None:
-        after.update(_live_fields(step.publish_at))
+        after = replace(after, publish_at=step.publish_at)
     if by is not None and step.after in model.LIVE:
-        after["approved_by"] = by
+        after = replace(after, approved_by=by)
     events: list[AnyEvent] = []
     if step.publishes:
-        after["published_at"] = now
+        after = replace(after, published_at=now)
         events.append(published_event(after))
     if step.retired is not None:
-        after["retired_at"] = now
+        after = replace(after, retired_at=now)
         events.append(retired_event(after, step.retired, now, by))
     await _save(services, before, after, events)
     return after
@@ -392,7 +368,7 @@ async def _apply(
 
 async def list_content(
     services: Services, user: Principal, after: str | None, limit: int, filters: dict[str, Any]
-) -> list[dict[str, Any]]:
+) -> list[Item]:
     return await services.repo.page(user.tenant, after, limit, filters)
 
 
@@ -402,8 +378,8 @@ class MyContent:
     the first page) their acknowledgements, the items they shared, the onboarding steps
     they did and their areas of expertise."""
 
-    items: list[dict[str, Any]]
-    acknowledgements: list[dict[str, Any]] | None
+    items: list[Item]
+    acknowledgements: list[Acknowledgement] | None
     shared_content_ids: list[str] | None
     onboarding_steps_done: dict[str, datetime] | None = None
     areas_of_expertise: list[str] | None = None
@@ -424,8 +400,8 @@ async def my_content(
         items,
         acknowledgements,
         shared,
-        onboarding_steps_done=dict((progress or {}).get("done") or {}),
-        areas_of_expertise=list((expertise or {}).get("areas") or []),
+        onboarding_steps_done=dict(progress.done) if progress else {},
+        areas_of_expertise=list(expertise.areas) if expertise else [],
     )
 
 
@@ -433,7 +409,7 @@ async def my_content(
 
 
 # Items whose next step is due at a time, a batch at most.
-DueItems = Callable[[datetime, int], Awaitable[list[dict[str, Any]]]]
+DueItems = Callable[[datetime, int], Awaitable[list[Item]]]
 
 
 async def run_schedule(services: Services, batch: int = 100) -> int:
@@ -441,33 +417,32 @@ async def run_schedule(services: Services, batch: int = 100) -> int:
     now = services.clock()
     moved = 0
 
-    def released(doc: dict[str, Any]) -> model.Transition | None:
-        status = model.Status(doc["status"])
-        return model.release(status, doc.get("publish_at"), doc.get("expires_at"), now)
+    def released(item: Item) -> model.Transition | None:
+        return model.release(item.status, item.publish_at, item.expires_at, now)
 
-    def expired(doc: dict[str, Any]) -> model.Transition | None:
-        return model.expire(model.Status(doc["status"]), doc.get("expires_at"), now)
+    def expired(item: Item) -> model.Transition | None:
+        return model.expire(item.status, item.expires_at, now)
 
-    due: list[tuple[DueItems, Callable[[dict[str, Any]], model.Transition | None]]] = [
+    due: list[tuple[DueItems, Callable[[Item], model.Transition | None]]] = [
         (services.repo.due_for_release, released),
         (services.repo.due_for_expiry, expired),
     ]
     for due_now, step_of in due:
         while True:
-            docs = await due_now(now, batch)
+            items = await due_now(now, batch)
             progressed = 0
-            for doc in docs:
-                step = step_of(doc)
+            for item in items:
+                step = step_of(item)
                 if step is None:
                     continue
                 try:
-                    await _apply(services, doc, step, now, None)
+                    await _apply(services, item, step, now, None)
                 except Conflict:
                     # A person changed it meanwhile; the next pass sees its new state.
                     continue
                 progressed += 1
             moved += progressed
-            if len(docs) < batch or progressed == 0:
+            if len(items) < batch or progressed == 0:
                 break
     return moved
 
@@ -516,7 +491,12 @@ async def on_wins_told(services: Services, batch: list[Consumed[WinTold]]) -> No
             employee_id=win.told_by, tenant=event.tenantid, roles=frozenset({"curator"})
         )
         title = win.text if len(win.text) <= 300 else win.text[:299].rstrip() + "\u2026"
-        fields = {"title": title, "summary": win.text, "kind": "internal", "topics": [WINS_TOPIC]}
+        fields = {
+            "title": title,
+            "summary": win.text,
+            "kind": ContentKind.INTERNAL,
+            "topics": (WINS_TOPIC,),
+        }
         try:
             # Like every item's id: time first (the feed orders by it), then the event's.
             told = int(win.told_at.timestamp() * 1000)
@@ -546,8 +526,8 @@ async def _leaders_posts(services: Services, batch: list[Consumed[PostShared]]) 
         fields = {
             "title": data.post_title or url,
             "url": url,
-            "kind": "article",
-            "topics": [LEADERS_TOPIC],
+            "kind": ContentKind.ARTICLE,
+            "topics": (LEADERS_TOPIC,),
             "leader_post": url,
         }
         shared = int(data.shared_at.timestamp() * 1000)
@@ -647,15 +627,14 @@ async def preview(services: Services, url: str) -> Preview:
 
 async def publish_guidelines(
     services: Services, user: Principal, title: str, body: str, acknowledgement_required: bool
-) -> dict[str, Any]:
+) -> Guidelines:
     """A new version of the tenant's sharing guidelines."""
     now = services.clock()
     current = await services.repo.current_guidelines(user.tenant)
-    version = (current["version"] if current else 0) + 1
-    doc_id = f"{user.tenant}:{version}"
+    version = (current.version if current else 0) + 1
     event = GuidelinesPublished.create(
         tenant_id=user.tenant,
-        subject=doc_id,
+        subject=f"{user.tenant}:{version}",
         event_id=derived_event_id(user.tenant, "guidelines", str(version)),
         traceparent=current_traceparent(),
         data=GuidelinesPublishedData(
@@ -666,64 +645,65 @@ async def publish_guidelines(
             acknowledgement_required=acknowledgement_required,
         ),
     )
-    doc = {
-        "_id": doc_id,
-        "tenant": user.tenant,
-        "version": version,
-        "title": title,
-        "body": body,
-        "acknowledgement_required": acknowledgement_required,
-        "published_at": now,
-        "published_by": user.employee_id,
-    }
+    guidelines = Guidelines(
+        tenant=user.tenant,
+        version=version,
+        title=title,
+        body=body,
+        acknowledgement_required=acknowledgement_required,
+        published_at=now,
+        published_by=user.employee_id,
+    )
     async with services.uow() as uow:
-        uow.add(services.repo.guidelines_published(doc), [event])
-    return doc
+        uow.add(services.repo.guidelines_published(guidelines), [event])
+    return guidelines
 
 
 async def guidelines_versions(
     services: Services, user: Principal, before: int | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[Guidelines]:
     """Every version of the guidelines, newest first, a page before version `before`."""
     return await services.repo.guidelines_versions(user.tenant, before, limit)
 
 
-async def guidelines_version(services: Services, user: Principal, version: int) -> dict[str, Any]:
-    doc = await services.repo.guidelines_version(user.tenant, version)
-    if doc is None:
+async def guidelines_version(services: Services, user: Principal, version: int) -> Guidelines:
+    found = await services.repo.guidelines_version(user.tenant, version)
+    if found is None:
         raise NotFound(f"no guidelines version {version}")
-    return doc
+    return found
 
 
 async def acknowledgements_of_version(
     services: Services, user: Principal, version: int, after: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[Acknowledgement]:
     """Who acknowledged one version, by employee id, a page after employee `after`."""
     await guidelines_version(services, user, version)
     return await services.repo.acknowledgements_for(user.tenant, version, after, limit)
 
 
-async def current_guidelines(services: Services, user: Principal) -> dict[str, Any]:
-    doc = await services.repo.current_guidelines(user.tenant)
-    if doc is None:
+async def current_guidelines(
+    services: Services, user: Principal
+) -> tuple[Guidelines, datetime | None]:
+    """The version in force, and when the caller acknowledged it (None: not yet)."""
+    current = await services.repo.current_guidelines(user.tenant)
+    if current is None:
         raise NotFound("the tenant has published no guidelines yet")
-    ack = await services.repo.acknowledgement(user.tenant, user.employee_id, doc["version"])
-    return {**doc, "acknowledged_at": ack["acknowledged_at"] if ack else None}
+    ack = await services.repo.acknowledgement(user.tenant, user.employee_id, current.version)
+    return current, ack.acknowledged_at if ack else None
 
 
 async def acknowledge(
     services: Services, user: Principal, version: int
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Acknowledgement, bool]:
     """Record that the employee read the current version; True when it is new."""
     current = await services.repo.current_guidelines(user.tenant)
-    if current is None or version > current["version"]:
+    if current is None or version > current.version:
         raise NotFound(f"no guidelines version {version}")
-    if version != current["version"]:
+    if version != current.version:
         raise Conflict(
-            f"version {version} is superseded by {current['version']}",
-            current_version=current["version"],
+            f"version {version} is superseded by {current.version}",
+            current_version=current.version,
         )
-    doc_id = f"{user.tenant}:{user.employee_id}:{version}"
     existing = await services.repo.acknowledgement(user.tenant, user.employee_id, version)
     if existing is not None:
         return existing, False
@@ -737,17 +717,11 @@ async def acknowledge(
             employee_id=user.employee_id, guidelines_version=version, acknowledged_at=now
         ),
     )
-    doc = {
-        "_id": doc_id,
-        "tenant": user.tenant,
-        "employee_id": user.employee_id,
-        "version": version,
-        "acknowledged_at": now,
-    }
+    ack = Acknowledgement(user.tenant, user.employee_id, version, now)
     async with services.uow() as uow:
-        uow.add(services.repo.acknowledgement_recorded(doc), [event])
+        uow.add(services.repo.acknowledgement_recorded(ack), [event])
     if not uow.committed:
         # Acknowledged twice at once: the first write and its event stand.
         again = await services.repo.acknowledgement(user.tenant, user.employee_id, version)
-        return again or doc, False
-    return doc, True
+        return again or ack, False
+    return ack, True

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from content.domain.feed import FeedChange, TenantFeed
+from content.domain.model import Item
 
 
 class FeedReadModel(Protocol):
@@ -16,6 +18,11 @@ class FeedReadModel(Protocol):
 
     async def record(self, tenant: str, change: FeedChange) -> None:
         """After a write: apply `change` here at once and announce it to every process."""
+        ...
+
+    async def written(self, tenant: str, items: Sequence[Item]) -> None:
+        """After a write of `items`: show them as written (or no longer, when they left the
+        feed), here at once and in every process."""
         ...
 
     async def forget(self, tenant: str, employee: str) -> None:
