@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 
 from chassis.domain_errors import Conflict, DomainError, Forbidden, NotFound
+from contracts import Network
 from share.domain.buddies import (
     MAX_COMMENTS,
+    Comment,
+    Draft,
+    DraftStatus,
+    Pair,
     PairStatus,
     after_accepting,
     cannot_accept,
@@ -21,20 +26,25 @@ from share.domain.buddies import (
     other_member,
 )
 
-
-def pair(status: str) -> dict[str, Any]:
-    return {"_id": "p1", "members": ["ana", "ben"], "status": status, "accepted": []}
+AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def draft(status: str = "open", comments: int = 0) -> dict[str, Any]:
-    return {
-        "_id": "d1",
-        "pair_id": "p1",
-        "author_id": "ana",
-        "buddy_id": "ben",
-        "status": status,
-        "comments": [{}] * comments,
-    }
+def pair(status: str) -> Pair:
+    return Pair(id="p1", members=("ana", "ben"), status=PairStatus(status), created_at=AT)
+
+
+def draft(status: str = "open", comments: int = 0) -> Draft:
+    return Draft(
+        id="d1",
+        pair_id="p1",
+        author_id="ana",
+        buddy_id="ben",
+        network=Network.LINKEDIN,
+        text="Hello",
+        created_at=AT,
+        status=DraftStatus(status),
+        comments=(Comment("c", "ben", "Nice", AT),) * comments,
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,9 +57,7 @@ def draft(status: str = "open", comments: int = 0) -> dict[str, Any]:
         (None, "ana", NotFound),
     ],
 )
-def test_who_accepts_a_pair(
-    doc: dict[str, Any] | None, who: str, refused: type[DomainError] | None
-) -> None:
+def test_who_accepts_a_pair(doc: Pair | None, who: str, refused: type[DomainError] | None) -> None:
     refusal = cannot_accept(doc, who)
     assert (type(refusal) if refusal else None) is refused
 
@@ -66,7 +74,7 @@ def test_who_accepts_a_pair(
     ],
 )
 def test_who_ends_a_pair(
-    doc: dict[str, Any], who: str, program_team: bool, refused: type[DomainError] | None
+    doc: Draft, who: str, program_team: bool, refused: type[DomainError] | None
 ) -> None:
     refusal = cannot_end(doc, who, program_team)
     assert (type(refusal) if refusal else None) is refused
@@ -116,7 +124,7 @@ def test_a_draft_is_seen_by_its_author_and_the_buddy_of_its_pair(
     ],
 )
 def test_only_the_buddy_gives_feedback_until_it_is_posted(
-    doc: dict[str, Any], who: str, refused: type[DomainError] | None
+    doc: Draft, who: str, refused: type[DomainError] | None
 ) -> None:
     refusal = cannot_give_feedback(doc, who)
     assert (type(refusal) if refusal else None) is refused

@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
+from contracts import Network
 from share.adapters.clicks import LinkCache
 from share.adapters.mongo import ShareRepository
+from share.domain.shares import Share, ShareStatus
 
 
 @dataclass
 class FakeShares:
-    docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    docs: dict[str, Share] = field(default_factory=dict)
     lookups: int = 0
 
-    async def share_by_code(self, code: str) -> dict[str, Any] | None:
+    async def share_by_code(self, code: str) -> Share | None:
         self.lookups += 1
         await asyncio.sleep(0.01)
         return self.docs.get(code)
+
+
+def _share(status: str = "shared", stopped: bool = False) -> Share:
+    return Share(
+        id="sh_1",
+        tenant="acme",
+        employee_id="e1",
+        network=Network.X,
+        short_code="Abcd1234",
+        target_url="https://example.com",
+        status=ShareStatus(status),
+        stopped=stopped,
+    )
 
 
 def _cache(shares: FakeShares, ttl: float) -> LinkCache:
@@ -26,33 +41,34 @@ def _cache(shares: FakeShares, ttl: float) -> LinkCache:
 
 
 async def test_concurrent_clicks_on_a_new_link_make_one_lookup() -> None:
-    shares = FakeShares({"Abcd1234": {"_id": "sh_1", "status": "shared"}})
+    shares = FakeShares({"Abcd1234": _share()})
     cache = _cache(shares, ttl=30)
     found = await asyncio.gather(*(cache.get("Abcd1234") for _ in range(50)))
-    assert all(doc == {"_id": "sh_1", "status": "shared"} for doc in found)
+    assert all(share == _share() for share in found)
     assert shares.lookups == 1
     await cache.get("Abcd1234")
     assert shares.lookups == 1
 
 
 async def test_an_expired_link_answers_while_one_lookup_refreshes_it() -> None:
-    shares = FakeShares({"Abcd1234": {"_id": "sh_1", "status": "shared"}})
+    shares = FakeShares({"Abcd1234": _share()})
     cache = _cache(shares, ttl=0.05)
     await cache.get("Abcd1234")
     await asyncio.sleep(0.1)
-    shares.docs["Abcd1234"] = {"_id": "sh_1", "status": "shared", "stopped": True}
+    shares.docs["Abcd1234"] = _share(stopped=True)
     stale = await asyncio.gather(*(cache.get("Abcd1234") for _ in range(20)))
-    assert all("stopped" not in doc for doc in stale)
+    assert all(share is not None and not share.stopped for share in stale)
     await asyncio.sleep(0.05)
     assert shares.lookups == 2
-    assert (await cache.get("Abcd1234"))["stopped"] is True
+    refreshed = await cache.get("Abcd1234")
+    assert refreshed is not None and refreshed.stopped is True
 
 
 async def test_unknown_and_withdrawn_links_are_not_kept() -> None:
-    shares = FakeShares({"Abcd1234": {"_id": "sh_1", "status": "scheduled"}})
+    shares = FakeShares({"Abcd1234": _share("scheduled")})
     cache = _cache(shares, ttl=30)
     assert await cache.get("Abcd1234") is None
     assert await cache.get("Zzzz9999") is None
-    shares.docs["Abcd1234"]["status"] = "shared"
+    shares.docs["Abcd1234"] = _share()
     assert await cache.get("Abcd1234") is not None
     assert shares.lookups == 3

@@ -9,38 +9,40 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
+from contracts import Network
 from share.domain.clicks import DailySalts
+from share.domain.shares import Share
 from share.entrypoints.links_server import LinksServer, client_address, proxy_networks
 from share.service_layer.handlers import Services
 from support import free_port
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
 TARGET = "https://example.com/jobs/42?utm_source=x"
-SHARE = {
-    "_id": "sh_1",
-    "short_code": "Abcd1234",
-    "tenant": "acme",
-    "employee_id": "e1",
-    "network": "x",
-    "content_id": "c1",
-    "target_url": TARGET,
-}
+SHARE = Share(
+    id="sh_1",
+    short_code="Abcd1234",
+    tenant="acme",
+    employee_id="e1",
+    network=Network.X,
+    content_id="c1",
+    target_url=TARGET,
+)
 # An own post whose link was off the tenant's link domains when it was shared.
 OWN_TARGET = "https://evil.example/p?a=1&utm_source=x"
-OWN_POST = {
-    **SHARE,
-    "_id": "sh_2",
-    "short_code": "Own12345",
-    "content_id": None,
-    "target_allowed": False,
-    "target_url": OWN_TARGET,
-}
+OWN_POST = replace(
+    SHARE,
+    id="sh_2",
+    short_code="Own12345",
+    content_id=None,
+    target_allowed=False,
+    target_url=OWN_TARGET,
+)
 
 
 @dataclass
@@ -48,17 +50,17 @@ class FakeLinks:
     # "warm": every link in memory; "cold": looked up each time; "down": lookups fail.
     state: str = "warm"
 
-    def cached(self, code: str) -> dict[str, Any] | None:
+    def cached(self, code: str) -> Share | None:
         return self._known(code) if self.state == "warm" else None
 
-    async def get(self, code: str) -> dict[str, Any] | None:
+    async def get(self, code: str) -> Share | None:
         await asyncio.sleep(0.01)
         if self.state == "down":
             raise ConnectionError("store unreachable")
         return self._known(code)
 
-    def _known(self, code: str) -> dict[str, Any] | None:
-        return {share["short_code"]: share for share in (SHARE, OWN_POST)}.get(code)
+    def _known(self, code: str) -> Share | None:
+        return {share.short_code: share for share in (SHARE, OWN_POST)}.get(code)
 
 
 @dataclass
@@ -68,7 +70,7 @@ class FakeClicks:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def record_soon(
-        self, share: dict[str, Any], visitor: str, at: datetime, then: Callable[[None], None]
+        self, share: Share, visitor: str, at: datetime, then: Callable[[None], None]
     ) -> None:
         recording = asyncio.ensure_future(self._record(visitor))
         self.tasks.add(recording)

@@ -2,35 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from contracts import EngagementKind, EngagementObserved, EngagementSource
+from contracts import ContentKind, EngagementKind, EngagementObserved, EngagementSource, Network
 from share.domain.engagements import ClickEvents, engagement_on_share
+from share.domain.shares import Share
 
 SHARES = [
-    {
-        "_id": "sh_1",
-        "tenant": "acme",
-        "employee_id": "e1",
-        "network": "linkedin",
-        "content_id": "c1",
-        "campaign_id": "spring",
-        "content_kind": "job",
-    },
+    Share(
+        id="sh_1",
+        tenant="acme",
+        employee_id="e1",
+        network=Network.LINKEDIN,
+        short_code="Abcd1234",
+        target_url="https://example.com",
+        content_id="c1",
+        campaign_id="spring",
+        content_kind=ContentKind.JOB,
+    ),
     # An own post: no content item, no campaign, no kind.
-    {"_id": "sh_2", "tenant": "acme", "employee_id": "e2", "network": "x"},
+    Share(
+        id="sh_2",
+        tenant="acme",
+        employee_id="e2",
+        network=Network.X,
+        short_code="Bcde2345",
+        target_url="https://example.com",
+    ),
     # Characters JSON has to escape, and some it must not.
-    {
-        "_id": "sh_3",
-        "tenant": 't"\\enant',
-        "employee_id": "émployée\u2028\x01\t",
-        "network": "xing",
-        "content_id": "c/ü",
-        "campaign_id": None,
-        "content_kind": "event",
-    },
+    Share(
+        id="sh_3",
+        tenant='t"\\enant',
+        employee_id="émployée\u2028\x01\t",
+        network=Network.XING,
+        short_code="Cdef3456",
+        target_url="https://example.com",
+        content_id="c/ü",
+        campaign_id=None,
+        content_kind=ContentKind.EVENT,
+    ),
 ]
 TIMES = [
     datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC),
@@ -40,7 +53,7 @@ TIMES = [
 
 
 def _both(
-    events: ClickEvents, share: dict, at: datetime, unique: bool
+    events: ClickEvents, share: Share, at: datetime, unique: bool
 ) -> tuple[EngagementObserved, tuple[str, bytes]]:
     """The model of a click, and `events`' encoding of the same click."""
     same = {"event_id": "ev1", "engagement_id": "click-1", "observed_at": at}
@@ -55,10 +68,10 @@ def _both(
     return model, events.encode(share, **same, visitor="v" * 32, unique=unique)
 
 
-@pytest.mark.parametrize("share", SHARES, ids=lambda s: s["_id"])
+@pytest.mark.parametrize("share", SHARES, ids=lambda s: s.id)
 @pytest.mark.parametrize("at", TIMES, ids=str)
 @pytest.mark.parametrize("unique", [True, False])
-def test_click_event_is_the_models_json(share: dict, at: datetime, unique: bool) -> None:
+def test_click_event_is_the_models_json(share: Share, at: datetime, unique: bool) -> None:
     events = ClickEvents()
     for _ in range(2):  # the second time from the per-share cache
         model, (key, value) = _both(events, share, at, unique)
@@ -70,7 +83,7 @@ def test_click_event_is_the_models_json(share: dict, at: datetime, unique: bool)
 def test_the_share_cache_is_bounded() -> None:
     events = ClickEvents(max_shares=2)
     for n in range(5):
-        share = {**SHARES[1], "_id": f"sh_{n}"}
+        share = replace(SHARES[1], id=f"sh_{n}")
         events.encode(
             share,
             event_id="e",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from contracts.audience import Viewer
-from share.domain.advocates import cannot_share_as
+from contracts.audience import Audience, Viewer
+from share.domain.advocates import Advocate, AdvocateStatus, cannot_share_as
 from share.domain.clicks import (
     advocate_cookie,
     cookie_advocate,
@@ -16,6 +17,7 @@ from share.domain.clicks import (
     is_unique,
     visitor_hash,
 )
+from share.domain.content import ContentItem, Guidelines
 from share.domain.links import cannot_share, share_intent, targeted, with_utm
 from share.domain.signatures import sign, signature_problem
 
@@ -121,11 +123,16 @@ def test_targeting_by_group_location_and_language() -> None:
     assert targeted({"groups": [], "locations": [], "languages": []}, EVERYONE)
 
 
-def _content(**overrides: object) -> dict[str, object]:
-    return {"url": "https://example.com", "publish_at": NOW - timedelta(hours=1), **overrides}
+def _content(**overrides: Any) -> ContentItem:
+    fields: dict[str, Any] = {
+        "url": "https://example.com",
+        "publish_at": NOW - timedelta(hours=1),
+        **overrides,
+    }
+    return ContentItem(content_id="c1", **fields)
 
 
-def _refused(content: dict[str, object] | None) -> tuple[str, str] | None:
+def _refused(content: ContentItem | None) -> tuple[str, str] | None:
     refusal = cannot_share(content, EVERYONE, NOW)
     return (refusal.kind, refusal.reason.split(": ", 1)[1]) if refusal else None
 
@@ -142,21 +149,24 @@ def test_only_published_unexpired_unretired_targeted_content_is_shareable() -> N
         "unavailable",
         "the content item has been retired",
     )
-    assert _refused(_content(audience={"groups": ["hr"]})) == (
+    assert _refused(_content(audience=Audience.of(["hr"], [], []))) == (
         "not_targeted",
         "the content item is not targeted to you",
     )
 
 
 def test_advocate_must_be_enrolled_and_have_acknowledged_required_guidelines() -> None:
-    enrolled = {"status": "enrolled"}
+    enrolled = Advocate("acme", "e1", AdvocateStatus.ENROLLED)
     assert cannot_share_as(None, None, 0) is not None
-    assert cannot_share_as({"status": "opted_out"}, None, 0) is not None
+    opted_out = Advocate("acme", "e1", AdvocateStatus.OPTED_OUT)
+    assert cannot_share_as(opted_out, None, 0) is not None
     assert cannot_share_as(enrolled, None, 0) is None
-    required = {"version": 3, "acknowledgement_required": True}
+    required = Guidelines(version=3, acknowledgement_required=True)
     assert "version 3" in (cannot_share_as(enrolled, required, 2) or "")
     assert cannot_share_as(enrolled, required, 3) is None
-    assert cannot_share_as(enrolled, {"version": 3, "acknowledgement_required": False}, 0) is None
+    assert (
+        cannot_share_as(enrolled, Guidelines(version=3, acknowledgement_required=False), 0) is None
+    )
 
 
 def test_visitor_hash_is_pseudonymous_and_changes_daily() -> None:

@@ -5,7 +5,7 @@ one commits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -29,7 +29,12 @@ from contracts import (
 from share.adapters.clicks import LinkCache
 from share.adapters.mongo import ShareRepository
 from share.adapters.networks import Credentials, TokenVault
+from share.domain.advocates import Advocate, ConnectedNetwork
 from share.domain.clicks import DailySalts
+from share.domain.content import ContentItem, Guidelines
+from share.domain.followers import FollowersMeasurement
+from share.domain.settings import TenantSettings
+from share.domain.shares import Share
 from share.service_layer import handlers
 from support import MemoryWrite, Units
 
@@ -46,38 +51,37 @@ NO_BOX = cast(Outbox, object())
 
 @dataclass
 class FakeShareRepository:
-    """The share repository's documents in dictionaries."""
+    """The share repository's records in dictionaries."""
 
-    advocates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    content: dict[str, dict[str, Any]] = field(default_factory=dict)
-    shares: dict[str, dict[str, Any]] = field(default_factory=dict)
+    advocates: dict[str, Advocate] = field(default_factory=dict)
+    content: dict[str, ContentItem] = field(default_factory=dict)
+    shares: dict[str, Share] = field(default_factory=dict)
     engagements: dict[str, dict[str, Any]] = field(default_factory=dict)
-    followers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    counted: dict[str, dict[str, Any]] = field(default_factory=dict)
-    settings_of: dict[str, dict[str, Any]] = field(default_factory=dict)
+    followers: dict[str, FollowersMeasurement] = field(default_factory=dict)
+    counted: dict[str, dict[str, int]] = field(default_factory=dict)
+    settings_of: dict[str, TenantSettings] = field(default_factory=dict)
     daily: dict[str, int] = field(default_factory=dict)
     stopped: list[tuple[str, str]] = field(default_factory=list)
     taken_codes: set[str] = field(default_factory=set)
     collisions: int = 0  # how many short codes drawn next are taken already
 
-    async def advocate(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
-        found = self.advocates.get(f"{tenant}:{employee_id}")
-        return dict(found) if found else None
+    async def advocate(self, tenant: str, employee_id: str) -> Advocate | None:
+        return self.advocates.get(f"{tenant}:{employee_id}")
 
-    def advocate_saved(
-        self, box: Outbox, before: dict[str, Any] | None, after: dict[str, Any]
-    ) -> MemoryWrite:
+    def advocate_saved(self, box: Outbox, before: Advocate | None, after: Advocate) -> MemoryWrite:
+        key = f"{after.tenant}:{after.employee_id}"
+
         def change() -> bool:
-            stored = self.advocates.get(after["_id"])
-            if (stored or {}).get("rev") != (before or {}).get("rev"):
+            stored = self.advocates.get(key)
+            if (stored.rev if stored else None) != (before.rev if before else None):
                 return False
-            self.advocates[after["_id"]] = {**(stored or {}), **after, "rev": after_rev}
+            self.advocates[key] = replace(after, rev=after_rev)
             return True
 
-        after_rev = (before["rev"] if before else 0) + 1
+        after_rev = (before.rev if before else 0) + 1
         return MemoryWrite(change, conflict="the advocate changed concurrently; try again")
 
-    async def current_guidelines(self, tenant: str) -> dict[str, Any] | None:
+    async def current_guidelines(self, tenant: str) -> Guidelines | None:
         return None
 
     async def acknowledged_version(self, tenant: str, employee_id: str) -> int:
@@ -86,10 +90,10 @@ class FakeShareRepository:
     async def enrolled_viewers(self, tenant: str) -> list[Any]:
         return []
 
-    async def settings(self, tenant: str) -> dict[str, Any]:
-        return self.settings_of.get(tenant, {})
+    async def settings(self, tenant: str) -> TenantSettings:
+        return self.settings_of.get(tenant, TenantSettings())
 
-    async def shareable(self, tenant: str, content_id: str) -> dict[str, Any] | None:
+    async def shareable(self, tenant: str, content_id: str) -> ContentItem | None:
         return self.content.get(f"{tenant}:{content_id}")
 
     async def take_daily_slot(self, key: str, cap: int, day: datetime) -> bool:
@@ -101,15 +105,15 @@ class FakeShareRepository:
     async def give_back_daily_slot(self, key: str) -> None:
         self.daily[key] = max(0, self.daily.get(key, 0) - 1)
 
-    def share_created(self, box: Outbox, doc: dict[str, Any]) -> MemoryWrite:
+    def share_created(self, box: Outbox, share: Share) -> MemoryWrite:
         def change() -> bool:
             if self.collisions:
                 self.collisions -= 1
                 return False
-            if doc["short_code"] in self.taken_codes:
+            if share.short_code in self.taken_codes:
                 return False
-            self.taken_codes.add(doc["short_code"])
-            self.shares[doc["_id"]] = dict(doc)
+            self.taken_codes.add(share.short_code)
+            self.shares[share.id] = share
             return True
 
         return MemoryWrite(change, conflict="could not allocate a short code")
@@ -117,17 +121,17 @@ class FakeShareRepository:
     async def stop_shares_of(self, tenant: str, employee_id: str) -> None:
         self.stopped.append((tenant, employee_id))
 
-    async def share(self, tenant: str, share_id: str) -> dict[str, Any] | None:
+    async def share(self, tenant: str, share_id: str) -> Share | None:
         found = self.shares.get(share_id)
-        return dict(found) if found and found["tenant"] == tenant else None
+        return found if found and found.tenant == tenant else None
 
-    async def share_by_id(self, share_id: str) -> dict[str, Any] | None:
+    async def share_by_id(self, share_id: str) -> Share | None:
         return self.shares.get(share_id)
 
-    async def share_by_code(self, code: str) -> dict[str, Any] | None:
-        return next((s for s in self.shares.values() if s["short_code"] == code), None)
+    async def share_by_code(self, code: str) -> Share | None:
+        return next((s for s in self.shares.values() if s.short_code == code), None)
 
-    async def counters(self, share_ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def counters(self, share_ids: list[str]) -> dict[str, dict[str, int]]:
         return {i: self.counted[i] for i in share_ids if i in self.counted}
 
     def engagement_recorded(self, box: Outbox, doc: dict[str, Any]) -> MemoryWrite:
@@ -139,8 +143,8 @@ class FakeShareRepository:
 
         return MemoryWrite(change, must_land=False)
 
-    def followers_recorded(self, box: Outbox, doc: dict[str, Any]) -> MemoryWrite:
-        return MemoryWrite(lambda: self.followers.setdefault(doc["_id"], doc) is doc)
+    def followers_recorded(self, box: Outbox, measured: FollowersMeasurement) -> MemoryWrite:
+        return MemoryWrite(lambda: self.followers.setdefault(measured.id, measured) is measured)
 
 
 @dataclass
@@ -189,7 +193,7 @@ def kinds(events: Sequence[AnyEvent]) -> list[type]:
     return [type(event) for event in events]
 
 
-async def joined(world: World, user: Principal = ALICE) -> dict[str, Any]:
+async def joined(world: World, user: Principal = ALICE) -> Advocate:
     advocate, _ = await handlers.enroll(world.services, user, None)
     return advocate
 
@@ -205,9 +209,9 @@ async def test_joining_enrolls_the_advocate_and_announces_it(world: World) -> No
     advocate, new = await handlers.enroll(world.services, ALICE, 3)
 
     assert new is True
-    assert advocate["status"] == "enrolled" and advocate["guidelines_version"] == 3
-    assert advocate["consent_at"] == NOW and advocate["rev"] == 1
-    assert world.repo.advocates[f"{TENANT}:alice"]["groups"] == ["sales"]
+    assert advocate.status == "enrolled" and advocate.guidelines_version == 3
+    assert advocate.consent_at == NOW and advocate.rev == 1
+    assert world.repo.advocates[f"{TENANT}:alice"].groups == ("sales",)
     assert kinds(world.units.committed) == [AdvocateEnrolled]
 
 
@@ -216,18 +220,20 @@ async def test_joining_again_changes_nothing(world: World) -> None:
 
     advocate, new = await handlers.enroll(world.services, ALICE, None)
 
-    assert new is False and advocate["rev"] == 1
+    assert new is False and advocate.rev == 1
     assert kinds(world.units.committed) == [AdvocateEnrolled]
 
 
 async def test_an_advocate_changed_meanwhile_is_a_conflict(world: World) -> None:
     await joined(world)
     current = await world.repo.advocate(TENANT, "alice")
-    world.repo.advocates[f"{TENANT}:alice"]["rev"] = 2  # someone else wrote it since
+    assert current is not None
+    # Someone else wrote it since.
+    world.repo.advocates[f"{TENANT}:alice"] = replace(current, rev=2)
 
     with pytest.raises(Conflict) as refused:
         await handlers._write_advocate(
-            world.services, current, {**(current or {})}, handlers._enrolled_event(current or {})
+            world.services, current, current, handlers._enrolled_event(current)
         )
 
     assert refused.value.title == "Changed meanwhile"
@@ -244,11 +250,11 @@ async def test_membership_of_someone_who_never_joined_is_not_found(world: World)
 
 async def test_membership_says_whether_the_advocate_is_a_leader(world: World) -> None:
     await joined(world)
-    world.repo.settings_of[TENANT] = {"leaders_group": "sales"}
+    world.repo.settings_of[TENANT] = TenantSettings(leaders_group="sales")
 
     advocate, leader = await handlers.membership(world.services, ALICE)
 
-    assert advocate["employee_id"] == "alice" and leader is True
+    assert advocate.employee_id == "alice" and leader is True
 
 
 async def test_connecting_a_network_measures_the_audience(world: World) -> None:
@@ -258,8 +264,10 @@ async def test_connecting_a_network_measures_the_audience(world: World) -> None:
         world.services, ALICE, Network.LINKEDIN, 500, None, None
     )
 
-    assert advocate["networks"]["linkedin"] == {"connected_at": NOW, "audience_size": 500}
-    assert world.repo.advocates[f"{TENANT}:alice"]["rev"] == 2
+    assert advocate.networks[Network.LINKEDIN] == ConnectedNetwork(
+        connected_at=NOW, audience_size=500
+    )
+    assert world.repo.advocates[f"{TENANT}:alice"].rev == 2
     assert kinds(world.units.committed[1:]) == [AdvocateEnrolled, AudienceMeasured]
 
 
@@ -291,7 +299,7 @@ async def test_opting_out_stops_shares_and_forgets_tokens(world: World) -> None:
 
     advocate = await handlers.opt_out(world.services, ALICE, erase=False)
 
-    assert advocate["status"] == "opted_out" and advocate["opted_out_at"] == NOW
+    assert advocate.status == "opted_out" and advocate.opted_out_at == NOW
     assert world.repo.stopped == [(TENANT, "alice")]
     assert world.vault.forgotten == [(TENANT, "alice", None)]
     assert kinds(world.units.committed) == [AdvocateEnrolled, AdvocateOptedOut]
@@ -303,13 +311,13 @@ async def test_opting_out_stops_shares_and_forgets_tokens(world: World) -> None:
 async def test_an_own_post_is_shared_with_its_short_link(world: World) -> None:
     await joined(world)
 
-    doc = await handlers.share(world.services, ALICE, own_post())
+    made = await handlers.share(world.services, ALICE, own_post())
 
-    assert doc["status"] == "shared" and doc["shared_at"] == NOW
-    assert world.repo.shares[doc["_id"]]["short_code"] == doc["short_code"]
+    assert made.status == "shared" and made.shared_at == NOW
+    assert world.repo.shares[made.id].short_code == made.short_code
     posted = world.units.committed[-1]
     assert isinstance(posted, PostShared)
-    assert str(posted.data.tracked_url) == f"https://go.example/l/{doc['short_code']}"
+    assert str(posted.data.tracked_url) == f"https://go.example/l/{made.short_code}"
     assert world.repo.daily == {f"{TENANT}:alice:{NOW.date().isoformat()}": 1}
 
 
@@ -317,9 +325,9 @@ async def test_a_short_code_taken_is_drawn_again(world: World) -> None:
     await joined(world)
     world.repo.collisions = 1
 
-    doc = await handlers.share(world.services, ALICE, own_post())
+    made = await handlers.share(world.services, ALICE, own_post())
 
-    assert world.repo.collisions == 0 and world.repo.taken_codes == {doc["short_code"]}
+    assert world.repo.collisions == 0 and world.repo.taken_codes == {made.short_code}
     assert kinds(world.units.committed)[-1] is PostShared
 
 
@@ -373,15 +381,15 @@ async def test_an_own_post_needs_its_link(world: World) -> None:
 
 async def test_a_share_is_seen_by_its_advocate_and_curators_only(world: World) -> None:
     await joined(world)
-    doc = await handlers.share(world.services, ALICE, own_post())
-    world.repo.counted[doc["_id"]] = {"_id": doc["_id"], "click": 3}
+    made = await handlers.share(world.services, ALICE, own_post())
+    world.repo.counted[made.id] = {"click": 3}
 
-    mine = await handlers.share_of(world.services, ALICE, doc["_id"])
-    assert mine["engagement"] == {"click": 3}
-    assert (await handlers.share_of(world.services, CURATOR, doc["_id"]))["_id"] == doc["_id"]
+    mine = await handlers.share_of(world.services, ALICE, made.id)
+    assert mine.engagement == {"click": 3}
+    assert (await handlers.share_of(world.services, CURATOR, made.id)).id == made.id
     with pytest.raises(NotFound) as refused:
-        await handlers.share_of(world.services, BOB, doc["_id"])
-    assert refused.value.detail == f"no share {doc['_id']}"
+        await handlers.share_of(world.services, BOB, made.id)
+    assert refused.value.detail == f"no share {made.id}"
 
 
 # -- engagements and follower counts -------------------------------------------------------
@@ -402,10 +410,10 @@ def report(**overrides: Any) -> handlers.EngagementReport:
 
 async def test_an_engagement_is_recorded_once(world: World) -> None:
     await joined(world)
-    doc = await handlers.share(world.services, ALICE, own_post())
+    made = await handlers.share(world.services, ALICE, own_post())
 
-    first = await handlers.ingest_engagement(world.services, report(share_id=doc["_id"]))
-    again = await handlers.ingest_engagement(world.services, report(short_code=doc["short_code"]))
+    first = await handlers.ingest_engagement(world.services, report(share_id=made.id))
+    again = await handlers.ingest_engagement(world.services, report(short_code=made.short_code))
 
     assert first[1] == "accepted" and again == (first[0], "duplicate")
     observed = [e for e in world.units.committed if isinstance(e, EngagementObserved)]
@@ -422,9 +430,11 @@ async def test_an_engagement_names_its_share_one_way(world: World) -> None:
 
 
 async def test_a_follower_count_is_recorded_and_announced(world: World) -> None:
-    doc = await handlers.record_followers(world.services, CURATOR, Network.LINKEDIN, 1200, None)
+    measured = await handlers.record_followers(
+        world.services, CURATOR, Network.LINKEDIN, 1200, None
+    )
 
-    assert doc["measured_at"] == NOW and world.repo.followers[doc["_id"]] is doc
+    assert measured.measured_at == NOW and world.repo.followers[measured.id] is measured
     assert kinds(world.units.committed) == [FollowersMeasured]
 
 

@@ -17,7 +17,20 @@ from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
 from chassis.outbox import DocumentWrite, Outbox
-from share.domain.buddies import DraftStatus
+from contracts import Network
+from share.domain.buddies import (
+    BuddyPerson,
+    BuddyRecords,
+    BuddyShare,
+    Cheer,
+    Comment,
+    Draft,
+    DraftReaction,
+    DraftStatus,
+    Pair,
+    PairStatus,
+    Reaction,
+)
 
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
 # Who a draft was sent to, or who ended a pair, once that person was erased.
@@ -47,8 +60,9 @@ class BuddyRepository:
 
     # -- people ---------------------------------------------------------------------------
 
-    async def person(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
-        return await self.people.find_one({"_id": f"{tenant}:{employee_id}"})
+    async def person(self, tenant: str, employee_id: str) -> BuddyPerson | None:
+        doc = await self.people.find_one({"_id": f"{tenant}:{employee_id}"})
+        return _person_of(doc) if doc is not None else None
 
     async def save_person(self, tenant: str, employee_id: str, fields: dict[str, Any]) -> None:
         await self.people.update_one(
@@ -80,69 +94,107 @@ class BuddyRepository:
             {"_id": f"{tenant}:{employee_id}", "pair_id": pair_id}, {"$set": {"pair_id": None}}
         )
 
-    async def waiting(self, tenant: str, limit: int = 200) -> list[dict[str, Any]]:
+    async def waiting(self, tenant: str, limit: int = 200) -> list[BuddyPerson]:
         """People who asked for a buddy and have none yet, longest waiting first."""
         found = self.people.find({"tenant": tenant, "requested": {"$ne": None}, "pair_id": None})
-        return [doc async for doc in found.sort("requested_at", ASCENDING).limit(limit)]
+        return [_person_of(doc) async for doc in found.sort("requested_at", ASCENDING).limit(limit)]
 
     # -- pairs ----------------------------------------------------------------------------
 
-    async def pair(self, tenant: str, pair_id: str) -> dict[str, Any] | None:
-        return await self.pairs.find_one({"_id": pair_id, "tenant": tenant})
+    async def pair(self, tenant: str, pair_id: str) -> Pair | None:
+        doc = await self.pairs.find_one({"_id": pair_id, "tenant": tenant})
+        return _pair_of(doc) if doc is not None else None
 
-    async def insert_pair(self, doc: dict[str, Any]) -> None:
-        await self.pairs.insert_one(doc)
+    async def insert_pair(self, tenant: str, pair: Pair) -> None:
+        await self.pairs.insert_one(
+            {
+                "_id": pair.id,
+                "tenant": tenant,
+                "members": list(pair.members),
+                "accepted": list(pair.accepted),
+                "status": pair.status.value,
+                "proposed_by": pair.proposed_by,
+                "team": pair.team,
+                "created_at": pair.created_at,
+            }
+        )
 
     async def change_pair(
         self, tenant: str, pair_id: str, status: str, fields: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    ) -> Pair | None:
         """Set `fields` of a pair that is still in `status`; None if it changed meanwhile."""
-        return await self.pairs.find_one_and_update(
+        doc = await self.pairs.find_one_and_update(
             {"_id": pair_id, "tenant": tenant, "status": status},
             {"$set": fields},
             return_document=ReturnDocument.AFTER,
         )
+        return _pair_of(doc) if doc is not None else None
 
-    async def pairs_of(self, tenant: str, statuses: list[str], limit: int) -> list[dict[str, Any]]:
+    async def pairs_of(self, tenant: str, statuses: list[str], limit: int) -> list[Pair]:
         found = self.pairs.find({"tenant": tenant, "status": {"$in": statuses}})
-        return [doc async for doc in found.sort("created_at", DESCENDING).limit(limit)]
+        return [_pair_of(doc) async for doc in found.sort("created_at", DESCENDING).limit(limit)]
 
     # -- drafts ---------------------------------------------------------------------------
 
-    async def draft(self, tenant: str, draft_id: str) -> dict[str, Any] | None:
-        return await self.drafts.find_one({"_id": draft_id, "tenant": tenant}, HIDDEN)
+    async def draft(self, tenant: str, draft_id: str) -> Draft | None:
+        doc = await self.drafts.find_one({"_id": draft_id, "tenant": tenant}, HIDDEN)
+        return _draft_of(doc) if doc is not None else None
 
     async def drafts_of(
         self, tenant: str, field: str, employee_id: str, pair_id: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Draft]:
         query: dict[str, Any] = {"tenant": tenant, field: employee_id}
         if pair_id is not None:
             query["pair_id"] = pair_id
         found = self.drafts.find(query, HIDDEN).sort("created_at", DESCENDING).limit(limit)
-        return [doc async for doc in found]
+        return [_draft_of(doc) async for doc in found]
 
-    async def insert_draft(self, doc: dict[str, Any]) -> None:
-        await self.drafts.insert_one(doc)
+    async def insert_draft(self, tenant: str, draft: Draft) -> None:
+        await self.drafts.insert_one(
+            {
+                "_id": draft.id,
+                "tenant": tenant,
+                "pair_id": draft.pair_id,
+                "author_id": draft.author_id,
+                "buddy_id": draft.buddy_id,
+                "network": draft.network.value,
+                "text": draft.text,
+                "url": draft.url,
+                "title": draft.title,
+                "comments": [_comment_doc(c) for c in draft.comments],
+                "reaction": None,
+                "status": draft.status.value,
+                "created_at": draft.created_at,
+            }
+        )
 
     def _open_draft(self, tenant: str, draft_id: str) -> dict[str, Any]:
         return {"_id": draft_id, "tenant": tenant, "status": DraftStatus.OPEN.value}
 
     def draft_commented(
-        self, box: Outbox, tenant: str, draft_id: str, entry: dict[str, Any]
+        self, box: Outbox, tenant: str, draft_id: str, comment: Comment
     ) -> DocumentWrite:
         """A comment added to a draft that is still open."""
         return DocumentWrite(
             box,
             draft_id,
             where=self._open_draft(tenant, draft_id),
-            update={"$push": {"comments": entry}},
+            update={"$push": {"comments": _comment_doc(comment)}},
             conflict="the draft is already posted",
         )
 
     def draft_reacted(
-        self, box: Outbox, tenant: str, draft_id: str, fields: dict[str, Any]
+        self, box: Outbox, tenant: str, draft_id: str, reaction: DraftReaction | None
     ) -> DocumentWrite:
-        """The reaction (and whether one was ever given) on a draft that is still open."""
+        """The reaction on a draft that is still open (and, for one given, that one was)."""
+        fields: dict[str, Any] = {"reaction": None}
+        if reaction is not None:
+            fields["reaction"] = {
+                "name": reaction.name.value,
+                "employee_id": reaction.employee_id,
+                "at": reaction.at,
+            }
+            fields["reacted"] = True
         return DocumentWrite(
             box,
             draft_id,
@@ -163,7 +215,7 @@ class BuddyRepository:
 
     async def shares_of(
         self, tenant: str, employee_id: str, since: datetime, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[BuddyShare]:
         """The person's shares made since `since`, newest first."""
         found = self.shares.find(
             {
@@ -181,7 +233,17 @@ class BuddyRepository:
                 "employee_id": 1,
             },
         )
-        return [doc async for doc in found.sort("shared_at", DESCENDING).limit(limit)]
+        return [
+            BuddyShare(
+                id=doc["_id"],
+                network=Network(doc["network"]),
+                shared_at=doc["shared_at"],
+                title=doc.get("title") or "",
+                text=doc.get("text") or "",
+                content_id=doc.get("content_id"),
+            )
+            async for doc in found.sort("shared_at", DESCENDING).limit(limit)
+        ]
 
     async def cheered(self, tenant: str, employee_id: str, share_ids: list[str]) -> set[str]:
         ids = [f"{tenant}:{s}:{employee_id}" for s in share_ids]
@@ -199,7 +261,7 @@ class BuddyRepository:
 
     # -- one person's data ------------------------------------------------------------------
 
-    async def held_about(self, tenant: str, employee_id: str) -> dict[str, Any]:
+    async def held_about(self, tenant: str, employee_id: str) -> BuddyRecords:
         """What buddies keep about a person, for their download."""
         person = await self.person(tenant, employee_id)
         pairs = self.pairs.find({"tenant": tenant, "members": employee_id})
@@ -208,19 +270,18 @@ class BuddyRepository:
             {"tenant": tenant, "comments.employee_id": employee_id}, {"comments": 1}
         )
         cheers = self.cheers.find({"tenant": tenant, "employee_id": employee_id}, HIDDEN)
-        return {
-            "person": {k: v for k, v in (person or {}).items() if k not in ("_id", "tenant")}
-            or None,
-            "pairs": [{k: v for k, v in p.items() if k != "tenant"} async for p in pairs],
-            "drafts": [{k: v for k, v in d.items() if k != "tenant"} async for d in drafts],
-            "comments_given": [
-                {"draft_id": d["_id"], **c}
+        return BuddyRecords(
+            person=person,
+            pairs=[_pair_of(p) async for p in pairs],
+            drafts=[_draft_of(d) async for d in drafts],
+            comments_given=[
+                (d["_id"], _comment_of(c))
                 async for d in commented
                 for c in d.get("comments") or []
                 if c.get("employee_id") == employee_id
             ],
-            "cheers_given": [{"share_id": c["share_id"], "at": c["at"]} async for c in cheers],
-        }
+            cheers_given=[Cheer(c["share_id"], c["at"]) async for c in cheers],
+        )
 
     async def forget(self, tenant: str, employee_id: str) -> None:
         """Erase what buddies keep of a person: their pairs end, their words go."""
@@ -248,3 +309,72 @@ class BuddyRepository:
         await self.pairs.update_many(
             {"tenant": tenant, "ended_by": employee_id}, {"$set": {"ended_by": ERASED}}
         )
+
+
+# -- documents <-> domain objects --------------------------------------------------------
+
+
+def _person_of(doc: dict[str, Any]) -> BuddyPerson:
+    requested = doc.get("requested")
+    return BuddyPerson(
+        employee_id=doc["employee_id"],
+        name=doc.get("name"),
+        pair_id=doc.get("pair_id"),
+        requested=bool(requested),
+        requested_team=(requested or {}).get("team"),
+        requested_at=doc.get("requested_at"),
+        groups=tuple(doc.get("groups") or ()),
+        notify_shares=bool(doc.get("notify_shares", True)),
+        seen_until=doc.get("seen_until"),
+    )
+
+
+def _pair_of(doc: dict[str, Any]) -> Pair:
+    return Pair(
+        id=doc["_id"],
+        members=tuple(doc["members"]),
+        status=PairStatus(doc["status"]),
+        created_at=doc["created_at"],
+        accepted=tuple(doc.get("accepted") or ()),
+        proposed_by=doc.get("proposed_by") or "program",
+        team=doc.get("team"),
+        accepted_at=doc.get("accepted_at"),
+        ended_at=doc.get("ended_at"),
+        ended_by=doc.get("ended_by"),
+    )
+
+
+def _comment_of(doc: dict[str, Any]) -> Comment:
+    return Comment(doc["id"], doc["employee_id"], doc["text"], doc["at"])
+
+
+def _comment_doc(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "employee_id": comment.employee_id,
+        "text": comment.text,
+        "at": comment.at,
+    }
+
+
+def _draft_of(doc: dict[str, Any]) -> Draft:
+    reaction = doc.get("reaction")
+    return Draft(
+        id=doc["_id"],
+        pair_id=doc["pair_id"],
+        author_id=doc["author_id"],
+        buddy_id=doc["buddy_id"],
+        network=Network(doc["network"]),
+        text=doc["text"],
+        created_at=doc["created_at"],
+        url=doc.get("url"),
+        title=doc.get("title") or "",
+        comments=tuple(_comment_of(c) for c in doc.get("comments") or ()),
+        reaction=DraftReaction(Reaction(reaction["name"]), reaction["employee_id"], reaction["at"])
+        if reaction
+        else None,
+        reacted=bool(doc.get("reacted")),
+        status=DraftStatus(doc["status"]),
+        share_id=doc.get("share_id"),
+        posted_at=doc.get("posted_at"),
+    )

@@ -37,6 +37,7 @@ from contracts.topics import ENGAGEMENT_OBSERVED
 from share.adapters.mongo import ShareRepository
 from share.domain.clicks import is_unique
 from share.domain.engagements import ClickEvents
+from share.domain.shares import Share, ShareStatus
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class GroupCommit(Generic[T]):
 
 @dataclass
 class _Click:
-    share: dict[str, Any]
+    share: Share
     visitor: str
     at: datetime
     unique: bool = False
@@ -179,14 +180,14 @@ class ClickRecorder:
         self._visits = GroupCommit(self._mark_unique)
         self._spool = GroupCommit(self._write_spool)
 
-    def record_soon(self, share: dict[str, Any], visitor: str, at: datetime, then: Then) -> None:
+    def record_soon(self, share: Share, visitor: str, at: datetime, then: Then) -> None:
         """Record a click: `then` gets None once it is durable (acknowledged by Kafka, or
         spooled), or the error; never before this returns.
 
         A visitor's repeat click within the hour, while Kafka answers, costs no task: the
         event joins the next record batch and `then` is called on its acknowledgement.
         """
-        recent: datetime | None = self._recent.get(f"{share['_id']}:{visitor}")
+        recent: datetime | None = self._recent.get(f"{share.id}:{visitor}")
         if recent is None or is_unique(recent, at):
             self._after(self._record_visit(_Click(share, visitor, at)), then)
         else:
@@ -206,7 +207,7 @@ class ClickRecorder:
         self._send(event, functools.partial(_settle_one, durable))
         await durable
 
-    def _event(self, share: dict[str, Any], visitor: str, at: datetime, unique: bool) -> _Spooled:
+    def _event(self, share: Share, visitor: str, at: datetime, unique: bool) -> _Spooled:
         event_id = self._ids.next()
         key, value = self._events.encode(
             share,
@@ -270,7 +271,7 @@ class ClickRecorder:
         """Decide `unique` for each click, visitor by visitor, agreeing with other replicas."""
         undecided = []
         for item in batch:
-            key = f"{item.share['_id']}:{item.visitor}"
+            key = f"{item.share.id}:{item.visitor}"
             recent: datetime | None = self._recent.get(key)
             if recent is not None and not is_unique(recent, item.at):
                 continue
@@ -453,16 +454,16 @@ class LinkCache:
         self._repo = repo
         self._ttl = ttl
         # Expired entries stay until refreshed: the cache only drops the least recently used.
-        self._entries: LRUCache[str, tuple[float, dict[str, Any]]] = LRUCache(maxsize=max_size)
-        self._lookups: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._entries: LRUCache[str, tuple[float, Share]] = LRUCache(maxsize=max_size)
+        self._lookups: dict[str, asyncio.Future[Share | None]] = {}
 
-    async def get(self, code: str) -> dict[str, Any] | None:
+    async def get(self, code: str) -> Share | None:
         hit = self.cached(code)
         return hit if hit is not None else await self._lookup(code)
 
-    def cached(self, code: str) -> dict[str, Any] | None:
+    def cached(self, code: str) -> Share | None:
         """The share if it is in memory (refreshed in the background once expired)."""
-        hit: tuple[float, dict[str, Any]] | None = self._entries.get(code)
+        hit: tuple[float, Share] | None = self._entries.get(code)
         if hit is None:
             return None
         if hit[0] <= time.monotonic() and code not in self._lookups:
@@ -477,20 +478,20 @@ class LinkCache:
             # The entry stays; the next request after its expiry tries again.
             log.warning("short link not refreshed", extra={"code": code, "error": repr(exc)})
 
-    async def _lookup(self, code: str) -> dict[str, Any] | None:
+    async def _lookup(self, code: str) -> Share | None:
         running = self._lookups.get(code)
         if running is not None:
             return await asyncio.shield(running)
-        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Share | None] = asyncio.get_running_loop().create_future()
         self._lookups[code] = future
         try:
-            doc = await self._repo.share_by_code(code)
-            if doc is not None and doc.get("status") != "shared":
-                doc = None
-            if doc is not None:
-                self._entries[code] = (time.monotonic() + self._ttl, doc)
-            future.set_result(doc)
-            return doc
+            share = await self._repo.share_by_code(code)
+            if share is not None and share.status != ShareStatus.SHARED:
+                share = None
+            if share is not None:
+                self._entries[code] = (time.monotonic() + self._ttl, share)
+            future.set_result(share)
+            return share
         except Exception as exc:
             future.set_exception(exc)
             # Retrieved here, so a lookup nobody else waited for does not log as unhandled.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,8 +13,23 @@ from pymongo.errors import DuplicateKeyError
 from chassis import outbox
 from chassis.outbox import DocumentWrite, Outbox
 from chassis.projection import Delta, apply_exactly_once
-from contracts.audience import Viewer
+from contracts import ContentKind, MeasurementSource, Network, ShareMethod
+from contracts.audience import Audience, Viewer
 from contracts.erasure import person_key
+from share.domain.advocates import (
+    Advocate,
+    AdvocateStatus,
+    ConnectedNetwork,
+    DailyCount,
+    Erased,
+    NetworkToken,
+    UnfinishedErasure,
+)
+from share.domain.content import ContentItem, Guidelines
+from share.domain.followers import FollowersMeasurement
+from share.domain.settings import TenantSettings
+from share.domain.shares import Share, ShareStatus
+from share.domain.variants import VariantOffer
 
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
 # An erased person's record in `advocates`: `erased:<person_key>`, the id never stored.
@@ -24,9 +40,9 @@ def erased_id(tenant: str, employee_id: str) -> str:
     return ERASED_PREFIX + person_key(tenant, employee_id)
 
 
-def events_pending(doc: dict[str, Any]) -> bool:
-    """Whether a document read with its outbox count still carries unpublished events."""
-    return bool(doc.get(outbox.COUNT))
+def advocate_key(tenant: str, employee_id: str) -> str:
+    """The advocate's document, by which its staged events are published."""
+    return f"{tenant}:{employee_id}"
 
 
 class ShareRepository:
@@ -72,8 +88,9 @@ class ShareRepository:
 
     # -- content and guidelines, as learnt from events ------------------------------------
 
-    async def shareable(self, tenant: str, content_id: str) -> dict[str, Any] | None:
-        return await self.content.find_one({"_id": f"{tenant}:{content_id}"})
+    async def shareable(self, tenant: str, content_id: str) -> ContentItem | None:
+        doc = await self.content.find_one({"_id": f"{tenant}:{content_id}"})
+        return _content_of(doc, content_id) if doc is not None else None
 
     async def apply_content(
         self,
@@ -112,8 +129,16 @@ class ShareRepository:
         if result.matched_count + result.upserted_count < len(writes):
             raise RuntimeError("content copies changed concurrently; the batch will come again")
 
-    async def current_guidelines(self, tenant: str) -> dict[str, Any] | None:
-        return await self.guidelines.find_one({"_id": tenant})
+    async def current_guidelines(self, tenant: str) -> Guidelines | None:
+        doc = await self.guidelines.find_one({"_id": tenant})
+        if doc is None:
+            return None
+        return Guidelines(
+            version=int(doc["version"]),
+            title=doc.get("title") or "",
+            acknowledgement_required=bool(doc.get("acknowledgement_required")),
+            published_at=doc.get("published_at"),
+        )
 
     async def apply_guidelines(self, versions: dict[str, tuple[int, dict[str, Any]]]) -> None:
         """Keep each tenant's newest guidelines version."""
@@ -159,14 +184,18 @@ class ShareRepository:
 
     # -- advocates ----------------------------------------------------------------------
 
-    async def advocate(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
-        return await self.advocates.find_one({"_id": f"{tenant}:{employee_id}"}, HIDDEN)
+    async def advocate(self, tenant: str, employee_id: str) -> Advocate | None:
+        doc = await self.advocates.find_one({"_id": advocate_key(tenant, employee_id)}, HIDDEN)
+        return _advocate_of(doc) if doc is not None else None
 
-    async def advocate_document(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
-        """The advocate's document with the count of its events not yet published."""
-        return await self.advocates.find_one(
-            {"_id": f"{tenant}:{employee_id}"}, {outbox.PENDING: 0, outbox.LEASE: 0}
+    async def advocate_with_pending(
+        self, tenant: str, employee_id: str
+    ) -> tuple[Advocate, bool] | None:
+        """The advocate, and whether events of theirs are staged and not yet published."""
+        doc = await self.advocates.find_one(
+            {"_id": advocate_key(tenant, employee_id)}, {outbox.PENDING: 0, outbox.LEASE: 0}
         )
+        return (_advocate_of(doc), bool(doc.get(outbox.COUNT))) if doc is not None else None
 
     async def enrolled_viewers(self, tenant: str) -> list[Viewer]:
         """The targeting claims of every enrolled advocate, as they last joined."""
@@ -184,17 +213,18 @@ class ShareRepository:
         ]
 
     def advocate_saved(
-        self, box: Outbox, before: dict[str, Any] | None, after: dict[str, Any]
+        self, box: Outbox, before: Advocate | None, after: Advocate
     ) -> DocumentWrite:
         """The advocate's new state `after`, written only over the state `before` it was
         computed from (none: only if there is no advocate yet); its revision counts up."""
-        fields = {k: v for k, v in after.items() if k not in ("_id", "rev")}
+        doc_id = advocate_key(after.tenant, after.employee_id)
+        fields = _advocate_fields(after)
         return DocumentWrite(
             box,
-            after["_id"],
+            doc_id,
             where={
-                "_id": after["_id"],
-                "rev": before["rev"] if before else {"$exists": False},
+                "_id": doc_id,
+                "rev": before.rev if before else {"$exists": False},
             },
             update={"$set": fields, "$inc": {"rev": 1}},
             upsert=before is None,
@@ -209,9 +239,12 @@ class ShareRepository:
     # deleted) and deletes the advocate's document. A document with `pseudonym` is an
     # erasure not finished yet.
 
-    async def erased(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
+    async def erased(self, tenant: str, employee_id: str) -> Erased | None:
         """What is remembered of an erased person, found by their id, which it never names."""
-        return await self.advocates.find_one({"_id": erased_id(tenant, employee_id)}, HIDDEN)
+        doc = await self.advocates.find_one({"_id": erased_id(tenant, employee_id)}, HIDDEN)
+        if doc is None:
+            return None
+        return Erased(doc["opted_out_at"], doc["pseudonym"], doc.get("deleted_version"))
 
     async def erasures_of(self, people: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
         """When each of these people (tenant, employee id) was last erased, if ever."""
@@ -221,21 +254,19 @@ class ShareRepository:
         found = self.advocates.find({"_id": {"$in": list(ids)}}, {"opted_out_at": 1})
         return {ids[doc["_id"]]: doc["opted_out_at"] async for doc in found}
 
-    async def remember_erasure(
-        self, tenant: str, employee_id: str, advocate: dict[str, Any]
-    ) -> None:
+    async def remember_erasure(self, tenant: str, employee_id: str, advocate: Advocate) -> None:
         """Keep what must outlive the advocate's document of an erasure; idempotent."""
         update: dict[str, Any] = {
             "$set": {
                 "tenant": tenant,
                 "status": "erased",
-                "opted_out_at": advocate["opted_out_at"],
-                "pseudonym": advocate["pseudonym"],
+                "opted_out_at": advocate.opted_out_at,
+                "pseudonym": advocate.pseudonym,
             }
         }
-        if advocate.get("deleted_version") is not None:
+        if advocate.deleted_version is not None:
             # A deletion by HR is announced once, whatever came before or comes again.
-            update["$max"] = {"deleted_version": advocate["deleted_version"]}
+            update["$max"] = {"deleted_version": advocate.deleted_version}
         await self.advocates.update_one(
             {"_id": erased_id(tenant, employee_id)}, update, upsert=True
         )
@@ -251,7 +282,7 @@ class ShareRepository:
         )
         return done.deleted_count == 1
 
-    async def unfinished_erasures(self, started_before: datetime) -> list[dict[str, Any]]:
+    async def unfinished_erasures(self, started_before: datetime) -> list[UnfinishedErasure]:
         """Erasures begun before `started_before` and not finished (a crash cut them short)."""
         found = self.advocates.find(
             {
@@ -261,7 +292,10 @@ class ShareRepository:
             },
             {"tenant": 1, "employee_id": 1, "pseudonym": 1},
         )
-        return [doc async for doc in found.limit(100)]
+        return [
+            UnfinishedErasure(doc["tenant"], doc["employee_id"], doc["pseudonym"])
+            async for doc in found.limit(100)
+        ]
 
     async def erase_shares(self, tenant: str, employee_id: str, name: str) -> None:
         """An erased person's shares go by `name` and describe them no more. What others
@@ -278,7 +312,7 @@ class ShareRepository:
 
     async def erase_records(self, tenant: str, employee_id: str, name: str) -> None:
         """Everything else of share's own that names an erased person."""
-        days = [doc["_id"] for doc in await self.daily_counts_of(tenant, employee_id)]
+        days = [doc["_id"] for doc in await self._daily_counts_of(tenant, employee_id)]
         if days:
             await self.daily_counts.delete_many({"_id": {"$in": days}})
         await self.acknowledgements.delete_one({"_id": f"{tenant}:{employee_id}"})
@@ -290,14 +324,18 @@ class ShareRepository:
 
     # -- tenant settings and the daily cap ----------------------------------------------
 
-    async def settings(self, tenant: str) -> dict[str, Any]:
-        return await self.tenant_settings.find_one({"_id": tenant}) or {}
+    async def settings(self, tenant: str) -> TenantSettings:
+        return _settings_of(await self.tenant_settings.find_one({"_id": tenant}) or {})
 
-    async def save_settings(self, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
+    async def save_settings(self, tenant: str, fields: Mapping[str, object]) -> TenantSettings:
+        """Set these of the tenant's settings (named as `TenantSettings` names them)."""
         doc = await self.tenant_settings.find_one_and_update(
-            {"_id": tenant}, {"$set": fields}, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": tenant},
+            {"$set": dict(fields)},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
         )
-        return doc or {}
+        return _settings_of(doc or {})
 
     async def take_daily_slot(self, key: str, cap: int, day: datetime) -> bool:
         """Count one share against the day's cap; False when the cap is reached."""
@@ -328,15 +366,18 @@ class ShareRepository:
 
     # -- shares -------------------------------------------------------------------------
 
-    async def share(self, tenant: str, share_id: str) -> dict[str, Any] | None:
-        return await self.shares.find_one({"_id": share_id, "tenant": tenant}, HIDDEN)
+    async def share(self, tenant: str, share_id: str) -> Share | None:
+        doc = await self.shares.find_one({"_id": share_id, "tenant": tenant}, HIDDEN)
+        return _share_of(doc) if doc is not None else None
 
-    async def share_by_id(self, share_id: str) -> dict[str, Any] | None:
+    async def share_by_id(self, share_id: str) -> Share | None:
         """A share of any tenant, by its id (an engagement report names no tenant)."""
-        return await self.shares.find_one({"_id": share_id}, HIDDEN)
+        doc = await self.shares.find_one({"_id": share_id}, HIDDEN)
+        return _share_of(doc) if doc is not None else None
 
-    async def share_by_code(self, code: str) -> dict[str, Any] | None:
-        return await self.shares.find_one({"short_code": code}, HIDDEN)
+    async def share_by_code(self, code: str) -> Share | None:
+        doc = await self.shares.find_one({"short_code": code}, HIDDEN)
+        return _share_of(doc) if doc is not None else None
 
     async def share_history(
         self,
@@ -345,7 +386,7 @@ class ShareRepository:
         content_id: str | None,
         before: str | None,
         limit: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Share]:
         """A tenant's shares, of one advocate or one content item if given, newest first."""
         filter_: dict[str, Any] = {"tenant": tenant}
         if employee_id is not None:
@@ -355,11 +396,13 @@ class ShareRepository:
         if before is not None:
             filter_["_id"] = {"$lt": before}
         cursor = self.shares.find(filter_, HIDDEN).sort("_id", DESCENDING).limit(limit)
-        return [doc async for doc in cursor]
+        return [_share_of(doc) async for doc in cursor]
 
-    def share_created(self, box: Outbox, doc: dict[str, Any]) -> DocumentWrite:
+    def share_created(self, box: Outbox, share: Share) -> DocumentWrite:
         """A new share; its short code taken already is a conflict (draw another)."""
-        return DocumentWrite(box, doc["_id"], new=doc, conflict="could not allocate a short code")
+        return DocumentWrite(
+            box, share.id, new=_share_doc(share), conflict="could not allocate a short code"
+        )
 
     def share_posted(
         self, box: Outbox, share_id: str, shared_at: datetime, network_post_id: str
@@ -384,10 +427,10 @@ class ShareRepository:
             {"_id": share_id}, {"$set": {"status": "failed", "reason": reason}}
         )
 
-    async def claim_due_share(self, now: datetime, until: datetime) -> dict[str, Any] | None:
+    async def claim_due_share(self, now: datetime, until: datetime) -> Share | None:
         """Claim one scheduled share that is due (or whose worker died posting it) until
         `until`; None when there is none."""
-        return await self.shares.find_one_and_update(
+        doc = await self.shares.find_one_and_update(
             {
                 "$or": [
                     {"status": "scheduled", "scheduled_at": {"$lte": now}},
@@ -398,6 +441,7 @@ class ShareRepository:
             {"$set": {"status": "posting", "claimed_until": until}},
             return_document=ReturnDocument.AFTER,
         )
+        return _share_of(doc) if doc is not None else None
 
     async def cancel_posting_share(self, share_id: str, reason: str) -> None:
         """A claimed scheduled share is not posted after all."""
@@ -439,16 +483,25 @@ class ShareRepository:
         found = self.shares.find({"_id": {"$in": list(share_ids)}}, {"_id": 1})
         return {doc["_id"] async for doc in found}
 
-    async def counters(self, share_ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def counters(self, share_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Each share's engagement counted so far, by kind (shares without any left out)."""
         return {
-            doc["_id"]: doc
+            doc["_id"]: {k: int(v) for k, v in doc.items() if k != "_id"}
             async for doc in self.counted.find({"_id": {"$in": share_ids}}, {"_wm": 0})
         }
 
     # -- one person's data, for its download -----------------------------------------------
 
-    async def daily_counts_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
-        """The day counters of the daily cap (`<tenant>:<employee>:<YYYY-MM-DD>`) still kept."""
+    async def daily_counts_of(self, tenant: str, employee_id: str) -> list[DailyCount]:
+        """The day counters of the daily cap still kept, by day."""
+        found = await self._daily_counts_of(tenant, employee_id)
+        return sorted(
+            (DailyCount(doc["_id"][-10:], int(doc.get("n", 0))) for doc in found),
+            key=lambda count: count.day,
+        )
+
+    async def _daily_counts_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+        """The day counters' documents (`<tenant>:<employee>:<YYYY-MM-DD>`)."""
         prefix = f"{tenant}:{employee_id}:"
         # A range on `_id` rather than a regular expression: both servers take it as is.
         found = self.daily_counts.find({"_id": {"$gt": prefix, "$lt": prefix + "\uffff"}})
@@ -459,12 +512,16 @@ class ShareRepository:
             if len(rest := doc["_id"][len(prefix) :]) == 10 and _is_day(rest)
         ]
 
-    async def network_tokens_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+    async def network_tokens_of(self, tenant: str, employee_id: str) -> list[NetworkToken]:
         """What is kept of an employee's posting tokens, without the tokens themselves."""
         found = self.tokens.find(
             {"tenant": tenant, "employee_id": employee_id}, {"author": 1, "expires_at": 1}
         )
-        return [doc async for doc in found]
+        # The document is `<tenant>:<employee>:<network>`.
+        return [
+            NetworkToken(doc["_id"].rsplit(":", 1)[-1], doc.get("author"), doc.get("expires_at"))
+            async for doc in found
+        ]
 
     # -- variants of a suggested text: how often each was used, and by whom ------------
     # `variant_uses` holds one document per use of a variant, `_id` "<key>:<variant>:<n>"
@@ -474,8 +531,9 @@ class ShareRepository:
     # field while it updates, so neither a counter nor a revision check would do.)
     # `variant_offers` holds what each person got, `_id` "<key>:<employee>".
 
-    async def variant_offer(self, key: str, employee_id: str) -> dict[str, Any] | None:
-        return await self.variant_offers.find_one({"_id": f"{key}:{employee_id}"})
+    async def variant_offer(self, key: str, employee_id: str) -> VariantOffer | None:
+        doc = await self.variant_offers.find_one({"_id": f"{key}:{employee_id}"})
+        return _offer_of(doc) if doc is not None else None
 
     async def variant_uses_of(self, key: str, count: int) -> list[int]:
         """How often each of `count` variants was used."""
@@ -500,7 +558,7 @@ class ShareRepository:
 
     async def save_variant_offer(
         self, key: str, tenant: str, employee_id: str, variant: int, shared: bool
-    ) -> dict[str, Any]:
+    ) -> VariantOffer:
         """Record the person's variant; a concurrent request of theirs may have won."""
         doc = {
             "_id": f"{key}:{employee_id}",
@@ -513,8 +571,8 @@ class ShareRepository:
             await self.variant_offers.insert_one(doc)
         except DuplicateKeyError:
             found = await self.variant_offers.find_one({"_id": doc["_id"]})
-            return found or doc
-        return doc
+            return _offer_of(found or doc)
+        return _offer_of(doc)
 
     async def change_variant_offer(
         self, key: str, employee_id: str, variant: int, shared: bool
@@ -525,19 +583,41 @@ class ShareRepository:
 
     # -- the company page's followers ----------------------------------------------------
 
-    def followers_recorded(self, box: Outbox, doc: dict[str, Any]) -> DocumentWrite:
-        return DocumentWrite(box, doc["_id"], new=doc)
+    def followers_recorded(self, box: Outbox, measured: FollowersMeasurement) -> DocumentWrite:
+        doc = {
+            "_id": measured.id,
+            "tenant": measured.tenant,
+            "network": measured.network.value,
+            "followers": measured.followers,
+            "measured_at": measured.measured_at,
+            "source": measured.source.value,
+            "recorded_by": measured.recorded_by,
+            "recorded_at": measured.recorded_at,
+        }
+        return DocumentWrite(box, measured.id, new=doc)
 
     async def followers_history(
         self, tenant: str, network: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[FollowersMeasurement]:
         """The tenant's follower measurements, newest first."""
         query: dict[str, Any] = {"tenant": tenant}
         if network is not None:
             query["network"] = network
         cursor = self.followers.find(query, {outbox.PENDING: 0, outbox.LEASE: 0, outbox.COUNT: 0})
         cursor = cursor.sort("measured_at", DESCENDING).limit(limit)
-        return [doc async for doc in cursor]
+        return [
+            FollowersMeasurement(
+                id=doc["_id"],
+                tenant=doc["tenant"],
+                network=Network(doc["network"]),
+                followers=int(doc["followers"]),
+                measured_at=doc["measured_at"],
+                source=MeasurementSource(doc["source"]),
+                recorded_by=doc.get("recorded_by"),
+                recorded_at=doc.get("recorded_at"),
+            )
+            async for doc in cursor
+        ]
 
 
 def _is_day(text: str) -> bool:
@@ -546,3 +626,189 @@ def _is_day(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- documents <-> domain objects --------------------------------------------------------
+
+
+def _content_of(doc: dict[str, Any], content_id: str) -> ContentItem:
+    """The stored copy of an item (only `retired_at` when its retirement came first)."""
+    audience = doc.get("audience") or {}
+    kind = doc.get("kind")
+    return ContentItem(
+        content_id=doc.get("content_id") or content_id,
+        title=doc.get("title") or "",
+        kind=ContentKind(kind) if kind else None,
+        url=doc.get("url"),
+        summary=doc.get("summary") or "",
+        image_url=doc.get("image_url"),
+        campaign_id=doc.get("campaign_id"),
+        topics=tuple(doc.get("topics") or ()),
+        audience=Audience.of(
+            audience.get("groups") or (),
+            audience.get("locations") or (),
+            audience.get("languages") or (),
+        ),
+        suggested_texts=doc.get("suggested_texts") or {},
+        text_variants=doc.get("text_variants") or {},
+        publish_at=doc.get("publish_at"),
+        expires_at=doc.get("expires_at"),
+        retired_at=doc.get("retired_at"),
+    )
+
+
+def _advocate_of(doc: dict[str, Any]) -> Advocate:
+    return Advocate(
+        tenant=doc["tenant"],
+        employee_id=doc["employee_id"],
+        status=AdvocateStatus(doc["status"]),
+        consent_at=doc.get("consent_at"),
+        guidelines_version=doc.get("guidelines_version"),
+        groups=tuple(doc.get("groups") or ()),
+        location=doc.get("location"),
+        languages=tuple(doc.get("languages") or ()),
+        networks={
+            Network(name): ConnectedNetwork(
+                audience_size=int(entry.get("audience_size", 0)),
+                connected_at=entry["connected_at"],
+                direct_posting=bool(entry.get("direct_posting")),
+            )
+            for name, entry in (doc.get("networks") or {}).items()
+        },
+        opted_out_at=doc.get("opted_out_at"),
+        pseudonym=doc.get("pseudonym"),
+        deleted_version=doc.get("deleted_version"),
+        rev=int(doc.get("rev", 0)),
+    )
+
+
+def _advocate_fields(advocate: Advocate) -> dict[str, Any]:
+    """What an advocate's write sets; an erasure's marks only once there are some (a
+    document with `pseudonym` is an erasure under way)."""
+    networks: dict[str, Any] = {}
+    for network, connected in advocate.networks.items():
+        entry: dict[str, Any] = {
+            "connected_at": connected.connected_at,
+            "audience_size": connected.audience_size,
+        }
+        if connected.direct_posting:
+            entry["direct_posting"] = True
+        networks[network.value] = entry
+    fields: dict[str, Any] = {
+        "tenant": advocate.tenant,
+        "employee_id": advocate.employee_id,
+        "status": advocate.status.value,
+        "consent_at": advocate.consent_at,
+        "guidelines_version": advocate.guidelines_version,
+        "groups": list(advocate.groups),
+        "location": advocate.location,
+        "languages": list(advocate.languages),
+        "networks": networks,
+        "opted_out_at": advocate.opted_out_at,
+    }
+    if advocate.pseudonym is not None:
+        fields["pseudonym"] = advocate.pseudonym
+    if advocate.deleted_version is not None:
+        fields["deleted_version"] = advocate.deleted_version
+    return fields
+
+
+def _settings_of(doc: dict[str, Any]) -> TenantSettings:
+    domains = doc.get("link_domains")
+    return TenantSettings(
+        daily_share_cap=doc.get("daily_share_cap"),
+        leaders_group=doc.get("leaders_group"),
+        link_domains=tuple(domains) if domains is not None else None,
+    )
+
+
+def _offer_of(doc: dict[str, Any]) -> VariantOffer:
+    return VariantOffer(int(doc["variant"]), bool(doc.get("shared")))
+
+
+def _share_of(doc: dict[str, Any]) -> Share:
+    """A stored share. Built once per lookup: the short link keeps it for every click."""
+    viewer = doc.get("viewer")
+    kind = doc.get("content_kind")
+    return Share(
+        id=doc["_id"],
+        tenant=doc["tenant"],
+        employee_id=doc["employee_id"],
+        network=Network(doc["network"]),
+        short_code=doc["short_code"],
+        target_url=doc.get("target_url", ""),
+        status=ShareStatus(doc.get("status", ShareStatus.SHARED)),
+        method=ShareMethod(doc.get("method", ShareMethod.INTENT)),
+        content_id=doc.get("content_id"),
+        content_kind=ContentKind(kind) if kind else None,
+        campaign_id=doc.get("campaign_id"),
+        content_topics=tuple(doc.get("content_topics") or ()),
+        employee_groups=tuple(doc.get("employee_groups") or ()),
+        viewer=Viewer(
+            frozenset(viewer.get("groups") or ()),
+            viewer.get("location"),
+            tuple(viewer.get("languages") or ()),
+        )
+        if viewer is not None
+        else None,
+        text=doc.get("text", ""),
+        title=doc.get("title", ""),
+        summary=doc.get("summary", ""),
+        image_url=doc.get("image_url"),
+        audience_size=int(doc.get("audience_size", 0)),
+        target_allowed=bool(doc.get("target_allowed")),
+        by_leader=bool(doc.get("by_leader")),
+        post_url=doc.get("post_url"),
+        post_title=doc.get("post_title"),
+        text_variant=doc.get("text_variant"),
+        text_edited=doc.get("text_edited"),
+        created_at=doc.get("created_at"),
+        scheduled_at=doc.get("scheduled_at"),
+        shared_at=doc.get("shared_at"),
+        network_post_id=doc.get("network_post_id"),
+        reason=doc.get("reason"),
+        stopped=bool(doc.get("stopped")),
+    )
+
+
+def _share_doc(share: Share) -> dict[str, Any]:
+    """A new share's document; what only some shares have is left out of the others."""
+    doc: dict[str, Any] = {
+        "_id": share.id,
+        "tenant": share.tenant,
+        "employee_id": share.employee_id,
+        "employee_groups": list(share.employee_groups),
+    }
+    if share.viewer is not None:
+        doc["viewer"] = {
+            "groups": sorted(share.viewer.groups),
+            "location": share.viewer.location,
+            "languages": list(share.viewer.languages),
+        }
+    doc.update(
+        content_id=share.content_id,
+        content_kind=share.content_kind.value if share.content_kind else None,
+        campaign_id=share.campaign_id,
+        content_topics=list(share.content_topics),
+        network=share.network.value,
+        text=share.text,
+        title=share.title,
+        image_url=share.image_url,
+        summary=share.summary,
+        target_url=share.target_url,
+        audience_size=share.audience_size,
+        method=share.method.value,
+        created_at=share.created_at,
+        target_allowed=share.target_allowed,
+    )
+    if share.by_leader:
+        doc["by_leader"] = True
+    if share.post_url is not None:
+        doc.update(post_url=share.post_url, post_title=share.post_title)
+    if share.text_variant is not None:
+        doc.update(text_variant=share.text_variant, text_edited=share.text_edited)
+    doc["status"] = share.status.value
+    if share.scheduled_at is not None:
+        doc["scheduled_at"] = share.scheduled_at
+    doc.update(shared_at=share.shared_at, short_code=share.short_code)
+    return doc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from cachetools import LRUCache
 
@@ -15,10 +14,11 @@ from contracts import (
     EngagementObservedData,
     EngagementSource,
 )
+from share.domain.shares import Share
 
 
 def engagement_on_share(
-    share: dict[str, Any],
+    share: Share,
     *,
     event_id: str,
     engagement_id: str,
@@ -32,25 +32,25 @@ def engagement_on_share(
 ) -> EngagementObserved:
     """The event for an engagement with `share`, carrying what rewards and metrics need."""
     return EngagementObserved.create(
-        tenant_id=share["tenant"],
-        subject=share["_id"],
+        tenant_id=share.tenant,
+        subject=share.id,
         event_id=event_id,
         time=observed_at,
         traceparent=traceparent,
         data=EngagementObservedData(
             engagement_id=engagement_id,
-            share_id=share["_id"],
-            content_id=share.get("content_id"),
-            employee_id=share["employee_id"],
-            network=share["network"],
+            share_id=share.id,
+            content_id=share.content_id,
+            employee_id=share.employee_id,
+            network=share.network,
             kind=kind,
             count=count,
             observed_at=observed_at,
             source=source,
             visitor=visitor,
             unique=unique,
-            campaign_id=share.get("campaign_id"),
-            content_kind=share.get("content_kind"),
+            campaign_id=share.campaign_id,
+            content_kind=share.content_kind,
         ),
     )
 
@@ -70,7 +70,7 @@ class ClickEvents:
 
     def encode(
         self,
-        share: dict[str, Any],
+        share: Share,
         *,
         event_id: str,
         engagement_id: str,
@@ -79,9 +79,9 @@ class ClickEvents:
         unique: bool,
     ) -> tuple[str, bytes]:
         """(Kafka key, event JSON)."""
-        parts: tuple[bytes, bytes, bytes, str] | None = self._parts.get(share["_id"])
+        parts: tuple[bytes, bytes, bytes, str] | None = self._parts.get(share.id)
         if parts is None:
-            parts = self._parts[share["_id"]] = _click_parts(share)
+            parts = self._parts[share.id] = _click_parts(share)
         head, middle, tail, key = parts
         at = self._timestamp(observed_at)
         return key, b"".join(
@@ -117,8 +117,8 @@ class ClickEvents:
 _TYPE = b',"source":"/chorus/share","type":"%s","time":"' % EngagementObserved.event_type().encode()
 
 
-def _click_parts(share: dict[str, Any]) -> tuple[bytes, bytes, bytes, str]:
-    share_id = _json(share["_id"])
+def _click_parts(share: Share) -> tuple[bytes, bytes, bytes, str]:
+    share_id = _json(share.id)
     head = b"".join(
         (
             b'","subject":',
@@ -126,7 +126,7 @@ def _click_parts(share: dict[str, Any]) -> tuple[bytes, bytes, bytes, str]:
             b',"dataschema":',
             _json(EngagementObserved.schema_url()),
             b',"datacontenttype":"application/json","tenantid":',
-            _json(share["tenant"]),
+            _json(share.tenant),
             b',"data":{"engagement_id":',
         )
     )
@@ -135,24 +135,24 @@ def _click_parts(share: dict[str, Any]) -> tuple[bytes, bytes, bytes, str]:
             b',"share_id":',
             share_id,
             b',"content_id":',
-            _json(share.get("content_id")),
+            _json(share.content_id),
             b',"employee_id":',
-            _json(share["employee_id"]),
+            _json(share.employee_id),
             b',"network":',
-            _json(share["network"]),
+            _json(share.network),
             b',"kind":"click","count":1,"observed_at":"',
         )
     )
     tail = b"".join(
         (
             b',"campaign_id":',
-            _json(share.get("campaign_id")),
+            _json(share.campaign_id),
             b',"content_kind":',
-            _json(share.get("content_kind")),
+            _json(share.content_kind),
             b"}}",
         )
     )
-    return head, middle, tail, f"{share['tenant']}:{share['employee_id']}"
+    return head, middle, tail, f"{share.tenant}:{share.employee_id}"
 
 
 def _json(value: str | None) -> bytes:

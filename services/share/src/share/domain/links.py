@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from contracts.audience import Viewer, admits
+from share.domain.content import ContentItem
 
 UTM_MEDIUM = "employee_advocacy"
 # Short codes are base62; anything else in the path is not ours.
@@ -97,20 +98,18 @@ class Refusal:
     reason: str
 
 
-def cannot_share(content: dict[str, Any] | None, viewer: Viewer, now: datetime) -> Refusal | None:
+def cannot_share(content: ContentItem | None, viewer: Viewer, now: datetime) -> Refusal | None:
     """Why this content cannot be shared by `viewer` now, or None."""
     if content is None:
         return Refusal("unknown", "content_id: no shareable content item with this id")
-    if content.get("retired_at") is not None:
+    if content.retired_at is not None:
         return Refusal("unavailable", "content_id: the content item has been retired")
-    publish_at = content.get("publish_at")
-    if publish_at is not None and publish_at > now:
+    if content.publish_at is not None and content.publish_at > now:
         return Refusal("unavailable", "content_id: the content item is not published yet")
-    expires_at = content.get("expires_at")
-    if expires_at is not None and expires_at <= now:
+    if content.expires_at is not None and content.expires_at <= now:
         return Refusal("unavailable", "content_id: the content item has expired")
-    if not targeted(content.get("audience") or {}, viewer):
+    if not content.audience.admits(viewer):
         return Refusal("not_targeted", "content_id: the content item is not targeted to you")
-    if not content.get("url"):
+    if not content.url:
         return Refusal("unavailable", "content_id: the content item has no link to share")
     return None

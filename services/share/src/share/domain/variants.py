@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def pick(used: Sequence[int], employee_id: str) -> int:
@@ -25,3 +26,11 @@ def pick(used: Sequence[int], employee_id: str) -> int:
 def edited(offered: str, text: str) -> bool:
     """Whether the person changed the wording (spacing alone is no change)."""
     return " ".join(offered.split()) != " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class VariantOffer:
+    """The variant a person was offered (and keeps), and whether they shared it."""
+
+    variant: int
+    shared: bool = False

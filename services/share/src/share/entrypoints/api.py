@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -23,8 +25,12 @@ from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import requires_headers
 from contracts import EngagementKind, EngagementSource, Network, ShareMethod
 from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
+from share.domain.advocates import Advocate
+from share.domain.buddies import BuddyRecords, Draft, Pair
 from share.domain.clicks import advocate_cookie
+from share.domain.followers import FollowersMeasurement
 from share.domain.links import share_intent, short_link
+from share.domain.shares import Share
 from share.domain.signatures import signature_problem
 from share.entrypoints.redirect import ADVOCATE_COOKIE
 from share.service_layer import handlers
@@ -72,14 +78,17 @@ class AdvocateOut(BaseModel):
     )
 
 
-def _advocate_out(doc: dict[str, Any]) -> AdvocateOut:
+def _advocate_out(advocate: Advocate) -> AdvocateOut:
     return AdvocateOut(
-        employee_id=doc["employee_id"],
-        status=doc["status"],
-        consent_at=doc["consent_at"],
-        guidelines_version=doc.get("guidelines_version"),
-        opted_out_at=doc.get("opted_out_at"),
-        networks={k: NetworkOut(**v) for k, v in (doc.get("networks") or {}).items()},
+        employee_id=advocate.employee_id,
+        status=advocate.status.value,
+        consent_at=advocate.consent_at,
+        guidelines_version=advocate.guidelines_version,
+        opted_out_at=advocate.opted_out_at,
+        networks={
+            k.value: NetworkOut.model_validate(v, from_attributes=True)
+            for k, v in advocate.networks.items()
+        },
     )
 
 
@@ -111,16 +120,16 @@ async def join(
     body: EnrollIn, user: CurrentUser, services: Services, response: Response
 ) -> AdvocateOut:
     """Join the advocacy program (opt-in, with consent)."""
-    doc, new = await handlers.enroll(services, user, body.guidelines_version)
+    advocate, new = await handlers.enroll(services, user, body.guidelines_version)
     response.status_code = 201 if new else 200
-    return _advocate_out(doc)
+    return _advocate_out(advocate)
 
 
 @advocates.get("/me", response_model=AdvocateOut)
 async def me(user: CurrentUser, services: Services) -> AdvocateOut:
     """The caller's membership of the advocacy program."""
-    doc, leader = await handlers.membership(services, user)
-    out = _advocate_out(doc)
+    advocate, leader = await handlers.membership(services, user)
+    out = _advocate_out(advocate)
     out.leader = leader
     return out
 
@@ -132,10 +141,10 @@ async def connect(
     """Connect a network or update its audience size, optionally with a posting token."""
     credentials = handlers.posting_credentials(body.access_token, body.author)
     expires_at = services.clock() + timedelta(seconds=body.expires_in) if body.expires_in else None
-    doc = await handlers.connect_network(
+    advocate = await handlers.connect_network(
         services, user, network, body.audience_size, credentials, expires_at
     )
-    return _advocate_out(doc)
+    return _advocate_out(advocate)
 
 
 @advocates.delete("/me/networks/{network}", response_model=AdvocateOut)
@@ -226,35 +235,35 @@ class ShareOut(BaseModel):
     )
 
 
-def _share_out(doc: dict[str, Any], base_url: str) -> ShareOut:
-    link = short_link(base_url, doc["short_code"])
+def _share_out(share: Share, base_url: str) -> ShareOut:
+    link = short_link(base_url, share.short_code)
     intent = share_intent(
-        doc["network"],
+        share.network.value,
         link=link,
-        text=doc.get("text", ""),
-        title=doc.get("title", ""),
-        image_url=doc.get("image_url"),
+        text=share.text,
+        title=share.title,
+        image_url=share.image_url,
     )
     return ShareOut(
-        id=doc["_id"],
-        content_id=doc.get("content_id"),
-        employee_id=doc["employee_id"],
-        network=doc["network"],
-        method=doc.get("method", "intent"),
-        status=doc.get("status", "shared"),
-        short_code=doc["short_code"],
+        id=share.id,
+        content_id=share.content_id,
+        employee_id=share.employee_id,
+        network=share.network.value,
+        method=share.method.value,
+        status=share.status.value,
+        short_code=share.short_code,
         tracked_url=link,
-        target_url=doc.get("target_url", ""),
-        text=doc.get("text", ""),
+        target_url=share.target_url,
+        text=share.text,
         intent=IntentOut(url=intent.url, copy_text=intent.copy_text, image_url=intent.image_url),
-        shared_at=doc.get("shared_at"),
-        scheduled_at=doc.get("scheduled_at"),
-        network_post_id=doc.get("network_post_id"),
-        engagement={k: int(v) for k, v in (doc.get("engagement") or {}).items()},
-        text_variant=doc.get("text_variant"),
-        text_edited=doc.get("text_edited"),
-        by_leader=bool(doc.get("by_leader")),
-        interstitial=doc.get("content_id") is None and not doc.get("target_allowed"),
+        shared_at=share.shared_at,
+        scheduled_at=share.scheduled_at,
+        network_post_id=share.network_post_id,
+        engagement=dict(share.engagement),
+        text_variant=share.text_variant,
+        text_edited=share.text_edited,
+        by_leader=share.by_leader,
+        interstitial=share.content_id is None and not share.target_allowed,
     )
 
 
@@ -269,7 +278,7 @@ shares = APIRouter(prefix="/api/v1/shares", tags=["shares"])
 @shares.post("", status_code=201, response_model=ShareOut)
 async def create_share(body: ShareIn, user: CurrentUser, services: Services) -> ShareOut:
     """Share a content item (or an own post) to one network, now or scheduled."""
-    doc = await handlers.share(
+    made = await handlers.share(
         services,
         user,
         handlers.ShareRequest(
@@ -284,7 +293,7 @@ async def create_share(body: ShareIn, user: CurrentUser, services: Services) -> 
             draft_id=body.draft_id,
         ),
     )
-    return _share_out(doc, services.public_base_url)
+    return _share_out(made, services.public_base_url)
 
 
 @shares.get("", response_model=SharePage)
@@ -299,18 +308,18 @@ async def list_shares(
     """Share history, newest first, per advocate and/or content item, with engagement."""
     position = decode_cursor(cursor)
     before = str(position["before"]) if position and "before" in position else None
-    docs = await handlers.history(services, user, employee_id, content_id, before, limit)
-    next_cursor = encode_cursor({"before": docs[-1]["_id"]}) if len(docs) == limit else None
+    found = await handlers.history(services, user, employee_id, content_id, before, limit)
+    next_cursor = encode_cursor({"before": found[-1].id}) if len(found) == limit else None
     return SharePage(
-        items=[_share_out(d, services.public_base_url) for d in docs], next_cursor=next_cursor
+        items=[_share_out(s, services.public_base_url) for s in found], next_cursor=next_cursor
     )
 
 
 @shares.get("/{share_id}", response_model=ShareOut)
 async def get_share(share_id: str, user: CurrentUser, services: Services) -> ShareOut:
     """One share of the caller's tenant."""
-    doc = await handlers.share_of(services, user, share_id)
-    return _share_out(doc, services.public_base_url)
+    found = await handlers.share_of(services, user, share_id)
+    return _share_out(found, services.public_base_url)
 
 
 # -- tenant settings ------------------------------------------------------------------
@@ -328,15 +337,16 @@ settings = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 @settings.get("/sharing", response_model=SharingSettings)
 async def get_settings(user: Admin, services: Services) -> SharingSettings:
     """The tenant's sharing settings."""
-    doc = await services.repo.settings(user.tenant)
-    return SharingSettings(daily_share_cap=doc.get("daily_share_cap") or services.default_daily_cap)
+    found = await services.repo.settings(user.tenant)
+    return SharingSettings(daily_share_cap=found.daily_share_cap or services.default_daily_cap)
 
 
 @settings.put("/sharing", response_model=SharingSettings)
 async def put_settings(body: SharingSettings, user: Admin, services: Services) -> SharingSettings:
     """Change the tenant's sharing settings."""
-    doc = await services.repo.save_settings(user.tenant, body.model_dump())
-    return SharingSettings(daily_share_cap=doc["daily_share_cap"])
+    saved = await services.repo.save_settings(user.tenant, body.model_dump())
+    assert saved.daily_share_cap is not None
+    return SharingSettings(daily_share_cap=saved.daily_share_cap)
 
 
 class LeadersSettings(BaseModel):
@@ -351,15 +361,15 @@ class LeadersSettings(BaseModel):
 @settings.get("/leaders", response_model=LeadersSettings)
 async def get_leaders(user: Curator, services: Services) -> LeadersSettings:
     """Which group the tenant's leaders are (the program team reads it for its figures)."""
-    doc = await services.repo.settings(user.tenant)
-    return LeadersSettings(leaders_group=doc.get("leaders_group"))
+    found = await services.repo.settings(user.tenant)
+    return LeadersSettings(leaders_group=found.leaders_group)
 
 
 @settings.put("/leaders", response_model=LeadersSettings)
 async def put_leaders(body: LeadersSettings, user: Admin, services: Services) -> LeadersSettings:
     """Name the leaders' group, or none; shares from then on are stamped by it."""
-    doc = await services.repo.save_settings(user.tenant, body.model_dump())
-    return LeadersSettings(leaders_group=doc.get("leaders_group"))
+    saved = await services.repo.save_settings(user.tenant, body.model_dump())
+    return LeadersSettings(leaders_group=saved.leaders_group)
 
 
 def _domain(raw: str) -> str:
@@ -518,9 +528,28 @@ class MyShareExport(BaseModel):
     next_cursor: str | None
 
 
-def _my_share_out(doc: dict[str, Any], base_url: str) -> MyShareOut:
-    extra = {k: doc[k] for k in MyShareOut.model_fields.keys() - ShareOut.model_fields if k in doc}
-    return MyShareOut(**_share_out(doc, base_url).model_dump(), **extra)
+def _my_share_out(share: Share, base_url: str) -> MyShareOut:
+    viewer = share.viewer
+    return MyShareOut(
+        **_share_out(share, base_url).model_dump(),
+        title=share.title,
+        summary=share.summary,
+        image_url=share.image_url,
+        content_kind=share.content_kind.value if share.content_kind else None,
+        campaign_id=share.campaign_id,
+        audience_size=share.audience_size,
+        employee_groups=list(share.employee_groups),
+        viewer={
+            "groups": sorted(viewer.groups),
+            "location": viewer.location,
+            "languages": list(viewer.languages),
+        }
+        if viewer is not None
+        else {},
+        created_at=share.created_at,
+        reason=share.reason,
+        stopped=share.stopped,
+    )
 
 
 def _my_records(found: handlers.MyShareData) -> MyShareRecords:
@@ -528,23 +557,18 @@ def _my_records(found: handlers.MyShareData) -> MyShareRecords:
     if found.advocate is not None and handlers.ever_joined(found.advocate):
         advocate = AdvocateRecordOut(
             **_advocate_out(found.advocate).model_dump(),
-            groups=found.advocate.get("groups") or [],
-            location=found.advocate.get("location"),
+            groups=list(found.advocate.groups),
+            location=found.advocate.location,
         )
     return MyShareRecords(
         advocate=advocate,
         acknowledged_guidelines_version=found.acknowledged_version,
         network_tokens=[
-            NetworkTokenOut(
-                network=t["_id"].rsplit(":", 1)[-1],
-                author=t.get("author"),
-                expires_at=t.get("expires_at"),
-            )
+            NetworkTokenOut.model_validate(t, from_attributes=True)
             for t in found.network_tokens or []
         ],
         daily_share_counts=[
-            DailyCountOut(day=d["_id"][-10:], shares=int(d.get("n", 0)))
-            for d in sorted(found.daily_counts or [], key=lambda d: str(d["_id"]))
+            DailyCountOut.model_validate(d, from_attributes=True) for d in found.daily_counts or []
         ],
     )
 
@@ -565,7 +589,7 @@ async def export_my_data(
     if position is not None and not isinstance(before, str):
         raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned")
     found = await handlers.my_data(services, user, before, limit)
-    following = found.shares[-1]["_id"] if len(found.shares) == limit else None
+    following = found.shares[-1].id if len(found.shares) == limit else None
     return MyShareExport(
         employee_id=user.employee_id,
         shares=[_my_share_out(d, services.public_base_url) for d in found.shares],
@@ -579,8 +603,55 @@ async def _records_with_buddies(
 ) -> MyShareRecords:
     records = _my_records(found)
     if services.buddies is not None:
-        records.buddies = await services.buddies.repo.held_about(user.tenant, user.employee_id)
+        held = await services.buddies.repo.held_about(user.tenant, user.employee_id)
+        records.buddies = _buddy_records_out(held)
     return records
+
+
+def _buddy_records_out(held: BuddyRecords) -> dict[str, Any]:
+    """What buddies keep about the caller, each record with its fields as kept (a field a
+    record has only sometimes left out where it is unset)."""
+    person = None
+    if held.person is not None:
+        who = held.person
+        fields = {
+            "employee_id": who.employee_id,
+            "pair_id": who.pair_id,
+            "requested": {"team": who.requested_team} if who.requested else None,
+            "requested_at": who.requested_at,
+            "groups": list(who.groups),
+            "notify_shares": who.notify_shares,
+            "name": who.name,
+            "seen_until": who.seen_until,
+        }
+        always = ("pair_id", "requested")
+        person = {k: v for k, v in fields.items() if v is not None or k in always}
+    return {
+        "person": person,
+        "pairs": [_kept(p, "accepted_at", "ended_at", "ended_by") for p in held.pairs],
+        "drafts": [_kept(d, "reacted", "share_id", "posted_at") for d in held.drafts],
+        "comments_given": [
+            {"draft_id": draft_id, **_plain(c)} for draft_id, c in held.comments_given
+        ],
+        "cheers_given": [{"share_id": c.share_id, "at": c.at} for c in held.cheers_given],
+    }
+
+
+def _kept(record: Pair | Draft, *sometimes: str) -> dict[str, Any]:
+    fields: dict[str, Any] = _plain(record)
+    fields["_id"] = fields.pop("id")
+    return {k: v for k, v in fields.items() if not (k in sometimes and v in (None, False))}
+
+
+def _plain(value: object) -> Any:
+    """A record (or a field of one) as JSON takes it."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
 
 
 audience = APIRouter(prefix="/api/v1/audience", tags=["audience"])
@@ -679,14 +750,14 @@ class FollowersList(BaseModel):
     items: list[FollowersOut]
 
 
-def _followers_out(doc: dict[str, Any]) -> FollowersOut:
-    at = doc["measured_at"]
+def _followers_out(measured: FollowersMeasurement) -> FollowersOut:
+    at = measured.measured_at
     return FollowersOut(
-        id=doc["_id"],
-        network=doc["network"],
-        followers=doc["followers"],
+        id=measured.id,
+        network=measured.network,
+        followers=measured.followers,
         measured_at=at if at.tzinfo else at.replace(tzinfo=UTC),
-        source=doc["source"],
+        source=measured.source.value,
     )
 
 
@@ -694,10 +765,10 @@ def _followers_out(doc: dict[str, Any]) -> FollowersOut:
 async def record_followers(user: Admin, services: Services, body: FollowersIn) -> FollowersOut:
     """One count of the company page's followers on a network: a point of its history,
     from which metrics tells the page's growth."""
-    doc = await handlers.record_followers(
+    measured = await handlers.record_followers(
         services, user, body.network, body.followers, body.measured_at
     )
-    return _followers_out(doc)
+    return _followers_out(measured)
 
 
 @company.get("/followers", response_model=FollowersList)
@@ -708,10 +779,10 @@ async def followers_history(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> FollowersList:
     """The company page's follower counts, newest first."""
-    docs = await services.repo.followers_history(
+    found = await services.repo.followers_history(
         user.tenant, network.value if network else None, limit
     )
-    return FollowersList(items=[_followers_out(d) for d in docs])
+    return FollowersList(items=[_followers_out(m) for m in found])
 
 
 ROUTERS = (advocates, shares, settings, engagements, mine, audience, variant, company)

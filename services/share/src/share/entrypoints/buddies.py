@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from contracts import Network
-from share.domain.buddies import COMMENT_LENGTH, DRAFT_LENGTH, Reaction
+from share.domain.buddies import COMMENT_LENGTH, DRAFT_LENGTH, Draft, Pair, Reaction
 from share.service_layer import buddies as use
 from share.service_layer import handlers
 
@@ -112,66 +112,67 @@ class OverviewOut(BaseModel):
 
 
 async def _pair_out(
-    buddies: use.Buddies, tenant: str, pair: dict[str, Any], names: dict[str, str] | None = None
+    buddies: use.Buddies, tenant: str, pair: Pair, names: dict[str, str] | None = None
 ) -> PairOut:
     if names is None:
-        names = await use.names(buddies, tenant, set(pair["members"]))
+        names = await use.names(buddies, tenant, set(pair.members))
     return PairOut(
-        id=pair["_id"],
-        status=pair["status"],
-        members=[PersonOut(employee_id=m, name=names.get(m)) for m in pair["members"]],
-        accepted=list(pair.get("accepted") or []),
-        proposed_by=pair.get("proposed_by") or "program",
-        team=pair.get("team"),
-        created_at=pair["created_at"],
-        accepted_at=pair.get("accepted_at"),
-        ended_at=pair.get("ended_at"),
+        id=pair.id,
+        status=pair.status.value,
+        members=[PersonOut(employee_id=m, name=names.get(m)) for m in pair.members],
+        accepted=list(pair.accepted),
+        proposed_by=pair.proposed_by,
+        team=pair.team,
+        created_at=pair.created_at,
+        accepted_at=pair.accepted_at,
+        ended_at=pair.ended_at,
     )
 
 
-def _draft_out(doc: dict[str, Any]) -> DraftOut:
-    reaction = doc.get("reaction")
+def _draft_out(draft: Draft) -> DraftOut:
+    reaction = draft.reaction
     return DraftOut(
-        id=doc["_id"],
-        author_id=doc["author_id"],
-        buddy_id=doc["buddy_id"],
-        network=doc["network"],
-        text=doc["text"],
-        url=doc.get("url"),
-        title=doc.get("title") or "",
-        status=doc["status"],
+        id=draft.id,
+        author_id=draft.author_id,
+        buddy_id=draft.buddy_id,
+        network=draft.network.value,
+        text=draft.text,
+        url=draft.url,
+        title=draft.title,
+        status=draft.status.value,
         comments=[
-            CommentOut(id=c["id"], employee_id=c["employee_id"], text=c["text"], at=c["at"])
-            for c in doc.get("comments") or []
+            CommentOut(id=c.id, employee_id=c.employee_id, text=c.text, at=c.at)
+            for c in draft.comments
         ],
-        reaction=ReactionOut(**reaction) if reaction else None,
-        share_id=doc.get("share_id"),
-        created_at=doc["created_at"],
-        posted_at=doc.get("posted_at"),
+        reaction=ReactionOut(name=reaction.name, employee_id=reaction.employee_id, at=reaction.at)
+        if reaction
+        else None,
+        share_id=draft.share_id,
+        created_at=draft.created_at,
+        posted_at=draft.posted_at,
     )
 
 
 async def _my_buddy_out(buddies: use.Buddies, user: Principal) -> MyBuddyOut:
     found = await use.my_buddy(buddies, user)
     person = found.person
-    requested = person.get("requested")
     return MyBuddyOut(
         employee_id=user.employee_id,
-        requested=bool(requested) and not found.pair,
-        requested_team=(requested or {}).get("team"),
-        notify_shares=bool(person.get("notify_shares", True)),
+        requested=person.requested and not found.pair,
+        requested_team=person.requested_team,
+        notify_shares=person.notify_shares,
         pair=await _pair_out(buddies, user.tenant, found.pair) if found.pair else None,
-        buddy=PersonOut(employee_id=found.buddy["employee_id"], name=found.buddy.get("name"))
+        buddy=PersonOut(employee_id=found.buddy.employee_id, name=found.buddy.name)
         if found.buddy
         else None,
         shares=[
             BuddyShareOut(
-                id=s["_id"],
-                network=s["network"],
-                title=s.get("title") or "",
-                text=s.get("text") or "",
-                shared_at=s["shared_at"],
-                cheered=s["cheered"],
+                id=s.id,
+                network=s.network.value,
+                title=s.title,
+                text=s.text,
+                shared_at=s.shared_at,
+                cheered=s.cheered,
             )
             for s in found.shares
         ],
@@ -257,14 +258,13 @@ class PairIn(BaseModel):
 async def overview(user: ProgramTeam, buddies: Buddies) -> OverviewOut:
     """For the program team: who waits for a buddy, and the pending and active pairs."""
     waiting, pairs = await use.overview(buddies, user)
-    people = {p["employee_id"] for p in waiting} | {m for p in pairs for m in p["members"]}
+    people = {p.employee_id for p in waiting} | {m for p in pairs for m in p.members}
     names = await use.names(buddies, user.tenant, people)
     return OverviewOut(
         waiting=[
-            PersonOut(employee_id=p["employee_id"], name=names.get(p["employee_id"]))
-            for p in waiting
+            PersonOut(employee_id=p.employee_id, name=names.get(p.employee_id)) for p in waiting
         ],
-        waiting_since={p["employee_id"]: p["requested_at"] for p in waiting},
+        waiting_since={p.employee_id: p.requested_at for p in waiting if p.requested_at},
         pairs=[await _pair_out(buddies, user.tenant, p, names) for p in pairs],
     )
 
@@ -276,24 +276,24 @@ async def pair(body: PairIn, user: ProgramTeam, buddies: Buddies) -> PairOut:
     for employee_id, name in body.names.items():
         if employee_id in (first, second):
             person = await buddies.repo.person(user.tenant, employee_id)
-            if not (person and person.get("name")):
+            if not (person and person.name):
                 await buddies.repo.save_person(user.tenant, employee_id, {"name": name})
-    doc = await use.pair_people(buddies, user, first, second)
-    return await _pair_out(buddies, user.tenant, doc)
+    proposed = await use.pair_people(buddies, user, first, second)
+    return await _pair_out(buddies, user.tenant, proposed)
 
 
 @router.post("/pairs/{pair_id}/accept", response_model=PairOut)
 async def accept(pair_id: Id, body: NameIn, user: CurrentUser, buddies: Buddies) -> PairOut:
     """I accept the proposed pair; it is active once both of us have."""
-    doc = await use.accept(buddies, user, pair_id, body.name)
-    return await _pair_out(buddies, user.tenant, doc)
+    accepted = await use.accept(buddies, user, pair_id, body.name)
+    return await _pair_out(buddies, user.tenant, accepted)
 
 
 @router.post("/pairs/{pair_id}/end", response_model=PairOut)
 async def end(pair_id: Id, user: CurrentUser, buddies: Buddies) -> PairOut:
     """Decline a proposed pair or end an active one: either of them, or the program team."""
-    doc = await use.end(buddies, user, pair_id)
-    return await _pair_out(buddies, user.tenant, doc)
+    ended = await use.end(buddies, user, pair_id)
+    return await _pair_out(buddies, user.tenant, ended)
 
 
 # -- drafts ---------------------------------------------------------------------------------
@@ -323,10 +323,10 @@ class ReactionIn(BaseModel):
 @router.post("/drafts", response_model=DraftOut, status_code=201)
 async def send_draft(body: DraftIn, user: CurrentUser, buddies: Buddies) -> DraftOut:
     """Send my buddy a draft of my own post; they can comment and react, never edit."""
-    doc = await use.send_draft(
+    sent = await use.send_draft(
         buddies, user, body.network, body.text, str(body.url) if body.url else None, body.title
     )
-    return _draft_out(doc)
+    return _draft_out(sent)
 
 
 @router.get("/drafts", response_model=DraftsOut)

@@ -27,6 +27,7 @@ from starlette.requests import cookie_parser
 from contracts.link_domains import link_host
 from share.domain.clicks import cookie_advocate, is_bot, visitor_hash
 from share.domain.links import SHORT_CODE
+from share.domain.shares import Share
 from share.service_layer.handlers import Services
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ def _not_found(code: str) -> Answer:
 
 def _answer_share(
     services: Services,
-    share: dict[str, Any],
+    share: Share,
     method: str,
     headers: Iterable[tuple[bytes, bytes]],
     client_ip: str,
@@ -193,7 +194,7 @@ def _answer_share(
             cookies = value.decode("latin-1")
     if is_bot(user_agent):
         return _redirect(share, "bot")
-    if share.get("stopped"):
+    if share.stopped:
         return _redirect(share, "stopped")
     if cookies and _is_advocate(cookies, services, share):
         return _redirect(share, "self")
@@ -205,15 +206,15 @@ def _answer_share(
     return None
 
 
-def _clicked(share: dict[str, Any], reply: Reply, error: BaseException | None) -> None:
+def _clicked(share: Share, reply: Reply, error: BaseException | None) -> None:
     """The click is durable, or could not be made so: counted either way, and answered."""
     if error is not None:
         # The visitor still gets where they were going; the loss is logged and counted.
-        log.error("click not recorded", extra={"code": share["short_code"], "error": repr(error)})
+        log.error("click not recorded", extra={"code": share.short_code, "error": repr(error)})
     reply(_redirect(share, "click" if error is None else "unrecorded"))
 
 
-def _redirect(share: dict[str, Any], outcome: str) -> Answer:
+def _redirect(share: Share, outcome: str) -> Answer:
     """Always the stored target: nothing in the request can change where this goes.
 
     An own post's link off the tenant's link domains (decided when it was shared, so no
@@ -221,8 +222,8 @@ def _redirect(share: dict[str, Any], outcome: str) -> Answer:
     short link is never an open redirect for a spoofed user agent either.
     """
     _COUNT[outcome].inc()
-    target = share["target_url"]
-    if share.get("content_id") is None and not share.get("target_allowed"):
+    target = share.target_url
+    if share.content_id is None and not share.target_allowed:
         return _stop_page(target)
     found: Answer | None = _REDIRECTS.get(target)
     if found is None:
@@ -307,12 +308,12 @@ def _stop_page(target: str) -> Answer:
 _STOP_PAGES: LRUCache[str, Answer] = LRUCache(maxsize=10_000)
 
 
-def _is_advocate(cookies: str, services: Services, share: dict[str, Any]) -> bool:
+def _is_advocate(cookies: str, services: Services, share: Share) -> bool:
     cookie = cookie_parser(cookies).get(ADVOCATE_COOKIE)
     if not cookie:
         return False
     who = cookie_advocate(services.link_secret, cookie)
-    return who == (share["tenant"], share["employee_id"])
+    return who == (share.tenant, share.employee_id)
 
 
 class ShortLinks:

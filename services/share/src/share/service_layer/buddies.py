@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,12 @@ from contracts import (
 )
 from share.adapters.buddies import BuddyRepository
 from share.domain.buddies import (
-    DraftStatus,
+    BuddyPerson,
+    BuddyShare,
+    Comment,
+    Draft,
+    DraftReaction,
+    Pair,
     PairStatus,
     Reaction,
     after_accepting,
@@ -59,36 +64,32 @@ def _program_team(user: Principal) -> bool:
 
 @dataclass(frozen=True)
 class MyBuddy:
-    person: dict[str, Any]
-    pair: dict[str, Any] | None
-    buddy: dict[str, Any] | None  # the buddy's person document
-    shares: list[dict[str, Any]]  # the buddy's recent shares, each with `cheered`
+    person: BuddyPerson
+    pair: Pair | None
+    buddy: BuddyPerson | None
+    shares: list[BuddyShare]  # the buddy's recent shares, each with whether I cheered it
     new_shares: int  # of those, shared since I last looked (0 when I asked not to be told)
 
 
 async def my_buddy(buddies: Buddies, user: Principal) -> MyBuddy:
     repo = buddies.repo
-    person = await repo.person(user.tenant, user.employee_id) or {
-        "employee_id": user.employee_id,
-        "notify_shares": True,
-    }
-    pair = await repo.pair(user.tenant, person["pair_id"]) if person.get("pair_id") else None
+    person = await repo.person(user.tenant, user.employee_id) or BuddyPerson(user.employee_id)
+    pair = await repo.pair(user.tenant, person.pair_id) if person.pair_id else None
     buddy = None
-    shares: list[dict[str, Any]] = []
+    shares: list[BuddyShare] = []
     new = 0
     if pair is not None:
         buddy_id = other_member(pair, user.employee_id)
-        buddy = await repo.person(user.tenant, buddy_id) or {"employee_id": buddy_id}
-        if pair["status"] == PairStatus.ACTIVE:
-            since = max(_utc(pair["accepted_at"]), buddies.clock() - SHARES_WINDOW)
-            shares = await repo.shares_of(user.tenant, buddy_id, since, SHARES_SHOWN)
-            cheered = await repo.cheered(user.tenant, user.employee_id, [s["_id"] for s in shares])
-            seen = person.get("seen_until")
-            for share in shares:
-                share["cheered"] = share["_id"] in cheered
-                if person.get("notify_shares", True) and (
-                    seen is None or _utc(share["shared_at"]) > _utc(seen)
-                ):
+        buddy = await repo.person(user.tenant, buddy_id) or BuddyPerson(buddy_id)
+        if pair.status == PairStatus.ACTIVE:
+            assert pair.accepted_at is not None
+            since = max(_utc(pair.accepted_at), buddies.clock() - SHARES_WINDOW)
+            found = await repo.shares_of(user.tenant, buddy_id, since, SHARES_SHOWN)
+            cheered = await repo.cheered(user.tenant, user.employee_id, [s.id for s in found])
+            seen = person.seen_until
+            for share in found:
+                shares.append(replace(share, cheered=share.id in cheered))
+                if person.notify_shares and (seen is None or _utc(share.shared_at) > _utc(seen)):
                     new += 1
     return MyBuddy(person, pair, buddy, shares, new)
 
@@ -121,25 +122,24 @@ async def ask_for_buddy(
         raise Invalid(errors=[("team", "not one of your teams")])
     repo = buddies.repo
     person = await repo.person(user.tenant, user.employee_id)
-    if person and person.get("pair_id"):
+    if person and person.pair_id:
         raise Conflict("you already have a buddy or a buddy request to answer")
     now = buddies.clock()
     fields: dict[str, Any] = {
         "requested": {"team": team},
         "requested_at": now,
         "groups": sorted(user.groups),
-        "notify_shares": (person or {}).get("notify_shares", True),
+        "notify_shares": person.notify_shares if person else True,
     }
     if name:
         fields["name"] = name
     await repo.save_person(user.tenant, user.employee_id, fields)
     for other in await repo.waiting(user.tenant):
-        if other["employee_id"] == user.employee_id:
+        if other.employee_id == user.employee_id:
             continue
-        theirs = (other.get("requested") or {}).get("team")
-        if fits(team, other.get("groups") or []) and fits(theirs, user.groups):
+        if fits(team, other.groups) and fits(other.requested_team, user.groups):
             proposed = await _propose(
-                buddies, user.tenant, [other["employee_id"], user.employee_id], "match", team
+                buddies, user.tenant, [other.employee_id, user.employee_id], "match", team
             )
             if proposed is not None:
                 break
@@ -150,7 +150,7 @@ async def withdraw_request(buddies: Buddies, user: Principal) -> None:
     await buddies.repo.save_person(user.tenant, user.employee_id, {"requested": None})
 
 
-async def pair_people(buddies: Buddies, user: Principal, first: str, second: str) -> dict[str, Any]:
+async def pair_people(buddies: Buddies, user: Principal, first: str, second: str) -> Pair:
     """The program team proposes two people as buddies; each of them accepts or declines."""
     if refusal := cannot_pair(first, second):
         raise refusal
@@ -162,7 +162,7 @@ async def pair_people(buddies: Buddies, user: Principal, first: str, second: str
 
 async def _propose(
     buddies: Buddies, tenant: str, members: list[str], proposed_by: str, team: str | None
-) -> dict[str, Any] | None:
+) -> Pair | None:
     """A pending pair of two people who have none, or None if one of them has one now."""
     repo = buddies.repo
     pair_id = new_id()
@@ -173,23 +173,19 @@ async def _propose(
                 await repo.release(tenant, done, pair_id)
             return None
         claimed.append(member)
-    doc = {
-        "_id": pair_id,
-        "tenant": tenant,
-        "members": members,
-        "accepted": [],
-        "status": PairStatus.PENDING.value,
-        "proposed_by": proposed_by,
-        "team": team,
-        "created_at": buddies.clock(),
-    }
-    await repo.insert_pair(doc)
-    return doc
+    pair = Pair(
+        id=pair_id,
+        members=tuple(members),
+        status=PairStatus.PENDING,
+        created_at=buddies.clock(),
+        proposed_by=proposed_by,
+        team=team,
+    )
+    await repo.insert_pair(tenant, pair)
+    return pair
 
 
-async def accept(
-    buddies: Buddies, user: Principal, pair_id: str, name: str | None
-) -> dict[str, Any]:
+async def accept(buddies: Buddies, user: Principal, pair_id: str, name: str | None) -> Pair:
     repo = buddies.repo
     pair = await repo.pair(user.tenant, pair_id)
     if refusal := cannot_accept(pair, user.employee_id):
@@ -197,8 +193,8 @@ async def accept(
     assert pair is not None
     if name:
         await repo.save_person(user.tenant, user.employee_id, {"name": name})
-    accepted = sorted({*pair["accepted"], user.employee_id})
-    status = after_accepting(accepted, pair["members"])
+    accepted = sorted({*pair.accepted, user.employee_id})
+    status = after_accepting(accepted, pair.members)
     fields: dict[str, Any] = {"accepted": accepted, "status": status.value}
     if status is PairStatus.ACTIVE:
         fields["accepted_at"] = buddies.clock()
@@ -208,30 +204,28 @@ async def accept(
     return updated
 
 
-async def end(buddies: Buddies, user: Principal, pair_id: str) -> dict[str, Any]:
+async def end(buddies: Buddies, user: Principal, pair_id: str) -> Pair:
     """Decline a pending pair or end an active one: for either of them, or the program team."""
     repo = buddies.repo
     pair = await repo.pair(user.tenant, pair_id)
     if refusal := cannot_end(pair, user.employee_id, _program_team(user)):
         raise refusal
     assert pair is not None
-    status = PairStatus.DECLINED if pair["status"] == PairStatus.PENDING else PairStatus.ENDED
+    status = PairStatus.DECLINED if pair.status == PairStatus.PENDING else PairStatus.ENDED
     updated = await repo.change_pair(
         user.tenant,
         pair_id,
-        pair["status"],
+        pair.status,
         {"status": status.value, "ended_at": buddies.clock(), "ended_by": user.employee_id},
     )
     if updated is None:
         raise Conflict("the pair changed meanwhile; try again")
-    for member in pair["members"]:
+    for member in pair.members:
         await repo.release(user.tenant, member, pair_id)
     return updated
 
 
-async def overview(
-    buddies: Buddies, user: Principal
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def overview(buddies: Buddies, user: Principal) -> tuple[list[BuddyPerson], list[Pair]]:
     """For the program team: who is waiting for a buddy, and the pending and active pairs."""
     repo = buddies.repo
     waiting = await repo.waiting(user.tenant)
@@ -243,20 +237,20 @@ async def names(buddies: Buddies, tenant: str, employee_ids: set[str]) -> dict[s
     found: dict[str, str] = {}
     for employee_id in employee_ids:
         person = await buddies.repo.person(tenant, employee_id)
-        if person and person.get("name"):
-            found[employee_id] = str(person["name"])
+        if person and person.name:
+            found[employee_id] = person.name
     return found
 
 
 # -- drafts -------------------------------------------------------------------------------------
 
 
-async def _active_pair(buddies: Buddies, user: Principal) -> dict[str, Any] | None:
+async def _active_pair(buddies: Buddies, user: Principal) -> Pair | None:
     person = await buddies.repo.person(user.tenant, user.employee_id)
-    if not person or not person.get("pair_id"):
+    if not person or not person.pair_id:
         return None
-    pair = await buddies.repo.pair(user.tenant, person["pair_id"])
-    return pair if pair and pair["status"] == PairStatus.ACTIVE else None
+    pair = await buddies.repo.pair(user.tenant, person.pair_id)
+    return pair if pair and pair.status == PairStatus.ACTIVE else None
 
 
 async def send_draft(
@@ -266,50 +260,42 @@ async def send_draft(
     text: str,
     url: str | None,
     title: str | None,
-) -> dict[str, Any]:
+) -> Draft:
     """A draft of my own post, for my buddy's eyes only."""
     text = _not_blank(text)
     pair = await _active_pair(buddies, user)
     if pair is None:
         raise Conflict("you need a buddy to send them a draft")
-    doc = {
-        "_id": new_id(),
-        "tenant": user.tenant,
-        "pair_id": pair["_id"],
-        "author_id": user.employee_id,
-        "buddy_id": other_member(pair, user.employee_id),
-        "network": network.value,
-        "text": text,
-        "url": url,
-        "title": title or "",
-        "comments": [],
-        "reaction": None,
-        "status": DraftStatus.OPEN.value,
-        "created_at": buddies.clock(),
-    }
-    await buddies.repo.insert_draft(doc)
-    return doc
+    sent = Draft(
+        id=new_id(),
+        pair_id=pair.id,
+        author_id=user.employee_id,
+        buddy_id=other_member(pair, user.employee_id),
+        network=network,
+        text=text,
+        created_at=buddies.clock(),
+        url=url,
+        title=title or "",
+    )
+    await buddies.repo.insert_draft(user.tenant, sent)
+    return sent
 
 
-async def drafts(
-    buddies: Buddies, user: Principal
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def drafts(buddies: Buddies, user: Principal) -> tuple[list[Draft], list[Draft]]:
     """My drafts, and those my buddy sent me (while we are buddies)."""
     repo = buddies.repo
     mine = await repo.drafts_of(user.tenant, "author_id", user.employee_id, None, 50)
     pair = await _active_pair(buddies, user)
     theirs = (
-        await repo.drafts_of(user.tenant, "buddy_id", user.employee_id, pair["_id"], 50)
-        if pair
-        else []
+        await repo.drafts_of(user.tenant, "buddy_id", user.employee_id, pair.id, 50) if pair else []
     )
     return mine, theirs
 
 
-async def draft(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, Any]:
+async def draft(buddies: Buddies, user: Principal, draft_id: str) -> Draft:
     found = await buddies.repo.draft(user.tenant, draft_id)
     pair = await _active_pair(buddies, user)
-    if refusal := cannot_see_draft(found, user.employee_id, pair["_id"] if pair else None):
+    if refusal := cannot_see_draft(found, user.employee_id, pair.id if pair else None):
         raise refusal
     assert found is not None
     return found
@@ -325,7 +311,7 @@ def _not_blank(text: str) -> str:
 
 def _feedback(
     user: Principal,
-    draft_doc: dict[str, Any],
+    draft_of: Draft,
     kind: BuddyFeedbackKind,
     feedback_id: str,
     at: datetime,
@@ -337,16 +323,16 @@ def _feedback(
         data=BuddyFeedbackGivenData(
             feedback_id=feedback_id,
             employee_id=user.employee_id,
-            buddy_id=draft_doc["author_id"],
-            pair_id=draft_doc["pair_id"],
+            buddy_id=draft_of.author_id,
+            pair_id=draft_of.pair_id,
             kind=kind,
-            draft_id=draft_doc["_id"],
+            draft_id=draft_of.id,
             given_at=at,
         ),
     )
 
 
-async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -> dict[str, Any]:
+async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -> Draft:
     """The buddy's comment on a draft; the draft itself stays the author's words."""
     text = _not_blank(text)
     found = await draft(buddies, user, draft_id)
@@ -355,10 +341,10 @@ async def comment(buddies: Buddies, user: Principal, draft_id: str, text: str) -
     now = buddies.clock()
     comment_id = new_id()
     event = _feedback(user, found, BuddyFeedbackKind.COMMENT, comment_id, now)
-    entry = {"id": comment_id, "employee_id": user.employee_id, "text": text, "at": now}
+    entry = Comment(comment_id, user.employee_id, text, now)
     write = buddies.repo.draft_commented(buddies.drafts_outbox, user.tenant, draft_id, entry)
     await _on_open_draft(buddies, write, [event])
-    return {**found, "comments": [*(found.get("comments") or []), entry]}
+    return replace(found, comments=(*found.comments, entry))
 
 
 async def _on_open_draft(buddies: Buddies, write: Write, events: list[BuddyFeedbackGiven]) -> None:
@@ -372,28 +358,24 @@ async def _on_open_draft(buddies: Buddies, write: Write, events: list[BuddyFeedb
 
 async def react(
     buddies: Buddies, user: Principal, draft_id: str, reaction: Reaction | None
-) -> dict[str, Any]:
+) -> Draft:
     """The buddy's one reaction to a draft (changed or taken back at will); the first counts
     as feedback once."""
     found = await draft(buddies, user, draft_id)
     if refusal := cannot_give_feedback(found, user.employee_id):
         raise refusal
     now = buddies.clock()
-    value = (
-        {"name": reaction.value, "employee_id": user.employee_id, "at": now} if reaction else None
-    )
-    fields: dict[str, Any] = {"reaction": value}
+    value = DraftReaction(reaction, user.employee_id, now) if reaction else None
     events: list[BuddyFeedbackGiven] = []
-    if reaction is not None and not found.get("reacted"):
+    if reaction is not None and not found.reacted:
         feedback_id = derived_event_id("buddy-reaction", user.tenant, draft_id)
         events.append(_feedback(user, found, BuddyFeedbackKind.REACTION, feedback_id, now))
-        fields["reacted"] = True
-    write = buddies.repo.draft_reacted(buddies.drafts_outbox, user.tenant, draft_id, fields)
+    write = buddies.repo.draft_reacted(buddies.drafts_outbox, user.tenant, draft_id, value)
     await _on_open_draft(buddies, write, events)
-    return {**found, **fields}
+    return replace(found, reaction=value, reacted=found.reacted or value is not None)
 
 
-async def check_postable(buddies: Buddies, user: Principal, draft_id: str) -> dict[str, Any]:
+async def check_postable(buddies: Buddies, user: Principal, draft_id: str) -> Draft:
     """The author's open draft, about to be posted through a share."""
     found = await buddies.repo.draft(user.tenant, draft_id)
     if refusal := cannot_post(found, user.employee_id):
@@ -429,7 +411,7 @@ async def cheer(buddies: Buddies, user: Principal, share_id: str) -> bool:
             feedback_id=derived_event_id("buddy-cheer", cheer_id),
             employee_id=user.employee_id,
             buddy_id=buddy_id,
-            pair_id=pair["_id"],
+            pair_id=pair.id,
             kind=BuddyFeedbackKind.CHEER,
             share_id=share_id,
             given_at=now,
@@ -451,10 +433,10 @@ async def cheer(buddies: Buddies, user: Principal, share_id: str) -> bool:
 async def forget(buddies: Buddies, user: Principal) -> None:
     """On erasure: end the person's pair and erase their drafts, words and cheers."""
     person = await buddies.repo.person(user.tenant, user.employee_id)
-    if person and person.get("pair_id"):
-        pair = await buddies.repo.pair(user.tenant, person["pair_id"])
-        if pair is not None and pair["status"] in (PairStatus.PENDING, PairStatus.ACTIVE):
-            await end(buddies, user, pair["_id"])
+    if person and person.pair_id:
+        pair = await buddies.repo.pair(user.tenant, person.pair_id)
+        if pair is not None and pair.status in (PairStatus.PENDING, PairStatus.ACTIVE):
+            await end(buddies, user, pair.id)
     await buddies.repo.forget(user.tenant, user.employee_id)
 
 

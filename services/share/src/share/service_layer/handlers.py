@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,12 +57,23 @@ from contracts.erasure import pseudonym
 from contracts.link_domains import DEFAULT_LINK_DOMAINS, on_domains
 from contracts.texts import variants as wordings_of
 from share.adapters.clicks import ClickRecorder, LinkCache
-from share.adapters.mongo import ShareRepository, events_pending
+from share.adapters.mongo import ShareRepository, advocate_key
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
 from share.domain import variants
-from share.domain.advocates import audience_size, cannot_share_as, is_leader
+from share.domain.advocates import (
+    Advocate,
+    AdvocateStatus,
+    ConnectedNetwork,
+    DailyCount,
+    NetworkToken,
+    audience_size,
+    cannot_share_as,
+    is_leader,
+)
 from share.domain.clicks import UNIQUE_WINDOW, DailySalts
+from share.domain.content import ContentItem
 from share.domain.engagements import engagement_on_share
+from share.domain.followers import FollowersMeasurement
 from share.domain.links import (
     Refusal,
     campaign_of,
@@ -70,6 +81,8 @@ from share.domain.links import (
     short_link,
     with_utm,
 )
+from share.domain.settings import TenantSettings
+from share.domain.shares import Share, ShareStatus
 from share.service_layer import buddies as buddy_pairs
 
 log = logging.getLogger(__name__)
@@ -165,35 +178,31 @@ async def on_content_events(services: Services, batch: list[Consumed[Any]]) -> N
 # -- advocates ------------------------------------------------------------------------
 
 
-def _advocate_id(user: Principal) -> str:
-    return f"{user.tenant}:{user.employee_id}"
-
-
-def _enrolled_event(doc: dict[str, Any]) -> AdvocateEnrolled:
-    networks: dict[str, Any] = doc.get("networks") or {}
+def _enrolled_event(advocate: Advocate) -> AdvocateEnrolled:
+    networks = advocate.networks
     return AdvocateEnrolled.create(
-        tenant_id=doc["tenant"],
-        subject=doc["employee_id"],
+        tenant_id=advocate.tenant,
+        subject=advocate.employee_id,
         traceparent=current_traceparent(),
         data=AdvocateEnrolledData(
-            employee_id=doc["employee_id"],
-            employee_groups=doc.get("groups") or [],
-            location=doc.get("location"),
-            consent_at=doc["consent_at"],
-            guidelines_version=doc.get("guidelines_version"),
-            networks=sorted(Network(n) for n in networks),
-            audience_sizes={Network(n): v.get("audience_size", 0) for n, v in networks.items()},
+            employee_id=advocate.employee_id,
+            employee_groups=list(advocate.groups),
+            location=advocate.location,
+            consent_at=advocate.consent_at,
+            guidelines_version=advocate.guidelines_version,
+            networks=sorted(networks),
+            audience_sizes={n: v.audience_size for n, v in networks.items()},
         ),
     )
 
 
 async def _write_advocate(
     services: Services,
-    current: dict[str, Any] | None,
-    new_state: dict[str, Any],
+    current: Advocate | None,
+    new_state: Advocate,
     event: AdvocateEnrolled | AdvocateOptedOut,
     *more: AnyEvent,
-) -> dict[str, Any]:
+) -> Advocate:
     """Write the advocate's new state with its events, unless someone changed it meanwhile;
     returns the state written."""
     # Optimistic: the event describes the state we computed, so only that state may land.
@@ -202,19 +211,19 @@ async def _write_advocate(
             services.repo.advocate_saved(services.advocates_outbox, current, new_state),
             [event, *more],
         )
-    return {**new_state, "rev": (current["rev"] if current else 0) + 1}
+    return replace(new_state, rev=(current.rev if current else 0) + 1)
 
 
 async def enroll(
     services: Services, user: Principal, guidelines_version: int | None
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Advocate, bool]:
     """Join the program (explicit consent); returns the advocate and whether it is new."""
     current = await services.repo.advocate(user.tenant, user.employee_id)
-    if current is not None and current.get("status") == "enrolled":
+    if current is not None and current.status == AdvocateStatus.ENROLLED:
         return current, False
-    if current is not None and current.get("pseudonym"):
+    if current is not None and current.pseudonym:
         # Erased, and the erasure not finished (cut short): finished first, then joined anew.
-        await _erase(services, user.tenant, user.employee_id, current["pseudonym"])
+        await _erase(services, user.tenant, user.employee_id, current.pseudonym)
         current = await services.repo.advocate(user.tenant, user.employee_id)
         if current is not None:
             raise Conflict(
@@ -222,21 +231,22 @@ async def enroll(
             )
     if guidelines_version is None:
         guidelines = await services.repo.current_guidelines(user.tenant)
-        guidelines_version = int(guidelines["version"]) if guidelines else 0
+        guidelines_version = guidelines.version if guidelines else 0
     now = services.clock()
-    state = {
-        "_id": _advocate_id(user),
-        "tenant": user.tenant,
-        "employee_id": user.employee_id,
-        "status": "enrolled",
-        "consent_at": now,
-        "guidelines_version": guidelines_version,
-        "groups": sorted(user.groups),
-        "location": user.location,
-        "languages": sorted(user.languages),
-        "networks": (current or {}).get("networks") or {},
-        "opted_out_at": None,
-    }
+    state = Advocate(
+        tenant=user.tenant,
+        employee_id=user.employee_id,
+        status=AdvocateStatus.ENROLLED,
+        consent_at=now,
+        guidelines_version=guidelines_version,
+        groups=tuple(sorted(user.groups)),
+        location=user.location,
+        languages=tuple(sorted(user.languages)),
+        networks=current.networks if current else {},
+        opted_out_at=None,
+        deleted_version=current.deleted_version if current else None,
+        rev=current.rev if current else 0,
+    )
     written = await _write_advocate(services, current, state, _enrolled_event(state))
     return written, True
 
@@ -262,19 +272,19 @@ async def audience_count(
     return sum(map(wanted.admits, await services.repo.enrolled_viewers(user.tenant)))
 
 
-def ever_joined(advocate: dict[str, Any] | None) -> bool:
-    """Whether the document is of someone who joined once: the directory's erasure of a
+def ever_joined(advocate: Advocate | None) -> bool:
+    """Whether the record is of someone who joined once: the directory's erasure of a
     person who never did leaves one too, only to announce it (see `_deleted`)."""
-    return advocate is not None and advocate.get("consent_at") is not None
+    return advocate is not None and advocate.consent_at is not None
 
 
-async def membership(services: Services, user: Principal) -> tuple[dict[str, Any], bool]:
+async def membership(services: Services, user: Principal) -> tuple[Advocate, bool]:
     """The caller's advocate record, and whether they are one of the tenant's leaders."""
     advocate = await services.repo.advocate(user.tenant, user.employee_id)
     if advocate is None or not ever_joined(advocate):
         raise NotFound("you have not joined the advocacy program")
     settings = await services.repo.settings(user.tenant)
-    return advocate, is_leader(user.groups, settings.get("leaders_group"))
+    return advocate, is_leader(user.groups, settings.leaders_group)
 
 
 def posting_credentials(access_token: str | None, author: str | None) -> Credentials | None:
@@ -288,9 +298,9 @@ def posting_credentials(access_token: str | None, author: str | None) -> Credent
     return Credentials(access_token=access_token, author=author)
 
 
-async def _enrolled(services: Services, user: Principal) -> dict[str, Any]:
+async def _enrolled(services: Services, user: Principal) -> Advocate:
     current = await services.repo.advocate(user.tenant, user.employee_id)
-    if current is None or current.get("status") != "enrolled":
+    if current is None or current.status != AdvocateStatus.ENROLLED:
         raise Forbidden(
             "join the advocacy program first (POST /api/v1/advocates/me)", title="Not an advocate"
         )
@@ -304,7 +314,7 @@ async def connect_network(
     audience: int,
     credentials: Credentials | None,
     token_expires_at: datetime | None,
-) -> dict[str, Any]:
+) -> Advocate:
     """Connect a network (or update its audience size), optionally with a posting token."""
     current = await _enrolled(services, user)
     if credentials is not None:
@@ -316,13 +326,14 @@ async def connect_network(
         await services.vault.store(
             user.tenant, user.employee_id, network.value, credentials, token_expires_at
         )
-    networks = dict(current.get("networks") or {})
-    entry = dict(networks.get(network.value) or {"connected_at": services.clock()})
-    entry["audience_size"] = audience
-    if credentials is not None:
-        entry["direct_posting"] = True
-    networks[network.value] = entry
-    state = {**current, "networks": networks}
+    networks = dict(current.networks)
+    before = networks.get(network)
+    networks[network] = ConnectedNetwork(
+        audience_size=audience,
+        connected_at=before.connected_at if before else services.clock(),
+        direct_posting=credentials is not None or (before is not None and before.direct_posting),
+    )
+    state = replace(current, networks=networks)
     # Each size given is a point of the audience's history, kept by measurement.
     measured = AudienceMeasured.create(
         tenant_id=user.tenant,
@@ -353,7 +364,7 @@ async def record_followers(
     network: Network,
     followers: int,
     measured_at: datetime | None,
-) -> dict[str, Any]:
+) -> FollowersMeasurement:
     """One measurement of the company page's followers on a network, from the program team
     (taken now unless `measured_at` says when)."""
     assert services.followers_outbox is not None
@@ -376,35 +387,33 @@ async def record_followers(
             source=MeasurementSource.ADMIN,
         ),
     )
-    doc = {
-        "_id": measurement_id,
-        "tenant": user.tenant,
-        "network": network.value,
-        "followers": followers,
-        "measured_at": at,
-        "source": MeasurementSource.ADMIN.value,
-        "recorded_by": user.employee_id,
-        "recorded_at": services.clock(),
-    }
+    measured = FollowersMeasurement(
+        id=measurement_id,
+        tenant=user.tenant,
+        network=network,
+        followers=followers,
+        measured_at=at,
+        source=MeasurementSource.ADMIN,
+        recorded_by=user.employee_id,
+        recorded_at=services.clock(),
+    )
     async with services.uow() as uow:
-        uow.add(services.repo.followers_recorded(services.followers_outbox, doc), [event])
-    return doc
+        uow.add(services.repo.followers_recorded(services.followers_outbox, measured), [event])
+    return measured
 
 
-async def disconnect_network(
-    services: Services, user: Principal, network: Network
-) -> dict[str, Any]:
+async def disconnect_network(services: Services, user: Principal, network: Network) -> Advocate:
     current = await _enrolled(services, user)
-    networks = dict(current.get("networks") or {})
-    if network.value not in networks:
+    networks = dict(current.networks)
+    if network not in networks:
         raise NotFound(f"network: {network.value} is not connected")
-    del networks[network.value]
+    del networks[network]
     await services.vault.forget(user.tenant, user.employee_id, network.value)
-    state = {**current, "networks": networks}
+    state = replace(current, networks=networks)
     return await _write_advocate(services, current, state, _enrolled_event(state))
 
 
-async def opt_out(services: Services, user: Principal, erase: bool) -> dict[str, Any]:
+async def opt_out(services: Services, user: Principal, erase: bool) -> Advocate:
     """Leave the program: shares stop, tokens are forgotten, rankings drop the advocate;
     with `erase`, nothing of share's names the person any more (see `_erase`)."""
     current = await _enrolled(services, user)
@@ -415,12 +424,12 @@ async def _leave(
     services: Services,
     tenant: str,
     employee_id: str,
-    current: dict[str, Any] | None,
+    current: Advocate | None,
     erase: bool,
     *,
     event_id: str | None = None,
-    marks: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+    deleted_version: int | None = None,
+) -> Advocate:
     """Opt the person out (and with `erase`, erase them), announcing it with AdvocateOptedOut;
     `current` is None for someone who never joined (only an erasure asks for that)."""
     now = services.clock()
@@ -431,14 +440,13 @@ async def _leave(
         traceparent=current_traceparent(),
         data=AdvocateOptedOutData(employee_id=employee_id, opted_out_at=now, erase=erase),
     )
-    before = current or {"_id": f"{tenant}:{employee_id}", "tenant": tenant}
-    state = {
-        **before,
-        "employee_id": employee_id,
-        "status": "opted_out",
-        "opted_out_at": now,
-        **(marks or {}),
-    }
+    before = current or Advocate(tenant, employee_id, AdvocateStatus.OPTED_OUT)
+    state = replace(
+        before,
+        status=AdvocateStatus.OPTED_OUT,
+        opted_out_at=now,
+        deleted_version=before.deleted_version if deleted_version is None else deleted_version,
+    )
     if not erase:
         written = await _write_advocate(services, current, state, event)
         await _stop(services, tenant, employee_id)
@@ -447,7 +455,7 @@ async def _leave(
     # with it, so that whoever finishes the erasure (a redelivery, the worker's sweep)
     # uses the same one.
     name = pseudonym(event.id)
-    state.update(networks={}, groups=[], location=None, languages=[], pseudonym=name)
+    state = replace(state, networks={}, groups=(), location=None, languages=(), pseudonym=name)
     written = await _write_advocate(services, current, state, event)
     await _erase(services, tenant, employee_id, name)
     return written
@@ -472,15 +480,16 @@ async def _erase(services: Services, tenant: str, employee_id: str, name: str) -
         await buddy_pairs.forget(services.buddies, who)
     await services.repo.erase_shares(tenant, employee_id, name)
     await services.repo.erase_records(tenant, employee_id, name)
-    advocate = await services.repo.advocate_document(tenant, employee_id)
-    if advocate is None or advocate.get("pseudonym") != name:
+    found = await services.repo.advocate_with_pending(tenant, employee_id)
+    if found is None or found[0].pseudonym != name:
         return  # done before (or they joined anew since)
+    advocate, events_pending = found
     await services.repo.remember_erasure(tenant, employee_id, advocate)
-    if events_pending(advocate):
+    if events_pending:
         # Its AdvocateOptedOut is not out yet (a crash came first, or Kafka is away), and
         # the document carries it: the document goes once it is out.
         try:
-            await services.advocates_outbox.flush(advocate["_id"])
+            await services.advocates_outbox.flush(advocate_key(tenant, employee_id))
         except Exception as exc:
             # Not lost: it stays staged, the relay publishes it, and the worker's sweep
             # (`finish_erasures`) deletes the document then.
@@ -497,8 +506,8 @@ async def finish_erasures(services: Services) -> int:
     """Finish the erasures a crash left half done (an erasure request answered, say, but
     not carried out to the end); returns how many were found."""
     unfinished = await services.repo.unfinished_erasures(services.clock() - ERASURE_GRACE)
-    for doc in unfinished:
-        await _erase(services, doc["tenant"], doc["employee_id"], doc["pseudonym"])
+    for erasure in unfinished:
+        await _erase(services, erasure.tenant, erasure.employee_id, erasure.pseudonym)
     return len(unfinished)
 
 
@@ -524,10 +533,10 @@ async def _deactivated(services: Services, event: PersonDeactivated) -> None:
     current = await services.repo.advocate(tenant, employee_id)
     if current is None:
         return  # never joined, or erased: nothing to stop
-    if current.get("pseudonym"):
-        await _erase(services, tenant, employee_id, current["pseudonym"])
+    if current.pseudonym:
+        await _erase(services, tenant, employee_id, current.pseudonym)
         return
-    if current.get("status") != "enrolled":
+    if current.status != AdvocateStatus.ENROLLED:
         # Out already (this event's opt-out, maybe, cut short by a crash): the rest again.
         await _stop(services, tenant, employee_id)
         return
@@ -547,10 +556,10 @@ async def _deleted(services: Services, event: PersonDeleted) -> None:
     # Remembered so that the deletion is announced once, however often it is delivered: on
     # the advocate's document while the erasure is under way, under the person's key after.
     for done in (current, await services.repo.erased(tenant, employee_id)):
-        if done is not None and done.get("deleted_version", 0) >= version:
+        if done is not None and (done.deleted_version or 0) >= version:
             # Announced already: a redelivery; the rest again, in case a crash cut it short.
-            if done.get("pseudonym"):
-                await _erase(services, tenant, employee_id, done["pseudonym"])
+            if done.pseudonym:
+                await _erase(services, tenant, employee_id, done.pseudonym)
             return
     await _leave(
         services,
@@ -560,16 +569,16 @@ async def _deleted(services: Services, event: PersonDeleted) -> None:
         erase=True,
         # Derived from the deletion, so the erasure's pseudonym is the same on every delivery.
         event_id=derived_event_id("advocate-erased", event.id),
-        marks={"deleted_version": version},
+        deleted_version=version,
     )
 
 
 # -- the domains own posts may lead to without a stop ------------------------------------
 
 
-def link_domains_of(settings: Mapping[str, Any]) -> list[str]:
+def link_domains_of(settings: TenantSettings) -> list[str]:
     """The tenant's link domains (see `contracts.link_domains`), or the default list."""
-    stored = settings.get("link_domains")
+    stored = settings.link_domains
     return list(stored) if stored is not None else list(DEFAULT_LINK_DOMAINS)
 
 
@@ -581,8 +590,8 @@ async def set_link_domains(services: Services, tenant: str, domains: list[str]) 
     """Replace the tenant's link domains (normalised, see `contracts.link_domains`); own
     posts shared from then on are judged by the new list."""
     unique = sorted(set(domains))
-    doc = await services.repo.save_settings(tenant, {"link_domains": unique})
-    return link_domains_of(doc)
+    saved = await services.repo.save_settings(tenant, {"link_domains": unique})
+    return link_domains_of(saved)
 
 
 # -- shares ---------------------------------------------------------------------------
@@ -607,7 +616,7 @@ def _viewer(user: Principal) -> Viewer:
     return Viewer(user.groups, user.location, user.languages)
 
 
-async def _check_advocate(services: Services, tenant: str, employee_id: str) -> dict[str, Any]:
+async def _check_advocate(services: Services, tenant: str, employee_id: str) -> Advocate:
     advocate = await services.repo.advocate(tenant, employee_id)
     guidelines = await services.repo.current_guidelines(tenant)
     acknowledged = await services.repo.acknowledged_version(tenant, employee_id)
@@ -629,9 +638,9 @@ def _content_refusal(refusal: Refusal) -> DomainError:
 
 
 async def _daily_slot(
-    services: Services, user: Principal, day: datetime, settings: Mapping[str, Any]
+    services: Services, user: Principal, day: datetime, settings: TenantSettings
 ) -> str:
-    cap = int(settings.get("daily_share_cap") or services.default_daily_cap)
+    cap = int(settings.daily_share_cap or services.default_daily_cap)
     key = f"{user.tenant}:{user.employee_id}:{day.date().isoformat()}"
     if not await services.repo.take_daily_slot(key, cap, day):
         raise LimitReached(
@@ -642,50 +651,50 @@ async def _daily_slot(
     return key
 
 
-def _posted_event(doc: dict[str, Any], public_base_url: str) -> PostShared:
+def _posted_event(share: Share, public_base_url: str) -> PostShared:
     return PostShared.create(
-        tenant_id=doc["tenant"],
-        subject=doc["_id"],
+        tenant_id=share.tenant,
+        subject=share.id,
         # Derived from the share, so a retried post announces the same event.
-        event_id=derived_event_id("post-shared", doc["_id"]),
+        event_id=derived_event_id("post-shared", share.id),
         traceparent=current_traceparent(),
         data=PostSharedData(
-            share_id=doc["_id"],
-            content_id=doc.get("content_id"),
-            employee_id=doc["employee_id"],
-            employee_groups=doc.get("employee_groups") or [],
-            network=doc["network"],
-            short_code=doc["short_code"],
-            tracked_url=short_link(public_base_url, doc["short_code"]),
-            shared_at=doc["shared_at"],
-            audience_size=doc.get("audience_size", 0),
-            method=doc["method"],
-            campaign_id=doc.get("campaign_id"),
-            content_kind=doc.get("content_kind"),
-            employee_location=(doc.get("viewer") or {}).get("location"),
-            content_topics=doc.get("content_topics") or [],
-            text_variant=doc.get("text_variant"),
-            text_edited=doc.get("text_edited"),
-            by_leader=bool(doc.get("by_leader")),
-            post_url=doc.get("post_url"),
-            post_title=doc.get("post_title"),
+            share_id=share.id,
+            content_id=share.content_id,
+            employee_id=share.employee_id,
+            employee_groups=list(share.employee_groups),
+            network=share.network,
+            short_code=share.short_code,
+            tracked_url=short_link(public_base_url, share.short_code),
+            shared_at=share.shared_at,
+            audience_size=share.audience_size,
+            method=share.method,
+            campaign_id=share.campaign_id,
+            content_kind=share.content_kind,
+            employee_location=share.viewer.location if share.viewer else None,
+            content_topics=list(share.content_topics),
+            text_variant=share.text_variant,
+            text_edited=share.text_edited,
+            by_leader=share.by_leader,
+            post_url=share.post_url,
+            post_title=share.post_title,
         ),
     )
 
 
-async def share(services: Services, user: Principal, request: ShareRequest) -> dict[str, Any]:
+async def share(services: Services, user: Principal, request: ShareRequest) -> Share:
     """Create a share with its own short link: now by intent or API, or scheduled."""
     now = services.clock()
     advocate = await _check_advocate(services, user.tenant, user.employee_id)
-    content: dict[str, Any] | None = None
+    content: ContentItem | None = None
     if request.content_id is not None:
         content = await services.repo.shareable(user.tenant, request.content_id)
         if refusal := cannot_share(content, _viewer(user), now):
             raise _content_refusal(refusal)
         assert content is not None
-        destination = str(content["url"])
-        title = content.get("title", "")
-        text = request.text or (content.get("suggested_texts") or {}).get(request.network.value, "")
+        destination = str(content.url)
+        title = content.title
+        text = request.text or content.suggested_texts.get(request.network.value, "")
         wordings = _wordings(content, request.network)
         if request.text_variant is not None:
             if request.text_variant >= len(wordings):
@@ -719,60 +728,59 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
     settings = await services.repo.settings(user.tenant)
     slot = await _daily_slot(services, user, request.scheduled_at or now, settings)
     share_id = new_id()
-    campaign = campaign_of(content.get("campaign_id") if content else None, request.content_id)
-    doc: dict[str, Any] = {
-        "_id": share_id,
-        "tenant": user.tenant,
-        "employee_id": user.employee_id,
-        "employee_groups": sorted(user.groups),
-        "viewer": {
-            "groups": sorted(user.groups),
-            "location": user.location,
-            "languages": list(user.languages),
-        },
-        "content_id": request.content_id,
-        "content_kind": content.get("kind") if content else None,
-        "campaign_id": content.get("campaign_id") if content else None,
-        "content_topics": list(content.get("topics") or []) if content else [],
-        "network": request.network.value,
-        "text": text,
-        "title": title,
-        "image_url": content.get("image_url") if content else None,
-        "summary": content.get("summary", "") if content else "",
-        "target_url": with_utm(
-            destination, network=request.network.value, campaign=campaign, share_id=share_id
-        ),
-        "audience_size": audience_size(advocate, request.network.value),
-        "method": method.value,
-        "created_at": now,
-    }
-    # Decided once, here, so a click costs no lookup of the tenant's list: a content item's
-    # link was published by the curators; an own post's only when it is on the list (else
-    # its short link shows a page saying where it leads, see share.entrypoints.redirect).
-    doc["target_allowed"] = content is not None or on_domains(
-        doc["target_url"], link_domains_of(settings)
+    campaign = campaign_of(content.campaign_id if content else None, request.content_id)
+    target_url = with_utm(
+        destination, network=request.network.value, campaign=campaign, share_id=share_id
     )
-    if is_leader(user.groups, settings.get("leaders_group")):
-        doc["by_leader"] = True
-        if content is None:
-            # Colleagues are shown a leader's own post, to react on and reshare.
-            doc.update(post_url=destination, post_title=title[:300] or None)
-    if content is not None and request.text_variant is not None:
-        doc["text_variant"] = request.text_variant
-        doc["text_edited"] = variants.edited(wordings[request.text_variant], text)
-    if method == ShareMethod.SCHEDULED:
-        doc.update(status="scheduled", scheduled_at=request.scheduled_at, shared_at=None)
-    elif method == ShareMethod.API:
-        doc.update(status="posting", shared_at=None)
-    else:
-        doc.update(status="shared", shared_at=now)
+    leader = is_leader(user.groups, settings.leaders_group)
+    status, shared_at = {
+        ShareMethod.SCHEDULED: (ShareStatus.SCHEDULED, None),
+        ShareMethod.API: (ShareStatus.POSTING, None),
+    }.get(method, (ShareStatus.SHARED, now))
+    made = Share(
+        id=share_id,
+        tenant=user.tenant,
+        employee_id=user.employee_id,
+        network=request.network,
+        # Drawn when it is written.
+        short_code="",
+        target_url=target_url,
+        status=status,
+        method=method,
+        content_id=request.content_id,
+        content_kind=content.kind if content else None,
+        campaign_id=content.campaign_id if content else None,
+        content_topics=content.topics if content else (),
+        employee_groups=tuple(sorted(user.groups)),
+        viewer=_viewer(user),
+        text=text,
+        title=title,
+        summary=content.summary if content else "",
+        image_url=content.image_url if content else None,
+        audience_size=audience_size(advocate, request.network.value),
+        # Decided once, here, so a click costs no lookup of the tenant's list: a content
+        # item's link was published by the curators; an own post's only when it is on the
+        # list (else its short link shows a page saying where it leads, see
+        # share.entrypoints.redirect).
+        target_allowed=content is not None or on_domains(target_url, link_domains_of(settings)),
+        by_leader=leader,
+        # Colleagues are shown a leader's own post, to react on and reshare.
+        post_url=destination if leader and content is None else None,
+        post_title=(title[:300] or None) if leader and content is None else None,
+        text_variant=request.text_variant if content is not None else None,
+        text_edited=variants.edited(wordings[request.text_variant], text)
+        if content is not None and request.text_variant is not None
+        else None,
+        created_at=now,
+        scheduled_at=request.scheduled_at if method == ShareMethod.SCHEDULED else None,
+        shared_at=shared_at,
+    )
     try:
-        doc = await _insert_with_code(services, doc)
+        made = await _insert_with_code(services, made)
     except BaseException:
         await services.repo.give_back_daily_slot(slot)
         raise
     if request.draft_id is not None and services.buddies is not None:
-        doc["draft_id"] = request.draft_id
         await buddy_pairs.mark_posted(services.buddies, user, request.draft_id, share_id)
     if request.content_id is not None and request.text_variant is not None:
         await _shared_variant(
@@ -780,8 +788,8 @@ async def share(services: Services, user: Principal, request: ShareRequest) -> d
         )
     if method == ShareMethod.API:
         assert credentials is not None
-        return await _post_via_api(services, doc, credentials)
-    return doc
+        return await _post_via_api(services, made, credentials)
+    return made
 
 
 # -- variants of a suggested text --------------------------------------------------------
@@ -798,10 +806,8 @@ class Offer:
     shared: bool
 
 
-def _wordings(content: dict[str, Any], network: Network) -> list[str]:
-    return wordings_of(
-        content.get("suggested_texts") or {}, content.get("text_variants") or {}, network
-    )
+def _wordings(content: ContentItem, network: Network) -> list[str]:
+    return wordings_of(content.suggested_texts, content.text_variants, network)
 
 
 def _usage_key(tenant: str, content_id: str, network: Network) -> str:
@@ -837,8 +843,8 @@ async def _assign_variant(
     services: Services, user: Principal, key: str, count: int
 ) -> tuple[int, bool]:
     offered = await services.repo.variant_offer(key, user.employee_id)
-    if offered is not None and int(offered["variant"]) < count:
-        return int(offered["variant"]), bool(offered.get("shared"))
+    if offered is not None and offered.variant < count:
+        return offered.variant, offered.shared
     choice = await _count_use(services, user, key, count)
     if offered is not None:
         # The curators took away the variant this person had.
@@ -847,7 +853,7 @@ async def _assign_variant(
     # A concurrent request of the same person may have been first: theirs stands (and this
     # use stays counted, one too many, which only makes this variant a little less likely).
     kept = await services.repo.save_variant_offer(key, user.tenant, user.employee_id, choice, False)
-    return int(kept["variant"]), bool(kept.get("shared"))
+    return kept.variant, kept.shared
 
 
 async def _count_use(
@@ -883,8 +889,8 @@ async def _shared_variant(
     """Keep the variant a share started from as the person's; count it if it is new."""
     key = _usage_key(user.tenant, content_id, network)
     offered = await services.repo.variant_offer(key, user.employee_id)
-    if offered is not None and int(offered["variant"]) == variant:
-        if not offered.get("shared"):
+    if offered is not None and offered.variant == variant:
+        if not offered.shared:
             await services.repo.change_variant_offer(key, user.employee_id, variant, True)
         return
     await _count_use(services, user, key, len(wordings), variant)
@@ -912,42 +918,46 @@ async def _direct_posting(
     return credentials
 
 
-async def _insert_with_code(services: Services, doc: dict[str, Any]) -> dict[str, Any]:
+async def _insert_with_code(services: Services, share: Share) -> Share:
     for _ in range(5):
-        doc = {**doc, "short_code": short_code()}
-        events = [_posted_event(doc, services.public_base_url)] if doc["status"] == "shared" else []
+        share = replace(share, short_code=short_code())
+        shared = share.status == ShareStatus.SHARED
+        events = [_posted_event(share, services.public_base_url)] if shared else []
         try:
             async with services.uow() as uow:
-                uow.add(services.repo.share_created(services.shares_outbox, doc), events)
+                uow.add(services.repo.share_created(services.shares_outbox, share), events)
         except Conflict:
             continue  # a short code collision: draw another
-        return doc
+        return share
     raise Conflict("could not allocate a short code", title="Try again")
 
 
-async def _post_via_api(
-    services: Services, doc: dict[str, Any], credentials: Credentials
-) -> dict[str, Any]:
+async def _post_via_api(services: Services, share: Share, credentials: Credentials) -> Share:
     """Post through the network's API; on success the share is announced as PostShared."""
-    poster = services.posters[doc["network"]]
-    link = short_link(services.public_base_url, doc["short_code"])
+    poster = services.posters[share.network.value]
+    link = short_link(services.public_base_url, share.short_code)
     try:
         post_id = await poster.post(
             credentials,
-            Post(text=doc["text"], link=link, title=doc["title"], description=doc["summary"]),
+            Post(text=share.text, link=link, title=share.title, description=share.summary),
         )
     except PostingError as exc:
-        await services.repo.mark_share_failed(doc["_id"], str(exc)[:500])
-        day = (doc.get("scheduled_at") or doc["created_at"]).date().isoformat()
-        await services.repo.give_back_daily_slot(f"{doc['tenant']}:{doc['employee_id']}:{day}")
+        await services.repo.mark_share_failed(share.id, str(exc)[:500])
+        made_at = share.scheduled_at or share.created_at
+        assert made_at is not None
+        day = made_at.date().isoformat()
+        await services.repo.give_back_daily_slot(f"{share.tenant}:{share.employee_id}:{day}")
         raise DependencyFailed(
-            str(exc)[:500], title="The network refused the post", network=doc["network"]
+            str(exc)[:500], title="The network refused the post", network=share.network.value
         ) from exc
-    shared = {**doc, "status": "shared", "shared_at": services.clock(), "network_post_id": post_id}
+    shared = replace(
+        share, status=ShareStatus.SHARED, shared_at=services.clock(), network_post_id=post_id
+    )
     event = _posted_event(shared, services.public_base_url)
     async with services.uow() as uow:
+        assert shared.shared_at is not None
         posted = services.repo.share_posted(
-            services.shares_outbox, doc["_id"], shared["shared_at"], post_id
+            services.shares_outbox, share.id, shared.shared_at, post_id
         )
         uow.add(posted, [event])
     return shared
@@ -958,36 +968,32 @@ async def fire_due_shares(services: Services) -> int:
     handled = 0
     while True:
         now = services.clock()
-        doc = await services.repo.claim_due_share(now, now + POSTING_CLAIM)
-        if doc is None:
+        claimed = await services.repo.claim_due_share(now, now + POSTING_CLAIM)
+        if claimed is None:
             return handled
         handled += 1
-        await _fire(services, doc, now)
+        await _fire(services, claimed, now)
 
 
-async def _fire(services: Services, doc: dict[str, Any], now: datetime) -> None:
-    tenant, employee_id = doc["tenant"], doc["employee_id"]
+async def _fire(services: Services, share: Share, now: datetime) -> None:
+    tenant, employee_id = share.tenant, share.employee_id
     try:
         await _check_advocate(services, tenant, employee_id)
-        if doc.get("content_id") is not None:
-            content = await services.repo.shareable(tenant, doc["content_id"])
-            viewer_doc = doc.get("viewer") or {}
-            viewer = Viewer(
-                frozenset(viewer_doc.get("groups") or []),
-                viewer_doc.get("location"),
-                tuple(viewer_doc.get("languages") or []),
-            )
+        if share.content_id is not None:
+            content = await services.repo.shareable(tenant, share.content_id)
+            viewer = share.viewer or Viewer(frozenset(), None, ())
             if refusal := cannot_share(content, viewer, now):
                 raise _content_refusal(refusal)
-        credentials = await services.vault.load(tenant, employee_id, doc["network"])
+        network = share.network.value
+        credentials = await services.vault.load(tenant, employee_id, network)
         if credentials is None:
-            raise Conflict(f"no {doc['network']} token", title="Network not connected")
-        await _post_via_api(services, doc, credentials)
+            raise Conflict(f"no {network} token", title="Network not connected")
+        await _post_via_api(services, share, credentials)
     except DomainError as refused:
-        await services.repo.cancel_posting_share(doc["_id"], refused.detail or refused.title)
+        await services.repo.cancel_posting_share(share.id, refused.detail or refused.title)
         log.info(
             "scheduled share not posted",
-            extra={"share_id": doc["_id"], "reason": refused.detail or refused.title},
+            extra={"share_id": share.id, "reason": refused.detail or refused.title},
         )
 
 
@@ -999,17 +1005,16 @@ async def purge(services: Services) -> dict[str, int]:
     return {**removed, "erasures": await finish_erasures(services)}
 
 
-async def share_of(services: Services, user: Principal, share_id: str) -> dict[str, Any]:
+async def share_of(services: Services, user: Principal, share_id: str) -> Share:
     """One share of the caller's tenant with its engagement counters: their own, or anyone's
     for curators and admins."""
-    doc = await services.repo.share(user.tenant, share_id)
-    if doc is None or (
-        doc["employee_id"] != user.employee_id and not user.has_any(("curator", "admin"))
+    found = await services.repo.share(user.tenant, share_id)
+    if found is None or (
+        found.employee_id != user.employee_id and not user.has_any(("curator", "admin"))
     ):
         raise NotFound(f"no share {share_id}")
     counters = (await services.repo.counters([share_id])).get(share_id) or {}
-    doc["engagement"] = {k: v for k, v in counters.items() if k != "_id"}
-    return doc
+    return replace(found, engagement=counters)
 
 
 async def history(
@@ -1019,20 +1024,16 @@ async def history(
     content_id: str | None,
     before: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[Share]:
     """Shares per advocate or per content item; employees see their own, admins everyone's."""
     manager = user.has_any(("curator", "admin"))
     if employee_id is None and not manager:
         employee_id = user.employee_id
     if employee_id is not None and employee_id != user.employee_id and not manager:
         raise Forbidden("employee_id: only your own shares")
-    docs = await services.repo.share_history(user.tenant, employee_id, content_id, before, limit)
-    counters = await services.repo.counters([d["_id"] for d in docs])
-    for doc in docs:
-        doc["engagement"] = {
-            k: v for k, v in (counters.get(doc["_id"]) or {}).items() if k != "_id"
-        }
-    return docs
+    found = await services.repo.share_history(user.tenant, employee_id, content_id, before, limit)
+    counters = await services.repo.counters([s.id for s in found])
+    return [replace(s, engagement=counters[s.id]) if s.id in counters else s for s in found]
 
 
 @dataclass(frozen=True)
@@ -1040,11 +1041,11 @@ class MyShareData:
     """What sharing holds about one employee: a page of their shares (with engagement
     counters) and, on the first page, their other records."""
 
-    shares: list[dict[str, Any]]
-    advocate: dict[str, Any] | None = None
+    shares: list[Share]
+    advocate: Advocate | None = None
     acknowledged_version: int | None = None
-    network_tokens: list[dict[str, Any]] | None = None
-    daily_counts: list[dict[str, Any]] | None = None
+    network_tokens: list[NetworkToken] | None = None
+    daily_counts: list[DailyCount] | None = None
 
 
 async def my_data(
@@ -1085,16 +1086,16 @@ async def ingest_engagement(services: Services, report: EngagementReport) -> tup
         message = "give either share_id or short_code"
         raise Invalid(f"share_id: {message}", errors=[("share_id", message)])
     if report.share_id is not None:
-        share_doc = await services.repo.share_by_id(report.share_id)
+        found = await services.repo.share_by_id(report.share_id)
     else:
-        share_doc = await services.repo.share_by_code(report.short_code or "")
-    if share_doc is None:
+        found = await services.repo.share_by_code(report.short_code or "")
+    if found is None:
         raise NotFound("share_id: no such share")
     engagement_id = derived_event_id("engagement", report.source.value, report.id)
-    if share_doc.get("stopped"):
+    if found.stopped:
         return engagement_id, "ignored"
     event = engagement_on_share(
-        share_doc,
+        found,
         event_id=engagement_id,
         engagement_id=f"{report.source.value}:{report.id}",
         kind=report.kind,
@@ -1105,8 +1106,8 @@ async def ingest_engagement(services: Services, report: EngagementReport) -> tup
     )
     doc = {
         "_id": engagement_id,
-        "tenant": share_doc["tenant"],
-        "share_id": share_doc["_id"],
+        "tenant": found.tenant,
+        "share_id": found.id,
         "caller_id": report.id,
         "kind": report.kind.value,
         "count": report.count,
