@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime
 
 from contracts.erasure import pseudonym as platform_pseudonym
-from rewards.adapters.events import FOLDED, erased_standing_doc
-from rewards.domain.ledger import Standing, merged
+from rewards.adapters.events import FOLDED, erased_standing_doc, standing_record_of
+from rewards.domain.ledger import Standing, StandingRecord, merged
 from rewards.domain.rules import DailyUse
 from rewards.domain.suggestions import pseudonym
 
@@ -76,6 +76,10 @@ def _doc(employee: str, earned: int, marks: dict[str, int], **more: object) -> d
     }
 
 
+def _record(doc: dict) -> StandingRecord:
+    return standing_record_of(doc["tenant"], doc["employee_id"], doc)
+
+
 def test_the_standing_under_the_pseudonym_keeps_the_rules_memory_not_the_person() -> None:
     first = datetime(2026, 1, 5, tzinfo=UTC)
     erased = _doc(
@@ -89,7 +93,7 @@ def test_the_standing_under_the_pseudonym_keeps_the_rules_memory_not_the_person(
         badges={"first-share": {"name": "First share", "earned_at": first}},
     )
     # Alone: a copy under the pseudonym, off the leaderboards, without scopes.
-    alone = erased_standing_doc("t", "erased-1", erased, None, "key-1")
+    alone = erased_standing_doc("t", "erased-1", _record(erased), None, "key-1")
     assert alone["_id"] == "t:erased-1" and alone["employee_id"] == "erased-1"
     assert (alone["earned"], alone["month_points"], alone["_wm"]) == (30, 30, erased["_wm"])
     assert alone["opted_out"] is True and alone[FOLDED] == ["key-1"]
@@ -104,7 +108,7 @@ def test_the_standing_under_the_pseudonym_keeps_the_rules_memory_not_the_person(
         opted_out=True,
         badges={"first-share": {"name": "First share", "earned_at": later}},
     )
-    both = erased_standing_doc("t", "erased-1", erased, kept, "key-1")
+    both = erased_standing_doc("t", "erased-1", _record(erased), _record(kept), "key-1")
     assert (both["earned"], both["month_points"]) == (32, 32)
     assert both["_wm"] == {"post-0": 9, "clicks-0": 4, "optout-0": 2}
     assert both["badges"]["first-share"]["earned_at"] == first

@@ -25,10 +25,21 @@ from contracts import (
     ShareMethod,
 )
 from rewards.adapters import events as convert
-from rewards.adapters.mongo import StandingChange, standing_id
-from rewards.domain.ledger import Badge
-from rewards.domain.months import top_badge_id
-from rewards.domain.rules import Action, Activity
+from rewards.adapters.mongo import (
+    StandingChange,
+    StandingRead,
+    item_of,
+    month_end_doc,
+    month_end_of,
+    spend_doc,
+    spend_of,
+    standing_id,
+    standing_read,
+)
+from rewards.domain.catalog import Item, Spend
+from rewards.domain.ledger import Badge, Challenge, Clawback, StandingRecord, TenantSettings
+from rewards.domain.months import MonthEnd, top_badge_id
+from rewards.domain.rules import Action, Activity, Award, RuleSet
 from rewards.service_layer import handlers, rule_versions
 from rewards.service_layer.leaderboards import board_of
 
@@ -76,29 +87,32 @@ class FakeRepository:
     # Another writer adds a rule version between our read and our write.
     rules_race: bool = False
 
-    async def tenant(self, tenant: str) -> dict[str, Any]:
+    async def tenant(self, tenant: str) -> TenantSettings:
         doc = dict(self.tenants.get(tenant) or {"_id": tenant})
         created = [c for key, c in self.challenges.items() if key.startswith(f"{tenant}:")]
         if created:
             doc["challenges"] = [*doc.get("challenges", []), *created]
-        return doc
+        return TenantSettings(
+            rules=tuple(convert.ruleset_from_doc(v) for v in doc.get("rules", [])),
+            challenges=tuple(convert.challenge_from_doc(c) for c in doc.get("challenges", [])),
+        )
 
-    async def add_rule_version(self, tenant: str, expected: int, version: dict[str, Any]) -> bool:
+    async def add_rule_version(self, tenant: str, expected: int, version: RuleSet) -> bool:
         doc = self.tenants.setdefault(tenant, {"_id": tenant})
         if self.rules_race or len(doc.get("rules", [])) != expected:
             return False
-        doc.setdefault("rules", []).append(version)
+        doc.setdefault("rules", []).append(convert.ruleset_doc(version))
         return True
 
-    async def add_challenge(self, tenant: str, challenge: dict[str, Any]) -> bool:
-        key = f"{tenant}:{challenge['challenge_id']}"
+    async def add_challenge(self, tenant: str, challenge: Challenge) -> bool:
+        key = f"{tenant}:{challenge.challenge_id}"
         if key in self.challenges:
             return False
-        self.challenges[key] = dict(challenge)
+        self.challenges[key] = convert.challenge_doc(challenge)
         return True
 
-    async def activities_between(self, tenant: str, start: Any, end: Any) -> list[dict[str, Any]]:
-        return [a for a in self.activities if start <= a["at"] < end]
+    async def activities_between(self, tenant: str, start: Any, end: Any) -> list[Activity]:
+        return [convert.activity_from_doc(a) for a in self.activities if start <= a["at"] < end]
 
     # ledger and clawbacks
 
@@ -107,15 +121,26 @@ class FakeRepository:
         self.ledger.update({e["_id"]: e for e in entries if e["_id"] not in there})
         return there
 
-    async def ledger_entry(self, tenant: str, award_id: str) -> dict[str, Any] | None:
+    async def add_reversal(self, tenant: str, reversal: Award, by: str) -> bool:
+        doc = {**convert.ledger_doc(tenant, reversal), "clawed_back_by": by}
+        return not await self.add_ledger_entries([doc])
+
+    async def ledger_entry(self, tenant: str, award_id: str) -> Award | None:
         entry = self.ledger.get(award_id)
-        return entry if entry and entry["tenant"] == tenant else None
+        return convert.award_of(entry) if entry and entry["tenant"] == tenant else None
 
-    async def ledger_entries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        return [self.ledger[i] for i in ids if i in self.ledger]
+    async def ledger_entries(self, ids: Sequence[str]) -> list[Award]:
+        return [convert.award_of(self.ledger[i]) for i in ids if i in self.ledger]
 
-    def new_clawback(self, box: Any, award_id: str, record: dict[str, Any]) -> FakeInsert:
-        return FakeInsert(self.clawbacks, {"_id": award_id, **record}, self.published)
+    def new_clawback(self, box: Any, tenant: str, clawback: Clawback) -> FakeInsert:
+        record = {
+            "_id": clawback.award_id,
+            "tenant": tenant,
+            "employee_id": clawback.employee_id,
+            "points": clawback.points,
+            "awarded_at": clawback.awarded_at,
+        }
+        return FakeInsert(self.clawbacks, record, self.published)
 
     async def clawed(self, tenant: str, employee_id: str) -> int:
         return sum(
@@ -126,23 +151,23 @@ class FakeRepository:
 
     # catalog, spends and units
 
-    async def item(self, tenant: str, item_id: str) -> dict[str, Any] | None:
-        return self.catalog.get(f"{tenant}:{item_id}")
+    async def item(self, tenant: str, item_id: str) -> Item | None:
+        doc = self.catalog.get(f"{tenant}:{item_id}")
+        return item_of(doc) if doc else None
 
-    async def standing(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
-        return self.standings.get(standing_id(tenant, employee_id))
+    async def standing(self, tenant: str, employee_id: str) -> StandingRecord | None:
+        doc = self.standings.get(standing_id(tenant, employee_id))
+        return convert.standing_record_of(tenant, employee_id, doc) if doc is not None else None
 
-    async def last_spend(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
-        return self._head("spends", standing_id(tenant, employee_id))
+    async def last_spend(self, tenant: str, employee_id: str) -> Spend | None:
+        head = self._head("spends", standing_id(tenant, employee_id))
+        return spend_of(tenant, head) if head else None
 
-    async def add_spend(
-        self, tenant: str, employee_id: str, seq: int, charge: dict[str, Any]
-    ) -> bool:
-        owner = standing_id(tenant, employee_id)
-        link_id = f"{owner}:{seq:09d}"
-        if link_id in self.chains["spends"]:
+    async def add_spend(self, tenant: str, spend: Spend) -> bool:
+        link = spend_doc(tenant, spend)
+        if link["_id"] in self.chains["spends"]:
             return False
-        self.chains["spends"][link_id] = {"owner": owner, "seq": seq, **charge}
+        self.chains["spends"][link["_id"]] = link
         return True
 
     async def units_sold(self, tenant: str, item_id: str) -> int:
@@ -160,8 +185,8 @@ class FakeRepository:
 
     # scoring
 
-    async def standings_of(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return {i: self.standings[i] for i in ids if i in self.standings}
+    async def standings_of(self, ids: Sequence[str]) -> dict[str, StandingRead]:
+        return {i: standing_read(self.standings[i]) for i in ids if i in self.standings}
 
     async def erased_names(self, keys: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
         return {}
@@ -186,10 +211,12 @@ class FakeRepository:
 
     # months
 
-    async def month_end(self, claim_id: str) -> dict[str, Any] | None:
-        return self.month_ends.get(claim_id)
+    async def month_end(self, tenant: str, month: str) -> MonthEnd | None:
+        doc = self.month_ends.get(f"{tenant}:{month}")
+        return month_end_of(doc) if doc else None
 
-    async def add_month_end(self, doc: dict[str, Any]) -> bool:
+    async def add_month_end(self, decided: MonthEnd) -> bool:
+        doc = month_end_doc(decided)
         if doc["_id"] in self.month_ends:
             return False
         self.month_ends[doc["_id"]] = doc
@@ -204,8 +231,8 @@ class FakeRepository:
         record = {"_id": badge.award_id, "employee_id": badge.employee_id, "month": month}
         return FakeInsert(self.month_badges, record, self.published)
 
-    async def finish_month_end(self, claim_id: str) -> None:
-        self.month_ends[claim_id]["done"] = True
+    async def finish_month_end(self, tenant: str, month: str) -> None:
+        self.month_ends[f"{tenant}:{month}"]["done"] = True
 
 
 @dataclass
@@ -236,16 +263,16 @@ SHARE_RULES = {"points": {"share": 20}, "daily_caps": {}, "daily_max": None, "mu
 
 async def test_a_tenant_without_rules_of_its_own_has_the_defaults() -> None:
     versions = await rule_versions.rule_versions(services_of(FakeRepository()), TENANT)
-    assert [v["version"] for v in versions] == [1]
-    assert versions[0]["points"]["share"] == 10
+    assert [v.version for v in versions] == [1]
+    assert versions[0].points[Action.SHARE] == 10
 
 
 async def test_a_first_own_version_is_2_in_force_from_now_by_its_admin() -> None:
     repo = FakeRepository()
     added = await rule_versions.add_rule_version(services_of(repo), TENANT, SHARE_RULES, None, "a1")
-    assert added["version"] == 2
-    assert added["effective_from"] == NOW
-    assert added["created_by"] == "a1"
+    assert added.version == 2
+    assert added.effective_from == NOW
+    assert added.created_by == "a1"
     assert await rule_versions.rule_versions(services_of(repo), TENANT) == [added]
 
 
@@ -348,15 +375,15 @@ def test_a_board_that_cannot_be_told_needs_a_scope_id(
 # -- challenges ------------------------------------------------------------------------------
 
 
-def _challenge(challenge_id: str) -> dict[str, Any]:
-    return {
-        "challenge_id": challenge_id,
-        "name": "Share 3 job posts",
-        "action": "share",
-        "target": 3,
-        "starts_at": NOW,
-        "ends_at": NOW + timedelta(days=30),
-    }
+def _challenge(challenge_id: str) -> Challenge:
+    return Challenge(
+        challenge_id=challenge_id,
+        name="Share 3 job posts",
+        action=Action.SHARE,
+        target=3,
+        starts_at=NOW,
+        ends_at=NOW + timedelta(days=30),
+    )
 
 
 async def test_a_challenge_is_added_once() -> None:
@@ -371,10 +398,10 @@ async def test_a_challenge_is_added_once() -> None:
 async def test_a_challenge_taken_between_check_and_insert_is_a_conflict() -> None:
     repo = FakeRepository()
 
-    async def listed_late(tenant: str) -> dict[str, Any]:
-        return {"_id": tenant}  # the read misses the one inserted meanwhile
+    async def listed_late(tenant: str) -> TenantSettings:
+        return TenantSettings()  # the read misses the one inserted meanwhile
 
-    repo.challenges[f"{TENANT}:jobs"] = _challenge("jobs")
+    repo.challenges[f"{TENANT}:jobs"] = convert.challenge_doc(_challenge("jobs"))
     repo.tenant = listed_late
     with pytest.raises(Conflict):
         await handlers.add_challenge(services_of(repo), TENANT, _challenge("jobs"))
@@ -402,13 +429,13 @@ async def test_a_clawback_reverses_an_award_once_and_says_so() -> None:
     repo = FakeRepository(ledger={"aw1": _award("aw1", "e1", 10)})
     services = services_of(repo)
     reversal = await handlers.claw_back(services, TENANT, "aw1", "fraud", "a1")
-    assert reversal["points"] == -10
-    assert reversal["clawed_back_by"] == "a1"
+    assert reversal.points == -10
+    assert repo.ledger[reversal.award_id]["clawed_back_by"] == "a1"
     assert repo.clawbacks["aw1"]["points"] == 10
     [event] = repo.published
     assert isinstance(event, PointsAwarded) and event.data.points == -10
     again = await handlers.claw_back(services, TENANT, "aw1", "fraud", "a1")
-    assert again["_id"] == reversal["_id"]
+    assert again.award_id == reversal.award_id
     assert len(repo.published) == 1  # the retry found it recorded: nothing twice
 
 
@@ -559,7 +586,13 @@ async def test_badges_staged_by_a_run_that_stopped_are_not_published_again() -> 
     repo = FakeRepository(month_points={"e1": 10})
     repo.month_ends[f"{TENANT}:2026-02"] = {
         "_id": f"{TENANT}:2026-02",
+        "tenant": TENANT,
+        "month": "2026-02",
+        "ranked": 1,
+        "places": 1,
+        "cutoff": 10,
         "winners": [{"employee_id": "e1", "points": 10}],
+        "decided_at": NOW,
         "done": False,
     }
     badge_id = top_badge_id(TENANT, "e1", "2026-02")

@@ -22,7 +22,14 @@ from contracts import (
     PointsAwardedData,
     PostShared,
 )
-from rewards.domain.ledger import Badge, Challenge, Standing, merged
+from rewards.domain.ledger import (
+    Badge,
+    Challenge,
+    EarnedBadge,
+    Standing,
+    StandingRecord,
+    merged,
+)
 from rewards.domain.rules import Action, Activity, Award, DailyUse, Multiplier, RuleSet
 
 ENGAGEMENT_ACTIONS: dict[EngagementKind, Action] = {
@@ -144,6 +151,21 @@ def ledger_doc(tenant: str, award: Award) -> dict[str, Any]:
     }
 
 
+def award_of(doc: dict[str, Any]) -> Award:
+    """A ledger entry as the domain sees it (a reversal's admin aside)."""
+    return Award(
+        award_id=doc["_id"],
+        employee_id=doc["employee_id"],
+        points=doc["points"],
+        rule_id=doc["rule_id"],
+        rule_version=doc["rule_version"],
+        reason=doc["reason"],
+        source_event_id=doc["source_event_id"],
+        source_event_type=doc["source_event_type"],
+        awarded_at=_utc(doc["awarded_at"]),
+    )
+
+
 def points_awarded(tenant: str, entry: dict[str, Any], traceparent: str | None) -> PointsAwarded:
     """The event of a ledger entry; its id is the award id, so a replay repeats it exactly."""
     return PointsAwarded.create(
@@ -204,7 +226,46 @@ def ruleset_from_doc(doc: dict[str, Any]) -> RuleSet:
             )
             for m in doc.get("multipliers", [])
         ),
+        created_by=doc.get("created_by"),
     )
+
+
+def ruleset_doc(rules: RuleSet) -> dict[str, Any]:
+    """A rule version as a tenant's document lists it."""
+    doc: dict[str, Any] = {
+        "version": rules.version,
+        "effective_from": rules.effective_from,
+        "points": {k.value: v for k, v in rules.points.items()},
+        "daily_caps": {k.value: v for k, v in rules.daily_caps.items()},
+        "daily_max": rules.daily_max,
+        "multipliers": [
+            {
+                "factor": m.factor,
+                "campaign_id": m.campaign_id,
+                "content_kind": m.content_kind,
+                "starts_at": m.starts_at,
+                "ends_at": m.ends_at,
+            }
+            for m in rules.multipliers
+        ],
+    }
+    if rules.created_by is not None:
+        doc["created_by"] = rules.created_by
+    return doc
+
+
+def challenge_doc(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "challenge_id": challenge.challenge_id,
+        "name": challenge.name,
+        "action": challenge.action.value,
+        "target": challenge.target,
+        "starts_at": challenge.starts_at,
+        "ends_at": challenge.ends_at,
+        "content_kind": challenge.content_kind,
+        "bonus": challenge.bonus,
+        "created_at": challenge.created_at,
+    }
 
 
 def challenge_from_doc(doc: dict[str, Any]) -> Challenge:
@@ -244,6 +305,25 @@ def standing_from_doc(tenant: str, employee_id: str, doc: dict[str, Any] | None)
     )
 
 
+def standing_record_of(tenant: str, employee_id: str, doc: dict[str, Any]) -> StandingRecord:
+    """A standing document as the use cases read it."""
+    return StandingRecord(
+        standing=standing_from_doc(tenant, employee_id, doc),
+        badges={
+            badge: EarnedBadge(name=earned["name"], earned_at=_utc(earned["earned_at"]))
+            for badge, earned in (doc.get("badges") or {}).items()
+        },
+        marks=dict(doc.get(WATERMARKS) or {}),
+        month_key=doc.get("month_key"),
+        week_key=doc.get("week_key"),
+        groups=tuple(doc.get("groups") or ()),
+        department=doc.get("department"),
+        location=doc.get("location"),
+        opted_out=bool(doc.get("opted_out", False)),
+        folded=tuple(doc.get(FOLDED) or ()),
+    )
+
+
 # Per topic partition, the offset of the last event applied to a standing.
 WATERMARKS = "_wm"
 # The erasures (by their hashed key) whose standing was folded into a pseudonym's.
@@ -253,7 +333,7 @@ PERSONAL_FIELDS = ("groups", "department", "location")
 
 
 def erased_standing_doc(
-    tenant: str, name: str, erased: dict[str, Any], kept: dict[str, Any] | None, folded: str
+    tenant: str, name: str, erased: StandingRecord, kept: StandingRecord | None, folded: str
 ) -> dict[str, Any]:
     """The standing of an erased employee as it goes on under their pseudonym `name`:
     folded into the one the pseudonym already has (events that named it) if there is one,
@@ -262,15 +342,15 @@ def erased_standing_doc(
     The rules' memory (daily use, badges, streak, watermarks) stays, so a late or repeated
     event counts as it would have, once. `folded` (the erasure's hashed key) is listed in
     it, so an erasure done again folds nothing twice."""
-    standing = standing_from_doc(tenant, name, erased)
+    standing = erased.standing
     if kept is not None:
-        standing = merged(standing_from_doc(tenant, name, kept), standing)
-    marks: dict[str, int] = dict((kept or {}).get(WATERMARKS) or {})
-    for partition, offset in (erased.get(WATERMARKS) or {}).items():
+        standing = merged(kept.standing, standing)
+    marks: dict[str, int] = dict(kept.marks if kept is not None else {})
+    for partition, offset in erased.marks.items():
         marks[partition] = max(marks.get(partition, -1), offset)
-    badges: dict[str, dict[str, Any]] = dict((kept or {}).get("badges") or {})
-    for badge, earned in (erased.get("badges") or {}).items():
-        if badge not in badges or earned["earned_at"] < badges[badge]["earned_at"]:
+    badges = dict(kept.badges if kept is not None else {})
+    for badge, earned in erased.badges.items():
+        if badge not in badges or earned.earned_at < badges[badge].earned_at:
             badges[badge] = earned
     doc: dict[str, Any] = {
         "_id": f"{tenant}:{name}",
@@ -278,9 +358,9 @@ def erased_standing_doc(
         "employee_id": name,
         **standing_fields(standing),
         "earned": standing.earned,
-        "badges": badges,
+        "badges": {b: {"name": e.name, "earned_at": e.earned_at} for b, e in badges.items()},
         "opted_out": True,
-        FOLDED: [*((kept or {}).get(FOLDED) or []), folded],
+        FOLDED: [*(kept.folded if kept is not None else ()), folded],
     }
     for period in ("month", "week"):
         key = getattr(standing, f"{period}_key")

@@ -56,9 +56,23 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from chassis import outbox
 from chassis.outbox import DocumentWrite, Outbox
 from chassis.projection import WatermarkConflict as ProjectionConflict
+from rewards.adapters import events as convert
 from rewards.adapters.events import WATERMARKS
-from rewards.domain.ledger import Badge
-from rewards.domain.rules import month_of, week_of
+from rewards.domain.catalog import Fulfilment, Item, Spend
+from rewards.domain.ledger import (
+    Badge,
+    Challenge,
+    Clawback,
+    Figures,
+    LeaderboardChoice,
+    MonthBadge,
+    Standing,
+    StandingRecord,
+    TenantSettings,
+)
+from rewards.domain.months import MonthEnd, MonthTop
+from rewards.domain.rules import Activity, Award, RuleSet, month_of, week_of
+from rewards.domain.suggestions import RewardSuggestion, SuggestionStatus, Vote
 
 DUPLICATE_KEY = 11000
 
@@ -77,9 +91,32 @@ def activities_id(batch_id: str, tenant: str) -> str:
     return f"{batch_id}:{tenant}"
 
 
-def watermarks_of(standing: dict[str, Any] | None) -> dict[str, int]:
-    """The partition offsets of the last events applied to a standing as read."""
-    return dict((standing or {}).get(WATERMARKS) or {})
+@dataclass(frozen=True, slots=True)
+class StandingRead:
+    """A standing as a batch reads it before scoring: per topic partition the offset of
+    the last event applied (`marks`), and the periods its figures were written for (None:
+    none yet), which its write is conditional on.
+
+    What the rules need is decoded only when the employee is scored (`standing`): a batch
+    reads thousands of standings, and decoding them all up front keeps every one's daily
+    use alive for the whole batch, which costs the garbage collector more than scoring."""
+
+    marks: dict[str, int]
+    month_key: str | None
+    week_key: str | None
+    _doc: dict[str, Any]
+
+    def standing(self, tenant: str, employee_id: str) -> Standing:
+        return convert.standing_from_doc(tenant, employee_id, self._doc)
+
+
+def standing_read(doc: dict[str, Any]) -> StandingRead:
+    return StandingRead(
+        marks=dict(doc.get(WATERMARKS) or {}),
+        month_key=doc.get("month_key"),
+        week_key=doc.get("week_key"),
+        _doc=doc,
+    )
 
 
 @dataclass
@@ -91,7 +128,7 @@ class StandingChange:
     key: str
     tenant: str
     employee_id: str
-    read: dict[str, Any] | None
+    read: StandingRead | None
     fields: dict[str, Any]
     badges: dict[str, dict[str, Any]]
     marks: dict[str, int]
@@ -103,8 +140,8 @@ def _standing_write(change: StandingChange) -> tuple[dict[str, Any], dict[str, A
     """The conditional update of one standing: only if its watermarks (and month and week)
     are still what was read; figures move by `$inc`, a new month or week starts from zero.
     Upserted only where there was none: one read but gone since was erased meanwhile."""
-    doc = change.read or {}
-    read_marks = watermarks_of(doc)
+    read = change.read
+    read_marks = read.marks if read is not None else {}
     fields = {
         **change.fields,
         **{f"badges.{b}": v for b, v in change.badges.items()},
@@ -118,7 +155,7 @@ def _standing_write(change: StandingChange) -> tuple[dict[str, Any], dict[str, A
     inc: dict[str, int] = {"earned": sum(e["points"] for e in change.entries)}
     for period, of in (("month", month_of), ("week", week_of)):
         key_field, points_field = f"{period}_key", f"{period}_points"
-        old_key = doc.get(key_field)
+        old_key = getattr(read, key_field) if read is not None else None
         new_key = fields[key_field]
         condition[key_field] = old_key if old_key is not None else {"$exists": False}
         in_period = sum(e["points"] for e in change.entries if of(_utc(e["awarded_at"])) == new_key)
@@ -131,7 +168,7 @@ def _standing_write(change: StandingChange) -> tuple[dict[str, Any], dict[str, A
         "$setOnInsert": {"tenant": change.tenant, "employee_id": change.employee_id},
         "$inc": inc,
     }
-    return condition, update, not doc
+    return condition, update, read is None
 
 
 class RewardsRepository:
@@ -175,7 +212,7 @@ class RewardsRepository:
 
     # -- standings ---------------------------------------------------------------------
 
-    async def standings_of(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def standings_of(self, ids: Sequence[str]) -> dict[str, StandingRead]:
         """Standings by id. One lookup by `_id` each: on the MongoDB-wire server we test
         with, `$in` over many ids scans the collection, a lookup by `_id` does not."""
 
@@ -184,12 +221,13 @@ class RewardsRepository:
                 return await self.standings.find_one({"_id": doc_id}, {outbox.PENDING: 0})
 
         docs = await asyncio.gather(*(one(doc_id) for doc_id in ids))
-        return {doc["_id"]: doc for doc in docs if doc is not None}
+        return {doc["_id"]: standing_read(doc) for doc in docs if doc is not None}
 
-    async def standing(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
-        return await self.standings.find_one(
+    async def standing(self, tenant: str, employee_id: str) -> StandingRecord | None:
+        doc = await self.standings.find_one(
             {"_id": standing_id(tenant, employee_id)}, {outbox.PENDING: 0}
         )
+        return _standing_of(doc) if doc is not None else None
 
     async def apply_standings(self, changes: Sequence[StandingChange]) -> None:
         """Write what a batch did to its standings, each only if no other writer moved it
@@ -210,14 +248,14 @@ class RewardsRepository:
         if result.matched_count + result.upserted_count < len(ops):
             raise WatermarkConflict("a standing changed under us")
 
-    async def put_standing(self, doc: dict[str, Any], read: dict[str, Any] | None) -> None:
+    async def put_standing(self, doc: dict[str, Any], read: StandingRecord | None) -> None:
         """Write a whole standing: a new one (`read` None), or in place of the one read if
         no batch has moved its watermarks since; else `WatermarkConflict`."""
         if read is None:
             if await self.insert_new("standings", [doc]):
                 raise WatermarkConflict("a standing was created under us")
             return
-        marks = watermarks_of(read)
+        marks = read.marks
         condition: dict[str, Any] = {f"{WATERMARKS}.{k}": v for k, v in marks.items()}
         if not marks:
             condition[WATERMARKS] = {"$exists": False}
@@ -228,31 +266,40 @@ class RewardsRepository:
     async def delete_standing(self, tenant: str, employee_id: str) -> None:
         await self.standings.delete_one({"_id": standing_id(tenant, employee_id)})
 
-    async def set_profile(self, tenant: str, employee_id: str, fields: dict[str, Any]) -> None:
+    async def set_profile(self, tenant: str, employee_id: str, choice: LeaderboardChoice) -> None:
+        """Store an employee's choice; an opt-in they did not state stays as it was."""
+        fields: dict[str, Any] = {"hidden": choice.hidden}
+        if choice.opt_in is not None:
+            fields["leaderboard_opt_in"] = choice.opt_in
         await self.profiles.update_one(
             {"_id": standing_id(tenant, employee_id)},
             {"$set": fields, "$setOnInsert": {"tenant": tenant, "employee_id": employee_id}},
             upsert=True,
         )
 
-    async def profile(self, tenant: str, employee_id: str) -> dict[str, Any]:
-        return await self.profiles.find_one({"_id": standing_id(tenant, employee_id)}) or {}
+    async def profile(self, tenant: str, employee_id: str) -> LeaderboardChoice:
+        doc = await self.profiles.find_one({"_id": standing_id(tenant, employee_id)})
+        return _choice_of(doc or {})
 
-    async def tenant_profiles(self, tenant: str) -> dict[str, dict[str, Any]]:
-        return {d["employee_id"]: d async for d in self.profiles.find({"tenant": tenant})}
+    async def tenant_profiles(self, tenant: str) -> dict[str, LeaderboardChoice]:
+        return {
+            d["employee_id"]: _choice_of(d) async for d in self.profiles.find({"tenant": tenant})
+        }
 
-    async def tenant_clawbacks(self, tenant: str) -> list[dict[str, Any]]:
-        return [d async for d in self.clawbacks.find({"tenant": tenant}, {outbox.PENDING: 0})]
+    async def tenant_clawbacks(self, tenant: str) -> list[Clawback]:
+        cursor = self.clawbacks.find({"tenant": tenant}, {outbox.PENDING: 0})
+        return [_clawback_of(d) async for d in cursor]
 
     async def ranked_tenants(self) -> list[str]:
         """Every tenant with a standing: the ones whose leaderboards can be asked for."""
         return sorted(await self.standings.distinct("tenant"))
 
-    async def tenant_standings(self, tenant: str, fields: Sequence[str]) -> list[dict[str, Any]]:
-        cursor = self.standings.find({"tenant": tenant}, dict.fromkeys(fields, 1)).batch_size(
+    async def tenant_figures(self, tenant: str) -> list[Figures]:
+        """Every standing of a tenant as its leaderboards rank it (their choices aside)."""
+        cursor = self.standings.find({"tenant": tenant}, dict.fromkeys(_FIGURES, 1)).batch_size(
             20_000
         )
-        return [doc async for doc in cursor]
+        return [_figures_of(doc) async for doc in cursor]
 
     # -- ledger ------------------------------------------------------------------------
 
@@ -292,33 +339,50 @@ class RewardsRepository:
             ],
         )
 
-    def new_clawback(self, box: Outbox, award_id: str, record: dict[str, Any]) -> DocumentWrite:
+    async def add_reversal(self, tenant: str, reversal: Award, by: str) -> bool:
+        """Insert the ledger entry that reverses an award, by admin `by`; False when it is
+        there already."""
+        doc = {**convert.ledger_doc(tenant, reversal), "clawed_back_by": by}
+        return not await self.insert_new("ledger", [doc])
+
+    def new_clawback(self, box: Outbox, tenant: str, clawback: Clawback) -> DocumentWrite:
         """The record of an award reversed, keyed by the award: a second reversal of it is a
         repeat, not a conflict."""
-        return DocumentWrite(box, award_id, new={"_id": award_id, **record}, must_land=False)
+        record = {
+            "_id": clawback.award_id,
+            "tenant": tenant,
+            "employee_id": clawback.employee_id,
+            "points": clawback.points,
+            "awarded_at": clawback.awarded_at,
+            "reason": clawback.reason,
+            "by": clawback.by,
+        }
+        return DocumentWrite(box, clawback.award_id, new=record, must_land=False)
 
-    async def ledger_entries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+    async def ledger_entries(self, ids: Sequence[str]) -> list[Award]:
         async def one(doc_id: str) -> dict[str, Any] | None:
             async with self._reads:
                 return await self.ledger.find_one({"_id": doc_id})
 
-        return [doc for doc in await asyncio.gather(*(one(i) for i in ids)) if doc is not None]
+        found = await asyncio.gather(*(one(i) for i in ids))
+        return [convert.award_of(doc) for doc in found if doc is not None]
 
-    async def ledger_entry(self, tenant: str, award_id: str) -> dict[str, Any] | None:
-        return await self.ledger.find_one({"_id": award_id, "tenant": tenant})
+    async def ledger_entry(self, tenant: str, award_id: str) -> Award | None:
+        doc = await self.ledger.find_one({"_id": award_id, "tenant": tenant})
+        return convert.award_of(doc) if doc is not None else None
 
     async def entries(
         self, tenant: str, employee_id: str, limit: int, before: Any = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Award]:
         query: dict[str, Any] = {"tenant": tenant, "employee_id": employee_id}
         if before is not None:
             query["awarded_at"] = {"$lt": before}
         cursor = self.ledger.find(query).sort("awarded_at", DESCENDING).limit(limit)
-        return [doc async for doc in cursor]
+        return [convert.award_of(doc) async for doc in cursor]
 
     async def ledger_page(
         self, tenant: str, employee_id: str, limit: int, after: tuple[datetime, str] | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Award]:
         """An employee's ledger, newest first, ties in award id order: every entry once
         however many share a moment, from the position `after` (awarded at, award id)."""
         query: dict[str, Any] = {"tenant": tenant, "employee_id": employee_id}
@@ -329,9 +393,9 @@ class RewardsRepository:
                 {"awarded_at": at, "_id": {"$lt": award_id}},
             ]
         cursor = self.ledger.find(query).sort([("awarded_at", DESCENDING), ("_id", DESCENDING)])
-        return [doc async for doc in cursor.limit(limit)]
+        return [convert.award_of(doc) async for doc in cursor.limit(limit)]
 
-    async def activities_between(self, tenant: str, start: Any, end: Any) -> list[dict[str, Any]]:
+    async def activities_between(self, tenant: str, start: Any, end: Any) -> list[Activity]:
         """Activities of a window, once each (a batch delivered twice stored them twice)."""
         cursor = self.activities.find(
             {"tenant": tenant, "at": {"$lt": end}, "until": {"$gte": start}}
@@ -341,7 +405,8 @@ class RewardsRepository:
             for activity in _activities_of(doc):
                 if start <= activity["at"] < end:
                     seen[activity["event_id"]] = activity
-        return sorted(seen.values(), key=lambda a: (a["at"], a["event_id"]))
+        ordered = sorted(seen.values(), key=lambda a: (a["at"], a["event_id"]))
+        return [convert.activity_from_doc(a) for a in ordered]
 
     # -- months ------------------------------------------------------------------------
 
@@ -374,10 +439,21 @@ class RewardsRepository:
             points[doc["employee_id"]] = points.get(doc["employee_id"], 0) - doc["points"]
         return points
 
-    async def add_month_end(self, doc: dict[str, Any]) -> bool:
-        """Record a month's decision (or that months were closed); False when one of its
-        id is there already (whoever inserted first decided)."""
+    async def add_month_end(self, decided: MonthEnd) -> bool:
+        """Record a month's decision; False when one is there already (whoever inserted
+        first decided)."""
+        doc = month_end_doc(decided)
         return not await self.insert_new("month_ends", [doc])
+
+    async def months_closed(self, mark: str) -> bool:
+        """Whether the months of `mark` (a month and the tenants a worker scores) were
+        closed already."""
+        return await self.month_ends.find_one({"_id": mark}) is not None
+
+    async def mark_months_closed(self, mark: str, month: str, scope: str) -> None:
+        # Decisions are `<tenant>:<month>`; a mark has no colon, so it is never one.
+        doc = {"_id": mark, "month": month, "scope": scope, "closed": True}
+        await self.insert_new("month_ends", [doc])
 
     def new_month_badge(
         self, box: Outbox, tenant: str, badge: Badge, month: str, points: int
@@ -396,21 +472,22 @@ class RewardsRepository:
         }
         return DocumentWrite(box, badge.award_id, new=record, must_land=False)
 
-    async def month_end(self, claim_id: str) -> dict[str, Any] | None:
-        return await self.month_ends.find_one({"_id": claim_id})
+    async def month_end(self, tenant: str, month: str) -> MonthEnd | None:
+        doc = await self.month_ends.find_one({"_id": f"{tenant}:{month}"})
+        return month_end_of(doc) if doc is not None else None
 
-    async def finish_month_end(self, claim_id: str) -> None:
-        await self.month_ends.update_one({"_id": claim_id}, {"$set": {"done": True}})
+    async def finish_month_end(self, tenant: str, month: str) -> None:
+        await self.month_ends.update_one({"_id": f"{tenant}:{month}"}, {"$set": {"done": True}})
 
-    async def month_badges_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+    async def month_badges_of(self, tenant: str, employee_id: str) -> list[MonthBadge]:
         cursor = self.month_badges.find(
             {"tenant": tenant, "employee_id": employee_id}, {outbox.PENDING: 0}
         )
-        return [doc async for doc in cursor]
+        return [_month_badge_of(doc) async for doc in cursor]
 
     # -- tenants -----------------------------------------------------------------------
 
-    async def tenant(self, tenant: str) -> dict[str, Any]:
+    async def tenant(self, tenant: str) -> TenantSettings:
         """The tenant's settings, with every challenge: those kept in the tenant's
         document first (the way they were stored before), then the others as created."""
         found, created = await asyncio.gather(
@@ -421,13 +498,18 @@ class RewardsRepository:
             kept = doc.get("challenges") or []
             known = {c["challenge_id"] for c in kept}
             doc["challenges"] = [*kept, *(c for c in created if c["challenge_id"] not in known)]
-        return doc
+        return TenantSettings(
+            rules=tuple(convert.ruleset_from_doc(v) for v in doc.get("rules") or ()),
+            challenges=tuple(convert.challenge_from_doc(c) for c in doc.get("challenges") or ()),
+            leaderboard_opt_in=bool(doc.get("leaderboard_opt_in", False)),
+            executive_groups=tuple(doc.get("executive_groups") or ()),
+        )
 
     async def _challenges_of(self, tenant: str) -> list[dict[str, Any]]:
         cursor = self.challenges.find({"tenant": tenant}, {"_id": 0, "tenant": 0})
         return [doc async for doc in cursor.sort([("created_at", ASCENDING), ("_id", ASCENDING)])]
 
-    async def add_rule_version(self, tenant: str, expected: int, version: dict[str, Any]) -> bool:
+    async def add_rule_version(self, tenant: str, expected: int, version: RuleSet) -> bool:
         """Append a rule version if the tenant still has `expected` versions."""
         condition: dict[str, Any] = {"_id": tenant, "rule_count": expected}
         if expected == 0:
@@ -435,23 +517,30 @@ class RewardsRepository:
         try:
             result = await self.tenants.update_one(
                 condition,
-                {"$push": {"rules": version}, "$inc": {"rule_count": 1}},
+                {"$push": {"rules": convert.ruleset_doc(version)}, "$inc": {"rule_count": 1}},
                 upsert=True,
             )
         except DuplicateKeyError:
             return False
         return result.matched_count == 1 or result.upserted_id is not None
 
-    async def set_tenant(self, tenant: str, fields: dict[str, Any]) -> None:
+    async def set_leaderboards(
+        self, tenant: str, opt_in: bool, executive_groups: Sequence[str]
+    ) -> None:
+        fields = {"leaderboard_opt_in": opt_in, "executive_groups": list(executive_groups)}
         await self.tenants.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
 
-    async def add_challenge(self, tenant: str, challenge: dict[str, Any]) -> bool:
+    async def add_challenge(self, tenant: str, challenge: Challenge) -> bool:
         """Store a new challenge; False when the tenant has one of that id already.
 
         An insert keyed by the id, not a check and then a write: the MongoDB-wire server we
         test with runs a conditional update as a read and a write that concurrent requests
         interleave, while an insert with a taken `_id` always fails."""
-        doc = {**challenge, "_id": f"{tenant}:{challenge['challenge_id']}", "tenant": tenant}
+        doc = {
+            **convert.challenge_doc(challenge),
+            "_id": f"{tenant}:{challenge.challenge_id}",
+            "tenant": tenant,
+        }
         try:
             await self.challenges.insert_one(doc)
         except DuplicateKeyError:
@@ -460,13 +549,24 @@ class RewardsRepository:
 
     # -- catalog and redemptions -------------------------------------------------------
 
-    async def items(self, tenant: str) -> list[dict[str, Any]]:
-        return [doc async for doc in self.catalog.find({"tenant": tenant}).sort("name")]
+    async def items(self, tenant: str) -> list[Item]:
+        return [item_of(doc) async for doc in self.catalog.find({"tenant": tenant}).sort("name")]
 
-    async def item(self, tenant: str, item_id: str) -> dict[str, Any] | None:
-        return await self.catalog.find_one({"_id": f"{tenant}:{item_id}"})
+    async def item(self, tenant: str, item_id: str) -> Item | None:
+        doc = await self.catalog.find_one({"_id": f"{tenant}:{item_id}"})
+        return item_of(doc) if doc is not None else None
 
-    async def save_item(self, doc: dict[str, Any]) -> None:
+    async def save_item(self, tenant: str, item: Item, stock: int) -> None:
+        """Create or replace an item; `stock` is what was asked to be left to sell."""
+        doc = {
+            "_id": f"{tenant}:{item.item_id}",
+            "tenant": tenant,
+            "item_id": item.item_id,
+            "name": item.name,
+            "price": item.price,
+            "stock": stock,
+            "capacity": item.capacity,
+        }
         await self.catalog.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     # Chains. Where the MongoDB-wire server we test with runs a conditional update as a
@@ -474,7 +574,7 @@ class RewardsRepository:
     # still fails: so a balance or a stock is a chain of inserts, each numbered one past
     # the last, and of two writers of the same number only one gets in.
 
-    async def chain_head(self, chain: str, owner: str) -> dict[str, Any] | None:
+    async def _chain_head(self, chain: str, owner: str) -> dict[str, Any] | None:
         cursor = self.standings.database[chain].find({"owner": owner}).sort("seq", DESCENDING)
         async for doc in cursor.limit(1):
             return doc
@@ -488,21 +588,18 @@ class RewardsRepository:
             return False
         return True
 
-    async def last_spend(self, tenant: str, employee_id: str) -> dict[str, Any] | None:
+    async def last_spend(self, tenant: str, employee_id: str) -> Spend | None:
         """The latest charge or refund of an employee, with the running total spent."""
-        return await self.chain_head("spends", standing_id(tenant, employee_id))
+        head = await self._chain_head("spends", standing_id(tenant, employee_id))
+        return spend_of(tenant, head) if head is not None else None
 
-    async def add_spend(
-        self, tenant: str, employee_id: str, seq: int, charge: dict[str, Any]
-    ) -> bool:
-        """Charge number `seq` of an employee (a refund when its points are negative);
-        False when another charge took that number first."""
-        owner = standing_id(tenant, employee_id)
-        link = {"_id": f"{owner}:{seq:09d}", "owner": owner, "seq": seq, **charge}
-        return await self.append("spends", link)
+    async def add_spend(self, tenant: str, spend: Spend) -> bool:
+        """Charge number `spend.seq` of an employee (a refund when its points are
+        negative); False when another charge took that number first."""
+        return await self.append("spends", spend_doc(tenant, spend))
 
     async def units_sold(self, tenant: str, item_id: str) -> int:
-        head = await self.chain_head("units", f"{tenant}:{item_id}")
+        head = await self._chain_head("units", f"{tenant}:{item_id}")
         return int(head["seq"]) if head else 0
 
     def new_unit(self, box: Outbox, tenant: str, item_id: str, seq: int) -> DocumentWrite:
@@ -513,34 +610,43 @@ class RewardsRepository:
         unit = {"_id": unit_id, "owner": owner, "seq": seq}
         return DocumentWrite(box, unit_id, new=unit, must_land=False)
 
-    async def spends_of(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+    async def spends_of(self, tenant: str, employee_id: str) -> list[Spend]:
         """An employee's charges and refunds, oldest first."""
         cursor = self.spends.find({"owner": standing_id(tenant, employee_id)}).sort(
             "seq", ASCENDING
         )
-        return [doc async for doc in cursor]
+        return [spend_of(tenant, doc) async for doc in cursor]
 
     async def tenant_redemption_links(
         self, tenant: str, redemption_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Spend]:
         """The charges and refunds of redemptions of every employee of a tenant."""
         where: dict[str, Any] = {
             "owner": {"$regex": f"^{re.escape(tenant)}:"},
             "redemption_id": redemption_id if redemption_id else {"$exists": True},
         }
-        return [doc async for doc in self.spends.find(where)]
+        return [spend_of(tenant, doc) async for doc in self.spends.find(where)]
 
-    async def fulfilments_of(self, tenant: str) -> dict[str, dict[str, Any]]:
+    async def fulfilments_of(self, tenant: str) -> dict[str, Fulfilment]:
         """The tenant's fulfilled redemptions by redemption id."""
         cursor = self.fulfilments.find({"tenant": tenant})
-        return {doc["redemption_id"]: doc async for doc in cursor}
+        return {doc["redemption_id"]: _fulfilment_of(doc) async for doc in cursor}
 
-    async def add_fulfilment(self, mark: dict[str, Any]) -> None:
+    async def add_fulfilment(self, tenant: str, mark: Fulfilment) -> None:
         """Mark a redemption handed over; a mark already there stays as it is."""
-        await self.insert_new("fulfilments", [mark])
+        doc = {
+            "_id": f"{tenant}:{mark.redemption_id}",
+            "tenant": tenant,
+            "redemption_id": mark.redemption_id,
+            "employee_id": mark.employee_id,
+            "fulfilled_at": mark.fulfilled_at,
+            "fulfilled_by": mark.fulfilled_by,
+        }
+        await self.insert_new("fulfilments", [doc])
 
-    async def fulfilment(self, tenant: str, redemption_id: str) -> dict[str, Any] | None:
-        return await self.fulfilments.find_one({"_id": f"{tenant}:{redemption_id}"})
+    async def fulfilment(self, tenant: str, redemption_id: str) -> Fulfilment | None:
+        doc = await self.fulfilments.find_one({"_id": f"{tenant}:{redemption_id}"})
+        return _fulfilment_of(doc) if doc is not None else None
 
     async def clawed(self, tenant: str, employee_id: str) -> int:
         cursor = self.clawbacks.find({"tenant": tenant, "employee_id": employee_id}, {"points": 1})
@@ -548,38 +654,64 @@ class RewardsRepository:
 
     # -- reward suggestions ------------------------------------------------------------
 
-    async def insert_suggestion(self, doc: dict[str, Any]) -> None:
-        await self.suggestions.insert_one(doc)
+    async def insert_suggestion(self, tenant: str, suggestion: RewardSuggestion) -> None:
+        await self.suggestions.insert_one(
+            {
+                "_id": f"{tenant}:{suggestion.suggestion_id}",
+                "tenant": tenant,
+                "suggestion_id": suggestion.suggestion_id,
+                "title": suggestion.title,
+                "title_key": suggestion.title_key,
+                "description": suggestion.description,
+                "suggested_by": suggestion.suggested_by,
+                "suggested_at": suggestion.suggested_at,
+                "status": suggestion.status.value,
+            }
+        )
 
-    async def suggestion(self, tenant: str, suggestion_id: str) -> dict[str, Any] | None:
-        return await self.suggestions.find_one({"_id": f"{tenant}:{suggestion_id}"})
+    async def suggestion(self, tenant: str, suggestion_id: str) -> RewardSuggestion | None:
+        doc = await self.suggestions.find_one({"_id": f"{tenant}:{suggestion_id}"})
+        return _suggestion_of(doc) if doc is not None else None
 
     async def tenant_suggestions(
-        self, tenant: str, statuses: Sequence[str] | None = None
-    ) -> list[dict[str, Any]]:
+        self, tenant: str, statuses: Sequence[SuggestionStatus] | None = None
+    ) -> list[RewardSuggestion]:
         query: dict[str, Any] = {"tenant": tenant}
         if statuses:
-            query["status"] = {"$in": list(statuses)}
-        return [doc async for doc in self.suggestions.find(query)]
+            query["status"] = {"$in": [s.value for s in statuses]}
+        return [_suggestion_of(doc) async for doc in self.suggestions.find(query)]
 
-    async def open_suggestion_titled(self, tenant: str, key: str) -> dict[str, Any] | None:
-        return await self.suggestions.find_one(
-            {"tenant": tenant, "title_key": key, "status": "open"}
+    async def open_suggestion_titled(self, tenant: str, key: str) -> RewardSuggestion | None:
+        doc = await self.suggestions.find_one(
+            {"tenant": tenant, "title_key": key, "status": SuggestionStatus.OPEN.value}
         )
+        return _suggestion_of(doc) if doc is not None else None
 
     async def open_suggestions_by(self, tenant: str, employee_id: str) -> int:
         return await self.suggestions.count_documents(
             {"tenant": tenant, "suggested_by": employee_id, "status": "open"}
         )
 
-    async def suggestions_by(self, tenant: str, employee_id: str) -> list[dict[str, Any]]:
+    async def suggestions_by(self, tenant: str, employee_id: str) -> list[RewardSuggestion]:
         cursor = self.suggestions.find({"tenant": tenant, "suggested_by": employee_id})
-        return [doc async for doc in cursor.sort("suggested_at", ASCENDING)]
+        return [_suggestion_of(doc) async for doc in cursor.sort("suggested_at", ASCENDING)]
 
     async def decide_suggestion(
-        self, tenant: str, suggestion_id: str, fields: dict[str, Any]
-    ) -> dict[str, Any] | None:
+        self,
+        tenant: str,
+        suggestion_id: str,
+        status: SuggestionStatus,
+        item_id: str | None,
+        decided_at: datetime | None,
+        decided_by: str | None,
+    ) -> RewardSuggestion | None:
         """Set a suggestion's status (last decision wins); the suggestion as it is now."""
+        fields = {
+            "status": status.value,
+            "item_id": item_id,
+            "decided_at": decided_at,
+            "decided_by": decided_by,
+        }
         await self.suggestions.update_one({"_id": f"{tenant}:{suggestion_id}"}, {"$set": fields})
         return await self.suggestion(tenant, suggestion_id)
 
@@ -615,7 +747,10 @@ class RewardsRepository:
         ]
         return {doc["_id"]: doc["votes"] async for doc in await self.votes.aggregate(pipeline)}
 
-    async def votes_by(self, tenant: str, voter: str) -> list[dict[str, Any]]:
+    async def votes_by(self, tenant: str, voter: str) -> list[Vote]:
+        return [_vote_of(doc) for doc in await self._vote_docs(tenant, voter)]
+
+    async def _vote_docs(self, tenant: str, voter: str) -> list[dict[str, Any]]:
         cursor = self.votes.find({"tenant": tenant, "voter": voter})
         return [doc async for doc in cursor.sort("voted_at", ASCENDING)]
 
@@ -637,7 +772,7 @@ class RewardsRepository:
         await self.suggestions.update_many(owned, {"$set": {"suggested_by": pseudonym}})
         decided = {"tenant": tenant, "decided_by": employee_id}
         await self.suggestions.update_many(decided, {"$set": {"decided_by": pseudonym}})
-        votes = await self.votes_by(tenant, employee_id)
+        votes = await self._vote_docs(tenant, employee_id)
         await self.insert_new(
             "votes",
             [
@@ -773,6 +908,164 @@ class RewardsRepository:
             fields = _renamed_activities(doc, names)
             if fields is not None:
                 await self.activities.update_one({"_id": doc["_id"]}, {"$set": fields})
+
+
+def _standing_of(doc: dict[str, Any]) -> StandingRecord:
+    tenant, _, employee_id = str(doc["_id"]).partition(":")
+    return convert.standing_record_of(tenant, employee_id, doc)
+
+
+# What a leaderboard reads of each standing.
+_FIGURES = (
+    "employee_id",
+    "earned",
+    "month_key",
+    "month_points",
+    "week_key",
+    "week_points",
+    "groups",
+    "department",
+    "location",
+    "opted_out",
+)
+
+
+def _figures_of(doc: dict[str, Any]) -> Figures:
+    return Figures(
+        employee_id=doc["employee_id"],
+        earned=doc.get("earned", 0),
+        month_key=doc.get("month_key"),
+        month_points=doc.get("month_points", 0),
+        week_key=doc.get("week_key"),
+        week_points=doc.get("week_points", 0),
+        groups=tuple(doc.get("groups") or ()),
+        department=doc.get("department"),
+        location=doc.get("location"),
+        opted_out=bool(doc.get("opted_out")),
+    )
+
+
+def _choice_of(doc: dict[str, Any]) -> LeaderboardChoice:
+    return LeaderboardChoice(
+        hidden=bool(doc.get("hidden", False)), opt_in=doc.get("leaderboard_opt_in")
+    )
+
+
+def _clawback_of(doc: dict[str, Any]) -> Clawback:
+    return Clawback(
+        award_id=doc["_id"],
+        employee_id=doc["employee_id"],
+        points=doc["points"],
+        awarded_at=_utc(doc["awarded_at"]),
+        reason=doc.get("reason", ""),
+        by=doc.get("by", ""),
+    )
+
+
+def month_end_doc(decided: MonthEnd) -> dict[str, Any]:
+    top = decided.top
+    return {
+        "_id": f"{decided.tenant}:{top.month}",
+        "tenant": decided.tenant,
+        "month": top.month,
+        "ranked": top.ranked,
+        "places": top.places,
+        "cutoff": top.cutoff,
+        "winners": [{"employee_id": e, "points": p} for e, p in top.winners],
+        "decided_at": decided.decided_at,
+        "done": decided.done,
+    }
+
+
+def month_end_of(doc: dict[str, Any]) -> MonthEnd:
+    winners = [(w["employee_id"], w["points"]) for w in doc.get("winners") or []]
+    top = MonthTop(doc["month"], doc["ranked"], doc["places"], doc["cutoff"], winners)
+    return MonthEnd(
+        tenant=doc["tenant"],
+        top=top,
+        decided_at=_utc(doc["decided_at"]),
+        done=bool(doc.get("done", False)),
+    )
+
+
+def _month_badge_of(doc: dict[str, Any]) -> MonthBadge:
+    return MonthBadge(
+        award_id=doc["_id"],
+        employee_id=doc["employee_id"],
+        badge=doc["badge"],
+        name=doc["name"],
+        month=doc["month"],
+        points=doc["points"],
+        earned_at=_utc(doc["earned_at"]),
+    )
+
+
+def item_of(doc: dict[str, Any]) -> Item:
+    return Item(
+        item_id=doc["item_id"], name=doc["name"], price=doc["price"], capacity=doc["capacity"]
+    )
+
+
+def spend_doc(tenant: str, spend: Spend) -> dict[str, Any]:
+    owner = standing_id(tenant, spend.employee_id)
+    link: dict[str, Any] = {
+        "_id": f"{owner}:{spend.seq:09d}",
+        "owner": owner,
+        "seq": spend.seq,
+        "points": spend.points,
+        "spent": spend.spent,
+        "redemption_id": spend.redemption_id,
+        "item_id": spend.item_id,
+        "at": spend.at,
+    }
+    if spend.name is not None:
+        link["name"] = spend.name
+    if spend.refund:
+        link["refund"] = True
+    return link
+
+
+def spend_of(tenant: str, doc: dict[str, Any]) -> Spend:
+    return Spend(
+        employee_id=str(doc["owner"])[len(tenant) + 1 :],
+        seq=doc["seq"],
+        points=doc["points"],
+        spent=doc["spent"],
+        redemption_id=doc.get("redemption_id"),
+        item_id=doc.get("item_id"),
+        name=doc.get("name"),
+        at=_utc(at) if (at := doc.get("at")) is not None else None,
+        refund=bool(doc.get("refund", False)),
+    )
+
+
+def _fulfilment_of(doc: dict[str, Any]) -> Fulfilment:
+    return Fulfilment(
+        redemption_id=doc["redemption_id"],
+        employee_id=doc["employee_id"],
+        fulfilled_at=_utc(doc["fulfilled_at"]),
+        fulfilled_by=doc["fulfilled_by"],
+    )
+
+
+def _suggestion_of(doc: dict[str, Any]) -> RewardSuggestion:
+    return RewardSuggestion(
+        suggestion_id=doc["suggestion_id"],
+        title=doc["title"],
+        description=doc.get("description"),
+        suggested_by=doc["suggested_by"],
+        suggested_at=_utc(doc["suggested_at"]),
+        status=SuggestionStatus(doc["status"]),
+        item_id=doc.get("item_id"),
+        decided_at=_utc(at) if (at := doc.get("decided_at")) is not None else None,
+        decided_by=doc.get("decided_by"),
+    )
+
+
+def _vote_of(doc: dict[str, Any]) -> Vote:
+    return Vote(
+        suggestion_id=doc["suggestion_id"], voter=doc["voter"], voted_at=_utc(doc["voted_at"])
+    )
 
 
 def _renamed_record(

@@ -332,3 +332,99 @@ def replay(
         standings[employee] = outcome.standing
         totals[employee] = totals.get(employee, 0) + sum(a.points for a in outcome.awards)
     return totals
+
+
+@dataclass(frozen=True, slots=True)
+class EarnedBadge:
+    """A badge earned for good, as an employee's standing keeps it."""
+
+    name: str
+    earned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StandingRecord:
+    """An employee's standing as kept: what the rules need (`standing`), the badges
+    earned for good with their names and times, what was learnt about the person from
+    events (groups, department, location, whether they opted out), per topic partition
+    the offset of the last event applied (`marks`), and the erasures folded into it.
+
+    `month_key` and `week_key` are the periods its figures were written for, None when
+    none was written yet (the standing's `Standing` then says "")."""
+
+    standing: Standing
+    badges: dict[str, EarnedBadge] = field(default_factory=dict)
+    marks: dict[str, int] = field(default_factory=dict)
+    month_key: str | None = None
+    week_key: str | None = None
+    groups: tuple[str, ...] = ()
+    department: str | None = None
+    location: str | None = None
+    opted_out: bool = False
+    folded: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Figures:
+    """One employee's row of a tenant's leaderboards: their points, the periods of their
+    month's and week's figures, the scopes they are ranked in, and their own choices
+    (hidden, opted in). Not frozen: a snapshot moves a row in place when they choose."""
+
+    employee_id: str
+    earned: int = 0
+    month_key: str | None = None
+    month_points: int = 0
+    week_key: str | None = None
+    week_points: int = 0
+    groups: tuple[str, ...] = ()
+    department: str | None = None
+    location: str | None = None
+    opted_out: bool = False
+    hidden: bool = False
+    opted_in: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardChoice:
+    """What an employee chose: hidden from leaderboards or not, and (None: never said)
+    whether they take part where leaderboards are opt-in."""
+
+    hidden: bool = False
+    opt_in: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clawback:
+    """An award reversed: the points taken back from `employee_id`, dated as the award
+    was, why and by which admin."""
+
+    award_id: str
+    employee_id: str
+    points: int
+    awarded_at: datetime
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class MonthBadge:
+    """A "top of the month" badge won, with the net points that won it."""
+
+    award_id: str
+    employee_id: str
+    badge: str
+    name: str
+    month: str
+    points: int
+    earned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSettings:
+    """A tenant's rule versions (oldest first; none: the defaults), its challenges, and
+    its leaderboard settings."""
+
+    rules: tuple[RuleSet, ...] = ()
+    challenges: tuple[Challenge, ...] = ()
+    leaderboard_opt_in: bool = False
+    executive_groups: tuple[str, ...] = ()

@@ -71,3 +71,14 @@ def last_closed_month(now: datetime, grace: timedelta) -> str:
 def top_badge_id(tenant: str, employee_id: str, month: str) -> str:
     """Once per employee and month, whoever computes it."""
     return derived_event_id("badge", tenant, employee_id, f"{TOP_BADGE}:{month}")
+
+
+@dataclass(frozen=True, slots=True)
+class MonthEnd:
+    """A tenant's decision for an ended month, taken once; `done` once its badges are
+    staged."""
+
+    tenant: str
+    top: MonthTop
+    decided_at: datetime
+    done: bool = False

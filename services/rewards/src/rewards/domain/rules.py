@@ -72,6 +72,8 @@ class RuleSet:
     # Most points an employee can earn per UTC day, all actions together.
     daily_max: int | None = None
     multipliers: tuple[Multiplier, ...] = ()
+    # The admin who published it; None on the defaults.
+    created_by: str | None = None
 
     def factor(self, activity: Activity) -> float:
         product = 1.0

@@ -21,6 +21,7 @@ import hashlib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 # The name an erased person's records carry: the platform's rule, so every service names
@@ -78,3 +79,29 @@ def after(entry: Ranked, position: tuple[int, str]) -> bool:
 def erasure_key(tenant: str, employee_id: str) -> str:
     """How an erasure is listed: a hash, never the id itself."""
     return hashlib.sha256(f"{tenant}\x1f{employee_id}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RewardSuggestion:
+    """A reward someone suggested, and the program team's decision on it."""
+
+    suggestion_id: str
+    title: str
+    description: str | None
+    suggested_by: str
+    suggested_at: datetime
+    status: SuggestionStatus = SuggestionStatus.OPEN
+    item_id: str | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+    @property
+    def title_key(self) -> str:
+        return title_key(self.title)
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    suggestion_id: str
+    voter: str
+    voted_at: datetime

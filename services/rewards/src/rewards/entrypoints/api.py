@@ -14,7 +14,8 @@ from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from rewards.adapters import events as convert
-from rewards.domain.rules import Action
+from rewards.domain.ledger import Challenge, LeaderboardChoice, StandingRecord
+from rewards.domain.rules import Action, Award
 from rewards.service_layer import handlers, rule_versions
 from rewards.service_layer import suggestions as ideas
 from rewards.service_layer.leaderboards import Leaderboards, Period, Scope, board_of
@@ -89,8 +90,12 @@ async def my_points(
     return MyPoints(
         employee_id=user.employee_id,
         **figures,
-        recent=[LedgerEntry(award_id=e["_id"], **e) for e in entries],
+        recent=[_entry(e) for e in entries],
     )
+
+
+def _entry(award: Award) -> LedgerEntry:
+    return LedgerEntry.model_validate(award, from_attributes=True)
 
 
 class EarnedBadge(BaseModel):
@@ -108,14 +113,16 @@ class MyBadges(BaseModel):
 @me.get("/badges", response_model=MyBadges, response_model_exclude_unset=True)
 async def my_badges(user: CurrentUser, app: App) -> dict[str, Any]:
     """The badges the caller has earned."""
-    standing = await app.services.repo.standing(user.tenant, user.employee_id) or {}
-    badges = standing.get("badges") or {}
-    earned = [{"badge": b, **v} for b, v in sorted(badges.items())]
+    standing = await app.services.repo.standing(user.tenant, user.employee_id)
+    badges = standing.badges if standing is not None else {}
+    earned: list[dict[str, Any]] = [
+        {"badge": b, "name": v.name, "earned_at": v.earned_at} for b, v in sorted(badges.items())
+    ]
     # Once per month won, so kept apart from the badges earned once for good.
     monthly = await app.services.repo.month_badges_of(user.tenant, user.employee_id)
     earned.extend(
-        {"badge": d["badge"], "name": d["name"], "earned_at": d["earned_at"], "month": d["month"]}
-        for d in sorted(monthly, key=lambda d: d["month"])
+        {"badge": d.badge, "name": d.name, "earned_at": d.earned_at, "month": d.month}
+        for d in sorted(monthly, key=lambda d: d.month)
     )
     return {"badges": earned}
 
@@ -144,14 +151,22 @@ class MyChallenges(BaseModel):
 async def my_challenges(user: CurrentUser, app: App) -> dict[str, Any]:
     """The tenant's challenges with the caller's progress."""
     config = await app.services.repo.tenant(user.tenant)
-    standing = await app.services.repo.standing(user.tenant, user.employee_id) or {}
-    progress = standing.get("challenges") or {}
+    standing = await app.services.repo.standing(user.tenant, user.employee_id)
+    progress = standing.standing.challenges if standing is not None else {}
     return {
         "challenges": [
-            {**c, "progress": min(progress.get(c["challenge_id"], 0), c["target"])}
-            for c in config.get("challenges", [])
+            {**_challenge(c), "progress": min(progress.get(c.challenge_id, 0), c.target)}
+            for c in config.challenges
         ]
     }
+
+
+def _challenge(challenge: Challenge) -> dict[str, Any]:
+    """A challenge's fields as shown; no creation time on those stored long ago."""
+    shown = convert.challenge_doc(challenge)
+    if challenge.created_at is None:
+        del shown["created_at"]
+    return shown
 
 
 class Visibility(BaseModel):
@@ -168,10 +183,7 @@ class LeaderboardVisibility(BaseModel):
 async def get_visibility(user: CurrentUser, app: App) -> dict[str, Any]:
     """Whether the caller is hidden from leaderboards, and opted in where that is asked."""
     profile = await app.services.repo.profile(user.tenant, user.employee_id)
-    return {
-        "hidden": bool(profile.get("hidden", False)),
-        "opt_in": profile.get("leaderboard_opt_in"),
-    }
+    return {"hidden": profile.hidden, "opt_in": profile.opt_in}
 
 
 class VisibilityChoice(BaseModel):
@@ -186,11 +198,12 @@ class VisibilityChoice(BaseModel):
 )
 async def set_visibility(body: Visibility, user: CurrentUser, app: App) -> dict[str, Any]:
     """Hide from leaderboards, or show again; opt in where the tenant asks for it."""
+    choice = LeaderboardChoice(hidden=body.hidden, opt_in=body.opt_in)
+    await app.services.repo.set_profile(user.tenant, user.employee_id, choice)
+    app.leaderboards.choose(user.tenant, user.employee_id, choice)
     fields: dict[str, Any] = {"hidden": body.hidden}
     if body.opt_in is not None:
         fields["leaderboard_opt_in"] = body.opt_in
-    await app.services.repo.set_profile(user.tenant, user.employee_id, fields)
-    app.leaderboards.choose(user.tenant, user.employee_id, fields)
     return fields
 
 
@@ -334,30 +347,24 @@ def _ledger_position(cursor: str | None) -> tuple[datetime, str] | None:
 def _my_records(
     user: Principal, found: handlers.MyRewards, ideas_of: ideas.MySuggestions
 ) -> MyRewardsRecords:
-    doc = found.standing or {}
-    days = convert.standing_from_doc(user.tenant, user.employee_id, doc).days
+    record = found.standing
     badges = [
-        BadgeOut(badge=b, name=v["name"], earned_at=v["earned_at"])
-        for b, v in sorted((doc.get("badges") or {}).items())
+        BadgeOut(badge=b, name=v.name, earned_at=v.earned_at)
+        for b, v in sorted((record.badges if record is not None else {}).items())
     ]
-    badges.extend(BadgeOut(**d) for d in sorted(found.month_badges or [], key=lambda d: d["month"]))
-    profile = found.profile or {}
+    badges.extend(
+        BadgeOut.model_validate(d, from_attributes=True)
+        for d in sorted(found.month_badges or [], key=lambda d: d.month)
+    )
+    profile = found.profile or LeaderboardChoice()
     return MyRewardsRecords(
         points=Balance(**(found.balance or {})),
-        standing=StandingOut(
-            **{k: v for k, v in doc.items() if k in StandingOut.model_fields and v is not None},
-            daily_use={
-                day: DayUse(total=use.total, per_action=dict(use.per_action))
-                for day, use in sorted(days.items())
-            },
-        ),
+        standing=_standing_out(record),
         badges=badges,
-        challenges=[ChallengeProgress(**c) for c in found.challenges or []],
+        challenges=[_progress_out(c) for c in found.challenges or []],
         redemptions=[RedemptionOut(**r) for r in found.redemptions or []],
-        spends=[SpendOut(**s) for s in found.spends or []],
-        leaderboard_visibility=LeaderboardVisibility(
-            hidden=bool(profile.get("hidden", False)), opt_in=profile.get("leaderboard_opt_in")
-        ),
+        spends=[SpendOut.model_validate(s, from_attributes=True) for s in found.spends or []],
+        leaderboard_visibility=LeaderboardVisibility(hidden=profile.hidden, opt_in=profile.opt_in),
         reward_suggestions=[
             MySuggestionOut(
                 suggestion_id=s.suggestion_id,
@@ -375,6 +382,46 @@ def _my_records(
     )
 
 
+def _standing_out(record: StandingRecord | None) -> StandingOut:
+    if record is None:
+        return StandingOut()
+    standing = record.standing
+    return StandingOut(
+        earned=standing.earned,
+        month_key=record.month_key,
+        month_points=standing.month_points,
+        week_key=record.week_key,
+        week_points=standing.week_points,
+        shares=standing.shares,
+        streak=standing.streak,
+        streak_week=standing.streak_week,
+        daily_use={
+            day: DayUse(total=use.total, per_action=dict(use.per_action))
+            for day, use in sorted(standing.days.items())
+        },
+        groups=list(record.groups),
+        department=record.department,
+        location=record.location,
+        opted_out=record.opted_out,
+    )
+
+
+def _progress_out(found: handlers.ChallengeProgress) -> ChallengeProgress:
+    """Described as the tenant lists it; one no longer listed is shown bare."""
+    challenge = found.challenge
+    if challenge is None:
+        return ChallengeProgress(challenge_id=found.challenge_id, progress=found.progress)
+    return ChallengeProgress(
+        challenge_id=challenge.challenge_id,
+        name=challenge.name,
+        action=challenge.action.value,
+        target=challenge.target,
+        starts_at=challenge.starts_at,
+        ends_at=challenge.ends_at,
+        progress=found.progress,
+    )
+
+
 @me.get("/export", response_model=MyRewardsExport)
 async def export_my_data(
     user: CurrentUser,
@@ -388,10 +435,10 @@ async def export_my_data(
     following = None
     if len(found.ledger) == limit:
         last = found.ledger[-1]
-        following = encode_cursor({"at": last["awarded_at"].isoformat(), "id": last["_id"]})
+        following = encode_cursor({"at": last.awarded_at.isoformat(), "id": last.award_id})
     return MyRewardsExport(
         employee_id=user.employee_id,
-        ledger=[LedgerEntry(award_id=e["_id"], **e) for e in found.ledger],
+        ledger=[_entry(e) for e in found.ledger],
         records=(
             _my_records(
                 user, found, await ideas.of_person(app.services, user.tenant, user.employee_id)
@@ -507,15 +554,17 @@ class RuleVersions(BaseModel):
 @rules.get("", response_model=RuleVersions, response_model_exclude_unset=True)
 async def list_rules(user: CurrentUser, app: App) -> dict[str, Any]:
     """Every version of the tenant's point rules, oldest first."""
-    return {"versions": await rule_versions.rule_versions(app.services, user.tenant)}
+    versions = await rule_versions.rule_versions(app.services, user.tenant)
+    return {"versions": [convert.ruleset_doc(v) for v in versions]}
 
 
 @rules.post("", status_code=201, response_model=RulesOut, response_model_exclude_unset=True)
 async def add_rules(body: RulesIn, user: Admin, app: App) -> dict[str, Any]:
     """Publish a new version of the rules; what was earned before stays as it was."""
-    return await rule_versions.add_rule_version(
+    version = await rule_versions.add_rule_version(
         app.services, user.tenant, _rules_of(body), body.effective_from, user.employee_id
     )
+    return convert.ruleset_doc(version)
 
 
 class SimulationIn(BaseModel):
@@ -570,8 +619,7 @@ async def get_leaderboard_settings(user: Admin, app: App) -> LeaderboardSettings
     """Whether leaderboards are opt-in, and the groups ranked on the executives' board."""
     config = await app.services.repo.tenant(user.tenant)
     return LeaderboardSettings(
-        opt_in=bool(config.get("leaderboard_opt_in", False)),
-        executive_groups=config.get("executive_groups") or [],
+        opt_in=config.leaderboard_opt_in, executive_groups=list(config.executive_groups)
     )
 
 
@@ -580,10 +628,7 @@ async def leaderboard_settings(
     body: LeaderboardSettings, user: Admin, app: App
 ) -> LeaderboardSettings:
     """Make leaderboards opt-in or not, and name the groups ranked on the executives' board."""
-    await app.services.repo.set_tenant(
-        user.tenant,
-        {"leaderboard_opt_in": body.opt_in, "executive_groups": body.executive_groups},
-    )
+    await app.services.repo.set_leaderboards(user.tenant, body.opt_in, body.executive_groups)
     app.leaderboards.forget(user.tenant)
     return body
 
@@ -608,11 +653,19 @@ class ChallengeIn(BaseModel):
 @admin.post("/challenges", status_code=201, response_model=ChallengeOut)
 async def add_challenge(body: ChallengeIn, user: Admin, app: App) -> dict[str, Any]:
     """Start a time-boxed challenge, e.g. share 3 job posts this month; 409 if its id is taken."""
-    doc = body.model_dump(mode="python")
-    doc["action"] = body.action.value
-    doc["created_at"] = datetime.now(UTC)
-    await handlers.add_challenge(app.services, user.tenant, doc)
-    return doc
+    challenge = Challenge(
+        challenge_id=body.challenge_id,
+        name=body.name,
+        action=body.action,
+        target=body.target,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        content_kind=body.content_kind,
+        bonus=body.bonus,
+        created_at=datetime.now(UTC),
+    )
+    await handlers.add_challenge(app.services, user.tenant, challenge)
+    return convert.challenge_doc(challenge)
 
 
 class ClawbackIn(BaseModel):
@@ -631,7 +684,7 @@ async def clawback(award_id: str, body: ClawbackIn, user: Admin, app: App) -> di
     entry = await handlers.claw_back(
         app.services, user.tenant, award_id, body.reason, user.employee_id
     )
-    return {"award_id": entry["_id"], "points": entry["points"], "reason": entry["reason"]}
+    return {"award_id": entry.award_id, "points": entry.points, "reason": entry.reason}
 
 
 # -- catalog and redemptions -----------------------------------------------------------------
@@ -668,9 +721,9 @@ async def catalog(user: CurrentUser, app: App) -> dict[str, Any]:
     return {
         "items": [
             {
-                "item_id": i["item_id"],
-                "name": i["name"],
-                "price": i["price"],
+                "item_id": i.item_id,
+                "name": i.name,
+                "price": i.price,
                 "stock": await handlers.stock_left(app.services, user.tenant, i),
             }
             for i in items

@@ -33,20 +33,31 @@ from rewards.adapters import events as convert
 from rewards.adapters.mongo import (
     RewardsRepository,
     StandingChange,
+    StandingRead,
     activities_id,
     standing_id,
-    watermarks_of,
 )
-from rewards.domain.ledger import Badge, Challenge, apply
+from rewards.domain.catalog import Fulfilment, Item, Spend
+from rewards.domain.ledger import (
+    Badge,
+    Challenge,
+    Clawback,
+    LeaderboardChoice,
+    MonthBadge,
+    Standing,
+    StandingRecord,
+    apply,
+)
 from rewards.domain.months import (
     TOP_BADGE,
+    MonthEnd,
     last_closed_month,
     month_end,
     month_start,
     top_badge_id,
     top_of_month,
 )
-from rewards.domain.rules import Action, Activity, RuleSet
+from rewards.domain.rules import Action, Award, RuleSet
 from rewards.domain.suggestions import erasure_key
 
 POINTS = Counter("chorus_rewards_points_awarded_total", "Points awarded", ["tenant", "rule"])
@@ -67,7 +78,6 @@ class Publisher(Protocol):
 class TenantConfig:
     versions: list[RuleSet]
     challenges: list[Challenge]
-    raw: dict[str, Any]
 
 
 @dataclass
@@ -96,12 +106,8 @@ class Services:
         cached = self._configs.get(tenant)
         if cached is not None and time.monotonic() - cached[0] < self.config_ttl:
             return cached[1]
-        raw = await self.repo.tenant(tenant)
-        config = TenantConfig(
-            versions=[convert.ruleset_from_doc(v) for v in raw.get("rules", [])],
-            challenges=[convert.challenge_from_doc(c) for c in raw.get("challenges", [])],
-            raw=raw,
-        )
+        settings = await self.repo.tenant(tenant)
+        config = TenantConfig(versions=list(settings.rules), challenges=list(settings.challenges))
         self._configs[tenant] = (time.monotonic(), config)
         return config
 
@@ -130,7 +136,7 @@ def _person(services: Services, event: AnyEvent) -> tuple[str, str] | None:
 
 async def _employees(
     services: Services, batch: list[Consumed[AnyEvent]]
-) -> tuple[dict[str, _Employee], dict[str, dict[str, Any]], dict[tuple[str, str], str]] | None:
+) -> tuple[dict[str, _Employee], dict[str, StandingRead], dict[tuple[str, str], str]] | None:
     """The batch's events by employee as the standings name them, with those standings;
     and the people erased before (tenant, id -> pseudonym) whose late events it holds.
     None when no event is for this worker.
@@ -187,15 +193,16 @@ class _Scored:
 
 
 def _score(
-    key: str, employee: _Employee, doc: dict[str, Any] | None, config: TenantConfig
+    key: str, employee: _Employee, read: StandingRead | None, config: TenantConfig
 ) -> _Scored | None:
     """Score the events of one employee the standing has not seen; None when it has
     seen them all."""
-    marks = watermarks_of(doc)
+    marks = read.marks if read is not None else {}
     fresh = [i for i in employee.items if i.offset > marks.get(_watermark_key(i), -1)]
     if not fresh:
         return None
-    standing = convert.standing_from_doc(employee.tenant, employee.employee_id, doc)
+    tenant, employee_id = employee.tenant, employee.employee_id
+    standing = read.standing(tenant, employee_id) if read else Standing(tenant, employee_id)
     profile: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
     earned_badges: dict[str, dict[str, Any]] = {}
@@ -233,7 +240,7 @@ def _score(
         key=key,
         tenant=employee.tenant,
         employee_id=employee.employee_id,
-        read=doc,
+        read=read,
         fields=fields,
         badges=earned_badges,
         marks=new_marks,
@@ -341,11 +348,11 @@ async def _without_void_first_shares(
     firsts = sorted(existing & {e["_id"] for e in ledger if e["rule_id"] == FIRST_SHARE})
     if not firsts:
         return ledger
-    kept = {e["_id"]: e for e in await services.repo.ledger_entries(firsts)}
+    kept = {e.award_id: e for e in await services.repo.ledger_entries(firsts)}
 
     def ours(entry: dict[str, Any]) -> bool:
         old = kept.get(entry["_id"])
-        return old is None or old["source_event_id"] == entry["source_event_id"]
+        return old is None or old.source_event_id == entry["source_event_id"]
 
     for change in changes:
         change.entries[:] = [e for e in change.entries if ours(e)]
@@ -431,7 +438,7 @@ async def _rename(
     kept = await repo.standing(tenant, name)
     # Inserted or replaced before the old one is deleted: a crash in between leaves both,
     # and the retry finds this erasure folded in already and only deletes.
-    if key not in (kept or {}).get(convert.FOLDED, []):
+    if kept is None or key not in kept.folded:
         await repo.put_standing(convert.erased_standing_doc(tenant, name, erased, kept, key), kept)
     await repo.delete_standing(tenant, employee_id)
 
@@ -454,15 +461,12 @@ async def close_months(services: Services) -> int:
     scope = ",".join(sorted(services.tenants)) if services.tenants is not None else "*"
     mark = f"{month}/{derived_event_id('month-closed', scope)}"
     emitted = 0
-    if not await services.repo.month_end(mark):
+    if not await services.repo.months_closed(mark):
         start, end = month_start(month), month_end(month)
         for tenant in await services.repo.tenants_awarded_between(start, end):
             if services.tenants is None or tenant in services.tenants:
                 emitted += await close_month(services, tenant, month)
-        # Claims are `<tenant>:<month>`; this id has no colon, so it is never one.
-        await services.repo.add_month_end(
-            {"_id": mark, "month": month, "scope": scope, "closed": True}
-        )
+        await services.repo.mark_months_closed(mark, month, scope)
     services._closed_months.add(month)
     return emitted
 
@@ -470,35 +474,24 @@ async def close_months(services: Services) -> int:
 async def close_month(services: Services, tenant: str, month: str) -> int:
     """Decide one tenant's month (once), then stage and publish its badges (once each)."""
     assert services.month_badge_outbox is not None, "only workers close months"
-    repo, claim_id = services.repo, f"{tenant}:{month}"
-    claim = await repo.month_end(claim_id)
+    repo = services.repo
+    claim = await repo.month_end(tenant, month)
     if claim is None:
         points = await repo.net_points_between(tenant, month_start(month), month_end(month))
-        top = top_of_month(month, points)
-        decided: dict[str, Any] = {
-            "_id": claim_id,
-            "tenant": tenant,
-            "month": month,
-            "ranked": top.ranked,
-            "places": top.places,
-            "cutoff": top.cutoff,
-            "winners": [{"employee_id": e, "points": p} for e, p in top.winners],
-            "decided_at": services.clock(),
-            "done": False,
-        }
+        decided = MonthEnd(tenant, top_of_month(month, points), services.clock())
         # Another replica decided first (perhaps on a ranking a late event had moved):
         # theirs stands, so the winners are one set whoever emits them.
         claim = decided if await repo.add_month_end(decided) else None
-        claim = claim or await repo.month_end(claim_id)
+        claim = claim or await repo.month_end(tenant, month)
         assert claim is not None
-    if claim.get("done"):
+    if claim.done:
         return 0
     box = services.month_badge_outbox
     async with services.uow() as uow:
-        for winner in claim["winners"]:
+        for employee_id, won in claim.top.winners:
             badge = Badge(
-                award_id=top_badge_id(tenant, winner["employee_id"], month),
-                employee_id=winner["employee_id"],
+                award_id=top_badge_id(tenant, employee_id, month),
+                employee_id=employee_id,
                 badge=TOP_BADGE,
                 name=f"Top 10% of {month}",
                 earned_at=month_end(month),
@@ -506,10 +499,10 @@ async def close_month(services: Services, tenant: str, month: str) -> int:
             )
             # Staged by an earlier run that stopped: not landed now, and the relay
             # publishes it once its lease ends.
-            write = repo.new_month_badge(box, tenant, badge, month, winner["points"])
+            write = repo.new_month_badge(box, tenant, badge, month, won)
             uow.add(write, [convert.badge_earned(tenant, badge, None)])
     emitted = len(uow.committed)
-    await repo.finish_month_end(claim_id)
+    await repo.finish_month_end(tenant, month)
     return emitted
 
 
@@ -520,10 +513,11 @@ async def balance(services: Services, tenant: str, employee_id: str) -> dict[str
     """Points earned, reversed and spent, and what is left to spend (never below zero:
     points reversed after they were spent are taken from what is earned next)."""
     repo = services.repo
-    standing = await repo.standing(tenant, employee_id) or {}
+    standing = await repo.standing(tenant, employee_id)
     head = await repo.last_spend(tenant, employee_id)
-    earned, clawed = standing.get("earned", 0), await repo.clawed(tenant, employee_id)
-    spent = head["spent"] if head else 0
+    earned = standing.standing.earned if standing is not None else 0
+    clawed = await repo.clawed(tenant, employee_id)
+    spent = head.spent if head else 0
     return {
         "earned": earned,
         "clawed_back": clawed,
@@ -532,9 +526,7 @@ async def balance(services: Services, tenant: str, employee_id: str) -> dict[str
     }
 
 
-async def claw_back(
-    services: Services, tenant: str, award_id: str, reason: str, by: str
-) -> dict[str, Any]:
+async def claw_back(services: Services, tenant: str, award_id: str, reason: str, by: str) -> Award:
     """Reverse an award: a negative ledger entry and PointsAwarded, once per award.
 
     Safe to retry: both documents are keyed by the award they reverse, so a retry after a
@@ -542,70 +534,58 @@ async def claw_back(
     entry = await services.repo.ledger_entry(tenant, award_id)
     if entry is None:
         raise NotFound(f"award_id: no award {award_id} in this tenant", title="No such award")
-    if entry["points"] <= 0:
+    if entry.points <= 0:
         raise Conflict("award_id: only positive awards can be reversed", title="Not reversible")
-    reversal = {
-        "_id": derived_event_id("clawback", award_id),
-        "tenant": tenant,
-        "employee_id": entry["employee_id"],
-        "points": -entry["points"],
-        "rule_id": "clawback",
-        "rule_version": 1,
-        "reason": f"reversed: {reason}",
-        "source_event_id": award_id,
-        "source_event_type": PointsAwarded.event_type(),
-        "awarded_at": services.clock(),
-        "clawed_back_by": by,
-    }
-    if await services.repo.add_ledger_entries([reversal]):
-        reversal = await services.repo.ledger_entry(tenant, reversal["_id"]) or reversal
-    event = convert.points_awarded(tenant, reversal, None)
-    record = {
-        "tenant": tenant,
-        "employee_id": entry["employee_id"],
-        "points": entry["points"],
-        "awarded_at": entry["awarded_at"],
-        "reason": reason,
-        "by": by,
-    }
+    reversal = Award(
+        award_id=derived_event_id("clawback", award_id),
+        employee_id=entry.employee_id,
+        points=-entry.points,
+        rule_id="clawback",
+        rule_version=1,
+        reason=f"reversed: {reason}",
+        source_event_id=award_id,
+        source_event_type=PointsAwarded.event_type(),
+        awarded_at=services.clock(),
+    )
+    if not await services.repo.add_reversal(tenant, reversal, by):
+        reversal = await services.repo.ledger_entry(tenant, reversal.award_id) or reversal
+    event = convert.points_awarded(tenant, convert.ledger_doc(tenant, reversal), None)
+    record = Clawback(award_id, entry.employee_id, entry.points, entry.awarded_at, reason, by)
     # A retry finds the reversal recorded: not landed again, and not published twice.
     async with services.uow() as uow:
-        uow.add(services.repo.new_clawback(services.clawback_outbox, award_id, record), [event])
+        uow.add(services.repo.new_clawback(services.clawback_outbox, tenant, record), [event])
     return reversal
 
 
-async def _charge(
-    services: Services, tenant: str, employee_id: str, points: int, fields: dict[str, Any]
-) -> bool:
-    """Append a charge (or, with negative points, a refund) to the employee's spends."""
-    repo = services.repo
+async def _charge(services: Services, tenant: str, charge: Spend) -> bool:
+    """Append a charge (or, with negative points, a refund) to the employee's spends:
+    `charge` numbered and totalled after the last one."""
+    repo, employee_id, points = services.repo, charge.employee_id, charge.points
     for _ in range(100):
         head = await repo.last_spend(tenant, employee_id)
-        seq, spent = (head["seq"], head["spent"]) if head else (0, 0)
+        seq, spent = (head.seq, head.spent) if head else (0, 0)
         if points > 0:
-            standing = await repo.standing(tenant, employee_id) or {}
-            credit = standing.get("earned", 0) - await repo.clawed(tenant, employee_id)
+            standing = await repo.standing(tenant, employee_id)
+            earned = standing.standing.earned if standing is not None else 0
+            credit = earned - await repo.clawed(tenant, employee_id)
             if spent + points > credit:
                 return False
         # Of two charges taking the same number only one lands; the other reads again.
-        charge = {"points": points, "spent": spent + points, **fields}
-        if await repo.add_spend(tenant, employee_id, seq + 1, charge):
+        if await repo.add_spend(tenant, replace(charge, seq=seq + 1, spent=spent + points)):
             return True
     raise Conflict("too many redemptions at once; try again", title="Busy")
 
 
-async def _take_unit(
-    services: Services, tenant: str, item: dict[str, Any], event: AnyEvent
-) -> bool:
+async def _take_unit(services: Services, tenant: str, item: Item, event: AnyEvent) -> bool:
     """Append a sold unit to the item's chain, with its event, if one is left."""
     repo = services.repo
     for _ in range(100):
-        seq = await repo.units_sold(tenant, item["item_id"])
-        if seq + 1 > item["capacity"]:
+        seq = await repo.units_sold(tenant, item.item_id)
+        if seq + 1 > item.capacity:
             return False
         # Of two redemptions taking the same number only one lands; the other reads again.
         async with services.uow() as uow:
-            uow.add(repo.new_unit(services.unit_outbox, tenant, item["item_id"], seq + 1), [event])
+            uow.add(repo.new_unit(services.unit_outbox, tenant, item.item_id, seq + 1), [event])
         if uow.committed:
             return True
     raise Conflict("too many redemptions at once; try again", title="Busy")
@@ -621,13 +601,19 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
         raise NotFound(f"item_id: no item {item_id} in the catalog", title="No such item")
     redemption_id = new_id()
     now = services.clock()
-    record = {"redemption_id": redemption_id, "item_id": item_id, "at": now}
-    charge = {**record, "name": item["name"]}
-    if not await _charge(services, tenant, employee_id, item["price"], charge):
+    charge = Spend(
+        employee_id=employee_id,
+        seq=0,
+        points=item.price,
+        spent=0,
+        redemption_id=redemption_id,
+        item_id=item_id,
+        name=item.name,
+        at=now,
+    )
+    if not await _charge(services, tenant, charge):
         REDEMPTIONS.labels(tenant, "insufficient").inc()
-        raise Conflict(
-            f"item_id: {item_id} costs {item['price']} points", title="Not enough points"
-        )
+        raise Conflict(f"item_id: {item_id} costs {item.price} points", title="Not enough points")
     event = RewardRedeemed.create(
         tenant_id=tenant,
         subject=employee_id,
@@ -636,57 +622,69 @@ async def redeem(services: Services, tenant: str, employee_id: str, item_id: str
             redemption_id=redemption_id,
             employee_id=employee_id,
             item_id=item_id,
-            item_name=item["name"],
-            points=item["price"],
+            item_name=item.name,
+            points=item.price,
             redeemed_at=now,
         ),
     )
     if not await _take_unit(services, tenant, item, event):
-        await _charge(services, tenant, employee_id, -item["price"], {**record, "refund": True})
+        refund = replace(charge, points=-item.price, name=None, refund=True)
+        await _charge(services, tenant, refund)
         REDEMPTIONS.labels(tenant, "out-of-stock").inc()
         raise Conflict(f"item_id: {item_id} is out of stock", title="Out of stock")
     REDEMPTIONS.labels(tenant, "redeemed").inc()
-    return {**record, "name": item["name"], "points": item["price"]}
+    return {
+        "redemption_id": redemption_id,
+        "item_id": item_id,
+        "at": now,
+        "name": item.name,
+        "points": item.price,
+    }
 
 
 async def redemptions_of(services: Services, tenant: str, employee_id: str) -> list[dict[str, Any]]:
     """What an employee redeemed, newest first; an attempt refunded (out of stock) is not one."""
     links = await services.repo.spends_of(tenant, employee_id)
-    refunded = {link.get("redemption_id") for link in links if link.get("refund")}
-    names = {item["item_id"]: item["name"] for item in await services.repo.items(tenant)}
+    refunded = {link.redemption_id for link in links if link.refund}
+    names = {item.item_id: item.name for item in await services.repo.items(tenant)}
     return [
         {
-            "redemption_id": link["redemption_id"],
-            "item_id": link["item_id"],
+            "redemption_id": link.redemption_id,
+            "item_id": link.item_id,
             # The name when redeemed; charges written before it was kept take today's.
-            "name": link.get("name") or names.get(link["item_id"], link["item_id"]),
-            "points": link["points"],
-            "at": link["at"],
+            "name": _name_of(link, names),
+            "points": link.points,
+            "at": link.at,
         }
         for link in reversed(links)
-        if link.get("redemption_id")
-        and link["points"] > 0
-        and link["redemption_id"] not in refunded
+        if link.redemption_id and link.points > 0 and link.redemption_id not in refunded
     ]
 
 
-def _redemption(tenant: str, link: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+def _name_of(link: Spend, names: dict[str, str]) -> str | None:
+    """The item's name when redeemed; charges written before it was kept take today's."""
+    if link.name or link.item_id is None:
+        return link.name
+    return names.get(link.item_id, link.item_id)
+
+
+def _redemption(link: Spend, names: dict[str, str]) -> dict[str, Any]:
     return {
-        "redemption_id": link["redemption_id"],
-        "employee_id": link["owner"][len(tenant) + 1 :],
-        "item_id": link["item_id"],
-        "name": link.get("name") or names.get(link["item_id"], link["item_id"]),
-        "points": link["points"],
-        "at": link["at"],
+        "redemption_id": link.redemption_id,
+        "employee_id": link.employee_id,
+        "item_id": link.item_id,
+        "name": _name_of(link, names),
+        "points": link.points,
+        "at": link.at,
     }
 
 
-def _with_status(redemption: dict[str, Any], done: dict[str, Any] | None) -> dict[str, Any]:
+def _with_status(redemption: dict[str, Any], done: Fulfilment | None) -> dict[str, Any]:
     return {
         **redemption,
         "status": "fulfilled" if done else "to_fulfil",
-        "fulfilled_at": done["fulfilled_at"] if done else None,
-        "fulfilled_by": done["fulfilled_by"] if done else None,
+        "fulfilled_at": done.fulfilled_at if done else None,
+        "fulfilled_by": done.fulfilled_by if done else None,
     }
 
 
@@ -695,13 +693,13 @@ async def tenant_redemptions(services: Services, tenant: str) -> list[dict[str, 
     an attempt refunded (out of stock) is not one."""
     repo = services.repo
     links = await repo.tenant_redemption_links(tenant)
-    refunded = {link["redemption_id"] for link in links if link.get("refund")}
-    names = {item["item_id"]: item["name"] for item in await repo.items(tenant)}
+    refunded = {link.redemption_id for link in links if link.refund}
+    names = {item.item_id: item.name for item in await repo.items(tenant)}
     done = await repo.fulfilments_of(tenant)
     found = [
-        _with_status(_redemption(tenant, link, names), done.get(link["redemption_id"]))
+        _with_status(_redemption(link, names), done.get(link.redemption_id or ""))
         for link in links
-        if link["points"] > 0 and link["redemption_id"] not in refunded
+        if link.points > 0 and link.redemption_id not in refunded
     ]
     return sorted(found, key=lambda r: (r["at"], r["redemption_id"]), reverse=True)
 
@@ -711,23 +709,26 @@ async def fulfil(services: Services, tenant: str, redemption_id: str, by: str) -
     redemption, so a retry or a second admin gets the first mark back, never a second."""
     repo = services.repo
     links = await repo.tenant_redemption_links(tenant, redemption_id)
-    charge = next((link for link in links if link["points"] > 0), None)
-    if charge is None or any(link.get("refund") for link in links):
+    charge = next((link for link in links if link.points > 0), None)
+    if charge is None or any(link.refund for link in links):
         raise NotFound(f"redemption_id: no redemption {redemption_id}", title="No such redemption")
-    names = {item["item_id"]: item["name"] for item in await repo.items(tenant)}
-    redemption = _redemption(tenant, charge, names)
-    mark = {
-        "_id": f"{tenant}:{redemption_id}",
-        "tenant": tenant,
-        "redemption_id": redemption_id,
-        "employee_id": redemption["employee_id"],
-        "fulfilled_at": services.clock(),
-        "fulfilled_by": by,
-    }
-    await repo.add_fulfilment(mark)
+    names = {item.item_id: item.name for item in await repo.items(tenant)}
+    redemption = _redemption(charge, names)
+    mark = Fulfilment(redemption_id, charge.employee_id, services.clock(), by)
+    await repo.add_fulfilment(tenant, mark)
     # The stored mark (whoever's got in first), as the database keeps its time.
     mark = await repo.fulfilment(tenant, redemption_id) or mark
     return _with_status(redemption, mark)
+
+
+@dataclass(frozen=True)
+class ChallengeProgress:
+    """What an employee did towards a challenge; `challenge` None when the tenant no
+    longer lists it."""
+
+    challenge_id: str
+    progress: int
+    challenge: Challenge | None = None
 
 
 @dataclass(frozen=True)
@@ -735,14 +736,14 @@ class MyRewards:
     """What rewards holds about one employee: a page of their ledger and, on the first
     page, everything else (standing, badges, challenges, spending, leaderboard choices)."""
 
-    ledger: list[dict[str, Any]]
+    ledger: list[Award]
     balance: dict[str, int] | None = None
-    standing: dict[str, Any] | None = None
-    month_badges: list[dict[str, Any]] | None = None
-    challenges: list[dict[str, Any]] | None = None
+    standing: StandingRecord | None = None
+    month_badges: list[MonthBadge] | None = None
+    challenges: list[ChallengeProgress] | None = None
     redemptions: list[dict[str, Any]] | None = None
-    spends: list[dict[str, Any]] | None = None
-    profile: dict[str, Any] | None = None
+    spends: list[Spend] | None = None
+    profile: LeaderboardChoice | None = None
 
 
 async def my_rewards(
@@ -757,13 +758,11 @@ async def my_rewards(
     ledger = await repo.ledger_page(tenant, employee_id, limit, after)
     if after is not None:
         return MyRewards(ledger)
-    standing = await repo.standing(tenant, employee_id) or {}
-    progress: dict[str, int] = standing.get("challenges") or {}
-    known = {c["challenge_id"]: c for c in (await repo.tenant(tenant)).get("challenges", [])}
+    standing = await repo.standing(tenant, employee_id)
+    progress = standing.standing.challenges if standing is not None else {}
+    known = {c.challenge_id: c for c in (await repo.tenant(tenant)).challenges}
     # Described as the tenant lists them; progress on one no longer listed is shown bare.
-    challenges = [
-        {**known.get(c, {"challenge_id": c}), "progress": n} for c, n in sorted(progress.items())
-    ]
+    challenges = [ChallengeProgress(c, n, known.get(c)) for c, n in sorted(progress.items())]
     return MyRewards(
         ledger,
         balance=await balance(services, tenant, employee_id),
@@ -776,11 +775,11 @@ async def my_rewards(
     )
 
 
-async def add_challenge(services: Services, tenant: str, challenge: dict[str, Any]) -> None:
+async def add_challenge(services: Services, tenant: str, challenge: Challenge) -> None:
     """Start a challenge; 409 naming the id when the tenant has one of that id already."""
-    taken = Conflict(f"challenge_id: {challenge['challenge_id']} exists")
-    known = (await services.repo.tenant(tenant)).get("challenges", [])
-    if any(c["challenge_id"] == challenge["challenge_id"] for c in known):
+    taken = Conflict(f"challenge_id: {challenge.challenge_id} exists")
+    known = (await services.repo.tenant(tenant)).challenges
+    if any(c.challenge_id == challenge.challenge_id for c in known):
         raise taken
     # The check above only answers early; the insert decides between concurrent requests.
     if not await services.repo.add_challenge(tenant, challenge):
@@ -790,15 +789,10 @@ async def add_challenge(services: Services, tenant: str, challenge: dict[str, An
 async def save_item(services: Services, tenant: str, item_id: str, fields: dict[str, Any]) -> None:
     """Stock is what is left to sell now: on top of the units already sold."""
     sold = await services.repo.units_sold(tenant, item_id)
-    doc = {"_id": f"{tenant}:{item_id}", "tenant": tenant, "item_id": item_id, **fields}
-    doc["capacity"] = sold + fields["stock"]
-    await services.repo.save_item(doc)
+    item = Item(item_id, fields["name"], fields["price"], capacity=sold + fields["stock"])
+    await services.repo.save_item(tenant, item, fields["stock"])
 
 
-async def stock_left(services: Services, tenant: str, item: dict[str, Any]) -> int:
+async def stock_left(services: Services, tenant: str, item: Item) -> int:
     """Units of an item left to sell."""
-    return int(item["capacity"]) - await services.repo.units_sold(tenant, item["item_id"])
-
-
-def activities_of(docs: list[dict[str, Any]]) -> list[Activity]:
-    return [convert.activity_from_doc(d) for d in docs]
+    return item.capacity - await services.repo.units_sold(tenant, item.item_id)

@@ -25,23 +25,12 @@ from typing import Any, Literal
 from chassis.domain_errors import Invalid
 from contracts.erasure import is_pseudonym
 from rewards.adapters.mongo import RewardsRepository
+from rewards.domain.ledger import Figures, LeaderboardChoice
 from rewards.domain.rules import month_of, week_of
 
 Period = Literal["all", "month", "week"]
 WARM_PERIODS: tuple[Period, ...] = ("all", "month", "week")
 Scope = Literal["tenant", "team", "department", "location", "executives"]
-FIELDS = (
-    "employee_id",
-    "earned",
-    "month_key",
-    "month_points",
-    "week_key",
-    "week_points",
-    "groups",
-    "department",
-    "location",
-    "opted_out",
-)
 
 
 log = logging.getLogger(__name__)
@@ -103,22 +92,22 @@ class Board:
 @dataclass
 class Snapshot:
     loaded_at: float
-    docs: list[dict[str, Any]]
+    docs: list[Figures]
     opt_in: bool
     executive_groups: frozenset[str]
     boards: dict[tuple[Period, Scope, str], Board] = field(default_factory=dict)
-    by_employee: dict[str, dict[str, Any]] = field(init=False)
+    by_employee: dict[str, Figures] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.by_employee = {doc["employee_id"]: doc for doc in self.docs}
+        self.by_employee = {doc.employee_id: doc for doc in self.docs}
 
-    def choose(self, employee_id: str, choice: dict[str, Any], now: datetime) -> None:
-        """Apply an employee's own choice (profile fields) to the boards sorted so far."""
+    def choose(self, employee_id: str, choice: LeaderboardChoice, now: datetime) -> None:
+        """Apply an employee's own choice to the boards sorted so far."""
         doc = self.by_employee.get(employee_id)
         if doc is None:
-            doc = self.by_employee[employee_id] = {"employee_id": employee_id}
+            doc = self.by_employee[employee_id] = Figures(employee_id)
             self.docs.append(doc)
-        doc.update(choice)
+        _choose(doc, choice)
         month, week = month_of(now), week_of(now)
         for (period, scope, scope_id), board in self.boards.items():
             board.remove(employee_id)
@@ -138,7 +127,7 @@ class Snapshot:
         for doc in self.docs:
             points = self._points(doc, period, scope, scope_id, month, week)
             if points is not None:
-                rows.append((-points, doc["employee_id"]))
+                rows.append((-points, doc.employee_id))
         rows.sort()
         employees = [employee for _, employee in rows]
         return Board(
@@ -149,7 +138,7 @@ class Snapshot:
 
     def _points(
         self,
-        doc: dict[str, Any],
+        doc: Figures,
         period: Period,
         scope: Scope,
         scope_id: str,
@@ -158,25 +147,34 @@ class Snapshot:
     ) -> int | None:
         """An employee's points on a board, or None when the board leaves them out."""
         # An erased person's points go on under a pseudonym, on no board.
-        if doc.get("hidden") or doc.get("opted_out") or is_pseudonym(doc.get("employee_id")):
+        if doc.hidden or doc.opted_out or is_pseudonym(doc.employee_id):
             return None
-        if self.opt_in and not doc.get("leaderboard_opt_in"):
+        if self.opt_in and not doc.opted_in:
             return None
-        groups = doc.get("groups") or []
+        groups = doc.groups
         executive = bool(self.executive_groups.intersection(groups))
         if executive != (scope == "executives"):
             return None
         if scope == "team" and scope_id not in groups:
             return None
-        if scope in ("department", "location") and doc.get(scope) != scope_id:
+        if scope == "department" and doc.department != scope_id:
+            return None
+        if scope == "location" and doc.location != scope_id:
             return None
         if period == "all":
-            points: int = doc.get("earned", 0)
+            points = doc.earned
         elif period == "month":
-            points = doc.get("month_points", 0) if doc.get("month_key") == month else 0
+            points = doc.month_points if doc.month_key == month else 0
         else:
-            points = doc.get("week_points", 0) if doc.get("week_key") == week else 0
+            points = doc.week_points if doc.week_key == week else 0
         return points
+
+
+def _choose(row: Figures, choice: LeaderboardChoice) -> None:
+    """An employee's choice on their row: an opt-in they did not state stays as it was."""
+    row.hidden = choice.hidden
+    if choice.opt_in is not None:
+        row.opted_in = choice.opt_in
 
 
 class Leaderboards:
@@ -193,35 +191,35 @@ class Leaderboards:
         self._loading: dict[str, asyncio.Task[Snapshot]] = {}
         # Per tenant, the choices employees made lately, by when: a load that started before
         # one may have read the profiles without it.
-        self._choices: dict[str, dict[str, tuple[float, dict[str, Any]]]] = {}
+        self._choices: dict[str, dict[str, tuple[float, LeaderboardChoice]]] = {}
 
     async def _load(self, tenant: str) -> Snapshot:
         started = time.monotonic()
         config = await self._repo.tenant(tenant)
-        docs = await self._repo.tenant_standings(tenant, FIELDS)
+        docs = await self._repo.tenant_figures(tenant)
         profiles = await self._repo.tenant_profiles(tenant)
         reversed_points = await self._repo.tenant_clawbacks(tenant)
-        by_employee = {doc["employee_id"]: doc for doc in docs}
+        by_employee = {doc.employee_id: doc for doc in docs}
         for employee, profile in profiles.items():
-            doc = by_employee.setdefault(employee, {"employee_id": employee})
-            doc["hidden"] = profile.get("hidden", False)
-            doc["leaderboard_opt_in"] = profile.get("leaderboard_opt_in", False)
+            doc = by_employee.setdefault(employee, Figures(employee))
+            doc.hidden = profile.hidden
+            doc.opted_in = bool(profile.opt_in)
         for clawback in reversed_points:
-            if clawback["employee_id"] not in by_employee:
+            if clawback.employee_id not in by_employee:
                 continue
-            doc = by_employee[clawback["employee_id"]]
-            points, at = clawback["points"], clawback["awarded_at"]
-            doc["earned"] = doc.get("earned", 0) - points
-            if doc.get("month_key") == month_of(at):
-                doc["month_points"] = doc.get("month_points", 0) - points
-            if doc.get("week_key") == week_of(at):
-                doc["week_points"] = doc.get("week_points", 0) - points
+            doc = by_employee[clawback.employee_id]
+            points, dated = clawback.points, clawback.awarded_at
+            doc.earned -= points
+            if doc.month_key == month_of(dated):
+                doc.month_points -= points
+            if doc.week_key == week_of(dated):
+                doc.week_points -= points
         docs = list(by_employee.values())
         snapshot = Snapshot(
             loaded_at=time.monotonic(),
             docs=docs,
-            opt_in=bool(config.get("leaderboard_opt_in")),
-            executive_groups=frozenset(config.get("executive_groups") or []),
+            opt_in=config.leaderboard_opt_in,
+            executive_groups=frozenset(config.executive_groups),
         )
         choices = self._choices.get(tenant, {})
         for employee, (at, choice) in list(choices.items()):
@@ -273,7 +271,7 @@ class Leaderboards:
         settings only: the next read loads and sorts the whole tenant again."""
         self._snapshots.pop(tenant, None)
 
-    def choose(self, tenant: str, employee_id: str, choice: dict[str, Any]) -> None:
+    def choose(self, tenant: str, employee_id: str, choice: LeaderboardChoice) -> None:
         """Show an employee's own choice, already stored, at once: their row moves in the
         boards sorted so far; nothing is loaded or sorted again."""
         self._choices.setdefault(tenant, {})[employee_id] = (time.monotonic(), choice)

@@ -3,15 +3,15 @@ version would have given over a past window."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from chassis.domain_errors import Conflict, Invalid
 from rewards.adapters import events as convert
 from rewards.domain.ledger import replay
-from rewards.domain.rules import DEFAULT_RULES
-from rewards.service_layer.handlers import Services, activities_of
+from rewards.domain.rules import DEFAULT_RULES, RuleSet
+from rewards.service_layer.handlers import Services
 
 # The version number a simulated proposal takes: above any a tenant publishes.
 PROPOSED_VERSION = 1_000_000
@@ -21,22 +21,11 @@ SIMULATION_WINDOW = timedelta(days=30)
 BIGGEST_CHANGES = 20
 
 
-def default_rules() -> dict[str, Any]:
-    """Version 1 of every tenant's rules, in force until the tenant publishes its own."""
-    return {
-        "version": DEFAULT_RULES.version,
-        "effective_from": DEFAULT_RULES.effective_from,
-        "points": {k.value: v for k, v in DEFAULT_RULES.points.items()},
-        "daily_caps": {k.value: v for k, v in DEFAULT_RULES.daily_caps.items()},
-        "daily_max": DEFAULT_RULES.daily_max,
-        "multipliers": [],
-    }
-
-
-async def rule_versions(services: Services, tenant: str) -> list[dict[str, Any]]:
-    """Every version of the tenant's rules, oldest first; the defaults when it has none."""
+async def rule_versions(services: Services, tenant: str) -> list[RuleSet]:
+    """Every version of the tenant's rules, oldest first; the defaults (version 1 of every
+    tenant's rules, in force until the tenant publishes its own) when it has none."""
     config = await services.repo.tenant(tenant)
-    return list(config.get("rules") or [default_rules()])
+    return list(config.rules or [DEFAULT_RULES])
 
 
 async def add_rule_version(
@@ -45,7 +34,7 @@ async def add_rule_version(
     rules: dict[str, Any],
     effective_from: datetime | None,
     by: str,
-) -> dict[str, Any]:
+) -> RuleSet:
     """Publish `rules` (points, daily caps and maximum, multipliers) as the tenant's next
     version, in force from `effective_from` (default: now), never before now: what was
     earned before stays as it was. `Conflict` when another version was added meanwhile."""
@@ -54,10 +43,11 @@ async def add_rule_version(
     if effective < now:
         raise Invalid(errors=[("effective_from", "rules never apply retroactively")])
     config = await services.repo.tenant(tenant)
-    versions = config.get("rules") or []
+    versions = config.rules
     # The defaults are version 1 of every tenant, so a tenant's first own rules are v2.
-    number = max([v["version"] for v in versions], default=DEFAULT_RULES.version) + 1
-    version = {"version": number, "effective_from": effective, **rules, "created_by": by}
+    number = max([v.version for v in versions], default=DEFAULT_RULES.version) + 1
+    proposed = convert.ruleset_from_doc({"version": number, "effective_from": effective, **rules})
+    version = replace(proposed, created_by=by)
     if not await services.repo.add_rule_version(tenant, len(versions), version):
         raise Conflict("another version was added meanwhile; try again")
     return version
@@ -89,7 +79,7 @@ async def simulate(
     end = end or services.clock()
     start = start or end - SIMULATION_WINDOW
     config = await services.config(tenant)
-    activities = activities_of(await services.repo.activities_between(tenant, start, end))
+    activities = await services.repo.activities_between(tenant, start, end)
     proposed = convert.ruleset_from_doc(
         {"version": PROPOSED_VERSION, "effective_from": start, **rules}
     )

@@ -14,6 +14,7 @@ from chassis.ids import new_id
 from rewards.domain.suggestions import (
     OPEN_PER_PERSON,
     Ranked,
+    RewardSuggestion,
     SuggestionStatus,
     after,
     can_vote,
@@ -42,30 +43,32 @@ class Suggestion:
     decided_by: str | None = None
 
 
-def _view(doc: dict[str, Any], votes: int, voted: bool, viewer: str) -> Suggestion:
+def _view(doc: RewardSuggestion, votes: int, voted: bool, viewer: str) -> Suggestion:
     return Suggestion(
-        suggestion_id=doc["suggestion_id"],
-        title=doc["title"],
-        description=doc.get("description"),
-        status=SuggestionStatus(doc["status"]),
-        suggested_at=doc["suggested_at"],
-        suggested_by=doc["suggested_by"],
+        suggestion_id=doc.suggestion_id,
+        title=doc.title,
+        description=doc.description,
+        status=doc.status,
+        suggested_at=doc.suggested_at,
+        suggested_by=doc.suggested_by,
         votes=votes,
         voted=voted,
-        mine=doc["suggested_by"] == viewer,
-        item_id=doc.get("item_id"),
-        decided_at=doc.get("decided_at"),
-        decided_by=doc.get("decided_by"),
+        mine=doc.suggested_by == viewer,
+        item_id=doc.item_id,
+        decided_at=doc.decided_at,
+        decided_by=doc.decided_by,
     )
 
 
-async def _current(services: Services, tenant: str, viewer: str, doc: dict[str, Any]) -> Suggestion:
-    repo, sid = services.repo, doc["suggestion_id"]
+async def _current(
+    services: Services, tenant: str, viewer: str, doc: RewardSuggestion
+) -> Suggestion:
+    repo, sid = services.repo, doc.suggestion_id
     votes = await repo.vote_count(tenant, sid)
     return _view(doc, votes, await repo.has_voted(tenant, sid, viewer), viewer)
 
 
-async def _found(services: Services, tenant: str, suggestion_id: str) -> dict[str, Any]:
+async def _found(services: Services, tenant: str, suggestion_id: str) -> RewardSuggestion:
     doc = await services.repo.suggestion(tenant, suggestion_id)
     if doc is None:
         raise NotFound(
@@ -85,7 +88,7 @@ async def suggest(
         raise Conflict(
             "title: an open suggestion has this title; vote for it instead",
             title="Already suggested",
-            suggestion_id=same["suggestion_id"],
+            suggestion_id=same.suggestion_id,
         )
     if await repo.open_suggestions_by(tenant, employee_id) >= OPEN_PER_PERSON:
         raise Conflict(
@@ -93,18 +96,14 @@ async def suggest(
             title="Too many open suggestions",
         )
     suggestion_id, now = new_id(), services.clock()
-    doc = {
-        "_id": f"{tenant}:{suggestion_id}",
-        "tenant": tenant,
-        "suggestion_id": suggestion_id,
-        "title": title,
-        "title_key": key,
-        "description": description or None,
-        "suggested_by": employee_id,
-        "suggested_at": now,
-        "status": SuggestionStatus.OPEN.value,
-    }
-    await repo.insert_suggestion(doc)
+    doc = RewardSuggestion(
+        suggestion_id=suggestion_id,
+        title=title,
+        description=description or None,
+        suggested_by=employee_id,
+        suggested_at=now,
+    )
+    await repo.insert_suggestion(tenant, doc)
     await repo.add_vote(tenant, suggestion_id, employee_id, now)
     return await _current(services, tenant, employee_id, doc)
 
@@ -120,12 +119,9 @@ async def ranking(
     """A page of the tenant's suggestions, most votes first, from a cursor's position;
     and the position to go on from when there is more."""
     repo = services.repo
-    docs = {
-        d["suggestion_id"]: d
-        for d in await repo.tenant_suggestions(tenant, [s.value for s in statuses or []])
-    }
+    docs = {d.suggestion_id: d for d in await repo.tenant_suggestions(tenant, statuses)}
     counts = await repo.vote_counts(tenant)
-    mine = {v["suggestion_id"] for v in await repo.votes_by(tenant, viewer)}
+    mine = {v.suggestion_id for v in await repo.votes_by(tenant, viewer)}
     ranked = rank(Ranked(sid, counts.get(sid, 0)) for sid in docs)
     if position is not None:
         ranked = [r for r in ranked if after(r, position)]
@@ -141,7 +137,7 @@ async def vote(services: Services, tenant: str, employee_id: str, suggestion_id:
     repo = services.repo
     doc = await _found(services, tenant, suggestion_id)
     voted = await repo.has_voted(tenant, suggestion_id, employee_id)
-    if not can_vote(SuggestionStatus(doc["status"]), voted):
+    if not can_vote(doc.status, voted):
         raise Conflict(
             "suggestion_id: the program team has decided on this suggestion", title="Decided"
         )
@@ -174,19 +170,17 @@ async def decide(
     if item_id is not None and await services.repo.item(tenant, item_id) is None:
         raise Invalid(f"item_id: no item {item_id} in the catalog")
     current = await _found(services, tenant, suggestion_id)
-    if current["status"] == status.value and current.get("item_id") == item_id:
+    if current.status is status and current.item_id == item_id:
         # Decided so already: the first decision (who, when) stands.
         return await _current(services, tenant, admin_id, current)
     reopened = status is SuggestionStatus.OPEN
     doc = await services.repo.decide_suggestion(
         tenant,
         suggestion_id,
-        {
-            "status": status.value,
-            "item_id": item_id,
-            "decided_at": None if reopened else services.clock(),
-            "decided_by": None if reopened else admin_id,
-        },
+        status,
+        item_id,
+        decided_at=None if reopened else services.clock(),
+        decided_by=None if reopened else admin_id,
     )
     assert doc is not None
     return await _current(services, tenant, admin_id, doc)
@@ -203,18 +197,18 @@ async def of_person(services: Services, tenant: str, employee_id: str) -> MySugg
     repo = services.repo
     counts = await repo.vote_counts(tenant)
     votes = await repo.votes_by(tenant, employee_id)
-    voted = {v["suggestion_id"] for v in votes}
-    titles = {d["suggestion_id"]: d["title"] for d in await repo.tenant_suggestions(tenant)}
+    voted = {v.suggestion_id for v in votes}
+    titles = {d.suggestion_id: d.title for d in await repo.tenant_suggestions(tenant)}
     return MySuggestions(
         suggestions=[
-            _view(d, counts.get(d["suggestion_id"], 0), d["suggestion_id"] in voted, employee_id)
+            _view(d, counts.get(d.suggestion_id, 0), d.suggestion_id in voted, employee_id)
             for d in await repo.suggestions_by(tenant, employee_id)
         ],
         votes=[
             {
-                "suggestion_id": v["suggestion_id"],
-                "title": titles.get(v["suggestion_id"]),
-                "voted_at": v["voted_at"],
+                "suggestion_id": v.suggestion_id,
+                "title": titles.get(v.suggestion_id),
+                "voted_at": v.voted_at,
             }
             for v in votes
         ],
