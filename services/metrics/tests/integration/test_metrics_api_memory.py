@@ -102,7 +102,7 @@ async def test_an_api_started_midway_counts_each_fact_once(tmp_path) -> None:
         client: AsyncMongoClient = AsyncMongoClient(MONGODB_URL)
         try:
             entries = await MetricsRepository(client[f"chorus_metrics_{suffix}"]).log_entries()
-            logged = {fact["_id"] for entry in entries for fact in entry["facts"]}
+            logged = {fact["_id"] for entry in entries for fact in entry.facts}
             assert {fact_id(event) for event in program.events} <= logged
         finally:
             await client.close()

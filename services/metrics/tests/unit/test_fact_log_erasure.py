@@ -12,7 +12,8 @@ import pytest
 from contracts.erasure import person_key
 from metrics.adapters.live import LiveFacts
 from metrics.adapters.memory import COUNTER_INDEX, FactTable
-from metrics.domain.facts import pseudonymized
+from metrics.adapters.mongo import encode_facts, entry_of
+from metrics.domain.facts import LogEntry, LoggedErasure, pseudonymized
 from metrics.service_layer.handlers import erase_in_entry, erase_in_log
 
 ANN, BOB = person_key("t1", "ann"), person_key("t1", "bob")
@@ -51,12 +52,15 @@ class FakeLog:
         # Run just before a rewrite is compared with the stored version (another writer).
         self.before_rewrite: list[Any] = []
 
-    async def log_entries(self, first: int = 0) -> list[dict[str, Any]]:
-        return [dict(e) for n, e in sorted(self.entries.items()) if n >= first]
+    def read(self, seq: int) -> LogEntry:
+        entry = self.entries[seq]
+        return LogEntry(entry["_id"], entry["rev"], list(entry["facts"]))
 
-    async def log_entry(self, seq: int) -> dict[str, Any] | None:
-        found = self.entries.get(seq)
-        return None if found is None else dict(found)
+    async def log_entries(self, first: int = 0) -> list[LogEntry]:
+        return [self.read(n) for n in sorted(self.entries) if n >= first]
+
+    async def log_entry(self, seq: int) -> LogEntry | None:
+        return self.read(seq) if seq in self.entries else None
 
     async def rewrite_log_entry(
         self, seq: int, rev: int | None, facts: list[dict[str, Any]]
@@ -88,11 +92,11 @@ async def test_two_erasures_rewriting_one_entry_keep_both() -> None:
     log = FakeLog(FACTS)
 
     async def bob_erased_meanwhile() -> None:
-        await erase_in_entry(cast(Any, log), log.entries[1], {BOB: "erased-2"})
+        await erase_in_entry(cast(Any, log), log.read(1), {BOB: "erased-2"})
 
     log.before_rewrite.append(bob_erased_meanwhile)
     # Read before Bob's rewrite, written after it: the write is refused, and done again.
-    assert await erase_in_entry(cast(Any, log), await log.log_entry(1) or {}, {ANN: "erased-1"})
+    assert await erase_in_entry(cast(Any, log), log.read(1), {ANN: "erased-1"})
     entry = log.entries[1]
     assert entry["rev"] == 2
     assert {f["advocate"] for f in entry["facts"]} == {"erased-1", "erased-2"}
@@ -100,7 +104,7 @@ async def test_two_erasures_rewriting_one_entry_keep_both() -> None:
 
 async def test_an_entry_trimmed_before_its_rewrite_is_left() -> None:
     log = FakeLog(FACTS)
-    entry = await log.log_entry(1) or {}
+    entry = log.read(1)
     del log.entries[1]
     assert await erase_in_entry(cast(Any, log), entry, {ANN: "erased-1"}) == 0
 
@@ -117,7 +121,7 @@ def _clicks_and_shares(table: FactTable) -> dict[str, tuple[float, float]]:
     }
 
 
-def _api_applying(entries: list[dict[str, Any]]) -> LiveFacts:
+def _api_applying(entries: list[LogEntry]) -> LiveFacts:
     live = LiveFacts(cast(Any, None), retention_seconds=120)
     live.table = FactTable(0)
     for entry in entries:
@@ -125,13 +129,14 @@ def _api_applying(entries: list[dict[str, Any]]) -> LiveFacts:
     return live
 
 
-ERASURE = {
-    "_id": 2,
-    "facts": pseudonymized([_fact(6, "ann", "advocate-opted-out", opt_outs=1)], {ANN: "erased-1"}),
-    "erasures": [{"tenant": "t1", "key": ANN, "pseudonym": "erased-1"}],
-}
-BEFORE = {"_id": 1, "facts": FACTS, "erasures": []}
-AFTER = {"_id": 1, "facts": pseudonymized(FACTS, {ANN: "erased-1"}), "erasures": []}
+ERASURE = LogEntry(
+    2,
+    0,
+    pseudonymized([_fact(6, "ann", "advocate-opted-out", opt_outs=1)], {ANN: "erased-1"}),
+    (LoggedErasure("t1", ANN, "erased-1"),),
+)
+BEFORE = LogEntry(1, 0, FACTS)
+AFTER = LogEntry(1, 1, pseudonymized(FACTS, {ANN: "erased-1"}))
 
 
 @pytest.mark.parametrize(
@@ -147,7 +152,7 @@ AFTER = {"_id": 1, "facts": pseudonymized(FACTS, {ANN: "erased-1"}), "erasures":
     ],
 )
 async def test_an_api_counts_the_same_whichever_version_of_an_entry_it_read(
-    read: list[dict[str, Any]],
+    read: list[LogEntry],
 ) -> None:
     live = _api_applying(read)
     table = live.table
@@ -159,12 +164,18 @@ async def test_an_api_counts_the_same_whichever_version_of_an_entry_it_read(
     assert live.erased == {ANN: "erased-1"}
     assert table.advocate_with_key("t1", ANN) is None
     # Facts of theirs that come later are stored under the pseudonym too.
-    live._apply({"_id": 3, "facts": [_fact(7, "ann", clicks=1)], "erasures": []})
+    live._apply(LogEntry(3, 0, [_fact(7, "ann", clicks=1)]))
     assert _clicks_and_shares(table)["erased-1"] == (3.0, 1.0)
 
 
 async def test_an_erasure_logged_by_an_earlier_worker_names_the_id_and_still_applies() -> None:
-    old = {**ERASURE, "erasures": [{"tenant": "t1", "employee": "ann", "pseudonym": "erased-1"}]}
+    old = entry_of(
+        {
+            "_id": 2,
+            "facts": encode_facts(ERASURE.facts),
+            "erasures": [{"tenant": "t1", "employee": "ann", "pseudonym": "erased-1"}],
+        }
+    )
     live = _api_applying([BEFORE, old])
     assert live.table is not None
     assert _clicks_and_shares(live.table) == {"erased-1": (2.0, 1.0), "bob": (4.0, 1.0)}

@@ -15,7 +15,10 @@ from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, Forbidden, Invalid, NotFound
 from contracts import AnyEvent, PostShared, PostSharedData
 from metrics.adapters.mongo import MetricsRepository
-from metrics.domain.facts import COUNTERS
+from metrics.domain import figures as fig
+from metrics.domain.facts import COUNTERS, Fact
+from metrics.domain.program import Settings
+from metrics.domain.wins import Decision, WinStatus
 from metrics.service_layer import handlers
 from metrics.service_layer.reading import asked_period, check_sort
 from support import Units
@@ -29,13 +32,14 @@ EMPLOYEE = Principal(employee_id="e1", tenant=T, roles=frozenset({"employee"}))
 class WinWrite:
     """A decision's write for the unit of work: it lands once per win."""
 
-    def __init__(self, repo: FakeRepository, doc: dict[str, Any]) -> None:
-        self.repo, self.doc = repo, doc
+    def __init__(self, repo: FakeRepository, tenant: str, decision: Decision) -> None:
+        self.repo, self.tenant, self.decision = repo, tenant, decision
 
     async def apply(self, events: Sequence[AnyEvent]) -> bool:
-        if self.doc["_id"] in self.repo.wins:
+        key = f"{self.tenant}:{self.decision.win_id}"
+        if key in self.repo.wins:
             raise Conflict("it changed meanwhile")
-        self.repo.wins[self.doc["_id"]] = self.doc
+        self.repo.wins[key] = (self.tenant, self.decision)
         return True
 
     async def publish(self, events: Sequence[AnyEvent]) -> None:
@@ -48,9 +52,9 @@ class FakeRepository:
     def __init__(self) -> None:
         self.facts: dict[str, dict[str, Any]] = {}
         self.log: list[list[dict[str, Any]]] = []
-        self.wins: dict[str, dict[str, Any]] = {}
+        self.wins: dict[str, tuple[str, Decision]] = {}
         self.published: list[AnyEvent] = []
-        self.settings: dict[str, dict[str, Any]] = {}
+        self.settings: dict[str, Settings] = {}
         self.goals: set[tuple[str, str]] = set()
         self.erased_people: set[tuple[str, str]] = set()
 
@@ -65,11 +69,9 @@ class FakeRepository:
         self.log.append(list(facts))
         return len(self.log)
 
-    async def insert_facts(
-        self, generation: int, facts: Sequence[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        new = [fact for fact in facts if fact["_id"] not in self.facts]
-        self.facts.update((fact["_id"], fact) for fact in new)
+    async def insert_facts(self, generation: int, facts: Sequence[dict[str, Any]]) -> list[int]:
+        new = [i for i, fact in enumerate(facts) if fact["_id"] not in self.facts]
+        self.facts.update((facts[i]["_id"], facts[i]) for i in new)
         return new
 
     def _of(self, tenant: str | None = None, **equal: Any) -> list[dict[str, Any]]:
@@ -103,38 +105,50 @@ class FakeRepository:
     ) -> list[tuple[tuple[str, ...], dict[str, float]]]:
         return []
 
-    async def facts_of_types(
-        self,
-        generation: int,
-        types: Iterable[str],
-        fields: Iterable[str],
-        tenant: str | None = None,
-    ) -> list[dict[str, Any]]:
+    def _of_types(self, types: Iterable[str], tenant: str | None = None) -> list[dict[str, Any]]:
         return [fact for fact in self._of(tenant) if fact["type"] in set(types)]
+
+    async def advocates(self, generation: int) -> dict[str, dict[str, fig.Advocate]]:
+        facts = self._of_types(fig.ADVOCATE_TYPES)
+        tenants = {fact["tenant"] for fact in facts}
+        return {t: fig.advocates(f for f in facts if f["tenant"] == t) for t in tenants}
+
+    async def content_items(self, generation: int, tenant: str) -> dict[str, fig.ContentItem]:
+        return fig.catalog(self._of_types(fig.CONTENT_TYPES, tenant))
 
     async def facts_of_advocate(
         self, generation: int, tenant: str, employee: str, after: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Fact]:
         found = sorted(self._of(tenant, advocate=employee), key=lambda fact: fact["_id"])
-        return [fact for fact in found if after is None or fact["_id"] > after][:limit]
+        return [
+            Fact(
+                id=fact["_id"],
+                type=fact["type"],
+                time=fact["time"],
+                day=fact["day"],
+                counters={name: fact[name] for name in COUNTERS if fact.get(name)},
+            )
+            for fact in found
+            if after is None or fact["_id"] > after
+        ][:limit]
 
     async def is_erased(self, tenant: str, employee: str) -> bool:
         return (tenant, employee) in self.erased_people
 
     # -- settings, goals and wins
-    async def tenant_settings(self, tenant: str) -> dict[str, Any]:
-        return self.settings.get(tenant, {})
+    async def tenant_settings(self, tenant: str) -> Settings:
+        return self.settings.get(tenant, Settings())
 
     async def delete_goal(self, tenant: str, goal_id: str) -> bool:
         found = (tenant, goal_id) in self.goals
         self.goals.discard((tenant, goal_id))
         return found
 
-    async def list_wins(self, tenant: str) -> list[dict[str, Any]]:
-        return [doc for doc in self.wins.values() if doc["tenant"] == tenant]
+    async def list_wins(self, tenant: str) -> list[Decision]:
+        return [decision for of, decision in self.wins.values() if of == tenant]
 
-    def win_decided(self, doc: dict[str, Any]) -> WinWrite:
-        return WinWrite(self, doc)
+    def win_decided(self, tenant: str, decision: Decision) -> WinWrite:
+        return WinWrite(self, tenant, decision)
 
 
 @pytest.fixture
@@ -243,7 +257,7 @@ async def test_my_data_is_my_facts_and_totals_until_i_am_erased(
     await handlers.on_events(services, batch(share(1), share(2), share(3, "e2")))
     first = await handlers.my_facts(services, T, "e1", None, 1)
     assert len(first.facts) == 1 and first.totals == {"shares": 2, "reach": 300}
-    rest = await handlers.my_facts(services, T, "e1", first.facts[0]["_id"], 10)
+    rest = await handlers.my_facts(services, T, "e1", first.facts[0].id, 10)
     assert len(rest.facts) == 1 and rest.totals is None
     repo.erased_people.add((T, "e1"))
     assert await handlers.my_facts(services, T, "e1", None, 10) == handlers.MyFacts(
@@ -261,7 +275,7 @@ async def test_only_the_program_team_and_its_storytellers_see_wins(
     await program_of_a_hundred_shares(services)
     with pytest.raises(Forbidden):
         await handlers.win_drafts(services, EMPLOYEE)
-    repo.settings[T] = {"storytellers": ["e1"]}
+    repo.settings[T] = Settings(storytellers=("e1",))
     drafts, decided = await handlers.win_drafts(services, EMPLOYEE)
     assert [draft.id for draft in drafts] == ["reach-10000", "shares-100"]
     assert decided == []
@@ -272,12 +286,12 @@ async def test_a_told_win_is_stored_and_published_once(
 ) -> None:
     await program_of_a_hundred_shares(services)
     told = await handlers.decide_win(services, CURATOR, "shares-100", "100 shares!")
-    assert (told["status"], told["text"], told["decided_by"]) == ("told", "100 shares!", "cur")
+    assert (told.status, told.text, told.decided_by) == ("told", "100 shares!", "cur")
     assert [type(event).__name__ for event in units.committed] == ["WinTold"]
     assert repo.published == units.committed
     drafts, decided = await handlers.win_drafts(services, CURATOR)
     assert [draft.id for draft in drafts] == ["reach-10000"]
-    assert [doc["win_id"] for doc in decided] == ["shares-100"]
+    assert [decision.win_id for decision in decided] == ["shares-100"]
     with pytest.raises(Conflict) as again:
         await handlers.decide_win(services, CURATOR, "shares-100", None)
     assert again.value.title == "Decided already"
@@ -288,7 +302,7 @@ async def test_a_discarded_win_publishes_nothing(
 ) -> None:
     await program_of_a_hundred_shares(services)
     discarded = await handlers.decide_win(services, CURATOR, "reach-10000", None)
-    assert discarded["status"] == "discarded" and "text" not in discarded
+    assert discarded.status == "discarded" and discarded.text is None
     assert units.committed == [] and repo.published == []
     with pytest.raises(NotFound):
         await handlers.decide_win(services, CURATOR, "reach-25000", None)
@@ -298,8 +312,11 @@ async def test_a_win_decided_meanwhile_is_a_conflict(
     services: handlers.Services, repo: FakeRepository, units: Units
 ) -> None:
     await program_of_a_hundred_shares(services)
-    other = {"_id": f"{T}:shares-100", "tenant": "elsewhere", "win_id": "shares-100"}
-    repo.wins[other["_id"]] = other  # decided by another api after this one read
+    other = Decision(
+        "shares-100", "shares", {}, WinStatus.DISCARDED, "e9", datetime(2026, 11, 2, tzinfo=UTC)
+    )
+    # Decided by another api after this one read.
+    repo.wins[f"{T}:shares-100"] = ("elsewhere", other)
     with pytest.raises(Conflict) as refused:
         await handlers.decide_win(services, CURATOR, "shares-100", "told twice")
     assert (refused.value.title, refused.value.detail) == (

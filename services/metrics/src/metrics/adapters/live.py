@@ -13,13 +13,12 @@ import logging
 import time
 from collections.abc import Awaitable
 from contextlib import suppress
-from typing import Any
 
 from prometheus_client import Gauge, Histogram
 
 from metrics.adapters.memory import FactTable
 from metrics.adapters.mongo import MetricsRepository
-from metrics.domain.facts import erasure_key, pseudonymized
+from metrics.domain.facts import LogEntry, pseudonymized
 
 log = logging.getLogger(__name__)
 
@@ -92,23 +91,17 @@ class LiveFacts:
         # have been stored in this generation after it (a worker writes a batch again
         # where the pointer moved during its write).
         first, head = 0, await self.repo.log_head()
-        logged: list[dict[str, Any]] = []
+        logged: list[LogEntry] = []
         read_at = time.monotonic()
-        batch: list[dict[str, Any]] = []
-        async for fact in self.repo.all_facts(generation):
-            batch.append(fact)
-            if len(batch) == 10_000:
-                table.add(batch)
-                batch = []
-                if time.monotonic() - read_at > self.retention_seconds / 4:
-                    logged += await self.repo.log_entries(first)
-                    first = max([first, *(int(e["_id"]) + 1 for e in logged)])
-                    read_at = time.monotonic()
-                await asyncio.sleep(0)
-        table.add(batch)
+        async for _ in self.repo.load(table):
+            if time.monotonic() - read_at > self.retention_seconds / 4:
+                logged += await self.repo.log_entries(first)
+                first = max([first, *(e.seq + 1 for e in logged)])
+                read_at = time.monotonic()
+            await asyncio.sleep(0)
         logged += await self.repo.log_entries(first)
         self.table = table
-        self.next_seq = max([head + 1, first, *(int(e["_id"]) + 1 for e in logged)])
+        self.next_seq = max([head + 1, first, *(e.seq + 1 for e in logged)])
         for entry in logged:
             self._apply(entry)
         table.compact()
@@ -124,20 +117,16 @@ class LiveFacts:
     async def _follow(self) -> None:
         for entry in await self.repo.log_entries(self.next_seq):
             self._apply(entry)
-            self.next_seq = max(self.next_seq, int(entry["_id"]) + 1)
+            self.next_seq = max(self.next_seq, entry.seq + 1)
 
-    def _apply(self, entry: dict[str, Any]) -> None:
+    def _apply(self, entry: LogEntry) -> None:
         table = self.table
         assert table is not None
-        for erasure in entry.get("erasures") or ():
-            tenant, pseudonym = erasure["tenant"], erasure["pseudonym"]
-            # The log names the advocate by key; entries of a worker from before named
-            # them by id.
-            key = erasure.get("key") or erasure_key(tenant, erasure["employee"])
+        for tenant, key, pseudonym in entry.erasures:
             self.erased[key] = pseudonym
             employee = table.advocate_with_key(tenant, key)
             if employee is not None:
                 table.erase(tenant, employee, pseudonym)
-        added = table.add(pseudonymized(entry.get("facts") or [], self.erased))
+        added = table.add(pseudonymized(entry.facts, self.erased))
         self.rows += added
         LOADED.set(self.rows)

@@ -7,9 +7,10 @@ their event, so counting an event twice is impossible: the second insert is a du
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from contracts import (
     AdvocateEnrolled,
@@ -79,6 +80,31 @@ def fact_id(event: AnyEvent) -> str:
     # The key names the event, never the advocate (event ids are random or digests), so a
     # fact keeps it through an erasure and is counted once whichever version is read.
     return f"{event.event_name}:{event.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One stored fact as the advocate it names reads it in their own data: the event it
+    was made from, where it happened, what it says of them, and the counters it moves
+    (those it leaves at zero left out)."""
+
+    id: str  # `<event>:<event id>`, as `fact_id` makes it
+    type: str
+    time: datetime
+    day: str
+    content: str | None = None
+    network: str | None = None
+    campaign: str | None = None
+    kind: str | None = None
+    groups: list[str] = field(default_factory=list)
+    department: str | None = None
+    location: str | None = None
+    share_location: str | None = None
+    topics: list[str] = field(default_factory=list)
+    status: str | None = None
+    badge: str | None = None
+    version: int | None = None
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 def fact_of(event: AnyEvent) -> dict[str, Any]:
@@ -271,9 +297,45 @@ def pseudonymized(
     return out
 
 
+def late_erasures(
+    facts: Iterable[Mapping[str, Any]], erased: Mapping[str, str]
+) -> set[tuple[str, str, str]]:
+    """(tenant, employee, pseudonym) of every advocate in `erased` whom one of `facts`
+    still names by their id: facts written before their erasure was seen."""
+    return {
+        (fact["tenant"], fact["advocate"], erased[key])
+        for fact in facts
+        if (key := erased_key(fact)) is not None and key in erased
+    }
+
+
 def names_erased(facts: Sequence[Mapping[str, Any]], erased: Mapping[str, str]) -> bool:
     """Whether any of `facts` still names an erased advocate by their id (and so is to be
     written again, `pseudonymized`)."""
     return bool(erased) and any(
         (key := erased_key(fact)) is not None and key in erased for fact in facts
     )
+
+
+# -- the fact log ------------------------------------------------------------------------
+
+
+class LoggedErasure(NamedTuple):
+    """An erasure as the fact log tells it: the advocate by erasure key, never by id."""
+
+    tenant: str
+    key: str
+    pseudonym: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One batch of the worker's, as the fact log keeps it for the apis to read on: its
+    number, the version it is at (each rewrite raises it; None before versions were
+    kept), its facts as `fact_of` made them (with their id) and the erasures it asked for.
+    """
+
+    seq: int
+    rev: int | None
+    facts: list[dict[str, Any]]
+    erasures: tuple[LoggedErasure, ...] = ()

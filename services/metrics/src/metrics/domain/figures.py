@@ -119,6 +119,10 @@ def roll_up(
 
 # -- advocates and content -------------------------------------------------------------
 
+# The facts who the advocates are is told by, and those the content catalog is.
+ADVOCATE_TYPES = ("advocate-enrolled", "advocate-opted-out")
+CONTENT_TYPES = ("content-published", "content-updated", "content-retired")
+
 
 @dataclass
 class Advocate:

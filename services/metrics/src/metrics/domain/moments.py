@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 # What counts as the audience engaging (impressions do not: they are not a person acting).
@@ -22,6 +23,14 @@ ENOUGH = 30
 # A suggested time is at least this far ahead, so that there is time to write the post.
 LEAD = timedelta(minutes=15)
 ALL = "all"
+
+
+class Engagement(NamedTuple):
+    """The audience engaging with a share: when, on which network, how many times."""
+
+    at: datetime
+    network: str
+    times: int
 
 
 @dataclass

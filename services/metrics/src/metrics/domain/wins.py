@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 # The round numbers a program's reach (people) and shares pass on its way.
@@ -23,6 +24,25 @@ class Draft:
     id: str
     milestone: str  # reach, shares or applications
     values: dict[str, Any]
+
+
+class WinStatus(StrEnum):
+    TOLD = "told"
+    DISCARDED = "discarded"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a storyteller decided about a drafted win: told (in their words) or
+    discarded; a win is decided once."""
+
+    win_id: str
+    milestone: str
+    values: dict[str, Any]
+    status: WinStatus
+    decided_by: str
+    decided_at: datetime
+    text: str | None = None
 
 
 def passed(total: float, steps: Iterable[int]) -> int | None:

@@ -20,9 +20,10 @@ from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from contracts import ContentKind, Network
 from metrics.domain import moments as mom
+from metrics.domain import program
 from metrics.domain.cells import cell
-from metrics.domain.facts import COUNTERS
-from metrics.domain.figures import previous_period
+from metrics.domain.figures import Prices, previous_period
+from metrics.domain.wins import Decision
 from metrics.service_layer import handlers
 from metrics.service_layer.reading import GOAL_METRICS, Figures, Slice, asked_period
 
@@ -476,12 +477,6 @@ class MyMetricsExport(BaseModel):
     next_cursor: str | None
 
 
-def _fact_out(doc: dict[str, Any]) -> FactOut:
-    described = {k: v for k, v in doc.items() if k in FactOut.model_fields and k != "counters"}
-    counters = {name: doc[name] for name in COUNTERS if doc.get(name)}
-    return FactOut(**{**described, "id": doc["_id"]}, counters=counters)
-
-
 @router.get("/me/export", response_model=MyMetricsExport, tags=["me"])
 async def export_my_data(
     user: CurrentUser,
@@ -495,11 +490,11 @@ async def export_my_data(
     if position is not None and not isinstance(after, str):
         raise Problem(400, "Invalid cursor", "cursor: not a cursor this API returned")
     found = await handlers.my_facts(services, user.tenant, user.employee_id, after, limit)
-    following = found.facts[-1]["_id"] if len(found.facts) == limit else None
+    following = found.facts[-1].id if len(found.facts) == limit else None
     return MyMetricsExport(
         employee_id=user.employee_id,
         erased=found.erased,
-        facts=[_fact_out(d) for d in found.facts],
+        facts=[FactOut.model_validate(fact, from_attributes=True) for fact in found.facts],
         totals=found.totals,
         next_cursor=encode_cursor({"after": following}) if following else None,
     )
@@ -552,13 +547,20 @@ def _zones() -> set[str]:
 async def get_settings(user: Manager, services: Services) -> ProgramSettings:
     """The tenant's price table and head count."""
     stored = await services.repo.tenant_settings(user.tenant)
-    return ProgramSettings.model_validate({k: v for k, v in stored.items() if k != "_id"})
+    return ProgramSettings.model_validate(stored, from_attributes=True)
 
 
 @router.put("/settings", response_model=ProgramSettings)
 async def put_settings(user: Admin, services: Services, body: ProgramSettings) -> ProgramSettings:
     """Set the tenant's price table (for earned media value) and head count."""
-    await services.repo.save_settings(user.tenant, body.model_dump(mode="json"))
+    values = body.model_dump(mode="json")
+    settings = program.Settings(
+        prices=Prices(**values["prices"]),
+        employees=values["employees"],
+        storytellers=tuple(values["storytellers"]),
+        time_zone=values["time_zone"],
+    )
+    await services.repo.save_settings(user.tenant, settings)
     handlers.forget_patterns(services, user.tenant)
     return body
 
@@ -653,16 +655,15 @@ class WinText(BaseModel):
         return self
 
 
-def _decided(doc: dict[str, Any]) -> WinDecided:
-    at = doc["decided_at"]
+def _decided(decision: Decision) -> WinDecided:
     return WinDecided(
-        id=doc["win_id"],
-        milestone=doc["milestone"],
-        values=doc.get("values") or {},
-        status=doc["status"],
-        text=doc.get("text"),
-        decided_by=doc["decided_by"],
-        decided_at=at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC")),
+        id=decision.win_id,
+        milestone=decision.milestone,
+        values=decision.values,
+        status=decision.status.value,
+        text=decision.text,
+        decided_by=decision.decided_by,
+        decided_at=decision.decided_at,
     )
 
 
@@ -676,7 +677,7 @@ async def list_wins(user: CurrentUser, services: Services) -> Wins:
     drafts, decided = await handlers.win_drafts(services, user)
     return Wins(
         drafts=[WinDraft(id=d.id, milestone=d.milestone, values=d.values) for d in drafts],
-        decided=[_decided(doc) for doc in decided],
+        decided=[_decided(decision) for decision in decided],
     )
 
 
@@ -730,9 +731,17 @@ async def put_goal(
     body: Goal,
 ) -> dict[str, Any]:
     """Create or replace a program goal, e.g. 200 applications from advocacy this year."""
-    stored = body.model_dump(mode="json")
-    stored["filters"] = {k: v for k, v in stored["filters"].items() if v is not None}
-    await services.repo.save_goal(user.tenant, goal_id, stored)
+    values = body.model_dump(mode="json")
+    goal = program.Goal(
+        goal_id=goal_id,
+        name=body.name,
+        metric=body.metric,
+        target=body.target,
+        start=body.start,
+        end=body.end,
+        filters={k: v for k, v in values["filters"].items() if v is not None},
+    )
+    await services.repo.save_goal(user.tenant, goal)
     goals = await (await Figures.open(services, user.tenant)).goals()
     return next(g for g in goals if g["id"] == goal_id)
 

@@ -80,11 +80,8 @@ class Replayer:
         target = await self.repo.next_generation()
         await self.repo.drop_generation(target)
         await self.repo.ensure_indexes(target)
+        copied = await self.repo.copy_facts(source, target, since) if since else 0
         self.erased = await self.repo.erased()
-        copied = 0
-        if since:
-            async for chunk in self.repo.facts_before(source, since):
-                copied += await self.write(target, chunk, [])
         log.info(
             "replay started",
             extra={"generation": target, "since": since.isoformat() if since else None},

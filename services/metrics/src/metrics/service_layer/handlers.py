@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,20 +22,22 @@ from chassis.uow import UnitOfWork
 from contracts import WinTold, WinToldData
 from metrics.adapters.live import LiveFacts
 from metrics.adapters.mongo import MetricsRepository
-from metrics.domain import figures as fig
 from metrics.domain import moments as mom
 from metrics.domain import wins
 from metrics.domain.facts import (
     ENGAGEMENT_COUNTERS,
-    erased_key,
+    Fact,
+    LogEntry,
     erasure_key,
     erasure_of,
     fact_id,
     fact_of,
+    late_erasures,
     names_erased,
     pseudonymized,
 )
-from metrics.service_layer.reading import ADVOCATE_TYPES, CONTENT_TYPES, Derived, check_order
+from metrics.domain.program import Settings
+from metrics.service_layer.reading import Derived, check_order
 
 # Business metrics: per tenant and network at most, never per employee or content item.
 SHARES = Counter("chorus_metrics_shares_total", "Shares counted", ["tenant", "network"])
@@ -141,18 +143,17 @@ async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
         for tenant, employee, pseudonym in erasures:
             await repo.erase_person(tenant, employee, pseudonym)
     elif names_erased(facts, now_erased):
-        await erase_in_entry(repo, {"_id": seq, "rev": 0, "facts": facts}, now_erased)
+        await erase_in_entry(repo, LogEntry(seq, 0, facts), now_erased)
     present = await repo.generations_present() if erasures else []
     for tenant, employee, pseudonym in erasures:
         for generation_present in present:
             await repo.erase_advocate(generation_present, tenant, employee, pseudonym)
     services.generation, services.erased = now_active, now_erased
-    _observe(inserted)
-    created = {fact["_id"]: item.event.time for fact, item in zip(facts, batch, strict=True)}
+    _observe(facts[i] for i in inserted)
     now = datetime.now(UTC)
-    for fact in inserted:
-        age = (now - created[fact["_id"]]).total_seconds()
-        VISIBLE.labels(fact["type"]).observe(max(age, 0.0))
+    for i in inserted:
+        age = (now - batch[i].event.time).total_seconds()
+        VISIBLE.labels(facts[i]["type"]).observe(max(age, 0.0))
 
 
 async def record_erasures(
@@ -185,12 +186,7 @@ async def erase_late(
     An erasure is listed first and its facts rewritten after. A writer reads the list
     after its write: if the erasure was listed by then, it is seen here; if not, the
     rewrite comes after the write and finds the facts."""
-    late = {
-        (fact["tenant"], fact["advocate"], erased[key])
-        for fact in written
-        if (key := erased_key(fact)) is not None and key in erased
-    }
-    for tenant, employee, pseudonym in late:
+    for tenant, employee, pseudonym in late_erasures(written, erased):
         for generation in generations:
             await repo.erase_advocate(generation, tenant, employee, pseudonym)
 
@@ -211,23 +207,21 @@ async def erase_in_log(repo: MetricsRepository, erased: Mapping[str, str]) -> in
 
 
 async def erase_in_entry(
-    repo: MetricsRepository, entry: dict[str, Any], erased: Mapping[str, str]
+    repo: MetricsRepository, entry: LogEntry, erased: Mapping[str, str]
 ) -> int:
     """Rewrite one log entry if it names an erased advocate; 1 if it was rewritten.
 
     Two writers may rewrite one entry at once (two erasures): each write is conditional on
     the version it read, and the loser reads the entry again, so neither undoes the other."""
-    found: dict[str, Any] | None = entry
-    while found is not None and names_erased(found["facts"], erased):
-        if await repo.rewrite_log_entry(
-            found["_id"], found.get("rev"), pseudonymized(found["facts"], erased)
-        ):
+    found: LogEntry | None = entry
+    while found is not None and names_erased(found.facts, erased):
+        if await repo.rewrite_log_entry(found.seq, found.rev, pseudonymized(found.facts, erased)):
             return 1
-        found = await repo.log_entry(found["_id"])
+        found = await repo.log_entry(found.seq)
     return 0
 
 
-def _observe(inserted: list[dict[str, Any]]) -> None:
+def _observe(inserted: Iterable[dict[str, Any]]) -> None:
     newest: dict[str, datetime] = {}
     for fact in inserted:
         tenant, network = fact["tenant"], fact.get("network", "")
@@ -247,16 +241,9 @@ def _observe(inserted: list[dict[str, Any]]) -> None:
 async def refresh_gauges(services: Services) -> None:
     """Set the enrolled-advocates gauge of every tenant."""
     repo = services.repo
-    generation = await repo.active_generation()
-    facts = await repo.facts_of_types(
-        generation, ADVOCATE_TYPES, ("tenant", "type", "time", "advocate")
-    )
-    by_tenant: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for fact in facts:
-        by_tenant[fact["tenant"]].append(fact)
+    advocates = await repo.advocates(await repo.active_generation())
     today = services.today()
-    for tenant, items in by_tenant.items():
-        people = fig.advocates(items)
+    for tenant, people in advocates.items():
         ENROLLED.labels(tenant).set(sum(a.enrolled_on(today) for a in people.values()))
 
 
@@ -265,9 +252,9 @@ async def refresh_gauges(services: Services) -> None:
 MOMENT_WEEKS = 12
 
 
-def audience_zone(settings: Mapping[str, Any]) -> ZoneInfo:
+def audience_zone(settings: Settings) -> ZoneInfo:
     """The time zone the tenant's audience lives in (checked when it is saved)."""
-    return ZoneInfo(str(settings.get("time_zone") or "UTC"))
+    return ZoneInfo(settings.time_zone or "UTC")
 
 
 async def patterns(services: Services, tenant: str, weeks: int) -> Patterns:
@@ -289,31 +276,17 @@ async def _patterns(services: Services, tenant: str, weeks: int) -> Patterns:
     repo = services.repo
     zone = audience_zone(await repo.tenant_settings(tenant))
     since = services.today() - timedelta(weeks=weeks)
-    facts = await repo.engagements_since(
-        await repo.active_generation(), tenant, since, ("time", "network", *mom.ENGAGING)
-    )
-    engagements = (
-        (
-            _aware(fact["time"]),
-            str(fact.get("network") or ""),
-            sum(int(fact.get(name) or 0) for name in mom.ENGAGING),
-        )
-        for fact in facts
-    )
+    engagements = await repo.engagements_since(await repo.active_generation(), tenant, since)
     return zone, mom.patterns(engagements, zone)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 # -- wins told back ---------------------------------------------------------------------
 
 
-def may_tell(user: Principal, settings: Mapping[str, Any]) -> bool:
+def may_tell(user: Principal, settings: Settings) -> bool:
     """The program team, and the people it appointed as storytellers."""
-    return bool({"curator", "admin"} & set(user.roles)) or user.employee_id in (
-        settings.get("storytellers") or []
+    return bool({"curator", "admin"} & set(user.roles)) or (
+        user.employee_id in settings.storytellers
     )
 
 
@@ -324,7 +297,7 @@ async def _storyteller(services: Services, user: Principal) -> None:
 
 async def win_drafts(
     services: Services, user: Principal
-) -> tuple[list[wins.Draft], list[dict[str, Any]]]:
+) -> tuple[list[wins.Draft], list[wins.Decision]]:
     """The milestones worth telling now, and what was decided before."""
     await _storyteller(services, user)
     repo, tenant = services.repo, user.tenant
@@ -334,14 +307,7 @@ async def win_drafts(
     today = services.today()
     since = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     rows = await repo.conversions_per_day_and_content(generation, tenant, since)
-    items = fig.catalog(
-        await repo.facts_of_types(
-            generation,
-            CONTENT_TYPES,
-            ("type", "time", "content", "title", "kind", "campaign"),
-            tenant=tenant,
-        )
-    )
+    items = await repo.content_items(generation, tenant)
     applications: dict[tuple[str, str], float] = defaultdict(float)
     for (day, content, kind), counters in rows:
         item = items.get(content)
@@ -351,35 +317,33 @@ async def win_drafts(
         totals,
         applications,
         {content: item.title for content, item in items.items()},
-        {str(doc["win_id"]) for doc in decided},
+        {decision.win_id for decision in decided},
     )
     return found, decided
 
 
 async def decide_win(
     services: Services, user: Principal, win_id: str, text: str | None
-) -> dict[str, Any]:
+) -> wins.Decision:
     """Tell a drafted win (with the storyteller's words) or discard it, once."""
     drafted, decided = await win_drafts(services, user)
-    if any(doc["win_id"] == win_id for doc in decided):
+    if any(decision.win_id == win_id for decision in decided):
         raise _decided_already(win_id)
     draft = next((d for d in drafted if d.id == win_id), None)
     if draft is None:
         raise NotFound(f"win_id: no drafted win {win_id}")
     now = services.clock()
-    doc: dict[str, Any] = {
-        "_id": f"{user.tenant}:{win_id}",
-        "tenant": user.tenant,
-        "win_id": win_id,
-        "milestone": draft.milestone,
-        "values": draft.values,
-        "status": "told" if text is not None else "discarded",
-        "decided_by": user.employee_id,
-        "decided_at": now,
-    }
+    decision = wins.Decision(
+        win_id=win_id,
+        milestone=draft.milestone,
+        values=draft.values,
+        status=wins.WinStatus.TOLD if text is not None else wins.WinStatus.DISCARDED,
+        decided_by=user.employee_id,
+        decided_at=now,
+        text=text,
+    )
     events = []
     if text is not None:
-        doc["text"] = text
         events.append(
             WinTold.create(
                 tenant_id=user.tenant,
@@ -396,10 +360,10 @@ async def decide_win(
         )
     try:
         async with services.uow() as uow:
-            uow.add(services.repo.win_decided(doc), events)
+            uow.add(services.repo.win_decided(user.tenant, decision), events)
     except Conflict:  # decided by someone else since it was read
         raise _decided_already(win_id) from None
-    return doc
+    return decision
 
 
 def _decided_already(win_id: str) -> Conflict:
@@ -425,7 +389,7 @@ class MyFacts:
     first page) their totals; nothing once they were erased."""
 
     erased: bool
-    facts: list[dict[str, Any]]
+    facts: list[Fact]
     totals: dict[str, float] | None
 
 

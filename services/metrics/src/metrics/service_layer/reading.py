@@ -24,6 +24,8 @@ from metrics.adapters.memory import COUNTER_INDEX, NC, FactTable, Selection
 from metrics.domain import figures as fig
 from metrics.domain import growth
 from metrics.domain.facts import COUNTERS
+from metrics.domain.figures import ADVOCATE_TYPES, CONTENT_TYPES
+from metrics.domain.program import Settings
 
 if TYPE_CHECKING:
     from metrics.service_layer.handlers import Services
@@ -33,9 +35,7 @@ DEFAULT_DAYS = 30
 MAX_PERIOD_DAYS = 3660
 # The column a breakdown's rows are keyed by, where it is not the dimension itself.
 KEYED_BY = {"group": "advocate", "location": "share", "topic": "share"}
-ADVOCATE_TYPES = ("advocate-enrolled", "advocate-opted-out")
 GROWTH_TYPES = ("audience-measured", "followers-measured")
-CONTENT_TYPES = ("content-published", "content-updated", "content-retired")
 # The records who the advocates are (and their groups) is built from.
 PEOPLE_TYPES = (*ADVOCATE_TYPES, "post-shared")
 T = TypeVar("T")
@@ -257,7 +257,7 @@ class Figures:
         self.selections = services.selections
         self.answers = services.answers
         self.config = services.live.config if services.live is not None else None
-        self._settings: dict[str, Any] | None = None
+        self._settings: Settings | None = None
 
     @classmethod
     async def open(cls, services: Services, tenant: str) -> Figures:
@@ -314,7 +314,7 @@ class Figures:
             lambda: fig.catalog(self.table.records_of(self.tenant, CONTENT_TYPES)),
         )
 
-    async def settings(self) -> dict[str, Any]:
+    async def settings(self) -> Settings:
         if self._settings is None:
             self._settings = await self._configured("settings", self.repo.tenant_settings)
         return self._settings
@@ -329,7 +329,7 @@ class Figures:
         )
 
     async def prices(self) -> fig.Prices:
-        return fig.Prices(**((await self.settings()).get("prices") or {}))
+        return (await self.settings()).prices
 
     # -- selections ----------------------------------------------------------------------
 
@@ -371,7 +371,7 @@ class Figures:
     async def figures(self, where: Slice) -> dict[str, Any]:
         """Every figure of the slice."""
         # The head count and the prices are settings, read per request.
-        settings = repr(sorted((await self.settings()).items()))
+        settings = repr(await self.settings())
         return await self._answer(("figures", where, settings), lambda: self._figures(where))
 
     async def _figures(self, where: Slice) -> dict[str, Any]:
@@ -386,7 +386,7 @@ class Figures:
         advocates = selection.columns["advocate"]
         active_codes = np.unique(advocates[sharing & (advocates != 0)])
         people = await self.people()
-        employees = None if where.group else (await self.settings()).get("employees")
+        employees = None if where.group else (await self.settings()).employees
         out = fig.derive(
             totals, len(active_codes), people.enrolled_on(where.end, where.group), employees
         )
@@ -647,7 +647,7 @@ class Figures:
 
     async def emv(self, where: Slice) -> dict[str, Any]:
         """Earned media value with its formula and terms."""
-        settings = repr(sorted((await self.settings()).items()))
+        settings = repr(await self.settings())
         return await self._answer(("emv", where, settings), lambda: self._emv(where))
 
     async def _emv(self, where: Slice) -> dict[str, Any]:
@@ -666,19 +666,18 @@ class Figures:
         """Every goal of the tenant with its progress."""
         out = []
         for goal in await self._configured("goals", self.repo.list_goals):
-            start, end = date.fromisoformat(goal["start"]), date.fromisoformat(goal["end"])
-            filters = goal.get("filters") or {}
-            where = Slice(start, min(end, max(self.today, start)), **filters)
-            value = (await self.figures(where)).get(goal["metric"]) or 0
+            start, end = goal.start, goal.end
+            where = Slice(start, min(end, max(self.today, start)), **goal.filters)
+            value = (await self.figures(where)).get(goal.metric) or 0
             out.append(
                 {
-                    "id": goal["goal_id"],
-                    "name": goal["name"],
-                    "metric": goal["metric"],
-                    "start": goal["start"],
-                    "end": goal["end"],
-                    "filters": filters,
-                    **fig.goal_progress(goal["target"], value, start, end, self.today),
+                    "id": goal.goal_id,
+                    "name": goal.name,
+                    "metric": goal.metric,
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "filters": dict(goal.filters),
+                    **fig.goal_progress(goal.target, value, start, end, self.today),
                 }
             )
         return out
