@@ -31,11 +31,16 @@ class FakeStore:
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.reads = 0
+        self.presence_reads = 0
 
     async def get(self, key: str) -> dict[str, Any] | None:
         self.reads += 1
         doc = self.docs.get(key)
         return dict(doc) if doc is not None else None
+
+    async def has_people(self, tenant: str) -> bool:
+        self.presence_reads += 1
+        return any(doc.get("tenant") == tenant for doc in self.docs.values())
 
     async def write_if_older(
         self, key: str, version: int, fields: dict[str, Any], remove: Sequence[str]
@@ -189,15 +194,40 @@ async def test_reads_are_cached_for_a_few_seconds() -> None:
     now[0] += 5
     await directory.overlay(CALLER)
     assert store.reads == reads + 2
-    # Absent people are cached too: a tenant without a directory pays one read per person.
+    # Absent people are cached too.
     stranger = Principal(employee_id="e2", tenant=TENANT, roles=frozenset())
     await directory.overlay(stranger)
     await directory.overlay(stranger)
     assert store.reads == reads + 3
 
 
+async def test_a_tenant_without_a_directory_costs_no_read_per_person() -> None:
+    store = FakeStore()
+    now = [100.0]
+    directory = Directory(store, cache_seconds=5, clock=lambda: now[0])
+    for n in range(100):
+        caller = Principal(employee_id=f"e{n}", tenant="no-scim", roles=frozenset())
+        assert await directory.overlay(caller) == caller
+    assert (store.presence_reads, store.reads) == (1, 0)
+    now[0] += 5
+    await directory.person("no-scim", "e1")
+    assert (store.presence_reads, store.reads) == (2, 0)
+
+
+async def test_the_first_person_of_a_tenant_is_seen_at_once_in_the_process_that_applied_it() -> (
+    None
+):
+    store = FakeStore()
+    directory = Directory(store)
+    assert await directory.person(TENANT, "e1") is None
+    await directory.apply(upserted(1, ["a"]))
+    person = await directory.person(TENANT, "e1")
+    assert person is not None and person.groups == {"a"}
+
+
 async def test_the_cache_is_bounded() -> None:
     directory = Directory(FakeStore(), cache_entries=3)
+    await directory.apply(upserted(1, ["a"]))
     for n in range(10):
         await directory.person(TENANT, f"e{n}")
     assert len(directory._cache) == 3

@@ -12,18 +12,20 @@ an upsert of an older version arriving late does not bring the person back.
 The overlay: with a directory, `chassis.auth.current_principal` takes the caller's groups,
 location and languages from it when the person is in it (the token's otherwise, so a
 tenant without SCIM works as before), and refuses a deactivated or deleted person with a
-403. Reads go through a cache of a few seconds in the process.
+403. Reads go through a cache of a few seconds in the process, and a tenant without a single
+person in the directory (one that does not provision people by SCIM) costs no read per person:
+whether the tenant has anyone is itself cached.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cachetools import TTLCache
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
@@ -48,6 +50,10 @@ COLLECTION = "directory"
 CACHE_SECONDS = 5.0
 # People remembered per process at most (least recently read out first).
 CACHE_ENTRIES = 100_000
+# Tenants whose presence in the directory is remembered at most.
+TENANT_ENTRIES = 10_000
+
+_UNREAD = object()
 
 PersonEvent = PersonUpserted | PersonDeactivated | PersonDeleted
 
@@ -134,6 +140,10 @@ class DirectoryStore(Protocol):
 
     async def get(self, key: str) -> dict[str, Any] | None: ...
 
+    async def has_people(self, tenant: str) -> bool:
+        """Whether the directory holds anyone of the tenant (a tombstone counts)."""
+        ...
+
     async def write_if_older(
         self, key: str, version: int, fields: dict[str, Any], remove: Sequence[str]
     ) -> bool:
@@ -151,12 +161,15 @@ class MongoDirectoryStore:
         """Create the collection at startup, as the services create their indexes, so that
         its creation (a schema change on the test server's SQLite) never runs while the
         api's requests read the database."""
-        if COLLECTION in await self.db.list_collection_names():
-            return
-        try:
-            await self.db.create_collection(COLLECTION)
-        except (CollectionInvalid, OperationFailure):
-            pass  # the other role created it meanwhile
+        if COLLECTION not in await self.db.list_collection_names():
+            try:
+                await self.db.create_collection(COLLECTION)
+            except (CollectionInvalid, OperationFailure):
+                pass  # the other role created it meanwhile
+        await self.collection.create_index("tenant")
+
+    async def has_people(self, tenant: str) -> bool:
+        return await self.collection.find_one({"tenant": tenant}, {"_id": 1}) is not None
 
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": key})
@@ -190,12 +203,15 @@ class Directory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self.cache_seconds = cache_seconds
-        self.cache_entries = cache_entries
-        self.clock = clock
-        # key -> (read at, what was read); None is cached too: most callers of a tenant
-        # without SCIM are in no directory, and asking again would cost every request.
-        self._cache: OrderedDict[str, tuple[float, Person | None]] = OrderedDict()
+        # key -> what was read; None is cached too: a caller in no directory would
+        # otherwise cost every request a read.
+        self._cache: TTLCache[str, Person | None] = TTLCache(
+            maxsize=cache_entries, ttl=cache_seconds, timer=clock
+        )
+        # tenant -> whether the directory holds anyone of it.
+        self._tenants: TTLCache[str, bool] = TTLCache(
+            maxsize=TENANT_ENTRIES, ttl=cache_seconds, timer=clock
+        )
 
     # -- the projection ------------------------------------------------------------------
 
@@ -204,6 +220,7 @@ class Directory:
         key = doc_id(event.tenantid, event.data.employee_id)
         fields, remove = change_of(event)
         self._cache.pop(key, None)
+        self._tenants.pop(event.tenantid, None)
         if await self.store.write_if_older(key, event.data.version, fields, remove):
             return Outcome.APPLIED
         stored = await self.store.get(key)
@@ -227,18 +244,21 @@ class Directory:
 
     async def person(self, tenant: str, employee_id: str) -> Person | None:
         key = doc_id(tenant, employee_id)
-        now = self.clock()
-        cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < self.cache_seconds:
-            self._cache.move_to_end(key)
-            return cached[1]
+        cached = self._cache.get(key, _UNREAD)
+        if cached is not _UNREAD:
+            return cached  # type: ignore[return-value]
+        if not await self._has_people(tenant):
+            return None
         doc = await self.store.get(key)
         found = person_of(doc) if doc is not None else None
-        self._cache[key] = (now, found)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self.cache_entries:
-            self._cache.popitem(last=False)
+        self._cache[key] = found
         return found
+
+    async def _has_people(self, tenant: str) -> bool:
+        known = self._tenants.get(tenant)
+        if known is None:
+            known = self._tenants[tenant] = await self.store.has_people(tenant)
+        return known
 
     async def overlay(self, principal: Principal) -> Principal:
         """The caller with the directory's groups, location and languages; a 403 problem
