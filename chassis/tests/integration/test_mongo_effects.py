@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chassis import outbox
 from chassis.domain_errors import Conflict
+from chassis.mongo import Updated, ordered_updates
 from chassis.projection import Delta, WatermarkConflict, apply_exactly_once
 from chassis.uow import UnitOfWork
 from contracts import PointsAwarded, PointsAwardedData
@@ -214,3 +215,14 @@ async def test_a_write_that_may_not_land_is_a_conflict_and_publishes_nothing(db)
     assert publisher.sent == [] and uow.committed == []
     c = await db["docs"].find_one({"_id": "c"})
     assert c == {"_id": "c", "rev": 2}
+
+
+async def test_ordered_updates_go_in_bounded_commands_and_count_as_one_bulk(db) -> None:
+    coll = db["bounded"]
+    await coll.insert_many([{"_id": f"d{i}", "v": 0} for i in range(60)])
+    updates = [UpdateOne({"_id": f"d{i}", "v": 0}, {"$set": {"v": 1}}) for i in range(60)]
+    updates += [UpdateOne({"_id": "gone", "v": 0}, {"$set": {"v": 1}})]  # matches nothing
+    updates += [UpdateOne({"_id": "new"}, {"$set": {"v": 1}}, upsert=True)]
+    done = await ordered_updates(coll, updates, per_command=25)
+    assert done == Updated(matched=60, upserted=1)
+    assert await coll.count_documents({"v": 1}) == 61

@@ -57,6 +57,7 @@ KAFKA_LOG4J = DEPLOY_LOCAL / "kafka" / "log4j2.properties"
 KAFKA_TEMPLATE = DEPLOY_LOCAL / "kafka" / "server.properties.template"
 KEYCLOAK_REALMS = DEPLOY_LOCAL / "keycloak"  # *-realm.json: imported at every start
 MONGO_BACKENDS = ("sqlite", "postgresql")  # FerretDB's storage
+FERRETDB_POOL = 250  # PostgreSQL connections FerretDB may hold
 KAFKA_JVM_OPTS = [
     "-Xmx512m",
     "-Xms256m",
@@ -416,6 +417,8 @@ class PostgresServer(Server):
             str(self.port),
             "-c",
             f"listen_addresses={self.host}",
+            "-c",
+            f"max_connections={FERRETDB_POOL + 20}",  # FerretDB's pool, and a few to look in
             # No Unix socket: Debian's default folder is not writable by every user.
             "-c",
             "unix_socket_directories=",
@@ -533,7 +536,10 @@ class MongoServer(Server):
                 "-handler",
                 "postgresql",
                 "-postgresql-url",
-                self.postgres.url,
+                # FerretDB 1.24 holds a pooled connection per matched update until its
+                # command answers, and waits for a free one forever: its default of 50
+                # is reached by a few bulk updates at once (chassis.mongo).
+                f"{self.postgres.url}?pool_max_conns={FERRETDB_POOL}",
             ]
         self.db_dir.mkdir(parents=True, exist_ok=True)
         if self.mongod:

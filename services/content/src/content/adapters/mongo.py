@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
 from chassis.kafka import EventPublisher
+from chassis.mongo import ordered_updates
 from chassis.outbox import DocumentWrite, Outbox
 from chassis.projection import Delta, apply_exactly_once
 from content.domain import model
@@ -401,7 +402,7 @@ class ContentRepository:
             for tenant, content_id, shares in counts
         ]
         if writes:
-            await self.items.bulk_write(writes, ordered=True)
+            await ordered_updates(self.items, writes)
 
     async def mark_shared(self, marks: dict[tuple[str, str], set[str]]) -> None:
         """Remember which items each (tenant, employee) shared; `$addToSet` is idempotent."""
@@ -417,7 +418,7 @@ class ContentRepository:
             for (tenant, employee), content_ids in marks.items()
         ]
         if writes:
-            await self.shared.bulk_write(writes, ordered=True)
+            await ordered_updates(self.shared, writes)
 
     # -- guidelines and settings -------------------------------------------------------------
 

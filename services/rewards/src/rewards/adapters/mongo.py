@@ -54,6 +54,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chassis import outbox
+from chassis.mongo import ordered_updates
 from chassis.outbox import DocumentWrite, Outbox
 from chassis.projection import WatermarkConflict as ProjectionConflict
 from rewards.adapters import events as convert
@@ -242,10 +243,10 @@ class RewardsRepository:
         ]
         try:
             # Ordered: the MongoDB subset we rely on has no unordered bulk updates.
-            result = await self.standings.bulk_write(ops, ordered=True)
+            result = await ordered_updates(self.standings, ops)
         except BulkWriteError as exc:
             raise WatermarkConflict("a standing changed under us") from exc
-        if result.matched_count + result.upserted_count < len(ops):
+        if result.matched + result.upserted < len(ops):
             raise WatermarkConflict("a standing changed under us")
 
     async def put_standing(self, doc: dict[str, Any], read: StandingRecord | None) -> None:

@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chassis import outbox
+from chassis.mongo import ordered_updates
 from chassis.outbox import DocumentWrite, Outbox
 from chassis.projection import Delta, apply_exactly_once
 from contracts import ContentKind, MeasurementSource, Network, ShareMethod
@@ -125,8 +126,8 @@ class ShareRepository:
             )
         if not writes:
             return
-        result = await self.content.bulk_write(writes, ordered=True)
-        if result.matched_count + result.upserted_count < len(writes):
+        result = await ordered_updates(self.content, writes)
+        if result.matched + result.upserted < len(writes):
             raise RuntimeError("content copies changed concurrently; the batch will come again")
 
     async def current_guidelines(self, tenant: str) -> Guidelines | None:
@@ -154,8 +155,8 @@ class ShareRepository:
             elif stored[tenant] < version:
                 writes.append(UpdateOne({"_id": tenant, "version": stored[tenant]}, update))
         if writes:
-            result = await self.guidelines.bulk_write(writes, ordered=True)
-            if result.matched_count + result.upserted_count < len(writes):
+            result = await ordered_updates(self.guidelines, writes)
+            if result.matched + result.upserted < len(writes):
                 raise RuntimeError("guidelines changed concurrently; the batch will come again")
 
     async def acknowledged_version(self, tenant: str, employee_id: str) -> int:
@@ -180,7 +181,7 @@ class ShareRepository:
             if (tenant, employee_id) not in erased or at > erased[tenant, employee_id]
         ]
         if writes:
-            await self.acknowledgements.bulk_write(writes, ordered=True)
+            await ordered_updates(self.acknowledgements, writes)
 
     # -- advocates ----------------------------------------------------------------------
 
