@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import stamina
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaConnectionError, NotLeaderForPartitionError, UnknownError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    NotLeaderForPartitionError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownError,
+)
 from pymongo.errors import AutoReconnect, DuplicateKeyError, ServerSelectionTimeoutError
 
 from chassis.consumer import (
@@ -17,6 +23,7 @@ from chassis.consumer import (
     Consumed,
     DeadLetters,
     _Redeliver,
+    is_fatal,
     is_transient,
 )
 from chassis.kafka import EventPublisher
@@ -214,6 +221,34 @@ async def test_an_outage_longer_than_a_delivery_gives_the_batch_back() -> None:
         await _consumer(handler, publisher).consume(records)
     assert handler.applied == []
     assert publisher.sent == []
+
+
+@pytest.mark.parametrize("error", [OutOfOrderSequenceNumber(), ProducerFenced()])
+async def test_a_broken_producer_stops_the_process_and_dead_letters_nothing(
+    error: Exception,
+) -> None:
+    _, records = _batch(3)
+
+    def fail(ids: list[str], call: int) -> None:
+        # As the publisher raises it: inside the handler's own error.
+        try:
+            raise error
+        except Exception as inner:
+            raise RuntimeError("publishing the awards failed") from inner
+
+    handler, publisher, stops = Effects(fail), FakePublisher(), []
+    with pytest.raises(_Redeliver):
+        await _consumer(handler, publisher, on_fatal=stops.append).consume(records)
+    assert len(handler.calls) == 1  # not tried again, not split
+    assert publisher.sent == []
+    assert len(stops) == 1 and is_fatal(stops[0])
+
+
+def test_only_a_producer_broken_for_good_is_fatal() -> None:
+    assert is_fatal(OutOfOrderSequenceNumber())
+    assert not is_fatal(KafkaConnectionError("refused"))
+    assert not is_fatal(NotLeaderForPartitionError())
+    assert not is_fatal(ValueError("bad event"))
 
 
 async def test_an_outage_while_isolating_gives_the_batch_back() -> None:

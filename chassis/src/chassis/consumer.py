@@ -14,7 +14,11 @@ FastStream has no Kafka dead-letter support; this is ours, written once:
   in halves, left before right, until the events that fail on their own are found. Each
   of those is tried `attempts` times too, then goes to `<topic>.dlq` with the error in
   headers; every other event is handled, and the offsets are committed. One event that
-  always fails does not hold up its partition.
+  always fails does not hold up its partition;
+- if a Kafka producer of the process can never send again (`is_fatal`: the broker fenced
+  it, or its sequence numbers no longer match the broker's), nothing is dead-lettered: the
+  batch is not committed, and the process stops, as for SIGTERM, to start again with new
+  producers (its orchestrator restarts it) and take the batch again.
 
 Events are handed to the handler in delivery order, also when a batch is split; an event
 whose effect was partly made before a failure is handled again, which idempotency makes
@@ -26,13 +30,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
 import stamina
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+)
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -117,6 +129,42 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
+# A producer that met one of these never sends again (aiokafka stops its sender): only a
+# new producer, in a new process, can.
+FATAL_ERRORS: tuple[type[BaseException], ...] = (OutOfOrderSequenceNumber, ProducerFenced)
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) says a producer of this process is
+    broken for good."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup):
+            return any(is_fatal(e) for e in current.exceptions)
+        if isinstance(current, FATAL_ERRORS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def stop_process(error: BaseException) -> None:
+    """Stop this process as SIGTERM does (it drains, then exits), once."""
+    global _STOPPING
+    if _STOPPING:
+        return
+    _STOPPING = True
+    log.error(
+        "a Kafka producer can no longer send; the process stops to start again",
+        extra={"error": repr(error)},
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+_STOPPING = False
+
+
 def parse_record(record: ConsumerRecord[Any, Any]) -> AnyEvent:
     event_class = EVENTS_BY_TOPIC.get(record.topic)
     if event_class is None:
@@ -178,6 +226,7 @@ class BatchConsumer:
         wait_initial: float = 0.5,
         wait_max: float = 30.0,
         outage_timeout: float = 120.0,
+        on_fatal: Callable[[BaseException], None] = stop_process,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -188,6 +237,7 @@ class BatchConsumer:
         self.wait_initial = wait_initial
         self.wait_max = wait_max
         self.outage_timeout = outage_timeout
+        self._on_fatal = on_fatal
 
     async def consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Consumed[Any]]:
         """Handle `records`; returns the events whose effect is now durable, so that their
@@ -283,6 +333,10 @@ class BatchConsumer:
         except Exception as error:
             if is_transient(error):
                 raise _Redeliver(f"still failing after {self.outage_timeout:g} s") from error
+            if is_fatal(error):
+                # Every later send fails the same way: nothing is dead-lettered for it.
+                self._on_fatal(error)
+                raise _Redeliver("a producer of this process is broken") from error
             raise
         raise AssertionError("unreachable")
 
