@@ -174,10 +174,17 @@ async def first_visit_bytes(web_url: str, cookies: httpx.Cookies) -> tuple[int, 
         base_url=web_url, cookies=cookies, headers={"Accept-Encoding": "gzip, br"}
     ) as client:
         page = await client.get("/feed")
+        assert page.status_code == 200, page.text[:300]
         wire, plain = page.num_bytes_downloaded, len(page.content)
         assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(/[^"]+)"', page.text)
         for asset in assets:
             response = await client.get(asset)
+            # A missing asset is a 500 (after which the server closes the connection), not
+            # bytes: htmx comes from npm, which a worktree made for a comparison may lack.
+            assert response.status_code == 200, (
+                f"{asset}: {response.status_code}; are the web app's front-end libraries "
+                "installed in the tree under test (`make web-assets`)?"
+            )
             wire += response.num_bytes_downloaded
             plain += len(response.content)
     return wire, plain, assets
@@ -264,6 +271,8 @@ async def feed_bench(args: argparse.Namespace) -> int:
             first_ms = (time.perf_counter() - started) * 1000
             assert first.status_code == 200, first.text[:300]
             cookies += [await sign_in(client, p) for p in people[1:]]
+            # The first visit's bytes, before the load: a page without its scripts fails now.
+            wire, plain, assets = await first_visit_bytes(web_process.url, cookies[-1])
             cursors: dict[int, str] = {}
             latency: list[float] = []
             server: list[float] = []
@@ -294,7 +303,6 @@ async def feed_bench(args: argparse.Namespace) -> int:
                 await concurrently(args.concurrency, args.requests, page, think)
                 rate = args.requests / (time.perf_counter() - began)
                 web[mode] = (list(server), list(latency), rate)
-            wire, plain, assets = await first_visit_bytes(web_process.url, cookies[-1])
 
         api: dict[str, tuple[list[float], list[float]]] = {}
         async with (
