@@ -286,7 +286,12 @@ async def feed_bench(args: argparse.Namespace) -> int:
                 elif roll in (8, 9) and person in cursors:
                     path = f"/feed?cursor={cursors[person]}"
                 t0 = time.perf_counter()
-                response = await client.get(path, cookies=cookies[person])
+                try:
+                    response = await client.get(path, cookies=cookies[person])
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    # A kept-alive connection the server closed as it was reused (its idle
+                    # timeout): a browser sends the request again, on a new connection.
+                    response = await client.get(path, cookies=cookies[person])
                 latency.append((time.perf_counter() - t0) * 1000)
                 server.append(server_ms(response))
                 assert response.status_code == 200, (path, response.status_code)
