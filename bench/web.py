@@ -146,6 +146,15 @@ def server_ms(response: httpx.Response) -> float:
     return float(found.group(1)) if found else float("nan")
 
 
+async def get(client: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Response:
+    """GET `path`; once more if the server closed the kept-alive connection it was sent on
+    (its idle timeout), as a browser sends it again on a new connection."""
+    try:
+        return await client.get(path, **kwargs)
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        return await client.get(path, **kwargs)
+
+
 async def concurrently(
     workers: int,
     requests: int,
@@ -286,12 +295,7 @@ async def feed_bench(args: argparse.Namespace) -> int:
                 elif roll in (8, 9) and person in cursors:
                     path = f"/feed?cursor={cursors[person]}"
                 t0 = time.perf_counter()
-                try:
-                    response = await client.get(path, cookies=cookies[person])
-                except (httpx.ReadError, httpx.RemoteProtocolError):
-                    # A kept-alive connection the server closed as it was reused (its idle
-                    # timeout): a browser sends the request again, on a new connection.
-                    response = await client.get(path, cookies=cookies[person])
+                response = await get(client, path, cookies=cookies[person])
                 latency.append((time.perf_counter() - t0) * 1000)
                 server.append(server_ms(response))
                 assert response.status_code == 200, (path, response.status_code)
@@ -330,10 +334,10 @@ async def feed_bench(args: argparse.Namespace) -> int:
 
                 await asyncio.gather(
                     timed(
-                        c.get("/api/v1/feed", params={"limit": 12}, headers=bearers[person]),
+                        get(c, "/api/v1/feed", params={"limit": 12}, headers=bearers[person]),
                         api_feed,
                     ),
-                    timed(s.get("/api/v1/advocates/me", headers=bearers[person]), api_advocate),
+                    timed(get(s, "/api/v1/advocates/me", headers=bearers[person]), api_advocate),
                 )
 
             await concurrently(args.concurrency, min(200, args.requests), direct)
