@@ -32,7 +32,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -112,12 +112,20 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether `error` (or what it was raised from) says infrastructure is away for now."""
+def _chain(error: BaseException, *, context: bool = False) -> Iterator[BaseException]:
+    """`error`, then what it was raised from (and, with `context`, what it was raised while
+    handling), each once."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or (current.__context__ if context else None)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) says infrastructure is away for now."""
+    for current in _chain(error):
         if isinstance(current, BaseExceptionGroup):
             return all(is_transient(e) for e in current.exceptions)
         if isinstance(current, TRANSIENT_ERRORS):
@@ -125,7 +133,6 @@ def is_transient(error: BaseException) -> bool:
         # aiokafka marks the errors that a later request may not hit (no leader yet, ...).
         if isinstance(current, KafkaError) and current.retriable:
             return True
-        current = current.__cause__
     return False
 
 
@@ -137,15 +144,11 @@ FATAL_ERRORS: tuple[type[BaseException], ...] = (OutOfOrderSequenceNumber, Produ
 def is_fatal(error: BaseException) -> bool:
     """Whether `error` (or what it was raised from) says a producer of this process is
     broken for good."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(error, context=True):
         if isinstance(current, BaseExceptionGroup):
             return any(is_fatal(e) for e in current.exceptions)
         if isinstance(current, FATAL_ERRORS):
             return True
-        current = current.__cause__ or current.__context__
     return False
 
 
