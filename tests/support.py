@@ -290,7 +290,20 @@ async def start_group_at_end(group: str, topics: Iterable[str]) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
     await admin.start()
     try:
-        described = await admin.describe_topics(wanted)
+        # A topic created a moment ago can be described without partitions (its leaders
+        # not elected yet): ask again until each of them has its partitions.
+        described = await eventually(
+            lambda: admin.describe_topics(wanted),
+            lambda topics: (
+                len(topics) == len(wanted)
+                and all(
+                    t["error_code"] == 0
+                    and t["partitions"]
+                    and all(p["error_code"] == 0 for p in t["partitions"])
+                    for t in topics
+                )
+            ),
+        )
     finally:
         await admin.close()
     partitions = [
