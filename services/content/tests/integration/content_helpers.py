@@ -26,15 +26,17 @@ def article(**extra: Any) -> dict[str, Any]:
 
 
 def _tenant_events(records: list[Any], tenant: str) -> list[dict[str, Any]]:
-    out = []
+    """The tenant's events in the order read, each once: delivery is at least once, and a
+    repeat (an outbox entry published again after a crash or by the relay) has its id."""
+    out: dict[str, dict[str, Any]] = {}
     for record in records:
         try:
             event = json.loads(record.value)
         except (TypeError, ValueError):
             continue
         if isinstance(event, dict) and event.get("tenantid") == tenant:
-            out.append(event)
-    return out
+            out.setdefault(event["id"], event)
+    return list(out.values())
 
 
 async def events_of(
