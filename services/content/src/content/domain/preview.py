@@ -147,15 +147,17 @@ def parse(
 ) -> Preview:
     """OpenGraph first, then Twitter card, then the plain title and description.
 
-    Reads at most `max_chars` characters, and raises ParseTooSlow past `budget_seconds`."""
-    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    Reads at most `max_chars` characters, and raises ParseTooSlow once the parse has taken
+    `budget_seconds` of its thread's CPU time: a budget of work done, which a busy machine
+    does not use up while the thread waits for a core or for the GIL."""
+    deadline = None if budget_seconds is None else time.thread_time() + budget_seconds
     parser = _MetaParser()
     html = html[:max_chars]
     for start in range(0, len(html), _STEP):
         parser.feed(html[start : start + _STEP])
         if parser.done:
             break
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline is not None and time.thread_time() > deadline:
             raise ParseTooSlow(f"the page took longer than {budget_seconds:g} s to read")
     meta = parser.meta
 
