@@ -79,20 +79,21 @@ schemas: install
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
 # Keycloak (the OpenID Connect provider, deploy/local/keycloak) only here: `make run` keeps
 # the development sign-in. The soak tests (marker `soak`: minutes of events through a worker
-# killed again and again) and those that build a server first (marker `builds`: Jaeger) run
-# in a second pytest beside the rest, on servers of their own (SECOND_TIER_PORTS), so that
-# neither tier reads the other's events; its report follows the main one. A tier with no
+# killed again and again), those that build a server first (marker `builds`: Jaeger) and the
+# long modules that need no identity provider (marker `long`) run in a second pytest beside
+# the rest, on servers of their own (SECOND_TIER_PORTS), so that neither tier reads the
+# other's events and the two take about as long; its report follows the main one. A tier with no
 # test selected (exit 5) is not a failure.
 test: lint browser promtool postgresql
 	@$(DEVSTACK) start --fresh --keycloak
 	@$(DEVSTACK) start --fresh $(SECOND_TIER_PORTS)
 	@status=0; \
 	  ( set -a; eval "$$($(DEVSTACK) env $(SECOND_TIER_PORTS))"; set +a; \
-	    exec $(VENV_PY) -m pytest -m "soak or builds" $(PYTEST_ARGS) ) >$(CACHE)/second-tier.log 2>&1 & second=$$!; \
+	    exec $(VENV_PY) -m pytest -m "soak or builds or long" $(PYTEST_ARGS) ) >$(CACHE)/second-tier.log 2>&1 & second=$$!; \
 	  set -a; eval "$$($(DEVSTACK) env)"; set +a; \
-	  $(VENV_PY) -m pytest -m "not soak and not builds" $(PYTEST_ARGS); main=$$?; \
+	  $(VENV_PY) -m pytest -m "not soak and not builds and not long" $(PYTEST_ARGS); main=$$?; \
 	  wait $$second; tier=$$?; \
-	  echo "=== the second tier (pytest -m 'soak or builds') ==="; cat $(CACHE)/second-tier.log; \
+	  echo "=== the second tier (pytest -m 'soak or builds or long') ==="; cat $(CACHE)/second-tier.log; \
 	  for code in $$main $$tier; do [ $$code -eq 0 ] || [ $$code -eq 5 ] || status=$$code; done; \
 	  [ $$main -ne 5 ] || [ $$tier -ne 5 ] || status=5; \
 	  $(DEVSTACK) stop $(SECOND_TIER_PORTS); $(DEVSTACK) stop; exit $$status

@@ -17,6 +17,8 @@ import pytest
 
 from support import REPO, token
 
+pytestmark = pytest.mark.long
+
 # Ports of its own for the infrastructure, so the servers the suite runs on stay untouched.
 KAFKA_PORT, CONTROLLER_PORT, MONGO_PORT = 19092, 19093, 27018
 WEB_PORTS = [8080, 9080]  # the web app's api and worker

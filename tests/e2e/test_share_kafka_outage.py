@@ -14,6 +14,8 @@ from aiokafka import AIOKafkaConsumer
 from stack.servers import KafkaServer
 from support import ServiceProcess, free_port, ref, token
 
+pytestmark = pytest.mark.long
+
 CLICKS = 1000
 OUTAGE_SECONDS = 10.0
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"

@@ -14,6 +14,8 @@ from web_support import axe_violations, join, new_context, publish, screenshot, 
 
 from support import token
 
+pytestmark = pytest.mark.long
+
 LANGUAGES = ("en", "sv", "da", "nb", "fi")
 PERSON = "e40"
 
