@@ -28,7 +28,7 @@ from metrics.service_layer import handlers
 from metrics.service_layer.reading import GOAL_METRICS, Figures, Slice, asked_period
 
 
-def _services(request: Request) -> handlers.Services:
+async def _services(request: Request) -> handlers.Services:
     services: handlers.Services = request.app.state.services
     return services
 

@@ -49,7 +49,7 @@ def _components(request: Request) -> Components:
     return components
 
 
-def scim_tenant(request: Request) -> str:
+async def scim_tenant(request: Request) -> str:
     """The tenant whose SCIM token the request carries."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

@@ -27,7 +27,7 @@ class Components:
     leaderboards: Leaderboards
 
 
-def _components(request: Request) -> Components:
+async def _components(request: Request) -> Components:
     components: Components = request.app.state.services
     return components
 

@@ -23,7 +23,7 @@ Admin = Annotated[Principal, Depends(require_roles("admin"))]
 SuggestionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _services(request: Request) -> handlers.Services:
+async def _services(request: Request) -> handlers.Services:
     services: handlers.Services = request.app.state.services.services
     return services
 

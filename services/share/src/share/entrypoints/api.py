@@ -36,7 +36,7 @@ from share.entrypoints.redirect import ADVOCATE_COOKIE
 from share.service_layer import handlers
 
 
-def _services(request: Request) -> handlers.Services:
+async def _services(request: Request) -> handlers.Services:
     services: handlers.Services = request.app.state.services
     return services
 

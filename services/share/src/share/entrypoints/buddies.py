@@ -16,7 +16,7 @@ from share.service_layer import buddies as use
 from share.service_layer import handlers
 
 
-def _buddies(request: Request) -> use.Buddies:
+async def _buddies(request: Request) -> use.Buddies:
     services: handlers.Services = request.app.state.services
     if services.buddies is None:
         raise Problem(503, "Unavailable", "buddy pairs are not set up")

@@ -65,7 +65,7 @@ class WebServices:
     renewals: WeakValueDictionary[str, asyncio.Lock] = field(default_factory=WeakValueDictionary)
 
 
-def services_of(request: Request) -> WebServices:
+async def services_of(request: Request) -> WebServices:
     services: WebServices = request.app.state.services
     return services
 

@@ -22,13 +22,13 @@ class NotAllowed(Exception):
     """The person lacks the role a program page needs."""
 
 
-def _curator(session: Person) -> Session:
+async def _curator(session: Person) -> Session:
     if not session.has_role("curator", "admin"):
         raise NotAllowed
     return session
 
 
-def _admin(session: Person) -> Session:
+async def _admin(session: Person) -> Session:
     if not session.has_role("admin"):
         raise NotAllowed
     return session
