@@ -28,6 +28,7 @@ from web.entrypoints.common import (
     CsrfRejected,
     SignInRequired,
     WebServices,
+    compile_templates,
     error_page,
     language_of,
     optional_session,
@@ -45,6 +46,8 @@ VENDOR = {"htmx.min.js": ("htmx.org", "dist/htmx.min.js")}
 async def setup(runtime: Runtime) -> WebServices:
     settings = runtime.settings
     assert isinstance(settings, WebSettings)
+    compiled = compile_templates()
+    log.info("templates compiled", extra={"templates": compiled})
     timeout = settings.backend_timeout_seconds
     backends = Backends(
         content=Backend("content", settings.content_url, timeout),

@@ -41,7 +41,19 @@ environment = jinja2.Environment(
     lstrip_blocks=True,
     # A missing field of a service's answer renders as nothing, never as an error page.
     undefined=jinja2.ChainableUndefined,
+    # Templates change with a release, not while the app runs: no stat of each file on
+    # every render.
+    auto_reload=False,
 )
+
+
+def compile_templates() -> int:
+    """Compile every template now, at the start, so that no first request after it waits
+    for the ones it renders; how many there are."""
+    names = environment.list_templates(extensions=["html"])
+    for name in names:
+        environment.get_template(name)
+    return len(names)
 
 
 # How long the leaders' group share names is kept per tenant: every analytics page and
