@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -17,19 +18,22 @@ class FakeShares:
     docs: dict[str, Share] = field(default_factory=dict)
     lookups: int = 0
 
-    async def share_by_code(self, code: str) -> Share | None:
-        self.lookups += 1
+    queries: list[list[str]] = field(default_factory=list)
+
+    async def shares_by_code(self, codes: Sequence[str]) -> dict[str, Share]:
+        self.lookups += len(codes)
+        self.queries.append(list(codes))
         await asyncio.sleep(0.01)
-        return self.docs.get(code)
+        return {code: self.docs[code] for code in codes if code in self.docs}
 
 
-def _share(status: str = "shared", stopped: bool = False) -> Share:
+def _share(status: str = "shared", stopped: bool = False, code: str = "Abcd1234") -> Share:
     return Share(
         id="sh_1",
         tenant="acme",
         employee_id="e1",
         network=Network.X,
-        short_code="Abcd1234",
+        short_code=code,
         target_url="https://example.com",
         status=ShareStatus(status),
         stopped=stopped,
@@ -72,3 +76,17 @@ async def test_unknown_and_withdrawn_links_are_not_kept() -> None:
     shares.docs["Abcd1234"] = _share()
     assert await cache.get("Abcd1234") is not None
     assert shares.lookups == 3
+
+
+async def test_new_links_clicked_while_a_lookup_runs_share_the_next_query() -> None:
+    codes = [f"Code{n:04d}" for n in range(200)]
+    shares = FakeShares({code: _share(code=code) for code in codes})
+    cache = _cache(shares, ttl=30)
+    found = await asyncio.gather(*(cache.get(code) for code in [*codes, "Zzzz9999"]))
+    assert [share.short_code for share in found if share is not None] == codes
+    assert found[-1] is None
+    # The first query takes the first link; the links clicked meanwhile share the next.
+    assert len(shares.queries) <= 3
+    assert sorted(code for query in shares.queries for code in query) == sorted(
+        [*codes, "Zzzz9999"]
+    )

@@ -87,6 +87,8 @@ class GroupCommit(Generic[T]):
     """Items submitted while a round trip is in flight share the next one."""
 
     run: Callable[[list[T]], Awaitable[None]]
+    # What a batch is, for the log when one fails.
+    name: str
     max_batch: int = 500
     # Round trips in flight at once: the store's latency, not its throughput, bounds one.
     max_writers: int = 3
@@ -108,7 +110,7 @@ class GroupCommit(Generic[T]):
                 try:
                     await self.run([item for item, _ in taken])
                 except Exception as exc:
-                    log.warning("click batch not written", extra={"error": repr(exc)})
+                    log.warning("batch failed", extra={"batch": self.name, "error": repr(exc)})
                     _settle([done for _, done in taken], exc)
                 else:
                     _settle([done for _, done in taken], None)
@@ -177,8 +179,8 @@ class ClickRecorder:
 
     def __post_init__(self) -> None:
         self._recent = LRUCache(maxsize=self.max_recent)
-        self._visits = GroupCommit(self._mark_unique)
-        self._spool = GroupCommit(self._write_spool)
+        self._visits = GroupCommit(self._mark_unique, name="visits")
+        self._spool = GroupCommit(self._write_spool, name="click spool")
 
     def record_soon(self, share: Share, visitor: str, at: datetime, then: Then) -> None:
         """Record a click: `then` gets None once it is durable (acknowledged by Kafka, or
@@ -480,6 +482,10 @@ class LinkCache:
     within `ttl` seconds, plus one lookup. An expired entry keeps answering while one
     lookup refreshes it: a popular link costs one query per `ttl`, not one per request
     that arrives while the query runs. Unknown codes are not remembered.
+
+    Links looked up while a lookup is in flight share the next query (`GroupCommit`):
+    after a start, when every link is new to the process, a burst of clicks on many links
+    costs a few queries, not one each (FerretDB reads the whole collection for each).
     """
 
     def __init__(self, repo: ShareRepository, ttl: float = 30.0, max_size: int = 100_000):
@@ -488,6 +494,11 @@ class LinkCache:
         # Expired entries stay until refreshed: the cache only drops the least recently used.
         self._entries: LRUCache[str, tuple[float, Share]] = LRUCache(maxsize=max_size)
         self._lookups: dict[str, asyncio.Future[Share | None]] = {}
+        self._batches: GroupCommit[str] = GroupCommit(
+            self._look_up_many, name="short link lookup", max_writers=2
+        )
+        # What the last queries found, until each code's one waiting lookup takes it.
+        self._found: dict[str, Share] = {}
 
     async def get(self, code: str) -> Share | None:
         hit = self.cached(code)
@@ -517,7 +528,8 @@ class LinkCache:
         future: asyncio.Future[Share | None] = asyncio.get_running_loop().create_future()
         self._lookups[code] = future
         try:
-            share = await self._repo.share_by_code(code)
+            await self._batches.submit(code)
+            share = self._found.pop(code, None)
             if share is not None and share.status != ShareStatus.SHARED:
                 share = None
             if share is not None:
@@ -534,3 +546,7 @@ class LinkCache:
             raise
         finally:
             del self._lookups[code]
+            self._found.pop(code, None)
+
+    async def _look_up_many(self, codes: list[str]) -> None:
+        self._found.update(await self._repo.shares_by_code(codes))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -379,6 +379,11 @@ class ShareRepository:
     async def share_by_code(self, code: str) -> Share | None:
         doc = await self.shares.find_one({"short_code": code}, HIDDEN)
         return _share_of(doc) if doc is not None else None
+
+    async def shares_by_code(self, codes: Sequence[str]) -> dict[str, Share]:
+        """The shares of those `codes` that exist, by code: one query for them all."""
+        found = self.shares.find({"short_code": {"$in": list(codes)}}, HIDDEN)
+        return {doc["short_code"]: _share_of(doc) async for doc in found}
 
     async def share_history(
         self,
