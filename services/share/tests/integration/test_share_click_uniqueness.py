@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pymongo import AsyncMongoClient
 from share_stack import TopicTail
 
@@ -25,6 +26,8 @@ async def _record(recorder: ClickRecorder, share: Share, visitor: str, at: datet
     assert await done is None
 
 
+# The share processes the fixture starts create the topics.
+@pytest.mark.usefixtures("share_stack")
 async def test_replicas_agree_on_one_unique_click_per_visitor_and_hour() -> None:
     client: AsyncMongoClient = AsyncMongoClient(MONGODB_URL, tz_aware=True)
     database = f"chorus_share_uniqueness_{ref('')}"
@@ -66,9 +69,16 @@ async def test_replicas_agree_on_one_unique_click_per_visitor_and_hour() -> None
             await _record(replica, share, "returning", now)
             await _record(replica, share, "lately", now)
 
-        records = await tail.poll(3)
-        mine = [r["data"] for r in records if r["data"]["share_id"] == share.id]
-        assert len(mine) == 4 * len(visitors) + 4
+        expected = 4 * len(visitors) + 4
+        mine: list[dict] = []
+        for _ in range(30):  # every click is acknowledged already; a loaded machine reads late
+            records = await tail.poll(1)
+            mine = [r["data"] for r in records if r["data"]["share_id"] == share.id]
+            if len(mine) >= expected:
+                break
+        await tail.poll(1)  # nothing more comes: no click is recorded twice
+        mine = [r["data"] for r in tail.records if r["data"]["share_id"] == share.id]
+        assert len(mine) == expected
         unique = [d["visitor"] for d in mine if d["unique"]]
         assert sorted(unique) == sorted([*visitors, "returning"])
         stored = {doc["_id"]: doc["at"] async for doc in repo.visits.find()}
