@@ -30,8 +30,12 @@ $(UV):
 	@$(PYTHON) -m venv $(TOOLS)
 	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode is compiled at install, as the images do (UV_COMPILE_BYTECODE in services/Dockerfile):
+# where PYTHONDONTWRITEBYTECODE is set, Python otherwise compiles every module it imports
+# again in every process, 2.5 s of CPU for each service start (docs/architecture.md).
 install: $(UV) web-assets
-	@$(UV) sync --all-packages --frozen --quiet
+	@$(UV) sync --all-packages --frozen --quiet --compile-bytecode
+	@$(VENV_PY) -m compileall -q -j 0 contracts/src chassis/src services/*/src
 
 # The web app's front-end libraries, from the npm registry (services/web/package-lock.json).
 web-assets: services/web/node_modules/.package-lock.json
