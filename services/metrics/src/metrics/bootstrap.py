@@ -6,8 +6,10 @@ import asyncio
 import logging
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
+from fastapi import APIRouter
 
 from chassis.consumer import subscribe_batch
 from chassis.outbox import run_relay
@@ -15,11 +17,12 @@ from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
 from contracts import ALL_EVENTS
 from contracts.topics import WIN_TOLD
-from metrics.adapters.live import LiveFacts
 from metrics.adapters.mongo import MetricsRepository
 from metrics.config import MetricsSettings
-from metrics.entrypoints import api
-from metrics.service_layer import handlers, reading
+from metrics.service_layer import handlers
+
+if TYPE_CHECKING:
+    from metrics.adapters.live import LiveFacts
 
 # Measurement reads every event of the program. The directory's people are not among its
 # facts: a share carries its sharer's team and location when it was made, and erasure comes
@@ -47,6 +50,9 @@ async def setup(runtime: Runtime) -> handlers.Services:
     repo.use_outbox(runtime.publisher, settings.outbox_lease_seconds)
     services = handlers.Services(repo=repo, patterns=patterns)
     if runtime.role == "api":
+        # Imported here: the live figures need numpy, which the worker never loads.
+        from metrics.adapters.live import LiveFacts
+
         services.live = LiveFacts(repo, settings.fact_log_retention_seconds)
         _load_before_ready(runtime, services, services.live, settings)
     return services
@@ -57,6 +63,8 @@ def _load_before_ready(
 ) -> None:
     """Load the facts in the background, then keep following the log between requests;
     /readyz says not ready until the first load is done."""
+    from metrics.service_layer import reading
+
     loaded = asyncio.Event()
 
     async def follow() -> None:
@@ -83,6 +91,13 @@ def _load_before_ready(
 
     runtime.readiness.add("facts", ready)
     runtime.on_close.append(stop)
+
+
+def _routers() -> list[APIRouter]:
+    # The api role's only: a worker starts without the routes' modules (0.2 s).
+    from metrics.entrypoints import api
+
+    return [api.router]
 
 
 def subscribe(runtime: Runtime) -> None:
@@ -134,7 +149,7 @@ DEFINITION = ServiceDefinition(
     setup=setup,
     consumes=CONSUMES,
     publishes=[WIN_TOLD],
-    routers=lambda: [api.router],
+    routers=_routers,
     subscribe=subscribe,
     loops=loops,
     description="Measurement: live program analytics.",

@@ -17,10 +17,11 @@ from contracts import AnyEvent, PostShared, PostSharedData
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain import figures as fig
 from metrics.domain.facts import COUNTERS, Fact
+from metrics.domain.period import asked_period
 from metrics.domain.program import Settings
 from metrics.domain.wins import Decision, WinStatus
 from metrics.service_layer import handlers
-from metrics.service_layer.reading import asked_period, check_sort
+from metrics.service_layer.reading import check_sort
 from support import Units
 
 T = "t1"

@@ -27,7 +27,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import bson
 from bson import Binary
@@ -40,7 +40,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from chassis import outbox
 from chassis.kafka import EventPublisher
 from chassis.outbox import DocumentWrite
-from metrics.adapters.memory import FactTable
 from metrics.domain import figures as fig
 from metrics.domain.facts import (
     COUNTERS,
@@ -55,6 +54,9 @@ from metrics.domain.facts import (
 from metrics.domain.moments import ENGAGING, Engagement
 from metrics.domain.program import Goal, Settings
 from metrics.domain.wins import Decision, WinStatus
+
+if TYPE_CHECKING:
+    from metrics.adapters.memory import FactTable
 
 DUPLICATE_KEY = 11000
 POINTER = "active"

@@ -23,9 +23,10 @@ from metrics.domain import moments as mom
 from metrics.domain import program
 from metrics.domain.cells import cell
 from metrics.domain.figures import Prices, previous_period
+from metrics.domain.period import asked_period
 from metrics.domain.wins import Decision
 from metrics.service_layer import handlers
-from metrics.service_layer.reading import GOAL_METRICS, Figures, Slice, asked_period
+from metrics.service_layer.reading import GOAL_METRICS, Figures, Slice
 
 
 async def _services(request: Request) -> handlers.Services:

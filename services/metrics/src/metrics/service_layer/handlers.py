@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from cachetools import LRUCache
@@ -20,7 +20,6 @@ from chassis.domain_errors import Conflict, Forbidden, NotFound
 from chassis.telemetry import current_traceparent
 from chassis.uow import UnitOfWork
 from contracts import WinTold, WinToldData
-from metrics.adapters.live import LiveFacts
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain import moments as mom
 from metrics.domain import wins
@@ -36,8 +35,13 @@ from metrics.domain.facts import (
     names_erased,
     pseudonymized,
 )
+from metrics.domain.period import check_order
 from metrics.domain.program import Settings
-from metrics.service_layer.reading import Derived, check_order
+
+if TYPE_CHECKING:
+    # The api's live figures, over numpy: the worker's processes load neither.
+    from metrics.adapters.live import LiveFacts
+    from metrics.service_layer.reading import Derived
 
 # Business metrics: per tenant and network at most, never per employee or content item.
 SHARES = Counter("chorus_metrics_shares_total", "Shares counted", ["tenant", "network"])

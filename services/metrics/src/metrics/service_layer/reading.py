@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -30,9 +30,6 @@ from metrics.domain.program import Settings
 if TYPE_CHECKING:
     from metrics.service_layer.handlers import Services
 
-DEFAULT_DAYS = 30
-# The longest period a question may cover: ten years, leap days included.
-MAX_PERIOD_DAYS = 3660
 # The column a breakdown's rows are keyed by, where it is not the dimension itself.
 KEYED_BY = {"group": "advocate", "location": "share", "topic": "share"}
 GROWTH_TYPES = ("audience-measured", "followers-measured")
@@ -70,28 +67,6 @@ class Slice:
             for name in ("network", "campaign", "content", "kind")
             if (value := getattr(self, name)) is not None
         }
-
-
-def default_period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
-    """The last 30 days up to today, unless the caller says otherwise."""
-    end = end or today
-    return start or end - timedelta(days=DEFAULT_DAYS - 1), end
-
-
-def asked_period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
-    """The period a question covers (`default_period`); `Invalid` if it ends before it
-    starts or spans more than ten years."""
-    first, last = default_period(today, start, end)
-    check_order(first, last)
-    if (last - first).days > MAX_PERIOD_DAYS:
-        raise Invalid(errors=[("start", "the period may span ten years at most")])
-    return first, last
-
-
-def check_order(start: date | None, end: date | None) -> None:
-    """`Invalid` if both days are given and `end` comes before `start`."""
-    if start and end and end < start:
-        raise Invalid(errors=[("end", "must not be before start")])
 
 
 # What a goal may measure: every figure but the head counts.

@@ -1,0 +1,34 @@
+"""The period a question about the program covers: the last 30 days unless the caller
+says otherwise, never ending before it starts, ten years at most."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from chassis.domain_errors import Invalid
+
+DEFAULT_DAYS = 30
+# The longest period a question may cover: ten years, leap days included.
+MAX_PERIOD_DAYS = 3660
+
+
+def default_period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
+    """The last 30 days up to today, unless the caller says otherwise."""
+    end = end or today
+    return start or end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
+def asked_period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
+    """The period a question covers (`default_period`); `Invalid` if it ends before it
+    starts or spans more than ten years."""
+    first, last = default_period(today, start, end)
+    check_order(first, last)
+    if (last - first).days > MAX_PERIOD_DAYS:
+        raise Invalid(errors=[("start", "the period may span ten years at most")])
+    return first, last
+
+
+def check_order(start: date | None, end: date | None) -> None:
+    """`Invalid` if both days are given and `end` comes before `start`."""
+    if start and end and end < start:
+        raise Invalid(errors=[("end", "must not be before start")])
