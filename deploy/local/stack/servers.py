@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import os
 import pwd
 import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -137,10 +135,6 @@ class Server:
     def is_running(self) -> bool:
         """True while this instance's process is alive (answering or not yet)."""
         return self.pid is not None
-
-    def erase(self) -> None:
-        """Remove the server's data, log and pid file (``start --fresh``); not while running."""
-        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def answers(self, timeout: float = 2.0) -> bool:
         try:
@@ -342,10 +336,7 @@ class PostgresServer(Server):
     One cluster in ``data_dir/cluster`` (``initdb`` on the first start), with trust
     authentication for its superuser ``ferretdb``, listening on 127.0.0.1 only and on no Unix
     socket. Log (``server.log``) and pid file live in ``data_dir``. PostgreSQL refuses to
-    run as root: started by root, it runs as the ``postgres`` user of Debian's package, and
-    where that user may not enter ``data_dir`` (a checkout in a folder closed to others), the
-    cluster lives in the temp folder instead, named after ``data_dir``
-    (``chorus-postgresql-<hash>``), so that the same ``data_dir`` always finds it again.
+    run as root: started by root, it runs as the ``postgres`` user of Debian's package.
     """
 
     name = "PostgreSQL"
@@ -358,10 +349,6 @@ class PostgresServer(Server):
             data_dir = cache_dir() / "data" / f"postgresql-{port}"
         super().__init__(port, data_dir)
         self.cluster_dir = self.data_dir / "cluster"
-        account = _postgres_account()
-        if account is not None and not _reachable_by(account, self.data_dir):
-            digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
-            self.cluster_dir = Path(tempfile.gettempdir()) / f"chorus-postgresql-{digest}"
 
     @property
     def url(self) -> str:
@@ -376,17 +363,13 @@ class PostgresServer(Server):
     def _account(self) -> pwd.struct_passwd | None:
         if os.geteuid() != 0:
             return None
-        account = _postgres_account()
-        if account is None:
+        try:
+            return pwd.getpwnam("postgres")
+        except KeyError:
             raise ToolMissing(
                 "PostgreSQL does not run as root and there is no postgres user to run it as:"
                 " apt-get install postgresql"
-            )
-        return account
-
-    def erase(self) -> None:
-        super().erase()
-        shutil.rmtree(self.cluster_dir, ignore_errors=True)
+            ) from None
 
     def _ask_to_stop(self, pid: int) -> None:
         # SIGINT to the postmaster alone: a fast shutdown, which ends its own processes.
@@ -396,7 +379,8 @@ class PostgresServer(Server):
     def _prepare(self) -> list[str]:
         bin_dir = require_postgresql()
         account = self._account()
-        if account is not None and self.cluster_dir.parent == self.data_dir:
+        if account is not None:
+            _reachable_by(account, self.data_dir)
             os.chown(self.data_dir, account.pw_uid, account.pw_gid)
         if not (self.cluster_dir / "PG_VERSION").is_file():  # first start (or a broken one)
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
@@ -448,23 +432,10 @@ def _as_account(account: pwd.struct_passwd | None) -> dict[str, Any]:
     return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
 
-def _postgres_account() -> pwd.struct_passwd | None:
-    """Debian's ``postgres`` user where we are root (PostgreSQL refuses root), else None."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam("postgres")
-    except KeyError:
-        return None
-
-
-def _reachable_by(account: pwd.struct_passwd, folder: Path) -> bool:
-    """Whether ``account`` may enter every folder above ``folder`` (that exists)."""
+def _reachable_by(account: pwd.struct_passwd, folder: Path) -> None:
+    """DevstackError unless ``account`` may enter every folder above ``folder``."""
     for parent in folder.parents:
-        try:
-            info = parent.stat()
-        except OSError:
-            continue
+        info = parent.stat()
         if info.st_uid == account.pw_uid:
             allowed = info.st_mode & 0o100
         elif info.st_gid == account.pw_gid:
@@ -472,14 +443,10 @@ def _reachable_by(account: pwd.struct_passwd, folder: Path) -> bool:
         else:
             allowed = info.st_mode & 0o001
         if not allowed:
-            return False
-    return True
-
-
-def default_mongo_backend() -> str:
-    """PostgreSQL under FerretDB, unless a ``mongod`` on PATH is to serve (docs/architecture.md,
-    "The storage under the benches and the suite")."""
-    return "sqlite" if shutil.which("mongod") else "postgresql"
+            raise DevstackError(
+                f"PostgreSQL runs as the {account.pw_name} user here (it refuses root), and"
+                f" {parent} is closed to that user; keep the data elsewhere (--data-root)"
+            )
 
 
 class MongoServer(Server):
@@ -551,11 +518,6 @@ class MongoServer(Server):
                 self.postgres.stop()
             raise
         return self
-
-    def erase(self) -> None:
-        super().erase()
-        if self.postgres is not None:
-            self.postgres.erase()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """FerretDB, then its PostgreSQL; True if either was running."""
