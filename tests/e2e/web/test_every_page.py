@@ -14,7 +14,10 @@ from web_support import axe_violations, join, new_context, publish, screenshot, 
 
 from support import token
 
-pytestmark = pytest.mark.long
+# Each test visits every page in five languages with axe: about 240 s beside the main
+# tier's browser tests, plus a minute of platform start for the first. The limit guards
+# against a hang, not against slowness: the suite's 300 s cut the first one short.
+pytestmark = [pytest.mark.long, pytest.mark.timeout(900)]
 
 LANGUAGES = ("en", "sv", "da", "nb", "fi")
 PERSON = "e40"
