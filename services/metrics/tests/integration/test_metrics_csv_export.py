@@ -71,7 +71,10 @@ async def test_a_title_that_looks_like_a_formula_is_neutralised_in_the_content_c
                 return list(csv.DictReader(io.StringIO(response.text)))
 
             await publish([published, shared])
-            got = await wait_for(rows, lambda got: any(r["title"] for r in got))
+            # The item and its share are two events on two topics: wait for both.
+            got = await wait_for(
+                rows, lambda got: any(r["title"] and r["shares"] != "0" for r in got)
+            )
             assert [(r["content"], r["title"], r["shares"]) for r in got] == [
                 (content_id, "'" + FORMULA, "1")
             ]
