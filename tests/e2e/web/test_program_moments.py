@@ -90,9 +90,13 @@ def test_the_program_team_sees_when_its_audience_engages(
             events += _engagements(tenant, day, hour, "linkedin", n)
     produce(events + _engagements(tenant, thursday, 12, "x", 3))
     best = page.locator(".best-hours li")
+    networks = page.get_by_role("navigation", name="Network")
+    # Until every event is counted: X's three clicks go to partitions of their own.
     for _ in range(60):
         page.goto(f"{web_url}/program/analytics/moments?network=linkedin")
-        if "Tuesday 07:00" in (best.first.text_content() if best.count() else ""):
+        if "Tuesday 07:00" in (best.first.text_content() if best.count() else "") and (
+            networks.get_by_role("link", name="X").count()
+        ):
             break
         page.wait_for_timeout(1000)
     expect(best.first).to_contain_text("Tuesday 07:00\u201308:00")
@@ -107,7 +111,7 @@ def test_the_program_team_sees_when_its_audience_engages(
     screenshot(page, "program-moments-desktop")
 
     # A network with too little engagement says so instead of guessing.
-    page.get_by_role("navigation", name="Network").get_by_role("link", name="X").click()
+    networks.get_by_role("link", name="X").click()
     expect(page.get_by_text("Not enough engagement yet to suggest times")).to_be_visible()
     context.close()
 
