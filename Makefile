@@ -60,8 +60,8 @@ promtool:
 	  echo "installing promtool (Debian's prometheus package) for the alert tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
-# The devstack's test of FerretDB on PostgreSQL (`devstack.py start --mongo-backend=postgresql`,
-# tests/infra/test_devstack.py) runs Debian's PostgreSQL server.
+# FerretDB keeps its data in PostgreSQL, from Debian's packages (devstack's default backend;
+# `--mongo-backend=sqlite` does without it).
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v initdb >/dev/null || { \
 	  command -v apt-get >/dev/null || { echo "the devstack tests need PostgreSQL (Debian: apt-get install postgresql)"; exit 1; }; \
@@ -102,7 +102,7 @@ test: lint browser promtool postgresql
 	  [ $$main -ne 5 ] || [ $$tier -ne 5 ] || status=5; \
 	  $(DEVSTACK) stop $(SECOND_TIER_PORTS); $(DEVSTACK) stop; exit $$status
 
-run: install
+run: install postgresql
 	@$(VENV_PY) deploy/local/run.py $(RUN_ARGS)
 
 up:
@@ -119,7 +119,7 @@ bench-tools:
 	  echo "installing wrk and nginx for the redirect bench..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null; }
 
-bench: install bench-tools
+bench: install bench-tools postgresql
 	@$(DEVSTACK) start
 	@status=0; set -a; eval "$$($(DEVSTACK) env)"; set +a; \
 	  for script in bench/*.py; do $(VENV_PY) $$script || status=$$?; done; \

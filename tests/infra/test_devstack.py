@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -360,7 +358,7 @@ def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> Non
 
         status = run_cli(*ports, "status", env=env)
         assert status.returncode == 0, status.stdout
-        started_pid = servers.MongoServer(port=mongo_port).pid
+        started_pid = servers.MongoServer(mongo_port, backend=servers.default_mongo_backend()).pid
         assert started_pid is not None
 
         printed = run_cli(*ports, "env", env=env).stdout.split()
@@ -378,9 +376,9 @@ def test_cli_starts_reuses_and_stops_only_what_it_started(tmp_path: Path) -> Non
     finally:
         run_cli(*ports, "stop", env=env, timeout=120)
         outside.stop()
-        leftover = servers.MongoServer(port=mongo_port)
+        leftover = servers.MongoServer(mongo_port, backend=servers.default_mongo_backend())
         leftover.stop()
-        shutil.rmtree(leftover.data_dir, ignore_errors=True)
+        leftover.erase()
 
 
 @pytest.mark.infra
@@ -430,31 +428,25 @@ def test_a_data_root_keeps_a_servers_data_apart(tmp_path: Path) -> None:
         assert "mongo: already running" in again.stdout
     finally:
         run_cli(*ports, "stop", env=env, timeout=120)
-
-
-@pytest.fixture
-def open_tmp() -> Iterator[Path]:
-    """A folder that PostgreSQL's own user may enter too: started by root, PostgreSQL runs
-    as the postgres user, and pytest's tmp_path is closed to other users."""
-    path = Path(tempfile.mkdtemp(prefix="chorus-devstack-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+        for root in (tests, demo):
+            backend = servers.default_mongo_backend()
+            servers.MongoServer(mongo_port, root / f"mongo-{mongo_port}", backend=backend).erase()
 
 
 @pytest.mark.infra
 @pytest.mark.timeout(300)
-def test_ferretdb_on_postgresql_keeps_documents_across_a_restart(open_tmp: Path) -> None:
-    server = servers.MongoServer(
-        port=free_port(),
-        data_dir=open_tmp / "mongo",
-        backend="postgresql",
-        postgres_port=free_port(),
-    )
+def test_ferretdb_on_postgresql_keeps_documents_across_a_restart(tmp_path: Path) -> None:
+    """pytest's tmp_path is closed to other users: started by root, PostgreSQL runs as the
+    postgres user, and keeps its cluster in the temp folder, where the same data folder
+    finds it again."""
+    ports = {"port": free_port(), "postgres_port": free_port()}
+    server = servers.MongoServer(data_dir=tmp_path / "mongo", backend="postgresql", **ports)
     postgres = server.postgres
     assert postgres is not None and server.name == "MongoDB (FerretDB on PostgreSQL)"
+    if os.geteuid() == 0:
+        assert not postgres.cluster_dir.is_relative_to(tmp_path)
+    again = servers.MongoServer(data_dir=tmp_path / "mongo", backend="postgresql", **ports)
+    assert again.postgres is not None and again.postgres.cluster_dir == postgres.cluster_dir
     try:
         server.start()
         ready = probes.postgres_ready("127.0.0.1", postgres.port, postgres.user, postgres.database)
@@ -473,7 +465,8 @@ def test_ferretdb_on_postgresql_keeps_documents_across_a_restart(open_tmp: Path)
             assert client.devstack.docs.find_one({"_id": "kept"}) == {"_id": "kept", "n": 1}
     finally:
         server.stop()
-    assert not postgres.is_running()
+        server.erase()
+    assert not postgres.is_running() and not postgres.cluster_dir.exists()
 
 
 @pytest.mark.infra

@@ -7,7 +7,6 @@ import argparse
 import os
 import re
 import shlex
-import shutil
 import sys
 import threading
 import time
@@ -18,7 +17,14 @@ from typing import Any
 from .base import LOCALHOST, DevstackError, file_lock
 from .probes import ProbeError, kafka_metadata, keycloak_discovery, mongo_ping, port_open
 from .processes import load_state, record_entry, state_file, wait_until
-from .servers import MONGO_BACKENDS, KafkaServer, KeycloakServer, MongoServer, Server
+from .servers import (
+    MONGO_BACKENDS,
+    KafkaServer,
+    KeycloakServer,
+    MongoServer,
+    Server,
+    default_mongo_backend,
+)
 from .toolchain import KAFKA_VERSION, KEYCLOAK_VERSION
 
 
@@ -114,7 +120,10 @@ class _Service:
         self.fresh = bool(getattr(args, "fresh", False))
         # Where a server this call starts keeps its data: `<root>/<kind>-<port>`.
         self.data_root: Path | None = getattr(args, "data_root", None)
-        self.mongo_backend: str = args.mongo_backend
+        # Given on the command line, or None: then a running server is taken as it is, and a
+        # new one gets the default (default_mongo_backend).
+        self.mongo_backend_asked: str | None = args.mongo_backend
+        self.mongo_backend = args.mongo_backend or default_mongo_backend()
         self.postgres_port: int | None = args.postgres_port
         self.key = f"{kind}:{self.port}"  # state entry: what `start` started on this port
         self.timeout: float = args.timeout if args.timeout is not None else self.default_timeout
@@ -178,11 +187,12 @@ class _Service:
                     f"{recorded.name} on {recorded.address} runs on the data in"
                     f" {recorded.data_dir}, not {wanted.data_dir}; {stop_first}"
                 )
-            if isinstance(recorded, MongoServer) and isinstance(wanted, MongoServer):
-                if recorded.backend != wanted.backend:
+            if isinstance(recorded, MongoServer) and self.mongo_backend_asked is not None:
+                if recorded.backend != self.mongo_backend_asked:
                     raise DevstackError(
                         f"{recorded.name} on {recorded.address} keeps its data in"
-                        f" {recorded.backend}, not {wanted.backend} (--mongo-backend); {stop_first}"
+                        f" {recorded.backend}, not {self.mongo_backend_asked} (--mongo-backend);"
+                        f" {stop_first}"
                     )
             recorded.wait_ready(timeout)
             _say(
@@ -203,9 +213,9 @@ class _Service:
                 " (not started by devstack, will not be stopped by it)"
             )
             return
-        if self.fresh and server.data_dir.exists():
+        if self.fresh:
             # Tests start from empty topics and databases: no history from earlier runs.
-            shutil.rmtree(server.data_dir)
+            server.erase()
         began = time.monotonic()
         server.start(timeout)
         entry: dict[str, Any] = {
@@ -431,9 +441,10 @@ def _add_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     parser.add_argument(
         "--mongo-backend",
         choices=MONGO_BACKENDS,
-        default=default("sqlite"),
-        help="for start: FerretDB's storage, SQLite files or a PostgreSQL of its own from"
-        " Debian's packages (on --postgres-port, its data beside FerretDB's)",
+        default=default(None),
+        help="for start: FerretDB's storage, a PostgreSQL of its own from Debian's packages (on"
+        " --postgres-port, its data beside FerretDB's; the default) or SQLite files (the"
+        " default where mongod is on PATH: mongod then serves instead of FerretDB)",
     )
     parser.add_argument(
         "--postgres-port",

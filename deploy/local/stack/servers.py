@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import pwd
 import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -135,6 +137,10 @@ class Server:
     def is_running(self) -> bool:
         """True while this instance's process is alive (answering or not yet)."""
         return self.pid is not None
+
+    def erase(self) -> None:
+        """Remove the server's data, log and pid file (``start --fresh``); not while running."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def answers(self, timeout: float = 2.0) -> bool:
         try:
@@ -336,7 +342,10 @@ class PostgresServer(Server):
     One cluster in ``data_dir/cluster`` (``initdb`` on the first start), with trust
     authentication for its superuser ``ferretdb``, listening on 127.0.0.1 only and on no Unix
     socket. Log (``server.log``) and pid file live in ``data_dir``. PostgreSQL refuses to
-    run as root: started by root, it runs as the ``postgres`` user of Debian's package.
+    run as root: started by root, it runs as the ``postgres`` user of Debian's package, and
+    where that user may not enter ``data_dir`` (a checkout in a folder closed to others), the
+    cluster lives in the temp folder instead, named after ``data_dir``
+    (``chorus-postgresql-<hash>``), so that the same ``data_dir`` always finds it again.
     """
 
     name = "PostgreSQL"
@@ -349,6 +358,10 @@ class PostgresServer(Server):
             data_dir = cache_dir() / "data" / f"postgresql-{port}"
         super().__init__(port, data_dir)
         self.cluster_dir = self.data_dir / "cluster"
+        account = _postgres_account()
+        if account is not None and not _reachable_by(account, self.data_dir):
+            digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
+            self.cluster_dir = Path(tempfile.gettempdir()) / f"chorus-postgresql-{digest}"
 
     @property
     def url(self) -> str:
@@ -363,13 +376,17 @@ class PostgresServer(Server):
     def _account(self) -> pwd.struct_passwd | None:
         if os.geteuid() != 0:
             return None
-        try:
-            return pwd.getpwnam("postgres")
-        except KeyError:
+        account = _postgres_account()
+        if account is None:
             raise ToolMissing(
                 "PostgreSQL does not run as root and there is no postgres user to run it as:"
                 " apt-get install postgresql"
-            ) from None
+            )
+        return account
+
+    def erase(self) -> None:
+        super().erase()
+        shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
     def _ask_to_stop(self, pid: int) -> None:
         # SIGINT to the postmaster alone: a fast shutdown, which ends its own processes.
@@ -379,8 +396,7 @@ class PostgresServer(Server):
     def _prepare(self) -> list[str]:
         bin_dir = require_postgresql()
         account = self._account()
-        if account is not None:
-            _reachable_by(account, self.data_dir)
+        if account is not None and self.cluster_dir.parent == self.data_dir:
             os.chown(self.data_dir, account.pw_uid, account.pw_gid)
         if not (self.cluster_dir / "PG_VERSION").is_file():  # first start (or a broken one)
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
@@ -432,10 +448,23 @@ def _as_account(account: pwd.struct_passwd | None) -> dict[str, Any]:
     return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
 
-def _reachable_by(account: pwd.struct_passwd, folder: Path) -> None:
-    """DevstackError unless ``account`` may enter every folder above ``folder``."""
+def _postgres_account() -> pwd.struct_passwd | None:
+    """Debian's ``postgres`` user where we are root (PostgreSQL refuses root), else None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+
+
+def _reachable_by(account: pwd.struct_passwd, folder: Path) -> bool:
+    """Whether ``account`` may enter every folder above ``folder`` (that exists)."""
     for parent in folder.parents:
-        info = parent.stat()
+        try:
+            info = parent.stat()
+        except OSError:
+            continue
         if info.st_uid == account.pw_uid:
             allowed = info.st_mode & 0o100
         elif info.st_gid == account.pw_gid:
@@ -443,10 +472,14 @@ def _reachable_by(account: pwd.struct_passwd, folder: Path) -> None:
         else:
             allowed = info.st_mode & 0o001
         if not allowed:
-            raise DevstackError(
-                f"PostgreSQL runs as the {account.pw_name} user here (it refuses root), and"
-                f" {parent} is closed to that user; keep the data elsewhere (--data-root)"
-            )
+            return False
+    return True
+
+
+def default_mongo_backend() -> str:
+    """PostgreSQL under FerretDB, unless a ``mongod`` on PATH is to serve (docs/architecture.md,
+    "The storage under the benches and the suite")."""
+    return "sqlite" if shutil.which("mongod") else "postgresql"
 
 
 class MongoServer(Server):
@@ -518,6 +551,11 @@ class MongoServer(Server):
                 self.postgres.stop()
             raise
         return self
+
+    def erase(self) -> None:
+        super().erase()
+        if self.postgres is not None:
+            self.postgres.erase()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """FerretDB, then its PostgreSQL; True if either was running."""

@@ -118,6 +118,7 @@ def require_postgresql() -> Path:
             return folder
     raise ToolMissing(
         "PostgreSQL is needed for FerretDB's PostgreSQL backend: apt-get install postgresql"
+        " (or start with --mongo-backend=sqlite)"
     )
 
 
