@@ -14,6 +14,7 @@ from web_support import (
     join,
     new_context,
     publish,
+    reload_until,
     sign_in,
     sign_in_client,
     wait_shareable,
@@ -48,18 +49,11 @@ def test_feed_filters_pages_and_marks_what_i_shared_and_what_is_new(
     cards = page.locator("article.card")
     expect(cards).to_have_count(12)
     # My own share marked (the content service counts it by event, so it may take a moment).
-    for _ in range(30):
-        if page.locator("article", has_text=f"Story 13 of {topic}").get_by_text("Shared ✓").count():
-            break
-        page.wait_for_timeout(500)
-        page.reload()
+    shared = page.locator("article", has_text=f"Story 13 of {topic}").get_by_text("Shared ✓")
+    reload_until(page, shared.count, 30)
     expect(page.locator("article", has_text=f"Story 13 of {topic}")).to_contain_text("Shared ✓")
     # Within a day, the most shared first, then the newest: the shared story, then the job.
-    for _ in range(30):
-        if f"Story 13 of {topic}" in (cards.first.text_content() or ""):
-            break
-        page.wait_for_timeout(500)
-        page.reload()
+    reload_until(page, lambda: f"Story 13 of {topic}" in (cards.first.text_content() or ""), 30)
     expect(cards.nth(0)).to_contain_text(f"Story 13 of {topic}")
     expect(cards.nth(1)).to_contain_text(f"A job of {topic}")
     # The next page arrives in place, with the person still on the same address.

@@ -15,6 +15,7 @@ from web_support import (
     join,
     new_context,
     publish,
+    reload_until,
     screenshot,
     sign_in,
     wait_shareable,
@@ -98,11 +99,7 @@ def test_an_admin_records_followers_and_the_page_shows_the_growth(
         expect(page.get_by_role("status").first).to_contain_text("Recorded")
 
     company = page.locator(FIGURE.format("company_follower_growth"))
-    for _ in range(40):
-        if company.inner_text() == "+14%":
-            break
-        page.wait_for_timeout(500)
-        page.reload()
+    reload_until(page, lambda: company.inner_text() == "+14%", 40)
     expect(company).to_have_text("+14%")
     # 400 -> 460 and 1,000 -> 1,040: +15 % and +4 %, on average +9.5 %.
     expect(page.locator(FIGURE.format("advocate_network_growth"))).to_have_text("+9.5%")

@@ -18,6 +18,7 @@ from web_support import (
     new_context,
     produce,
     publish,
+    reload_until,
     screenshot,
     sign_in,
     wait_shareable,
@@ -143,11 +144,7 @@ def test_the_program_team_sees_when_its_audience_engages(
     suggested = page.get_by_role("group", name="Or when your audience reads most")
     # The page leaves the times out when metrics answers too slowly (a busy test machine):
     # asked again, it has them.
-    for _ in range(10):
-        if suggested.count():
-            break
-        page.wait_for_timeout(1000)
-        page.reload()
+    reload_until(page, suggested.count, 10, every_ms=1000)
     expect(suggested).to_contain_text("Europe/Oslo")
     choices = suggested.get_by_role("radio")
     expect(choices).to_have_count(3)

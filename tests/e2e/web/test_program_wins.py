@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from playwright.sync_api import Browser, Locator, Page, expect
-from web_support import axe_violations, new_context, produce, screenshot, sign_in
+from playwright.sync_api import Browser, expect
+from web_support import axe_violations, new_context, produce, reload_until, screenshot, sign_in
 
 from contracts import (
     ContentPublished,
@@ -51,15 +51,6 @@ def _applications(tenant: str, job: str, title: str, n: int) -> list[Any]:
     return events
 
 
-def _reload_until_shown(page: Page, found: Locator, times: int) -> None:
-    """Reload the page (at most `times` times, 0.5 s apart) until `found` is on it."""
-    for _ in range(times):
-        if found.count():
-            return
-        page.wait_for_timeout(500)
-        page.reload()
-
-
 def test_a_storyteller_tells_a_drafted_win_and_it_reaches_the_feed(
     platform: Any, web_url: str, browser: Browser
 ) -> None:
@@ -87,7 +78,7 @@ def test_a_storyteller_tells_a_drafted_win_and_it_reaches_the_feed(
     page = teller.new_page()
     sign_in(page, web_url, tenant, "e46", "/program/wins")
     draft = page.locator(f"li.win-draft[data-win$='-{job}']")
-    _reload_until_shown(page, draft, 40)
+    reload_until(page, draft.count, 40)
     expect(draft.get_by_role("textbox")).to_have_value(
         f"This month your posts brought 3 applications to the {title} job."
     )
@@ -104,7 +95,7 @@ def test_a_storyteller_tells_a_drafted_win_and_it_reaches_the_feed(
     # On a loaded machine the metrics service can miss the web app's wait for the list: the
     # page then says the metrics service did not answer (and lists nothing), and a reload
     # shows it.
-    _reload_until_shown(page, page.locator("#told", has_text=words), 20)
+    reload_until(page, page.locator("#told", has_text=words).count, 20)
     expect(page.locator("#told")).to_contain_text(words)
     expect(draft).to_have_count(0)
     teller.close()
@@ -114,7 +105,7 @@ def test_a_storyteller_tells_a_drafted_win_and_it_reaches_the_feed(
     page = reader.new_page()
     sign_in(page, web_url, tenant, "e41")
     card = page.locator("article.card", has_text=words)
-    _reload_until_shown(page, card, 40)
+    reload_until(page, card.count, 40)
     expect(card).to_be_visible()
     expect(card.locator(".chip.win")).to_have_text("A win for us")
     reader.close()

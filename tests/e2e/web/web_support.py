@@ -8,6 +8,7 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,17 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         }
         for v in violations
     ]
+
+
+def reload_until(page: Page, ready: Callable[[], object], times: int, every_ms: int = 500) -> None:
+    """Reload `page` (at most `times` times, `every_ms` apart) until `ready()` is true: what
+    an event brings is counted by another service a moment later. The test's `expect`
+    after it says what was missing."""
+    for _ in range(times):
+        if ready():
+            return
+        page.wait_for_timeout(every_ms)
+        page.reload()
 
 
 def screenshot(page: Page, name: str) -> Path:
