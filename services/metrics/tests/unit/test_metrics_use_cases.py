@@ -53,6 +53,7 @@ class FakeRepository:
     def __init__(self) -> None:
         self.facts: dict[str, dict[str, Any]] = {}
         self.log: list[list[dict[str, Any]]] = []
+        self.head = 0
         self.wins: dict[str, tuple[str, Decision]] = {}
         self.published: list[AnyEvent] = []
         self.settings: dict[str, Settings] = {}
@@ -69,6 +70,9 @@ class FakeRepository:
     async def append_log(self, facts: Sequence[dict[str, Any]], erasures: Any, at: Any) -> int:
         self.log.append(list(facts))
         return len(self.log)
+
+    async def log_written(self, seq: int) -> None:
+        self.head = max(self.head, seq)
 
     async def insert_facts(self, generation: int, facts: Sequence[dict[str, Any]]) -> list[int]:
         new = [i for i, fact in enumerate(facts) if fact["_id"] not in self.facts]
@@ -201,6 +205,8 @@ async def test_each_event_is_one_fact_and_a_redelivery_counts_nothing(
     await handlers.on_events(services, batch(*events))
     await handlers.on_events(services, batch(*events))
     assert len(repo.facts) == 2
+    # Each batch is logged, and the head hint names the newest entry.
+    assert len(repo.log) == repo.head == 2
     assert (await handlers.summary(services, T, None, None))["shares"] == 2
 
 

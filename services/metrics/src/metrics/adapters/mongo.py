@@ -23,6 +23,7 @@ with the pointer: the api keeps settings and goals until it moves.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 DUPLICATE_KEY = 11000
 POINTER = "active"
 LOG_HEAD = "log-head"
+# How long a writer takes the number after its own last entry as the next free one
+# without reading the head hint; far below the log's shortest retention (see append_log).
+LOG_NEXT_TRUSTED_SECONDS = 5.0
 CONFIG = "config"
 
 
@@ -240,6 +244,8 @@ class MetricsRepository:
         self.wins_outbox: outbox.Outbox | None = None
         # The next log number this process tries to take.
         self._log_next: int | None = None
+        # When this process last wrote an entry (monotonic seconds).
+        self._log_at = float("-inf")
 
     def use_outbox(self, publisher: EventPublisher, lease_seconds: float) -> outbox.Outbox:
         """Give the wins their outbox, which publishes a told win's event; returns it for
@@ -329,9 +335,16 @@ class MetricsRepository:
         """Write a batch of facts and the erasures it asked for, each (tenant, erasure key,
         pseudonym), under the next free log number; returns the number. A number is taken
         by inserting it, so two writers never share one; each tries the number after the
-        head, so none lands below an entry already there."""
-        hint = (await self.read_pointers()).head
-        self._log_next = max(self._log_next or 1, hint + 1)
+        newest it knows, so none lands below an entry already there.
+
+        The newest it knows is the one after its own last entry while that is recent, and
+        the head hint otherwise: numbers are taken without gaps, so every number above its
+        own last is taken or free, unless the trim removed it, which takes an entry older
+        than the retention (30 s at least), never one written since a recent entry of
+        ours. `log_written` moves the hint; callers write it beside the facts."""
+        recent = time.monotonic() - self._log_at < LOG_NEXT_TRUSTED_SECONDS
+        if self._log_next is None or not recent:
+            self._log_next = max(self._log_next or 1, (await self.read_pointers()).head + 1)
         doc = {
             "facts": encode_facts(facts),
             # Documents, not arrays: FerretDB stores no array inside an array.
@@ -347,10 +360,16 @@ class MetricsRepository:
                 await self._log.insert_one({"_id": self._log_next, **doc})
                 break
             except DuplicateKeyError:
-                self._log_next += 1
+                # Another writer took it: jump to the hint, past the entries it names.
+                hint = (await self.read_pointers()).head
+                self._log_next = max(self._log_next + 1, hint + 1)
         seq, self._log_next = self._log_next, self._log_next + 1
-        await self._generations.update_one({"_id": LOG_HEAD}, {"$max": {"seq": seq}}, upsert=True)
+        self._log_at = time.monotonic()
         return seq
+
+    async def log_written(self, seq: int) -> None:
+        """Move the head hint up to `seq`, an entry this process wrote."""
+        await self._generations.update_one({"_id": LOG_HEAD}, {"$max": {"seq": seq}}, upsert=True)
 
     async def log_entries(self, first: int = 0) -> list[LogEntry]:
         """The entries still kept from number `first` on, in order, with their facts. One

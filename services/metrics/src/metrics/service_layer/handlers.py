@@ -128,7 +128,9 @@ async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
         (tenant, erasure_key(tenant, employee), alias) for tenant, employee, alias in erasures
     ]
     seq = await repo.append_log(facts, logged, services.clock())
-    inserted = await repo.insert_facts(generation, facts)
+    # The head hint tells the apis to read on; they read the log, not the facts, so it
+    # moves while the facts are stored, one round trip fewer per batch.
+    inserted, _ = await asyncio.gather(repo.insert_facts(generation, facts), repo.log_written(seq))
     now_active, now_erased = await asyncio.gather(repo.active_generation(), repo.erased())
     written = [generation]
     # A replay may have swapped generations during the write: the batch then goes into the
