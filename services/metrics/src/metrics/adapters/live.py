@@ -84,9 +84,10 @@ class LiveFacts:
         started = time.monotonic()
         self.erased = await self.repo.erased()
         table = FactTable(generation)
-        # Facts whose insert the scan passes by are in the log, logged before: what is
-        # logged from now on is read while the scan goes on (the log keeps it for a short
-        # while only) and applied after it.
+        # Facts whose insert the scan passes by are in the log: what is logged from now on
+        # is read while the scan goes on (the log keeps it for a short while only) and
+        # applied after it. An entry written with its facts but after the last read below
+        # has a number above every entry read, so following the log reaches it.
         # Every entry the log still keeps, too: a batch logged before the scan began may
         # have been stored in this generation after it (a worker writes a batch again
         # where the pointer moved during its write).

@@ -9,7 +9,7 @@ the pointer on every request and the worker after every batch.
 and the pseudonym their facts carry instead of the id.
 
 `fact_log` holds the worker's batches of facts under consecutive integer `_id`s, each
-written before its facts are stored, for the api to read on from where it left off (a
+written together with its facts, for the api to read on from where it left off (a
 range of `_id`: an index range on MongoDB; FerretDB scans every collection it reads, so
 entries are compressed and kept briefly). Entries are removed once older than the
 retention; the newest number taken is kept as a hint in `generations`, beside the

@@ -121,17 +121,21 @@ async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
     facts = pseudonymized(
         [{"_id": fact_id(item.event), **fact_of(item.event)} for item in batch], erased
     )
-    # Logged first: an api that follows the log sees the batch even if this process stops
-    # before the insert (the batch then comes again, and counts once). The log names the
-    # erased by key: it is kept a while, and read by every api.
+    # The log entry and the facts are written together. An api reads the facts once, at
+    # its load, and the log from then on, and counts a fact it already holds once (see
+    # `LiveFacts`): whichever write lands first, the batch reaches it. If this process
+    # stops between the two, the batch comes again and both are written then. The log
+    # names the erased by key: it is kept a while, and read by every api.
     logged = [
         (tenant, erasure_key(tenant, employee), alias) for tenant, employee, alias in erasures
     ]
-    seq = await repo.append_log(facts, logged, services.clock())
-    # The head hint tells the apis to read on; they read the log, not the facts, so it
-    # moves while the facts are stored, one round trip fewer per batch.
-    inserted, _ = await asyncio.gather(repo.insert_facts(generation, facts), repo.log_written(seq))
-    now_active, now_erased = await asyncio.gather(repo.active_generation(), repo.erased())
+    seq, inserted = await asyncio.gather(
+        repo.append_log(facts, logged, services.clock()), repo.insert_facts(generation, facts)
+    )
+    # The head hint tells the apis to read on: moved beside the reads after the write.
+    now_active, now_erased, _ = await asyncio.gather(
+        repo.active_generation(), repo.erased(), repo.log_written(seq)
+    )
     written = [generation]
     # A replay may have swapped generations during the write: the batch then goes into the
     # new one too, so nothing acknowledged after the swap is missing from it.
