@@ -474,9 +474,9 @@ def start_nginx(
 # -- what share counted and published ----------------------------------------------------
 
 
-def outcomes(api_url: str) -> Counter[str]:
+def outcomes(ops_url: str) -> Counter[str]:
     """chorus_share_redirects_total by outcome (click, bot, head, ...)."""
-    text = httpx.get(f"{api_url}/metrics", timeout=10).text
+    text = httpx.get(f"{ops_url}/metrics", timeout=10).text
     found: Counter[str] = Counter()
     for outcome, value in re.findall(
         r'chorus_share_redirects_total\{outcome="(\w+)"\} ([\d.e+]+)', text
@@ -485,34 +485,34 @@ def outcomes(api_url: str) -> Counter[str]:
     return found
 
 
-def counted_clicks(api_url: str) -> float:
-    return outcomes(api_url)["click"]
+def counted_clicks(ops_url: str) -> float:
+    return outcomes(ops_url)["click"]
 
 
-def _counter(api_url: str, name: str) -> float:
-    text = httpx.get(f"{api_url}/metrics", timeout=10).text
+def _counter(ops_url: str, name: str) -> float:
+    text = httpx.get(f"{ops_url}/metrics", timeout=10).text
     match = re.search(rf"{name} ([\d.e+]+)", text)
     return float(match.group(1)) if match else 0.0
 
 
-def published_clicks(api_url: str) -> float:
-    return _counter(api_url, "chorus_share_clicks_published_total")
+def published_clicks(ops_url: str) -> float:
+    return _counter(ops_url, "chorus_share_clicks_published_total")
 
 
-async def drained(api_url: str, timeout: float = 60.0) -> None:
+async def drained(ops_url: str, timeout: float = 60.0) -> None:
     """Wait until the api has published every click it counted so far."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if published_clicks(api_url) >= counted_clicks(api_url):
+        if published_clicks(ops_url) >= counted_clicks(ops_url):
             return
         await asyncio.sleep(0.5)
 
 
-async def settled(api_url: str) -> Counter[str]:
+async def settled(ops_url: str) -> Counter[str]:
     """The outcome counters once requests still in flight when wrk stopped have finished."""
     last: Counter[str] | None = None
     while True:
-        now = outcomes(api_url)
+        now = outcomes(ops_url)
         if now == last:
             return now
         last = now
@@ -587,15 +587,15 @@ async def measure_share(
     links = apis[0].links_url
     wrk_run(wrk, f"{links}/l/{warm_code}", 2, args.connections)  # warm-up
     for api in apis:
-        await drained(api.url)
+        await drained(api.ops_url)
     tail = await tail_start("chorus.engagement-observed.v1")
-    before: Counter[str] = sum((outcomes(api.url) for api in apis), Counter())
-    spooled_before = sum(_counter(api.url, "chorus_share_clicks_spooled_total") for api in apis)
+    before: Counter[str] = sum((outcomes(api.ops_url) for api in apis), Counter())
+    spooled_before = sum(_counter(api.ops_url, "chorus_share_clicks_spooled_total") for api in apis)
     result = wrk_run(wrk, f"{links}/l/{warm_code}", args.duration, args.connections, load)
     after: Counter[str] = Counter()
     for api in apis:
-        after += await settled(api.url)
-    spooled = sum(_counter(api.url, "chorus_share_clicks_spooled_total") for api in apis)
+        after += await settled(api.ops_url)
+    spooled = sum(_counter(api.ops_url, "chorus_share_clicks_spooled_total") for api in apis)
     after.subtract(before)
     published = await count_published(tail, share_ids, after["click"], timeout=120)
     return result, Check(after, published, int(spooled - spooled_before))

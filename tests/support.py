@@ -148,12 +148,20 @@ class ServiceProcess:
     port: int = field(default_factory=free_port)
     # The share api's listener for short links.
     links_port: int = field(default_factory=free_port)
+    # The api's operations port (/readyz, /metrics, /docs); a worker's is its one port.
+    api_ops_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        """Where the process answers /healthz, /readyz and /metrics (and the api /docs)."""
+        port = self.api_ops_port if self.role == "api" else self.port
+        return f"http://127.0.0.1:{port}"
 
     @property
     def links_url(self) -> str:
@@ -167,6 +175,7 @@ class ServiceProcess:
             "MONGODB_URL": MONGODB_URL,
             "CHORUS_HOST": "127.0.0.1",
             f"{prefix}_{self.role.upper()}_PORT": str(self.port),
+            f"{prefix}_API_OPS_PORT": str(self.api_ops_port),
             "SHARE_LINKS_PORT": str(self.links_port),
             **self.env,
         }
@@ -187,7 +196,7 @@ class ServiceProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.service} {self.role} exited:\n{self.log_tail()}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=5).status_code == 200:
+                if httpx.get(self.ops_url + "/readyz", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

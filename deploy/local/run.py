@@ -35,9 +35,11 @@ DEMO_DATA = Path(os.environ.get("CHORUS_CACHE") or REPO / ".cache").expanduser()
 DEMO_DATA /= "data/demo"
 SERVICES = {"content": 8081, "share": 8082, "rewards": 8083, "metrics": 8084, "people": 8085}
 WORKER_PORTS = {name: port + 1000 for name, port in SERVICES.items()}
+# Each api's operations port (/readyz, /metrics, /docs); a worker's port is its own.
+OPS_PORTS = {name: port - 1000 for name, port in SERVICES.items()}
 LINKS_PORT = 8090  # the share api's short-link listener (SHARE_LINKS_PORT's default)
 # The web app renders its pages from the services' apis, so it starts once they are ready.
-WEB_PORT, WEB_WORKER_PORT = 8080, 9080
+WEB_PORT, WEB_OPS_PORT, WEB_WORKER_PORT = 8080, 7080, 9080
 # What `npm ci --prefix services/web` installs; the web app serves htmx from there.
 WEB_ASSETS = REPO / "services" / "web" / "node_modules"
 TENANT = "demo"
@@ -165,6 +167,7 @@ def start_services(
 def wait_ready(
     processes: list[subprocess.Popen[bytes]], ports: list[int], timeout: float = 90.0
 ) -> None:
+    """Wait for /readyz on each of `ports`, the processes' operations ports."""
     urls = [f"http://127.0.0.1:{port}/readyz" for port in ports]
     deadline = time.monotonic() + timeout
     pending = set(urls)
@@ -749,12 +752,12 @@ def main() -> int:
         log_dir = Path(os.environ.get("CHORUS_CACHE", REPO / ".cache")) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         processes = start_services(env, log_dir, list(SERVICES))
-        wait_ready(processes, [*SERVICES.values(), *WORKER_PORTS.values()])
+        wait_ready(processes, [*OPS_PORTS.values(), *WORKER_PORTS.values()])
         processes += start_services(web_env(env), log_dir, ["web"])
         load_demo()
         load_directory()
         load_history(env["KAFKA_BOOTSTRAP_SERVERS"])
-        wait_ready(processes, [WEB_PORT, WEB_WORKER_PORT])
+        wait_ready(processes, [WEB_OPS_PORT, WEB_WORKER_PORT])
         print_banner(log_dir, env)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
@@ -773,6 +776,10 @@ def main() -> int:
         infra.stop()
 
 
+def _docs(name: str) -> str:
+    return f"http://127.0.0.1:{OPS_PORTS[name]}/docs"
+
+
 def print_banner(log_dir: Path, env: dict[str, str]) -> None:
     print("\nChorus is running (tenant 'demo'). Ctrl-C stops everything.\n")
     print(f"  Web app  http://127.0.0.1:{WEB_PORT}/")
@@ -785,9 +792,11 @@ def print_banner(log_dir: Path, env: dict[str, str]) -> None:
     else:
         print("  SSO      make run RUN_ARGS=--sso   (sign in with Keycloak's demo realm)")
     print()
+    # The apis' documents and every process's /readyz and /metrics are on operations ports.
+    print(f"  {'web':<8} ops    http://127.0.0.1:{WEB_OPS_PORT}/readyz")
     print(f"  {'web':<8} worker http://127.0.0.1:{WEB_WORKER_PORT}/readyz")
     for name, port in SERVICES.items():
-        print(f"  {name:<8} api    http://127.0.0.1:{port}/docs")
+        print(f"  {name:<8} api    http://127.0.0.1:{port}/api/v1   docs: {_docs(name)}")
         print(f"  {name:<8} worker http://127.0.0.1:{WORKER_PORTS[name]}/readyz")
     print(f"  {'links':<8} short  http://127.0.0.1:{LINKS_PORT}/l/<code>")
     print(

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.long
 KAFKA_PORT, CONTROLLER_PORT, MONGO_PORT = 19092, 19093, 27018
 WEB_PORTS = [8080, 9080]  # the web app's api and worker
 SERVICE_PORTS = [*WEB_PORTS, 8081, 8082, 8083, 8084, 8085, 9081, 9082, 9083, 9084, 9085]
+# Where /readyz and /metrics are: each api's operations port, and the workers' ports.
+OPS_PORTS = [7080, 7081, 7082, 7083, 7084, 7085, 9080, 9081, 9082, 9083, 9084, 9085]
+DOCS = "http://127.0.0.1:7081/docs"  # content's api document, on its operations port
 LINKS_PORT = 8090  # the share api's short-link listener
 SIGN_IN = "http://127.0.0.1:8080/signin"
 STOP_SECONDS = 120  # what stopping may take at most, by the timeouts of run.py and devstack
@@ -171,15 +174,16 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         if select.select([run.stdout], [], [], 0.5)[0]:
             output += os.read(run.stdout.fileno(), 65536)
         text = output.decode()
-        assert "http://127.0.0.1:8081/docs" in text and "Bearer" in text
+        assert DOCS in text and "Bearer" in text
         banner = text[text.index("Ctrl-C stops everything") :]
         # The web app and its development sign-in come first, before any api or token.
         assert SIGN_IN in banner
-        first_other = min(banner.index("http://127.0.0.1:8081/docs"), banner.index("Bearer"))
+        first_other = min(banner.index(DOCS), banner.index("Bearer"))
         assert banner.index("http://127.0.0.1:8080/") < first_other
         assert banner.index(SIGN_IN) < first_other
-        for port in SERVICE_PORTS:
+        for port in OPS_PORTS:
             assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        assert httpx.get("http://127.0.0.1:8081/metrics", timeout=10).status_code == 404
         sign_in = httpx.get(SIGN_IN, timeout=10)
         assert sign_in.status_code == 200 and "text/html" in sign_in.headers["content-type"]
         assert "demo/carol" in sign_in.text, "the demo tenant's people are offered"
@@ -206,7 +210,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         time.sleep(0.5)
         left = (services | infra) & set(_processes())
         assert not left, {pid: _processes().get(pid) for pid in left}
-        for port in [*SERVICE_PORTS, LINKS_PORT]:
+        for port in sorted({*SERVICE_PORTS, *OPS_PORTS, LINKS_PORT}):
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
     finally:

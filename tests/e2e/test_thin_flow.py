@@ -68,12 +68,15 @@ async def test_content_to_share_to_points_to_figures(platform) -> None:
         assert figures.json()["figures"]["content_published"] == 1
 
 
-async def test_every_process_serves_health_readiness_and_metrics(platform) -> None:
+async def test_every_process_serves_health_readiness_and_metrics_on_its_ops_port(platform) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         for process in platform.processes.values():
-            assert (await http.get(process.url + "/healthz")).status_code == 200
-            ready = await http.get(process.url + "/readyz")
+            assert (await http.get(process.ops_url + "/healthz")).status_code == 200
+            ready = await http.get(process.ops_url + "/readyz")
             assert ready.status_code == 200, (process.service, process.role, ready.text)
-            metrics = await http.get(process.url + "/metrics")
+            metrics = await http.get(process.ops_url + "/metrics")
             assert metrics.status_code == 200
             assert "chorus_http_requests_total" in metrics.text
+            if process.role == "api":
+                # Tenants and their volumes are for Prometheus only, not on the api's port.
+                assert (await http.get(process.url + "/metrics")).status_code == 404

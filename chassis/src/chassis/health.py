@@ -1,12 +1,19 @@
-"""/healthz, /readyz and /metrics, the same in every process."""
+"""/healthz, /readyz and /metrics, the same in every process.
+
+They are served on the process's operations port (`chassis.process`), which only
+Prometheus and the kubelet may reach: /metrics names tenants and their volumes. What
+/readyz answers names the failed checks and a generic reason; the exceptions behind them
+go to the log, never to the caller.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chassis.errors import problem_response
 
 Check = Callable[[], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter(
     "chorus_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
@@ -24,6 +32,11 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+class NotReady(Exception):
+    """What a check raises for a state of its own (a cache still loading): its text is
+    written for the caller and goes into /readyz's answer as it is."""
 
 
 class Readiness:
@@ -37,30 +50,45 @@ class Readiness:
         self._checks[name] = check
 
     async def failures(self) -> dict[str, str]:
-        async def run(check: Check) -> str | None:
+        async def run(name: str, check: Check) -> str | None:
             try:
                 await asyncio.wait_for(check(), self._timeout)
             except TimeoutError:
                 return f"no answer within {self._timeout:g} s"
-            except Exception as exc:
-                return f"{type(exc).__name__}: {exc}"[:300]
+            except NotReady as exc:
+                return str(exc)
+            except Exception:
+                # An exception's text can carry hosts, user names and paths: logged here,
+                # only a generic reason in the answer.
+                log.warning("readiness check failed", exc_info=True, extra={"check": name})
+                return "check failed, see the process's log"
             return None
 
         names = list(self._checks)
-        results = await asyncio.gather(*(run(self._checks[n]) for n in names))
+        results = await asyncio.gather(*(run(name, self._checks[name]) for name in names))
         return {name: result for name, result in zip(names, results, strict=True) if result}
 
 
-def router() -> APIRouter:
+def liveness() -> APIRouter:
+    """/healthz alone: the process is alive."""
     routes = APIRouter(tags=["operations"])
 
     @routes.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    return routes
+
+
+def router(main: FastAPI | None = None) -> APIRouter:
+    """/healthz, /readyz and /metrics; /readyz reports the readiness of `main`, the app
+    that serves the process's traffic, when that is not the app serving these routes."""
+    routes = liveness()
+
     @routes.get("/readyz", summary="Kafka and MongoDB are reachable", response_model=None)
     async def readyz(request: Request) -> JSONResponse:
-        readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+        state = (main or request.app).state
+        readiness: Readiness | None = getattr(state, "readiness", None)
         if readiness is None:
             return problem_response(503, "Not ready", "starting up", checks={})
         failed = await readiness.failures()

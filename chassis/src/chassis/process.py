@@ -4,6 +4,14 @@ Both roles are FastAPI apps served by uvicorn, so /healthz, /readyz, /metrics an
 problem+json errors are one code path. The worker starts the FastStream broker (its
 subscribers) and its background loops (outbox relay, schedulers) in the lifespan; the
 api starts the broker as a producer only.
+
+The operations endpoints (/readyz, /metrics, and the api's /docs and /openapi.json) are
+never served where the public can reach them: /metrics names tenants and their volumes.
+The api process serves them on an operations port of its own (`api_ops_port`), a second
+uvicorn server in the same event loop that reads the api app's readiness; the worker's
+port serves nothing else, so it is the worker's operations port. The api's own port
+keeps /healthz: it says no more than "alive", and a load balancer can only check the
+port it sends traffic to.
 """
 
 from __future__ import annotations
@@ -15,13 +23,15 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import stamina
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -226,8 +236,9 @@ def create_app(
         description=definition.description,
         version="1.0.0",
         lifespan=lifespan,
-        openapi_url="/openapi.json" if role == "api" else None,
-        docs_url="/docs" if role == "api" else None,
+        # The api's document and its pages are on the operations port (create_ops_app).
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -244,7 +255,8 @@ def create_app(
             limits.BodyLimits, routes=lambda: [r for router in routers for r in router.routes]
         )
     app.add_middleware(health.RequestMetrics, service=definition.name)
-    app.include_router(health.router())
+    # The worker's port is its operations port; the api's serves only its liveness.
+    app.include_router(health.router() if role == "worker" else health.liveness())
     for router in routers:
         app.include_router(router)
     if definition.configure is not None:
@@ -254,6 +266,30 @@ def create_app(
         # operations endpoints, which are not traced.
         instrument_app(app, tracing)
     return app
+
+
+def create_ops_app(app: FastAPI, definition: ServiceDefinition) -> FastAPI:
+    """The api process's operations app: /healthz, /readyz (of `app`), /metrics, and
+    `app`'s OpenAPI document and its /docs page."""
+    ops = FastAPI(
+        title=f"Chorus {definition.name} api operations",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    errors.install(ops)
+    ops.add_middleware(health.RequestMetrics, service=definition.name)
+    ops.include_router(health.router(app))
+
+    @ops.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @ops.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
+
+    return ops
 
 
 def serve_app(app: FastAPI, definition: ServiceDefinition, role: Role) -> Any:
@@ -308,7 +344,7 @@ def main(
         print(f"{definition.name}: invalid settings: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     app = create_app(definition, role, settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         serve_app(app, definition, role),
         host=settings.host,
         port=_port(settings, role),
@@ -316,3 +352,42 @@ def main(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+    ops = None
+    if role == "api":
+        ops_config = uvicorn.Config(
+            create_ops_app(app, definition),
+            host=settings.host,
+            port=settings.api_ops_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        ops = _OpsServer(ops_config)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(server, ops))
+    if not server.started:
+        # As uvicorn.run: a process whose app failed to start exits with an error.
+        sys.exit(3)
+
+
+class _OpsServer(uvicorn.Server):
+    """The operations server beside the main one: the main server takes the signals and
+    stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(server: uvicorn.Server, ops: uvicorn.Server | None) -> None:
+    if ops is None:
+        await server.serve()
+        return
+    # Either server failing to start (its port taken) ends the process.
+    ops_task = asyncio.create_task(ops.serve(), name="operations-server")
+    try:
+        await server.serve()
+    finally:
+        ops.should_exit = True
+        await ops_task

@@ -30,6 +30,8 @@ def check_secret(variable: str, value: str) -> None:
 
 
 FERNET_KEY_BYTES = 32
+# How far below its api port an api's operations port is by default.
+API_OPS_PORT_BELOW = 1000
 
 
 def local_fernet_key(local_secret: str) -> str:
@@ -108,6 +110,9 @@ class ServiceSettings(BaseSettings):
     # The Kafka consumer group; the service name unless a test isolates its own workers.
     consumer_group: str = ""
     api_port: int = 0
+    # The api's operations port: /healthz, /readyz, /metrics, /docs, for Prometheus and
+    # the kubelet only. The worker's port serves nothing else, so it is the worker's.
+    api_ops_port: int = 0
     worker_port: int = 0
 
     @model_validator(mode="after")
@@ -115,6 +120,9 @@ class ServiceSettings(BaseSettings):
         self.database = self.database or f"chorus_{self.service}"
         self.consumer_group = self.consumer_group or self.service
         self.api_port = self.api_port or self.default_api_port
+        # 7080-7085 beside the apis' 8080-8085: no two services or roles on one machine
+        # share a default port.
+        self.api_ops_port = self.api_ops_port or self.default_api_port - API_OPS_PORT_BELOW
         self.worker_port = self.worker_port or self.default_worker_port
         providers = self.providers
         issuers = [p.issuer for p in providers]

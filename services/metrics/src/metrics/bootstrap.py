@@ -12,6 +12,7 @@ from cachetools import TTLCache
 from fastapi import APIRouter
 
 from chassis.consumer import subscribe_batch
+from chassis.health import NotReady
 from chassis.outbox import run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
@@ -83,7 +84,7 @@ def _load_before_ready(
 
     async def ready() -> None:
         if not loaded.is_set():
-            raise RuntimeError("loading the facts")
+            raise NotReady("loading the facts")
 
     async def stop() -> None:
         task.cancel()

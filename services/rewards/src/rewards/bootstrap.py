@@ -10,6 +10,7 @@ from functools import partial
 
 from chassis import directory
 from chassis.consumer import subscribe_batch
+from chassis.health import NotReady
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
@@ -99,7 +100,7 @@ def _warm_before_ready(
 
     async def warmed() -> None:
         if not task.done():
-            raise RuntimeError("loading the leaderboards")
+            raise NotReady("loading the leaderboards")
 
     async def stop() -> None:
         task.cancel()
