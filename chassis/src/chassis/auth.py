@@ -6,11 +6,17 @@ checked with that provider's published keys only (RS/ES/PS algorithms, never HMA
 "signed" HS256 with the public key is refused, and so is `alg: none`), for that provider's
 audience, and its tenant is the provider's: a `tenant` claim that says otherwise is refused.
 The development issuer is trusted only while a shared secret is configured.
+
+A refused token is a 401 whose detail is ours, naming what is wrong in general terms ("the
+token has expired", "claim 'tenant' must be a non-empty string"): never the JWT library's
+message, which tells a caller which library and which of its checks they reached, and never
+what the token said.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -40,6 +46,12 @@ LOCAL_ISSUER = "chorus-local"
 AUDIENCE = "chorus"
 # Clocks drift: `exp`, `nbf` and `iat` are allowed this many seconds either way.
 LEEWAY_SECONDS = 10
+# Longer tokens are refused before they are decoded. An identity provider's token is a few
+# KB (a Keycloak token naming a hundred groups is about 8 KB); anything longer only makes
+# every service pay for decoding it on every request.
+MAX_TOKEN_CHARS = 16 * 1024
+# The claims read as times, in the order PyJWT checks them.
+TIME_CLAIMS = ("iat", "nbf", "exp")
 # Keys are fetched again after this long, and on a key id not seen before, but then not
 # more often than every KEYS_RETRY_SECONDS: a flood of made-up key ids must not become a
 # flood of requests to the provider.
@@ -130,7 +142,7 @@ class ProviderKeys:
             raise self._unreachable("no keys fetched yet")
         found = self._find(kid)
         if found is None:
-            raise _refused(f"key id {kid!r} is not one of the issuer's keys")
+            raise _refused("the token's key id is not one of its issuer's keys")
         return found
 
     def _stale(self) -> bool:
@@ -213,11 +225,19 @@ class TokenVerifier:
         """The token's principal, or a 401 problem saying what is wrong with it.
 
         `audience` replaces the provider's (an id token's audience is the client's id)."""
+        if len(token) > MAX_TOKEN_CHARS:
+            raise _refused(f"the token is longer than {MAX_TOKEN_CHARS} characters")
         try:
             header = jwt.get_unverified_header(token)
-            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
-        except jwt.PyJWTError as exc:
-            raise _refused(str(exc)) from exc
+            # Read for its issuer, which says how to check it; trusted only once checked.
+            said = jwt.decode(token, options={"verify_signature": False})
+        except jwt.DecodeError as exc:
+            raise _refused(
+                "the token is not three base64url parts: a JSON header, JSON claims and a signature"
+            ) from exc
+        except jwt.PyJWTError as exc:  # a key id not a string, a critical extension unknown
+            raise _refused("the token's header is not one this service accepts") from exc
+        issuer = said.get("iss")
         if not isinstance(issuer, str) or not issuer:
             raise _invalid_claim("iss", "must name the token's issuer")
         keys = self._providers.get(issuer)
@@ -229,7 +249,7 @@ class TokenVerifier:
         elif issuer == LOCAL_ISSUER and self._secret:
             key, algorithms = self._secret, ["HS256"]
         else:
-            raise _invalid_claim("iss", f"names an issuer that is not trusted: {issuer!r}")
+            raise _invalid_claim("iss", "names an issuer that is not trusted")
         try:
             claims = jwt.decode(
                 token,
@@ -242,8 +262,57 @@ class TokenVerifier:
                 options={"require": ["iss", "aud", "exp"], "verify_sub": False},
             )
         except jwt.PyJWTError as exc:
-            raise _refused(str(exc)) from exc
+            raise _refusal(exc, said) from exc
+        wrong = _wrong_time(claims)
+        if wrong:
+            raise wrong
         return principal_of(claims, provider)
+
+
+def _refusal(exc: jwt.PyJWTError, claims: dict[str, Any]) -> Problem:
+    """Our words for why PyJWT refused a token. `claims` are the token's: PyJWT checks the
+    signature before any claim, so a claim at fault is a signed one."""
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return _refused("the token's signing algorithm is not accepted for its issuer")
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return _refused("the token's signature does not match its issuer's key")
+    # A time of the wrong type is named as such, whatever PyJWT made of it (`true` is 1: long
+    # expired; "tomorrow" is its DecodeError).
+    wrong = _wrong_time(claims)
+    if wrong:
+        return wrong
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return _invalid_claim(str(exc.claim), "is missing")
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return _refused("the token has expired")
+    if isinstance(exc, jwt.ImmatureSignatureError):  # `nbf` or `iat` in the future
+        return _refused("the token is not valid yet")
+    if isinstance(exc, jwt.InvalidAudienceError):
+        aud = claims.get("aud")
+        if not isinstance(aud, str) and not (
+            isinstance(aud, list) and all(isinstance(a, str) for a in aud)
+        ):
+            return _invalid_claim("aud", "must be a string or a list of strings")
+        return _refused("the token's audience is not this service")
+    if isinstance(exc, jwt.exceptions.InvalidJTIError):  # not exported at the top
+        return _invalid_claim("jti", "must be a string")
+    return _refused("the token is not valid")
+
+
+def _wrong_time(claims: dict[str, Any]) -> Problem | None:
+    """A refusal naming the first time claim present that is not a finite JSON number, if
+    one is. A NumericDate is a number (RFC 7519, section 2), but PyJWT reads times with
+    int(), so "exp": "99999999999" would pass."""
+    for name in TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        # An int is finite however large; isfinite() would overflow converting it to float.
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        ):
+            return _invalid_claim(name, "must be a number of seconds since 1970-01-01 UTC")
+    return None
 
 
 # How development tokens name their claims: the defaults.
@@ -259,9 +328,7 @@ def principal_of(claims: dict[str, Any], provider: OidcProvider | None) -> Princ
         tenant = provider.tenant
         said = _claim(claims, provider.tenant_claim)
         if said is not None and said != tenant:
-            raise _invalid_claim(
-                provider.tenant_claim, f"names tenant {said!r}, but its issuer is {tenant!r}'s"
-            )
+            raise _invalid_claim(provider.tenant_claim, "names a tenant other than its issuer's")
     location = _text(claims, provider.location_claim, optional=True)
     return Principal(
         employee_id=_text(claims, provider.subject_claim),
