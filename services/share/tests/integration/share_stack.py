@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import Audience, ContentPublished, ContentPublishedData, ContentRetired
-from support import KAFKA, ServiceProcess, free_port, produce, ref
+from share.domain.signatures import sign
+from support import KAFKA, ServiceProcess, free_port, produce, ref, token
 
 _AUTHOR = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 
@@ -155,6 +157,34 @@ async def publish_content(
     )
     await produce(event.topic, event.to_json(), event.partition_key().encode())
     return content_id
+
+
+@dataclass(frozen=True)
+class Connector:
+    """One of a tenant's engagement connectors, as its admin registered it."""
+
+    tenant: str
+    id: str
+    secret: str
+
+    def signed(self, body: dict[str, Any], skew: int = 0) -> tuple[bytes, dict[str, str]]:
+        """The raw report and the headers that sign it with this connector's secret."""
+        raw = json.dumps(body).encode()
+        stamp = str(int(time.time()) + skew)
+        return raw, {
+            "Content-Type": "application/json",
+            "X-Chorus-Tenant": self.tenant,
+            "X-Chorus-Connector": self.id,
+            "X-Chorus-Timestamp": stamp,
+            "X-Chorus-Signature": sign(self.secret.encode(), stamp, raw),
+        }
+
+
+async def add_connector(http: httpx.AsyncClient, tenant: str, name: str = "poller") -> Connector:
+    admin = token(tenant, "admin-1", roles=("admin",))
+    made = await http.post("/api/v1/settings/connectors", headers=admin, json={"name": name})
+    assert made.status_code == 201, made.text
+    return Connector(tenant, made.json()["id"], made.json()["secret"])
 
 
 async def publish_event(event: ContentRetired | Any) -> None:

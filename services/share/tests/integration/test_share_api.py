@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
-from share_stack import ShareStack, TopicTail, publish_content, publish_event
+from share_stack import ShareStack, TopicTail, add_connector, publish_content, publish_event
 
 from contracts import (
     Audience,
@@ -19,10 +18,7 @@ from contracts import (
     GuidelinesPublished,
     GuidelinesPublishedData,
 )
-from share.domain.signatures import sign
 from support import eventually, ref, token
-
-WEBHOOK_SECRET = b"chorus-share-local-development-only"
 
 
 def _headers(tenant: str, sub: str, **claims: object) -> dict[str, str]:
@@ -401,18 +397,6 @@ async def test_linkedin_direct_post_and_scheduled_share(share_stack: ShareStack)
         await posted.stop()
 
 
-def _signed(
-    body: dict[str, object], secret: bytes = WEBHOOK_SECRET, skew: int = 0
-) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body).encode()
-    stamp = str(int(time.time()) + skew)
-    return raw, {
-        "Content-Type": "application/json",
-        "X-Chorus-Timestamp": stamp,
-        "X-Chorus-Signature": sign(secret, stamp, raw),
-    }
-
-
 async def test_engagement_webhooks_are_signed_idempotent_and_counted(
     share_stack: ShareStack,
 ) -> None:
@@ -422,6 +406,7 @@ async def test_engagement_webhooks_are_signed_idempotent_and_counted(
     try:
         async with httpx.AsyncClient(base_url=share_stack.url, timeout=10) as http:
             await _join(http, me)
+            connector = await add_connector(http, tenant)
             content_id = await publish_content(tenant)
             share = (
                 await _share_when_known(http, me, {"content_id": content_id, "network": "linkedin"})
@@ -433,7 +418,7 @@ async def test_engagement_webhooks_are_signed_idempotent_and_counted(
                 "count": 3,
                 "observed_at": datetime.now(UTC).isoformat(),
             }
-            raw, headers = _signed(report)
+            raw, headers = connector.signed(report)
             assert (
                 await http.post(
                     "/api/v1/engagements", content=raw, headers={"Content-Type": "application/json"}
@@ -446,11 +431,11 @@ async def test_engagement_webhooks_are_signed_idempotent_and_counted(
                     headers={**headers, "X-Chorus-Signature": "sha256=00"},
                 )
             ).status_code == 401
-            _, wrong_key = _signed(report, secret=b"not-the-secret")
+            _, wrong_key = replace(connector, secret="not-the-secret").signed(report)
             assert (
                 await http.post("/api/v1/engagements", content=raw, headers=wrong_key)
             ).status_code == 401
-            stale_raw, stale = _signed(report, skew=-3600)
+            stale_raw, stale = connector.signed(report, skew=-3600)
             assert (
                 await http.post("/api/v1/engagements", content=stale_raw, headers=stale)
             ).status_code == 401
@@ -467,16 +452,16 @@ async def test_engagement_webhooks_are_signed_idempotent_and_counted(
                 "short_code": share["short_code"],
                 "observed_at": datetime.now(UTC).isoformat(),
             }
-            raw, headers = _signed(conversion)
+            raw, headers = connector.signed(conversion)
             assert (
                 await http.post("/api/v1/engagements", content=raw, headers=headers)
             ).status_code == 202
 
-            raw, headers = _signed({**report, "id": ref(), "share_id": "unknown"})
+            raw, headers = connector.signed({**report, "id": ref(), "share_id": "unknown"})
             assert (
                 await http.post("/api/v1/engagements", content=raw, headers=headers)
             ).status_code == 404
-            raw, headers = _signed({**report, "id": ref(), "kind": "click"})
+            raw, headers = connector.signed({**report, "id": ref(), "kind": "click"})
             invalid = await http.post("/api/v1/engagements", content=raw, headers=headers)
             assert invalid.status_code == 422
             assert invalid.json()["errors"][0]["field"] == "kind"

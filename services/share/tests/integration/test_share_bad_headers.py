@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
-from share_stack import ShareStack, publish_content
+from share_stack import Connector, ShareStack, add_connector, publish_content
 
 from share.domain.signatures import sign
 from support import eventually, ref, token
 
-WEBHOOK_SECRET = b"chorus-share-local-development-only"
 BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -34,9 +34,13 @@ async def _new_share(http: httpx.AsyncClient, tenant: str) -> dict:
     return (await eventually(attempt, lambda r: r.status_code == 201)).json()
 
 
-def _webhook_headers(timestamp: bytes, signature: bytes) -> list[tuple[bytes, bytes]]:
+def _webhook_headers(
+    connector: Connector, timestamp: bytes, signature: bytes
+) -> list[tuple[bytes, bytes]]:
     return [
         (b"content-type", b"application/json"),
+        (b"x-chorus-tenant", connector.tenant.encode("utf-8")),
+        (b"x-chorus-connector", connector.id.encode("utf-8")),
         (b"x-chorus-timestamp", timestamp),
         (b"x-chorus-signature", signature),
     ]
@@ -47,19 +51,25 @@ async def test_a_webhook_signature_that_is_not_ascii_or_a_time_out_of_range_is_a
 ) -> None:
     raw = json.dumps({"id": ref("w-"), "kind": "reaction", "share_id": "s"}).encode()
     stamp = str(int(time.time()))
-    good = sign(WEBHOOK_SECRET, stamp, raw)
-    cases = [
-        (stamp.encode(), "sha256=é".encode("latin-1")),
-        (stamp.encode(), "sha256=ł".encode()),  # UTF-8 bytes, read as Latin-1 by the server
-        (stamp.encode(), good.encode()[:-1] + "é".encode("latin-1")),
-        ("1700000000é".encode("latin-1"), good.encode()),
-        (b"1" + b"0" * 400, good.encode()),  # a whole number no float can hold
-        (b"-" + b"9" * 30, good.encode()),
-    ]
     async with httpx.AsyncClient(base_url=share_stack.url, timeout=10) as http:
-        for timestamp, signature in cases:
+        connector = await add_connector(http, ref("acme"))
+        good = sign(connector.secret.encode(), stamp, raw)
+        cases = [
+            (connector, stamp.encode(), "sha256=é".encode("latin-1")),
+            # UTF-8 bytes, read as Latin-1 by the server
+            (connector, stamp.encode(), "sha256=ł".encode()),
+            (connector, stamp.encode(), good.encode()[:-1] + "é".encode("latin-1")),
+            (connector, "1700000000é".encode("latin-1"), good.encode()),
+            (connector, b"1" + b"0" * 400, good.encode()),  # a whole number no float can hold
+            (connector, b"-" + b"9" * 30, good.encode()),
+            (replace(connector, tenant="acmé"), stamp.encode(), good.encode()),
+            (replace(connector, id="ł" * 24), stamp.encode(), good.encode()),
+        ]
+        for sender, timestamp, signature in cases:
             response = await http.post(
-                "/api/v1/engagements", content=raw, headers=_webhook_headers(timestamp, signature)
+                "/api/v1/engagements",
+                content=raw,
+                headers=_webhook_headers(sender, timestamp, signature),
             )
             assert response.status_code == 401, (timestamp, signature, response.text)
             assert response.headers["content-type"] == "application/problem+json"

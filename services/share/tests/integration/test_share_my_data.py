@@ -4,27 +4,13 @@ my day counters; never a token, never another person's data."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import httpx
-from share_stack import ShareStack
+from share_stack import ShareStack, add_connector
 from share_user_agents import BROWSERS
 
-from share.domain.signatures import sign
 from support import eventually, ref, token
-
-WEBHOOK_SECRET = b"chorus-share-local-development-only"
-
-
-def _signed(body: dict[str, object]) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body).encode()
-    stamp = str(int(time.time()))
-    return raw, {
-        "Content-Type": "application/json",
-        "X-Chorus-Timestamp": stamp,
-        "X-Chorus-Signature": sign(WEBHOOK_SECRET, stamp, raw),
-    }
 
 
 async def _own_post(http: httpx.AsyncClient, headers: dict[str, str], network: str) -> dict:
@@ -68,7 +54,7 @@ async def test_my_export_holds_everything_of_mine_and_nothing_of_anyone_else(
         second = await _own_post(http, me, "x")
         theirs = await _own_post(http, colleague, "linkedin")
 
-        raw, headers = _signed(
+        raw, headers = (await add_connector(http, tenant)).signed(
             {
                 "id": ref("reaction-"),
                 "kind": "reaction",

@@ -13,11 +13,19 @@ def test_a_webhook_without_its_signature_headers_is_a_401_before_the_body(share_
     answer = answer_before_body(share_stack.url, "/api/v1/engagements", {})
     assert answer.status == 401
     assert answer.headers["content-type"] == "application/problem+json"
-    assert "X-Chorus-Timestamp and X-Chorus-Signature" in answer.problem["detail"]
+    assert answer.problem["detail"] == (
+        "X-Chorus-Tenant and X-Chorus-Connector and X-Chorus-Timestamp and "
+        "X-Chorus-Signature headers are required"
+    )
 
 
 def test_a_signed_webhook_of_10_mb_is_a_413_before_the_body(share_stack) -> None:
-    signed = {"X-Chorus-Timestamp": str(int(time.time())), "X-Chorus-Signature": "sha256=00"}
+    signed = {
+        "X-Chorus-Tenant": "acme",
+        "X-Chorus-Connector": "0" * 24,
+        "X-Chorus-Timestamp": str(int(time.time())),
+        "X-Chorus-Signature": "sha256=00",
+    }
     answer = answer_before_body(share_stack.url, "/api/v1/engagements", signed)
     assert answer.status == 413
     assert answer.problem["max_bytes"] == 64 * 1024

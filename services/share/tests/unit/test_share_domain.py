@@ -17,6 +17,7 @@ from share.domain.clicks import (
     is_unique,
     visitor_hash,
 )
+from share.domain.connectors import connector_secret
 from share.domain.content import ContentItem, Guidelines
 from share.domain.links import cannot_share, share_intent, targeted, with_utm
 from share.domain.signatures import sign, signature_problem
@@ -202,6 +203,30 @@ def test_webhook_signature_checks() -> None:
     assert signature_problem(b"s", str(now - 600), sign(b"s", str(now - 600), body), body, now)
     assert signature_problem(b"s", None, good, body, now) is not None
     assert signature_problem(b"s", "soon", good, body, now) is not None
+
+
+def test_a_report_from_no_known_connector_reads_as_a_wrong_signature() -> None:
+    body, now = b'{"id": "1"}', 1_800_000_000
+    good = sign(b"s", str(now), body)
+    assert signature_problem(None, str(now), good, body, now) == signature_problem(
+        b"t", str(now), good, body, now
+    )
+
+
+def test_a_connector_secret_is_its_tenants_its_own_and_its_versions() -> None:
+    key = b"installation"
+    secret = connector_secret(key, "acme", "c1", 1)
+    assert len(secret) == 64 and secret == connector_secret(key, "acme", "c1", 1)
+    others = {
+        connector_secret(key, "globex", "c1", 1),
+        connector_secret(key, "acme", "c2", 1),
+        connector_secret(key, "acme", "c1", 2),
+        connector_secret(b"another installation", "acme", "c1", 1),
+        # The parts do not run together: ("acme", "1c1") is not ("acme1", "c1").
+        connector_secret(key, "acme1", "c1", 1),
+        connector_secret(key, "acme", "1c1", 1),
+    }
+    assert secret not in others and len(others) == 6
 
 
 @pytest.mark.parametrize(

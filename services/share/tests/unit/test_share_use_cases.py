@@ -34,7 +34,7 @@ from share.domain.clicks import DailySalts
 from share.domain.content import ContentItem, Guidelines
 from share.domain.followers import FollowersMeasurement
 from share.domain.settings import TenantSettings
-from share.domain.shares import Share
+from share.domain.shares import Share, ShareStatus
 from share.service_layer import handlers
 from support import MemoryWrite, Units
 
@@ -125,11 +125,10 @@ class FakeShareRepository:
         found = self.shares.get(share_id)
         return found if found and found.tenant == tenant else None
 
-    async def share_by_id(self, share_id: str) -> Share | None:
-        return self.shares.get(share_id)
-
-    async def share_by_code(self, code: str) -> Share | None:
-        return next((s for s in self.shares.values() if s.short_code == code), None)
+    async def share_by_code(self, tenant: str, code: str) -> Share | None:
+        return next(
+            (s for s in self.shares.values() if s.short_code == code and s.tenant == tenant), None
+        )
 
     async def counters(self, share_ids: list[str]) -> dict[str, dict[str, int]]:
         return {i: self.counted[i] for i in share_ids if i in self.counted}
@@ -412,8 +411,10 @@ async def test_an_engagement_is_recorded_once(world: World) -> None:
     await joined(world)
     made = await handlers.share(world.services, ALICE, own_post())
 
-    first = await handlers.ingest_engagement(world.services, report(share_id=made.id))
-    again = await handlers.ingest_engagement(world.services, report(short_code=made.short_code))
+    first = await handlers.ingest_engagement(world.services, TENANT, report(share_id=made.id))
+    again = await handlers.ingest_engagement(
+        world.services, TENANT, report(short_code=made.short_code)
+    )
 
     assert first[1] == "accepted" and again == (first[0], "duplicate")
     observed = [e for e in world.units.committed if isinstance(e, EngagementObserved)]
@@ -422,11 +423,52 @@ async def test_an_engagement_is_recorded_once(world: World) -> None:
 
 async def test_an_engagement_names_its_share_one_way(world: World) -> None:
     with pytest.raises(Invalid) as refused:
-        await handlers.ingest_engagement(world.services, report())
+        await handlers.ingest_engagement(world.services, TENANT, report())
 
     assert refused.value.detail == "share_id: give either share_id or short_code"
     with pytest.raises(NotFound, match="share_id: no such share"):
-        await handlers.ingest_engagement(world.services, report(share_id="nope"))
+        await handlers.ingest_engagement(world.services, TENANT, report(share_id="nope"))
+
+
+async def test_an_engagement_finds_only_its_own_tenants_share(world: World) -> None:
+    await joined(world)
+    made = await handlers.share(world.services, ALICE, own_post())
+
+    with pytest.raises(NotFound, match="share_id: no such share"):
+        await handlers.ingest_engagement(world.services, "globex", report(share_id=made.id))
+    with pytest.raises(NotFound, match="short_code: no such share"):
+        await handlers.ingest_engagement(
+            world.services, "globex", report(short_code=made.short_code)
+        )
+    assert world.repo.engagements == {}
+
+
+@pytest.mark.parametrize(
+    ("status", "taken"),
+    [
+        (ShareStatus.SHARED, True),
+        (ShareStatus.POSTING, True),
+        (ShareStatus.SCHEDULED, False),
+        (ShareStatus.CANCELLED, False),
+        (ShareStatus.FAILED, False),
+    ],
+)
+async def test_an_engagement_needs_a_share_with_a_post(
+    world: World, status: ShareStatus, taken: bool
+) -> None:
+    await joined(world)
+    made = await handlers.share(world.services, ALICE, own_post())
+    world.repo.shares[made.id] = replace(made, status=status)
+
+    if taken:
+        got = await handlers.ingest_engagement(world.services, TENANT, report(share_id=made.id))
+        assert got[1] == "accepted"
+        return
+    with pytest.raises(Conflict) as refused:
+        await handlers.ingest_engagement(world.services, TENANT, report(share_id=made.id))
+    assert refused.value.field == "share_id"
+    assert refused.value.extensions == {"share_status": status.value}
+    assert world.repo.engagements == {}
 
 
 async def test_a_follower_count_is_recorded_and_announced(world: World) -> None:

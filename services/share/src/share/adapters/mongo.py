@@ -26,6 +26,7 @@ from share.domain.advocates import (
     NetworkToken,
     UnfinishedErasure,
 )
+from share.domain.connectors import Connector
 from share.domain.content import ContentItem, Guidelines
 from share.domain.followers import FollowersMeasurement
 from share.domain.settings import TenantSettings
@@ -63,6 +64,7 @@ class ShareRepository:
         self.variant_uses = db["variant_uses"]
         self.variant_offers = db["variant_offers"]
         self.followers = db["company_followers"]
+        self.connectors = db["connectors"]
 
     async def ensure_indexes(self) -> None:
         await self.shares.create_index([("short_code", ASCENDING)], unique=True)
@@ -78,6 +80,7 @@ class ShareRepository:
         await self.variant_offers.create_index([("tenant", ASCENDING), ("employee_id", ASCENDING)])
         await self.variant_uses.create_index([("key", ASCENDING), ("variant", ASCENDING)])
         await self.followers.create_index([("tenant", ASCENDING), ("measured_at", DESCENDING)])
+        await self.connectors.create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
         for collection in (
             self.shares,
             self.advocates,
@@ -323,6 +326,45 @@ class ShareRepository:
             {"tenant": tenant, "recorded_by": employee_id}, {"$set": {"recorded_by": name}}
         )
 
+    # -- engagement connectors (their secrets are derived, never stored) ------------------
+
+    async def connectors_of(self, tenant: str) -> list[Connector]:
+        found = self.connectors.find({"tenant": tenant}).sort("created_at", ASCENDING)
+        return [_connector_of(doc) async for doc in found]
+
+    async def connector(self, tenant: str, connector_id: str) -> Connector | None:
+        doc = await self.connectors.find_one({"_id": connector_id, "tenant": tenant})
+        return _connector_of(doc) if doc is not None else None
+
+    async def count_connectors(self, tenant: str) -> int:
+        return await self.connectors.count_documents({"tenant": tenant})
+
+    async def add_connector(self, connector: Connector) -> None:
+        await self.connectors.insert_one(
+            {
+                "_id": connector.id,
+                "tenant": connector.tenant,
+                "name": connector.name,
+                "version": connector.version,
+                "created_at": connector.created_at,
+            }
+        )
+
+    async def rotate_connector(
+        self, tenant: str, connector_id: str, at: datetime
+    ) -> Connector | None:
+        """Bump the connector's version (its secret with it); None if it does not exist."""
+        doc = await self.connectors.find_one_and_update(
+            {"_id": connector_id, "tenant": tenant},
+            {"$inc": {"version": 1}, "$set": {"rotated_at": at}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _connector_of(doc) if doc is not None else None
+
+    async def delete_connector(self, tenant: str, connector_id: str) -> bool:
+        deleted = await self.connectors.delete_one({"_id": connector_id, "tenant": tenant})
+        return deleted.deleted_count == 1
+
     # -- tenant settings and the daily cap ----------------------------------------------
 
     async def settings(self, tenant: str) -> TenantSettings:
@@ -371,13 +413,8 @@ class ShareRepository:
         doc = await self.shares.find_one({"_id": share_id, "tenant": tenant}, HIDDEN)
         return _share_of(doc) if doc is not None else None
 
-    async def share_by_id(self, share_id: str) -> Share | None:
-        """A share of any tenant, by its id (an engagement report names no tenant)."""
-        doc = await self.shares.find_one({"_id": share_id}, HIDDEN)
-        return _share_of(doc) if doc is not None else None
-
-    async def share_by_code(self, code: str) -> Share | None:
-        doc = await self.shares.find_one({"short_code": code}, HIDDEN)
+    async def share_by_code(self, tenant: str, code: str) -> Share | None:
+        doc = await self.shares.find_one({"short_code": code, "tenant": tenant}, HIDDEN)
         return _share_of(doc) if doc is not None else None
 
     async def shares_by_code(self, codes: Sequence[str]) -> dict[str, Share]:
@@ -725,6 +762,17 @@ def _settings_of(doc: dict[str, Any]) -> TenantSettings:
         daily_share_cap=doc.get("daily_share_cap"),
         leaders_group=doc.get("leaders_group"),
         link_domains=tuple(domains) if domains is not None else None,
+    )
+
+
+def _connector_of(doc: dict[str, Any]) -> Connector:
+    return Connector(
+        id=doc["_id"],
+        tenant=doc["tenant"],
+        name=doc["name"],
+        version=doc["version"],
+        created_at=doc["created_at"],
+        rotated_at=doc.get("rotated_at"),
     )
 
 

@@ -63,3 +63,13 @@ class Share:
     stopped: bool = False
     # Engagement counted so far, by kind (where the history shows it).
     engagement: Mapping[str, int] = field(default_factory=dict)
+
+
+# A scheduled share is not posted yet, a cancelled or failed one never was: engagement
+# reported on them would count for a post nobody saw.
+_NO_POST = frozenset({ShareStatus.SCHEDULED, ShareStatus.CANCELLED, ShareStatus.FAILED})
+
+
+def takes_engagement(status: ShareStatus) -> bool:
+    """Whether engagement may be reported on a share in this state."""
+    return status not in _NO_POST

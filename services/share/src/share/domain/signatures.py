@@ -14,9 +14,11 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 
 
 def signature_problem(
-    secret: bytes, timestamp: str | None, signature: str | None, body: bytes, now: float
+    secret: bytes | None, timestamp: str | None, signature: str | None, body: bytes, now: float
 ) -> str | None:
-    """Why a webhook's signature is not acceptable, or None."""
+    """Why a webhook's signature is not acceptable, or None. Without a `secret` (the
+    report names no connector we know) the answer is the one of a wrong signature, so a
+    caller cannot tell which tenants and connectors exist."""
     if not timestamp or not signature:
         return "X-Chorus-Timestamp and X-Chorus-Signature headers are required"
     # ASCII digits only, and not too many: int() also reads "+1", "1_0" and other scripts'
@@ -28,6 +30,8 @@ def signature_problem(
     if abs(now - sent) > MAX_SKEW_SECONDS:
         return "X-Chorus-Timestamp: too far from the current time"
     # Compared as bytes: compare_digest raises on a str with non-ASCII characters.
-    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode()):
+    if secret is None or not hmac.compare_digest(
+        sign(secret, timestamp, body).encode(), signature.encode()
+    ):
         return "X-Chorus-Signature: does not match the body"
     return None

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    StringConstraints,
     ValidationError,
 )
 
@@ -28,6 +29,7 @@ from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
 from share.domain.advocates import Advocate
 from share.domain.buddies import BuddyRecords, Draft, Pair
 from share.domain.clicks import advocate_cookie
+from share.domain.connectors import CONNECTOR_ID, MAX_CONNECTORS, MAX_NAME_LENGTH, Connector
 from share.domain.followers import FollowersMeasurement
 from share.domain.links import share_intent, short_link
 from share.domain.shares import Share
@@ -402,6 +404,86 @@ async def put_link_domains(body: LinkDomains, user: Admin, services: Services) -
     return LinkDomains(domains=await handlers.set_link_domains(services, user.tenant, body.domains))
 
 
+# The systems that report engagement (a network's API poller, an ATS, a CRM), each
+# signing with a secret of its own; the secret is shown when made or rotated, never again.
+
+ConnectorName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        # No control characters: the name is shown in the program team's pages and logs.
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+    ),
+]
+ConnectorId = Annotated[str, Path(pattern=rf"^{CONNECTOR_ID.pattern}$")]
+
+
+class ConnectorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ConnectorName = Field(description="what the program team calls it, e.g. LinkedIn poller")
+
+
+class ConnectorOut(BaseModel):
+    id: str = Field(description="sent as X-Chorus-Connector with each report")
+    name: str
+    created_at: datetime
+    rotated_at: datetime | None = None
+
+
+class ConnectorWithSecret(ConnectorOut):
+    secret: str = Field(
+        description="the HMAC-SHA256 key of the connector's reports; shown only now"
+    )
+
+
+class ConnectorList(BaseModel):
+    items: list[ConnectorOut]
+    max_connectors: int = MAX_CONNECTORS
+
+
+def _connector_out(connector: Connector) -> ConnectorOut:
+    return ConnectorOut(
+        id=connector.id,
+        name=connector.name,
+        created_at=connector.created_at,
+        rotated_at=connector.rotated_at,
+    )
+
+
+def _with_secret(connector: Connector, secret: str) -> ConnectorWithSecret:
+    return ConnectorWithSecret(**_connector_out(connector).model_dump(), secret=secret)
+
+
+@settings.get("/connectors", response_model=ConnectorList)
+async def list_connectors(user: Admin, services: Services) -> ConnectorList:
+    """The tenant's engagement connectors, oldest first (without their secrets)."""
+    found = await handlers.connectors(services, user.tenant)
+    return ConnectorList(items=[_connector_out(c) for c in found])
+
+
+@settings.post("/connectors", status_code=201, response_model=ConnectorWithSecret)
+async def add_connector(body: ConnectorIn, user: Admin, services: Services) -> ConnectorWithSecret:
+    """Register a system that reports engagement; its secret is in this answer only."""
+    return _with_secret(*await handlers.add_connector(services, user.tenant, body.name))
+
+
+@settings.post("/connectors/{connector_id}/rotate", response_model=ConnectorWithSecret)
+async def rotate_connector(
+    connector_id: ConnectorId, user: Admin, services: Services
+) -> ConnectorWithSecret:
+    """A new secret for the connector; the previous one stops working at once."""
+    return _with_secret(*await handlers.rotate_connector(services, user.tenant, connector_id))
+
+
+@settings.delete("/connectors/{connector_id}", status_code=204)
+async def delete_connector(connector_id: ConnectorId, user: Admin, services: Services) -> None:
+    """Remove the connector; its reports are refused from then on."""
+    await handlers.delete_connector(services, user.tenant, connector_id)
+
+
 # -- engagement webhooks --------------------------------------------------------------
 
 
@@ -423,7 +505,13 @@ class EngagementAck(BaseModel):
 
 
 engagements = APIRouter(prefix="/api/v1/engagements", tags=["engagements"])
-SIGNATURE_HEADERS = ("X-Chorus-Timestamp", "X-Chorus-Signature")
+SIGNATURE_HEADERS = {
+    "X-Chorus-Tenant": "the tenant whose connector reports",
+    "X-Chorus-Connector": "the connector's id (see /api/v1/settings/connectors)",
+    "X-Chorus-Timestamp": "Unix time in seconds; refused beyond five minutes of skew",
+    "X-Chorus-Signature": 'sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" with the '
+    "connector's secret>",
+}
 
 
 @engagements.post(
@@ -431,20 +519,32 @@ SIGNATURE_HEADERS = ("X-Chorus-Timestamp", "X-Chorus-Signature")
     status_code=202,
     response_model=EngagementAck,
     openapi_extra={
+        "parameters": [
+            {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+            | {"description": about}
+            for name, about in SIGNATURE_HEADERS.items()
+        ],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": EngagementIn.model_json_schema()}},
-        }
+        },
     },
 )
 @requires_headers(*SIGNATURE_HEADERS)
 async def report_engagement(request: Request, services: Services) -> EngagementAck:
-    """Receive an HMAC-signed engagement report from a connector or poller."""
+    """Receive an engagement report from one of a tenant's connectors, signed with its
+    secret; it finds only that tenant's shares, and only those with a post (409 for a
+    scheduled, cancelled or failed share). An unknown tenant or connector is answered as a
+    wrong signature."""
     # The chassis has refused a request without the signature headers, or with a body past
     # the default limit, before any of it was read; the signature is checked here.
+    tenant = request.headers.get("x-chorus-tenant", "")
+    key = await handlers.connector_key(
+        services, tenant, request.headers.get("x-chorus-connector", "")
+    )
     body = await request.body()
     if problem := signature_problem(
-        services.webhook_secret,
+        key,
         request.headers.get("x-chorus-timestamp"),
         request.headers.get("x-chorus-signature"),
         body,
@@ -459,6 +559,7 @@ async def report_engagement(request: Request, services: Services) -> EngagementA
         ) from exc
     engagement_id, status = await handlers.ingest_engagement(
         services,
+        tenant,
         handlers.EngagementReport(
             id=report.id,
             kind=EngagementKind(report.kind),

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chassis import outbox
-from chassis.auth import Principal
+from chassis.auth import TENANT_PATTERN, Principal
 from chassis.consumer import Consumed
 from chassis.domain_errors import (
     Conflict,
@@ -71,6 +71,7 @@ from share.domain.advocates import (
     is_leader,
 )
 from share.domain.clicks import UNIQUE_WINDOW, DailySalts
+from share.domain.connectors import CONNECTOR_ID, MAX_CONNECTORS, Connector, connector_secret
 from share.domain.content import ContentItem
 from share.domain.engagements import engagement_on_share
 from share.domain.followers import FollowersMeasurement
@@ -82,7 +83,7 @@ from share.domain.links import (
     with_utm,
 )
 from share.domain.settings import TenantSettings
-from share.domain.shares import Share, ShareStatus
+from share.domain.shares import Share, ShareStatus, takes_engagement
 from share.service_layer import buddies as buddy_pairs
 
 log = logging.getLogger(__name__)
@@ -1066,6 +1067,63 @@ async def my_data(
     )
 
 
+# -- engagement connectors -------------------------------------------------------------
+
+
+async def connectors(services: Services, tenant: str) -> list[Connector]:
+    return await services.repo.connectors_of(tenant)
+
+
+def _secret_of(services: Services, connector: Connector) -> str:
+    return connector_secret(
+        services.webhook_secret, connector.tenant, connector.id, connector.version
+    )
+
+
+async def add_connector(services: Services, tenant: str, name: str) -> tuple[Connector, str]:
+    """Register a system that reports the tenant's engagement; returns it and its secret,
+    which is shown this once (it is derived, not stored: see `share.domain.connectors`)."""
+    # Two admins adding at the same instant may each pass the count: the cap bounds what a
+    # tenant keeps here, it guards nothing else.
+    if await services.repo.count_connectors(tenant) >= MAX_CONNECTORS:
+        raise LimitReached(
+            f"name: a tenant has at most {MAX_CONNECTORS} connectors; delete one first",
+            field="name",
+            max_connectors=MAX_CONNECTORS,
+        )
+    # To the millisecond, as MongoDB keeps it: the answer and later lists agree.
+    now = services.clock()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    connector = Connector(id=new_id(), tenant=tenant, name=name, version=1, created_at=now)
+    await services.repo.add_connector(connector)
+    return connector, _secret_of(services, connector)
+
+
+async def rotate_connector(
+    services: Services, tenant: str, connector_id: str
+) -> tuple[Connector, str]:
+    """A new secret for the connector; the one before stops working at once."""
+    rotated = await services.repo.rotate_connector(tenant, connector_id, services.clock())
+    if rotated is None:
+        raise NotFound("connector_id: no such connector", field="connector_id")
+    return rotated, _secret_of(services, rotated)
+
+
+async def delete_connector(services: Services, tenant: str, connector_id: str) -> None:
+    """Forget the connector; its reports are refused from then on."""
+    if not await services.repo.delete_connector(tenant, connector_id):
+        raise NotFound("connector_id: no such connector", field="connector_id")
+
+
+async def connector_key(services: Services, tenant: str, connector_id: str) -> bytes | None:
+    """The key that checks the signature of this connector's reports; None when the tenant
+    has no such connector."""
+    if not (TENANT_PATTERN.fullmatch(tenant) and CONNECTOR_ID.fullmatch(connector_id)):
+        return None
+    found = await services.repo.connector(tenant, connector_id)
+    return _secret_of(services, found).encode() if found is not None else None
+
+
 # -- engagements ----------------------------------------------------------------------
 
 
@@ -1080,17 +1138,27 @@ class EngagementReport:
     source: EngagementSource
 
 
-async def ingest_engagement(services: Services, report: EngagementReport) -> tuple[str, str]:
-    """Record one reported engagement once (by the caller's id); returns (id, status)."""
+async def ingest_engagement(
+    services: Services, tenant: str, report: EngagementReport
+) -> tuple[str, str]:
+    """Record one engagement a connector of `tenant` reported, once (by the caller's id);
+    returns (id, status). Only that tenant's shares are found."""
     if (report.share_id is None) == (report.short_code is None):
         message = "give either share_id or short_code"
         raise Invalid(f"share_id: {message}", errors=[("share_id", message)])
+    named = "share_id" if report.share_id is not None else "short_code"
     if report.share_id is not None:
-        found = await services.repo.share_by_id(report.share_id)
+        found = await services.repo.share(tenant, report.share_id)
     else:
-        found = await services.repo.share_by_code(report.short_code or "")
+        found = await services.repo.share_by_code(tenant, report.short_code or "")
     if found is None:
-        raise NotFound("share_id: no such share")
+        raise NotFound(f"{named}: no such share", field=named)
+    if not takes_engagement(found.status):
+        raise Conflict(
+            f"{named}: the share is {found.status.value}; it has no post to engage with",
+            field=named,
+            share_status=found.status.value,
+        )
     engagement_id = derived_event_id("engagement", report.source.value, report.id)
     if found.stopped:
         return engagement_id, "ignored"
