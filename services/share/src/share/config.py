@@ -34,6 +34,16 @@ class ShareSettings(ServiceSettings):
     # Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For the links
     # listener believes; the visitor's address is the nearest hop not among them.
     trusted_proxies: CommaSeparated = ("127.0.0.1",)
+    # Limits of the links listener, which faces the whole internet (its docstring says why
+    # each one). A request's head: bytes (request line and headers) and number of headers.
+    links_max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    links_max_headers: int = Field(100, ge=8, le=1000)
+    # Seconds from a request's first byte until it must be complete (else 408), and that a
+    # connection with no request under way stays open.
+    links_header_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    links_idle_timeout_seconds: float = Field(75.0, gt=0, le=3600)
+    # Open connections per api process; more are closed as soon as they arrive.
+    links_max_connections: int = Field(10_000, ge=1, le=1_000_000)
     # Shares per employee and UTC day, unless the tenant set its own cap.
     default_daily_cap: int = Field(20, ge=1)
     # Derives the daily visitor salt and signs the advocate cookie.

@@ -223,11 +223,28 @@ async def test_oversized_headers_get_431(served) -> None:
     assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
 
 
+async def test_many_small_pipelined_requests_in_one_read_are_not_one_large_head(served) -> None:
+    server, _ = served
+    pipelined = _get("/l/unknown1") * 59 + _get("/l/unknown1", "Connection: close")
+    assert len(pipelined) > server.max_header_bytes  # each head is small, all of them are not
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    # The last head arrives in two reads: only its own bytes count against the cap.
+    writer.write(pipelined[:-20])
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.write(pipelined[-20:])
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [b"404"] * 60
+
+
 async def test_stalled_headers_and_idle_connections_are_closed(served) -> None:
     server, _ = served
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(b"GET /l/Abcd1234 HTTP/1.1\r\nHost: x\r\n")  # and never the rest
-    assert await asyncio.wait_for(reader.read(), 5) == b""
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"connection: close" in answer and b'"detail":"request:' in answer
     writer.close()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(_get("/l/Abcd1234"))

@@ -7,10 +7,22 @@ uvicorn uses (httptools), and answers only what a short link needs: GET and HEAD
 `/l/{code}`. It runs in the api process, beside uvicorn, and shares its state.
 
 HTTP as clients and proxies use it: keep-alive, pipelined requests answered in order,
-HTTP/1.0, `Connection: close`. Protection: requests with oversized headers get 431,
-unparsable ones 400; a request whose headers do not arrive within `header_timeout`
-and a connection idle for `idle_timeout` are closed. `X-Forwarded-For` is believed only
-from `trusted_proxies`, taking the nearest address that is not one of them.
+HTTP/1.0, `Connection: close`. `X-Forwarded-For` is believed only from `trusted_proxies`,
+taking the nearest address that is not one of them.
+
+Limits, because this port faces the whole internet and httptools itself bounds nothing:
+- A request's head (request line and headers) may hold `max_header_bytes` and
+  `max_headers` headers; past either it gets 431 and the connection ends. httptools hands
+  over a header only once it is complete, piecing a long one together chunk by chunk at a
+  cost that grows with the square of its length, so the bytes are counted as they arrive,
+  not as headers: the head is cut off after at most the cap plus one read.
+- A request must be complete within `header_timeout` of its first byte (else 408 and
+  close); a connection with no request under way closes after `idle_timeout` without a
+  word. Only requests and answers count as activity: the bare CRLFs a parser skips
+  between requests do not keep a connection open.
+- At most `max_connections` connections per process; beyond that a new one is closed at
+  once, before anything is read, and counted in `chorus_share_links_refused_total`.
+Unparsable requests get 400.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from typing import cast
 from urllib.parse import unquote
 
 import httptools
+from prometheus_client import Counter
 
 from share.config import ShareSettings
 from share.entrypoints.redirect import Answer, begin
@@ -31,12 +44,22 @@ from share.service_layer.handlers import Services
 
 log = logging.getLogger(__name__)
 
+REFUSED = Counter(
+    "chorus_share_links_refused_total",
+    "Connections the links listener ended at one of its limits, by limit",
+    ["limit"],
+)
+_REFUSED_CONNECTIONS = REFUSED.labels("connections")
+_REFUSED_HEADERS = REFUSED.labels("headers")
+_REFUSED_TIMEOUT = REFUSED.labels("header_timeout")
+
 _REASONS = {
     200: b"OK",
     302: b"Found",
     400: b"Bad Request",
     404: b"Not Found",
     405: b"Method Not Allowed",
+    408: b"Request Timeout",
     431: b"Request Header Fields Too Large",
     503: b"Service Unavailable",
 }
@@ -52,6 +75,12 @@ _TOO_LARGE = Answer(
     [_PROBLEM],
     b'{"type":"about:blank","title":"Request Header Fields Too Large","status":431,'
     b'"detail":"headers: larger than this server accepts"}',
+)
+_TIMED_OUT = Answer(
+    408,
+    [_PROBLEM],
+    b'{"type":"about:blank","title":"Request Timeout","status":408,'
+    b'"detail":"request: not complete within the time this server waits"}',
 )
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -92,6 +121,8 @@ class LinksServer:
         idle_timeout: float = 75.0,
         header_timeout: float = 10.0,
         max_header_bytes: int = 16 * 1024,
+        max_headers: int = 100,
+        max_connections: int = 10_000,
         max_pipelined: int = 32,
     ) -> None:
         self.services = services
@@ -101,6 +132,8 @@ class LinksServer:
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
         self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
+        self.max_connections = max_connections
         self.max_pipelined = max_pipelined
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
@@ -131,8 +164,10 @@ class LinksServer:
     async def _sweep(self) -> None:
         """Close connections that stall a request's headers or sit idle too long."""
         loop = asyncio.get_running_loop()
+        # Often enough that a connection outlives its timeout by half of it at most.
+        interval = min(1.0, self.header_timeout / 2, self.idle_timeout / 2)
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(interval)
             now = loop.time()
             for connection in list(self.connections):
                 connection.check_timeouts(now)
@@ -148,8 +183,19 @@ class _Connection(asyncio.Protocol):
         self.trusted_peer = False
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        # The URL and complete headers of the request under way, as the parser hands them over.
         self.header_bytes = 0
+        # Between a request's first byte and the end of its headers...
+        self.in_head = False
+        # ...the bytes read for that head so far, counted per read (the parser's own
+        # callbacks see a header only once it is whole).
+        self.head_bytes = 0
+        # A head or a request ended inside the read being parsed: the head under way after
+        # it holds an unknown part of that read, at most one read's worth.
+        self.boundary_in_read = False
+        # From a request's first byte until it is complete; None between requests.
         self.request_started: float | None = None
+        # The connection's last answer (or its opening): what idleness is measured from.
         self.last_active = self.loop.time()
         self.queue: deque[tuple[str, bytes, list[tuple[bytes, bytes]], bool]] = deque()
         # Waiting for an answer (a click's acknowledgement, a lookup).
@@ -165,6 +211,12 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        if len(self.server.connections) >= self.server.max_connections:
+            # Each connection costs memory and a descriptor; past the cap they would be
+            # taken from the clicks already being answered.
+            _REFUSED_CONNECTIONS.inc()
+            self._close()
+            return
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
         self.trusted_peer = is_trusted(self.peer, self.server.trusted_proxies)
@@ -175,16 +227,24 @@ class _Connection(asyncio.Protocol):
         self.server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
+        # Not activity by itself: bytes that start no request (bare CRLFs) must not keep
+        # an idle connection open, and a request under way has its own deadline.
         if self.closing or self.refusal is not None:
             return
-        self.last_active = self.loop.time()
+        self.boundary_in_read = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # No protocol upgrades here; the request that asked has been queued already.
             self._refuse(_BAD_REQUEST)
+            return
         except httptools.HttpParserError:
             self._refuse(_BAD_REQUEST)
+            return
+        if self.in_head and not self.boundary_in_read:
+            self.head_bytes += len(data)
+            if self.head_bytes > self.server.max_header_bytes:
+                self._refuse_headers()
 
     def pause_writing(self) -> None:
         # The client is not reading its answers: stop reading its requests until it does.
@@ -202,6 +262,9 @@ class _Connection(asyncio.Protocol):
         self.url = b""
         self.headers = []
         self.header_bytes = 0
+        self.in_head = True
+        # The bytes before it in this read (CRLFs) are counted too, as if part of the head.
+        self.head_bytes = 0
         self.request_started = self.loop.time()
 
     def on_url(self, url: bytes) -> None:
@@ -209,10 +272,19 @@ class _Connection(asyncio.Protocol):
         self._count_header_bytes(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.refusal is not None:
+            return
         self.headers.append((name.lower(), value))
         self._count_header_bytes(len(name) + len(value))
+        if len(self.headers) > self.server.max_headers:
+            self._refuse_headers()
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        self.boundary_in_read = True
 
     def on_message_complete(self) -> None:
+        self.boundary_in_read = True
         if self.closing or self.refusal is not None:
             return
         self.request_started = None
@@ -293,7 +365,12 @@ class _Connection(asyncio.Protocol):
 
     def _count_header_bytes(self, size: int) -> None:
         self.header_bytes += size
-        if self.header_bytes > self.server.max_header_bytes and not self.closing:
+        if self.header_bytes > self.server.max_header_bytes:
+            self._refuse_headers()
+
+    def _refuse_headers(self) -> None:
+        if not self.closing and self.refusal is None:
+            _REFUSED_HEADERS.inc()
             self._refuse(_TOO_LARGE)
 
     def _refuse(self, result: Answer) -> None:
@@ -307,10 +384,13 @@ class _Connection(asyncio.Protocol):
             self._close()
 
     def check_timeouts(self, now: float) -> None:
-        if self.request_started is not None and not self.busy:
+        if self.busy or self.closing:
+            return  # an answer is owed: the client is waiting on us, not we on it
+        if self.request_started is not None:
             if now - self.request_started > self.server.header_timeout:
-                self._close()
-        elif not self.busy and now - self.last_active > self.server.idle_timeout:
+                _REFUSED_TIMEOUT.inc()
+                self._refuse(_TIMED_OUT)
+        elif now - self.last_active > self.server.idle_timeout:
             self._close()
 
     def close_when_idle(self) -> None:
@@ -351,4 +431,9 @@ def links_server(services: Services, settings: ShareSettings) -> LinksServer:
         settings.host,
         settings.links_port,
         trusted_proxies=proxy_networks(settings.trusted_proxies),
+        idle_timeout=settings.links_idle_timeout_seconds,
+        header_timeout=settings.links_header_timeout_seconds,
+        max_header_bytes=settings.links_max_header_bytes,
+        max_headers=settings.links_max_headers,
+        max_connections=settings.links_max_connections,
     )
