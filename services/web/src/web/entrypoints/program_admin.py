@@ -734,13 +734,15 @@ async def _settings_page(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    fresh: dict[str, Any] | None = None,
 ) -> Response:
     backends = services.backends
-    goals, sharing, content, domains = await asyncio.gather(
+    goals, sharing, content, domains, connectors = await asyncio.gather(
         backends.metrics.call("GET", "/api/v1/goals", session.token),
         backends.share.call("GET", "/api/v1/settings/sharing", session.token),
         backends.content.call("GET", "/api/v1/settings", session.token),
         backends.share.call("GET", "/api/v1/settings/link-domains", session.token),
+        backends.share.call("GET", CONNECTORS, session.token),
     )
     found = [
         {
@@ -787,6 +789,12 @@ async def _settings_page(
         sharing=sharing,
         content=content,
         domains=domains,
+        connectors=connectors,
+        connector_list=[
+            {**c, "created": a_date(str(c.get("created_at") or "")[:10])}
+            for c in (connectors.data or {}).get("items") or []
+        ],
+        fresh=fresh,
         values={**defaults, **(values or {})},
         errors=errors or {},
         saved={
@@ -796,6 +804,9 @@ async def _settings_page(
             "hashtag": texts.gettext("Saved. New suggested texts carry the new hashtag."),
             "domains": texts.gettext(
                 "Saved. Own posts shared from now on follow the new list of sites."
+            ),
+            "connector": texts.gettext(
+                "The connector is removed. Its reports are refused from now on."
             ),
         }.get(saved or "", ""),
     )
@@ -1013,4 +1024,95 @@ async def save_link_domains(
         values={"link_domains": raw},
         errors={"link_domains": error},
         status=422,
+    )
+
+
+# -- engagement connectors ---------------------------------------------------------------------
+
+CONNECTORS = "/api/v1/settings/connectors"
+MAX_CONNECTOR_NAME = 100
+ConnectorId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
+
+
+@router.post("/program/run/connectors")
+async def add_connector(
+    request: Request, services: Services, session: Admin, texts: Language, form: Form
+) -> Response:
+    """Register a system that reports engagement; its secret is shown on this page once."""
+    name = " ".join(str(form.get("connector_name", ""))[:1000].split())
+    error = ""
+    if not name:
+        error = texts.gettext("Enter a name, like LinkedIn poller.")
+    elif len(name) > MAX_CONNECTOR_NAME:
+        error = texts.gettext(
+            "Enter at most %(count)s characters.", count=texts.number(MAX_CONNECTOR_NAME)
+        )
+    else:
+        reply = await services.backends.share.call(
+            "POST", CONNECTORS, session.token, json={"name": name}
+        )
+        if reply.ok:
+            # Not a redirect: the secret is in this answer only, and is never stored here.
+            return await _settings_page(request, services, session, texts, fresh=reply.data)
+        if reply.status == 429:
+            error = texts.gettext(
+                "A program has at most %(count)s connectors. Remove one you no longer use.",
+                count=texts.number(int(reply.problem.get("max_connectors") or 20)),
+            )
+        else:
+            error = (
+                _unavailable(texts)
+                if reply.unavailable
+                else texts.gettext("The connector was not added. Check the name and try again.")
+            )
+    return await _settings_page(
+        request,
+        services,
+        session,
+        texts,
+        values={"connector_name": name},
+        errors={"connector_name": error},
+        status=422,
+    )
+
+
+@router.post("/program/run/connectors/{connector_id}/rotate")
+async def rotate_connector(
+    request: Request,
+    services: Services,
+    session: Admin,
+    texts: Language,
+    form: Form,
+    connector_id: ConnectorId,
+) -> Response:
+    """A new secret for a connector; the previous one stops working at once."""
+    reply = await services.backends.share.call(
+        "POST", f"{CONNECTORS}/{connector_id}/rotate", session.token
+    )
+    if reply.ok:
+        return await _settings_page(request, services, session, texts, fresh=reply.data)
+    if reply.status == 404:
+        return redirect("/program/run/settings#connectors", request)
+    return await _settings_page(
+        request, services, session, texts, errors={"form": _unavailable(texts)}, status=503
+    )
+
+
+@router.post("/program/run/connectors/{connector_id}/delete")
+async def delete_connector(
+    request: Request,
+    services: Services,
+    session: Admin,
+    texts: Language,
+    form: Form,
+    connector_id: ConnectorId,
+) -> Response:
+    """Remove a connector (one already gone is removed too)."""
+    reply = await services.backends.share.call(
+        "DELETE", f"{CONNECTORS}/{connector_id}", session.token
+    )
+    if reply.ok or reply.status == 404:
+        return redirect("/program/run/settings?saved=connector#connectors", request)
+    return await _settings_page(
+        request, services, session, texts, errors={"form": _unavailable(texts)}, status=503
     )
