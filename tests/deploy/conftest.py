@@ -20,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_DOC = REPO_ROOT / "docs" / "runtime.md"
 
 ROLES = ("api", "worker")
+# The container port name of every process's operations port (docs/runtime.md).
+OPS = "ops"
 # The browser's back end: its api calls the other services' apis (WEB_<SVC>_URL).
 WEB = "web"
 
@@ -39,6 +41,11 @@ class ServiceContract:
     def all_ports(self, role: str) -> list[int]:
         """The main port first, then the others in the order the doc lists them."""
         return [self.ports[role], *self.further_ports.get(role, {}).values()]
+
+    def ops_port(self, role: str) -> int:
+        """Where the process serves /healthz, /readyz and /metrics: the further port named
+        `ops`, or, for a process without one (a worker), its main port."""
+        return self.further_ports.get(role, {}).get(OPS, self.ports[role])
 
 
 def _table_rows(text: str) -> list[list[list[str]]]:

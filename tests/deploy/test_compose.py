@@ -357,6 +357,9 @@ def test_published_ports_match_runtime_doc(compose, runtime, service, role) -> N
     port = runtime[service].ports[role]
     assert _published_ports(definition) == {(p, p) for p in runtime[service].all_ports(role)}
     assert _environment(definition).get(f"{service.upper()}_{role.upper()}_PORT") == str(port)
+    if role == "api":
+        ops = _environment(definition).get(f"{service.upper()}_API_OPS_PORT")
+        assert ops == str(runtime[service].ops_port(role)) != str(port)
 
 
 def test_environment_reaches_kafka_and_mongo(compose, service, role) -> None:
@@ -383,7 +386,7 @@ def test_waits_for_healthy_infrastructure(compose, service, role) -> None:
 def test_healthcheck_probes_readyz_with_python(compose, runtime, service, role) -> None:
     test = compose[f"{service}-{role}"]["healthcheck"]["test"]
     assert test[:2] == ["CMD", "python"], "exec form with python: the slim image has no curl"
-    url = f"http://127.0.0.1:{runtime[service].ports[role]}/readyz"
+    url = f"http://127.0.0.1:{runtime[service].ops_port(role)}/readyz"
     assert url in " ".join(test)
 
 
@@ -474,7 +477,8 @@ def test_web_calls_the_service_apis_by_their_compose_names(compose, runtime, bac
 
 def test_web_is_published_on_8080_and_9080(compose, runtime) -> None:
     assert runtime["web"].ports == {"api": 8080, "worker": 9080}
-    assert _published_ports(compose["web-api"]) == {(8080, 8080)}
+    # And its api's operations port, 7080 (on 127.0.0.1, as every port).
+    assert _published_ports(compose["web-api"]) == {(8080, 8080), (7080, 7080)}
     assert _published_ports(compose["web-worker"]) == {(9080, 9080)}
 
 

@@ -30,6 +30,8 @@ K8S_DIR = REPO_ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.33.0"
 IMAGE_REGISTRY = "ghcr.io/chorus-platform"
 CHORUS_UID = 10001
+# The container port of /healthz, /readyz and /metrics in every Chorus pod (docs/runtime.md).
+OPS = "ops"
 
 # Topics of the platform (one per event type and major version), each with a .dlq twin.
 # The topics of contracts/topics.py are added to these when the test runs.
@@ -365,14 +367,16 @@ def test_chorus_containers_are_hardened(combination, render, runtime) -> None:
                 m["mountPath"] == "/tmp" and m["name"] in tmp_volumes
                 for m in container.get("volumeMounts", [])
             ), f"{where}: an emptyDir at /tmp (read-only root filesystem)"
-            # Probes: alive on /healthz, ready on /readyz, on the documented port.
-            port = runtime[service].ports[role]
+            # Probes: alive on /healthz, ready on /readyz, on the documented operations port.
+            port = runtime[service].ops_port(role)
             container_ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
             assert list(container_ports.values()) == runtime[service].all_ports(role), where
-            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            assert container_ports.get(OPS) == port, f"{where}: a port named {OPS}"
+            probes = ("startupProbe", "livenessProbe", "readinessProbe")
+            for probe, path in zip(probes, ("/healthz", "/healthz", "/readyz"), strict=True):
                 get = container[probe]["httpGet"]
                 assert get["path"] == path, f"{where}: {probe}"
-                assert container_ports.get(get["port"], get["port"]) == port, f"{where}: {probe}"
+                assert get["port"] == OPS, f"{where}: {probe}"
             resources = container["resources"]
             for bound in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources.get(bound, {})), f"{where}: {bound}"
@@ -384,7 +388,7 @@ def test_chorus_containers_are_hardened(combination, render, runtime) -> None:
             assert tag, where
         annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
         assert annotations.get("prometheus.io/scrape") == "true"
-        assert annotations.get("prometheus.io/port") == str(runtime[service].ports[role])
+        assert annotations.get("prometheus.io/port") == str(runtime[service].ops_port(role))
         assert annotations.get("prometheus.io/path") == "/metrics"
 
 
@@ -473,7 +477,7 @@ def test_every_process_has_a_service_on_its_port(combination, render, runtime) -
         assert matches(deployment["spec"]["selector"], pod_labels)
         ports = svc["spec"]["ports"]
         assert [p["port"] for p in ports] == runtime[service].all_ports(role)
-        assert ports[0]["targetPort"] in ("http", runtime[service].ports[role])
+        assert ports[0]["targetPort"] in ("http", OPS, runtime[service].ports[role])
         for port, (name, number) in zip(
             ports[1:], runtime[service].further_ports.get(role, {}).items(), strict=True
         ):
@@ -518,6 +522,9 @@ def test_environment_follows_the_runtime_contract(
             assert not unknown, f"{deployment['metadata']['name']}: unread variables {unknown}"
             port_var = f"{service.upper()}_{role.upper()}_PORT"
             assert explicit[port_var]["value"] == str(runtime[service].ports[role])
+            if role == "api":
+                ops = explicit[f"{service.upper()}_API_OPS_PORT"]["value"]
+                assert ops == str(runtime[service].ops_port(role))
             for name in ("CHORUS_JWT_SECRET", "CHORUS_OIDC_PROVIDERS"):
                 ref = explicit[name]["valueFrom"]["secretKeyRef"]
                 assert ref["name"].startswith("chorus-secrets") and ref["key"] == name
@@ -821,6 +828,7 @@ def test_network_policies(combination, render, runtime, backends) -> None:
         return ingress_sources(policies, pod_labels, port_name, port)
 
     workloads = {d["metadata"]["name"]: d for _, _, d in chorus_workloads(objects)}
+    web_pod_labels = workloads["web-api"]["spec"]["template"]["metadata"]["labels"]
     for service, role, deployment in chorus_workloads(objects):
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         [container] = pod_spec(deployment)["containers"]
@@ -835,11 +843,25 @@ def test_network_policies(combination, render, runtime, backends) -> None:
         else:
             assert [] not in sources, f"{where}: a worker is not open to everyone"
         for further in container["ports"][1:]:
+            if further["name"] == OPS:
+                continue
             reachable = allowed(pod_labels, further["name"], further["containerPort"])
             assert [] in reachable, f"{where}: port {further['name']} must be reachable"
-        assert admitted(sources, PROMETHEUS[1], PROMETHEUS[0]), (
+        # The operations port (/metrics names tenants and their volumes): Prometheus only.
+        [ops] = [p for p in container["ports"] if p["name"] == OPS]
+        scrape = allowed(pod_labels, OPS, ops["containerPort"])
+        assert admitted(scrape, PROMETHEUS[1], PROMETHEUS[0]), (
             f"{where}: Prometheus must be able to scrape it"
         )
+        others = [
+            (web_pod_labels, None),
+            (pod_labels, None),
+            (INGRESS_CONTROLLER[1], INGRESS_CONTROLLER[0]),
+            ({"app.kubernetes.io/name": "prometheus"}, {"kubernetes.io/metadata.name": "default"}),
+            ({"app": "anything"}, {"kubernetes.io/metadata.name": "monitoring"}),
+        ]
+        for other, namespace in others:
+            assert not admitted(scrape, other, namespace), f"{where}: {OPS} open to {other}"
 
     # The web app calls each service's api with the person's token.
     web_pod = workloads["web-api"]["spec"]["template"]["metadata"]["labels"]
