@@ -443,6 +443,20 @@ async def test_an_engagement_finds_only_its_own_tenants_share(world: World) -> N
     assert world.repo.engagements == {}
 
 
+async def test_two_tenants_may_report_the_same_id(world: World) -> None:
+    other = replace(ALICE, tenant="globex")
+    await joined(world)
+    await joined(world, other)
+    ours = await handlers.share(world.services, ALICE, own_post())
+    theirs = await handlers.share(world.services, other, own_post())
+
+    first = await handlers.ingest_engagement(world.services, TENANT, report(share_id=ours.id))
+    second = await handlers.ingest_engagement(world.services, "globex", report(share_id=theirs.id))
+
+    assert first[1] == second[1] == "accepted" and first[0] != second[0]
+    assert {d["tenant"] for d in world.repo.engagements.values()} == {TENANT, "globex"}
+
+
 @pytest.mark.parametrize(
     ("status", "taken"),
     [

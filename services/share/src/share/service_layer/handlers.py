@@ -1159,7 +1159,9 @@ async def ingest_engagement(
             field=named,
             share_status=found.status.value,
         )
-    engagement_id = derived_event_id("engagement", report.source.value, report.id)
+    # The caller's id is unique within its tenant only: another tenant's report with the
+    # same id is another engagement, not a repeat to drop.
+    engagement_id = derived_event_id("engagement", tenant, report.source.value, report.id)
     if found.stopped:
         return engagement_id, "ignored"
     event = engagement_on_share(
