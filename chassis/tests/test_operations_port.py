@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic_settings import SettingsConfigDict
 
-from chassis.health import NotReady, Readiness
+from chassis.health import HTTP_REQUESTS, NotReady, Readiness
 from chassis.process import ServiceDefinition, create_app, create_ops_app
 from chassis.settings import ServiceSettings
 
@@ -27,7 +27,7 @@ async def _no_setup(runtime: object) -> None:
     return None
 
 
-def _definition() -> ServiceDefinition:
+def _definition(name: str = "sample") -> ServiceDefinition:
     routes = APIRouter()
 
     @routes.get("/api/v1/things/{thing}")
@@ -36,7 +36,7 @@ def _definition() -> ServiceDefinition:
         return {"thing": thing}
 
     return ServiceDefinition(
-        name="sample", settings_class=_Settings, setup=_no_setup, routers=lambda: [routes]
+        name=name, settings_class=_Settings, setup=_no_setup, routers=lambda: [routes]
     )
 
 
@@ -58,7 +58,7 @@ def test_the_api_port_keeps_its_liveness_and_its_routes() -> None:
 
 
 def test_the_operations_app_serves_health_metrics_and_the_apis_document() -> None:
-    definition = _definition()
+    definition = _definition("sample-ops")
     app = create_app(definition, "api", _Settings())
     ops = TestClient(create_ops_app(app, definition))
     assert ops.get("/healthz").json() == {"status": "ok"}
@@ -71,6 +71,11 @@ def test_the_operations_app_serves_health_metrics_and_the_apis_document() -> Non
     docs = ops.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
     assert ops.get("/api/v1/things/7").status_code == 404
+    # Not the api's traffic: left out of the requests its SLOs count.
+    counted = [
+        s.labels for m in HTTP_REQUESTS.collect() for s in m.samples if s.name.endswith("_total")
+    ]
+    assert not [labels for labels in counted if labels["service"] == "sample-ops"]
 
 
 def test_the_worker_port_is_its_operations_port() -> None:
