@@ -39,6 +39,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chassis import errors, health, limits, logs
+from chassis import openapi as documents
 from chassis.auth import TokenVerifier
 from chassis.directory import PERSON_TOPICS, Directory, mongo_directory
 from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, make_broker
@@ -259,6 +260,8 @@ def create_app(
     app.include_router(health.router() if role == "worker" else health.liveness())
     for router in routers:
         app.include_router(router)
+    if role == "api":
+        documents.install(app)
     if definition.configure is not None:
         definition.configure(app, role)
     if settings.otlp_endpoint:

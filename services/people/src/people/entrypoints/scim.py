@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from scim2_models import Context, EnterpriseUser, Group, User
 
 from chassis.limits import body_limit
+from chassis.openapi import own_errors
 from chassis.process import Role
 from people.domain import scim
 from people.domain.scim import ScimError
@@ -396,7 +397,7 @@ def discovery_router() -> APIRouter:
 
 
 def routers() -> list[APIRouter]:
-    return [users_router(), groups_router(), discovery_router()]
+    return [own_errors(r) for r in (users_router(), groups_router(), discovery_router())]
 
 
 def configure(app: FastAPI, role: Role) -> None:

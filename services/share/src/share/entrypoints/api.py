@@ -24,6 +24,7 @@ from chassis.auth import CurrentUser, Principal, require_roles
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import requires_headers
+from chassis.openapi import problems
 from contracts import EngagementKind, EngagementSource, Network, ShareMethod
 from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
 from share.domain.advocates import Advocate
@@ -277,7 +278,7 @@ class SharePage(BaseModel):
 shares = APIRouter(prefix="/api/v1/shares", tags=["shares"])
 
 
-@shares.post("", status_code=201, response_model=ShareOut)
+@shares.post("", status_code=201, response_model=ShareOut, responses=problems(424, 429))
 async def create_share(body: ShareIn, user: CurrentUser, services: Services) -> ShareOut:
     """Share a content item (or an own post) to one network, now or scheduled."""
     made = await handlers.share(
@@ -464,7 +465,9 @@ async def list_connectors(user: Admin, services: Services) -> ConnectorList:
     return ConnectorList(items=[_connector_out(c) for c in found])
 
 
-@settings.post("/connectors", status_code=201, response_model=ConnectorWithSecret)
+@settings.post(
+    "/connectors", status_code=201, response_model=ConnectorWithSecret, responses=problems(429)
+)
 async def add_connector(body: ConnectorIn, user: Admin, services: Services) -> ConnectorWithSecret:
     """Register a system that reports engagement; its secret is in this answer only."""
     return _with_secret(*await handlers.add_connector(services, user.tenant, body.name))
