@@ -7,6 +7,7 @@ that gives each kind its HTTP status. `Problem` stays for what only an entry poi
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -94,6 +95,58 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or str(loc[0] if loc else "")
+
+
+# What MongoDB's wire protocol carries but the storage refuses: FerretDB's PostgreSQL takes
+# no NUL in text, and BSON no unpaired surrogate (JSON's "\\ud800" decodes to one).
+UNSTORABLE = "must not contain NUL characters or unpaired surrogates"
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable(value: Any, field: str) -> str | None:
+    """The first field of a decoded JSON body whose text cannot be stored, or None."""
+    if isinstance(value, str):
+        return None if _storable(value) else field
+    if isinstance(value, list):
+        items = (_unstorable(item, f"{field}[{i}]") for i, item in enumerate(value))
+        return next((found for found in items if found is not None), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{field}.{key}" if field else str(key)
+            if not _storable(str(key)):
+                return name
+            if (found := _unstorable(item, name)) is not None:
+                return found
+    return None
+
+
+async def refuse_unstorable_text(request: Request) -> None:
+    """A dependency of every api route: text no storage takes is a 422 naming its field,
+    not the storage's 500 after the use case ran halfway."""
+    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if not _storable(str(value)):
+            raise Invalid(errors=[(name, UNSTORABLE)])
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    body = await request.body()
+    # JSON spells both as \u escapes; a body without one has neither, and is not parsed here.
+    if b"\\u" not in body:
+        return
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return  # the route's own validation names what is wrong with it
+    if (field := _unstorable(decoded, "")) is not None:
+        raise Invalid(errors=[(field or "body", UNSTORABLE)])
 
 
 def install(app: FastAPI) -> None:

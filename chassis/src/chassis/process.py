@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import stamina
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
@@ -259,7 +259,7 @@ def create_app(
     # The worker's port is its operations port; the api's serves only its liveness.
     app.include_router(health.router() if role == "worker" else health.liveness())
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(errors.refuse_unstorable_text)])
     if role == "api":
         documents.install(app)
     if definition.configure is not None:
