@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support import ServiceProcess, eventually, ref, token
+from support import ServiceProcess, eventually, ref, token, web_people
 
 pytestmark = pytest.mark.long
 
@@ -581,18 +583,32 @@ def _calls(
     return calls, uncovered
 
 
-async def test_tenant_b_reaches_nothing_of_tenant_a(
+@pytest.fixture(scope="module")
+def urls(platform: Any, people_api: ServiceProcess) -> dict[str, str]:
+    return {s: platform.url(s) for s in APIS[:4]} | {"people": people_api.url}
+
+
+@pytest.fixture(scope="module")
+async def tenant_a(
+    urls: dict[str, str], tenants: tuple[str, str], scim_tokens: dict[str, str]
+) -> Seeded:
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await _seed(http, urls, tenants[0], scim_tokens)
+
+
+async def test_tenant_b_reaches_nothing_of_tenant_a_through_the_apis(
     platform: Any,
     people_api: ServiceProcess,
+    urls: dict[str, str],
+    tenant_a: Seeded,
     tenants: tuple[str, str],
     scim_tokens: dict[str, str],
 ) -> None:
     a_tenant, b_tenant = tenants
-    urls = {s: platform.url(s) for s in APIS[:4]} | {"people": people_api.url}
+    a = tenant_a
     ops = {s: platform.processes[(s, "api")].ops_url for s in APIS[:4]}
     ops["people"] = people_api.ops_url
     async with httpx.AsyncClient(timeout=30) as http:
-        a = await _seed(http, urls, a_tenant, scim_tokens)
         b_admin = token(b_tenant, "b-admin", roles=("employee", "admin"))
         # B's connector signs B's engagement report on A's share.
         connector = _ok(
@@ -605,6 +621,7 @@ async def test_tenant_b_reaches_nothing_of_tenant_a(
         for pair in (("ana", "ben"), ("b-admin", "b-curator")):
             await _pair(http, urls["share"], b_tenant, pair)
         matrix = Matrix(http, a, b_tenant, scim_tokens["b"], connector)
+        before = await _view_of_a(http, urls, a, scim_tokens["a"])
 
         bodies = writes(a)
         calls: list[Call] = []
@@ -643,15 +660,174 @@ async def test_tenant_b_reaches_nothing_of_tenant_a(
         assert not blind, "A does not see itself in:\n" + "\n".join(blind)
 
         # A's objects that B's upserts and deletes named are A's still.
-        admin = token(a_tenant, "admin", roles=("employee", "admin"))
-        catalog = _ok(await http.get(f"{urls['rewards']}/api/v1/catalog", headers=admin))
-        assert f"A's mug {MARK}" in json.dumps(catalog)
-        goals = _ok(await http.get(f"{urls['metrics']}/api/v1/goals", headers=admin))
-        assert f"A's goal {MARK}" in json.dumps(goals)
-        item = _ok(
-            await http.get(f"{urls['content']}/api/v1/content/{a.ids['content_id']}", headers=admin)
-        )
-        assert item["title"] == f"A's news {MARK}" and item["status"] == "published"
+        assert await _view_of_a(http, urls, a, scim_tokens["a"]) == before
+
+
+# The web app's routes that name no tenant's data.
+WEB_NOT_APPLICABLE = {
+    ("GET", "/signin"): "the sign-in form",
+    ("POST", "/signin"): "signs a person in",
+    ("GET", "/signin/callback"): "the identity provider's answer to a sign-in",
+    ("GET", "/signin/sso/{tenant}"): "sends the browser to the named tenant's provider",
+    ("POST", "/signout"): "signs the person out",
+    ("POST", "/language"): "the visitor's language, in a cookie",
+    ("GET", "/static/{name}"): "the app's own files",
+    ("GET", "/static/vendor/{name}"): "the app's own files",
+}
+# The pages' path parameters: A's ids (by the api's name for them) or values any tenant
+# uses. B has a catalog item of its own under A's mug's id, so the page names A's sticker.
+WEB_IDS = {"item_id": "sticker_id"}
+WEB_SHARED = {"network": "linkedin", "table": "content"}
+
+
+@pytest.fixture(scope="module")
+def web_b(
+    urls: dict[str, str], tenants: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """The web app in front of the platform's apis, whose development sign-in knows tenant
+    B's people."""
+    web = ServiceProcess(
+        "web",
+        "api",
+        env={
+            "WEB_DATABASE": ref("chorus_web_iso_"),
+            "WEB_CONTENT_URL": urls["content"],
+            "WEB_SHARE_URL": urls["share"],
+            "WEB_REWARDS_URL": urls["rewards"],
+            "WEB_METRICS_URL": urls["metrics"],
+            "WEB_DEV_PEOPLE": json.dumps(web_people(tenants[1])),
+        },
+    ).start(tmp_path_factory.mktemp("web-iso"))
+    try:
+        web.wait_healthy()
+        yield web
+    finally:
+        web.stop()
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token in the page"
+    return found.group(1)
+
+
+async def _signed_in(web: ServiceProcess, tenant: str, person: str) -> httpx.AsyncClient:
+    """A browser of `person`, signed in through the development sign-in."""
+    client = httpx.AsyncClient(base_url=web.url, timeout=30)
+    form = await client.get("/signin")
+    signed = await client.post(
+        "/signin", data={"person": f"{tenant}/{person}", "csrf": csrf_of(form.text)}
+    )
+    assert signed.status_code == 303, signed.text
+    return client
+
+
+async def test_tenant_b_reaches_nothing_of_tenant_a_through_the_web_app(
+    web_b: ServiceProcess,
+    urls: dict[str, str],
+    tenant_a: Seeded,
+    tenants: tuple[str, str],
+    scim_tokens: dict[str, str],
+) -> None:
+    a = tenant_a
+    async with httpx.AsyncClient(timeout=30) as http:
+        before = await _view_of_a(http, urls, a, scim_tokens["a"])
+    routes = [
+        (method, route.path)
+        for router in importlib.import_module("web.bootstrap").DEFINITION.routers()
+        for route in router.routes
+        for method in sorted(getattr(route, "methods", ()))
+    ]
+    leaks = [MARK, *a.made_by_the_platform()]
+    findings: list[str] = []
+    uncovered: list[str] = []
+    pages: list[tuple[str, str, str, bool]] = []
+    for method, path in routes:
+        if (method, path) in WEB_NOT_APPLICABLE or method == "HEAD":
+            continue
+        params = re.findall(r"{(\w+)}", path)
+        names_a = [p for p in params if p not in WEB_SHARED]
+        missing = [p for p in names_a if WEB_IDS.get(p, p) not in a.ids]
+        if missing:
+            uncovered.append(f"web {method} {path}: no id of A for {missing}")
+            continue
+        values = {p: WEB_SHARED.get(p) or a.ids[WEB_IDS.get(p, p)] for p in params}
+        pages.append((method, path, path.format(**values), bool(names_a)))
+    assert not uncovered, "pages the matrix does not open:\n" + "\n".join(uncovered)
+
+    for person in ("admin", "curator", "e01"):
+        browser = await _signed_in(web_b, tenants[1], person)
+        try:
+            findings += await _browse(browser, person, pages, leaks)
+        finally:
+            await browser.aclose()
+    assert not findings, "\n".join(findings)
+    async with httpx.AsyncClient(timeout=30) as http:
+        assert await _view_of_a(http, urls, a, scim_tokens["a"]) == before
+
+
+async def _view_of_a(
+    http: httpx.AsyncClient, urls: dict[str, str], a: Seeded, scim_a: str
+) -> dict[str, Any]:
+    """A's objects as A's own people see them, to compare before and after B's calls."""
+    admin = token(a.tenant, "admin", roles=("employee", "admin"))
+    curator = token(a.tenant, "curator", roles=("employee", "curator"))
+    ana = token(a.tenant, "ana")
+    scim = {"Authorization": f"Bearer {scim_a}"}
+    content, share, rewards, metrics, people = (urls[s] for s in APIS)
+    views = {
+        "item": (f"{content}/api/v1/content/{a.ids['content_id']}", curator),
+        "guidelines": (f"{content}/api/v1/guidelines", admin),
+        "onboarding": (f"{content}/api/v1/onboarding", ana),
+        "share": (f"{share}/api/v1/shares/{a.ids['share_id']}", ana),
+        "connectors": (f"{share}/api/v1/settings/connectors", admin),
+        "link domains": (f"{share}/api/v1/settings/link-domains", admin),
+        "pairs": (f"{share}/api/v1/buddies/pairs", admin),
+        "draft": (f"{share}/api/v1/buddies/drafts/{a.ids['draft_id']}", ana),
+        "catalog": (f"{rewards}/api/v1/catalog", ana),
+        "redemptions": (f"{rewards}/api/v1/admin/redemptions", admin),
+        "suggestions": (f"{rewards}/api/v1/reward-suggestions", ana),
+        "challenges": (f"{rewards}/api/v1/me/challenges", ana),
+        "user": (f"{people}/scim/v2/Users/{a.ids['user_id']}", scim),
+        "group": (f"{people}/scim/v2/Groups/{a.ids['group_id']}", scim),
+    }
+    seen = {name: _ok(await http.get(url, headers=who), 200) for name, (url, who) in views.items()}
+    # A goal's progress moves with the clock; its definition is what B must not change.
+    goals = _ok(await http.get(f"{metrics}/api/v1/goals", headers=curator), 200)
+    seen["goals"] = [
+        {k: goal[k] for k in ("id", "name", "metric", "target", "start", "end")}
+        for goal in goals["items"]
+    ]
+    return seen
+
+
+async def _browse(
+    browser: httpx.AsyncClient,
+    person: str,
+    pages: list[tuple[str, str, str, bool]],
+    leaks: list[str],
+) -> list[str]:
+    """Every page as one of B's people: what went wrong."""
+    findings = []
+    csrf = csrf_of((await browser.get("/me")).text)
+    # Leaving and erasing last: until then the person is signed in.
+    for method, path, url, on_a in sorted(pages, key=lambda p: p[1].startswith("/me/")):
+        data = {"csrf": csrf} if method == "POST" else None
+        response = await browser.request(method, url, data=data)
+        status = response.status_code
+        said = f"web {method} {path} as {person}: {status}"
+        if status >= 500:
+            findings.append(f"{said} 5xx: {response.text[:300]}")
+        elif on_a and method == "GET" and status not in (403, 404):
+            findings.append(f"{said} not 403/404: {response.text[:300]}")
+        # A refused form is shown again with its message (409, 422) or sends the browser
+        # back with it (303): A's objects, compared before and after, show what B did.
+        elif on_a and 200 <= status < 300:
+            findings.append(f"{said} took A's id: {response.text[:300]}")
+        # A page on A's id may name the id B asked for, never A's titles, names or texts.
+        if leaked := [m for m in (leaks if not on_a else [MARK]) if m in response.text]:
+            findings.append(f"{said} shows {leaked}")
+    return findings
 
 
 async def _pair(http: httpx.AsyncClient, share: str, tenant: str, people: tuple[str, str]) -> None:
