@@ -4,8 +4,10 @@ called with tenant B's tokens on tenant A's ids. A route that names an id of A a
 holds nothing of A, found by a marker A put in its titles, names, texts and ids.
 
 A route added to an api is exercised from its document: a GET as is, a write by the body
-in WRITES. A write with a body that WRITES does not know fails the matrix until it gets one
-or a reason in NOT_APPLICABLE.
+in `writes`. A write with a body that `writes` does not know fails the matrix until it gets
+one or a reason in NOT_APPLICABLE. The web app's pages are taken from its routers and
+opened by B's people, signed in. Around each half, A's objects as A sees them must not
+change.
 """
 
 from __future__ import annotations
@@ -562,7 +564,7 @@ def _calls(
             missing = [name for name in names_a if name not in a.ids]
             # SCIM reads its bodies itself, so its document declares none.
             if missing or ("requestBody" in operation and route not in bodies):
-                why = f"no id of A for {missing}" if missing else "no body in WRITES"
+                why = f"no id of A for {missing}" if missing else "no body in writes()"
                 uncovered.append(f"{service} {method.upper()} {path}: {why}")
                 continue
             # A shared value with an enum (a dimension, an export's table) is tried in full.
