@@ -28,6 +28,9 @@ pytestmark = pytest.mark.long
 APIS = ("content", "share", "rewards", "metrics", "people")
 MIN_CASES = 1000
 SCIM_TOKEN = ref("scim-") + "s" * 40
+# A body is checked against the schema its status and media type document. Not yet here:
+# status_code_conformance and content_type_conformance (statuses some routes answer that
+# their documents do not list yet, and SCIM's application/scim+json).
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 

@@ -6,7 +6,8 @@ in one place, from what the route itself shows:
 - every route can answer 422 (a request of the wrong shape);
 - a route that needs a bearer token (it depends on `current_principal`) 401 and 403, one
   authenticated by headers of its own (`limits.requires_headers`) 401;
-- a route with path parameters 404 (what they name does not exist, or not for the caller);
+- a route with path parameters 404 (what they name does not exist, or not for the caller),
+  one that pages by a `cursor` 400 (`chassis.ids.InvalidCursor`);
 - a route that takes a body 413 (`limits.BodyLimits`), and a route that writes 409: the
   outbox refuses a write to a document changed meanwhile (`Conflict`).
 A route adds what only it knows (a daily cap's 429, a network's 424) with
@@ -30,7 +31,7 @@ from chassis.limits import _BODY_METHODS, _REQUIRED_HEADERS, _api_routes, _needs
 
 # What each status means to a client, in the document's words.
 DESCRIPTIONS: dict[int, str] = {
-    400: "Bad request",
+    400: "The request cannot be served as sent (a cursor this api never returned)",
     401: "No token, or one that is refused",
     403: "The caller's role or tenant does not allow it",
     404: "What the path names does not exist, or not for the caller",
@@ -91,6 +92,8 @@ def derived_statuses(route: APIRoute, method: str) -> set[int]:
         statuses.add(401)
     if route.dependant.path_params:
         statuses.add(404)
+    if any(param.name == "cursor" for param in route.dependant.query_params):
+        statuses.add(400)  # `chassis.ids.InvalidCursor`: a cursor this api never returned
     if method in _BODY_METHODS:
         statuses.add(413)
     if method in _WRITES:

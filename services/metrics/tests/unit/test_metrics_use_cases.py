@@ -240,6 +240,14 @@ def test_a_period_is_the_last_thirty_days_and_ten_years_at_most() -> None:
     assert refused.value.field == "start"
 
 
+def test_an_end_too_early_for_its_thirty_days_is_invalid_not_an_overflow() -> None:
+    # Found by schemathesis: GET /api/v1/figures?end=0001-01-01 was a 500.
+    with pytest.raises(Invalid) as refused:
+        asked_period(TODAY, None, date(1, 1, 1))
+    assert refused.value.field == "end"
+    assert asked_period(TODAY, date(1, 1, 1), date(1, 1, 1)) == (date(1, 1, 1), date(1, 1, 1))
+
+
 def test_breakdowns_sort_by_a_figure() -> None:
     check_sort("shares")
     with pytest.raises(Invalid) as refused:

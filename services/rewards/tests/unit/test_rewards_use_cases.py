@@ -334,6 +334,19 @@ async def test_a_simulation_compares_current_and_proposed_points() -> None:
     assert found.biggest_changes[0]["proposed"] == 40
 
 
+async def test_a_simulation_ending_too_early_for_its_window_is_invalid() -> None:
+    # Found by schemathesis: POST /api/v1/rules/simulate with an end in year 1 was a 500.
+    with pytest.raises(Invalid) as refused:
+        await rule_versions.simulate(
+            services_of(FakeRepository()),
+            TENANT,
+            SHARE_RULES,
+            None,
+            datetime(1, 1, 1, 2, 2, 1, tzinfo=UTC),
+        )
+    assert refused.value.field == "end"
+
+
 async def test_a_simulation_of_an_empty_window_changes_nobody() -> None:
     found = await rule_versions.simulate(
         services_of(FakeRepository()), TENANT, SHARE_RULES, NOW - timedelta(days=2), NOW

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from share.config import ShareSettings
+from share.entrypoints.api import ConnectIn
 
 REAL = "r" * 32
 FERNET_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
@@ -82,3 +83,11 @@ def test_local_runs_keep_their_development_secrets(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CHORUS_ENV", "local")
     monkeypatch.setenv("SHARE_LINK_SECRET", "short")
     assert ShareSettings().link_secret == "short"
+
+
+def test_a_token_lifetime_is_ten_years_at_most() -> None:
+    # Found by schemathesis: a lifetime past the last date there is was a 500 (an overflow).
+    with pytest.raises(ValidationError) as refused:
+        ConnectIn(audience_size=1, expires_in=72881600086421)
+    assert refused.value.errors()[0]["loc"] == ("expires_in",)
+    assert ConnectIn(audience_size=1, expires_in=3600).expires_in == 3600

@@ -15,6 +15,9 @@ MAX_PERIOD_DAYS = 3660
 def default_period(today: date, start: date | None, end: date | None) -> tuple[date, date]:
     """The last 30 days up to today, unless the caller says otherwise."""
     end = end or today
+    if start is None and end < date.min + timedelta(days=DEFAULT_DAYS - 1):
+        # Its 30 days would start before the first day a date can name.
+        raise Invalid(errors=[("end", f"must be {DEFAULT_DAYS} days after year 1, or give start")])
     return start or end - timedelta(days=DEFAULT_DAYS - 1), end
 
 

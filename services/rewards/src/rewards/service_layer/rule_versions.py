@@ -77,6 +77,9 @@ async def simulate(
     """Replay the activities of a past window (default: the last 30 days) under the rules
     in force and under `rules`, and compare what each employee would have earned."""
     end = end or services.clock()
+    if start is None and end.replace(tzinfo=None) < datetime.min + SIMULATION_WINDOW:
+        # Its window would start before the first moment a datetime can name.
+        raise Invalid(errors=[("end", "must be 30 days after year 1, or give start")])
     start = start or end - SIMULATION_WINDOW
     config = await services.config(tenant)
     activities = await services.repo.activities_between(tenant, start, end)

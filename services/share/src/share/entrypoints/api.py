@@ -106,7 +106,10 @@ class ConnectIn(BaseModel):
         max_length=200,
         description="the member's id on the network, e.g. urn:li:person:<id>",
     )
-    expires_in: int | None = Field(None, ge=1, description="token lifetime in seconds")
+    # At most ten years: a larger lifetime would put its expiry past the last date there is.
+    expires_in: int | None = Field(
+        None, ge=1, le=10 * 366 * 86400, description="token lifetime in seconds"
+    )
 
 
 class OptOutIn(BaseModel):
