@@ -137,6 +137,12 @@ async def refuse_unstorable_text(request: Request) -> None:
             raise Invalid(errors=[(name, UNSTORABLE)])
     if request.method not in {"POST", "PUT", "PATCH"}:
         return
+    # A form's body was read by FastAPI's form parsing before this dependency runs, and reading
+    # it again raises (every form of the web app was a 500); the web app sends what a form says
+    # on to the apis as JSON, which check it there.
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        return
     body = await request.body()
     # JSON spells both as \u escapes; a body without one has neither, and is not parsed here.
     if b"\\u" not in body:
