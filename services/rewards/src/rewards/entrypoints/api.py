@@ -775,7 +775,12 @@ class RedemptionIn(BaseModel):
     item_id: str = Field(min_length=1, max_length=200)
 
 
-@shop.post("/redemptions", status_code=201, response_model=RedeemedOut)
+@shop.post(
+    "/redemptions",
+    status_code=201,
+    response_model=RedeemedOut,
+    responses={404: {"description": "No such item in the tenant's catalog"}},
+)
 async def redeem(body: RedemptionIn, user: CurrentUser, app: App) -> dict[str, Any]:
     """Spend points on an item; 409 when out of stock or the balance does not cover it."""
     return await handlers.redeem(app.services, user.tenant, user.employee_id, body.item_id)

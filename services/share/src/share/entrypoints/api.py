@@ -121,7 +121,11 @@ class OptOutIn(BaseModel):
 advocates = APIRouter(prefix="/api/v1/advocates", tags=["advocates"])
 
 
-@advocates.post("/me", response_model=AdvocateOut)
+@advocates.post(
+    "/me",
+    response_model=AdvocateOut,
+    responses={201: {"description": "Joined now", "model": AdvocateOut}},
+)
 async def join(
     body: EnrollIn, user: CurrentUser, services: Services, response: Response
 ) -> AdvocateOut:
@@ -131,7 +135,9 @@ async def join(
     return _advocate_out(advocate)
 
 
-@advocates.get("/me", response_model=AdvocateOut)
+@advocates.get(
+    "/me", response_model=AdvocateOut, responses={404: {"description": "The caller never joined"}}
+)
 async def me(user: CurrentUser, services: Services) -> AdvocateOut:
     """The caller's membership of the advocacy program."""
     advocate, leader = await handlers.membership(services, user)
