@@ -240,12 +240,21 @@ def test_a_period_is_the_last_thirty_days_and_ten_years_at_most() -> None:
     assert refused.value.field == "start"
 
 
-def test_an_end_too_early_for_its_thirty_days_is_invalid_not_an_overflow() -> None:
-    # Found by schemathesis: GET /api/v1/figures?end=0001-01-01 was a 500.
+def test_a_period_before_2000_is_invalid_not_an_overflow() -> None:
+    # Found by schemathesis: GET /api/v1/figures?end=0001-01-01 was a 500, and so was the
+    # dashboard's previous period of start=0001-01-01.
     with pytest.raises(Invalid) as refused:
         asked_period(TODAY, None, date(1, 1, 1))
     assert refused.value.field == "end"
-    assert asked_period(TODAY, date(1, 1, 1), date(1, 1, 1)) == (date(1, 1, 1), date(1, 1, 1))
+    with pytest.raises(Invalid) as refused:
+        asked_period(TODAY, date(1, 1, 1), date(1, 1, 1))
+    assert refused.value.detail == "start: must not be before 2000-01-01"
+    with pytest.raises(Invalid) as refused:
+        asked_period(TODAY, None, date(2000, 1, 29))
+    assert refused.value.field == "end"
+    assert asked_period(TODAY, None, date(2000, 1, 30)) == (date(2000, 1, 1), date(2000, 1, 30))
+    first, last = asked_period(TODAY, date(2000, 1, 1), date(2009, 12, 31))
+    assert fig.previous_period(first, last)[0] == date(1989, 12, 31)
 
 
 def test_breakdowns_sort_by_a_figure() -> None:

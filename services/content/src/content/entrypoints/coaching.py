@@ -34,7 +34,9 @@ class StepIn(BaseModel):
 class PathIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=0, description="the version the edit starts from (0: none yet)")
+    version: int = Field(
+        ge=0, le=2**31 - 1, description="the version the edit starts from (0: none yet)"
+    )
     steps: list[StepIn] = Field(max_length=rules.MAX_STEPS)
 
 

@@ -517,8 +517,9 @@ class PriceTable(BaseModel):
 
 class ProgramSettings(BaseModel):
     prices: PriceTable = Field(default_factory=PriceTable)
-    employees: Annotated[int, Field(ge=1)] | None = Field(
-        default=None, description="all employees of the tenant, when known"
+    # Ten million: more than the largest employer has, and well inside what storage takes.
+    employees: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+        default=None, description="all employees of the tenant, when known, at most 10,000,000"
     )
     storytellers: list[Identifier] = Field(
         default_factory=list,

@@ -57,7 +57,10 @@ class EnrollIn(BaseModel):
 
     accept: Literal[True] = Field(description="explicit consent to join the program")
     guidelines_version: int | None = Field(
-        None, ge=0, description="the guidelines version agreed to; the current one if omitted"
+        None,
+        ge=0,
+        le=2**31 - 1,
+        description="the guidelines version agreed to; the current one if omitted",
     )
 
 
