@@ -193,7 +193,13 @@ async def test_a_request_without_a_valid_token_is_a_401_before_the_body_is_read(
     exchange = await _call(_app(), "POST", "/notes", chunks, headers, length=10 * 1024 * 1024)
     assert exchange.status == 401
     assert detail in exchange.problem["detail"]
-    assert exchange.headers["www-authenticate"] == "Bearer"
+    # RFC 6750: a token sent and refused is an invalid_token; none at all, the bare challenge.
+    challenge = exchange.headers["www-authenticate"]
+    if headers.get("Authorization", "").startswith("Bearer "):
+        assert challenge.startswith('Bearer error="invalid_token", error_description="')
+        assert detail in challenge
+    else:
+        assert challenge == "Bearer"
     assert exchange.read == 0
 
 

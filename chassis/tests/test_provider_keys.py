@@ -77,6 +77,10 @@ def test_a_provider_down_keeps_the_keys_known_and_is_a_503_before_any(
         with pytest.raises(Problem) as unreachable:
             await verifier.verify(provider.token("k1"))
         assert unreachable.value.status == 503
+        # What kind of failure, without the client library's words or the addresses it used.
+        assert unreachable.value.detail == (
+            f"the keys of {ISSUER} could not be fetched: it answered 503"
+        )
         provider.down = False
         clock[0] += KEYS_RETRY_SECONDS
         await verifier.verify(provider.token("k1"))

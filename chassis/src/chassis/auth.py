@@ -16,6 +16,7 @@ what the token said.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import time
@@ -32,6 +33,8 @@ from chassis.errors import Problem
 
 if TYPE_CHECKING:
     from chassis.directory import Directory
+
+log = logging.getLogger(__name__)
 
 ROLES = ("employee", "curator", "admin")
 
@@ -110,7 +113,15 @@ class Principal:
 
 
 def _refused(detail: str) -> Problem:
-    return Problem(401, "Invalid token", detail, headers={"WWW-Authenticate": "Bearer"})
+    # RFC 6750, section 3: a token sent and refused is an `invalid_token` (a request without
+    # one gets the bare challenge).
+    challenge = f'Bearer error="invalid_token", error_description="{_quotable(detail)}"'
+    return Problem(401, "Invalid token", detail, headers={"WWW-Authenticate": challenge})
+
+
+def _quotable(text: str) -> str:
+    """Text an RFC 6750 error_description may hold: printable ASCII but quote and backslash."""
+    return "".join(c for c in text if " " <= c <= "~" and c not in '"\\')
 
 
 class ProviderKeys:
@@ -178,14 +189,28 @@ class ProviderKeys:
                 if key.algorithm_name in PROVIDER_ALGORITHMS:
                     keys[str(data.get("kid", ""))] = key
         except (httpx.HTTPError, ValueError, KeyError) as exc:
+            # The caller is told what kind of failure it was; the log has the details (an
+            # address inside the network, a library's message).
+            log.warning(
+                "identity provider keys not fetched",
+                extra={"issuer": self.provider.issuer, "error": repr(exc)},
+            )
             if self._keys:
                 return  # keep the keys already known; try again later
-            raise self._unreachable(str(exc)) from exc
+            raise self._unreachable(_fetch_failure(exc)) from exc
         self._keys = keys
         self._fetched_at = time.monotonic()
 
     async def _discovered_jwks_url(self) -> str:
         return str((await discover(self._client, self.provider.issuer))["jwks_uri"])
+
+
+def _fetch_failure(exc: Exception) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"it answered {exc.response.status_code}"
+    if isinstance(exc, httpx.HTTPError):
+        return "it did not answer"
+    return "its answer was not a discovery document and key set"
 
 
 async def discover(client: httpx.AsyncClient, issuer: str) -> dict[str, Any]:

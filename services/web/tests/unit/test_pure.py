@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from contracts.events import Network
+from web.adapters.oidc import renew_time
 from web.domain import networks
 from web.entrypoints.common import safe_next
 
@@ -52,3 +55,20 @@ def test_x_counts_links_as_23() -> None:
     assert networks.too_long(Network.X, text) is None
     assert networks.too_long(Network.X, "a" * 281) == (281, 280)
     assert networks.too_long(Network.LINKEDIN, "a" * 3000) is None
+
+
+@pytest.mark.parametrize(
+    ("issued", "expires", "renew_at"),
+    [
+        (1_000, 1_300, 1_270),  # five minutes: 30 s before it expires
+        (1_000, 1_060, 1_040),  # a minute: after two thirds of it
+        (1_000, 10**18, 1_000 + 86_400),  # past the last date there is: within a day
+        (10**18, 1_300, 1_270),  # issued after it expires: 30 s before it expires
+    ],
+)
+def test_an_access_token_is_renewed_before_it_expires_and_at_least_daily(
+    issued: int, expires: int, renew_at: int
+) -> None:
+    at = renew_time(expires, issued, now=1_000)
+    assert at == renew_at
+    datetime.fromtimestamp(at, UTC)  # a time a session can store

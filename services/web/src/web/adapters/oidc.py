@@ -39,6 +39,9 @@ PENDING_MINUTES = 10
 # An access token is renewed this long before it expires, or after two thirds of its
 # lifetime if that comes first (a short-lived token).
 RENEW_BEFORE_SECONDS = 30
+# ...and at least once a day: a provider's token whose lifetime runs past the last date there
+# is (or that says it was issued after it expires) is renewed then, not a 500.
+RENEW_AT_LEAST_SECONDS = 86_400
 
 
 class OidcClientSettings(BaseModel):
@@ -53,6 +56,17 @@ class OidcClientSettings(BaseModel):
 
 
 CLIENTS = TypeAdapter(list[OidcClientSettings])
+
+
+def renew_time(expires: float, issued: float, now: float) -> float:
+    """When a session renews an access token issued at `issued` that expires at `expires`:
+    RENEW_BEFORE_SECONDS before, or after two thirds of its lifetime if that comes first,
+    never before now and at least once a day."""
+    before: float = RENEW_BEFORE_SECONDS
+    if issued < expires:
+        before = min(before, (expires - issued) / 3)
+    renew_at = expires - before
+    return min(max(renew_at, now), now + RENEW_AT_LEAST_SECONDS)
 
 
 class SignInFailed(Exception):
@@ -223,8 +237,7 @@ class TenantSignIn:
             raise SignInFailed("the ID token's nonce is not this sign-in's")
         lifetime = jwt.decode(access, options={"verify_signature": False})
         expires = int(lifetime.get("exp", time.time()))
-        issued = int(lifetime.get("iat", expires))
-        renew_at = expires - min(RENEW_BEFORE_SECONDS, (expires - issued) / 3)
+        renew_at = renew_time(expires, int(lifetime.get("iat", expires)), time.time())
         # The ID token says who the person is: the same subject as the access token.
         if principal_of(claims, self.provider).employee_id != principal.employee_id:
             raise SignInFailed("the ID token and the access token name different people")
