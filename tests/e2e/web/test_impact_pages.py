@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -203,3 +204,24 @@ def test_pages_say_what_is_unavailable_when_services_are_down(
     assert response is not None and response.status == 200
     expect(main).to_contain_text("The leaderboard is unavailable right now.")
     assert axe_violations(page) == []
+
+
+def test_a_browser_package_not_installed_is_a_404_and_logged(platform: Any, tmp_path: Path) -> None:
+    web = ServiceProcess("web", "api")
+    web.env = {
+        "WEB_DATABASE": f"chorus_web_{platform.suffix}_bare",
+        "WEB_CONTENT_URL": platform.url("content"),
+        "WEB_SHARE_URL": platform.url("share"),
+        "WEB_REWARDS_URL": platform.url("rewards"),
+        "WEB_METRICS_URL": platform.url("metrics"),
+        "WEB_DEV_PEOPLE": json.dumps(web_people(platform.web_tenant)),
+        "WEB_ASSETS_DIR": str(tmp_path / "not-installed"),
+    }
+    web.start(tmp_path)
+    try:
+        web.wait_healthy()
+        missing = httpx.get(f"{web.url}/static/vendor/htmx.min.js")
+        assert missing.status_code == 404, missing.text
+        assert "web asset missing" in web.log_tail(40)
+    finally:
+        web.stop()

@@ -194,8 +194,14 @@ def configure(app: FastAPI, role: Role) -> None:
             return Response(status_code=404)
         package, inside = VENDOR[name]
         assets: Path = request.app.state.runtime.settings.assets
+        path = assets / package / inside
+        if not path.is_file():
+            # An installation without its browser packages (`make install` fetches them):
+            # the page works without the script, and the log says what is missing.
+            log.error("web asset missing", extra={"asset": name, "path": str(path)})
+            return Response(status_code=404)
         return FileResponse(
-            assets / package / inside,
+            path,
             media_type="text/javascript",
             headers={"Cache-Control": "public, max-age=31536000, immutable"},
         )
