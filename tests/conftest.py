@@ -70,6 +70,10 @@ class Platform:
             "WEB_DEV_PEOPLE": json.dumps(web_people(self.web_tenant)),
             "WEB_LIVE_INTERVAL_SECONDS": "1",
             "CHORUS_OIDC_PROVIDERS": keycloak_providers(),
+            # The suite's two tiers share two cores, and an api busy beside them can take
+            # longer than the 2 s a page waits in production; what a page says when a service
+            # does not answer is tested with web apps of their own.
+            "WEB_BACKEND_TIMEOUT_SECONDS": "8",
         }
         self.processes[("web", "api")] = web.start(self.log_dir)
         # Its worker signs out the people the directory deactivates or deletes.
