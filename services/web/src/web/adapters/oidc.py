@@ -40,7 +40,7 @@ PENDING_MINUTES = 10
 # lifetime if that comes first (a short-lived token).
 RENEW_BEFORE_SECONDS = 30
 # ...and at least once a day: a provider's token whose lifetime runs past the last date there
-# is (or that says it was issued after it expires) is renewed then, not a 500.
+# is is renewed then, not a 500.
 RENEW_AT_LEAST_SECONDS = 86_400
 
 
