@@ -62,11 +62,7 @@ class Platform:
         # the development sign-in.
         web = ServiceProcess("web", "api")
         web.env = {
-            "WEB_DATABASE": f"chorus_web_{self.suffix}",
-            "WEB_CONTENT_URL": self.url("content"),
-            "WEB_SHARE_URL": self.url("share"),
-            "WEB_REWARDS_URL": self.url("rewards"),
-            "WEB_METRICS_URL": self.url("metrics"),
+            **self.web_env(f"chorus_web_{self.suffix}"),
             "WEB_DEV_PEOPLE": json.dumps(web_people(self.web_tenant)),
             "WEB_LIVE_INTERVAL_SECONDS": "1",
             "CHORUS_OIDC_PROVIDERS": keycloak_providers(),
@@ -89,6 +85,13 @@ class Platform:
 
     def url(self, service: str, role: str = "api") -> str:
         return self.processes[(service, role)].url
+
+    def web_env(self, database: str) -> dict[str, str]:
+        """A web app's settings in front of the four apis, with a database of its own."""
+        urls = {
+            f"WEB_{s.upper()}_URL": self.url(s) for s in ("content", "share", "rewards", "metrics")
+        }
+        return {"WEB_DATABASE": database, **urls}
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -170,8 +170,7 @@ def web_without_backends(platform: Any, tmp_path_factory: pytest.TempPathFactory
     dead = f"http://127.0.0.1:{free_port()}"
     web = ServiceProcess("web", "api")
     web.env = {
-        "WEB_DATABASE": f"chorus_web_{platform.suffix}_down",
-        "WEB_CONTENT_URL": platform.url("content"),
+        **platform.web_env(f"chorus_web_{platform.suffix}_down"),
         "WEB_SHARE_URL": dead,
         "WEB_REWARDS_URL": dead,
         "WEB_METRICS_URL": dead,
@@ -209,11 +208,7 @@ def test_pages_say_what_is_unavailable_when_services_are_down(
 def test_a_browser_package_not_installed_is_a_404_and_logged(platform: Any, tmp_path: Path) -> None:
     web = ServiceProcess("web", "api")
     web.env = {
-        "WEB_DATABASE": f"chorus_web_{platform.suffix}_bare",
-        "WEB_CONTENT_URL": platform.url("content"),
-        "WEB_SHARE_URL": platform.url("share"),
-        "WEB_REWARDS_URL": platform.url("rewards"),
-        "WEB_METRICS_URL": platform.url("metrics"),
+        **platform.web_env(f"chorus_web_{platform.suffix}_bare"),
         "WEB_DEV_PEOPLE": json.dumps(web_people(platform.web_tenant)),
         "WEB_ASSETS_DIR": str(tmp_path / "not-installed"),
     }

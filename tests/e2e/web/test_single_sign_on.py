@@ -42,11 +42,7 @@ def sso_web(platform: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """A web app whose tenant "demo" signs in with the demo realm."""
     web = ServiceProcess("web", "api")
     web.env = {
-        "WEB_DATABASE": f"chorus_web_sso_{platform.suffix}",
-        "WEB_CONTENT_URL": platform.url("content"),
-        "WEB_SHARE_URL": platform.url("share"),
-        "WEB_REWARDS_URL": platform.url("rewards"),
-        "WEB_METRICS_URL": platform.url("metrics"),
+        **platform.web_env(f"chorus_web_sso_{platform.suffix}"),
         "CHORUS_OIDC_PROVIDERS": keycloak_providers(),
         "WEB_OIDC_CLIENTS": json.dumps([CLIENT]),
     }
