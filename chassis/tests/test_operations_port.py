@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from typing import ClassVar
 
 import pytest
+import uvicorn
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic_settings import SettingsConfigDict
 
 from chassis.health import HTTP_REQUESTS, NotReady, Readiness
-from chassis.process import ServiceDefinition, create_app, create_ops_app
+from chassis.process import ServiceDefinition, _DrainingServer, create_app, create_ops_app
 from chassis.settings import ServiceSettings
 
 
@@ -131,3 +134,30 @@ def test_readyz_names_the_failed_check_and_logs_the_exception(
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     [record] = [r for r in logged if r.get("check") == "mongodb"]
     assert record["message"] == "readiness check failed" and secret in record["exception"]
+
+
+async def test_sigterm_first_says_not_ready_then_stops_after_the_delay() -> None:
+    async def fine() -> None:
+        return None
+
+    definition = _definition()
+    app = create_app(definition, "api", _Settings())
+    app.state.readiness = Readiness()
+    app.state.readiness.add("kafka", fine)
+    ops = TestClient(create_ops_app(app, definition))
+    assert ops.get("/readyz").status_code == 200
+    server = _DrainingServer(uvicorn.Config(app), app, delay=0.2)
+    server.started = True
+
+    server.handle_exit(signal.SIGTERM, None)
+
+    answer = ops.get("/readyz")
+    assert answer.status_code == 503 and answer.json()["detail"] == "shutting down"
+    assert not server.should_exit and not await server.on_tick(0)
+    await asyncio.sleep(0.25)
+    assert await server.on_tick(1) and server.should_exit
+    # Without a delay (or on a second signal) it stops at once, as uvicorn does.
+    now = _DrainingServer(uvicorn.Config(app), app, delay=0)
+    now.started = True
+    now.handle_exit(signal.SIGTERM, None)
+    assert now.should_exit

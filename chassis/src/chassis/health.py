@@ -45,6 +45,8 @@ class Readiness:
     def __init__(self, timeout: float = 4.0) -> None:
         self._checks: dict[str, Check] = {}
         self._timeout = timeout
+        # Set once the process has been told to stop: it is never ready again.
+        self.draining = False
 
     def add(self, name: str, check: Check) -> None:
         self._checks[name] = check
@@ -91,6 +93,8 @@ def router(main: FastAPI | None = None) -> APIRouter:
         readiness: Readiness | None = getattr(state, "readiness", None)
         if readiness is None:
             return problem_response(503, "Not ready", "starting up", checks={})
+        if readiness.draining:
+            return problem_response(503, "Not ready", "shutting down", checks={})
         failed = await readiness.failures()
         if failed:
             detail = "; ".join(f"{name}: {reason}" for name, reason in failed.items())

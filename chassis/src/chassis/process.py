@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, Literal
 
 import stamina
@@ -355,7 +356,7 @@ def main(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = _DrainingServer(config, app, settings.shutdown_delay_seconds)
     ops = None
     if role == "api":
         ops_config = uvicorn.Config(
@@ -372,6 +373,38 @@ def main(
     if not server.started:
         # As uvicorn.run: a process whose app failed to start exits with an error.
         sys.exit(3)
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn's server, stopping in two steps on SIGTERM or SIGINT: first /readyz says
+    the process is shutting down while it goes on serving for `delay` seconds, then
+    uvicorn's own shutdown (stop accepting, finish the requests in flight, the app's
+    lifespan shutdown: background loops, the service's close steps, Kafka, MongoDB). A
+    second signal skips the rest of the delay."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, delay: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._delay = delay
+        self._exit_at: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        readiness: health.Readiness | None = getattr(self._app.state, "readiness", None)
+        if readiness is not None:
+            readiness.draining = True
+        if self._exit_at is None and self._delay > 0 and self.started:
+            # Called from the signal handler: only state here; on_tick acts on it. The
+            # signal is raised again once the server has stopped, as uvicorn does.
+            self._captured_signals.append(sig)
+            self._exit_at = time.monotonic() + self._delay
+            log.info("shutting down: not ready, still serving", extra={"seconds": self._delay})
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._exit_at is not None and time.monotonic() >= self._exit_at:
+            self.should_exit = True
+        return await super().on_tick(counter)
 
 
 class _OpsServer(uvicorn.Server):

@@ -105,6 +105,13 @@ class ServiceSettings(BaseSettings):
     outbox_lease_seconds: float = Field(
         10.0, gt=0, validation_alias=_shared("CHORUS_OUTBOX_LEASE_SECONDS")
     )
+    # After SIGTERM: how long the process goes on serving while /readyz says it is
+    # draining, so that whatever routes to it by readiness stops first; then it stops
+    # accepting and finishes what is in flight. Kubernetes' preStop sleep does this before
+    # the signal, so 0 there.
+    shutdown_delay_seconds: float = Field(
+        0.0, ge=0, le=60, validation_alias=_shared("CHORUS_SHUTDOWN_DELAY_SECONDS")
+    )
 
     database: str = ""
     # The Kafka consumer group; the service name unless a test isolates its own workers.

@@ -269,3 +269,29 @@ def test_the_visitor_is_the_nearest_untrusted_hop() -> None:
     # ...nor be believed at all when it is not behind one of our proxies.
     assert client_address("198.51.100.1", "203.0.113.7", proxies) == "198.51.100.1"
     assert client_address("10.1.2.3", None, proxies) == "10.1.2.3"
+
+
+async def test_stopping_answers_the_clicks_under_way_then_closes(
+    served: tuple[LinksServer, FakeServices],
+) -> None:
+    server, services = served
+    services.clicks.delay = 0.3
+    waiting_reader, waiting = await asyncio.open_connection("127.0.0.1", server.port)
+    idle_reader, idle = await asyncio.open_connection("127.0.0.1", server.port)
+    waiting.write(f"GET /l/Abcd1234 HTTP/1.1\r\nHost: x\r\nUser-Agent: {BROWSER}\r\n\r\n".encode())
+    await waiting.drain()
+    await asyncio.sleep(0.05)  # the click is being recorded
+
+    await server.stop()
+
+    # The click under way is answered, and its connection ends with the answer.
+    answer = await asyncio.wait_for(waiting_reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 302 Found\r\n")
+    assert b"connection: close\r\n" in answer
+    assert services.clicks.visitors != []
+    # The idle connection is closed without a word, and no new one is accepted.
+    assert await asyncio.wait_for(idle_reader.read(), 5) == b""
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", server.port)
+    waiting.close()
+    idle.close()

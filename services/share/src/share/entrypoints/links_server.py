@@ -136,6 +136,8 @@ class LinksServer:
         self.max_connections = max_connections
         self.max_pipelined = max_pipelined
         self.connections: set[_Connection] = set()
+        # Stopping: answers end their connection, so no client sends another request here.
+        self.stopping = False
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -152,14 +154,26 @@ class LinksServer:
         self._sweeper = asyncio.create_task(self._sweep())
         log.info("links listener started", extra={"port": self.port})
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, answer the requests under way (clicks waiting for Kafka) within
+        `grace` seconds, each with `connection: close`, and close every connection."""
         if self._sweeper is not None:
             self._sweeper.cancel()
-        if self._server is not None:
-            self._server.close()
+        if self._server is None:
+            return
+        self._server.close()
+        self.stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while True:
             for connection in list(self.connections):
                 connection.close_when_idle()
-            await self._server.wait_closed()
+            if not self.connections or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            connection.close_now()
+        await self._server.wait_closed()
 
     async def _sweep(self) -> None:
         """Close connections that stall a request's headers or sit idle too long."""
@@ -329,6 +343,7 @@ class _Connection(asyncio.Protocol):
 
     def _respond(self, result: Answer, method: str, keep_alive: bool) -> bool:
         """Write the answer; False when the connection ends with it."""
+        keep_alive = keep_alive and not self.server.stopping
         self._write(result, method, keep_alive)
         if not keep_alive:
             self._close()
@@ -394,8 +409,11 @@ class _Connection(asyncio.Protocol):
             self._close()
 
     def close_when_idle(self) -> None:
-        if not self.busy:
+        if not self.busy and not self.queue:
             self._close()
+
+    def close_now(self) -> None:
+        self._close()
 
     def _close(self) -> None:
         self.closing = True
