@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -119,6 +120,16 @@ def keycloak_token(
     response.raise_for_status()
     access: str = response.json()["access_token"]
     return access
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of a web app's form."""
+    found = CSRF.search(html)
+    assert found is not None, "no CSRF token in the page"
+    return found.group(1)
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
-"""A rolling restart under a steady load: every api and worker of every service is replaced
-while people share, click, read and HR's directory writes, and nothing fails, is lost or
-is doubled.
+"""A rolling restart under a steady load: every api and worker of every service, the web
+app's included, is replaced while people share, click, read (through the web app too) and
+HR's directory writes, and nothing fails, is lost or is doubled.
 
 Each process is restarted the way a Deployment's rolling update does it (one surge pod,
 none unavailable): a new process starts on ports of its own, and once it is ready the old
@@ -15,7 +15,7 @@ the outbox, the consumers' commits and their leaving the group.
 Afterwards:
 - no request failed: the load client opens a connection per request and retries only
   connections refused, which a process that stopped accepting would cause, and no other
-  failure;
+  failure; no page of the web app said a service was unavailable;
 - every share, click and directory entry the apis confirmed is on its topic exactly once
   (no event lost, none published twice), and every share earned its points exactly once;
 - metrics counts every one of them;
@@ -46,11 +46,13 @@ from support import (
     KAFKA,
     SERVICES,
     ServiceProcess,
+    csrf_of,
     eventually,
     free_port,
     ref,
     start_group_at_end,
     token,
+    web_people,
 )
 
 pytestmark = pytest.mark.long
@@ -59,6 +61,8 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.
 # Kubernetes' default grace period; the manifests keep it.
 GRACE_SECONDS = 30
 EMPLOYEES = 40
+# The apis, then the web app in front of them.
+ROLLED = (*SERVICES, "web")
 SCIM_TOKEN = "rolling-restart-scim-token-" + "x" * 32
 WATCHED = (
     topics.POST_SHARED,
@@ -153,6 +157,8 @@ class Load:
 
     tenant: str
     routes: dict[str, Route]
+    # The web app's session cookie of an employee signed in through the development sign-in.
+    web_cookie: str = ""
     shares: dict[str, str] = field(default_factory=dict)  # share id -> short code
     clicks: Counter[str] = field(default_factory=Counter)  # share id -> clicks answered
     people: list[str] = field(default_factory=list)  # user names created
@@ -175,7 +181,9 @@ class Load:
                 return None
             self.requests[what] += 1
             if response.status_code not in expected:
-                self.failures.append(f"{what}: {response.status_code} {response.text[:200]}")
+                where = response.headers.get("location", "")
+                text = response.text[:200]
+                self.failures.append(f"{what}: {response.status_code} {where} {text}")
                 return None
             return response
         self.failures.append(f"{what}: connection refused for 5 s")
@@ -239,6 +247,18 @@ class Load:
         if response is not None:
             self.people.append(response.json()["userName"])
 
+    async def page(self, http: httpx.AsyncClient) -> None:
+        response = await self.call(
+            http,
+            "web feed",
+            (200,),
+            method="GET",
+            url=self.routes["web"].url + "/feed",
+            headers={"Cookie": self.web_cookie},
+        )
+        if response is not None and 'class="unavailable"' in response.text:
+            self.failures.append("web feed: a part of the page was unavailable")
+
     def reads(self) -> list[Callable[[httpx.AsyncClient], Awaitable[None]]]:
         reader = token(self.tenant, "e0")
         admin = token(self.tenant, "admin-1", roles=("admin",))
@@ -299,13 +319,18 @@ class Tail:
 
 
 def _env(service: str, suffix: str, routes: dict[str, Route], tenant: str) -> dict[str, str]:
-    return {
+    env = {
         f"{service.upper()}_DATABASE": f"chorus_{service}_roll_{suffix}",
         f"{service.upper()}_CONSUMER_GROUP": f"{service}-roll-{suffix}",
         "SHARE_PUBLIC_BASE_URL": routes["links"].url,
         "PEOPLE_SCIM_TOKENS": json.dumps({tenant: SCIM_TOKEN}),
         "CHORUS_SHUTDOWN_DELAY_SECONDS": "1",
     }
+    if service == "web":
+        apis = ("content", "share", "rewards", "metrics")
+        env |= {f"WEB_{api.upper()}_URL": routes[api].url for api in apis}
+        env["WEB_DEV_PEOPLE"] = json.dumps(web_people(tenant))
+    return env
 
 
 def _attach(routes: dict[str, Route], process: ServiceProcess) -> None:
@@ -352,13 +377,13 @@ async def test_a_rolling_restart_under_load_fails_no_request_and_loses_or_double
 ) -> None:
     suffix = ref("")
     tenant = ref("roll")
-    routes = {name: Route(name) for name in (*SERVICES, "links")}
+    routes = {name: Route(name) for name in (*ROLLED, "links")}
     processes: dict[tuple[str, str], ServiceProcess] = {}
     tail = Tail()
     for route in routes.values():
         await route.start()
     try:
-        for service in SERVICES:
+        for service in ROLLED:
             module = __import__(f"{service}.bootstrap", fromlist=["DEFINITION"])
             consumes = module.DEFINITION.consumes
             if consumes:
@@ -378,18 +403,26 @@ async def test_a_rolling_restart_under_load_fails_no_request_and_loses_or_double
                     "/api/v1/advocates/me", headers=token(tenant, f"e{n}"), json={"accept": True}
                 )
                 assert joined.status_code == 201, joined.text
+        async with httpx.AsyncClient(base_url=routes["web"].url, timeout=30) as http:
+            form = await http.get("/signin")
+            signed_in = await http.post(
+                "/signin", data={"person": f"{tenant}/e01", "csrf": csrf_of(form.text)}
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            load.web_cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
         steps = [
             (0.1, load.share),
             (0.02, load.click),
             (0.02, load.click),
             (0.3, load.person),
+            (0.3, load.page),
             *((0.2, read) for read in load.reads()),
         ]
         workers = [asyncio.create_task(load.repeat(every, step)) for every, step in steps]
         await asyncio.sleep(3)
 
         ended: dict[tuple[str, str], int | None] = {}
-        await asyncio.gather(*(_roll(processes, routes, s, tmp_path, ended) for s in SERVICES))
+        await asyncio.gather(*(_roll(processes, routes, s, tmp_path, ended) for s in ROLLED))
 
         await asyncio.sleep(3)
         load.running = False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import threading
 import time
@@ -18,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from support import KAFKA, REPO, ref, token
+from support import KAFKA, REPO, csrf_of, ref, token
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CHORUS_ARTIFACTS", REPO / ".cache" / "artifacts"))
@@ -26,8 +25,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 # WCAG 2.0, 2.1 and 2.2 A and AA rules.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def publish(platform: Any, tenant: str, **fields: Any) -> dict[str, Any]:
@@ -98,12 +95,6 @@ class CompanySite:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
-    assert found is not None, "no CSRF token in the page"
-    return found.group(1)
 
 
 def sign_in_client(web_url: str, tenant: str, person: str) -> httpx.Client:
