@@ -15,13 +15,15 @@ SECOND_TIER_PORTS ?= --kafka-port=29392 --kafka-controller-port=29393 --mongo-po
 export UV_CACHE_DIR := $(CACHE)/uv
 export CHORUS_CACHE := $(CACHE)
 
-.PHONY: help install web-assets browser promtool postgresql lint format schemas test run up down bench bench-tools clean
+.PHONY: help install web-assets asyncapi-parser browser promtool prometheus postgresql lint format schemas docs test run up down bench bench-tools clean
 
 help:
 	@echo "make run     - Kafka, MongoDB-wire server and every service, with demo data"
+	@echo "               (RUN_ARGS=--observability: and Prometheus and Jaeger)"
 	@echo "make test    - lint, then every test against real Kafka, MongoDB and Keycloak"
 	@echo "make lint    - ruff and mypy"
-	@echo "make schemas - regenerate contracts/schemas from the models"
+	@echo "make schemas - regenerate contracts/schemas and docs/events from the models"
+	@echo "make docs    - the event catalogue as an HTML page (.cache/docs/events/index.html)"
 	@echo "make up/down - the same platform with docker compose"
 	@echo "make bench   - the benchmarks in bench/"
 
@@ -44,6 +46,14 @@ services/web/node_modules/.package-lock.json: services/web/package.json services
 	@command -v npm >/dev/null || { echo "npm is needed for the web app's front-end libraries (apt-get install npm)"; exit 1; }
 	@npm ci --prefix services/web --no-audit --no-fund --loglevel=error
 
+# The AsyncAPI parser from the npm registry (contracts/asyncapi/package-lock.json), with which
+# contracts/tests/test_asyncapi_parser.py checks the documents in docs/events.
+asyncapi-parser: contracts/asyncapi/node_modules/.package-lock.json
+
+contracts/asyncapi/node_modules/.package-lock.json: contracts/asyncapi/package.json contracts/asyncapi/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the AsyncAPI parser (apt-get install npm)"; exit 1; }
+	@npm ci --prefix contracts/asyncapi --no-audit --no-fund --loglevel=error
+
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here); the
 # leadership report's test turns its PDF into PNG pages with poppler's pdftoppm.
 browser:
@@ -52,12 +62,13 @@ browser:
 	  echo "installing Chromium and poppler-utils for the browser tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; }
 
-# The alert tests (tests/deploy/test_alerts.py) check and unit-test the Prometheus rules with
-# promtool, from Debian's prometheus package.
-promtool:
-	@command -v promtool >/dev/null || { \
-	  command -v apt-get >/dev/null || { echo "the alert tests need promtool on PATH (Prometheus)"; exit 1; }; \
-	  echo "installing promtool (Debian's prometheus package) for the alert tests..."; \
+# Debian's prometheus package: its promtool checks and unit-tests the alert rules
+# (tests/deploy/test_alerts.py) and lints every process's metrics, and its prometheus scrapes
+# them beside `make run RUN_ARGS=--observability` (and in tests/e2e/test_make_run.py).
+promtool prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "promtool and prometheus are needed on PATH (Prometheus)"; exit 1; }; \
+	  echo "installing Prometheus and promtool (Debian's prometheus package)..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
 # FerretDB keeps its data in PostgreSQL, from Debian's packages (devstack's default backend;
@@ -77,8 +88,14 @@ format: install
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
+# The JSON Schemas, then the AsyncAPI documents built from them (docs/events).
 schemas: install
 	@$(UV) run --frozen python -m contracts.schemas
+	@$(UV) run --frozen python -m contracts.catalogue.asyncapi
+
+# The event catalogue for other teams: one page from the AsyncAPI documents, with a copy of them.
+docs: install
+	@$(UV) run --frozen python -m contracts.catalogue.page $(CACHE)/docs/events
 
 # Starts what is missing (or reuses running servers), runs everything, stops what it started.
 # Keycloak (the OpenID Connect provider, deploy/local/keycloak) only here: `make run` keeps
@@ -88,7 +105,7 @@ schemas: install
 # the rest, on servers of their own (SECOND_TIER_PORTS), so that neither tier reads the
 # other's events and the two take about as long; its report follows the main one. A tier with no
 # test selected (exit 5) is not a failure.
-test: lint browser promtool postgresql
+test: lint browser promtool postgresql asyncapi-parser
 	@$(DEVSTACK) start --fresh --keycloak
 	@$(DEVSTACK) start --fresh $(SECOND_TIER_PORTS)
 	@status=0; \
@@ -102,7 +119,7 @@ test: lint browser promtool postgresql
 	  [ $$main -ne 5 ] || [ $$tier -ne 5 ] || status=5; \
 	  $(DEVSTACK) stop $(SECOND_TIER_PORTS); $(DEVSTACK) stop; exit $$status
 
-run: install postgresql
+run: install postgresql $(if $(findstring --observability,$(RUN_ARGS)),prometheus)
 	@$(VENV_PY) deploy/local/run.py $(RUN_ARGS)
 
 up:
@@ -126,4 +143,4 @@ bench: install bench-tools postgresql
 	  $(DEVSTACK) stop; exit $$status
 
 clean:
-	rm -rf .venv $(CACHE) services/web/node_modules
+	rm -rf .venv $(CACHE) services/web/node_modules contracts/asyncapi/node_modules

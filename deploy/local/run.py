@@ -1,7 +1,9 @@
 """`make run`: Kafka, the MongoDB-wire server and every service's api and worker, with demo data,
 then the web app over them (its development sign-in at http://127.0.0.1:8080/signin).
 `make run RUN_ARGS=--sso` also starts Keycloak with the demo realm (deploy/local/keycloak),
-and the demo tenant signs in there.
+and the demo tenant signs in there. `make run RUN_ARGS=--observability` also starts Prometheus,
+scraping every process with the production alert rules, and Jaeger, receiving every
+process's traces (deploy/local/observability.py).
 
 Stays in the foreground; Ctrl-C (or SIGTERM) stops every process it started.
 """
@@ -25,6 +27,7 @@ import httpx
 
 from chassis.auth import issue_token
 from chassis.settings import LOCAL_JWT_SECRET
+from observability import Observability
 from people.config import LOCAL_SCIM_TOKEN
 from web.config import DEMO_PEOPLE
 
@@ -143,6 +146,15 @@ def sso_env(keycloak_url: str) -> dict[str, str]:
         "roles_claim": "realm_access.roles",
     }
     return {"CHORUS_OIDC_PROVIDERS": json.dumps([provider])}
+
+
+def scrape_targets() -> dict[tuple[str, str], int]:
+    """Where each process serves /metrics: (service, role) -> its operations port."""
+    targets = {("web", "api"): WEB_OPS_PORT, ("web", "worker"): WEB_WORKER_PORT}
+    for name in SERVICES:
+        targets[(name, "api")] = OPS_PORTS[name]
+        targets[(name, "worker")] = WORKER_PORTS[name]
+    return targets
 
 
 def start_services(
@@ -722,6 +734,12 @@ def main() -> int:
         action="store_true",
         help="also start Keycloak, the demo tenant's identity provider (about 25 s more)",
     )
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="also start Prometheus, scraping every process with the production alert rules, "
+        "and Jaeger, receiving their traces (built with Go on first use: minutes)",
+    )
     args = parser.parse_args()
     infra = Infrastructure(
         args.kafka_port,
@@ -731,6 +749,7 @@ def main() -> int:
         keycloak=args.sso,
     )
     processes: list[subprocess.Popen[bytes]] = []
+    observability: Observability | None = None
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -749,6 +768,10 @@ def main() -> int:
         env.update(sso_env(env.get("KEYCLOAK_URL", "") if args.sso else ""))
         if not args.sso:
             env.pop("KEYCLOAK_URL", None)
+        if args.observability:
+            # Before the services: their first requests are traced and scraped too.
+            observability = Observability(DEMO_DATA, scrape_targets())
+            env.update(observability.start(fresh=args.fresh))
         log_dir = Path(os.environ.get("CHORUS_CACHE", REPO / ".cache")) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         processes = start_services(env, log_dir, list(SERVICES))
@@ -758,7 +781,7 @@ def main() -> int:
         load_directory()
         load_history(env["KAFKA_BOOTSTRAP_SERVERS"])
         wait_ready(processes, [WEB_OPS_PORT, WEB_WORKER_PORT])
-        print_banner(log_dir, env)
+        print_banner(log_dir, env, observability)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
         print(f"a service exited; stopping everything (logs in {log_dir})", file=sys.stderr)
@@ -773,14 +796,18 @@ def main() -> int:
         # A second Ctrl-C while stopping must not leave processes behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop(processes)
-        infra.stop()
+        try:
+            if observability is not None:
+                observability.stop()
+        finally:
+            infra.stop()
 
 
 def _docs(name: str) -> str:
     return f"http://127.0.0.1:{OPS_PORTS[name]}/docs"
 
 
-def print_banner(log_dir: Path, env: dict[str, str]) -> None:
+def print_banner(log_dir: Path, env: dict[str, str], observability: Observability | None) -> None:
     print("\nChorus is running (tenant 'demo'). Ctrl-C stops everything.\n")
     print(f"  Web app  http://127.0.0.1:{WEB_PORT}/")
     print(f"  Sign in  http://127.0.0.1:{WEB_PORT}/signin   (development sign-in: pick a person)")
@@ -791,6 +818,18 @@ def print_banner(log_dir: Path, env: dict[str, str]) -> None:
         )
     else:
         print("  SSO      make run RUN_ARGS=--sso   (sign in with Keycloak's demo realm)")
+    if observability is not None:
+        print(
+            f"  Metrics  {observability.prometheus.url}/   (Prometheus: every process, "
+            "the production alert rules)"
+        )
+        # Jaeger's web UI is built with npm for its releases; the Go module holds a placeholder.
+        print(
+            f"  Traces   {observability.jaeger.url}/   (Jaeger: "
+            "/api/traces?service=chorus-share; the UI is a placeholder)"
+        )
+    else:
+        print("  Metrics  make run RUN_ARGS=--observability   (Prometheus and Jaeger)")
     print()
     # The apis' documents and every process's /readyz and /metrics are on operations ports.
     print(f"  {'web':<8} ops    http://127.0.0.1:{WEB_OPS_PORT}/readyz")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -210,6 +211,15 @@ def assert_pinned(images: dict[str, str]) -> None:
 def pinned() -> Callable[[dict[str, str]], None]:
     """`assert_pinned` as a fixture."""
     return assert_pinned
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """promtool, for the rule and dashboard tests (`make promtool` installs it)."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is not on PATH: `make promtool` installs Debian's prometheus package")
+    return path
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -3,51 +3,32 @@
 promtool (Debian's `prometheus` package; `make test` installs it) checks the rules and runs
 the unit tests of `components/alerts/tests/` against them. promtool reads plain rule files,
 so the `spec` of the PrometheusRule is written to a temporary `rules.yaml` beside copies
-of the test files. Beyond promtool: every alert carries a summary, a description and a
-runbook that exists in docs/runbooks.md, has a firing and a quiet test case, and reads only
-metrics the code exports or a short list of external ones.
+of the test files (by `plain_rules`, which also writes it for the Prometheus of `make run
+RUN_ARGS=--observability`). Beyond promtool: every alert carries a summary, a description
+and a runbook that exists in docs/runbooks.md, has a firing and a quiet test case, and
+reads only metrics the code exports or a short list of external ones.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from promql import EXTERNAL_METRICS, exported_metrics, metric_names, run
+
+from observability import plain_rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALERTS_DIR = REPO_ROOT / "deploy" / "k8s" / "components" / "alerts"
 RULES = ALERTS_DIR / "rules.yaml"
 TESTS_DIR = ALERTS_DIR / "tests"
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks.md"
-SOURCES = [REPO_ROOT / "chassis" / "src", *sorted((REPO_ROOT / "services").glob("*/src"))]
 
-# Metrics the rules read that Chorus does not export (docs/operations.md says where from).
-EXTERNAL_METRICS = {
-    "up",  # Prometheus, per scraped target
-    "kafka_consumergroup_lag",  # a Kafka exporter (Strimzi's Kafka Exporter)
-    "nginx_ingress_controller_requests",  # the ingress-nginx controller
-    "nginx_ingress_controller_request_duration_seconds_bucket",
-    "nginx_ingress_controller_request_duration_seconds_count",
-}
 ANNOTATIONS = ("summary", "description", "runbook_url")
-
-# What prometheus-client exposes for a metric of each type.
-SUFFIXES = {
-    "Counter": ("_total",),
-    "Gauge": ("",),
-    "Histogram": ("_bucket", "_count", "_sum"),
-    "Summary": ("_count", "_sum"),
-}
-DEFINITION = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\"")
-
-# PromQL words that look like names: keywords and modifiers.
-KEYWORDS = {"and", "or", "unless", "bool", "by", "without", "on", "ignoring", "offset"}
-KEYWORDS |= {"group_left", "group_right", "inf", "nan"}
 
 
 def prometheus_rule() -> dict[str, Any]:
@@ -63,32 +44,6 @@ def rules() -> list[dict[str, Any]]:
 
 def alerts() -> list[dict[str, Any]]:
     return [rule for rule in rules() if "alert" in rule]
-
-
-def exported_metrics() -> set[str]:
-    """Every series name the code's prometheus-client metrics expose."""
-    names = set()
-    for source in SOURCES:
-        for path in source.rglob("*.py"):
-            for kind, name in DEFINITION.findall(path.read_text()):
-                base = name.removesuffix("_total") if kind == "Counter" else name
-                names.update(base + suffix for suffix in SUFFIXES[kind])
-    return names
-
-
-def metric_names(expr: str) -> set[str]:
-    """The metric (and recorded) names an expression reads."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # label values
-    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
-    text = re.sub(r"\[[^\]]*\]", " ", text)  # ranges and subqueries
-    # Label lists of grouping and matching modifiers.
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
-    names = set()
-    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?", text):
-        name, call = match.groups()
-        if call is None and name.lower() not in KEYWORDS:
-            names.add(name)
-    return names
 
 
 def github_anchors(markdown: str) -> set[str]:
@@ -144,26 +99,13 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     assert firing | quiet <= names, f"tests of unknown alerts: {sorted((firing | quiet) - names)}"
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is not on PATH: `make promtool` installs Debian's prometheus package")
-    return path
-
-
 @pytest.fixture
 def rule_workdir(tmp_path: Path) -> Path:
     """rules.yaml (the PrometheusRule's spec, as promtool reads rules) and the test files."""
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(prometheus_rule()["spec"], sort_keys=False))
+    (tmp_path / "rules.yaml").write_text(plain_rules(RULES))
     for test_file in TESTS_DIR.glob("*.test.yaml"):
         shutil.copy(test_file, tmp_path / test_file.name)
     return tmp_path
-
-
-def run(command: list[str], cwd: Path) -> None:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
 
 
 def test_promtool_checks_the_rules(promtool: str, rule_workdir: Path) -> None:

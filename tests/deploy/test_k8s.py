@@ -3,8 +3,8 @@
 Rendering uses the pinned kustomize of deploy/k8s/tools.py (built into .cache/bin once;
 later runs are offline). Core objects are validated against the Kubernetes JSON schemas
 shipped in the kubernetes-validate package (strict: unknown fields fail); the custom
-resources (Strimzi, KEDA) get structural checks written here, as their schemas are not
-available offline.
+resources (Strimzi, KEDA, the Prometheus Operator) get structural checks written here, as
+their schemas are not available offline.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -49,6 +50,17 @@ TOPICS = [
     "chorus.guidelines-acknowledged.v1",
 ]
 TOPIC_PARTITIONS = 6
+
+# The two ways Prometheus finds the processes: the PodMonitors of one component, the pod
+# annotations of the other. Each overlay uses exactly one, or Prometheus scrapes twice.
+POD_MONITORS = "monitoring"
+SCRAPE_ANNOTATIONS = "prometheus-annotations"
+ANNOTATIONS = ("prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path")
+# What reads the target labels the scrape copies from the pods (app_kubernetes_io_*).
+TARGET_LABEL_READERS = [
+    K8S_DIR / "components" / "alerts" / "rules.yaml",
+    *sorted((K8S_DIR / "components" / "dashboards" / "dashboards").glob("*.json")),
+]
 
 # Infrastructure containers (local-infra) whose image must write its root filesystem.
 WRITABLE_ROOT_ALLOWED = {"kafka"}
@@ -306,12 +318,82 @@ def check_prometheus_rule(obj: Obj) -> None:
                 assert isinstance(value, str), f"{key} must be a string"
 
 
+def check_pod_monitor(obj: Obj) -> None:
+    spec = obj["spec"]
+    _only_keys(
+        spec,
+        {
+            "jobLabel",
+            "podTargetLabels",
+            "podMetricsEndpoints",
+            "selector",
+            "selectorMechanism",
+            "namespaceSelector",
+            "sampleLimit",
+            "targetLimit",
+            "labelLimit",
+            "labelNameLengthLimit",
+            "labelValueLengthLimit",
+            "keepDroppedTargets",
+            "attachMetadata",
+            "scrapeClass",
+            "scrapeProtocols",
+            "fallbackScrapeProtocol",
+            "bodySizeLimit",
+        },
+        "PodMonitor.spec",
+    )
+    selector = spec["selector"]
+    _only_keys(selector, {"matchLabels", "matchExpressions"}, "PodMonitor.spec.selector")
+    assert selector, "an empty selector scrapes every pod of the namespace"
+    for key, value in (selector.get("matchLabels") or {}).items():
+        assert isinstance(value, str), f"selector {key} must be a string"
+    for label in spec.get("podTargetLabels") or []:
+        assert isinstance(label, str) and label, "podTargetLabels are label names"
+    assert spec["podMetricsEndpoints"], "a PodMonitor needs podMetricsEndpoints"
+    for endpoint in spec["podMetricsEndpoints"]:
+        _only_keys(
+            endpoint,
+            {
+                "port",
+                "portNumber",
+                "path",
+                "scheme",
+                "params",
+                "interval",
+                "scrapeTimeout",
+                "honorLabels",
+                "honorTimestamps",
+                "trackTimestampsStaleness",
+                "relabelings",
+                "metricRelabelings",
+                "filterRunning",
+                "followRedirects",
+                "enableHttp2",
+                "authorization",
+                "basicAuth",
+                "oauth2",
+                "bearerTokenSecret",
+                "tlsConfig",
+                "proxyUrl",
+                "noProxy",
+            },
+            "podMetricsEndpoint",
+        )
+        assert isinstance(endpoint.get("port"), str) or _is_int(endpoint.get("portNumber"), 1)
+        assert str(endpoint.get("path", "/metrics")).startswith("/"), endpoint
+        for key in ("interval", "scrapeTimeout"):
+            if key in endpoint:
+                assert re.fullmatch(r"([0-9]+(ms|s|m|h))+", endpoint[key]), endpoint
+
+
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("kafka.strimzi.io/v1", "Kafka"): check_kafka,
     ("kafka.strimzi.io/v1", "KafkaNodePool"): check_kafka_node_pool,
     ("kafka.strimzi.io/v1", "KafkaTopic"): check_kafka_topic,
     ("keda.sh/v1alpha1", "ScaledObject"): check_scaled_object,
     ("monitoring.coreos.com/v1", "PrometheusRule"): check_prometheus_rule,
+    ("monitoring.coreos.com/v1", "PodMonitor"): check_pod_monitor,
 }
 
 
@@ -386,10 +468,6 @@ def test_chorus_containers_are_hardened(combination, render, runtime) -> None:
             image, _, tag = container["image"].rpartition(":")
             assert image == f"{IMAGE_REGISTRY}/{runtime[service].package}", where
             assert tag, where
-        annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
-        assert annotations.get("prometheus.io/scrape") == "true"
-        assert annotations.get("prometheus.io/port") == str(runtime[service].ops_port(role))
-        assert annotations.get("prometheus.io/path") == "/metrics"
 
 
 def pod_specs(obj: Obj) -> list[Obj]:
@@ -484,6 +562,33 @@ def test_every_process_has_a_service_on_its_port(combination, render, runtime) -
             assert port["name"] == name and port["targetPort"] in (name, number)
 
 
+# What the drain after SIGTERM may take at most (docs/runtime.md, "Stopping"): uvicorn's
+# 10 s for requests in flight, the links listener's 5 s for clicks, and closing.
+DRAIN_SECONDS = 20
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_pods_stop_gracefully(combination, render) -> None:
+    """An api sleeps in preStop, so that its Service and the Ingress stop sending to it
+    before SIGTERM, and the sleep and the drain fit in the grace period; rolling updates
+    keep every replica until a new one is ready."""
+    for _, role, deployment in chorus_workloads(render(combination)):
+        name = deployment["metadata"]["name"]
+        pod = deployment["spec"]["template"]["spec"]
+        grace = pod.get("terminationGracePeriodSeconds", 30)
+        [container] = pod["containers"]
+        pre_stop = container.get("lifecycle", {}).get("preStop")
+        if role == "api":
+            assert pre_stop == {"sleep": {"seconds": 5}}, name
+            assert pre_stop["sleep"]["seconds"] + DRAIN_SECONDS <= grace, name
+            rollout = deployment["spec"]["strategy"]["rollingUpdate"]
+            assert rollout == {"maxSurge": 1, "maxUnavailable": 0}, name
+        else:
+            # A worker takes no requests: nothing to wait for before SIGTERM.
+            assert pre_stop is None, name
+            assert DRAIN_SECONDS <= grace, name
+
+
 @pytest.mark.parametrize("combination", COMBINATIONS)
 def test_api_deployments_have_disruption_budgets(combination, render) -> None:
     objects = render(combination)
@@ -534,7 +639,11 @@ def test_environment_follows_the_runtime_contract(
 @pytest.mark.parametrize("combination", COMBINATIONS)
 def test_settings_point_at_the_infrastructure_in_the_rendering(combination, render) -> None:
     objects = render(combination)
-    [config] = of_kind(objects, "ConfigMap")
+    [config] = [
+        c
+        for c in of_kind(objects, "ConfigMap")
+        if c["metadata"]["name"].startswith("chorus-config")
+    ]
     data = config["data"]
     components = components_in(combination)
     assert data["CHORUS_ENV"] == ("local" if combination == "overlays/local" else "production")
@@ -905,6 +1014,88 @@ def test_network_policies(combination, render, runtime, backends) -> None:
                 )
                 for peers in sources
             ), f"Chorus pods must reach {infra} under the default deny"
+
+
+def ops_container_port(deployment: Obj) -> Obj | None:
+    ports = [p for c in pod_spec(deployment)["containers"] for p in c.get("ports", [])]
+    return next((p for p in ports if p.get("name") == OPS), None)
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_every_process_is_scraped_one_way(combination, render) -> None:
+    """Production: one PodMonitor per process, on its `ops` port, and no prometheus.io
+    annotations for an annotation job to scrape again; locally the annotations alone."""
+    objects = render(combination)
+    components = components_in(combination)
+    if combination.startswith("overlays/"):
+        ways = sorted(components & {POD_MONITORS, SCRAPE_ANNOTATIONS})
+        assert len(ways) == 1, f"{combination}: scraped by {ways or 'nothing'}, not one way"
+    if combination == "overlays/production":
+        assert POD_MONITORS in components
+    if combination == "overlays/local":
+        assert SCRAPE_ANNOTATIONS in components
+    monitors = of_kind(objects, "PodMonitor")
+    policies = of_kind(objects, "NetworkPolicy")
+    scraped = [d for d in of_kind(objects, "Deployment") if ops_container_port(d)]
+    assert scraped
+    for deployment in scraped:
+        name = deployment["metadata"]["name"]
+        template = deployment["spec"]["template"]["metadata"]
+        annotations = template.get("annotations") or {}
+        port = ops_container_port(deployment)
+        assert port
+        selecting = [m for m in monitors if matches(m["spec"]["selector"], template["labels"])]
+        if POD_MONITORS in components:
+            assert [m["metadata"]["name"] for m in selecting] == [name], f"{combination}: {name}"
+            [endpoint] = selecting[0]["spec"]["podMetricsEndpoints"]
+            assert endpoint["port"] == OPS and endpoint.get("path", "/metrics") == "/metrics"
+            if policies:
+                sources = ingress_sources(policies, template["labels"], OPS, port["containerPort"])
+                assert admitted(sources, PROMETHEUS[1], PROMETHEUS[0]), name
+        else:
+            assert not selecting, f"{combination}: {name}"
+        if SCRAPE_ANNOTATIONS in components:
+            assert annotations.get("prometheus.io/scrape") == "true", name
+            assert annotations.get("prometheus.io/port") == str(port["containerPort"]), name
+            assert annotations.get("prometheus.io/path") == "/metrics", name
+        else:
+            assert not set(ANNOTATIONS) & set(annotations), f"{combination}: {name} annotated"
+    for monitor in monitors:
+        selected = [
+            d
+            for d in of_kind(objects, "Deployment")
+            if matches(monitor["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])
+        ]
+        assert len(selected) == 1, f"PodMonitor {monitor['metadata']['name']} selects {selected}"
+
+
+@pytest.mark.parametrize("combination", with_component(POD_MONITORS))
+def test_pod_monitors_copy_the_pod_labels_alerts_and_dashboards_read(combination, render) -> None:
+    read = {
+        label
+        for path in TARGET_LABEL_READERS
+        for label in re.findall(r"\bapp_kubernetes_io_[a-z_]+", path.read_text())
+    }
+    assert "app_kubernetes_io_part_of" in read
+    for monitor in of_kind(render(combination), "PodMonitor"):
+        # The Operator turns a pod label into a target label as Prometheus does.
+        copied = {
+            re.sub(r"[^a-zA-Z0-9_]", "_", label) for label in monitor["spec"]["podTargetLabels"]
+        }
+        assert read <= copied, f"{monitor['metadata']['name']}: copies no {sorted(read - copied)}"
+
+
+@pytest.mark.parametrize("combination", with_component("dashboards"))
+def test_dashboards_reach_grafana(combination, render) -> None:
+    """tests/deploy/test_dashboards.py checks the JSON; here, what the sidecar is given."""
+    boards = [
+        c for c in of_kind(render(combination), "ConfigMap") if "grafana_dashboard" in labels(c)
+    ]
+    assert boards
+    for config_map in boards:
+        assert labels(config_map)["grafana_dashboard"] == "1"
+        [(key, text)] = config_map["data"].items()
+        assert key.endswith(".json") and json.loads(text)["uid"] == key.removesuffix(".json")
 
 
 @pytest.mark.parametrize("combination", with_component("otel"))

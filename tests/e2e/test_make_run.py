@@ -1,10 +1,12 @@
 """`make run`: everything comes up with demo data, the web app first in what it prints, and
-Ctrl-C leaves no process behind."""
+Ctrl-C leaves no process behind. It runs with `--observability`: Prometheus scrapes every
+process with the production rules, and Jaeger receives the services' traces."""
 
 from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from observability import JAEGER_PORT, PROMETHEUS_PORT, RULES_FILE, plain_rules, prometheus_config
+from run import scrape_targets
+from stack.servers import PrometheusServer
+from stack.toolchain import ensure_jaeger_binary
 from support import REPO, token
 
 pytestmark = pytest.mark.long
@@ -29,6 +36,10 @@ DOCS = "http://127.0.0.1:7081/docs"  # content's api document, on its operations
 LINKS_PORT = 8090  # the share api's short-link listener
 SIGN_IN = "http://127.0.0.1:8080/signin"
 STOP_SECONDS = 120  # what stopping may take at most, by the timeouts of run.py and devstack
+PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
+JAEGER = f"http://127.0.0.1:{JAEGER_PORT}"
+# Prometheus, Jaeger's query API and UI, its OTLP receiver and its query gRPC API.
+OBSERVABILITY_PORTS = [PROMETHEUS_PORT, JAEGER_PORT, 4318, 16685]
 
 
 def _processes() -> dict[int, str]:
@@ -60,12 +71,11 @@ def _children(pid: int) -> set[int]:
 
 
 def _ours(cmdlines: dict[int, str]) -> set[int]:
-    """Kafka and the Mongo server started for this run (their data folders name the port)."""
-    return {
-        pid
-        for pid, cmd in cmdlines.items()
-        if f"kafka-{KAFKA_PORT}" in cmd or f"mongo-{MONGO_PORT}" in cmd or f":{MONGO_PORT}" in cmd
-    }
+    """Kafka, the Mongo server, Prometheus and Jaeger started for this run (their data
+    folders name the port)."""
+    marks = (f"kafka-{KAFKA_PORT}", f"mongo-{MONGO_PORT}", f":{MONGO_PORT}")
+    marks += (f"prometheus-{PROMETHEUS_PORT}", f"jaeger-{JAEGER_PORT}")
+    return {pid for pid, cmd in cmdlines.items() if any(mark in cmd for mark in marks)}
 
 
 def _demo_history_is_there() -> None:
@@ -141,8 +151,76 @@ def _demo_leader_post_is_there() -> None:
         time.sleep(0.5)
 
 
+def _prometheus_scrapes_every_process_with_the_rules() -> None:
+    """Every process is a target and up, and the production rules are loaded."""
+    expected = {f"127.0.0.1:{port}" for port in OPS_PORTS}
+    targets: list[dict[str, object]] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        reply = httpx.get(f"{PROMETHEUS}/api/v1/targets", timeout=10).json()
+        targets = reply["data"]["activeTargets"]
+        if {t["labels"]["instance"] for t in targets} == expected and all(
+            t["health"] == "up" for t in targets
+        ):
+            break
+        time.sleep(1)
+    assert {t["labels"]["instance"] for t in targets} == expected, targets
+    assert all(t["health"] == "up" for t in targets), targets
+    loaded = httpx.get(f"{PROMETHEUS}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    production = yaml.safe_load(plain_rules())["groups"]
+    assert sorted((g["name"], len(g["rules"])) for g in loaded) == sorted(
+        (g["name"], len(g["rules"])) for g in production
+    )
+
+
+def _jaeger_has_the_services_traces() -> None:
+    """Every service's api sent Jaeger the traces of the demo's requests."""
+    wanted = {f"chorus-{name}" for name in ("content", "share", "rewards", "metrics", "people")}
+    services: set[str] = set()
+    deadline = time.monotonic() + 60
+    while not wanted <= services and time.monotonic() < deadline:
+        time.sleep(1)
+        services = set(httpx.get(f"{JAEGER}/api/services", timeout=10).json()["data"] or ())
+    assert wanted <= services, services
+    found = httpx.get(
+        f"{JAEGER}/api/traces", params={"service": "chorus-content", "limit": 1}, timeout=10
+    ).json()["data"]
+    assert found and found[0]["spans"], found
+
+
+def test_the_local_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    """What `--observability` gives Prometheus: a target per process and the production
+    rules, as `promtool check config` reads them."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not on PATH: `make promtool` installs Debian's prometheus package")
+    targets = scrape_targets()
+    assert sorted(targets.values()) == sorted(OPS_PORTS)
+    server = PrometheusServer(
+        PROMETHEUS_PORT,
+        tmp_path,
+        config=prometheus_config(targets),
+        files={RULES_FILE: plain_rules()},
+    )
+    checked = subprocess.run(
+        [promtool, "check", "config", str(server.write_config())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    rules = sum(len(group["rules"]) for group in yaml.safe_load(plain_rules())["groups"])
+    assert f"SUCCESS: {rules} rules found" in checked.stdout, checked.stdout
+
+
 @pytest.mark.infra
+@pytest.mark.builds
+# The first run builds Jaeger: minutes before run.py starts.
+@pytest.mark.timeout(3600)
 def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: `make prometheus` installs Debian's package")
+    ensure_jaeger_binary()
     env = {
         k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL")
     }
@@ -153,6 +231,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
             f"--kafka-port={KAFKA_PORT}",
             f"--kafka-controller-port={CONTROLLER_PORT}",
             f"--mongo-port={MONGO_PORT}",
+            "--observability",
         ],
         cwd=REPO,
         env=env,
@@ -181,6 +260,9 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         first_other = min(banner.index(DOCS), banner.index("Bearer"))
         assert banner.index("http://127.0.0.1:8080/") < first_other
         assert banner.index(SIGN_IN) < first_other
+        # Prometheus and Jaeger right after the web app.
+        assert banner.index(SIGN_IN) < banner.index(f"{PROMETHEUS}/") < first_other
+        assert banner.index(SIGN_IN) < banner.index(f"{JAEGER}/") < first_other
         for port in OPS_PORTS:
             assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
         assert httpx.get("http://127.0.0.1:8081/metrics", timeout=10).status_code == 404
@@ -195,11 +277,14 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         _demo_onboarding_is_there()
         _demo_leader_post_is_there()
         _demo_buddies_and_suggestions_are_there()
+        _prometheus_scrapes_every_process_with_the_rules()
+        _jaeger_has_the_services_traces()
 
+        # The services, and Prometheus and Jaeger.
         services = _children(run.pid)
         infra = _ours(_processes())
-        assert len(services) == len(SERVICE_PORTS), services
-        assert len(infra) >= 2, "Kafka and the Mongo server should run for this test"
+        assert len(services) == len(SERVICE_PORTS) + 2, services
+        assert len(infra) >= 4, "Kafka, the Mongo server, Prometheus and Jaeger should run"
 
         os.kill(run.pid, signal.SIGINT)  # what Ctrl-C sends
         # The services get 15 s to stop, then Kafka and the Mongo server 30 s each before
@@ -210,7 +295,7 @@ def test_make_run_serves_everything_and_ctrl_c_stops_it_all() -> None:
         time.sleep(0.5)
         left = (services | infra) & set(_processes())
         assert not left, {pid: _processes().get(pid) for pid in left}
-        for port in sorted({*SERVICE_PORTS, *OPS_PORTS, LINKS_PORT}):
+        for port in sorted({*SERVICE_PORTS, *OPS_PORTS, LINKS_PORT, *OBSERVABILITY_PORTS}):
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
     finally:

@@ -169,6 +169,14 @@ def test_missing_postgresql_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     assert "\n" not in message and "apt-get install postgresql" in message
 
 
+def test_missing_prometheus_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(base.ToolMissing) as caught:
+        toolchain.require_prometheus()
+    message = str(caught.value)
+    assert "\n" not in message and "apt-get install prometheus" in message
+
+
 def test_probes_fail_cleanly_on_a_closed_port() -> None:
     port = free_port()
     with pytest.raises(OSError):
@@ -179,6 +187,8 @@ def test_probes_fail_cleanly_on_a_closed_port() -> None:
         probes.keycloak_discovery(f"http://127.0.0.1:{port}", timeout=1)
     with pytest.raises(OSError):
         probes.postgres_ready("127.0.0.1", port, "ferretdb", "postgres", timeout=1)
+    with pytest.raises(OSError):
+        probes.prometheus_ready(f"http://127.0.0.1:{port}", timeout=1)
 
 
 def test_unzip_keeps_the_executable_bits(tmp_path: Path) -> None:

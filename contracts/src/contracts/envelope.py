@@ -102,6 +102,12 @@ class CloudEvent(BaseModel, Generic[D]):
         """Kafka key: keeps the events of one advocate (or one content item) in order."""
         return f"{self.tenantid}:{getattr(self.data, self.key_field)}"
 
+    @classmethod
+    def key_pattern(cls) -> str:
+        """How `partition_key` is made, for the event catalogue; a class that makes its key
+        otherwise says so here too."""
+        return f"<tenantid>:<data.{cls.key_field}>"
+
     def to_json(self) -> bytes:
         # CloudEvents leaves an absent optional attribute out rather than writing null.
         absent = {"traceparent"} if self.traceparent is None else None

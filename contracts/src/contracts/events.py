@@ -175,6 +175,10 @@ class GuidelinesPublished(CloudEvent[GuidelinesPublishedData]):
         # One tenant's versions stay in order on one partition.
         return f"{self.tenantid}:guidelines"
 
+    @classmethod
+    def key_pattern(cls) -> str:
+        return "<tenantid>:guidelines"
+
 
 class GuidelinesAcknowledgedData(EventData):
     employee_id: Identifier

@@ -1,7 +1,7 @@
 """Real requests that tell whether a server answers, from plain sockets and the standard
 library: Kafka's ApiVersions and Metadata, MongoDB's ping over OP_MSG, PostgreSQL's startup
-handshake, Keycloak's OpenID Connect discovery and Jaeger's list of services. They run
-before the virtualenv exists."""
+handshake, Keycloak's OpenID Connect discovery, Jaeger's list of services and Prometheus's
+readiness. They run before the virtualenv exists."""
 
 from __future__ import annotations
 
@@ -306,3 +306,17 @@ def jaeger_services(url: str, timeout: float = 5.0) -> list[str]:
     if not isinstance(document, dict) or not isinstance(document.get("data") or [], list):
         raise ProbeError(f"GET {address} answered no list of services")
     return list(document.get("data") or [])
+
+
+def prometheus_ready(url: str, timeout: float = 5.0) -> str:
+    """Prometheus's answer to ``GET /-/ready`` (200 once its storage is open and its
+    configuration loaded); raises OSError or ProbeError."""
+    address = f"{url.rstrip('/')}/-/ready"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(address, timeout=timeout) as response:
+            return response.read().decode("utf-8", "replace").strip()
+    except urllib.error.HTTPError as exc:  # 503 while it starts
+        raise ProbeError(f"GET {address} answered {exc.code}") from exc
+    except http.client.HTTPException as exc:
+        raise ProbeError(f"GET {address}: {exc!r}") from exc

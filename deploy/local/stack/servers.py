@@ -1,5 +1,6 @@
 """The servers, each a detached process in its own session and process group with its data,
-log and pid file in one folder: Kafka (KRaft), a MongoDB wire server, Keycloak and Jaeger.
+log and pid file in one folder: Kafka (KRaft), a MongoDB wire server, Keycloak, Jaeger and
+Prometheus.
 
     kafka = KafkaServer(port=19092, controller_port=19093, data_dir=tmp / "kafka").start()
     ...
@@ -21,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ from .probes import (
     mongo_ping,
     port_open,
     postgres_ready,
+    prometheus_ready,
 )
 from .processes import group_alive, proc_cmdline, wait_until
 from .toolchain import (
@@ -53,6 +56,7 @@ from .toolchain import (
     ensure_keycloak,
     require_java,
     require_postgresql,
+    require_prometheus,
 )
 
 KAFKA_LOG4J = DEPLOY_LOCAL / "kafka" / "log4j2.properties"
@@ -752,6 +756,63 @@ class JaegerServer(Server):
             config = config.replace(key, str(value))
         self.config_file.write_text(config)
         return [str(binary), "--config", str(self.config_file)]
+
+
+class PrometheusServer(Server):
+    """Prometheus from Debian's ``prometheus`` package, on ``port``, loopback only: ``config``
+    is its configuration (written to ``prometheus.yml`` in ``data_dir``), ``files`` the files
+    it names, rule files for instance, by name (written beside it). Its storage
+    (``tsdb/``), log (``server.log``) and pid file live in ``data_dir`` too (default
+    ``<cache>/data/prometheus-<port>``); the configuration is written again at every start.
+    """
+
+    name = "Prometheus"
+    default_start_timeout = 60.0
+
+    def __init__(
+        self,
+        port: int = 9090,
+        data_dir: Path | str | None = None,
+        *,
+        config: str = "",
+        files: Mapping[str, str] | None = None,
+    ) -> None:
+        if data_dir is None:
+            data_dir = cache_dir() / "data" / f"prometheus-{port}"
+        super().__init__(port, data_dir)
+        self.config = config
+        self.files = dict(files or {})
+        self.config_file = self.data_dir / "prometheus.yml"
+        self.storage_dir = self.data_dir / "tsdb"
+
+    @property
+    def url(self) -> str:
+        """The web UI and the HTTP API (``/api/v1/targets``, ``/api/v1/rules``, ...)."""
+        return f"http://{self.address}"
+
+    def _marker(self) -> str:
+        return str(self.config_file)
+
+    def probe(self, timeout: float = 5.0) -> dict[str, Any]:
+        return {"ready": prometheus_ready(self.url, timeout=timeout)}
+
+    def write_config(self) -> Path:
+        """The configuration and its files in ``data_dir``; returns the configuration's path."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in self.files.items():
+            (self.data_dir / name).write_text(text)
+        self.config_file.write_text(self.config)
+        return self.config_file
+
+    def _prepare(self) -> list[str]:
+        binary = require_prometheus()
+        self.write_config()
+        return [
+            binary,
+            f"--config.file={self.config_file}",
+            f"--storage.tsdb.path={self.storage_dir}",
+            f"--web.listen-address={self.address}",
+        ]
 
 
 def _install_realms(source: Path, import_dir: Path) -> None:

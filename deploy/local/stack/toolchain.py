@@ -1,6 +1,6 @@
-"""The programs the servers need: Java, Maven, Go and PostgreSQL checked on this machine;
-Kafka's jars and Keycloak's distribution fetched from Maven Central, FerretDB and Jaeger
-built with Go. Each is fetched or built once into the cache folder and reused: a later start
+"""The programs the servers need: Java, Maven, Go, PostgreSQL and Prometheus checked on this
+machine; Kafka's jars and Keycloak's distribution fetched from Maven Central, FerretDB and
+Jaeger built with Go. Each is fetched or built once into the cache folder and reused: a later start
 does no network work."""
 
 from __future__ import annotations
@@ -120,6 +120,18 @@ def require_postgresql() -> Path:
         "PostgreSQL is needed for FerretDB's PostgreSQL backend: apt-get install postgresql"
         " (or start with --mongo-backend=sqlite)"
     )
+
+
+def require_prometheus() -> str:
+    """Path of Debian's ``prometheus`` (the package that also brings promtool), or
+    ToolMissing."""
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        raise ToolMissing(
+            "Prometheus is needed to scrape the services: apt-get install prometheus"
+            " (`make run RUN_ARGS=--observability` installs it)"
+        )
+    return prometheus
 
 
 def _run_build(cmd: list[str], *, what: str, cwd: Path, env: dict[str, str], log: Path) -> None:
