@@ -28,6 +28,7 @@ from rewards.adapters import events as convert
 from rewards.adapters.mongo import (
     StandingChange,
     StandingRead,
+    activities_id,
     item_of,
     month_end_doc,
     month_end_of,
@@ -74,6 +75,8 @@ class FakeRepository:
     standings: dict[str, dict[str, Any]] = field(default_factory=dict)
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
     activities: list[dict[str, Any]] = field(default_factory=list)
+    # activities_id -> the activities kept under it
+    kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     catalog: dict[str, dict[str, Any]] = field(default_factory=dict)
     chains: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: {"spends": {}, "units": {}}
@@ -131,6 +134,14 @@ class FakeRepository:
 
     async def ledger_entries(self, ids: Sequence[str]) -> list[Award]:
         return [convert.award_of(self.ledger[i]) for i in ids if i in self.ledger]
+
+    async def ledger_sources(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        entries = [self.ledger[i] for i in ids if i in self.ledger]
+        return {e["_id"]: (e["source_event_id"], e.get("src")) for e in entries}
+
+    async def delete_ledger_entries(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            self.ledger.pop(i, None)
 
     def new_clawback(self, box: Any, tenant: str, clawback: Clawback) -> FakeInsert:
         record = {
@@ -194,8 +205,14 @@ class FakeRepository:
     async def keep_activities(
         self, batch_id: str, activities: dict[str, list[dict[str, Any]]]
     ) -> None:
-        for acts in activities.values():
+        for tenant, acts in activities.items():
+            self.kept[activities_id(batch_id, tenant)] = list(acts)
             self.activities.extend(acts)
+
+    async def forget_activities(self, batch_id: str, tenants: Sequence[str]) -> None:
+        for tenant in tenants:
+            for act in self.kept.pop(activities_id(batch_id, tenant), []):
+                self.activities.remove(act)
 
     async def apply_standings(self, changes: Sequence[StandingChange]) -> None:
         for change in changes:
@@ -565,6 +582,43 @@ async def test_a_batch_is_scored_into_the_ledger_standings_and_events() -> None:
     assert {c.employee_id for c in repo.standing_changes} == {"e1", "e2"}
     change = next(c for c in repo.standing_changes if c.employee_id == "e1")
     assert change.read is None and change.marks == {f"{batch[0].topic.replace('.', '_')}-0": 1}
+
+
+async def test_an_event_published_twice_is_scored_once() -> None:
+    repo, publisher = FakeRepository(), FakePublisher()
+    services = services_of(repo, publisher)
+    twice, other = _shared("e1", NOW), _shared("e1", NOW)
+    await handlers.on_events(services, _batch([twice]))
+    # The relay sent it again: later on the partition, beside a new share.
+    await handlers.on_events(services, _batch([twice, other], first_offset=5))
+    # And a third time, twice in one batch.
+    await handlers.on_events(services, _batch([other, twice, twice], first_offset=9))
+
+    standing = repo.standings[standing_id(TENANT, "e1")]
+    assert standing["earned"] == 20 and standing["_wm"] == {"chorus_post-shared_v1-0": 11}
+    shares = sorted(e["source_event_id"] for e in repo.ledger.values() if e["rule_id"] == "share")
+    assert shares == sorted([twice.id, other.id])
+    assert len(repo.activities) == 2
+    awarded = {e.id for e in publisher.sent if isinstance(e, PointsAwarded)}
+    assert awarded == set(repo.ledger)
+
+
+async def test_a_batch_whose_standings_were_not_written_is_scored_in_full_again() -> None:
+    repo, publisher = FakeRepository(), FakePublisher()
+    services = services_of(repo, publisher)
+    batch = _batch([_shared("e1", NOW), _shared("e1", NOW)])
+    apply = repo.apply_standings
+
+    async def died(changes: Sequence[StandingChange]) -> None:
+        raise ConnectionError("the worker died before the standings were written")
+
+    repo.apply_standings = died  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await handlers.on_events(services, batch)
+    repo.apply_standings = apply  # type: ignore[method-assign]
+    # The ledger holds the batch's entries at the batch's own positions: not repeats.
+    await handlers.on_events(services, batch)
+    assert repo.standings[standing_id(TENANT, "e1")]["earned"] == 20
 
 
 async def test_a_batch_delivered_again_scores_nothing_twice() -> None:

@@ -368,6 +368,25 @@ class RewardsRepository:
         found = await asyncio.gather(*(one(i) for i in ids))
         return [convert.award_of(doc) for doc in found if doc is not None]
 
+    async def ledger_sources(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Award id -> (the id of the event it was awarded for, the position that event
+        was read at; None for entries written before positions were kept)."""
+
+        async def one(doc_id: str) -> dict[str, Any] | None:
+            async with self._reads:
+                return await self.ledger.find_one({"_id": doc_id}, {"source_event_id": 1, "src": 1})
+
+        found = await asyncio.gather(*(one(i) for i in ids))
+        return {d["_id"]: (d["source_event_id"], d.get("src")) for d in found if d is not None}
+
+    async def delete_ledger_entries(self, ids: Sequence[str]) -> None:
+        await self.ledger.delete_many({"_id": {"$in": list(ids)}})
+
+    async def forget_activities(self, batch_id: str, tenants: Sequence[str]) -> None:
+        """Drop what `keep_activities` kept of a batch, to keep it again otherwise."""
+        ids = [activities_id(batch_id, tenant) for tenant in tenants]
+        await self.activities.delete_many({"_id": {"$in": ids}})
+
     async def ledger_entry(self, tenant: str, award_id: str) -> Award | None:
         doc = await self.ledger.find_one({"_id": award_id, "tenant": tenant})
         return convert.award_of(doc) if doc is not None else None

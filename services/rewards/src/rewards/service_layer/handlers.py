@@ -4,9 +4,10 @@ redemptions, erasing a person."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -60,11 +61,14 @@ from rewards.domain.months import (
 from rewards.domain.rules import Action, Award, RuleSet
 from rewards.domain.suggestions import erasure_key
 
+log = logging.getLogger(__name__)
+
 POINTS = Counter("chorus_rewards_points_awarded_total", "Points awarded", ["tenant", "rule"])
 AWARDS = Counter("chorus_rewards_awards_total", "Ledger entries written", ["tenant"])
 REDEMPTIONS = Counter(
     "chorus_rewards_redemptions_total", "Redemption attempts", ["tenant", "outcome"]
 )
+
 # Ledger entries per insert while a batch is scored.
 LEDGER_CHUNK = 2000
 FIRST_SHARE = Action.FIRST_SHARE.value
@@ -114,6 +118,11 @@ class Services:
 
 def _watermark_key(item: Consumed[Any]) -> str:
     return f"{item.topic.replace('.', '_')}-{item.partition}"
+
+
+def _position(item: Consumed[Any]) -> str:
+    """Where an event was read: the same event published twice is at two positions."""
+    return f"{item.topic}/{item.partition}/{item.offset}"
 
 
 @dataclass
@@ -193,10 +202,15 @@ class _Scored:
 
 
 def _score(
-    key: str, employee: _Employee, read: StandingRead | None, config: TenantConfig
+    key: str,
+    employee: _Employee,
+    read: StandingRead | None,
+    config: TenantConfig,
+    repeats: frozenset[str] = frozenset(),
 ) -> _Scored | None:
     """Score the events of one employee the standing has not seen; None when it has
-    seen them all."""
+    seen them all. Events at the positions of `repeats` (scored before, read at another
+    position) move the watermarks but score nothing."""
     marks = read.marks if read is not None else {}
     fresh = [i for i in employee.items if i.offset > marks.get(_watermark_key(i), -1)]
     if not fresh:
@@ -209,6 +223,8 @@ def _score(
     badges: list[AnyEvent] = []
     activities: list[dict[str, Any]] = []
     for item in fresh:
+        if _position(item) in repeats:
+            continue
         event = item.event
         _profile_of(event, profile)
         activity = convert.activity_of(event)
@@ -219,7 +235,10 @@ def _score(
         activities.append(convert.activity_doc(activity))
         outcome = apply(standing, activity, config.versions, config.challenges)
         standing = outcome.standing
-        entries.extend(convert.ledger_doc(employee.tenant, a) for a in outcome.awards)
+        entries.extend(
+            {**convert.ledger_doc(employee.tenant, a), "src": _position(item)}
+            for a in outcome.awards
+        )
         for badge in outcome.badges:
             earned_badges[badge.badge] = {"name": badge.name, "earned_at": badge.earned_at}
             badges.append(convert.badge_earned(employee.tenant, badge, event.traceparent))
@@ -256,7 +275,10 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     Each standing remembers, per topic partition, the offset of the last event applied to
     it; events at or below it are skipped, and the standing is written only if those
     watermarks are still what we read. Ledger entries are keyed by award id, so a batch
-    delivered again after a crash writes none twice.
+    delivered again after a crash writes none twice. Each entry keeps the position its
+    event was read at: an event published twice (an outbox's relay and its api both sent
+    it) is read at a second position, beyond the watermark, and its awards are found in
+    the ledger under the first one; it is then scored again without it (`_rescored`).
 
     The batch's erasures come first, and the events of someone erased (in this batch or
     before) count under their pseudonym: nothing the batch writes or publishes names them,
@@ -269,32 +291,26 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     repo = services.repo
     configs = {t: await services.config(t) for t in {e.tenant for e in employees.values()}}
 
-    ledger: list[dict[str, Any]] = []
     # Ledger inserts under way, each of the entries scored since the one before: the
     # database (another process) writes them while we score on.
     inserts: list[asyncio.Future[set[str]]] = []
-    unsent: list[dict[str, Any]] = []
-    activities: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    badges: list[AnyEvent] = []
-    changes: list[StandingChange] = []
-    for key, employee in employees.items():
-        scored = _score(key, employee, docs.get(key), configs[employee.tenant])
-        if scored is None:
-            continue
-        if scored.activities:
-            activities[employee.tenant].extend(scored.activities)
-        badges.extend(scored.badges)
-        changes.append(scored.change)
-        ledger.extend(scored.change.entries)
-        unsent.extend(scored.change.entries)
-        if len(unsent) >= LEDGER_CHUNK:
-            inserts.append(asyncio.ensure_future(repo.add_ledger_entries(unsent)))
-            unsent = []
-            await asyncio.sleep(0)  # lets the insert go out before we score on
+
+    async def chunked(entries: list[dict[str, Any]]) -> None:
+        inserts.append(asyncio.ensure_future(repo.add_ledger_entries(entries)))
+        await asyncio.sleep(0)  # lets the insert go out before we score on
+
+    scoring = await _score_batch(employees, docs, configs, frozenset(), chunked)
+    ledger = scoring.ledger
 
     positions = sorted(f"{i.topic}/{i.partition}/{i.offset}" for i in batch)
     batch_id = derived_event_id("batch", positions[0], positions[-1], str(len(positions)))
     traces = {i.event.id: i.event.traceparent for i in batch}
+
+    def built(entries: list[dict[str, Any]]) -> dict[str, AnyEvent]:
+        return {
+            e["_id"]: convert.points_awarded(e["tenant"], e, traces.get(e["source_event_id"]))
+            for e in entries
+        }
 
     async def awarded() -> dict[str, AnyEvent]:
         # Built and sent while the database inserts (it is another process). Awards keyed
@@ -302,23 +318,30 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
         # can go before it answers: if we die, the batch comes again and sends the same
         # ids and bytes. First-share awards wait for the ledger (see below).
         await asyncio.sleep(0)
-        built: dict[str, AnyEvent] = {
-            e["_id"]: convert.points_awarded(e["tenant"], e, traces.get(e["source_event_id"]))
-            for e in ledger
-        }
+        by_id = built(ledger)
         await services.publisher.publish_many(
-            [built[e["_id"]] for e in ledger if e["rule_id"] != FIRST_SHARE]
+            [by_id[e["_id"]] for e in ledger if e["rule_id"] != FIRST_SHARE]
         )
-        return built
+        return by_id
 
-    inserts.append(asyncio.ensure_future(repo.add_ledger_entries(unsent)))
-    stored = asyncio.ensure_future(repo.keep_activities(batch_id, activities))
+    inserts.append(asyncio.ensure_future(repo.add_ledger_entries(scoring.unsent)))
+    stored = asyncio.ensure_future(repo.keep_activities(batch_id, scoring.activities))
     by_award = await awarded()
     existing: set[str] = set().union(*await asyncio.gather(*inserts))
     await stored
-    ledger = await _without_void_first_shares(services, ledger, changes, existing)
+    repeats = await _repeats(services, ledger, existing)
+    if repeats:
+        scoring, existing, added = await _rescored(
+            services, employees, docs, configs, repeats, scoring, existing, batch_id
+        )
+        by_award |= built(added)
+        await services.publisher.publish_many(
+            [by_award[e["_id"]] for e in added if e["rule_id"] != FIRST_SHARE]
+        )
+    changes = scoring.changes
+    ledger = await _without_void_first_shares(services, scoring.ledger, changes, existing)
     events: list[AnyEvent] = [by_award[e["_id"]] for e in ledger if e["rule_id"] == FIRST_SHARE]
-    events.extend(badges)
+    events.extend(scoring.badges)
     # Published before the standings move on: if we die in between, the batch comes again,
     # finds its watermarks where they were, and publishes the same events with the same
     # ids. The consumed events are the durable log these are derived from, so no outbox.
@@ -330,6 +353,96 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
         await _rename(services, tenant, employee_id, name, [activities_id(batch_id, tenant)])
     await repo.apply_standings(changes)
     _count_awards(ledger)
+
+
+@dataclass
+class _Scoring:
+    """What scoring a batch made: the standings' changes, the ledger entries (those not
+    yet handed to an insert in `unsent`), the badges earned and the activities by tenant."""
+
+    changes: list[StandingChange] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    unsent: list[dict[str, Any]] = field(default_factory=list)
+    badges: list[AnyEvent] = field(default_factory=list)
+    activities: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+
+async def _score_batch(
+    employees: dict[str, _Employee],
+    docs: dict[str, StandingRead],
+    configs: dict[str, TenantConfig],
+    repeats: frozenset[str],
+    insert: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+) -> _Scoring:
+    """Score every employee of the batch; every LEDGER_CHUNK entries go to `insert`."""
+    scoring = _Scoring()
+    for key, employee in employees.items():
+        scored = _score(key, employee, docs.get(key), configs[employee.tenant], repeats)
+        if scored is None:
+            continue
+        if scored.activities:
+            scoring.activities[employee.tenant].extend(scored.activities)
+        scoring.badges.extend(scored.badges)
+        scoring.changes.append(scored.change)
+        scoring.ledger.extend(scored.change.entries)
+        scoring.unsent.extend(scored.change.entries)
+        if insert is not None and len(scoring.unsent) >= LEDGER_CHUNK:
+            await insert(scoring.unsent)
+            scoring.unsent = []
+    return scoring
+
+
+async def _repeats(
+    services: Services, ledger: list[dict[str, Any]], existing: set[str]
+) -> frozenset[str]:
+    """Positions of the batch's events whose awards the ledger holds from the same event
+    read at another position: events published twice. (Entries written before positions
+    were kept, and a first share's award, which another event can hold, tell nothing.)"""
+    if not existing:
+        return frozenset()
+    sources = await services.repo.ledger_sources(sorted(existing))
+    repeated = set()
+    for entry in ledger:
+        event_id, position = sources.get(entry["_id"], (None, None))
+        if (
+            position is not None
+            and event_id == entry["source_event_id"]
+            and position != entry["src"]
+        ):
+            repeated.add(entry["src"])
+    return frozenset(repeated)
+
+
+async def _rescored(
+    services: Services,
+    employees: dict[str, _Employee],
+    docs: dict[str, StandingRead],
+    configs: dict[str, TenantConfig],
+    repeats: frozenset[str],
+    first: _Scoring,
+    existing: set[str],
+    batch_id: str,
+) -> tuple[_Scoring, set[str], list[dict[str, Any]]]:
+    """The batch scored again without the events at `repeats`: its ledger entries that
+    only those made are taken out again, those it makes now are added, and its activities
+    are kept without them. Returns the new scoring, the award ids the ledger held before
+    this batch, and the entries added (their awards are still to be published)."""
+    repo = services.repo
+    log.warning("events published twice scored once", extra={"positions": sorted(repeats)})
+    scoring = await _score_batch(employees, docs, configs, repeats)
+    before = {e["_id"] for e in first.ledger}
+    now = {e["_id"] for e in scoring.ledger}
+    orphans = sorted(before - existing - now)
+    if orphans:
+        # Awards a repeat made possible (a badge, a cap not yet reached): gone again. Their
+        # events went out already; metrics keeps one fact per event id either way.
+        log.warning("awards of a repeated event taken back", extra={"awards": orphans})
+        await repo.delete_ledger_entries(orphans)
+    added = [e for e in scoring.ledger if e["_id"] not in before]
+    existing = existing | await repo.add_ledger_entries(added)
+    await repo.forget_activities(batch_id, list(first.activities))
+    await repo.keep_activities(batch_id, scoring.activities)
+    return scoring, existing, added
 
 
 async def _without_void_first_shares(
