@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from traffic import Load, Route, Tail
 
 from contracts import topics
@@ -47,8 +46,6 @@ from support import (
     token,
     web_people,
 )
-
-pytestmark = pytest.mark.long
 
 # Kubernetes' default grace period; the manifests keep it.
 GRACE_SECONDS = 30
