@@ -135,7 +135,7 @@ class FakeRepository:
     async def ledger_entries(self, ids: Sequence[str]) -> list[Award]:
         return [convert.award_of(self.ledger[i]) for i in ids if i in self.ledger]
 
-    async def ledger_sources(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    async def ledger_sources(self, ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
         entries = [self.ledger[i] for i in ids if i in self.ledger]
         return {e["_id"]: (e["source_event_id"], e.get("src")) for e in entries}
 

@@ -368,9 +368,9 @@ class RewardsRepository:
         found = await asyncio.gather(*(one(i) for i in ids))
         return [convert.award_of(doc) for doc in found if doc is not None]
 
-    async def ledger_sources(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        """Award id -> (the id of the event it was awarded for, the position that event
-        was read at; None for entries written before positions were kept)."""
+    async def ledger_sources(self, ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+        """Award id -> (the id of the event it was awarded for, the offset that event was
+        read at; None for entries written before offsets were kept)."""
 
         async def one(doc_id: str) -> dict[str, Any] | None:
             async with self._reads:

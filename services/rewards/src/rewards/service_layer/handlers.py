@@ -235,9 +235,10 @@ def _score(
         activities.append(convert.activity_doc(activity))
         outcome = apply(standing, activity, config.versions, config.challenges)
         standing = outcome.standing
+        # The offset its event was read at: the copies of one event share its key, so
+        # its partition; a second copy is at another offset.
         entries.extend(
-            {**convert.ledger_doc(employee.tenant, a), "src": _position(item)}
-            for a in outcome.awards
+            {**convert.ledger_doc(employee.tenant, a), "src": item.offset} for a in outcome.awards
         )
         for badge in outcome.badges:
             earned_badges[badge.badge] = {"name": badge.name, "earned_at": badge.earned_at}
@@ -275,10 +276,10 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     Each standing remembers, per topic partition, the offset of the last event applied to
     it; events at or below it are skipped, and the standing is written only if those
     watermarks are still what we read. Ledger entries are keyed by award id, so a batch
-    delivered again after a crash writes none twice. Each entry keeps the position its
-    event was read at: an event published twice (an outbox's relay and its api both sent
-    it) is read at a second position, beyond the watermark, and its awards are found in
-    the ledger under the first one; it is then scored again without it (`_rescored`).
+    delivered again after a crash writes none twice. Each entry keeps the offset its event
+    was read at: an event published twice (an outbox's relay and its api both sent it) is
+    read at a second offset, beyond the watermark, and its awards are found in the ledger
+    under the first one; the batch is then scored again without it (`_rescored`).
 
     The batch's erasures come first, and the events of someone erased (in this batch or
     before) count under their pseudonym: nothing the batch writes or publishes names them,
@@ -329,7 +330,7 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
     by_award = await awarded()
     existing: set[str] = set().union(*await asyncio.gather(*inserts))
     await stored
-    repeats = await _repeats(services, ledger, existing)
+    repeats = await _repeats(services, batch, ledger, existing)
     if repeats:
         scoring, existing, added = await _rescored(
             services, employees, docs, configs, repeats, scoring, existing, batch_id
@@ -393,23 +394,23 @@ async def _score_batch(
 
 
 async def _repeats(
-    services: Services, ledger: list[dict[str, Any]], existing: set[str]
+    services: Services,
+    batch: list[Consumed[AnyEvent]],
+    ledger: list[dict[str, Any]],
+    existing: set[str],
 ) -> frozenset[str]:
     """Positions of the batch's events whose awards the ledger holds from the same event
-    read at another position: events published twice. (Entries written before positions
-    were kept, and a first share's award, which another event can hold, tell nothing.)"""
+    read at another offset: events published twice. (Entries written before offsets were
+    kept, and a first share's award, which another event can hold, tell nothing.)"""
     if not existing:
         return frozenset()
     sources = await services.repo.ledger_sources(sorted(existing))
+    positions = {(i.event.id, i.offset): _position(i) for i in batch}
     repeated = set()
     for entry in ledger:
-        event_id, position = sources.get(entry["_id"], (None, None))
-        if (
-            position is not None
-            and event_id == entry["source_event_id"]
-            and position != entry["src"]
-        ):
-            repeated.add(entry["src"])
+        event_id, offset = sources.get(entry["_id"], (None, None))
+        if offset is not None and event_id == entry["source_event_id"] and offset != entry["src"]:
+            repeated.add(positions[entry["source_event_id"], entry["src"]])
     return frozenset(repeated)
 
 
