@@ -223,7 +223,7 @@ def _score(
     badges: list[AnyEvent] = []
     activities: list[dict[str, Any]] = []
     for item in fresh:
-        if _position(item) in repeats:
+        if repeats and _position(item) in repeats:
             continue
         event = item.event
         _profile_of(event, profile)
