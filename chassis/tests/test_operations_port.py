@@ -145,7 +145,9 @@ async def test_sigterm_first_says_not_ready_then_stops_after_the_delay() -> None
     app.state.readiness = Readiness()
     app.state.readiness.add("kafka", fine)
     ops = TestClient(create_ops_app(app, definition))
+    api = TestClient(app)
     assert ops.get("/readyz").status_code == 200
+    assert "connection" not in api.get("/api/v1/things/a").headers
     server = _DrainingServer(uvicorn.Config(app), app, delay=0.2)
     server.started = True
 
@@ -153,6 +155,9 @@ async def test_sigterm_first_says_not_ready_then_stops_after_the_delay() -> None
 
     answer = ops.get("/readyz")
     assert answer.status_code == 503 and answer.json()["detail"] == "shutting down"
+    # Still served, but no connection is kept for another request.
+    served = api.get("/api/v1/things/a")
+    assert served.status_code == 200 and served.headers["connection"] == "close"
     assert not server.should_exit and not await server.on_tick(0)
     await asyncio.sleep(0.25)
     assert await server.on_tick(1) and server.should_exit

@@ -108,6 +108,31 @@ def router(main: FastAPI | None = None) -> APIRouter:
     return routes
 
 
+class CloseWhileDraining:
+    """ASGI middleware: once the process is shutting down (`Readiness.draining`), every
+    answer says `connection: close`. A client's kept-alive connection ends with its next
+    answer instead of being cut when the server stops, and its next request opens a
+    connection to a process that is ready. `owner` is the app whose state holds the
+    readiness (set in its lifespan)."""
+
+    def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
+        self.app = app
+        self.owner = owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        readiness: Readiness | None = getattr(self.owner.state, "readiness", None)
+        if scope["type"] != "http" or readiness is None or not readiness.draining:
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
 class RequestMetrics:
     """ASGI middleware: count and time requests per route template, never per raw path."""
 

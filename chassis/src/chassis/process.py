@@ -257,6 +257,8 @@ def create_app(
             limits.BodyLimits, routes=lambda: [r for router in routers for r in router.routes]
         )
     app.add_middleware(health.RequestMetrics, service=definition.name)
+    if role == "api":
+        app.add_middleware(health.CloseWhileDraining, owner=app)
     # The worker's port is its operations port; the api's serves only its liveness.
     app.include_router(health.router() if role == "worker" else health.liveness())
     for router in routers:

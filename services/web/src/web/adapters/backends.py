@@ -55,7 +55,13 @@ class Reply:
 class Backend:
     """One service's API."""
 
-    def __init__(self, name: str, base_url: str, timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.name = name
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -63,6 +69,7 @@ class Backend:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             # Proxies from the environment are not for calls inside the platform.
             trust_env=False,
+            transport=transport,
         )
 
     async def close(self) -> None:
@@ -78,14 +85,23 @@ class Backend:
         json: Any = None,
     ) -> Reply:
         started = time.perf_counter()
+        request = self._client.build_request(
+            method,
+            path,
+            params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+            json=json,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
         try:
-            response = await self._client.request(
-                method,
-                path,
-                params={k: v for k, v in (params or {}).items() if v not in (None, "")},
-                json=json,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            )
+            try:
+                response = await self._client.send(request)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                # A kept-alive connection the api closed as the request went out (it was
+                # stopping, or idle too long): nothing was answered, so a GET is asked
+                # again once, on a new connection.
+                if method != "GET":
+                    raise
+                response = await self._client.send(request)
         except httpx.HTTPError as exc:
             BACKEND_SECONDS.labels(self.name, "unavailable").observe(time.perf_counter() - started)
             log.warning("backend unavailable", extra={"backend": self.name, "error": repr(exc)})
