@@ -18,6 +18,13 @@ from support import (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last in a session: Playwright's synchronous API leaves an
+    event loop running in the main thread, and an asyncio test after it fails with
+    "Runner.run() cannot be called from a running event loop"."""
+    items.sort(key=lambda item: item.path.parts[-3:-1] == ("e2e", "web"))
+
+
 class Platform:
     """Every service's api and worker, on free ports, with databases of their own."""
 

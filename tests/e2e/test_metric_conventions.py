@@ -113,7 +113,9 @@ def scrapes(platform: Any, marker: str) -> Scrapes:
     for (service, role), process in platform.processes.items():
         reply = httpx.get(f"{process.ops_url}/metrics", timeout=10)
         assert reply.status_code == 200, (service, role)
-        scraped[f"{service} {role}"] = reply.text
+        # The platform's consumer groups are `<service>-<suffix>`, so that no other test's
+        # workers share them; deployed, a group is the service's name.
+        scraped[f"{service} {role}"] = reply.text.replace(f"-{platform.suffix}", "")
     assert len(scraped) == 12, sorted(scraped)  # five services and the web app, api and worker
     return scraped
 

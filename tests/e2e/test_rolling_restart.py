@@ -72,6 +72,9 @@ def _env(service: str, suffix: str, routes: dict[str, Route], tenant: str) -> di
         apis = ("content", "share", "rewards", "metrics")
         env |= {f"WEB_{api.upper()}_URL": routes[api].url for api in apis}
         env["WEB_DEV_PEOPLE"] = json.dumps(web_people(tenant))
+        # As the suite's platform: two tiers share two cores, and an api busy beside them
+        # can take longer than the 2 s a page waits in production.
+        env["WEB_BACKEND_TIMEOUT_SECONDS"] = "8"
     return env
 
 
@@ -168,7 +171,13 @@ async def test_a_rolling_restart_under_load_fails_no_request_and_loses_or_double
 
         # Every old process ended by its own SIGTERM (raised again once it had stopped).
         assert ended == {key: -signal.SIGTERM for key in processes}, ended
-        assert load.failures == [], load.failures[:20]
+        unavailable = [
+            line
+            for log in sorted(tmp_path.glob("web-api-*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if "backend unavailable" in line
+        ]
+        assert load.failures == [], (load.failures[:20], unavailable[:10])
         assert load.shares and load.people and sum(load.clicks.values()) > 100, load.requests
 
         admin = token(tenant, "admin-1", roles=("admin",))

@@ -129,6 +129,7 @@ async def test_a_page_that_takes_too_long_to_read_is_a_422(hub, page_server, mon
 async def test_a_slow_preview_does_not_hold_up_other_requests(hub, page_server) -> None:
     # The page takes a few tenths of a second to parse: on the event loop, every request
     # of the process would wait for it.
+    began = time.perf_counter()
     preview = asyncio.create_task(_preview(hub, f"http://{page_server}/angles"))
     waits = []
     while not preview.done():
@@ -139,9 +140,12 @@ async def test_a_slow_preview_does_not_hold_up_other_requests(hub, page_server) 
         # In process, a request need not wait for anything: let the preview run too.
         await asyncio.sleep(0.01)
     response = await preview
+    took = time.perf_counter() - began
     assert response.status_code == 200, response.text
     assert len(waits) >= 3, waits
-    assert max(waits) < 0.1, waits
+    # Parsed on the loop, one request would have waited for about all of it. Measured
+    # against the preview itself, so a machine busy with other work slows both alike.
+    assert max(waits) < took / 2, (took, waits)
 
 
 async def test_previews_are_limited_per_person(hub) -> None:
