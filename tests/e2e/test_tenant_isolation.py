@@ -562,7 +562,7 @@ def _calls(
             params = [p for p in operation.get("parameters", []) if p["in"] == "path"]
             names_a = [p["name"] for p in params if p["name"] not in SHARED_PATH_VALUES]
             missing = [name for name in names_a if name not in a.ids]
-            # SCIM reads its bodies itself, so its document declares none.
+            # A write whose document takes a body needs one in writes().
             if missing or ("requestBody" in operation and route not in bodies):
                 why = f"no id of A for {missing}" if missing else "no body in writes()"
                 uncovered.append(f"{service} {method.upper()} {path}: {why}")

@@ -19,7 +19,7 @@ problem+json (SCIM's own error bodies) are left as they are with `own_errors(rou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -106,22 +106,29 @@ def _problem_response(status: int, given: dict[str, Any] | None) -> dict[str, An
     return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}}}
 
 
+def route_operations(
+    document: dict[str, Any], routes: Iterable[Any]
+) -> Iterator[tuple[APIRoute, str, dict[str, Any]]]:
+    """Each api route's operations in `document`: the route, the method and the operation."""
+    for route in _api_routes(routes):
+        for method in route.methods or ():
+            operation = document["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                yield route, method, operation
+
+
 def document_errors(document: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
     """`document` with each route's problem responses and the `Problem` schema."""
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = PROBLEM_SCHEMA
     # FastAPI's own shape of a 422, which our handler never sends.
-    for route in _api_routes(routes):
+    for route, method, operation in route_operations(document, routes):
         if not route.include_in_schema or getattr(route, _OWN_ERRORS, False):
             continue
-        for method in route.methods or ():
-            operation = document["paths"].get(route.path_format, {}).get(method.lower())
-            if operation is None:
-                continue
-            responses = operation.setdefault("responses", {})
-            declared = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
-            for status in sorted(declared | derived_statuses(route, method)):
-                responses[str(status)] = _problem_response(status, responses.get(str(status)))
+        responses = operation.setdefault("responses", {})
+        declared = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
+        for status in sorted(declared | derived_statuses(route, method)):
+            responses[str(status)] = _problem_response(status, responses.get(str(status)))
     # FastAPI's own shape of a 422, which our handler never sends; kept where a route with
     # errors of its own still refers to it.
     if '"#/components/schemas/HTTPValidationError"' not in json.dumps(document["paths"]):

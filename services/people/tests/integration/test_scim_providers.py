@@ -1,5 +1,6 @@
 """The request sequences Microsoft Entra ID and Okta document, replayed against the people
-api, with every answer checked against RFC 7644 and every event read back from Kafka.
+api, with every answer checked against RFC 7644 and the api's OpenAPI document, and every
+event read back from Kafka.
 
 The bodies follow the forms Microsoft documents for Entra ID's provisioning ("Tutorial:
 Develop and plan provisioning for a SCIM endpoint", "Known issues and resolutions with SCIM
@@ -15,8 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 from bson import json_util
 from pymongo import AsyncMongoClient
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from contracts.topics import PERSON_DEACTIVATED, PERSON_DELETED, PERSON_UPSERTED
 from support import MONGODB_URL, ServiceProcess, read_topic, ref
@@ -26,12 +33,24 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+DOCUMENTED = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 class Scim:
     def __init__(self, api: ServiceProcess, token: str) -> None:
         self.base = f"{api.url}/scim/v2"
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON}
+        self.document = schemathesis.openapi.from_url(f"{api.ops_url}/openapi.json")
+
+    def documented(self, response: httpx.Response) -> httpx.Response:
+        """`response`, whose status, media type and body the api's document describes."""
+        method, path = response.request.method, response.request.url.path
+        operation = self.document.find_operation_by_path(method, path)
+        assert operation is not None, f"{method} {path} is not documented"
+        segments = zip(operation.path.split("/"), path.split("/"), strict=True)
+        named = {template[1:-1]: value for template, value in segments if template[:1] == "{"}
+        operation.Case(path_parameters=named).validate_response(response, checks=DOCUMENTED)
+        return response
 
     def call(self, method: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
         content = json.dumps(body) if body is not None else None
@@ -44,7 +63,7 @@ class Scim:
         )
         if response.status_code != 204:
             assert response.headers["content-type"].startswith(SCIM_JSON), response.text
-        return response
+        return self.documented(response)
 
 
 def check_resource(response: httpx.Response, status: int, kind: str) -> dict[str, Any]:
@@ -517,18 +536,18 @@ async def test_bad_input_changes_nothing(client: Scim, scim_tenant: str) -> None
     response = httpx.patch(
         f"{client.base}/Users/{user_id}", content=b"{not json", headers=client.headers, timeout=30
     )
-    check_error(response, 400, "invalidSyntax")
+    check_error(client.documented(response), 400, "invalidSyntax")
     unchanged = client.call("GET", f"/Users/{user_id}").json()
     assert "title" not in unchanged and version(unchanged) == 1
 
     check_error(client.call("GET", "/Users/no-such-id"), 404, None)
     check_error(client.call("POST", "/Users", {"userName": user_name.upper()}), 409, "uniqueness")
     anonymous = httpx.get(f"{client.base}/Users", timeout=30)
-    check_error(anonymous, 401, None)
+    check_error(client.documented(anonymous), 401, None)
     wrong = httpx.get(
         f"{client.base}/Users", headers={"Authorization": "Bearer " + "w" * 40}, timeout=30
     )
-    check_error(wrong, 401, None)
+    check_error(client.documented(wrong), 401, None)
 
     # Then a good change: its event is version 2, right after the creation's.
     client.call(

@@ -286,6 +286,31 @@ async def test_a_group_brings_its_members_groups_up_to_date(
     assert people.group_records[group.id].members == []
 
 
+async def test_a_patch_that_empties_a_name_is_refused_and_writes_nothing(
+    services: Services, people: FakeDirectory, units: Units
+) -> None:
+    # Found by schemathesis: both were 500s, the group's after it was written with no name,
+    # leaving its members to a worker that failed on them again and again.
+    alice = await directory.create_user(services, T, user_body())
+    group = await directory.create_group(
+        services, T, {"schemas": [GROUP], "displayName": "Sales", "members": [{"value": alice.id}]}
+    )
+    stored, committed = people.group_records[group.id], list(units.committed)
+    for patched, resource_id in (
+        (directory.patch_user, alice.id),
+        (directory.patch_group, group.id),
+    ):
+        name = "userName" if patched is directory.patch_user else "displayName"
+        body = {"Operations": [{"op": "Replace", "path": name, "value": ""}]}
+        with pytest.raises(ScimError) as refused:
+            await patched(services, T, resource_id, body, None)
+        assert (refused.value.status, refused.value.scim_type) == (400, "invalidValue")
+    assert people.group_records[group.id] == stored
+    assert people.users["alice"].groups == ["Sales"]
+    assert people.users["alice"].resource["userName"] == "alice"
+    assert units.committed == committed
+
+
 async def test_a_group_of_unknown_people_or_a_taken_name_is_refused(services: Services) -> None:
     with pytest.raises(ScimError) as unknown:
         await directory.create_group(

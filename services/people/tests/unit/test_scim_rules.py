@@ -81,8 +81,11 @@ def test_patch_applies(operation: dict[str, Any], read: Any, expected: Any) -> N
         ({"op": "replace", "path": "id", "value": "x"}, "mutability"),
         ({"op": "move", "path": "title", "value": "x"}, "invalidValue"),
         ({"op": "replace", "path": "active", "value": "perhaps"}, "invalidValue"),
-        # A required attribute cannot be unassigned.
+        # A required attribute cannot be unassigned, nor emptied (a 500 before: the event
+        # refused the empty userName).
         ({"op": "remove", "path": "userName"}, "mutability"),
+        ({"op": "Replace", "path": "userName", "value": ""}, "invalidValue"),
+        ({"op": "replace", "value": {"userName": " "}}, "invalidValue"),
     ],
 )
 def test_patch_refuses_and_applies_nothing(operation: dict[str, Any], scim_type: str) -> None:
@@ -101,6 +104,21 @@ def test_malformed_patch_bodies(body: Any) -> None:
     with pytest.raises(ScimError) as refused:
         scim.patch_user(person(), body)
     assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "add", "path": "displayName", "value": ""},
+        {"op": "replace", "value": {"displayName": "  "}},
+    ],
+)
+def test_a_group_keeps_a_name(operation: dict[str, Any]) -> None:
+    group = scim.parse_group({"displayName": "Sales"})
+    with pytest.raises(ScimError) as refused:
+        scim.patch_group(group, patch(operation))
+    assert (refused.value.status, refused.value.scim_type) == (400, "invalidValue")
+    assert group.display_name == "Sales"
 
 
 def test_group_members_as_entra_and_okta_send_them() -> None:

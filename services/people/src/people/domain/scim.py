@@ -147,9 +147,7 @@ def parse_user(body: object) -> Person:
         )
     except (ValidationError, SCIMException) as exc:
         raise from_library(exc) from None
-    if not person.user_name or not person.user_name.strip():
-        raise invalid("userName is required")
-    return person
+    return _with_user_name(person)
 
 
 def parse_group(body: object) -> Group:
@@ -161,6 +159,18 @@ def parse_group(body: object) -> Group:
         )
     except (ValidationError, SCIMException) as exc:
         raise from_library(exc) from None
+    return _with_display_name(group)
+
+
+# The library only requires that these be there; an empty one names nobody, and the
+# person's events refuse it (their `user_name`, a `groups` entry).
+def _with_user_name(person: Person) -> Person:
+    if not person.user_name or not person.user_name.strip():
+        raise invalid("userName is required")
+    return person
+
+
+def _with_display_name(group: Group) -> Group:
     if not group.display_name or not group.display_name.strip():
         raise invalid("displayName is required")
     return group
@@ -205,12 +215,12 @@ def patch_user(current: Person, body: object) -> Person:
     leaves nothing applied.
     """
     patched: Person = _patch(Person, current, body)
-    return patched
+    return _with_user_name(patched)
 
 
 def patch_group(current: Group, body: object) -> Group:
     patched: Group = _patch(Group, current, body)
-    return patched
+    return _with_display_name(patched)
 
 
 def _patch(model: type[Any], current: Any, body: object) -> Any:

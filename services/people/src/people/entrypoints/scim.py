@@ -3,7 +3,10 @@
 Each tenant's identity provider holds a bearer token of its own (`PEOPLE_SCIM_TOKENS`); the
 token decides the tenant. Bodies are read as JSON whatever their content type
 (`application/scim+json` or `application/json`), answers are `application/scim+json`, and
-every error is the SCIM error body with its `scimType`.
+every error is the SCIM error body with its `scimType`: those of the routes, and those
+chassis and FastAPI raise before a route runs (text no storage takes, an unknown path).
+Only the body limit's 413 (answered before the app) and an unexpected 500 are problem+json.
+`people.entrypoints.openapi` documents them all.
 """
 
 from __future__ import annotations
@@ -15,19 +18,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from scim2_models import Context, EnterpriseUser, Group, User
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chassis.domain_errors import Invalid
 from chassis.limits import body_limit
 from chassis.openapi import own_errors
 from chassis.process import Role
 from people.domain import scim
 from people.domain.scim import ScimError
+from people.entrypoints import openapi
+from people.entrypoints.openapi import IF_MATCH, SCIM_JSON, answers, takes
 from people.service_layer import directory
 from people.service_layer.directory import GroupRecord, Services, UserRecord
 
-SCIM_JSON = "application/scim+json"
 PREFIX = "/scim/v2"
 # A group of thousands of members is one PUT; people are smaller.
 GROUP_BODY_LIMIT = 4 * 1024 * 1024
@@ -69,6 +76,13 @@ async def scim_tenant(request: Request) -> str:
 
 
 Tenant = Annotated[str, Depends(scim_tenant)]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias=IF_MATCH,
+        description="Only if the resource is still at this version (its ETag); else a 412",
+    ),
+]
 
 
 def _services(request: Request) -> Services:
@@ -83,10 +97,14 @@ async def _json(request: Request) -> object:
         raise scim.invalid("the body is not valid JSON", "invalidSyntax") from None
 
 
+class ScimResponse(JSONResponse):
+    media_type = SCIM_JSON
+
+
 def _respond(
     body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=SCIM_JSON, headers=headers)
+) -> ScimResponse:
+    return ScimResponse(body, status_code=status, headers=headers)
 
 
 def _base(request: Request) -> str:
@@ -165,14 +183,10 @@ def _list(total: int, start: int, resources: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-def _if_match(request: Request) -> str | None:
-    return request.headers.get("if-match")
-
-
 def users_router() -> APIRouter:
-    router = APIRouter(prefix=f"{PREFIX}/Users", tags=["scim"])
+    router = APIRouter(prefix=f"{PREFIX}/Users", tags=["scim"], default_response_class=ScimResponse)
 
-    @router.get("")
+    @router.get("", responses=answers("ScimUserList"))
     async def list_users(
         request: Request,
         tenant: Tenant,
@@ -186,7 +200,12 @@ def users_router() -> APIRouter:
         )
         return _respond(_list(total, start, [await _user_body(request, r) for r in page]))
 
-    @router.post("", status_code=201)
+    @router.post(
+        "",
+        status_code=201,
+        responses=answers("ScimUser", 201),
+        openapi_extra=takes("ScimUserRequest"),
+    )
     async def create_user(request: Request, tenant: Tenant) -> Response:
         """Create a User."""
         record = await directory.create_user(_services(request), tenant, await _json(request))
@@ -194,44 +213,52 @@ def users_router() -> APIRouter:
         headers = {**_resource_headers(body), "Location": body["meta"]["location"]}
         return _respond(body, 201, headers)
 
-    @router.get("/{user_id}")
+    @router.get("/{user_id}", responses=answers("ScimUser"))
     async def get_user(request: Request, tenant: Tenant, user_id: str) -> Response:
         """One User."""
         record = await directory.get_user(_services(request), tenant, user_id)
         body = await _user_body(request, record)
         return _respond(body, headers=_resource_headers(body))
 
-    @router.put("/{user_id}")
-    async def replace_user(request: Request, tenant: Tenant, user_id: str) -> Response:
+    @router.put("/{user_id}", responses=answers("ScimUser"), openapi_extra=takes("ScimUserRequest"))
+    async def replace_user(
+        request: Request, tenant: Tenant, user_id: str, if_match: IfMatch = None
+    ) -> Response:
         """Replace a User."""
         record = await directory.replace_user(
-            _services(request), tenant, user_id, await _json(request), _if_match(request)
+            _services(request), tenant, user_id, await _json(request), if_match
         )
         body = await _user_body(request, record)
         return _respond(body, headers=_resource_headers(body))
 
-    @router.patch("/{user_id}")
-    async def patch_user(request: Request, tenant: Tenant, user_id: str) -> Response:
+    @router.patch("/{user_id}", responses=answers("ScimUser"), openapi_extra=takes("ScimPatchOp"))
+    async def patch_user(
+        request: Request, tenant: Tenant, user_id: str, if_match: IfMatch = None
+    ) -> Response:
         """Modify a User (RFC 7644 §3.5.2)."""
         record = await directory.patch_user(
-            _services(request), tenant, user_id, await _json(request), _if_match(request)
+            _services(request), tenant, user_id, await _json(request), if_match
         )
         body = await _user_body(request, record)
         return _respond(body, headers=_resource_headers(body))
 
     @router.delete("/{user_id}", status_code=204)
-    async def delete_user(request: Request, tenant: Tenant, user_id: str) -> Response:
+    async def delete_user(
+        request: Request, tenant: Tenant, user_id: str, if_match: IfMatch = None
+    ) -> Response:
         """Delete a User."""
-        await directory.delete_user(_services(request), tenant, user_id, _if_match(request))
+        await directory.delete_user(_services(request), tenant, user_id, if_match)
         return Response(status_code=204)
 
     return router
 
 
 def groups_router() -> APIRouter:
-    router = APIRouter(prefix=f"{PREFIX}/Groups", tags=["scim"])
+    router = APIRouter(
+        prefix=f"{PREFIX}/Groups", tags=["scim"], default_response_class=ScimResponse
+    )
 
-    @router.get("")
+    @router.get("", responses=answers("ScimGroupList"))
     async def list_groups(
         request: Request,
         tenant: Tenant,
@@ -251,7 +278,12 @@ def groups_router() -> APIRouter:
                 resource.pop("members", None)
         return _respond(_list(total, start, resources))
 
-    @router.post("", status_code=201)
+    @router.post(
+        "",
+        status_code=201,
+        responses=answers("ScimGroup", 201),
+        openapi_extra=takes("ScimGroupRequest"),
+    )
     @body_limit(GROUP_BODY_LIMIT)
     async def create_group(request: Request, tenant: Tenant) -> Response:
         """Create a Group."""
@@ -260,37 +292,45 @@ def groups_router() -> APIRouter:
         headers = {**_resource_headers(body), "Location": body["meta"]["location"]}
         return _respond(body, 201, headers)
 
-    @router.get("/{group_id}")
+    @router.get("/{group_id}", responses=answers("ScimGroup"))
     async def get_group(request: Request, tenant: Tenant, group_id: str) -> Response:
         """One Group."""
         record = await directory.get_group(_services(request), tenant, group_id)
         body = await _group_body(request, record)
         return _respond(body, headers=_resource_headers(body))
 
-    @router.put("/{group_id}")
+    @router.put(
+        "/{group_id}", responses=answers("ScimGroup"), openapi_extra=takes("ScimGroupRequest")
+    )
     @body_limit(GROUP_BODY_LIMIT)
-    async def replace_group(request: Request, tenant: Tenant, group_id: str) -> Response:
+    async def replace_group(
+        request: Request, tenant: Tenant, group_id: str, if_match: IfMatch = None
+    ) -> Response:
         """Replace a Group."""
         record = await directory.replace_group(
-            _services(request), tenant, group_id, await _json(request), _if_match(request)
+            _services(request), tenant, group_id, await _json(request), if_match
         )
         body = await _group_body(request, record)
         return _respond(body, headers=_resource_headers(body))
 
-    @router.patch("/{group_id}")
+    @router.patch("/{group_id}", responses=answers("ScimGroup"), openapi_extra=takes("ScimPatchOp"))
     @body_limit(GROUP_BODY_LIMIT)
-    async def patch_group(request: Request, tenant: Tenant, group_id: str) -> Response:
+    async def patch_group(
+        request: Request, tenant: Tenant, group_id: str, if_match: IfMatch = None
+    ) -> Response:
         """Modify a Group: its name, its members."""
         record = await directory.patch_group(
-            _services(request), tenant, group_id, await _json(request), _if_match(request)
+            _services(request), tenant, group_id, await _json(request), if_match
         )
         body = await _group_body(request, record)
         return _respond(body, headers=_resource_headers(body))
 
     @router.delete("/{group_id}", status_code=204)
-    async def delete_group(request: Request, tenant: Tenant, group_id: str) -> Response:
+    async def delete_group(
+        request: Request, tenant: Tenant, group_id: str, if_match: IfMatch = None
+    ) -> Response:
         """Delete a Group."""
-        await directory.delete_group(_services(request), tenant, group_id, _if_match(request))
+        await directory.delete_group(_services(request), tenant, group_id, if_match)
         return Response(status_code=204)
 
     return router
@@ -336,9 +376,9 @@ RESOURCE_TYPES: list[dict[str, Any]] = [
 
 
 def discovery_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["scim"])
+    router = APIRouter(prefix=PREFIX, tags=["scim"], default_response_class=ScimResponse)
 
-    @router.get("/ServiceProviderConfig")
+    @router.get("/ServiceProviderConfig", responses=answers("ScimServiceProviderConfig"))
     async def service_provider_config(request: Request, tenant: Tenant) -> Response:
         """What this SCIM server supports."""
         return _respond(
@@ -366,13 +406,13 @@ def discovery_router() -> APIRouter:
             }
         )
 
-    @router.get("/Schemas")
+    @router.get("/Schemas", responses=answers("ScimSchemaList"))
     async def schemas(tenant: Tenant) -> Response:
         """The schemas of the resources."""
         found = _schemas()
         return _respond(_list(len(found), 1, found))
 
-    @router.get("/Schemas/{schema_id}")
+    @router.get("/Schemas/{schema_id}", responses=answers("ScimSchema"))
     async def schema(tenant: Tenant, schema_id: str) -> Response:
         """One schema."""
         for found in _schemas():
@@ -380,12 +420,12 @@ def discovery_router() -> APIRouter:
                 return _respond(found)
         raise ScimError(404, f"no schema {schema_id}")
 
-    @router.get("/ResourceTypes")
+    @router.get("/ResourceTypes", responses=answers("ScimResourceTypeList"))
     async def resource_types(tenant: Tenant) -> Response:
         """The resource types."""
         return _respond(_list(len(RESOURCE_TYPES), 1, RESOURCE_TYPES))
 
-    @router.get("/ResourceTypes/{type_id}")
+    @router.get("/ResourceTypes/{type_id}", responses=answers("ScimResourceType"))
     async def resource_type(tenant: Tenant, type_id: str) -> Response:
         """One resource type."""
         for found in RESOURCE_TYPES:
@@ -400,10 +440,37 @@ def routers() -> list[APIRouter]:
     return [own_errors(r) for r in (users_router(), groups_router(), discovery_router())]
 
 
+def _error(exc: ScimError) -> ScimResponse:
+    headers = {k.replace("_", "-"): v for k, v in exc.headers.items()}
+    return _respond(exc.body(), exc.status, headers)
+
+
 def configure(app: FastAPI, role: Role) -> None:
     """SCIM errors are SCIM error bodies, not problem+json (RFC 7644 §3.12)."""
 
     @app.exception_handler(ScimError)
     async def _scim_error(_: Request, exc: ScimError) -> JSONResponse:
-        headers = {k.replace("_", "-"): v for k, v in exc.headers.items()}
-        return _respond(exc.body(), exc.status, headers)
+        return _error(exc)
+
+    if role != "api":
+        return
+
+    # Raised before a route runs: chassis refuses text no storage takes, and a request FastAPI
+    # cannot parse would be its 422; on SCIM's routes both are a 400 invalidValue.
+    @app.exception_handler(Invalid)
+    async def _invalid(_: Request, exc: Invalid) -> JSONResponse:
+        return _error(scim.invalid(exc.detail or exc.title))
+
+    @app.exception_handler(RequestValidationError)
+    async def _unparsed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        name = ".".join(str(part) for part in first.get("loc", ())[1:])
+        return _error(scim.invalid(f"{name}: {first.get('msg', 'invalid')}"))
+
+    # A path no route serves (an id holding a "/"), or a method none takes.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+        return _error(ScimError(exc.status_code, detail, **(exc.headers or {})))
+
+    openapi.install(app, PREFIX, scim_tenant)
