@@ -407,7 +407,9 @@ def test_an_own_post_and_a_suggestion(
     page.get_by_label("Title (optional)").fill("Our team")
     page.get_by_label("X", exact=True).check()
     page.get_by_role("button", name="Share", exact=True).click()
-    page.wait_for_url(f"{web_url}/shared/*")
+    # The share goes through the share api and its outbox; with both tiers of the suite on
+    # two cores it has taken longer than the default 15 s.
+    page.wait_for_url(f"{web_url}/shared/*", timeout=45_000)
     expect(page.get_by_role("heading", name="Shared")).to_be_visible()
     share_id = page.url.rsplit("/", 1)[1]
     mine = httpx.get(
