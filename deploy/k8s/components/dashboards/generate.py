@@ -69,6 +69,23 @@ def target(expr: str, legend: str = "", *, instant: bool = False) -> dict[str, A
     }
 
 
+def over_range(by: str, metric: str, matchers: str = "") -> dict[str, Any]:
+    """`metric`'s increase over the dashboard's time range in the tenants chosen, summed
+    by `by`: the instant value a bar shows."""
+    selector = ", ".join(m for m in (TENANT, matchers) if m)
+    return target(
+        f"sum by ({by}) (increase({metric}{{{selector}}}[{RANGE}]))", f"{{{{{by}}}}}", instant=True
+    )
+
+
+def points_by_tenant() -> Panel:
+    return bars(
+        "Points awarded by tenant",
+        "Over the time range.",
+        over_range("tenant", "chorus_rewards_points_awarded_total"),
+    )
+
+
 def _panel(kind: str, title: str, description: str, targets: list[dict[str, Any]]) -> Panel:
     return {
         "type": kind,
@@ -525,21 +542,12 @@ def figures() -> list[Panel]:
         bars(
             "Shares by tenant",
             "Over the time range: posts shared by advocates.",
-            target(
-                f"sum by (tenant) (increase(chorus_metrics_shares_total{{{TENANT}}}[{RANGE}]))",
-                "{{tenant}}",
-                instant=True,
-            ),
+            over_range("tenant", "chorus_metrics_shares_total"),
         ),
         bars(
             "Potential reach by tenant",
             "Over the time range: the audiences of the shares, at share time.",
-            target(
-                "sum by (tenant) (increase(chorus_metrics_potential_reach_total"
-                f"{{{TENANT}}}[{RANGE}]))",
-                "{{tenant}}",
-                instant=True,
-            ),
+            over_range("tenant", "chorus_metrics_potential_reach_total"),
         ),
         timeseries(
             "Enrolled advocates by tenant",
@@ -551,22 +559,12 @@ def figures() -> list[Panel]:
         bars(
             "Engagements by network",
             "Over the time range, per social network.",
-            target(
-                "sum by (network) (increase(chorus_metrics_engagements_total"
-                f"{{{TENANT}}}[{RANGE}]))",
-                "{{network}}",
-                instant=True,
-            ),
+            over_range("network", "chorus_metrics_engagements_total"),
         ),
         bars(
             "Clicks in the figures by tenant",
             "Over the time range: clicks counted, every source.",
-            target(
-                "sum by (tenant) (increase(chorus_metrics_engagements_total"
-                f'{{{TENANT}, kind="click"}}[{RANGE}]))',
-                "{{tenant}}",
-                instant=True,
-            ),
+            over_range("tenant", "chorus_metrics_engagements_total", 'kind="click"'),
         ),
     ]
 
@@ -582,16 +580,7 @@ def rewards() -> list[Panel]:
             ),
             stack=True,
         ),
-        bars(
-            "Points awarded by tenant",
-            "Over the time range.",
-            target(
-                "sum by (tenant) (increase(chorus_rewards_points_awarded_total"
-                f"{{{TENANT}}}[{RANGE}]))",
-                "{{tenant}}",
-                instant=True,
-            ),
-        ),
+        points_by_tenant(),
         timeseries(
             "Ledger entries written per second",
             "Awards written to the ledger, per tenant.",
@@ -604,12 +593,7 @@ def rewards() -> list[Panel]:
         bars(
             "Redemptions by outcome",
             "Over the time range: redeemed, refused for too few points, out of stock.",
-            target(
-                "sum by (outcome) (increase(chorus_rewards_redemptions_total"
-                f"{{{TENANT}}}[{RANGE}]))",
-                "{{outcome}}",
-                instant=True,
-            ),
+            over_range("outcome", "chorus_rewards_redemptions_total"),
         ),
     ]
 
@@ -984,16 +968,7 @@ def overview() -> dict[str, Any]:
     ]
     business = [
         *figures(),
-        bars(
-            "Points awarded by tenant",
-            "Over the time range.",
-            target(
-                "sum by (tenant) (increase(chorus_rewards_points_awarded_total"
-                f"{{{TENANT}}}[{RANGE}]))",
-                "{{tenant}}",
-                instant=True,
-            ),
-        ),
+        points_by_tenant(),
     ]
     return dashboard(
         "chorus-overview",
