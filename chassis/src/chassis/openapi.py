@@ -129,12 +129,17 @@ def document_errors(document: dict[str, Any], routes: Iterable[Any]) -> dict[str
         declared = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
         for status in sorted(declared | derived_statuses(route, method)):
             responses[str(status)] = _problem_response(status, responses.get(str(status)))
-    # FastAPI's own shape of a 422, which our handler never sends; kept where a route with
-    # errors of its own still refers to it.
+    drop_unused_validation_error(document)
+    return document
+
+
+def drop_unused_validation_error(document: dict[str, Any]) -> None:
+    """Remove FastAPI's own shape of a 422, which our handlers never send, unless a route
+    with errors of its own still refers to it."""
     if '"#/components/schemas/HTTPValidationError"' not in json.dumps(document["paths"]):
+        components = document.get("components", {}).get("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-    return document
 
 
 def install(app: FastAPI) -> None:

@@ -16,7 +16,6 @@ routes to this module (`own_errors`), which documents them as RFC 7644 answers t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,7 +24,12 @@ from fastapi.routing import APIRoute
 from scim2_models import Context, EnterpriseUser, Group, User
 
 from chassis.errors import PROBLEM_JSON
-from chassis.openapi import DESCRIPTIONS, derived_statuses, route_operations
+from chassis.openapi import (
+    DESCRIPTIONS,
+    derived_statuses,
+    drop_unused_validation_error,
+    route_operations,
+)
 from people.domain import scim
 
 SCIM_JSON = "application/scim+json"
@@ -386,9 +390,7 @@ def describe(
         responses.pop("422", None)
         for status in sorted(error_statuses(route, method, token)):
             responses[str(status)] = _error(status)
-    if '"#/components/schemas/HTTPValidationError"' not in json.dumps(document["paths"]):
-        components.pop("HTTPValidationError", None)
-        components.pop("ValidationError", None)
+    drop_unused_validation_error(document)
     return document
 
 
