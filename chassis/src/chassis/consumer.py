@@ -18,7 +18,11 @@ FastStream has no Kafka dead-letter support; this is ours, written once:
 - if a Kafka producer of the process can never send again (`is_fatal`: the broker fenced
   it, or its sequence numbers no longer match the broker's), nothing is dead-lettered: the
   batch is not committed, and the process stops, as for SIGTERM, to start again with new
-  producers (its orchestrator restarts it) and take the batch again.
+  producers (its orchestrator restarts it) and take the batch again;
+- a batch under way is finished and committed before its partitions go to another
+  consumer of the group (a rebalance, as when a replica joins or leaves during a rolling
+  update) and before the process stops, so the new owner does not handle it again and
+  republish what it derived (see `_BatchUnderWay`).
 
 Events are handed to the handler in delivery order, also when a batch is split; an event
 whose effect was partly made before a failure is handled again, which idempotency makes
@@ -37,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
 import stamina
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
@@ -367,6 +371,51 @@ async def _raw_body(message: StreamMessage[Any]) -> Any:
 # default `max_poll_interval_ms`); a delivery must be given back well before.
 _MAX_POLL_INTERVAL = 300.0
 
+# How long the group waits for its members to rejoin in a rebalance (aiokafka's default
+# is the session timeout, 10 s), and how long a member waits within it for its batch under
+# way before it lets its partitions go. A batch takes about a second; one held up by an
+# outage is let go, and delivered again to the partitions' new owner, as before.
+REBALANCE_TIMEOUT_SECONDS = 30.0
+BATCH_WAIT_ON_REVOKE_SECONDS = 20.0
+
+
+class _BatchUnderWay(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Keeps partitions with this consumer until the batch it is handling is committed.
+
+    Kafka takes partitions away in a rebalance whatever the consumer is doing. Without
+    this, a batch whose effects were made (events published) but whose offsets were not yet
+    committed is delivered again to the new owner, which makes the same effects again:
+    harmless for state (idempotent by event id), but derived events land on their topic a
+    second time. aiokafka awaits `on_partitions_revoked` before the consumer rejoins, and
+    the member may still commit meanwhile."""
+
+    def __init__(self, group_id: str, wait_seconds: float) -> None:
+        self._group_id = group_id
+        self._wait_seconds = wait_seconds
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        self._idle.clear()
+
+    def end(self) -> None:
+        self._idle.set()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        if self._idle.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._idle.wait(), self._wait_seconds)
+        except TimeoutError:
+            log.warning(
+                "partitions revoked while a batch is still under way; it will be delivered "
+                "again to their new owner",
+                extra={"group": self._group_id, "partitions": len(revoked)},
+            )
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
 
 def subscribe_batch(
     broker: KafkaBroker,
@@ -410,6 +459,7 @@ def subscribe_batch(
         wait_max=retry_wait_max,
         outage_timeout=outage_timeout,
     )
+    under_way = _BatchUnderWay(group_id, BATCH_WAIT_ON_REVOKE_SECONDS)
     subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
@@ -422,10 +472,19 @@ def subscribe_batch(
         # We commit ourselves, only after the effect is durable.
         ack_policy=AckPolicy.MANUAL,
         decoder=_raw_body,
+        listener=under_way,
+        rebalance_timeout_ms=int(REBALANCE_TIMEOUT_SECONDS * 1000),
     )
 
     @subscriber
     async def on_batch(body: list[bytes], message: KafkaMessage) -> None:
+        under_way.begin()
+        try:
+            await _handle(message)
+        finally:
+            under_way.end()
+
+    async def _handle(message: KafkaMessage) -> None:
         raw = message.raw_message
         records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
         try:

@@ -218,6 +218,9 @@ def create_app(
             log.info("started", extra={"port": _port(settings, role)})
             yield
         finally:
+            # The consumers first: each finishes and commits its batch under way (up to
+            # FastStream's graceful timeout) while what the batch needs is still open.
+            await asyncio.gather(*(s.stop() for s in broker.subscribers), return_exceptions=True)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

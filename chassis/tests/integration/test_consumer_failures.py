@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -164,3 +165,59 @@ async def test_an_outage_is_outlasted_and_nothing_is_dead_lettered(
 
     dead = await read_topic(dlq_topic(TOPIC), lambda got: False, timeout=2)
     assert _dead_of(worker.tenant, dead) == []
+
+
+async def test_a_batch_under_way_is_committed_before_its_partition_moves() -> None:
+    """A second consumer joins the group while the first is handling a batch, as a new
+    replica does in a rolling update: the first finishes and commits before partition 0
+    moves, so the second does not handle (and republish what derives from) it again."""
+    tenant, group = ref("rebalance-it-"), ref("chassis-it-")
+    await start_group_at_end(group, [TOPIC])
+    handled: dict[str, list[str]] = {}
+    under_way = asyncio.Event()
+
+    def handler(name: str, pause: float) -> Handler:
+        async def handle(items: list[Consumed[Any]]) -> None:
+            ids = [i.event.id for i in items if i.event.tenantid == tenant]
+            if ids and pause:
+                under_way.set()
+                await asyncio.sleep(pause)
+            for event_id in ids:
+                handled.setdefault(event_id, []).append(name)
+
+        return handle
+
+    # Partition 0 goes to the member whose id sorts first: the one joining later.
+    first = KafkaBroker(KAFKA, client_id="z-first")
+    second = KafkaBroker(KAFKA, client_id="a-second")
+    try:
+        for broker, handle in ((first, handler("first", 3.0)), (second, handler("second", 0))):
+            subscribe_batch(
+                broker,
+                topics=[TOPIC],
+                group_id=group,
+                handler=handle,
+                publisher=EventPublisher(broker),
+                batch_timeout_ms=50,
+                fetch_max_wait_ms=100,
+            )
+        await first.start()
+        events = [post_shared(n, tenant) for n in range(5)]
+        await produce_in_order(*events)
+        await asyncio.wait_for(under_way.wait(), 30)
+        await second.start()
+
+        marker = post_shared(99, tenant)
+        await produce_in_order(marker)
+        await eventually(lambda: _copy(handled), lambda got: marker.id in got, timeout=60)
+        assert handled[marker.id] == ["second"], "partition 0 did not move"
+        # The batch under way was the first's, whatever came after it the second's.
+        assert handled[events[0].id] == ["first"]
+        assert {e.id: len(handled[e.id]) for e in events} == {e.id: 1 for e in events}
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def _copy(handled: dict[str, list[str]]) -> dict[str, list[str]]:
+    return dict(handled)
