@@ -125,6 +125,8 @@ class Load:
     requests: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     running: bool = True
+    # Clicks stop going to an employee who has had this many (a cap on points per day).
+    max_clicks_per_employee: int | None = None
     _visitors: itertools.count[int] = field(default_factory=itertools.count)
     _clicked: Counter[str] = field(default_factory=Counter)  # employee -> clicks asked
 
@@ -195,6 +197,9 @@ class Load:
         for share_id, (_, employee) in self.shares.items():
             sharers.setdefault(employee, []).append(share_id)
         employee = min(sharers, key=lambda e: self._clicked[e])
+        if self.max_clicks_per_employee is not None:
+            if self._clicked[employee] >= self.max_clicks_per_employee:
+                return
         share_id = random.choice(sharers[employee])
         self._clicked[employee] += 1
         n = next(self._visitors)

@@ -18,7 +18,9 @@ Expected, from the apis' confirmations alone:
   the click cap of 50 a day, which the test checks);
 - each employee's balance in rewards adds up to the same total.
 Kafka may carry an event twice after a kill (the same id: consumers keep one); the test
-reports how many, and requires every confirmed share and click on its topic.
+reports how many, and requires every confirmed share and click on its topic. A process
+that stops on its own (a worker whose Kafka producer can never send again stops by design)
+is started again, as its orchestrator would; the test reports which did.
 """
 
 from __future__ import annotations
@@ -43,13 +45,51 @@ pytestmark = pytest.mark.soak
 
 SERVICES = ("content", "share", "rewards", "metrics")
 KILLS = 5
-EMPLOYEES = 100
+EMPLOYEES = 300
 SHARE_POINTS, CLICK_POINTS, CLICK_CAP = 10, 1, 50
 OUTAGE_SECONDS = 4
 
 
-async def _wait_ready(processes: list[ServiceProcess]) -> None:
-    await asyncio.gather(*(asyncio.to_thread(p.wait_healthy, 120) for p in processes))
+async def _wait_ready(processes: list[ServiceProcess], timeout: float = 120) -> None:
+    """Until every process says it is ready; one that exited meanwhile is only not ready
+    (`_restart_exited` starts it again)."""
+
+    async def ready(process: ServiceProcess, http: httpx.AsyncClient) -> bool:
+        try:
+            return (await http.get(process.ops_url + "/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async with httpx.AsyncClient(timeout=5) as http:
+        waiting = list(processes)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while waiting:
+            found = await asyncio.gather(*(ready(p, http) for p in waiting))
+            waiting = [p for p, ok in zip(waiting, found, strict=True) if not ok]
+            if waiting and asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(
+                    "\n\n".join(f"{p.service} {p.role} not ready:\n{p.log_tail()}" for p in waiting)
+                )
+            await asyncio.sleep(0.2)
+
+
+async def _restart_exited(
+    processes: dict[tuple[str, str], ServiceProcess], logs: Path, restarts: Counter[str]
+) -> None:
+    """What an orchestrator does (Kubernetes' restartPolicy: Always): a process that
+    stopped on its own is started again. A worker whose Kafka producer can never send
+    again (the broker lost its producer state in a restart) stops so, by design."""
+    while True:
+        for (service, role), process in processes.items():
+            if process.proc is not None and process.proc.poll() is not None:
+                name = f"{service} {role}"
+                restarts[name] += 1
+                print(f"{name} exited ({process.proc.returncode}); starting it again:")
+                print(process.log_tail(5))
+                folder = logs / f"restart-{service}-{role}-{restarts[name]}"
+                folder.mkdir()
+                process.start(folder)
+        await asyncio.sleep(0.5)
 
 
 async def _undecided(share_api: ServiceProcess) -> int:
@@ -81,6 +121,7 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
         "CHORUS_OUTBOX_LEASE_SECONDS": "2",
     }
     processes: dict[tuple[str, str], ServiceProcess] = {}
+    orchestrator: asyncio.Task[None] | None = None
     tail = Tail([topics.POST_SHARED, topics.ENGAGEMENT_OBSERVED], kafka.bootstrap_servers)
     try:
         for service in SERVICES:
@@ -95,9 +136,11 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
                 processes[(service, role)] = process.start(tmp_path)
         await _wait_ready(list(processes.values()))
         await tail.start()
+        restarts: Counter[str] = Counter()
+        orchestrator = asyncio.create_task(_restart_exited(processes, tmp_path, restarts))
 
         urls = {"share": share_api.url, "links": share_api.links_url}
-        load = Load(tenant, urls, employees=EMPLOYEES)
+        load = Load(tenant, urls, employees=EMPLOYEES, max_clicks_per_employee=CLICK_CAP - 1)
         await load.enroll()
         steps = [(0.1, load.share), (0.02, load.click), (0.02, load.click)]
         running = [asyncio.create_task(load.repeat(every, step)) for every, step in steps]
@@ -117,7 +160,8 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
         await _wait_ready(list(processes.values()))
         await asyncio.sleep(3)
 
-        # Every worker killed five times, all at once, each started again at once.
+        # Every worker killed five times, all at once, each started again at once (no
+        # await in between: the orchestrator never sees them stopped).
         workers = [p for (_, role), p in processes.items() if role == "worker"]
         for kill in range(KILLS):
             logs = tmp_path / f"kill-{kill}"
@@ -196,6 +240,7 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
             "clicks": clicks,
             "undecided": undecided,
             "refused requests": len(load.failures),
+            "processes that stopped on their own": dict(restarts),
             "events published twice": {
                 topic: sum(n - 1 for n in Counter(r["id"] for r in ours[topic]).values())
                 for topic in ours
@@ -203,6 +248,8 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
         }
         print("fault run:", json.dumps(report))
     finally:
+        if orchestrator is not None:
+            orchestrator.cancel()
         await tail.stop()
         for process in processes.values():
             process.stop()
