@@ -27,6 +27,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.partitioner import DefaultPartitioner
 from cachetools import LRUCache
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity
 
 from contracts import CONTENT_TYPE
 
@@ -101,6 +103,7 @@ class BulkProducer:
         max_batch_bytes: int = 512 * 1024,
         metadata_max_age: float = 300.0,
         max_placed: int = 100_000,
+        security: BaseSecurity | None = None,
     ) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers.split(","),
@@ -110,6 +113,7 @@ class BulkProducer:
             max_batch_size=max_batch_bytes,
             request_timeout_ms=int(request_timeout * 1000),
             metadata_max_age_ms=int(metadata_max_age * 1000),
+            **parse_security(security),
         )
         self.ack_timeout = ack_timeout
         self._partitioner = DefaultPartitioner()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,9 +13,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from opentelemetry.trace import TracerProvider
 from prometheus_client import REGISTRY
 
+from chassis.settings import ServiceSettings
 from chassis.telemetry import event_trace
 from contracts import CONTENT_TYPE, AnyEvent, dlq_topic
 
@@ -23,13 +27,40 @@ log = logging.getLogger(__name__)
 _TOPIC_ALREADY_EXISTS = 36
 
 
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """How the process signs in to Kafka, for the FastStream broker; `client_options`
+    turns it into the keywords of aiokafka's own clients. None: it does not."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol == "SASL_SSL":
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    scram = SASLScram512 if settings.kafka_sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
+    return scram(
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password,
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
+def client_options(security: BaseSecurity | None) -> dict[str, Any]:
+    """aiokafka's keywords for `security` (FastStream's own translation)."""
+    return parse_security(security)
+
+
 def make_broker(
-    bootstrap_servers: str, service: str, tracer_provider: TracerProvider | None = None
+    bootstrap_servers: str,
+    service: str,
+    tracer_provider: TracerProvider | None = None,
+    security: BaseSecurity | None = None,
 ) -> KafkaBroker:
     """A FastStream broker whose producer never loses or duplicates an acknowledged send."""
     return KafkaBroker(
         bootstrap_servers.split(","),
         client_id=f"chorus-{service}",
+        security=security,
         # acks=all + idempotence: a send is acknowledged only once every in-sync replica has
         # it, and producer retries cannot write it twice.
         acks="all",
@@ -59,6 +90,7 @@ async def ensure_topics(
     partitions: int,
     replication: int,
     wait_seconds: float = 60.0,
+    security: BaseSecurity | None = None,
 ) -> None:
     """Create `topics` and their dead-letter twins if missing, waiting for Kafka to answer
     (up to `wait_seconds`, trying again with exponential backoff and jitter)."""
@@ -73,13 +105,19 @@ async def ensure_topics(
         wait_max=5.0,
     ):
         with attempt:
-            await _create_missing(bootstrap_servers, names, partitions, replication)
+            await _create_missing(bootstrap_servers, names, partitions, replication, security)
 
 
 async def _create_missing(
-    bootstrap_servers: str, names: Sequence[str], partitions: int, replication: int
+    bootstrap_servers: str,
+    names: Sequence[str],
+    partitions: int,
+    replication: int,
+    security: BaseSecurity | None,
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers.split(","), **client_options(security)
+    )
     try:
         await admin.start()
         existing = set(await admin.list_topics())
@@ -151,16 +189,21 @@ class EventPublisher:
 class KafkaProbe:
     """Readiness: asks the cluster for its metadata, with a short timeout."""
 
-    def __init__(self, bootstrap_servers: str, timeout: float = 3.0) -> None:
+    def __init__(
+        self, bootstrap_servers: str, timeout: float = 3.0, security: BaseSecurity | None = None
+    ) -> None:
         self._servers = bootstrap_servers.split(",")
         self._timeout = timeout
+        self._options = client_options(security)
         self._admin: AIOKafkaAdminClient | None = None
 
     async def check(self) -> None:
         try:
             if self._admin is None:
                 self._admin = AIOKafkaAdminClient(
-                    bootstrap_servers=self._servers, request_timeout_ms=int(self._timeout * 1000)
+                    bootstrap_servers=self._servers,
+                    request_timeout_ms=int(self._timeout * 1000),
+                    **self._options,
                 )
                 await asyncio.wait_for(self._admin.start(), self._timeout)
             cluster: dict[str, Any] = await asyncio.wait_for(

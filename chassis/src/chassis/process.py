@@ -34,6 +34,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity
 from opentelemetry import trace
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
@@ -43,7 +44,7 @@ from chassis import errors, health, limits, logs
 from chassis import openapi as documents
 from chassis.auth import TokenVerifier
 from chassis.directory import PERSON_TOPICS, Directory, mongo_directory
-from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, make_broker
+from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, kafka_security, make_broker
 from chassis.mongo import create_client, ping
 from chassis.settings import ServiceSettings
 from chassis.telemetry import LateTracerProvider, instrument_app, setup_tracing
@@ -71,6 +72,8 @@ class Runtime:
     readiness: health.Readiness = field(default_factory=health.Readiness)
     # For `chassis.telemetry.traced_batches` around a service's batch handlers.
     tracer_provider: trace.TracerProvider = field(default_factory=trace.NoOpTracerProvider)
+    # How the process signs in to Kafka, for Kafka clients a service makes of its own.
+    kafka_security: BaseSecurity | None = None
 
 
 Loop = Callable[[], Awaitable[None]]
@@ -173,7 +176,10 @@ def create_app(
         tracer_provider = setup_tracing(definition.name, role, settings.otlp_endpoint)
         tracing.provider = tracer_provider
         mongo = create_client(settings.mongodb_url, f"chorus-{definition.name}-{role}")
-        broker = make_broker(settings.kafka_bootstrap_servers, definition.name, tracer_provider)
+        security = kafka_security(settings)
+        broker = make_broker(
+            settings.kafka_bootstrap_servers, definition.name, tracer_provider, security
+        )
         runtime = Runtime(
             settings=settings,
             role=role,
@@ -182,8 +188,9 @@ def create_app(
             broker=broker,
             publisher=EventPublisher(broker),
             tracer_provider=tracer_provider,
+            kafka_security=security,
         )
-        probe = KafkaProbe(settings.kafka_bootstrap_servers)
+        probe = KafkaProbe(settings.kafka_bootstrap_servers, security=security)
         readiness = runtime.readiness
         readiness.add("mongodb", lambda: ping(runtime.db))
         readiness.add("kafka", probe.check)
@@ -195,6 +202,7 @@ def create_app(
                 topics,
                 partitions=settings.topic_partitions,
                 replication=settings.topic_replication,
+                security=security,
             )
             if definition.directory:
                 runtime.directory = await mongo_directory(runtime.db)

@@ -90,6 +90,19 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")
     )
+    # How the process signs in to Kafka: as its service's own user (SCRAM), over TLS in
+    # production, whose access control list allows only its topics and groups
+    # (contracts.catalogue.access). PLAINTEXT: no sign-in, for a development Kafka.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=_shared("KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        "SCRAM-SHA-512", validation_alias=_shared("KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str = Field("", validation_alias=_shared("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: str = Field("", validation_alias=_shared("KAFKA_SASL_PASSWORD"))
+    # The CA bundle that signs Kafka's certificate (SASL_SSL); the system's when empty.
+    kafka_ssl_cafile: str = Field("", validation_alias=_shared("KAFKA_SSL_CAFILE"))
     mongodb_url: str = Field("mongodb://127.0.0.1:27017", validation_alias=_shared("MONGODB_URL"))
     env: Literal["local", "production"] = Field("local", validation_alias=_shared("CHORUS_ENV"))
     jwt_secret: str = Field(LOCAL_JWT_SECRET, validation_alias=_shared("CHORUS_JWT_SECRET"))
@@ -131,6 +144,16 @@ class ServiceSettings(BaseSettings):
         # share a default port.
         self.api_ops_port = self.api_ops_port or self.default_api_port - API_OPS_PORT_BELOW
         self.worker_port = self.worker_port or self.default_worker_port
+        if self.kafka_security_protocol != "PLAINTEXT":
+            for variable, value in (
+                ("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                ("KAFKA_SASL_PASSWORD", self.kafka_sasl_password),
+            ):
+                if not value:
+                    raise ValueError(
+                        f"{variable} is needed with "
+                        f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+                    )
         providers = self.providers
         issuers = [p.issuer for p in providers]
         if len(set(issuers)) != len(issuers):

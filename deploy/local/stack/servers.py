@@ -265,12 +265,21 @@ class KafkaServer(Server):
         data_dir: Path | str | None = None,
         *,
         version: str = KAFKA_VERSION,
+        sasl_port: int | None = None,
+        scram_users: Mapping[str, str] | None = None,
     ) -> None:
         if data_dir is None:
             data_dir = cache_dir() / "data" / f"kafka-{port}"
         super().__init__(port, data_dir)
         self.controller_port = int(controller_port)
         self.version = version
+        # With a SASL port: a second listener where clients sign in with SCRAM-SHA-512 as
+        # one of `scram_users` (name -> password, created when the storage is formatted),
+        # and Kafka's authorizer, which allows them only what an ACL allows. The plain
+        # listener and the controller's stay open to everything (their anonymous user is
+        # a super user): for the tools and tests that set the ACLs and read every topic.
+        self.sasl_port = sasl_port
+        self.scram_users = dict(scram_users or {})
         self.config_file = self.data_dir / "server.properties"
         self.log_dir = self.data_dir / "kraft-logs"
 
@@ -278,8 +287,14 @@ class KafkaServer(Server):
     def bootstrap_servers(self) -> str:
         return self.address
 
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        if self.sasl_port is None:
+            raise DevstackError("this Kafka has no SASL listener")
+        return f"{self.host}:{self.sasl_port}"
+
     def _ports(self) -> list[int]:
-        return [self.port, self.controller_port]
+        return [self.port, self.controller_port, *([self.sasl_port] if self.sasl_port else [])]
 
     def _marker(self) -> str:
         return str(self.config_file)
@@ -297,6 +312,8 @@ class KafkaServer(Server):
             "@LOG_DIR@": str(self.log_dir),
         }.items():
             config = config.replace(key, value)
+        if self.sasl_port is not None:
+            config = _with_sasl(config, self.port, self.sasl_port)
         self.config_file.write_text(config)
         classpath = f"{libs}{os.sep}*"
         jvm = [
@@ -322,6 +339,8 @@ class KafkaServer(Server):
                 "-c",
                 str(self.config_file),
             ]
+            for name, password in self.scram_users.items():
+                cmd += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
             with open(self.log_file, "ab") as log:
                 log.write(f"\n=== devstack: {shlex.join(cmd)}\n".encode())
                 log.flush()
@@ -339,6 +358,33 @@ class KafkaServer(Server):
                     f" log {self.log_file}:\n" + log_tail(self.log_file)
                 )
         return [*jvm, "kafka.Kafka", str(self.config_file)]
+
+
+def _with_sasl(config: str, port: int, sasl_port: int) -> str:
+    """`config` with a SASL_PLAINTEXT listener named SASL on `sasl_port` and the authorizer."""
+    plain = f"PLAINTEXT://127.0.0.1:{port}"
+    sasl = f"SASL://127.0.0.1:{sasl_port}"
+    config = config.replace(f"listeners={plain},", f"listeners={plain},{sasl},")
+    config = config.replace(f"advertised.listeners={plain}", f"advertised.listeners={plain},{sasl}")
+    config = config.replace(
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL:SASL_PLAINTEXT",
+    )
+    if sasl not in config or "SASL:SASL_PLAINTEXT" not in config:
+        raise DevstackError("the Kafka template's listeners are not as expected")
+    return config + "\n".join(
+        [
+            "",
+            "# The SASL listener (devstack --kafka-sasl-port): SCRAM users and ACLs.",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "listener.name.sasl.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users=User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found=false",
+            "",
+        ]
+    )
 
 
 class PostgresServer(Server):

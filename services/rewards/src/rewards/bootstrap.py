@@ -63,7 +63,10 @@ async def setup(runtime: Runtime) -> api.Components:
         # built is frozen by the chassis once the process is up.)
         gc.set_threshold(GC_THRESHOLD, 20, 100)
         batches = BatchPublisher(
-            settings.kafka_bootstrap_servers, "chorus-rewards-batches", BATCH_PUBLISH_BYTES
+            settings.kafka_bootstrap_servers,
+            "chorus-rewards-batches",
+            BATCH_PUBLISH_BYTES,
+            security=runtime.kafka_security,
         )
         await batches.start()
         runtime.on_close.append(batches.stop)

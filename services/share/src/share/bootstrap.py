@@ -54,6 +54,7 @@ async def setup(runtime: Runtime) -> handlers.Services:
             # A send outlives its click's spooling by at most this; the spool waits for it,
             # so it must end well inside the lease that hands the spool over to the relay.
             request_timeout=min(30.0, max(5.0, settings.click_lease_seconds / 4)),
+            security=runtime.kafka_security,
         )
         await producer.start()
         runtime.on_close.append(producer.stop)

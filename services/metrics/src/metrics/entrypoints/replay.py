@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from chassis import logs
 from chassis.consumer import PoisonRecord, parse_record
-from chassis.kafka import ensure_topics
+from chassis.kafka import client_options, ensure_topics, kafka_security
 from chassis.mongo import create_client
 from metrics.adapters.mongo import MetricsRepository, facts_collection_name
 from metrics.bootstrap import CONSUMES
@@ -86,11 +86,13 @@ class Replayer:
             "replay started",
             extra={"generation": target, "since": since.isoformat() if since else None},
         )
+        security = kafka_security(self.settings)
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             CONSUMES,
             partitions=self.settings.topic_partitions,
             replication=self.settings.topic_replication,
+            security=security,
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers.split(","),
@@ -98,6 +100,7 @@ class Replayer:
             group_id=None,
             enable_auto_commit=False,
             max_poll_records=self.settings.batch_size,
+            **client_options(security),
         )
         await consumer.start()
         try:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from faststream.security import BaseSecurity
+
 from chassis.bulk import BulkProducer
 from contracts import (
     AnyEvent,
@@ -416,8 +418,16 @@ class BatchPublisher:
     The chassis publisher goes through FastStream's per-message publish path (tracing
     and metrics middleware), which cost more CPU than scoring."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str, max_batch_size: int) -> None:
-        self._producer = BulkProducer(bootstrap_servers, client_id, max_batch_bytes=max_batch_size)
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        client_id: str,
+        max_batch_size: int,
+        security: BaseSecurity | None = None,
+    ) -> None:
+        self._producer = BulkProducer(
+            bootstrap_servers, client_id, max_batch_bytes=max_batch_size, security=security
+        )
 
     async def start(self) -> None:
         await self._producer.start()
