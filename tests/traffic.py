@@ -289,7 +289,8 @@ class Tail:
         self.start_at = await self.consumer.end_offsets(partitions)
 
     async def read(self) -> dict[str, list[dict[str, Any]]]:
-        """Every record from the start offsets to the current ends, by topic."""
+        """Every record from the start offsets to the current ends, by topic; each event
+        with where it was read (`_at`: partition/offset)."""
         partitions = list(self.start_at)
         ends = await self.consumer.end_offsets(partitions)
         self.consumer.assign(partitions)
@@ -299,7 +300,11 @@ class Tail:
         while [tp for tp in partitions if await self.consumer.position(tp) < ends[tp]]:
             batch = await self.consumer.getmany(timeout_ms=500)
             for tp, items in batch.items():
-                records[tp.topic] += [json.loads(r.value) for r in items if r.offset < ends[tp]]
+                records[tp.topic] += [
+                    {**json.loads(r.value), "_at": f"{tp.partition}/{r.offset}"}
+                    for r in items
+                    if r.offset < ends[tp]
+                ]
         return records
 
     async def stop(self) -> None:

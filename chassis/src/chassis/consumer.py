@@ -33,9 +33,11 @@ its offsets are committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -394,6 +396,9 @@ class _BatchUnderWay(ConsumerRebalanceListener):  # type: ignore[misc]
         self._wait_seconds = wait_seconds
         self._idle = asyncio.Event()
         self._idle.set()
+        # From the revocation until the next assignment, a batch handed over (fetched
+        # before, and delivered since) is not handled: its partitions may be another's.
+        self.revoked = False
 
     def begin(self) -> None:
         self._idle.clear()
@@ -402,19 +407,28 @@ class _BatchUnderWay(ConsumerRebalanceListener):  # type: ignore[misc]
         self._idle.set()
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        if self._idle.is_set():
-            return
-        try:
-            await asyncio.wait_for(self._idle.wait(), self._wait_seconds)
-        except TimeoutError:
-            log.warning(
-                "partitions revoked while a batch is still under way; it will be delivered "
-                "again to their new owner",
-                extra={"group": self._group_id, "partitions": len(revoked)},
-            )
+        began = time.monotonic()
+        if not self._idle.is_set():
+            try:
+                await asyncio.wait_for(self._idle.wait(), self._wait_seconds)
+            except TimeoutError:
+                log.warning(
+                    "partitions revoked while a batch is still under way; it will be "
+                    "delivered again to their new owner",
+                    extra={"group": self._group_id, "partitions": len(revoked)},
+                )
+        self.revoked = True
+        log.info(
+            "partitions revoked",
+            extra={
+                "group": self._group_id,
+                "partitions": len(revoked),
+                "waited_seconds": round(time.monotonic() - began, 3),
+            },
+        )
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        self.revoked = False
 
 
 def subscribe_batch(
@@ -478,6 +492,13 @@ def subscribe_batch(
 
     @subscriber
     async def on_batch(body: list[bytes], message: KafkaMessage) -> None:
+        if under_way.revoked:
+            # Not ours to handle now: the next assignment reads it again from the last
+            # commit, here or at the partitions' new owner.
+            log.info("batch delivered during a rebalance; left to the next assignment")
+            with contextlib.suppress(KafkaError, AssertionError, ValueError):
+                await message.nack()
+            return
         under_way.begin()
         try:
             await _handle(message)
