@@ -1,7 +1,7 @@
 """The services' Kafka users and ACLs on a local Kafka with a SASL listener.
 
 Each service signs in as `chorus-<service>` (as the Strimzi KafkaUsers of
-deploy/k8s/components/strimzi do) and gets the ACLs of `contracts.catalogue.access`. The
+deploy/k8s/components/kafka-access do) and gets the ACLs of `contracts.catalogue.access`. The
 ACLs are created over the plain listener, whose anonymous user is the local Kafka's super
 user (`stack.servers.KafkaServer` with `sasl_port`). aiokafka's admin client has no ACL
 method; its protocol has the CreateAcls request (version 1), sent here one ACL at a time.

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kafka_access
 
 from chassis.auth import issue_token
 from chassis.settings import LOCAL_JWT_SECRET
 from observability import Observability
 from people.config import LOCAL_SCIM_TOKEN
+from stack.servers import local_kafka_users
 from web.config import DEMO_PEOPLE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,17 +159,31 @@ def scrape_targets() -> dict[tuple[str, str], int]:
     return targets
 
 
+def kafka_users(env: dict[str, str]) -> dict[str, str]:
+    """Where the devstack's Kafka has a SASL listener, the ACLs of every service's user,
+    created over the plain listener; the users (user -> password), or none."""
+    if not env.get("KAFKA_SASL_BOOTSTRAP_SERVERS"):
+        return {}
+    asyncio.run(kafka_access.grant(env["KAFKA_BOOTSTRAP_SERVERS"]))
+    return local_kafka_users()
+
+
 def start_services(
-    env: dict[str, str], log_dir: Path, names: list[str]
+    env: dict[str, str], log_dir: Path, names: list[str], users: dict[str, str]
 ) -> list[subprocess.Popen[bytes]]:
+    """Each service's api and worker; with `users`, each signs in to Kafka as its own."""
     processes = []
     for name in names:
+        own = env
+        if users:
+            sasl = env["KAFKA_SASL_BOOTSTRAP_SERVERS"]
+            own = {**env, **kafka_access.sasl_environment(name, sasl, users)}
         for role in ("api", "worker"):
             log = (log_dir / f"{name}-{role}.log").open("ab")
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", name, role],
-                    env=env,
+                    env=own,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
@@ -774,9 +790,10 @@ def main() -> int:
             env.update(observability.start(fresh=args.fresh))
         log_dir = Path(os.environ.get("CHORUS_CACHE", REPO / ".cache")) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        processes = start_services(env, log_dir, list(SERVICES))
+        signed_in = kafka_users(env)
+        processes = start_services(env, log_dir, list(SERVICES), signed_in)
         wait_ready(processes, [*OPS_PORTS.values(), *WORKER_PORTS.values()])
-        processes += start_services(web_env(env), log_dir, ["web"])
+        processes += start_services(web_env(env), log_dir, ["web"], signed_in)
         load_demo()
         load_directory()
         load_history(env["KAFKA_BOOTSTRAP_SERVERS"])
@@ -843,6 +860,11 @@ def print_banner(log_dir: Path, env: dict[str, str], observability: Observabilit
         f"(tenant 'demo', bearer token {LOCAL_SCIM_TOKEN})"
     )
     print(f"\n  Kafka    {env['KAFKA_BOOTSTRAP_SERVERS']}    MongoDB  {env['MONGODB_URL']}")
+    if env.get("KAFKA_SASL_BOOTSTRAP_SERVERS"):
+        print(
+            f"  Kafka    {env['KAFKA_SASL_BOOTSTRAP_SERVERS']}    (SASL: each service signs in "
+            "as chorus-<service>, with only its ACLs)"
+        )
     print(f"  Logs     {log_dir}")
     print(f"  Data     {DEMO_DATA}   (make run RUN_ARGS=--fresh starts from an empty demo)\n")
     print("Development tokens (send as 'Authorization: Bearer <token>'):")

@@ -24,6 +24,7 @@ from .servers import (
     MongoServer,
     Server,
     default_mongo_backend,
+    local_kafka_users,
 )
 from .toolchain import KAFKA_VERSION, KEYCLOAK_VERSION
 
@@ -74,6 +75,7 @@ def _server_from_state(kind: str, entry: dict[str, Any]) -> Server:
             entry["controller_port"],
             entry["data_dir"],
             version=entry.get("version", KAFKA_VERSION),
+            sasl_port=entry.get("sasl_port"),
         )
     if kind == "keycloak":
         return KeycloakServer(
@@ -117,6 +119,8 @@ class _Service:
             self.port = args.keycloak_port
             self.default_url = f"http://{LOCALHOST}:{self.port}"
         self.controller_port = args.kafka_controller_port
+        sasl_port = getattr(args, "kafka_sasl_port", None)
+        self.sasl_port: int = sasl_port if sasl_port is not None else args.kafka_port + 2
         self.fresh = bool(getattr(args, "fresh", False))
         # Where a server this call starts keeps its data: `<root>/<kind>-<port>`.
         self.data_root: Path | None = getattr(args, "data_root", None)
@@ -149,7 +153,13 @@ class _Service:
     def new_server(self) -> Server:
         if self.kind == "kafka":
             data = self.data_root / f"kafka-{self.port}" if self.data_root else None
-            return KafkaServer(self.port, self.controller_port, data_dir=data)
+            return KafkaServer(
+                self.port,
+                self.controller_port,
+                data_dir=data,
+                sasl_port=self.sasl_port,
+                scram_users=local_kafka_users(),
+            )
         data = self.data_root / f"mongo-{self.port}" if self.data_root else None
         return MongoServer(
             self.port, data_dir=data, backend=self.mongo_backend, postgres_port=self.postgres_port
@@ -225,6 +235,8 @@ class _Service:
         }
         if isinstance(server, KafkaServer):
             entry.update(controller_port=server.controller_port, version=server.version)
+            if server.has_sasl:
+                entry.update(sasl_port=server.sasl_port)
         if isinstance(server, MongoServer):
             entry.update(implementation=server.implementation, backend=server.backend)
             if server.postgres is not None:
@@ -264,7 +276,13 @@ class _Service:
 
     def env_line(self, state: dict[str, Any]) -> str | None:
         # `export`, so that `eval "$(devstack.py env)"` reaches the commands run after it.
-        return f"export {self.env_var}={shlex.quote(self.url)}"
+        line = f"export {self.env_var}={shlex.quote(self.url)}"
+        recorded = self.recorded(state) if not self.external else None
+        if isinstance(recorded, KafkaServer) and recorded.has_sasl:
+            # Where the services sign in as their users (deploy/local/kafka_access.py).
+            sasl = shlex.quote(recorded.sasl_bootstrap_servers)
+            line += f"\nexport KAFKA_SASL_BOOTSTRAP_SERVERS={sasl}"
+        return line
 
     def status(self, state: dict[str, Any]) -> bool:
         recorded = self.recorded(state)
@@ -435,6 +453,13 @@ def _add_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
 
     parser.add_argument("--kafka-port", type=int, default=default(9092))
     parser.add_argument("--kafka-controller-port", type=int, default=default(9093))
+    parser.add_argument(
+        "--kafka-sasl-port",
+        type=int,
+        default=default(None),
+        help="Kafka's SASL listener, where each service signs in as its own user and Kafka's"
+        " authorizer applies the ACLs (default: the Kafka port + 2)",
+    )
     parser.add_argument("--mongo-port", type=int, default=default(27017))
     parser.add_argument("--keycloak-port", type=int, default=default(8180))
     parser.add_argument("--keycloak-management-port", type=int, default=default(9180))

@@ -60,6 +60,7 @@ from .toolchain import (
 )
 
 KAFKA_LOG4J = DEPLOY_LOCAL / "kafka" / "log4j2.properties"
+SERVICES_DIR = DEPLOY_LOCAL.parents[1] / "services"
 KAFKA_TEMPLATE = DEPLOY_LOCAL / "kafka" / "server.properties.template"
 KEYCLOAK_REALMS = DEPLOY_LOCAL / "keycloak"  # *-realm.json: imported at every start
 MONGO_BACKENDS = ("sqlite", "postgresql")  # FerretDB's storage
@@ -248,6 +249,14 @@ class Server:
         return f"{type(self).__name__}({self.address}, data_dir={str(self.data_dir)!r})"
 
 
+def local_kafka_users() -> dict[str, str]:
+    """The devstack Kafka's SCRAM users: `chorus-<service>` for every service of the
+    repository, each with a password for this machine's loopback Kafka only (the user name
+    and `-local-only`). `deploy/local/kafka_access.py` gives them their ACLs."""
+    names = sorted(p.parent.name for p in SERVICES_DIR.glob("*/src/*/bootstrap.py"))
+    return {f"chorus-{name}": f"chorus-{name}-local-only" for name in names}
+
+
 class KafkaServer(Server):
     """Single-node KRaft Kafka (broker + controller) from Maven Central jars.
 
@@ -280,6 +289,9 @@ class KafkaServer(Server):
         # a super user): for the tools and tests that set the ACLs and read every topic.
         self.sasl_port = sasl_port
         self.scram_users = dict(scram_users or {})
+        # Written when the storage is formatted with the users: data formatted without them
+        # (before the listener existed) has no users, and gets no SASL listener.
+        self.users_marker = self.data_dir / "scram-users"
         self.config_file = self.data_dir / "server.properties"
         self.log_dir = self.data_dir / "kraft-logs"
 
@@ -289,12 +301,17 @@ class KafkaServer(Server):
 
     @property
     def sasl_bootstrap_servers(self) -> str:
-        if self.sasl_port is None:
+        if not self.has_sasl:
             raise DevstackError("this Kafka has no SASL listener")
         return f"{self.host}:{self.sasl_port}"
 
+    @property
+    def has_sasl(self) -> bool:
+        formatted = (self.log_dir / "meta.properties").exists()
+        return self.sasl_port is not None and (not formatted or self.users_marker.exists())
+
     def _ports(self) -> list[int]:
-        return [self.port, self.controller_port, *([self.sasl_port] if self.sasl_port else [])]
+        return [self.port, self.controller_port, *([self.sasl_port] if self.has_sasl else [])]
 
     def _marker(self) -> str:
         return str(self.config_file)
@@ -312,7 +329,8 @@ class KafkaServer(Server):
             "@LOG_DIR@": str(self.log_dir),
         }.items():
             config = config.replace(key, value)
-        if self.sasl_port is not None:
+        sasl = self.has_sasl
+        if self.sasl_port is not None and sasl:
             config = _with_sasl(config, self.port, self.sasl_port)
         self.config_file.write_text(config)
         classpath = f"{libs}{os.sep}*"
@@ -339,7 +357,8 @@ class KafkaServer(Server):
                 "-c",
                 str(self.config_file),
             ]
-            for name, password in self.scram_users.items():
+            users = self.scram_users if sasl else {}
+            for name, password in users.items():
                 cmd += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
             with open(self.log_file, "ab") as log:
                 log.write(f"\n=== devstack: {shlex.join(cmd)}\n".encode())
@@ -357,6 +376,8 @@ class KafkaServer(Server):
                     f"formatting Kafka storage in {self.log_dir} failed (exit {proc.returncode});"
                     f" log {self.log_file}:\n" + log_tail(self.log_file)
                 )
+            if sasl:
+                self.users_marker.write_text("\n".join(sorted(users)) + "\n")
         return [*jvm, "kafka.Kafka", str(self.config_file)]
 
 
