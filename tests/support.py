@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -130,6 +131,16 @@ def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found is not None, "no CSRF token in the page"
     return found.group(1)
+
+
+def load_file(name: str, path: Path) -> Any:
+    """The Python file `path` (a script, outside any package) as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

@@ -127,7 +127,29 @@ def ensure_kustomize() -> Path:
 
 
 def components() -> list[str]:
-    return sorted(p.name for p in COMPONENTS_DIR.iterdir() if (p / "kustomization.yaml").is_file())
+    """The components an overlay lists: those of components/ that no other one includes
+    (a component another lists, as strimzi lists kafka-access, is rendered with it)."""
+    found = {p.name for p in COMPONENTS_DIR.iterdir() if (p / "kustomization.yaml").is_file()}
+    return sorted(found - {part for name in found for part in parts_of(name)})
+
+
+def parts_of(component: str) -> list[str]:
+    """The components a component lists under `components:` (each `../<name>`)."""
+    text = (COMPONENTS_DIR / component / "kustomization.yaml").read_text()
+    # Standard library only: the top-level key `components:` and its block or flow list,
+    # read without a YAML parser (tests/deploy/test_k8s.py compares with one).
+    paths: list[str] = []
+    listing = False
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line.startswith((" ", "-")):
+            key, _, value = line.partition(":")
+            listing = key == "components"
+            paths += [p for p in value.strip().strip("[]").split(",") if listing and p.strip()]
+        elif listing:
+            paths.append(line.strip().removeprefix("-"))
+    return [Path(path.strip().strip("'\"")).name for path in paths]
 
 
 def overlays() -> list[str]:

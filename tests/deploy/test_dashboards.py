@@ -17,7 +17,6 @@ import importlib
 import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -32,6 +31,8 @@ from promql import (
     metric_names,
     recorded_series,
 )
+
+from support import load_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = REPO_ROOT / "deploy" / "k8s" / "components" / "dashboards"
@@ -52,12 +53,7 @@ Board = dict[str, Any]
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("chorus_dashboards", COMPONENT / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
-    spec.loader.exec_module(module)
-    return module
+    return load_file("chorus_dashboards", COMPONENT / "generate.py")
 
 
 @cache

@@ -14,13 +14,14 @@ import importlib
 import importlib.util
 import json
 import re
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
+
+from support import load_file
 
 pytestmark = pytest.mark.long
 
@@ -66,16 +67,7 @@ TARGET_LABEL_READERS = [
 WRITABLE_ROOT_ALLOWED = {"kafka"}
 
 
-def _load_tools() -> Any:
-    spec = importlib.util.spec_from_file_location("chorus_k8s_tools", K8S_DIR / "tools.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tools = _load_tools()
+tools = load_file("chorus_k8s_tools", K8S_DIR / "tools.py")
 COMBINATIONS = tools.combinations()
 OVERLAYS = [c for c in COMBINATIONS if c.startswith("overlays/")]
 
@@ -132,11 +124,23 @@ def k8s_validate() -> Iterator[Callable[[Obj], None]]:
 
 
 def components_in(combination: str) -> set[str]:
+    """The components a combination renders: those it lists and those they list."""
     if combination == "base":
-        return set()
-    if combination.startswith("base+"):
-        return {combination.removeprefix("base+")}
-    kustomization = yaml.safe_load((K8S_DIR / combination / "kustomization.yaml").read_text())
+        listed = set()
+    elif combination.startswith("base+"):
+        listed = {combination.removeprefix("base+")}
+    else:
+        listed = _listed_components(K8S_DIR / combination)
+    found: set[str] = set()
+    while listed:
+        name = listed.pop()
+        found.add(name)
+        listed |= _listed_components(K8S_DIR / "components" / name) - found
+    return found
+
+
+def _listed_components(directory: Path) -> set[str]:
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
     return {Path(path).name for path in kustomization.get("components") or []}
 
 
@@ -199,17 +203,69 @@ def _is_int(value: Any, minimum: int = 0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
+def _check_selector(selector: Obj, where: str) -> None:
+    _only_keys(selector, {"matchLabels", "matchExpressions"}, where)
+    for key, value in (selector.get("matchLabels") or {}).items():
+        assert isinstance(value, str), f"{where}: {key} must be a string"
+
+
 def check_kafka(obj: Obj) -> None:
     spec = obj["spec"]
     _only_keys(spec, {"kafka", "entityOperator", "cruiseControl", "kafkaExporter"}, "Kafka.spec")
     kafka = spec["kafka"]
     # kafka.strimzi.io/v1: replicas and storage live in KafkaNodePools only.
     assert "replicas" not in kafka and "storage" not in kafka and "zookeeper" not in spec
+    _only_keys(
+        kafka,
+        # The fields of kafka.strimzi.io/v1 (resources, storage: the node pools').
+        {
+            "version",
+            "metadataVersion",
+            "image",
+            "listeners",
+            "config",
+            "authorization",
+            "rack",
+            "brokerRackInitImage",
+            "livenessProbe",
+            "readinessProbe",
+            "jvmOptions",
+            "jmxOptions",
+            "metricsConfig",
+            "logging",
+            "template",
+            "tieredStorage",
+            "quotas",
+        },
+        "Kafka.spec.kafka",
+    )
     listeners = kafka["listeners"]
     assert listeners, "Kafka needs at least one listener"
     names = set()
     for listener in listeners:
+        _only_keys(
+            listener,
+            {
+                "name",
+                "port",
+                "type",
+                "tls",
+                "authentication",
+                "configuration",
+                "networkPolicyPeers",
+            },
+            "listener",
+        )
         assert re.fullmatch(r"[a-z0-9]{1,11}", listener["name"]), listener
+        if "authentication" in listener:
+            authentication = listener["authentication"]
+            assert authentication["type"] in {"tls", "scram-sha-512", "custom"}, listener
+            assert authentication["type"] != "tls" or listener["tls"], "mTLS needs TLS"
+        for peer in listener.get("networkPolicyPeers") or []:
+            _only_keys(peer, {"podSelector", "namespaceSelector", "ipBlock"}, "peer")
+            for key in ("podSelector", "namespaceSelector"):
+                if key in peer:
+                    _check_selector(peer[key], f"peer {key}")
         assert _is_int(listener["port"], 9092) and listener["port"] not in (9404, 9999), listener
         assert listener["type"] in {
             "internal",
@@ -224,7 +280,58 @@ def check_kafka(obj: Obj) -> None:
     assert len(names) == len(listeners), "listener names must be unique"
     for key, value in (kafka.get("config") or {}).items():
         assert isinstance(value, str | int | bool | float), f"config {key} must be a scalar"
+    if "authorization" in kafka:
+        _only_keys(
+            kafka["authorization"],
+            {"type", "superUsers", "authorizerClass", "supportsAdminApi"},
+            "Kafka.spec.kafka.authorization",
+        )
+        assert kafka["authorization"]["type"] in {"simple", "custom"}
+    _only_keys(spec["entityOperator"], {"topicOperator", "userOperator", "template"}, "entity")
     assert isinstance(spec["entityOperator"]["topicOperator"], dict)
+
+
+ACL_RESOURCES = {"topic", "group", "cluster", "transactionalId"}
+ACL_OPERATIONS = {
+    "Read",
+    "Write",
+    "Create",
+    "Delete",
+    "Alter",
+    "Describe",
+    "ClusterAction",
+    "AlterConfigs",
+    "DescribeConfigs",
+    "IdempotentWrite",
+    "All",
+}
+
+
+def check_kafka_user(obj: Obj) -> None:
+    assert labels(obj).get("strimzi.io/cluster"), "KafkaUser needs strimzi.io/cluster"
+    spec = obj["spec"]
+    _only_keys(spec, {"authentication", "authorization", "quotas", "template"}, "KafkaUser.spec")
+    authentication = spec.get("authentication")
+    if authentication is not None:
+        _only_keys(authentication, {"type", "password"}, "KafkaUser.spec.authentication")
+        assert authentication["type"] in {"tls", "tls-external", "scram-sha-512"}
+    authorization = spec.get("authorization")
+    if authorization is not None:
+        _only_keys(authorization, {"type", "acls"}, "KafkaUser.spec.authorization")
+        assert authorization["type"] == "simple"
+        assert isinstance(authorization["acls"], list)
+        for rule in authorization["acls"]:
+            # kafka.strimzi.io/v1: `operations` only (v1beta2's single `operation` is gone).
+            _only_keys(rule, {"type", "resource", "host", "operations"}, "acl")
+            assert rule.get("type", "allow") in {"allow", "deny"}, rule
+            resource = rule["resource"]
+            _only_keys(resource, {"type", "name", "patternType"}, "acl resource")
+            assert resource["type"] in ACL_RESOURCES, rule
+            assert resource.get("patternType", "literal") in {"literal", "prefix"}, rule
+            assert resource["type"] == "cluster" or resource.get("name"), rule
+            operations = rule["operations"]
+            assert operations and set(operations) <= ACL_OPERATIONS, rule
+            assert len(set(operations)) == len(operations), rule
 
 
 def check_kafka_node_pool(obj: Obj) -> None:
@@ -292,6 +399,24 @@ def check_scaled_object(obj: Obj) -> None:
         # KEDA's metadata is map[string]string: a bare number fails admission.
         for key, value in trigger["metadata"].items():
             assert isinstance(value, str), f"trigger metadata {key} must be a string"
+
+
+def check_trigger_authentication(obj: Obj) -> None:
+    spec = obj["spec"]
+    # The sources of keda.sh/v1alpha1 TriggerAuthentication this project may use.
+    _only_keys(
+        spec,
+        {"secretTargetRef", "configMapTargetRef", "env", "podIdentity"},
+        "TriggerAuthentication.spec",
+    )
+    assert spec, "a TriggerAuthentication without parameters"
+    parameters = []
+    for source in ("secretTargetRef", "configMapTargetRef"):
+        for ref in spec.get(source) or []:
+            _only_keys(ref, {"parameter", "name", "key"}, source)
+            assert all(isinstance(ref[key], str) and ref[key] for key in ref), ref
+            parameters.append(ref["parameter"])
+    assert len(parameters) == len(set(parameters)), f"parameters given twice: {parameters}"
 
 
 def check_prometheus_rule(obj: Obj) -> None:
@@ -391,7 +516,9 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("kafka.strimzi.io/v1", "Kafka"): check_kafka,
     ("kafka.strimzi.io/v1", "KafkaNodePool"): check_kafka_node_pool,
     ("kafka.strimzi.io/v1", "KafkaTopic"): check_kafka_topic,
+    ("kafka.strimzi.io/v1", "KafkaUser"): check_kafka_user,
     ("keda.sh/v1alpha1", "ScaledObject"): check_scaled_object,
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): check_trigger_authentication,
     ("monitoring.coreos.com/v1", "PrometheusRule"): check_prometheus_rule,
     ("monitoring.coreos.com/v1", "PodMonitor"): check_pod_monitor,
 }
@@ -660,8 +787,8 @@ def test_settings_point_at_the_infrastructure_in_the_rendering(combination, rend
     if "strimzi" in components:
         [kafka] = of_kind(objects, "Kafka")
         assert host == f"{kafka['metadata']['name']}-kafka-bootstrap"
-        plain = [x for x in kafka["spec"]["kafka"]["listeners"] if x["tls"] is False]
-        assert int(port) in [x["port"] for x in plain], "the services speak plaintext Kafka"
+        # test_each_process_signs_in_to_kafka_as_its_own_service checks how.
+        assert int(port) in [x["port"] for x in kafka["spec"]["kafka"]["listeners"]]
         brokers = sum(
             p["spec"]["replicas"]
             for p in of_kind(objects, "KafkaNodePool")
@@ -746,12 +873,19 @@ def with_component(name: str) -> list[str]:
 
 
 def test_every_component_is_rendered_alone_and_used_by_an_overlay() -> None:
-    for component in tools.components():
-        assert f"base+{component}" in COMBINATIONS
+    """Each component is rendered on its own, or as part of the one that lists it (as
+    strimzi lists kafka-access), and an overlay uses it."""
+    every = sorted(
+        p.name for p in (K8S_DIR / "components").iterdir() if (p / "kustomization.yaml").is_file()
+    )
+    for component in every:
+        directory = K8S_DIR / "components" / component
+        # tools.py reads `components:` without a YAML parser.
+        assert sorted(tools.parts_of(component)) == sorted(_listed_components(directory))
+        whole = [c for c in tools.components() if component in components_in(f"base+{c}")]
+        assert whole and all(f"base+{c}" in COMBINATIONS for c in whole), component
         assert any(component in components_in(overlay) for overlay in OVERLAYS), component
-        kustomization = yaml.safe_load(
-            (K8S_DIR / "components" / component / "kustomization.yaml").read_text()
-        )
+        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
         assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1alpha1"
         assert kustomization["kind"] == "Component"
 
@@ -762,7 +896,10 @@ def _consumer_definition(service: str) -> Any:
 
 
 @pytest.mark.parametrize("combination", with_component("keda"))
-def test_keda_scales_each_consuming_worker_on_its_own_group(combination, render, runtime) -> None:
+def test_keda_scales_each_consuming_worker_on_its_groups(combination, render, runtime) -> None:
+    """One trigger per topic a worker reads, on the consumer group that reads it there:
+    the catalogue's subscriptions (tests/rules holds them to the code)."""
+    catalogue = importlib.import_module("contracts.catalogue")
     objects = render(combination)
     scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in of_kind(objects, "ScaledObject")}
     for service, role, deployment in chorus_workloads(objects):
@@ -779,31 +916,101 @@ def test_keda_scales_each_consuming_worker_on_its_own_group(combination, render,
         assert spec["minReplicaCount"] >= 1, "workers also run loops (outbox relay)"
         assert spec["maxReplicaCount"] <= TOPIC_PARTITIONS
         assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
-        container = next(
-            c
-            for c in pod_spec(deployment)["containers"]
-            if c["name"] == spec["scaleTargetRef"].get("envSourceContainerName", c["name"])
-        )
+        [container] = pod_spec(deployment)["containers"]
         environment: dict[str, str | None] = {}
         for source in container.get("envFrom", []):
             environment.update(named(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
         environment.update({e["name"]: e.get("value") for e in container.get("env", [])})
-        # The worker's group: <SVC>_CONSUMER_GROUP when set, else the service name.
-        group = environment.get(f"{service.upper()}_CONSUMER_GROUP") or definition.name
-        topics = set()
+        # The worker's groups are named from <SVC>_CONSUMER_GROUP when set, else from the
+        # service name, as the catalogue's are.
+        base_group = environment.get(f"{service.upper()}_CONSUMER_GROUP") or definition.name
+        assert base_group == service, f"{name}: groups named from {base_group}"
+        measured = set()
         for trigger in spec["triggers"]:
             assert trigger["type"] == "kafka"
             metadata = trigger["metadata"]
-            assert metadata["consumerGroup"] == group == service, "group = service name"
             assert metadata.get("offsetResetPolicy") == "earliest"
-            assert metadata.get("bootstrapServers") or (
-                metadata.get("bootstrapServersFromEnv") in environment
-            )
-            topics.add(metadata["topic"])
-        assert topics == set(definition.consumes), (
-            f"{name}: triggers {sorted(topics)} != subscriptions {sorted(definition.consumes)}"
+            measured.add((metadata["consumerGroup"], metadata["topic"]))
+        assert len(measured) == len(spec["triggers"]), f"{name}: the same lag measured twice"
+        read = {(s.group, topic) for s in catalogue.subscriptions_of(service) for topic in s.topics}
+        assert measured == read, (
+            f"{name}: triggers on {sorted(measured - read)} that no group reads, "
+            f"none on {sorted(read - measured)}"
         )
+        assert {topic for _, topic in measured} == set(definition.consumes), name
     assert not scaled, f"ScaledObjects for unknown workers: {sorted(scaled)}"
+
+
+def test_keda_comes_with_the_strimzi_kafka() -> None:
+    """KEDA signs in to the Strimzi Kafka (components/keda/trigger-auth.yaml), so an overlay
+    lists keda only with strimzi; base+keda is rendered for its structure alone."""
+    with_keda = [overlay for overlay in OVERLAYS if "keda" in components_in(overlay)]
+    assert with_keda, "no overlay autoscales"
+    for overlay in with_keda:
+        assert "strimzi" in components_in(overlay), f"{overlay}: KEDA has no Kafka to sign in to"
+
+
+def trigger_parameters(authentication: Obj, objects: list[Obj]) -> dict[str, Any]:
+    """A TriggerAuthentication's parameters: the value of each read from a ConfigMap of
+    the rendering, (Secret, key) of each read from a Secret."""
+    found: dict[str, Any] = {}
+    for ref in authentication["spec"].get("configMapTargetRef") or []:
+        found[ref["parameter"]] = named(objects, "ConfigMap", ref["name"])["data"][ref["key"]]
+    for ref in authentication["spec"].get("secretTargetRef") or []:
+        found[ref["parameter"]] = (ref["name"], ref["key"])
+    return found
+
+
+# The kafka scaler's names for the listener's authentication (CLIENT_SECURITY's for KEDA).
+KEDA_SASL = {"scram-sha-512": "scram_sha512"}
+# What a kafka trigger's metadata may say: where to measure, never how to sign in (the
+# TriggerAuthentication says that, and TLS verification stays on).
+TRIGGER_METADATA = {
+    "bootstrapServers",
+    "consumerGroup",
+    "topic",
+    "lagThreshold",
+    "offsetResetPolicy",
+}
+
+
+@pytest.mark.parametrize("combination", with_component("keda"))
+def test_keda_triggers_sign_in_to_the_authenticated_listener(combination, render) -> None:
+    objects = render(combination)
+    authentications = {a["metadata"]["name"]: a for a in of_kind(objects, "TriggerAuthentication")}
+    kafkas = of_kind(objects, "Kafka")
+    triggers = [
+        (f"{s['metadata']['name']}/{t['name']}", t)
+        for s in of_kind(objects, "ScaledObject")
+        for t in s["spec"]["triggers"]
+    ]
+    assert triggers
+    for where, trigger in triggers:
+        metadata = trigger["metadata"]
+        assert set(metadata) <= TRIGGER_METADATA, (
+            f"{where}: {sorted(set(metadata) - TRIGGER_METADATA)}"
+        )
+        ref = trigger.get("authenticationRef") or {}
+        assert ref.get("kind", "TriggerAuthentication") == "TriggerAuthentication", where
+        assert ref.get("name") in authentications, f"{where}: signs in with nothing"
+        parameters = trigger_parameters(authentications[ref["name"]], objects)
+        assert parameters.get("tls") == "enable", f"{where}: credentials in clear"
+        if not kafkas:
+            continue  # base+keda: no Kafka to hold it to (test_keda_comes_with_the_strimzi_kafka)
+        [kafka] = kafkas
+        cluster, namespace = kafka["metadata"]["name"], kafka["metadata"].get("namespace")
+        host, _, port = metadata.get("bootstrapServers", "").partition(":")
+        # KEDA's operator resolves the name in its own namespace: it must name Kafka's.
+        assert namespace and host == f"{cluster}-kafka-bootstrap.{namespace}.svc", where
+        [listener] = [x for x in kafka["spec"]["kafka"]["listeners"] if x["port"] == int(port)]
+        assert listener["tls"] is True, where
+        authentication = (listener.get("authentication") or {}).get("type")
+        assert parameters.get("sasl") == KEDA_SASL.get(authentication), f"{where}: {authentication}"
+        user = parameters.get("username")
+        assert user == KEDA_USER, f"{where} signs in as {user}"
+        named(objects, "KafkaUser", user)
+        assert parameters.get("password") == (user, "password"), where
+        assert parameters.get("ca") == (f"{cluster}-cluster-ca-cert", "ca.crt"), where
 
 
 @pytest.mark.parametrize("combination", with_component("strimzi"))
@@ -838,6 +1045,234 @@ def test_strimzi_cluster_and_topics(combination, render) -> None:
         f"missing KafkaTopics: {sorted(expected - set(declared))}, "
         f"unknown: {sorted(set(declared) - expected)}"
     )
+
+
+# --- who may use the Strimzi Kafka (components/strimzi, with its kafka-access) -----------
+
+# What the services send for the listener's authentication (docs/runtime.md).
+CLIENT_SECURITY = {"scram-sha-512": ("SASL_SSL", "SCRAM-SHA-512")}
+
+
+def kafka_user_of(service: str) -> str:
+    return f"chorus-{service}"
+
+
+# The users no process signs in as: KEDA's operator measures lag with the first, people
+# read the dead-letter topics with the second (components/kafka-access/generate.py).
+KEDA_USER = "chorus-keda"
+OPERATOR_USER = "chorus-operator"
+# KEDA's operator pods (the labels of KEDA's Helm chart and manifests) in the namespace
+# components/strimzi/kafka.yaml expects them in.
+KEDA_OPERATOR = (
+    {"kubernetes.io/metadata.name": "keda"},
+    {"app": "keda-operator", "name": "keda-operator", "app.kubernetes.io/name": "keda-operator"},
+)
+
+
+def chorus_config(objects: list[Obj]) -> dict[str, str]:
+    [config] = [
+        c
+        for c in of_kind(objects, "ConfigMap")
+        if c["metadata"]["name"].startswith("chorus-config")
+    ]
+    return config["data"]
+
+
+@pytest.mark.parametrize("combination", with_component("strimzi"))
+def test_kafka_lets_in_signed_in_chorus_pods_and_keda_only(combination, render) -> None:
+    objects = render(combination)
+    [kafka] = of_kind(objects, "Kafka")
+    spec = kafka["spec"]["kafka"]
+    # Kafka's authorizer: what no ACL allows is denied; Strimzi's operators are its only
+    # super users.
+    authorization = spec.get("authorization") or {}
+    assert authorization.get("type") == "simple", "without an authorizer every user may do all"
+    assert not authorization.get("superUsers")
+    config = spec.get("config") or {}
+    assert str(config.get("allow.everyone.if.no.acl.found", "false")).lower() == "false"
+    assert "super.users" not in config
+    for listener in spec["listeners"]:
+        where = f"listener {listener['name']}"
+        authentication = (listener.get("authentication") or {}).get("type")
+        assert authentication == "scram-sha-512", f"{where}: lets in clients that do not sign in"
+        assert listener["tls"] is True, f"{where}: events and credentials in clear"
+        peers = listener.get("networkPolicyPeers")
+        assert peers, f"{where}: open to every pod of the cluster"
+        assert not any("ipBlock" in peer for peer in peers), f"{where}: open to addresses"
+        # The Chorus pods of Kafka's namespace, and KEDA's operator in KEDA's; nobody else.
+        for _, _, deployment in chorus_workloads(objects):
+            pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+            assert admitted([peers], pod_labels), (
+                f"{where}: {deployment['metadata']['name']} cannot reach it"
+            )
+        keda_namespace, keda_operator = KEDA_OPERATOR
+        assert admitted([peers], keda_operator, keda_namespace), f"{where}: KEDA cannot measure lag"
+        chorus_pod = {"app.kubernetes.io/part-of": "chorus"}
+        others = [
+            ({"app": "anything"}, None),
+            (keda_operator, None),
+            # KEDA's other pods, which never ask Kafka anything.
+            ({"app": "keda-operator-metrics-apiserver"}, keda_namespace),
+            ({"app": "keda-admission-webhooks"}, keda_namespace),
+            ({"app": "anything"}, keda_namespace),
+            (keda_operator, {"kubernetes.io/metadata.name": "default"}),
+            (chorus_pod, {"kubernetes.io/metadata.name": "default"}),
+        ]
+        for pod_labels, namespace in others:
+            assert not admitted([peers], pod_labels, namespace), (
+                f"{where}: open to {pod_labels} in {namespace or 'its namespace'}"
+            )
+    # The User Operator turns the KafkaUsers into credentials and ACLs.
+    assert isinstance(kafka["spec"]["entityOperator"].get("userOperator"), dict)
+
+
+@pytest.mark.parametrize("combination", with_component("strimzi"))
+def test_each_process_signs_in_to_kafka_as_its_own_service(combination, render) -> None:
+    objects = render(combination)
+    [kafka] = of_kind(objects, "Kafka")
+    cluster = kafka["metadata"]["name"]
+    config = chorus_config(objects)
+    host, _, port = config["KAFKA_BOOTSTRAP_SERVERS"].partition(":")
+    assert host == f"{cluster}-kafka-bootstrap"
+    [listener] = [x for x in kafka["spec"]["kafka"]["listeners"] if x["port"] == int(port)]
+    authentication = (listener.get("authentication") or {}).get("type")
+    assert authentication in CLIENT_SECURITY, f"port {port} is not an authenticated listener"
+    protocol, mechanism = CLIENT_SECURITY[authentication]
+    assert config["KAFKA_SECURITY_PROTOCOL"] == protocol
+    assert config["KAFKA_SASL_MECHANISM"] == mechanism
+    assert not {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} & set(config), (
+        "each service has its own user, and a password is no ConfigMap value"
+    )
+    cafile = PurePosixPath(config["KAFKA_SSL_CAFILE"])
+    users = {user["metadata"]["name"]: user for user in of_kind(objects, "KafkaUser")}
+    signed_in = set()
+    for service, _, deployment in chorus_workloads(objects):
+        where = deployment["metadata"]["name"]
+        [container] = pod_spec(deployment)["containers"]
+        env = {e["name"]: e for e in container.get("env", [])}
+        user = env.get("KAFKA_SASL_USERNAME", {}).get("value")
+        assert user == kafka_user_of(service), f"{where} signs in as {user}"
+        assert user in users, f"{where}: no KafkaUser {user}"
+        assert labels(users[user])["strimzi.io/cluster"] == cluster
+        # The password the User Operator keeps in the Secret of the user's name; no
+        # `optional`: without it the process must not start.
+        secret = env.get("KAFKA_SASL_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef")
+        assert secret == {"name": user, "key": "password"}, where
+        # The cluster CA that signs the brokers' certificates, where KAFKA_SSL_CAFILE says.
+        mounts = [
+            m
+            for m in container.get("volumeMounts", [])
+            if PurePosixPath(m["mountPath"]) == cafile.parent
+        ]
+        assert len(mounts) == 1, f"{where}: nothing mounted at {cafile.parent}"
+        [mount] = mounts
+        assert mount.get("readOnly") is True and "subPath" not in mount, where
+        [volume] = [v for v in pod_spec(deployment)["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == f"{cluster}-cluster-ca-cert", where
+        items = volume["secret"].get("items") or [{"key": "ca.crt", "path": "ca.crt"}]
+        assert {"key": "ca.crt", "path": cafile.name} in items, where
+        signed_in.add(user)
+    # KEDA's and the operators' users are the only others.
+    assert set(users) - signed_in == {KEDA_USER, OPERATOR_USER}, set(users) - signed_in
+
+
+def granted(user: Obj) -> list[Any]:
+    """The ACLs of a KafkaUser, as contracts.catalogue.access.Acl, after checking that none
+    allows every operation, every name, the cluster or a transactional id."""
+    access = importlib.import_module("contracts.catalogue.access")
+    name = user["metadata"]["name"]
+    spec = user["spec"]
+    assert spec["authentication"]["type"] == "scram-sha-512", name
+    assert spec["authorization"]["type"] == "simple", name
+    acls = []
+    for rule in spec["authorization"]["acls"]:
+        where = f"{name}: {rule}"
+        assert rule.get("type", "allow") == "allow" and rule.get("host", "*") == "*", where
+        resource = rule["resource"]
+        assert resource["type"] in {"topic", "group"}, f"{where}: no cluster, no transactions"
+        assert resource.get("name") and "*" not in resource["name"], f"{where}: every name"
+        assert "All" not in rule["operations"], where
+        acls += [
+            access.Acl(
+                resource["type"], resource["name"], resource.get("patternType", "literal"), op
+            )
+            for op in rule["operations"]
+        ]
+    return sorted(acls)
+
+
+@pytest.mark.parametrize("combination", with_component("strimzi"))
+def test_kafka_users_allow_what_the_catalogue_says(combination, render) -> None:
+    """Each service's KafkaUser allows exactly `kafka_acls(service)`, and nothing allows
+    every operation, every name, the cluster or a transactional id."""
+    access = importlib.import_module("contracts.catalogue.access")
+    services = importlib.import_module("contracts.catalogue").service_names()
+    users = {user["metadata"]["name"]: user for user in of_kind(render(combination), "KafkaUser")}
+    others = {KEDA_USER, OPERATOR_USER}
+    assert set(users) == {kafka_user_of(service) for service in services} | others
+    for name in others:
+        granted(users[name])  # test_keda_user_... and test_operator_user_... say what
+    for service in services:
+        name = kafka_user_of(service)
+        assert granted(users[name]) == access.kafka_acls(service), (
+            f"{name}: run .venv/bin/python deploy/k8s/components/kafka-access/generate.py"
+        )
+
+
+@pytest.mark.parametrize("combination", with_component("strimzi"))
+def test_keda_user_may_describe_the_measured_groups_and_topics_only(combination, render) -> None:
+    """KEDA's Kafka scaler asks for topic metadata, last offsets (ListOffsets) and a
+    group's committed offsets (FindCoordinator, OffsetFetch): Kafka authorizes each with
+    Describe on the topic or group. It never consumes: no Read."""
+    objects = render(combination)
+    acls = granted(named(objects, "KafkaUser", KEDA_USER))
+    assert {acl.operation for acl in acls} == {"Describe"}, KEDA_USER
+    assert {acl.pattern for acl in acls} == {"literal"}, f"{KEDA_USER}: no prefixes"
+    if "keda" in components_in(combination):
+        # What the ScaledObjects measure.
+        measured = [
+            t["metadata"] for s in of_kind(objects, "ScaledObject") for t in s["spec"]["triggers"]
+        ]
+        groups = {m["consumerGroup"] for m in measured}
+        topics = {m["topic"] for m in measured}
+    else:
+        # What they would measure: the catalogue's subscriptions, which the triggers follow
+        # (test_keda_scales_each_consuming_worker_on_its_groups).
+        catalogue = importlib.import_module("contracts.catalogue")
+        subscriptions = [
+            s for service in catalogue.service_names() for s in catalogue.subscriptions_of(service)
+        ]
+        groups = {s.group for s in subscriptions}
+        topics = {topic for s in subscriptions for topic in s.topics}
+    assert {acl.name for acl in acls if acl.resource == "group"} == groups, KEDA_USER
+    assert {acl.name for acl in acls if acl.resource == "topic"} == topics, KEDA_USER
+
+
+@pytest.mark.parametrize("combination", with_component("strimzi"))
+def test_operator_user_may_read_the_dead_letter_topics_only(combination, render) -> None:
+    """People read `<topic>.dlq` with the console consumer (docs/runbooks.md), in groups
+    of their own; they write nothing and read no other topic."""
+    objects = render(combination)
+    acls = granted(named(objects, "KafkaUser", OPERATOR_USER))
+    dead_letters = {
+        topic["spec"].get("topicName", topic["metadata"]["name"])
+        for topic in of_kind(objects, "KafkaTopic")
+    }
+    dead_letters = {topic for topic in dead_letters if topic.endswith(".dlq")}
+    assert dead_letters
+    allowed: dict[tuple[str, str, str], set[str]] = {}
+    for acl in acls:
+        allowed.setdefault((acl.resource, acl.name, acl.pattern), set()).add(acl.operation)
+    expected = {("topic", topic, "literal"): {"Read", "Describe"} for topic in dead_letters}
+    expected[("group", OPERATOR_USER, "prefix")] = {"Read", "Describe"}
+    extra = {key: ops for key, ops in allowed.items() if expected.get(key) != ops}
+    lacking = {key: ops for key, ops in expected.items() if allowed.get(key) != ops}
+    assert not extra and not lacking, f"{OPERATOR_USER} allows {extra}, lacks {lacking}"
+    # Its groups are nobody else's: joining a service's group would take its partitions.
+    catalogue = importlib.import_module("contracts.catalogue")
+    for service in catalogue.service_names():
+        for subscription in catalogue.subscriptions_of(service):
+            assert not subscription.group.startswith(OPERATOR_USER), subscription.group
 
 
 # Where the network-policies component expects the pods that reach Chorus from outside its
