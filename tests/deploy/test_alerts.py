@@ -20,6 +20,7 @@ import pytest
 import yaml
 from promql import EXTERNAL_METRICS, exported_metrics, metric_names, run
 
+from contracts.catalogue import SUBSCRIPTIONS
 from observability import plain_rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +117,13 @@ def test_promtool_unit_tests_pass(promtool: str, rule_workdir: Path) -> None:
     test_files = sorted(p.name for p in rule_workdir.glob("*.test.yaml"))
     assert test_files, f"no promtool tests in {TESTS_DIR}"
     run([promtool, "test", "rules", *test_files], rule_workdir)
+
+
+def test_the_lag_objective_covers_every_consumer_group() -> None:
+    """Every group a worker reads in (contracts.catalogue) is summed into the lag SLI, and
+    nothing else of Kafka's."""
+    (rule,) = [r for r in rules() if r.get("record") == "chorus:consumer_lag:sum"]
+    (pattern,) = re.findall(r'consumergroup=~"([^"]+)"', rule["expr"])
+    groups = {s.group for s in SUBSCRIPTIONS}
+    assert {g for g in groups if not re.fullmatch(pattern, g)} == set(), pattern
+    assert not re.fullmatch(pattern, "someone-else")

@@ -32,6 +32,7 @@ from promql import (
     recorded_series,
 )
 
+from contracts.catalogue import subscriptions_of
 from support import load_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -156,6 +157,12 @@ def test_one_dashboard_per_service_and_an_overview(runtime) -> None:
         assert (f'consumer="{service}"' in text) == bool(consumes), (
             f"{service}: consumer panels if and only if its worker consumes"
         )
+        # The lag panel sums every group the service reads in (share's counters have one).
+        lag = re.findall(r'kafka_consumergroup_lag\{consumergroup=~"([^"]+)"', text)
+        assert bool(lag) == bool(consumes), f"{service}: a lag panel if its worker consumes"
+        for pattern in lag:
+            groups = {s.group for s in subscriptions_of(service)}
+            assert {g for g in groups if not re.fullmatch(pattern, g)} == set(), pattern
 
 
 # --- Grafana -----------------------------------------------------------------------------

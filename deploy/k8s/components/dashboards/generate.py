@@ -205,6 +205,12 @@ def slo(title: str, description: str, expr: str, objective: float, width: int = 
 # --- what every service has --------------------------------------------------------------
 
 
+def consumer_groups(service: str) -> str:
+    """A regular expression of the service's consumer groups: its name, and its name and a
+    suffix (share's `share-engagement-counters`)."""
+    return f"{service}(-.+)?"
+
+
 def pods(service: str) -> str:
     return f'app_kubernetes_io_name=~"{service}-(api|worker)"'
 
@@ -308,10 +314,11 @@ def consumers(service: str) -> list[Panel]:
         ),
         timeseries(
             "Consumer lag by topic",
-            f"Events of each topic the {service} group has not consumed yet (Kafka "
+            f"Events of each topic the {service} groups have not consumed yet (Kafka "
             f"exporter). The objective: at most {LAG_TARGET:,} behind.",
             target(
-                f'sum by (topic) (kafka_consumergroup_lag{{consumergroup="{service}"}})',
+                "sum by (topic) (kafka_consumergroup_lag"
+                f'{{consumergroup=~"{consumer_groups(service)}"}})',
                 "{{topic}}",
             ),
             stack=True,
