@@ -20,6 +20,10 @@ Afterwards:
   (no event lost, none published twice), and every share earned its points exactly once;
 - metrics counts every one of them;
 - every old process ended by its SIGTERM within the grace period, not by a SIGKILL.
+
+The platform runs on a Kafka of this test's own: on the suite's, the workers of the
+suite's own platform (consumer groups of their own) would score the same shares too, and
+publish their awards under the same deterministic ids, which would read as doubles here.
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ import httpx
 from traffic import Load, Route, Tail
 
 from contracts import topics
+from stack.servers import KafkaServer
 from support import (
     SERVICES,
     ServiceProcess,
     csrf_of,
     eventually,
+    free_port,
     ref,
-    start_group_at_end,
     token,
     web_people,
 )
@@ -60,8 +65,11 @@ WATCHED = (
 )
 
 
-def _env(service: str, suffix: str, routes: dict[str, Route], tenant: str) -> dict[str, str]:
+def _env(
+    service: str, suffix: str, routes: dict[str, Route], tenant: str, kafka: str
+) -> dict[str, str]:
     env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
         f"{service.upper()}_DATABASE": f"chorus_{service}_roll_{suffix}",
         f"{service.upper()}_CONSUMER_GROUP": f"{service}-roll-{suffix}",
         "SHARE_PUBLIC_BASE_URL": routes["links"].url,
@@ -124,17 +132,15 @@ async def test_a_rolling_restart_under_load_fails_no_request_and_loses_or_double
     tenant = ref("roll")
     routes = {name: Route(name) for name in (*ROLLED, "links")}
     processes: dict[tuple[str, str], ServiceProcess] = {}
-    tail = Tail(WATCHED)
+    kafka = KafkaServer(port=free_port(), controller_port=free_port(), data_dir=tmp_path / "kafka")
+    await asyncio.to_thread(kafka.start)
+    tail = Tail(WATCHED, kafka.bootstrap_servers)
     for route in routes.values():
         await route.start()
     try:
         for service in ROLLED:
-            module = __import__(f"{service}.bootstrap", fromlist=["DEFINITION"])
-            consumes = module.DEFINITION.consumes
-            if consumes:
-                await start_group_at_end(f"{service}-roll-{suffix}", consumes)
             for role in ("api", "worker"):
-                env = _env(service, suffix, routes, tenant)
+                env = _env(service, suffix, routes, tenant, kafka.bootstrap_servers)
                 processes[(service, role)] = ServiceProcess(service, role, env=env).start(tmp_path)
         for process in processes.values():
             await asyncio.to_thread(process.wait_healthy, 120)
@@ -245,3 +251,4 @@ async def test_a_rolling_restart_under_load_fails_no_request_and_loses_or_double
             await route.stop()
         for process in processes.values():
             process.stop()
+        await asyncio.to_thread(kafka.stop)
