@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import TTLCache
 from faststream.security import BaseSecurity
 
 from chassis.bulk import BulkProducer
@@ -416,7 +417,13 @@ class BatchPublisher:
     the same record (CloudEvents JSON, content type).
 
     The chassis publisher goes through FastStream's per-message publish path (tracing
-    and metrics middleware), which cost more CPU than scoring."""
+    and metrics middleware), which cost more CPU than scoring.
+
+    An event Kafka acknowledged in the last `remember_seconds` is not sent again: a batch
+    tried again in this process (a standing another worker wrote meanwhile, an outage)
+    scores the same awards under the same ids, with the same bytes, and sending them again
+    would only put them on the topic twice. (A batch delivered again to another process,
+    after a crash, still sends them again; consumers keep one per id.)"""
 
     def __init__(
         self,
@@ -424,10 +431,14 @@ class BatchPublisher:
         client_id: str,
         max_batch_size: int,
         security: BaseSecurity | None = None,
+        remember: int = 100_000,
+        remember_seconds: float = 600.0,
+        producer: BulkProducer | None = None,
     ) -> None:
-        self._producer = BulkProducer(
+        self._producer = producer or BulkProducer(
             bootstrap_servers, client_id, max_batch_bytes=max_batch_size, security=security
         )
+        self._acked: TTLCache[str, bool] = TTLCache(maxsize=remember, ttl=remember_seconds)
 
     async def start(self) -> None:
         await self._producer.start()
@@ -437,10 +448,13 @@ class BatchPublisher:
 
     async def publish_many(self, events: Sequence[AnyEvent]) -> None:
         """Publish `events`, in order per partition; returns once all are acked."""
+        fresh = [event for event in events if event.id not in self._acked]
         sent = [
             self._producer.send(event.topic, event.partition_key().encode(), event.to_json())
-            for event in events
+            for event in fresh
         ]
         for late in await asyncio.gather(*sent):
             if late is not None:
                 await late
+        for event in fresh:
+            self._acked[event.id] = True
