@@ -79,13 +79,24 @@ class Route:
         if not self.ready:
             writer.close()
             return
-        chosen = self.ready[next(self._turn) % len(self.ready)]
-        port = self.backends.get(chosen, (chosen, ""))[0]
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            writer.close()
-            return
+        # A backend that refuses the connection (it stopped accepting before a poll saw it
+        # say so) is tried no more, and the next ready one is: as a connection refused
+        # reaches the client of a real Service, which connects again. Only when none
+        # accepts is the client's connection closed.
+        tried: set[int] = set()
+        while True:
+            candidates = [b for b in self.ready if b not in tried]
+            if not candidates:
+                writer.close()
+                return
+            chosen = candidates[next(self._turn) % len(candidates)]
+            tried.add(chosen)
+            port = self.backends.get(chosen, (chosen, ""))[0]
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                continue
         await asyncio.gather(
             _pipe(reader, upstream_writer), _pipe(upstream_reader, writer), return_exceptions=True
         )

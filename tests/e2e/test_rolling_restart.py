@@ -8,7 +8,7 @@ one gets SIGTERM. The services restart side by side, as `kubectl rollout restart
 Deployment does. Clients reach the apis through `Route`, which plays a Kubernetes Service:
 a stable port that sends each new connection to a ready process, and learns readiness
 from /readyz as the endpoints controller does. On SIGTERM a process says "not ready"
-(here for 1 s, CHORUS_SHUTDOWN_DELAY_SECONDS; Kubernetes' preStop sleep does that part),
+(here for 3 s, CHORUS_SHUTDOWN_DELAY_SECONDS; Kubernetes' preStop sleep does that part),
 then stops accepting, answers what is in flight and closes: the clicks waiting for Kafka,
 the outbox, the consumers' commits and their leaving the group.
 
@@ -74,7 +74,7 @@ def _env(
         f"{service.upper()}_CONSUMER_GROUP": f"{service}-roll-{suffix}",
         "SHARE_PUBLIC_BASE_URL": routes["links"].url,
         "PEOPLE_SCIM_TOKENS": json.dumps({tenant: SCIM_TOKEN}),
-        "CHORUS_SHUTDOWN_DELAY_SECONDS": "1",
+        "CHORUS_SHUTDOWN_DELAY_SECONDS": "3",
     }
     if service == "web":
         apis = ("content", "share", "rewards", "metrics")
