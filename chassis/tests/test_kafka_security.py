@@ -6,10 +6,11 @@ import ssl
 from typing import ClassVar
 
 import pytest
+from faststream.kafka.security import parse_security
 from faststream.security import SASLScram512
 from pydantic import ValidationError
 
-from chassis.kafka import client_options, kafka_security
+from chassis.kafka import kafka_security
 from chassis.settings import ServiceSettings
 
 
@@ -22,7 +23,7 @@ class Sample(ServiceSettings):
 def test_a_development_kafka_needs_no_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KAFKA_SECURITY_PROTOCOL", raising=False)
     assert kafka_security(Sample()) is None
-    assert client_options(None) == {}
+    assert parse_security(None) == {}
 
 
 def test_scram_over_tls_with_the_cluster_ca(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +36,7 @@ def test_scram_over_tls_with_the_cluster_ca(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(name, value)
     security = kafka_security(Sample())
     assert isinstance(security, SASLScram512)
-    options = client_options(security)
+    options = parse_security(security)
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert options["sasl_plain_username"] == "chorus-sample"

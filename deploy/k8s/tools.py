@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 # v5.8.2 is the newest release whose go.mod accepts Go 1.26 (v5.8.3 requires go >= 1.27).
@@ -124,6 +124,42 @@ def ensure_kustomize() -> Path:
         if version != KUSTOMIZE_VERSION:
             raise ToolError(f"installed kustomize reports {version!r}, not {KUSTOMIZE_VERSION}")
     return binary
+
+
+def write_or_check(
+    out_dir: Path,
+    files: Mapping[str, str],
+    argv: Sequence[str],
+    script: str,
+    usage: str,
+    owned: str | None = None,
+) -> int:
+    """The command line of a generator of files that are committed (components/*/
+    generate.py): write `files` (name -> text) into `out_dir`, or with `--check` exit 1,
+    naming each file that is not what the generator renders. `owned`: a glob of files in
+    `out_dir` that only the generator writes; one it no longer renders is named by
+    `--check` and removed when writing."""
+    left = sorted(p.name for p in out_dir.glob(owned) if p.name not in files) if owned else []
+    if list(argv) == ["--check"]:
+        stale = sorted(
+            name
+            for name, text in files.items()
+            if not (out_dir / name).is_file() or (out_dir / name).read_text() != text
+        )
+        for name in stale:
+            print(f"{out_dir / name} is not what {script} renders", file=sys.stderr)
+        for name in left:
+            print(f"{out_dir / name} is not rendered by {script}", file=sys.stderr)
+        return 1 if stale or left else 0
+    if argv:
+        print(usage, file=sys.stderr)
+        return 2
+    out_dir.mkdir(exist_ok=True)
+    for name in left:
+        (out_dir / name).unlink()
+    for name, text in files.items():
+        (out_dir / name).write_text(text)
+    return 0
 
 
 def components() -> list[str]:

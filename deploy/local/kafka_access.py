@@ -10,14 +10,13 @@ Runs in the project's virtualenv.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from contracts.catalogue import service_names
-from contracts.catalogue.access import Acl, kafka_acls
+from contracts.catalogue.access import Acl, kafka_acls, user_name
 
 # Kafka's protocol codes (org.apache.kafka.common.resource / acl).
 _RESOURCE = {"topic": 2, "group": 3}
@@ -26,23 +25,14 @@ _OPERATION = {"Read": 3, "Write": 4, "Create": 5, "Describe": 8}
 _ALLOW = 3
 
 
-def user_of(service: str) -> str:
-    return f"chorus-{service}"
-
-
-def local_users() -> dict[str, str]:
-    """A Kafka user for every service, with a fresh password: user -> password."""
-    return {user_of(service): secrets.token_urlsafe(18) for service in service_names()}
-
-
 def sasl_environment(service: str, bootstrap: str, users: Mapping[str, str]) -> dict[str, str]:
     """What a service's process needs to sign in as its own user."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
         "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "KAFKA_SASL_USERNAME": user_of(service),
-        "KAFKA_SASL_PASSWORD": users[user_of(service)],
+        "KAFKA_SASL_USERNAME": user_name(service),
+        "KAFKA_SASL_PASSWORD": users[user_name(service)],
     }
 
 
@@ -54,7 +44,7 @@ async def grant(plain_bootstrap: str, services: Iterable[str] | None = None) -> 
         count = 0
         for service in services if services is not None else service_names():
             for acl in kafka_acls(service):
-                await _create(admin, user_of(service), acl)
+                await _create(admin, user_name(service), acl)
                 count += 1
         return count
     finally:

@@ -29,8 +29,8 @@ from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFai
 from chassis.kafka import ensure_topics
 from contracts import ALL_EVENTS, dlq_topic, topics
 from contracts.catalogue import service_names
-from contracts.catalogue.access import reads, writes
-from stack.servers import KafkaServer
+from contracts.catalogue.access import reads, user_name, writes
+from stack.servers import KafkaServer, local_kafka_users
 from support import ServiceProcess, free_port, ref, token
 
 EVERY_TOPIC = sorted({t for e in ALL_EVENTS for t in (e.topic, dlq_topic(e.topic))})
@@ -42,7 +42,7 @@ class SaslKafka:
         self.users = users
 
     def options(self, service: str) -> dict[str, Any]:
-        user = kafka_access.user_of(service)
+        user = user_name(service)
         return {
             "bootstrap_servers": self.server.sasl_bootstrap_servers,
             "security_protocol": "SASL_PLAINTEXT",
@@ -54,7 +54,7 @@ class SaslKafka:
 
 @pytest.fixture(scope="module")
 async def kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SaslKafka]:
-    users = kafka_access.local_users()
+    users = local_kafka_users()
     server = KafkaServer(
         port=free_port(),
         controller_port=free_port(),

@@ -28,8 +28,9 @@ _TOPIC_ALREADY_EXISTS = 36
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
-    """How the process signs in to Kafka, for the FastStream broker; `client_options`
-    turns it into the keywords of aiokafka's own clients. None: it does not."""
+    """How the process signs in to Kafka, for the FastStream broker; FastStream
+    (`faststream.kafka.security.parse_security`) turns it into the keywords of aiokafka's
+    own clients. None: it does not."""
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
         return None
@@ -43,11 +44,6 @@ def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
         ssl_context=context,
         use_ssl=protocol == "SASL_SSL",
     )
-
-
-def client_options(security: BaseSecurity | None) -> dict[str, Any]:
-    """aiokafka's keywords for `security` (FastStream's own translation)."""
-    return parse_security(security)
 
 
 def make_broker(
@@ -116,7 +112,7 @@ async def _create_missing(
     security: BaseSecurity | None,
 ) -> None:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers.split(","), **client_options(security)
+        bootstrap_servers=bootstrap_servers.split(","), **parse_security(security)
     )
     try:
         await admin.start()
@@ -194,7 +190,7 @@ class KafkaProbe:
     ) -> None:
         self._servers = bootstrap_servers.split(",")
         self._timeout = timeout
-        self._options = client_options(security)
+        self._options = parse_security(security)
         self._admin: AIOKafkaAdminClient | None = None
 
     async def check(self) -> None:

@@ -39,6 +39,12 @@ class Acl:
     operation: Operation
 
 
+def user_name(name: str) -> str:
+    """The Kafka user a service (or another client: KEDA, the people on call) signs in as.
+    (`deploy/local/stack`, standard library only, names the local users the same way.)"""
+    return f"chorus-{name}"
+
+
 def writes(service: str) -> list[str]:
     """The topics `service` writes: its events' and the twins of those it reads."""
     own = {event.topic for event in published_by(service)}

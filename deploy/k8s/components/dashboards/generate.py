@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# deploy/k8s, for its tools module.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools import write_or_check
+
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 SCHEMA_VERSION = 39
 
@@ -1001,29 +1005,9 @@ def rendered() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    files = rendered()
-    if argv == ["--check"]:
-        stale = sorted(
-            name
-            for name, text in files.items()
-            if not (OUT_DIR / name).is_file() or (OUT_DIR / name).read_text() != text
-        )
-        unknown = sorted(p.name for p in OUT_DIR.glob("*.json") if p.name not in files)
-        for name in stale:
-            print(f"{OUT_DIR / name} is not what {Path(__file__).name} renders", file=sys.stderr)
-        for name in unknown:
-            print(f"{OUT_DIR / name} is not rendered by {Path(__file__).name}", file=sys.stderr)
-        return 1 if stale or unknown else 0
-    if argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    OUT_DIR.mkdir(exist_ok=True)
-    for stale_file in OUT_DIR.glob("*.json"):
-        if stale_file.name not in files:
-            stale_file.unlink()
-    for name, text in files.items():
-        (OUT_DIR / name).write_text(text)
-    return 0
+    return write_or_check(
+        OUT_DIR, rendered(), argv, Path(__file__).name, __doc__ or "", owned="*.json"
+    )
 
 
 if __name__ == "__main__":

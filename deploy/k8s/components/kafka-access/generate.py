@@ -33,9 +33,13 @@ from typing import Any
 import yaml
 
 from contracts.catalogue import service_names, subscriptions_of
-from contracts.catalogue.access import Acl, kafka_acls
+from contracts.catalogue.access import Acl, kafka_acls, user_name
 from contracts.events import ALL_EVENTS
 from contracts.topics import dlq_topic
+
+# deploy/k8s, for its tools module.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools import write_or_check
 
 OUT_DIR = Path(__file__).resolve().parent
 USERS = "users.yaml"
@@ -49,12 +53,6 @@ KEDA = "keda"
 OPERATOR = "operator"
 
 Obj = dict[str, Any]
-
-
-def user_of(name: str) -> str:
-    """The Kafka user of a service (or of KEDA, OPERATOR): the name it signs in with, of
-    its KafkaUser and of the Secret holding its password."""
-    return f"chorus-{name}"
 
 
 def keda_acls() -> list[Acl]:
@@ -76,7 +74,7 @@ def operator_acls() -> list[Acl]:
     """A person reading the dead-letter topics (docs/runbooks.md): every topic's `.dlq`
     twin, in consumer groups whose names start with `chorus-operator`. Kafka matches ACL
     names literally or by prefix, never by suffix, so each twin is named."""
-    acls = {Acl("group", user_of(OPERATOR), "prefix", op) for op in ("Read", "Describe")}
+    acls = {Acl("group", user_name(OPERATOR), "prefix", op) for op in ("Read", "Describe")}
     for topic in {dlq_topic(event.topic) for event in ALL_EVENTS}:
         acls |= {Acl("topic", topic, "literal", op) for op in ("Read", "Describe")}
     return sorted(acls)
@@ -101,7 +99,7 @@ def kafka_user(name: str, acls: list[Acl]) -> Obj:
     return {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaUser",
-        "metadata": {"name": user_of(name), "labels": {"strimzi.io/cluster": CLUSTER}},
+        "metadata": {"name": user_name(name), "labels": {"strimzi.io/cluster": CLUSTER}},
         "spec": {
             "authentication": {"type": "scram-sha-512"},
             "authorization": {"type": "simple", "acls": acl_rules(acls)},
@@ -134,12 +132,12 @@ def credentials(service: str, role: str) -> Obj:
                         {
                             "name": service,
                             "env": [
-                                {"name": "KAFKA_SASL_USERNAME", "value": user_of(service)},
+                                {"name": "KAFKA_SASL_USERNAME", "value": user_name(service)},
                                 {
                                     "name": "KAFKA_SASL_PASSWORD",
                                     "valueFrom": {
                                         "secretKeyRef": {
-                                            "name": user_of(service),
+                                            "name": user_name(service),
                                             "key": "password",
                                         }
                                     },
@@ -196,22 +194,7 @@ def rendered() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    files = rendered()
-    if argv == ["--check"]:
-        stale = sorted(
-            name
-            for name, text in files.items()
-            if not (OUT_DIR / name).is_file() or (OUT_DIR / name).read_text() != text
-        )
-        for name in stale:
-            print(f"{OUT_DIR / name} is not what {Path(__file__).name} renders", file=sys.stderr)
-        return 1 if stale else 0
-    if argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    for name, text in files.items():
-        (OUT_DIR / name).write_text(text)
-    return 0
+    return write_or_check(OUT_DIR, rendered(), argv, Path(__file__).name, __doc__ or "")
 
 
 if __name__ == "__main__":

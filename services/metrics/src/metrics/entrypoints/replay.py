@@ -25,11 +25,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka.security import parse_security
 from pydantic import ValidationError
 
 from chassis import logs
 from chassis.consumer import PoisonRecord, parse_record
-from chassis.kafka import client_options, ensure_topics, kafka_security
+from chassis.kafka import ensure_topics, kafka_security
 from chassis.mongo import create_client
 from metrics.adapters.mongo import MetricsRepository, facts_collection_name
 from metrics.bootstrap import CONSUMES
@@ -100,7 +101,7 @@ class Replayer:
             group_id=None,
             enable_auto_commit=False,
             max_poll_records=self.settings.batch_size,
-            **client_options(security),
+            **parse_security(security),
         )
         await consumer.start()
         try:
