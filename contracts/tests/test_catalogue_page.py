@@ -26,7 +26,7 @@ def test_the_page_shows_every_topic_with_who_publishes_and_reads_it(tmp_path: Pa
 
     for event in ALL_EVENTS:
         section = _text(_section(page, event.topic))
-        assert f"Producer{event.service}" in section.replace("\n", "")
+        assert f"Producer{', '.join(event.producers())}" in section.replace("\n", "")
         assert event.event_type() in section
         assert event.key_pattern() in section
         for subscription in subscriptions_to(event.topic):

@@ -50,9 +50,16 @@ class CloudEvent(BaseModel, Generic[D]):
     # Set by each concrete event class.
     event_name: ClassVar[str]
     topic: ClassVar[str]
+    # The service that publishes it. An event several services publish (each confirming
+    # its own part of a flow) leaves this empty and names them in `publishers`; each of
+    # them names itself when it creates one (`create(service=...)`).
     service: ClassVar[str]
+    publishers: ClassVar[tuple[str, ...]] = ()
     # The data field whose value, after the tenant, makes the Kafka key.
     key_field: ClassVar[str]
+    # True for a step inside one service, on Kafka so that it is durable: listed in the
+    # catalogue, but not an event for other systems to build on (metrics does not count it).
+    internal: ClassVar[bool] = False
 
     specversion: Literal["1.0"] = "1.0"
     id: Identifier
@@ -71,6 +78,11 @@ class CloudEvent(BaseModel, Generic[D]):
         return f"io.chorus.{cls.event_name}.v1"
 
     @classmethod
+    def producers(cls) -> tuple[str, ...]:
+        """Every service that publishes this event (mostly just `service`)."""
+        return cls.publishers or (cls.service,)
+
+    @classmethod
     def schema_url(cls) -> str:
         return f"{SCHEMA_BASE_URL}/{cls.event_name}.v1.json"
 
@@ -84,11 +96,16 @@ class CloudEvent(BaseModel, Generic[D]):
         event_id: str | None = None,
         time: datetime | None = None,
         traceparent: str | None = None,
+        service: str | None = None,
     ) -> Self:
-        """Build an envelope with the class's type, source and schema filled in."""
+        """Build an envelope with the class's type, source and schema filled in; `service`
+        names the publisher where several publish the event."""
+        publisher = service or cls.service
+        if publisher not in cls.producers():
+            raise ValueError(f"{publisher!r} does not publish {cls.__name__}")
         return cls(
             id=event_id or uuid.uuid4().hex,
-            source=f"/chorus/{cls.service}",
+            source=f"/chorus/{publisher}",
             type=cls.event_type(),
             time=time or datetime.now(UTC),
             subject=subject,

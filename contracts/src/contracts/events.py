@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, HttpUrl
 
-from contracts.envelope import CloudEvent, EventData, Identifier, UtcDateTime
+from contracts.envelope import CloudEvent, EventData, Identifier, UtcDateTime, derived_event_id
 from contracts.topics import (
     ADVOCATE_ENROLLED,
     ADVOCATE_OPTED_OUT,
@@ -18,9 +19,12 @@ from contracts.topics import (
     CONTENT_RETIRED,
     CONTENT_UPDATED,
     ENGAGEMENT_OBSERVED,
+    ERASURE_COMPLETED,
+    ERASURE_REQUESTED,
     FOLLOWERS_MEASURED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
+    LINK_CLICKED,
     ONBOARDING_STEP_COMPLETED,
     PERSON_DEACTIVATED,
     PERSON_DELETED,
@@ -272,6 +276,26 @@ class EngagementObserved(CloudEvent[EngagementObservedData]):
     key_field: ClassVar[str] = "employee_id"
 
 
+class LinkClickedData(EngagementObservedData):
+    """The click's EngagementObserved to be, `unique` still false."""
+
+
+class LinkClicked(CloudEvent[LinkClickedData]):
+    """A person's click on a short link, as the redirect answered it: share's own record,
+    made durable before the answer, with `unique` not yet decided (always false).
+
+    Share's worker decides whether the visitor's click is their first on the link within
+    the hour and publishes the click's EngagementObserved; build on that instead. Keyed by
+    visitor, so one visitor's clicks are decided in order, by one consumer.
+    """
+
+    event_name: ClassVar[str] = "link-clicked"
+    topic: ClassVar[str] = LINK_CLICKED
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "visitor"
+    internal: ClassVar[bool] = True
+
+
 class AdvocateEnrolledData(EventData):
     employee_id: Identifier
     employee_groups: list[Identifier] = Field(default_factory=list)
@@ -296,6 +320,11 @@ class AdvocateOptedOutData(EventData):
     employee_id: Identifier
     opted_out_at: UtcDateTime
     erase: bool = Field(default=False, description="the employee also asked for erasure")
+    member: bool = Field(
+        default=True,
+        description="they were in the program until now; false for an erasure of someone "
+        "who never joined or had left before, which is no opt-out of the program",
+    )
 
 
 class AdvocateOptedOut(CloudEvent[AdvocateOptedOutData]):
@@ -533,12 +562,83 @@ class PersonDeleted(CloudEvent[PersonDeletedData]):
     key_field: ClassVar[str] = "employee_id"
 
 
+# -- erasure ---------------------------------------------------------------------------
+# The visible side of an erasure. Neither event names the person: the request is known by
+# the id of the AdvocateOptedOut (with `erase`) that asked every service to erase them, so
+# these topics may be read (and kept, audited, shown) by whoever follows erasures without
+# becoming one more place that holds the person's id.
+
+# Every service that holds personal data confirms each erasure; an erasure is complete
+# when all of them did.
+ERASING_SERVICES: tuple[str, ...] = ("content", "share", "rewards", "metrics", "web")
+
+
+class ErasureOrigin(StrEnum):
+    PERSON = "person"  # the person asked (the web app's "erase my data")
+    DIRECTORY = "directory"  # HR deleted them from the directory (SCIM)
+
+
+class ErasureRequestedData(EventData):
+    """An erasure began: share announced it (AdvocateOptedOut with `erase`) in the same write."""
+
+    request_id: Identifier = Field(
+        description="the id of the AdvocateOptedOut that announced the erasure; every "
+        "service's confirmation and pseudonym derive from it"
+    )
+    requested_at: UtcDateTime
+    origin: ErasureOrigin
+    services: list[Identifier] = Field(
+        default_factory=lambda: list(ERASING_SERVICES),
+        description="the services expected to confirm it with ErasureCompleted",
+    )
+
+
+class ErasureRequested(CloudEvent[ErasureRequestedData]):
+    event_name: ClassVar[str] = "erasure-requested"
+    topic: ClassVar[str] = ERASURE_REQUESTED
+    service: ClassVar[str] = "share"
+    key_field: ClassVar[str] = "request_id"
+
+
+class ErasureCompletedData(EventData):
+    """A service finished its part of an erasure: nothing it stores names the person."""
+
+    request_id: Identifier
+    service: Identifier
+    completed_at: UtcDateTime
+
+
+class ErasureCompleted(CloudEvent[ErasureCompletedData]):
+    event_name: ClassVar[str] = "erasure-completed"
+    topic: ClassVar[str] = ERASURE_COMPLETED
+    service: ClassVar[str] = ""
+    publishers: ClassVar[tuple[str, ...]] = ERASING_SERVICES
+    key_field: ClassVar[str] = "request_id"
+
+    @classmethod
+    def confirming(
+        cls, tenant: str, request_id: str, service: str, at: datetime, traceparent: str | None
+    ) -> ErasureCompleted:
+        """`service`'s confirmation of the request: one id per service and request, so a
+        redelivery or a replay confirms once."""
+        return cls.create(
+            tenant_id=tenant,
+            subject=request_id,
+            event_id=derived_event_id("erasure-completed", request_id, service),
+            time=at,
+            traceparent=traceparent,
+            service=service,
+            data=ErasureCompletedData(request_id=request_id, service=service, completed_at=at),
+        )
+
+
 AnyEvent = CloudEvent[Any]
 
 ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     ContentPublished,
     PostShared,
     EngagementObserved,
+    LinkClicked,
     PointsAwarded,
     ContentUpdated,
     ContentRetired,
@@ -556,6 +656,8 @@ ALL_EVENTS: tuple[type[AnyEvent], ...] = (
     PersonUpserted,
     PersonDeactivated,
     PersonDeleted,
+    ErasureRequested,
+    ErasureCompleted,
 )
 EVENTS_BY_TYPE: dict[str, type[AnyEvent]] = {e.event_type(): e for e in ALL_EVENTS}
 EVENTS_BY_TOPIC: dict[str, type[AnyEvent]] = {e.topic: e for e in ALL_EVENTS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 CONTENT_PUBLISHED = "chorus.content-published.v1"
 POST_SHARED = "chorus.post-shared.v1"
 ENGAGEMENT_OBSERVED = "chorus.engagement-observed.v1"
+LINK_CLICKED = "chorus.link-clicked.v1"
 POINTS_AWARDED = "chorus.points-awarded.v1"
 CONTENT_UPDATED = "chorus.content-updated.v1"
 CONTENT_RETIRED = "chorus.content-retired.v1"
@@ -22,6 +23,8 @@ ONBOARDING_STEP_COMPLETED = "chorus.onboarding-step-completed.v1"
 PERSON_UPSERTED = "chorus.person-upserted.v1"
 PERSON_DEACTIVATED = "chorus.person-deactivated.v1"
 PERSON_DELETED = "chorus.person-deleted.v1"
+ERASURE_REQUESTED = "chorus.erasure-requested.v1"
+ERASURE_COMPLETED = "chorus.erasure-completed.v1"
 
 DLQ_SUFFIX = ".dlq"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +17,24 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import json_util
 from playwright.sync_api import BrowserContext, Page, expect
-from web_support import axe_violations, join, produce, screenshot, sign_in
+from pymongo import AsyncMongoClient
+from web_support import (
+    axe_violations,
+    join,
+    produce,
+    publish,
+    reload_until,
+    screenshot,
+    sign_in,
+    wait_shareable,
+)
 
 from contracts import PersonDeactivated, PersonDeactivatedData
-from support import eventually, ref, token
+from contracts.topics import ADVOCATE_OPTED_OUT
+from metrics.adapters.mongo import decode_facts
+from support import MONGODB_URL, eventually, read_topic, ref, token
 
 GUIDELINES = {
     "title": "How we share",
@@ -348,6 +362,59 @@ def test_leaving_is_one_confirmed_step(
     _check(page, None, "me-left-desktop")
 
 
+def _erasure_of(tenant: str, person: str) -> str:
+    """The id of the erasure request share announced for `person` (its AdvocateOptedOut)."""
+
+    def erasures(records: list[Any]) -> list[dict[str, Any]]:
+        found = [json.loads(r.value) for r in records]
+        return [
+            e
+            for e in found
+            if e["tenantid"] == tenant and e["data"]["employee_id"] == person and e["data"]["erase"]
+        ]
+
+    with ThreadPoolExecutor(1) as pool:
+        records = pool.submit(
+            asyncio.run, read_topic(ADVOCATE_OPTED_OUT, lambda rs: bool(erasures(rs)), 30)
+        ).result()
+    [event] = erasures(records)
+    return str(event["id"])
+
+
+def _stored_anywhere(platform: Any, person: str) -> list[str]:
+    """Every service database's collections where `person`'s id appears as a word."""
+    needle = re.compile(rf"(?<![0-9A-Za-z]){re.escape(person)}(?![0-9A-Za-z])")
+
+    async def scan() -> list[str]:
+        found = []
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
+        try:
+            for service in ("content", "share", "rewards", "metrics", "people", "web"):
+                db = client[f"chorus_{service}_{platform.suffix}"]
+                for name in await db.list_collection_names():
+                    async for doc in db[name].find({}):
+                        text = json_util.dumps(doc)
+                        if service == "metrics" and name == "fact_log":
+                            text += json_util.dumps(decode_facts(doc["facts"]))
+                        if needle.search(text):
+                            found.append(f"{service}.{name}")
+                            break
+        finally:
+            await client.close()
+        return found
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scan()).result()
+
+
+def _totals(platform: Any, tenant: str) -> dict[str, int]:
+    reply = httpx.get(
+        f"{_api(platform, 'metrics')}/api/v1/summary", headers=_admin(tenant), timeout=10
+    )
+    reply.raise_for_status()
+    return dict(reply.json()["figures"])
+
+
 def test_erasing_removes_me_and_signs_me_out(
     platform: Any, web_url: str, desktop: BrowserContext, phone: BrowserContext
 ) -> None:
@@ -359,6 +426,24 @@ def test_erasing_removes_me_and_signs_me_out(
         headers=token(tenant, "e25"),
         timeout=10,
     ).raise_for_status()
+    # They shared something, so every service holds something of theirs.
+    item = publish(platform, tenant, title=f"Erasure story {ref('t')}")
+    wait_shareable(platform, tenant, item["id"])
+    shared = httpx.post(
+        f"{_api(platform, 'share')}/api/v1/shares",
+        json={"content_id": item["id"], "network": "email"},
+        headers=token(tenant, "e25"),
+        timeout=10,
+    )
+    assert shared.status_code == 201, shared.text
+    _exported(
+        platform,
+        tenant,
+        "e25",
+        "metrics",
+        lambda mine: (mine.get("totals") or {}).get("shares", 0) >= 1,
+    )
+    before = _totals(platform, tenant)
     _check(_signed_in(phone, web_url, tenant, "e25"), f"{web_url}/me/erase", "erase-phone")
     page = _signed_in(desktop, web_url, tenant, "e25")
     page.goto(f"{web_url}/me")
@@ -377,6 +462,23 @@ def test_erasing_removes_me_and_signs_me_out(
     other = phone.pages[0]
     other.goto(f"{web_url}/me")
     assert "/signin" in other.url
+
+    # One request, which every service confirms: the program team sees it complete.
+    request_id = _erasure_of(tenant, "e25")
+    admin = _signed_in(desktop, web_url, tenant, "admin")
+    admin.goto(f"{web_url}/program/run")
+    admin.get_by_role("link", name="Erasure requests").click()
+    admin.wait_for_url(f"{web_url}/program/run/erasures")
+    row = admin.locator(f'tr[data-request="{request_id}"]')
+    reload_until(admin, lambda: row.locator('[data-status="complete"]').count(), 120)
+    expect(row).to_contain_text("Complete")
+    _check(admin, None, "erasures-desktop")
+    # Nothing stored anywhere names them, and the program's totals did not move (the
+    # erasure counts as the opt-out it also is).
+    assert _stored_anywhere(platform, "e25") == []
+    after = _totals(platform, tenant)
+    assert after.pop("opt_outs", 0) == before.pop("opt_outs", 0) + 1
+    assert after == before
 
 
 def test_an_own_post_and_a_suggestion(

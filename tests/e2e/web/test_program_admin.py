@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from playwright.sync_api import BrowserContext, Page, expect
-from web_support import axe_violations, join, screenshot, sign_in
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from web_support import axe_violations, join, new_context, screenshot, sign_in
 
 from support import eventually, ref, token
 
@@ -282,3 +282,16 @@ def test_challenges_goals_and_settings_through_their_forms(
     small = _signed_in(phone, web_url, tenant, "admin")
     for key in ("rules", "challenges", "settings"):
         _check(small, f"{web_url}{PAGES[key]}", f"program-run-{key}-phone")
+
+
+def test_the_erasure_requests_page_in_danish_on_a_phone(
+    platform: Any, web_url: str, browser: Browser
+) -> None:
+    context = new_context(browser, "phone", locale="da-DK")
+    try:
+        page = _signed_in(context, web_url, platform.web_tenant, "admin")
+        _check(page, f"{web_url}/program/run/erasures", "erasures-da-phone")
+        expect(page.locator("html")).to_have_attribute("lang", "da")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Anmodninger om sletning")
+    finally:
+        context.close()

@@ -1,6 +1,8 @@
 """The event catalogue: which service publishes each event and which subscribe to it.
 
-The producer of an event is its class's `service`; the subscriptions are listed here, one
+The producers of an event are its class's `producers()` (its `service`, or the
+`publishers` of an event several services publish, as ErasureCompleted); the subscriptions
+are listed here, one
 per consumer group and batch subscriber, as each service's worker makes them.
 `tests/rules/test_event_catalogue_matches_services.py` starts no server: it lets every
 service register its subscribers on a broker that never connects and compares them, and
@@ -23,8 +25,11 @@ from contracts.topics import (
     CONTENT_RETIRED,
     CONTENT_UPDATED,
     ENGAGEMENT_OBSERVED,
+    ERASURE_COMPLETED,
+    ERASURE_REQUESTED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
+    LINK_CLICKED,
     ONBOARDING_STEP_COMPLETED,
     PERSON_DEACTIVATED,
     PERSON_DELETED,
@@ -34,6 +39,8 @@ from contracts.topics import (
 )
 
 PERSON_TOPICS = (PERSON_UPSERTED, PERSON_DEACTIVATED, PERSON_DELETED)
+# What an erasure's progress is told by: no analytics in them, so metrics leaves them out.
+ERASURE_TOPICS = (ERASURE_REQUESTED, ERASURE_COMPLETED)
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,13 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     ),
     Subscription(
         "share",
+        "share-clicks",
+        (LINK_CLICKED,),
+        "whether each click is the visitor's first on the link within the hour, decided off "
+        "the redirect's path; each click then becomes one EngagementObserved",
+    ),
+    Subscription(
+        "share",
         "share",
         PERSON_TOPICS,
         "its copy of the directory; a deactivated person leaves the program, a deleted one "
@@ -133,7 +147,13 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription(
         "metrics",
         "metrics",
-        tuple(event.topic for event in ALL_EVENTS if event.service != "people"),
+        tuple(
+            event.topic
+            for event in ALL_EVENTS
+            if event.service != "people"
+            and not event.internal
+            and event.topic not in ERASURE_TOPICS
+        ),
         "one fact per event, for the program's analytics",
     ),
     Subscription(
@@ -141,6 +161,13 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
         "web",
         (PERSON_DEACTIVATED, PERSON_DELETED),
         "a deactivated person is signed out; a deleted one leaves nothing behind",
+    ),
+    Subscription(
+        "web",
+        "web",
+        (ADVOCATE_OPTED_OUT, *ERASURE_TOPICS),
+        "an erased person's sessions and settings go; each erasure's progress, for the "
+        "program team's page",
     ),
 )
 
@@ -151,7 +178,7 @@ def service_names() -> list[str]:
 
 def published_by(service: str) -> list[type[AnyEvent]]:
     """The events `service` publishes, in the contracts' order."""
-    return [event for event in ALL_EVENTS if event.service == service]
+    return [event for event in ALL_EVENTS if service in event.producers()]
 
 
 def subscriptions_of(service: str) -> list[Subscription]:

@@ -249,6 +249,11 @@ def _dead_letter_message() -> dict[str, Any]:
     }
 
 
+def _producers(event: type[AnyEvent]) -> str:
+    """Who publishes `event`: one service, or each of several (for its own part)."""
+    return ", ".join(event.producers())
+
+
 def _channel(event: type[AnyEvent]) -> dict[str, Any]:
     subscribers = subscriptions_to(event.topic)
     return {
@@ -257,14 +262,14 @@ def _channel(event: type[AnyEvent]) -> dict[str, Any]:
         "description": "\n".join(
             [
                 f"{event.__name__} events (`{event.event_type()}`), published by "
-                f"{event.service}. Subscribers:",
+                f"{_producers(event)}. Subscribers:",
                 "",
                 *_subscriber_lines(event),
             ]
         ),
         "messages": {event.__name__: _ref("components", "messages", event.__name__)},
         "bindings": {"kafka": {"topic": event.topic, "bindingVersion": KAFKA_BINDING_VERSION}},
-        "x-chorus-producer": event.service,
+        "x-chorus-producer": _producers(event),
         "x-chorus-subscribers": [
             {"service": s.service, "group": s.group, "why": s.why} for s in subscribers
         ],

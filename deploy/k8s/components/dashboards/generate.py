@@ -443,18 +443,25 @@ def short_links() -> list[Panel]:
         click_funnel(),
         timeseries(
             "Clicks recorded without Kafka",
-            "Clicks spooled to MongoDB because Kafka did not acknowledge them in time, spooled "
-            "click events left for a later publish, and clicks counted as repeats because "
-            "MongoDB could not be asked about the visitor.",
+            "Clicks spooled to MongoDB because Kafka did not acknowledge them in time, and "
+            "spooled click events left for a later publish.",
             target(f"sum(rate(chorus_share_clicks_spooled_total[{RATE}]))", "spooled"),
             target(
                 f"sum(rate(chorus_share_click_publish_failures_total[{RATE}]))",
                 "publish failed, retried",
             ),
+        ),
+        timeseries(
+            "Clicks decided",
+            "Clicks share's worker decided after the redirect answered: a visitor's first on "
+            "the link within the hour (unique), or a repeat. Its consumer group's lag is how "
+            "far the decisions run behind the clicks.",
             target(
-                f"sum(rate(chorus_share_click_unique_undecided_total[{RATE}]))",
-                "uniqueness undecided",
+                f"sum by (outcome) (rate(chorus_share_click_decisions_total[{RATE}]))",
+                "{{outcome}}",
             ),
+            unit="reqps",
+            stack=True,
         ),
         timeseries(
             "Click spool write time p99",

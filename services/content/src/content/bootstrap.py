@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from chassis import directory
 from chassis.consumer import subscribe_batch
+from chassis.erasure import Confirmations
 from chassis.outbox import run_relay
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
@@ -29,6 +30,7 @@ from contracts.topics import (
     CONTENT_PUBLISHED,
     CONTENT_RETIRED,
     CONTENT_UPDATED,
+    ERASURE_COMPLETED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
     ONBOARDING_STEP_COMPLETED,
@@ -44,6 +46,10 @@ async def setup(runtime: Runtime) -> handlers.Services:
     assert isinstance(settings, ContentSettings)
     repo = ContentRepository(runtime.db, runtime.publisher, settings.outbox_lease_seconds)
     await repo.ensure_indexes()
+    confirmations = Confirmations(
+        runtime.db, runtime.publisher, "content", settings.outbox_lease_seconds
+    )
+    await confirmations.ensure_indexes()
     feed = MongoFeedReadModel(
         repo,
         refresh_seconds=settings.feed_refresh_seconds,
@@ -73,6 +79,7 @@ async def setup(runtime: Runtime) -> handlers.Services:
             allowed_hosts=settings.preview_allowed,
         ),
         feed=feed,
+        confirmations=confirmations,
     )
 
 
@@ -141,7 +148,8 @@ def loops(runtime: Runtime) -> list[Loop]:
     assert isinstance(settings, ContentSettings)
 
     async def outbox_relay() -> None:
-        await run_relay(list(services.repo.outboxes.values()))
+        confirmations = [services.confirmations.outbox] if services.confirmations else []
+        await run_relay([*services.repo.outboxes.values(), *confirmations])
 
     async def scheduler() -> None:
         # Publishing and expiry happen on time with nobody asking: this loop is the clock.
@@ -172,6 +180,7 @@ DEFINITION = ServiceDefinition(
         GUIDELINES_PUBLISHED,
         GUIDELINES_ACKNOWLEDGED,
         ONBOARDING_STEP_COMPLETED,
+        ERASURE_COMPLETED,
     ],
     consumes=[POST_SHARED, WIN_TOLD, ADVOCATE_OPTED_OUT, *directory.PERSON_TOPICS],
     directory=True,

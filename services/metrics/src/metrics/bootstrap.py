@@ -12,23 +12,30 @@ from cachetools import TTLCache
 from fastapi import APIRouter
 
 from chassis.consumer import subscribe_batch
+from chassis.erasure import Confirmations
 from chassis.health import NotReady
 from chassis.outbox import run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
 from contracts import ALL_EVENTS
-from contracts.topics import WIN_TOLD
+from contracts.catalogue import ERASURE_TOPICS
+from contracts.topics import ERASURE_COMPLETED, WIN_TOLD
 from metrics.adapters.mongo import MetricsRepository
 from metrics.config import MetricsSettings
-from metrics.service_layer import handlers
+from metrics.service_layer import handlers, retention
 
 if TYPE_CHECKING:
     from metrics.adapters.live import LiveFacts
 
 # Measurement reads every event of the program. The directory's people are not among its
 # facts: a share carries its sharer's team and location when it was made, and erasure comes
-# as an advocate's opt-out with `erase`.
-CONSUMES = [event.topic for event in ALL_EVENTS if event.service != "people"]
+# as an advocate's opt-out with `erase`; how far an erasure got (its request and each
+# service's confirmation) is no figure of the program either.
+CONSUMES = [
+    event.topic
+    for event in ALL_EVENTS
+    if event.service != "people" and not event.internal and event.topic not in ERASURE_TOPICS
+]
 # Figures are to show a click within a second. How long a poll waits for records:
 # FastStream sleeps as long again after an empty poll, so a click arriving on quiet topics
 # waited up to 200 ms with the default 100 ms.
@@ -49,7 +56,11 @@ async def setup(runtime: Runtime) -> handlers.Services:
         maxsize=1024, ttl=settings.moments_cache_seconds
     )
     repo.use_outbox(runtime.publisher, settings.outbox_lease_seconds)
-    services = handlers.Services(repo=repo, patterns=patterns)
+    confirmations = Confirmations(
+        runtime.db, runtime.publisher, "metrics", settings.outbox_lease_seconds
+    )
+    await confirmations.ensure_indexes()
+    services = handlers.Services(repo=repo, patterns=patterns, confirmations=confirmations)
     if runtime.role == "api":
         # Imported here: the live figures need numpy, which the worker never loads.
         from metrics.adapters.live import LiveFacts
@@ -130,17 +141,22 @@ def loops(runtime: Runtime) -> list[Loop]:
     async def wins_relay() -> None:
         services: handlers.Services = runtime.services
         assert services.repo.wins_outbox is not None
-        await run_relay([services.repo.wins_outbox])
+        confirmations = [services.confirmations.outbox] if services.confirmations else []
+        await run_relay([services.repo.wins_outbox, *confirmations])
 
     async def trim_log() -> None:
         services: handlers.Services = runtime.services
         keep = timedelta(seconds=settings.fact_log_retention_seconds)
         await services.repo.trim_log(services.clock() - keep)
 
+    async def roll_up_expired() -> None:
+        await retention.roll_up_expired(runtime.services)
+
     return [
         periodic(settings.gauge_interval_seconds, gauges),
         wins_relay,
         periodic(settings.fact_log_retention_seconds / 4, trim_log),
+        periodic(settings.retention_interval_seconds, roll_up_expired),
     ]
 
 
@@ -149,7 +165,7 @@ DEFINITION = ServiceDefinition(
     settings_class=MetricsSettings,
     setup=setup,
     consumes=CONSUMES,
-    publishes=[WIN_TOLD],
+    publishes=[WIN_TOLD, ERASURE_COMPLETED],
     routers=_routers,
     subscribe=subscribe,
     loops=loops,

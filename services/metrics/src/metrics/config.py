@@ -27,3 +27,6 @@ class MetricsSettings(ServiceSettings):
     fact_log_retention_seconds: float = Field(120.0, ge=30)
     # How often an api process reads the fact log when no request asks it to.
     follow_interval_seconds: float = Field(2.0, gt=0)
+    # How often the worker rolls up engagement detail older than each tenant's retention
+    # (`metrics.service_layer.retention`); a run with nothing to roll up reads one query.
+    retention_interval_seconds: float = Field(3600.0, gt=0)

@@ -412,13 +412,17 @@ def totals(program: Program) -> dict[str, int]:
 
 
 async def start_metrics(
-    log_dir: Path, suffix: str, roles: tuple[str, ...] = ("api", "worker")
+    log_dir: Path,
+    suffix: str,
+    roles: tuple[str, ...] = ("api", "worker"),
+    more_env: dict[str, str] | None = None,
 ) -> dict[str, ServiceProcess]:
     """Metrics processes with a database and a consumer group of their own."""
     env = {
         "METRICS_DATABASE": f"chorus_metrics_{suffix}",
         "METRICS_CONSUMER_GROUP": f"metrics-{suffix}",
         "METRICS_GAUGE_INTERVAL_SECONDS": "1",
+        **(more_env or {}),
     }
     await _start_at_the_end(env["METRICS_CONSUMER_GROUP"])
     processes = {

@@ -202,12 +202,18 @@ def test_content_catalog_keeps_the_latest_state() -> None:
     assert item.title == "New" and item.kind == "job" and item.status == "retired"
 
 
-def _opt_out(erase: bool) -> AdvocateOptedOut:
+def _opt_out(erase: bool, member: bool = True) -> AdvocateOptedOut:
     return AdvocateOptedOut.create(
         tenant_id="acme",
         subject="e1",
-        data=AdvocateOptedOutData(employee_id="e1", opted_out_at=AT, erase=erase),
+        data=AdvocateOptedOutData(employee_id="e1", opted_out_at=AT, erase=erase, member=member),
     )
+
+
+def test_an_erasure_of_someone_outside_the_program_is_no_opt_out() -> None:
+    assert fact_of(_opt_out(erase=False)).get("opt_outs") == 1
+    assert fact_of(_opt_out(erase=True)).get("opt_outs") == 1
+    assert not fact_of(_opt_out(erase=True, member=False)).get("opt_outs")
 
 
 def test_only_an_opt_out_with_erase_erases_with_a_pseudonym_of_its_event() -> None:

@@ -9,7 +9,9 @@ from datetime import timedelta
 from functools import partial
 
 from chassis import directory
+from chassis.bulk import BatchPublisher
 from chassis.consumer import subscribe_batch
+from chassis.erasure import Confirmations
 from chassis.health import NotReady
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
@@ -20,12 +22,12 @@ from contracts.topics import (
     BADGE_EARNED,
     BUDDY_FEEDBACK_GIVEN,
     ENGAGEMENT_OBSERVED,
+    ERASURE_COMPLETED,
     ONBOARDING_STEP_COMPLETED,
     POINTS_AWARDED,
     POST_SHARED,
     REWARD_REDEEMED,
 )
-from rewards.adapters.events import BatchPublisher
 from rewards.adapters.mongo import RewardsRepository
 from rewards.config import RewardsSettings
 from rewards.entrypoints import api
@@ -54,6 +56,8 @@ async def setup(runtime: Runtime) -> api.Components:
     repo = RewardsRepository(runtime.db)
     await repo.ensure_indexes()
     lease = settings.outbox_lease_seconds
+    confirmations = Confirmations(runtime.db, runtime.publisher, "rewards", lease)
+    await confirmations.ensure_indexes()
     publisher: handlers.Publisher = runtime.publisher
     batches = None
     if runtime.role == "worker":
@@ -79,6 +83,7 @@ async def setup(runtime: Runtime) -> api.Components:
         month_badge_outbox=Outbox(repo.month_badges, runtime.publisher, lease),
         month_end_grace=timedelta(seconds=settings.month_end_grace_seconds),
         tenants=frozenset(settings.tenants) or None,
+        confirmations=confirmations,
     )
     leaderboards = Leaderboards(repo, settings.leaderboard_refresh_seconds, services.clock)
     if runtime.role == "api":
@@ -138,6 +143,8 @@ def loops(runtime: Runtime) -> list[Loop]:
     assert isinstance(settings, RewardsSettings)
     services: handlers.Services = runtime.services.services
     outboxes = [services.unit_outbox, services.clawback_outbox]
+    if services.confirmations is not None:
+        outboxes.append(services.confirmations.outbox)
     if services.month_badge_outbox is not None:
         outboxes.append(services.month_badge_outbox)
 
@@ -156,7 +163,7 @@ DEFINITION = ServiceDefinition(
     name="rewards",
     settings_class=RewardsSettings,
     setup=setup,
-    publishes=[POINTS_AWARDED, BADGE_EARNED, REWARD_REDEEMED],
+    publishes=[POINTS_AWARDED, BADGE_EARNED, REWARD_REDEEMED, ERASURE_COMPLETED],
     consumes=[*CONSUMES, *directory.PERSON_TOPICS],
     directory=True,
     routers=lambda: api.routers(),

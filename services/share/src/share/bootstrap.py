@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import partial
 
 from chassis import directory
-from chassis.bulk import BulkProducer
+from chassis.bulk import BatchPublisher, BulkProducer
 from chassis.consumer import subscribe_batch
+from chassis.erasure import Confirmations
 from chassis.outbox import Outbox, run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
@@ -19,15 +20,19 @@ from contracts.topics import (
     CONTENT_RETIRED,
     CONTENT_UPDATED,
     ENGAGEMENT_OBSERVED,
+    ERASURE_COMPLETED,
+    ERASURE_REQUESTED,
     FOLLOWERS_MEASURED,
     GUIDELINES_ACKNOWLEDGED,
     GUIDELINES_PUBLISHED,
+    LINK_CLICKED,
     POST_SHARED,
 )
 from share.adapters.buddies import BuddyRepository
 from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository
 from share.adapters.networks import LinkedInPoster, TokenVault
+from share.adapters.visits import Visits
 from share.config import ShareSettings
 from share.domain.clicks import DailySalts
 from share.entrypoints import api, redirect
@@ -44,6 +49,8 @@ async def setup(runtime: Runtime) -> handlers.Services:
     settings = runtime.settings
     assert isinstance(settings, ShareSettings)
     lease = settings.outbox_lease_seconds
+    confirmations = Confirmations(runtime.db, runtime.publisher, "share", lease)
+    await confirmations.ensure_indexes()
     clicks: ClickRecorder | None = None
     if runtime.role == "api":
         producer = BulkProducer(
@@ -64,6 +71,19 @@ async def setup(runtime: Runtime) -> handlers.Services:
             settings.click_lease_seconds,
             kafka_first=settings.click_ack_timeout_seconds > 0,
         )
+    visits: Visits | None = None
+    decided: BatchPublisher | None = None
+    if runtime.role == "worker":
+        # Each click's EngagementObserved, once its uniqueness is decided (up to 500 a batch).
+        decided = BatchPublisher(
+            settings.kafka_bootstrap_servers,
+            client_id="share-worker-clicks",
+            max_batch_size=1024 * 1024,
+            security=runtime.kafka_security,
+        )
+        await decided.start()
+        runtime.on_close.append(decided.stop)
+        visits = Visits(repo)
     services = handlers.Services(
         repo=repo,
         shares_outbox=Outbox(repo.shares, runtime.publisher, lease),
@@ -84,6 +104,9 @@ async def setup(runtime: Runtime) -> handlers.Services:
         link_secret=settings.link_secret.encode(),
         webhook_secret=settings.webhook_secret.encode(),
         posters={"linkedin": LinkedInPoster(settings.linkedin_api_url, settings.linkedin_version)},
+        confirmations=confirmations,
+        visits=visits,
+        publish_many=decided.publish_many if decided is not None else None,
     )
     if runtime.role == "api":
         links = links_server(services, settings)
@@ -122,6 +145,17 @@ def subscribe(runtime: Runtime) -> None:
         ),
         publisher=runtime.publisher,
     )
+    # The redirect's clicks, each decided unique or not: off the redirect's path, and in a
+    # group of its own, so that a burst of clicks waits behind nothing else.
+    subscribe_batch(
+        runtime.broker,
+        topics=[LINK_CLICKED],
+        group_id=f"{group}-clicks",
+        handler=traced_batches(
+            partial(handlers.on_link_clicks, services), f"{group}-clicks", runtime.tracer_provider
+        ),
+        publisher=runtime.publisher,
+    )
     # Deactivated people leave the program, deleted ones are erased.
     directory.subscribe(runtime, then=partial(handlers.on_people, services))
 
@@ -146,6 +180,7 @@ def loops(runtime: Runtime) -> list[Loop]:
                     else []
                 ),
                 clicks,
+                *([services.confirmations.outbox] if services.confirmations else []),
             ]
         )
 
@@ -168,12 +203,15 @@ DEFINITION = ServiceDefinition(
     setup=setup,
     publishes=[
         POST_SHARED,
+        LINK_CLICKED,
         ENGAGEMENT_OBSERVED,
         ADVOCATE_ENROLLED,
         ADVOCATE_OPTED_OUT,
         AUDIENCE_MEASURED,
         FOLLOWERS_MEASURED,
         BUDDY_FEEDBACK_GIVEN,
+        ERASURE_REQUESTED,
+        ERASURE_COMPLETED,
     ],
     consumes=[
         CONTENT_PUBLISHED,
@@ -181,6 +219,7 @@ DEFINITION = ServiceDefinition(
         CONTENT_RETIRED,
         GUIDELINES_PUBLISHED,
         GUIDELINES_ACKNOWLEDGED,
+        LINK_CLICKED,
         ENGAGEMENT_OBSERVED,
         *directory.PERSON_TOPICS,
     ],

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,6 +212,20 @@ class TopicTail:
         for tp in assigned:
             await self.consumer.position(tp)
         return self
+
+    async def until(
+        self, pick: Callable[[list[Any]], list[Any]], count: int, timeout: float = 60.0
+    ) -> list[Any]:
+        """Read until `pick` finds `count` records (or `timeout` passes), and a second
+        more, so that records beyond `count` show too; returns what `pick` finds.
+
+        For what arrives after a step of its own: a click's EngagementObserved comes once
+        share's worker has decided it, after the redirect answered."""
+        deadline = time.monotonic() + timeout
+        while len(pick(self.records)) < count and time.monotonic() < deadline:
+            await self.poll(0.5)
+        await self.poll(1)
+        return pick(self.records)
 
     async def poll(self, seconds: float) -> list[Any]:
         """Read for `seconds`; returns everything read so far as parsed JSON."""

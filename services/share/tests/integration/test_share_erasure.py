@@ -203,8 +203,15 @@ async def test_an_erasure_request_leaves_nothing_that_names_me(share_stack: Shar
                 "status",
                 "opted_out_at",
                 "pseudonym",
+                "request_id",
             }
             assert (kept["status"], kept["pseudonym"]) == ("erased", name)
+            # The request every service confirms is the opt-out's: share confirmed it.
+            assert kept["request_id"] == event["id"]
+            confirmed = await db["erasure_confirmations"].find_one(
+                {"request_id": event["id"], "tenant": tenant}
+            )
+            assert confirmed is not None and confirmed.get("_outbox_n", 0) == 0
             recorded = await db["company_followers"].find_one({"tenant": tenant})
             assert recorded is not None and recorded["recorded_by"] == name
 
@@ -317,11 +324,12 @@ async def test_a_person_hr_deleted_is_erased_to_the_end_after_a_crash(tmp_path: 
         await produce(gone.topic, gone.to_json(), gone.partition_key().encode())
         assert doomed.proc is not None
         assert doomed.proc.wait(30) == 137, "the fault point should have killed the worker"
-        # Cut short: the erasure and its event are written, nothing else is done.
+        # Cut short: the erasure and its events (AdvocateOptedOut, ErasureRequested) are
+        # written, nothing else is done.
         event_id = derived_event_id("advocate-erased", gone.id)
         name = pseudonym(event_id)
         half = await db["advocates"].find_one({"_id": f"{tenant}:{who}"})
-        assert half is not None and half["pseudonym"] == name and half["_outbox_n"] == 1
+        assert half is not None and half["pseudonym"] == name and half["_outbox_n"] == 2
         assert await db["shares"].count_documents({"employee_id": who}) == 1
 
         worker = ServiceProcess("share", "worker", env=env).start(tmp_path)

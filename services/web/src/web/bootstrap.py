@@ -15,14 +15,23 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from chassis.auth import TokenVerifier
 from chassis.consumer import Consumed, subscribe_batch
+from chassis.erasure import Confirmations
+from chassis.outbox import run_relay
 from chassis.process import Loop, Role, Runtime, ServiceDefinition, periodic
 from chassis.telemetry import traced_batches
-from contracts.topics import PERSON_DEACTIVATED, PERSON_DELETED
+from contracts.topics import (
+    ADVOCATE_OPTED_OUT,
+    ERASURE_COMPLETED,
+    ERASURE_REQUESTED,
+    PERSON_DEACTIVATED,
+    PERSON_DELETED,
+)
 from web.adapters.backends import Backend, Backends
+from web.adapters.erasures import ErasureRequests
 from web.adapters.oidc import PendingSignIns, sign_ins
 from web.adapters.sessions import Session, SessionStore
 from web.config import WebSettings
-from web.entrypoints import auth, pages
+from web.entrypoints import auth, pages, program_erasures
 from web.entrypoints.common import (
     STATIC,
     CsrfRejected,
@@ -62,12 +71,18 @@ async def setup(runtime: Runtime) -> WebServices:
     await pending.ensure_indexes()
     verifier = TokenVerifier(secret=settings.development_secret, providers=settings.providers)
     runtime.on_close.append(verifier.close)
+    erasures = ErasureRequests(runtime.db)
+    await erasures.ensure_indexes()
+    confirmations = Confirmations(runtime.db, runtime.publisher, "web")
+    await confirmations.ensure_indexes()
     return WebServices(
         settings=settings,
         backends=backends,
         sessions=sessions,
         sign_ins=sign_ins(settings.providers, settings.clients, verifier),
         pending=pending,
+        erasures=erasures,
+        confirmations=confirmations,
     )
 
 
@@ -82,7 +97,12 @@ def loops(runtime: Runtime) -> list[Loop]:
         if services.pending is not None:
             await services.pending.purge_expired()
 
-    return [periodic(services.settings.purge_interval_seconds, purge_sessions)]
+    async def outbox_relay() -> None:
+        # The web app's confirmations of erasures (its only events).
+        assert services.confirmations is not None
+        await run_relay([services.confirmations.outbox])
+
+    return [periodic(services.settings.purge_interval_seconds, purge_sessions), outbox_relay]
 
 
 async def _session(request: Request) -> Session | None:
@@ -241,16 +261,31 @@ def subscribe(runtime: Runtime) -> None:
         ),
         publisher=runtime.publisher,
     )
+    subscribe_batch(
+        runtime.broker,
+        topics=list(ERASURES),
+        group_id=runtime.settings.consumer_group,
+        handler=traced_batches(
+            partial(program_erasures.on_erasures, runtime.services),
+            runtime.settings.consumer_group,
+            runtime.tracer_provider,
+        ),
+        publisher=runtime.publisher,
+    )
 
 
 PEOPLE_LEAVING = (PERSON_DEACTIVATED, PERSON_DELETED)
+# An erasure's AdvocateOptedOut (what the web app holds of the person goes), and the
+# progress of every erasure (the program team's page).
+ERASURES = (ADVOCATE_OPTED_OUT, ERASURE_REQUESTED, ERASURE_COMPLETED)
 
 DEFINITION = ServiceDefinition(
     name="web",
     settings_class=WebSettings,
     setup=setup,
     routers=lambda: [auth.router, *pages.routers],
-    consumes=PEOPLE_LEAVING,
+    consumes=[*PEOPLE_LEAVING, *ERASURES],
+    publishes=[ERASURE_COMPLETED],
     subscribe=subscribe,
     loops=loops,
     configure=configure,

@@ -10,7 +10,10 @@ What went, what stays under the pseudonym, and what is remembered by person key:
 - the time of the erasure, under their person key (`erasures`): a share made before it and
   counted late marks nothing (`handlers.on_post_shared`), while one made after it (the
   person came back) counts as theirs.
-Each step is idempotent, so an erasure interrupted halfway is done again in full.
+Each step is idempotent, so an erasure interrupted halfway is done again in full. Once it
+is done, content confirms the request (the opt-out's id) with ErasureCompleted, once
+(`chassis.erasure`); the batch is acknowledged after that, so a crash before it erases and
+confirms again on redelivery.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ async def erase(services: Services, tenant: str, employee: str, name: str, at: d
 
 async def on_opted_out(services: Services, batch: list[Consumed[AdvocateOptedOut]]) -> None:
     """An advocate who leaves and asks for erasure is forgotten here too, under the
-    pseudonym every service derives from the same event."""
+    pseudonym every service derives from the same event, and the request confirmed."""
     for item in batch:
         event = item.event
         if event.data.erase:
@@ -54,6 +57,8 @@ async def on_opted_out(services: Services, batch: list[Consumed[AdvocateOptedOut
                 pseudonym(event.id),
                 event.data.opted_out_at,
             )
+            if services.confirmations is not None:
+                await services.confirmations.confirm(event.tenantid, event.id, services.clock())
 
 
 async def erase_me(services: Services, user: Principal) -> None:

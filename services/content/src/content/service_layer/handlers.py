@@ -12,6 +12,7 @@ from typing import Any
 from chassis.auth import Principal
 from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, Forbidden, Invalid, NotFound
+from chassis.erasure import Confirmations
 from chassis.ids import new_id
 from chassis.telemetry import current_traceparent
 from chassis.uow import UnitOfWork
@@ -82,6 +83,8 @@ class Services:
     clock: Callable[[], datetime] = field(default=utcnow)
     # A use case's writes and their events land together (see `chassis.uow`).
     uow: Callable[[], UnitOfWork] = UnitOfWork
+    # Content's ErasureCompleted, once an erasure is done here (None: confirms nothing).
+    confirmations: Confirmations | None = None
 
 
 def invalid(*errors: tuple[str, str]) -> Invalid:

@@ -128,6 +128,13 @@ class LiveFacts:
             employee = table.advocate_with_key(tenant, key)
             if employee is not None:
                 table.erase(tenant, employee, pseudonym)
-        added = table.add(pseudonymized(entry.facts, self.erased))
-        self.rows += added
+        if entry.rolled:
+            # The retention job's: these days' engagement is now exactly these roll-ups.
+            facts = pseudonymized(entry.facts, self.erased)
+            for tenant in {rolled.tenant for rolled in entry.rolled}:
+                days = [rolled.day for rolled in entry.rolled if rolled.tenant == tenant]
+                table.replace_engagement(tenant, days, [f for f in facts if f["tenant"] == tenant])
+            self.rows = len(table.base_key) + len(table.tail_start)
+        else:
+            self.rows += table.add(pseudonymized(entry.facts, self.erased))
         LOADED.set(self.rows)

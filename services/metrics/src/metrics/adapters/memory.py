@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from contracts.erasure import is_pseudonym
 from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS, erasure_key
+from metrics.domain.retention import ENGAGEMENT
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -310,6 +311,39 @@ class FactTable:
             self.versions[(tenant, kind)] += 1
         self.versions[(tenant, "facts")] += 1
         self.rewrites[tenant] += 1
+
+    def replace_engagement(
+        self, tenant: str, days: Iterable[str], facts: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Replace the tenant's engagement facts of `days`, whichever it holds (detail,
+        roll-ups, both or neither), by `facts`: every roll-up of those days. The ids of the
+        detail stay known, so a redelivered event adds nothing here either."""
+        tenant_code = self.tenants.find(tenant)
+        type_code = self.types.find(ENGAGEMENT)
+        if tenant_code is not None and type_code is not None:
+            self.compact()
+            ordinals = [date.fromisoformat(day).toordinal() for day in days]
+            drop = (self.base["tenant"] == tenant_code) & (self.base["type"] == type_code)
+            drop &= np.isin(self.base["day"], ordinals)
+            if drop.any():
+                self._keep_base(~drop)
+        seen: set[str] = set()
+        for fact in facts:
+            if fact["_id"] not in seen:
+                seen.add(fact["_id"])
+                self._append(fact)
+        self._tail_np = None
+        self.versions[(tenant, "facts")] += 1
+
+    def _keep_base(self, keep: npt.NDArray[np.bool_]) -> None:
+        """Keep only the sorted rows `keep` selects (and their entries), in their order."""
+        self.base = {name: column[keep] for name, column in self.base.items()}
+        self.base_key = self.base_key[keep]
+        entries = _entries_of(self.base_start[keep], self.base_count[keep])
+        self.base_count = self.base_count[keep]
+        self.base_counter = self.base_counter[entries]
+        self.base_value = self.base_value[entries]
+        self.base_start = np.concatenate([[0], np.cumsum(self.base_count)[:-1]]).astype(np.int64)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -48,12 +48,14 @@ from metrics.domain.facts import (
     Fact,
     LogEntry,
     LoggedErasure,
+    RolledDay,
     erasure_key,
     late_erasures,
     pseudonymized,
 )
 from metrics.domain.moments import ENGAGING, Engagement
 from metrics.domain.program import Goal, Settings
+from metrics.domain.retention import DEFAULT_DAYS, ENGAGEMENT, ROLLED, EngagementDay
 from metrics.domain.wins import Decision, WinStatus
 
 if TYPE_CHECKING:
@@ -117,6 +119,7 @@ def entry_of(doc: Mapping[str, Any]) -> LogEntry:
             )
             for e in doc.get("erasures") or ()
         ),
+        rolled=tuple(RolledDay(r["tenant"], r["day"]) for r in doc.get("rolled") or ()),
     )
 
 
@@ -157,6 +160,7 @@ def _settings_of(doc: Mapping[str, Any]) -> Settings:
         employees=doc.get("employees"),
         storytellers=tuple(doc.get("storytellers") or ()),
         time_zone=str(doc.get("time_zone") or "UTC"),
+        detail_retention_days=int(doc.get("detail_retention_days") or DEFAULT_DAYS),
     )
 
 
@@ -172,6 +176,7 @@ def _settings_doc(settings: Settings) -> dict[str, Any]:
         "employees": settings.employees,
         "storytellers": list(settings.storytellers),
         "time_zone": settings.time_zone,
+        "detail_retention_days": settings.detail_retention_days,
     }
 
 
@@ -330,7 +335,11 @@ class MetricsRepository:
         return max([hint, *[int(doc["_id"]) async for doc in later]])
 
     async def append_log(
-        self, facts: Sequence[dict[str, Any]], erasures: Sequence[tuple[str, str, str]], at: Any
+        self,
+        facts: Sequence[dict[str, Any]],
+        erasures: Sequence[tuple[str, str, str]],
+        at: Any,
+        rolled: Sequence[RolledDay] = (),
     ) -> int:
         """Write a batch of facts and the erasures it asked for, each (tenant, erasure key,
         pseudonym), under the next free log number; returns the number. A number is taken
@@ -355,6 +364,8 @@ class MetricsRepository:
             "at": at,
             "rev": 0,
         }
+        if rolled:
+            doc["rolled"] = [{"tenant": tenant, "day": day} for tenant, day in rolled]
         while True:
             try:
                 await self._log.insert_one({"_id": self._log_next, **doc})
@@ -604,6 +615,56 @@ class MetricsRepository:
             {"advocate": 1, "groups": 1},
         )
         return {(fact["advocate"], group) async for fact in cursor for group in fact["groups"]}
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def days_with_detail(self, generation: int, before: date) -> dict[str, list[str]]:
+        """Per tenant, the days before `before` that still have engagement detail, oldest
+        first."""
+        match = {"type": ENGAGEMENT, ROLLED: {"$exists": False}, "day": {"$lt": before.isoformat()}}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": match},
+            {"$group": {"_id": {"tenant": "$tenant", "day": "$day"}}},
+        ]
+        found: dict[str, list[str]] = defaultdict(list)
+        async for doc in await self._facts(generation).aggregate(pipeline):
+            found[doc["_id"]["tenant"]].append(doc["_id"]["day"])
+        return {tenant: sorted(days) for tenant, days in found.items()}
+
+    async def engagement_of_day(
+        self, generation: int, tenant: str, day: str, *, rolled: bool
+    ) -> EngagementDay:
+        """A tenant's engagement facts of one day: its detail, or its roll-ups."""
+        match = {"tenant": tenant, "day": day, "type": ENGAGEMENT, ROLLED: {"$exists": rolled}}
+        return EngagementDay(
+            tenant, day, [fact async for fact in self._facts(generation).find(match)]
+        )
+
+    async def delete_detail(self, generation: int, tenant: str, days: Sequence[str]) -> int:
+        """Remove a tenant's engagement detail of `days` (their roll-ups stay)."""
+        result = await self._facts(generation).delete_many(
+            {
+                "tenant": tenant,
+                "day": {"$in": list(days)},
+                "type": ENGAGEMENT,
+                ROLLED: {"$exists": False},
+            }
+        )
+        return result.deleted_count
+
+    async def copy_rollups(self, source: int, target: int, chunk_size: int = 1000) -> int:
+        """Copy every roll-up of generation `source` into `target` (a replay's: the events
+        they sum are no longer recorded); returns how many were inserted."""
+        copied = 0
+        chunk: list[dict[str, Any]] = []
+        erased = await self.erased()
+        async for fact in self._facts(source).find({ROLLED: {"$exists": True}}):
+            chunk.append(fact)
+            if len(chunk) == chunk_size:
+                copied += len(await self.insert_facts(target, pseudonymized(chunk, erased)))
+                chunk = []
+        copied += len(await self.insert_facts(target, pseudonymized(chunk, erased)))
+        return copied
 
     # -- settings and goals --------------------------------------------------------------
 

@@ -195,7 +195,9 @@ def _describe(
         )
     if isinstance(event, AdvocateOptedOut):
         o = event.data
-        return o.opted_out_at, {"advocate": o.employee_id}, {"opt_outs": 1}, {"status": "opted-out"}
+        # An erasure of someone outside the program is no opt-out of it.
+        left = {"opt_outs": 1} if o.member else {}
+        return o.opted_out_at, {"advocate": o.employee_id}, left, {"status": "opted-out"}
     if isinstance(event, BadgeEarned):
         b = event.data
         return b.earned_at, {"advocate": b.employee_id}, {"badges": 1}, {"badge": b.badge}
@@ -328,14 +330,25 @@ class LoggedErasure(NamedTuple):
     pseudonym: str
 
 
+class RolledDay(NamedTuple):
+    """A day of a tenant whose engagement detail was replaced by roll-ups."""
+
+    tenant: str
+    day: str
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """One batch of the worker's, as the fact log keeps it for the apis to read on: its
     number, the version it is at (each rewrite raises it; None before versions were
     kept), its facts as `fact_of` made them (with their id) and the erasures it asked for.
-    """
+
+    An entry of the retention job instead names the days it rolled up (`rolled`), and its
+    facts are every roll-up of those days: they replace whatever engagement facts of those
+    days an api holds (`metrics.service_layer.retention`)."""
 
     seq: int
     rev: int | None
     facts: list[dict[str, Any]]
     erasures: tuple[LoggedErasure, ...] = ()
+    rolled: tuple[RolledDay, ...] = ()

@@ -1,6 +1,6 @@
 """What a program team sets for its tenant: the price table earned media value is counted
-with, the head count, the storytellers it appoints and the time zone its audience lives
-in; and the goals it measures the program by."""
+with, the head count, the storytellers it appoints, the time zone its audience lives
+in and how long engagement is kept in detail; and the goals it measures the program by."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from metrics.domain.figures import Prices
+from metrics.domain.retention import DEFAULT_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,8 @@ class Settings:
     storytellers: tuple[str, ...] = ()
     # The IANA time zone most of the audience lives in.
     time_zone: str = "UTC"
+    # Days engagement is kept in detail (each click, ...); older, it is kept rolled up.
+    detail_retention_days: int = DEFAULT_DAYS
 
 
 @dataclass(frozen=True, slots=True)

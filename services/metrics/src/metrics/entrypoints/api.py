@@ -20,7 +20,7 @@ from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from contracts import ContentKind, Network
 from metrics.domain import moments as mom
-from metrics.domain import program
+from metrics.domain import program, retention
 from metrics.domain.cells import cell
 from metrics.domain.figures import Prices, previous_period
 from metrics.domain.period import asked_period
@@ -531,6 +531,14 @@ class ProgramSettings(BaseModel):
         description="the IANA time zone most of the audience lives in, e.g. Europe/Oslo: "
         "engagement by hour is counted in it",
     )
+    detail_retention_days: Annotated[int, Field(ge=retention.MIN_DAYS, le=retention.MAX_DAYS)] = (
+        Field(
+            default=retention.DEFAULT_DAYS,
+            description=f"days each engagement (a click, a reaction, ...) is kept in detail, "
+            f"{retention.MIN_DAYS} to {retention.MAX_DAYS}; older engagement is kept summed per "
+            "quarter hour, so every figure stays, and older engagement events are not counted",
+        )
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -554,13 +562,14 @@ async def get_settings(user: Manager, services: Services) -> ProgramSettings:
 
 @router.put("/settings", response_model=ProgramSettings)
 async def put_settings(user: Admin, services: Services, body: ProgramSettings) -> ProgramSettings:
-    """Set the tenant's price table (for earned media value) and head count."""
+    """Set the tenant's prices, head count, storytellers, time zone and detail retention."""
     values = body.model_dump(mode="json")
     settings = program.Settings(
         prices=Prices(**values["prices"]),
         employees=values["employees"],
         storytellers=tuple(values["storytellers"]),
         time_zone=values["time_zone"],
+        detail_retention_days=values["detail_retention_days"],
     )
     await services.repo.save_settings(user.tenant, settings)
     handlers.forget_patterns(services, user.tenant)

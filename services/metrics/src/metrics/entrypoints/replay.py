@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -35,6 +35,7 @@ from chassis.mongo import create_client
 from metrics.adapters.mongo import MetricsRepository, facts_collection_name
 from metrics.bootstrap import CONSUMES
 from metrics.config import MetricsSettings
+from metrics.domain import retention
 from metrics.domain.facts import fact_id, fact_of, pseudonymized
 from metrics.service_layer.handlers import erase_late, record_erasures
 
@@ -62,6 +63,7 @@ class Replayer:
         self.repo = repo
         self.records = self.inserted = self.poison = 0
         self.erased: dict[str, str] = {}
+        self.retention_days: dict[str, int] = {}
 
     async def write(self, target: int, facts: list[dict[str, Any]], events: list[Any]) -> int:
         """Store facts in the generation being built, erasures applied as the worker does:
@@ -82,6 +84,9 @@ class Replayer:
         await self.repo.drop_generation(target)
         await self.repo.ensure_indexes(target)
         copied = await self.repo.copy_facts(source, target, since) if since else 0
+        # Engagement past the retention is not read again from the topics (`_recent`): what
+        # is kept of it, its roll-ups, is copied whatever `since` is.
+        copied += await self.repo.copy_rollups(source, target)
         self.erased = await self.repo.erased()
         log.info(
             "replay started",
@@ -174,7 +179,24 @@ class Replayer:
                         continue
                     events.append(event)
                     facts.append({"_id": fact_id(event), **fact_of(event)})
-            self.inserted += await self.write(target, facts, events)
+            self.inserted += await self.write(target, await self._recent(facts), events)
+
+    async def _recent(self, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The facts without engagement older than its tenant keeps in detail, as the
+        worker leaves it out (`handlers.within_retention`)."""
+        today = datetime.now(UTC).date()
+        kept = []
+        for fact in facts:
+            if retention.is_detail(fact):
+                tenant = fact["tenant"]
+                if tenant not in self.retention_days:
+                    settings = await self.repo.tenant_settings(tenant)
+                    self.retention_days[tenant] = settings.detail_retention_days
+                day = date.fromisoformat(fact["day"])
+                if retention.expired(day, today, self.retention_days[tenant]):
+                    continue
+            kept.append(fact)
+        return kept
 
 
 async def replay(settings: MetricsSettings, since: datetime | None) -> ReplayResult:

@@ -11,18 +11,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 from prometheus_client import Counter, Gauge, Histogram
 
 from chassis.auth import Principal
 from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, Forbidden, NotFound
+from chassis.erasure import Confirmations
 from chassis.telemetry import current_traceparent
 from chassis.uow import UnitOfWork
-from contracts import WinTold, WinToldData
+from contracts import EngagementObserved, WinTold, WinToldData
 from metrics.adapters.mongo import MetricsRepository
 from metrics.domain import moments as mom
-from metrics.domain import wins
+from metrics.domain import retention, wins
 from metrics.domain.facts import (
     ENGAGEMENT_COUNTERS,
     Fact,
@@ -69,6 +70,12 @@ VISIBLE = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 60),
 )
 
+EXPIRED = Counter(
+    "chorus_metrics_engagements_expired_total",
+    "Engagement events not recorded: older than the tenant keeps engagement in detail",
+    ["tenant"],
+)
+
 # Slices kept by the api: a page asks for its period and the one before it.
 SELECTIONS_KEPT = 16
 # Answers kept by the api until a fact comes in: a page's dozen, for a few hundred views.
@@ -89,9 +96,16 @@ class Services:
     # advocates (erasure key -> pseudonym).
     generation: int | None = None
     erased: dict[str, str] | None = None
+    # Metrics' ErasureCompleted, once an erasure is done here (None: confirms nothing).
+    confirmations: Confirmations | None = None
     # The api's engagement patterns per (tenant, weeks): they move slowly and each reads
     # weeks of facts.
     patterns: MutableMapping[tuple[str, int], Patterns] = field(default_factory=dict)
+    # Days each tenant keeps engagement in detail, as read a minute ago at most: a change
+    # reaches the worker well within the grace day (`metrics.domain.retention`).
+    retention_days: MutableMapping[str, int] = field(
+        default_factory=lambda: TTLCache(maxsize=100_000, ttl=60)
+    )
     # A unit of work per use case that writes (tests give one they can look into).
     uow: Callable[[], UnitOfWork] = UnitOfWork
     # The api's: the facts in memory, and what figures keep of them.
@@ -111,6 +125,9 @@ class Services:
 async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
     """Store one fact per event; a redelivered event is a duplicate and counts nothing."""
     repo = services.repo
+    batch = await within_retention(services, batch)
+    if not batch:
+        return
     if services.generation is None or services.erased is None:
         services.generation = await repo.active_generation()
         services.erased = await repo.erased()
@@ -158,12 +175,40 @@ async def on_events(services: Services, batch: list[Consumed[Any]]) -> None:
     for tenant, employee, pseudonym in erasures:
         for generation_present in present:
             await repo.erase_advocate(generation_present, tenant, employee, pseudonym)
+    if erasures and services.confirmations is not None:
+        # Every generation rewritten: nothing metrics stores names them. Before the batch is
+        # acknowledged, so a crash rewrites and confirms again (once: see chassis.erasure).
+        for item in batch:
+            if erasure_of(item.event) is not None:
+                await services.confirmations.confirm(
+                    item.event.tenantid, item.event.id, services.clock()
+                )
     services.generation, services.erased = now_active, now_erased
     _observe(facts[i] for i in inserted)
     now = datetime.now(UTC)
     for i in inserted:
         age = (now - batch[i].event.time).total_seconds()
         VISIBLE.labels(facts[i]["type"]).observe(max(age, 0.0))
+
+
+async def within_retention(services: Services, batch: list[Consumed[Any]]) -> list[Consumed[Any]]:
+    """The batch without engagement older than its tenant keeps in detail: its fact may
+    have been rolled up already, and a redelivered event would then be counted again
+    (`metrics.domain.retention`)."""
+    today = services.today()
+    kept = []
+    for item in batch:
+        event = item.event
+        if isinstance(event, EngagementObserved):
+            days = services.retention_days.get(event.tenantid)
+            if days is None:
+                settings = await services.repo.tenant_settings(event.tenantid)
+                days = services.retention_days[event.tenantid] = settings.detail_retention_days
+            if retention.expired(event.data.observed_at.date(), today, days):
+                EXPIRED.labels(event.tenantid).inc()
+                continue
+        kept.append(item)
+    return kept
 
 
 async def record_erasures(

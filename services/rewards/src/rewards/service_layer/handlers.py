@@ -16,6 +16,7 @@ from prometheus_client import Counter
 
 from chassis.consumer import Consumed
 from chassis.domain_errors import Conflict, NotFound
+from chassis.erasure import Confirmations
 from chassis.ids import new_id
 from chassis.outbox import Outbox
 from chassis.uow import UnitOfWork
@@ -103,6 +104,8 @@ class Services:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Where a use case's writes and their events land together.
     uow: Callable[[], UnitOfWork] = UnitOfWork
+    # Rewards' ErasureCompleted, once an erasure is done here (None: confirms nothing).
+    confirmations: Confirmations | None = None
     _configs: dict[str, tuple[float, TenantConfig]] = field(default_factory=dict)
     _closed_months: set[str] = field(default_factory=set)
 
@@ -354,6 +357,20 @@ async def on_events(services: Services, batch: list[Consumed[AnyEvent]]) -> None
         await _rename(services, tenant, employee_id, name, [activities_id(batch_id, tenant)])
     await repo.apply_standings(changes)
     _count_awards(ledger)
+    await _confirm_erasures(services, batch)
+
+
+async def _confirm_erasures(services: Services, batch: list[Consumed[AnyEvent]]) -> None:
+    """Confirm the batch's erasures: done with its standings, so nothing rewards keeps names
+    the person. Before the batch is acknowledged: a crash erases and confirms again, and
+    the confirmation, keyed by request and service, goes out once."""
+    if services.confirmations is None:
+        return
+    for item in batch:
+        event = item.event
+        if isinstance(event, AdvocateOptedOut) and event.data.erase:
+            if _person(services, event) is not None:
+                await services.confirmations.confirm(event.tenantid, event.id, services.clock())
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Recording clicks: Kafka first, MongoDB when Kafka is slow or away.
 
 A redirect waits until its click is durable, and no longer. Normally that is Kafka's
-acknowledgement: the click's EngagementObserved goes out in a record batch with every
-other click of that moment (`chassis.bulk`), and the store is not touched at all. When the
-acknowledgement does not come within `ack_timeout`, the click is spooled instead: written
+acknowledgement: the click's LinkClicked goes out in a record batch with every other click
+of that moment (`chassis.bulk`), and the store is not touched at all; share's worker then
+decides whether it is unique and publishes its EngagementObserved (`share.adapters.visits`).
+When the acknowledgement does not come within `ack_timeout`, the click is spooled instead: written
 to MongoDB with its event staged in an outbox, many clicks to one document (group commit).
 While Kafka stays away, clicks go straight to the spool; this process publishes spooled
 events as soon as Kafka answers again, and should it die first, the worker's relay
@@ -28,14 +29,12 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from cachetools import LRUCache
 from prometheus_client import Counter, Histogram
-from pymongo.errors import BulkWriteError
 
 from chassis import ids, outbox
 from chassis.bulk import Late, Sent
 from chassis.faults import checkpoint
-from contracts.topics import ENGAGEMENT_OBSERVED
+from contracts.topics import LINK_CLICKED
 from share.adapters.mongo import ShareRepository
-from share.domain.clicks import is_unique
 from share.domain.engagements import ClickEvents
 from share.domain.shares import Share, ShareStatus
 
@@ -57,10 +56,6 @@ CLICKS_PUBLISHED = Counter(
 CLICKS_SPOOLED = Counter(
     "chorus_share_clicks_spooled_total",
     "Clicks written to MongoDB because Kafka did not acknowledge them in time",
-)
-UNIQUE_UNDECIDED = Counter(
-    "chorus_share_click_unique_undecided_total",
-    "Clicks counted as repeats because MongoDB could not be asked about the visitor",
 )
 CLICK_PUBLISH_FAILURES = Counter(
     "chorus_share_click_publish_failures_total",
@@ -119,14 +114,6 @@ class GroupCommit(Generic[T]):
 
 
 @dataclass
-class _Click:
-    share: Share
-    visitor: str
-    at: datetime
-    unique: bool = False
-
-
-@dataclass
 class _Spooled:
     """A click's event, and the send that currently carries it (if any)."""
 
@@ -159,10 +146,6 @@ class ClickRecorder:
     # Beyond this many spooled events waiting here, new ones are left to the relay.
     max_unpublished: int = 50_000
     retry_pause: float = 1.0
-    max_recent: int = 200_000
-    # visit key -> this process's last unique click of it; a recent one settles the question
-    # without asking MongoDB (another replica can only have seen an older one).
-    _recent: LRUCache[str, datetime] = field(init=False)
     purge_interval: float = 1.0
     # False once Kafka missed a deadline; new clicks then go straight to the spool until a
     # spooled event gets through.
@@ -171,45 +154,26 @@ class ClickRecorder:
     _published: list[str] = field(default_factory=list)
     _next_purge: float = 0.0
     _publishing: bool = False
-    _visits: GroupCommit[_Click] = field(init=False)
     _spool: GroupCommit[_Spooled] = field(init=False)
     _events: ClickEvents = field(default_factory=ClickEvents)
     _ids: ids.Sequence = field(default_factory=ids.Sequence)
     _loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
-        self._recent = LRUCache(maxsize=self.max_recent)
-        self._visits = GroupCommit(self._mark_unique, name="visits")
         self._spool = GroupCommit(self._write_spool, name="click spool")
 
     def record_soon(self, share: Share, visitor: str, at: datetime, then: Then) -> None:
         """Record a click: `then` gets None once it is durable (acknowledged by Kafka, or
         spooled), or the error; never before this returns.
 
-        A visitor's repeat click within the hour, while Kafka answers, costs no task: the
-        event joins the next record batch and `then` is called on its acknowledgement.
+        Every click is answered from memory: while Kafka answers, it costs no task and no
+        query, only a place in the next record batch, and `then` is called on its
+        acknowledgement. Whether it is the visitor's first on the link within the hour is
+        decided later by share's worker (`share.adapters.visits`), off the redirect's path.
         """
-        recent: datetime | None = self._recent.get(f"{share.id}:{visitor}")
-        if recent is None or is_unique(recent, at):
-            self._after(self._record_visit(_Click(share, visitor, at)), then)
-        else:
-            self._send(self._event(share, visitor, at, unique=False), then)
+        self._send(self._event(share, visitor, at), then)
 
-    async def _record_visit(self, click: _Click) -> None:
-        try:
-            await self._visits.submit(click)
-        except Exception as exc:
-            # Without the store the visit cannot be compared with other replicas' ones:
-            # the click still counts, as a repeat rather than a unique one.
-            click.unique = False
-            UNIQUE_UNDECIDED.inc()
-            log.warning("click uniqueness undecided", extra={"error": repr(exc)})
-        durable = (self._loop or self._bind_loop()).create_future()
-        event = self._event(click.share, click.visitor, click.at, click.unique)
-        self._send(event, functools.partial(_settle_one, durable))
-        await durable
-
-    def _event(self, share: Share, visitor: str, at: datetime, unique: bool) -> _Spooled:
+    def _event(self, share: Share, visitor: str, at: datetime) -> _Spooled:
         event_id = self._ids.next()
         key, value = self._events.encode(
             share,
@@ -217,9 +181,8 @@ class ClickRecorder:
             engagement_id=f"click-{event_id}",
             observed_at=at,
             visitor=visitor,
-            unique=unique,
         )
-        return _Spooled(event_id, ENGAGEMENT_OBSERVED, key, value, None, at)
+        return _Spooled(event_id, LINK_CLICKED, key, value, None, at)
 
     def _send(self, event: _Spooled, then: Then) -> None:
         """Kafka first, while it answers in time; the spool otherwise."""
@@ -268,82 +231,6 @@ class ClickRecorder:
         # Kept: on Python 3.11 asyncio.get_running_loop() makes a system call (getpid).
         self._loop = asyncio.get_running_loop()
         return self._loop
-
-    async def _mark_unique(self, batch: Sequence[_Click]) -> None:
-        """Decide `unique` for each click, visitor by visitor, agreeing with other replicas."""
-        undecided = []
-        for item in batch:
-            key = f"{item.share.id}:{item.visitor}"
-            recent: datetime | None = self._recent.get(key)
-            if recent is not None and not is_unique(recent, item.at):
-                continue
-            undecided.append((key, item))
-        if not undecided:
-            return
-        # Almost every first click here is the visitor's first of the hour anywhere: it is
-        # claimed by writing its visit, which the store's unique `_id` settles between
-        # replicas. Only a visit the store holds already is read: FerretDB finds a missing
-        # `_id` by reading the whole collection (80 ms with 30,000 visits), so asking
-        # first made every new visitor wait for a scan.
-        firsts: dict[str, _Click] = {}
-        for key, item in undecided:
-            if key not in self._recent:
-                firsts.setdefault(key, item)
-        claimed = await self._claim(firsts)
-        for key, item in undecided:
-            if key in claimed:
-                item.unique = item is firsts[key]
-                self._recent[key] = firsts[key].at
-        undecided = [(key, item) for key, item in undecided if key not in claimed]
-        if not undecided:
-            return
-        found = self.repo.visits.find({"_id": {"$in": list({k for k, _ in undecided})}})
-        last: dict[str, datetime] = {doc["_id"]: doc["at"] async for doc in found}
-        claims: dict[str, tuple[_Click, datetime | None]] = {}
-        for key, item in undecided:
-            seen = claims[key][0].at if key in claims else last.get(key)
-            if is_unique(seen, item.at):
-                claims[key] = (item, last.get(key))
-                item.unique = True
-        fresh = [(k, p) for k, (p, before) in claims.items() if before is None]
-        if fresh:
-            try:
-                await self.repo.visits.insert_many(
-                    [{"_id": k, "at": p.at} for k, p in fresh], ordered=False
-                )
-            except BulkWriteError as exc:
-                # Another replica recorded the same visitor first: theirs is the unique one.
-                for error in exc.details.get("writeErrors", []):
-                    fresh[error["index"]][1].unique = False
-        for key, (item, before) in claims.items():
-            if before is not None:
-                result = await self.repo.visits.update_one(
-                    {"_id": key, "at": before}, {"$set": {"at": item.at}}
-                )
-                item.unique = result.modified_count == 1
-        # What the store said is remembered too, unique or not: a visitor's repeats within
-        # the hour then cost no query, whoever recorded their unique click.
-        for key, at in last.items():
-            if key not in self._recent or self._recent[key] < at:
-                self._recent[key] = at
-        for key, (item, _) in claims.items():
-            if item.unique:
-                self._recent[key] = item.at
-
-    async def _claim(self, firsts: dict[str, _Click]) -> set[str]:
-        """The visits written as new: those of `firsts` no one had stored yet."""
-        if not firsts:
-            return set()
-        keys = list(firsts)
-        try:
-            await self.repo.visits.insert_many(
-                [{"_id": key, "at": firsts[key].at} for key in keys], ordered=False
-            )
-        except BulkWriteError as exc:
-            # Stored already (by another replica, or more than an hour ago): read below.
-            failed = {keys[error["index"]] for error in exc.details.get("writeErrors", [])}
-            return set(keys) - failed
-        return set(keys)
 
     async def _write_spool(self, batch: Sequence[_Spooled]) -> None:
         CLICK_BATCH.observe(len(batch))

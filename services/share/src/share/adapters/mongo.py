@@ -248,7 +248,12 @@ class ShareRepository:
         doc = await self.advocates.find_one({"_id": erased_id(tenant, employee_id)}, HIDDEN)
         if doc is None:
             return None
-        return Erased(doc["opted_out_at"], doc["pseudonym"], doc.get("deleted_version"))
+        return Erased(
+            doc["opted_out_at"],
+            doc["pseudonym"],
+            doc.get("deleted_version"),
+            doc.get("request_id"),
+        )
 
     async def erasures_of(self, people: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
         """When each of these people (tenant, employee id) was last erased, if ever."""
@@ -266,6 +271,7 @@ class ShareRepository:
                 "status": "erased",
                 "opted_out_at": advocate.opted_out_at,
                 "pseudonym": advocate.pseudonym,
+                "request_id": advocate.erasure_request,
             }
         }
         if advocate.deleted_version is not None:
@@ -416,6 +422,11 @@ class ShareRepository:
     async def share_by_code(self, tenant: str, code: str) -> Share | None:
         doc = await self.shares.find_one({"short_code": code, "tenant": tenant}, HIDDEN)
         return _share_of(doc) if doc is not None else None
+
+    async def existing_shares(self, share_ids: Sequence[str]) -> set[str]:
+        """Those of `share_ids` that this database holds: one query for them all."""
+        found = self.shares.find({"_id": {"$in": list(share_ids)}}, {"_id": 1})
+        return {doc["_id"] async for doc in found}
 
     async def shares_by_code(self, codes: Sequence[str]) -> dict[str, Share]:
         """The shares of those `codes` that exist, by code: one query for them all."""
@@ -722,6 +733,7 @@ def _advocate_of(doc: dict[str, Any]) -> Advocate:
         pseudonym=doc.get("pseudonym"),
         deleted_version=doc.get("deleted_version"),
         rev=int(doc.get("rev", 0)),
+        erasure_request=doc.get("erasure_request"),
     )
 
 
@@ -751,6 +763,8 @@ def _advocate_fields(advocate: Advocate) -> dict[str, Any]:
     }
     if advocate.pseudonym is not None:
         fields["pseudonym"] = advocate.pseudonym
+    if advocate.erasure_request is not None:
+        fields["erasure_request"] = advocate.erasure_request
     if advocate.deleted_version is not None:
         fields["deleted_version"] = advocate.deleted_version
     return fields

@@ -28,9 +28,10 @@ class Advocate:
     """An employee's membership of the program, as they last joined or left it.
 
     `rev` counts the writes of it: a new state is written only over the one it came from.
-    `pseudonym` is set while an erasure of the person is under way; `deleted_version` is
-    the directory's deletion of them that was announced. Someone the directory deleted
-    without their ever joining has no `consent_at`.
+    `pseudonym` is set while an erasure of the person is under way, with `erasure_request`,
+    the id of the AdvocateOptedOut that asked for it (the request every service confirms);
+    `deleted_version` is the directory's deletion of them that was announced. Someone the
+    directory deleted without their ever joining has no `consent_at`.
     """
 
     tenant: str
@@ -46,6 +47,7 @@ class Advocate:
     pseudonym: str | None = None
     deleted_version: int | None = None
     rev: int = 0
+    erasure_request: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class Erased:
     opted_out_at: datetime
     pseudonym: str
     deleted_version: int | None = None
+    request_id: str | None = None  # the erasure request share confirmed
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from contracts import (
     EngagementObserved,
     EngagementObservedData,
     EngagementSource,
+    LinkClicked,
 )
 from share.domain.shares import Share
 
@@ -56,11 +57,12 @@ def engagement_on_share(
 
 
 class ClickEvents:
-    """The EngagementObserved of a redirect click, encoded without building the model.
+    """The LinkClicked of a redirect click, encoded without building the model.
 
     The redirect encodes one per click; the model takes several times as long to build and
     dump. Everything that comes from the share is encoded once per share. The output is the
-    model's own JSON byte for byte (a unit test holds the two together).
+    model's own JSON byte for byte, and its key the model's (a unit test holds the two
+    together).
     """
 
     def __init__(self, max_shares: int = 100_000) -> None:
@@ -76,15 +78,14 @@ class ClickEvents:
         engagement_id: str,
         observed_at: datetime,
         visitor: str,
-        unique: bool,
     ) -> tuple[str, bytes]:
-        """(Kafka key, event JSON)."""
+        """(Kafka key, event JSON); `unique` is false until share's worker decides it."""
         parts: tuple[bytes, bytes, bytes, str] | None = self._parts.get(share.id)
         if parts is None:
             parts = self._parts[share.id] = _click_parts(share)
-        head, middle, tail, key = parts
+        head, middle, tail, tenant = parts
         at = self._timestamp(observed_at)
-        return key, b"".join(
+        return tenant + visitor, b"".join(
             (
                 b'{"specversion":"1.0","id":',
                 _json_id(event_id),
@@ -96,8 +97,7 @@ class ClickEvents:
                 at,
                 b'","source":"redirect","visitor":',
                 _json_id(visitor),
-                b',"unique":',
-                b"true" if unique else b"false",
+                b',"unique":false',
                 tail,
             )
         )
@@ -114,7 +114,7 @@ class ClickEvents:
         return self._second_text + b"Z"
 
 
-_TYPE = b',"source":"/chorus/share","type":"%s","time":"' % EngagementObserved.event_type().encode()
+_TYPE = b',"source":"/chorus/share","type":"%s","time":"' % LinkClicked.event_type().encode()
 
 
 def _click_parts(share: Share) -> tuple[bytes, bytes, bytes, str]:
@@ -124,7 +124,7 @@ def _click_parts(share: Share) -> tuple[bytes, bytes, bytes, str]:
             b'","subject":',
             share_id,
             b',"dataschema":',
-            _json(EngagementObserved.schema_url()),
+            _json(LinkClicked.schema_url()),
             b',"datacontenttype":"application/json","tenantid":',
             _json(share.tenant),
             b',"data":{"engagement_id":',
@@ -152,7 +152,7 @@ def _click_parts(share: Share) -> tuple[bytes, bytes, bytes, str]:
             b"}}",
         )
     )
-    return head, middle, tail, f"{share.tenant}:{share.employee_id}"
+    return head, middle, tail, f"{share.tenant}:"
 
 
 def _json(value: str | None) -> bytes:

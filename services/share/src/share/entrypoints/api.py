@@ -692,6 +692,21 @@ def _my_records(found: handlers.MyShareData) -> MyShareRecords:
 mine = APIRouter(prefix="/api/v1/me", tags=["me"])
 
 
+class ErasureRequestOut(BaseModel):
+    request_id: str = Field(
+        description="the erasure request, as ErasureRequested and every service's "
+        "ErasureCompleted name it"
+    )
+    was_member: bool = Field(description="the caller was in the program until now")
+
+
+@mine.post("/erasure", status_code=202, response_model=ErasureRequestOut)
+async def erase_me(user: CurrentUser, services: Services) -> ErasureRequestOut:
+    """Erase the caller's data in every service, in the program or not (they leave it)."""
+    request_id, was_member = await handlers.request_erasure(services, user)
+    return ErasureRequestOut(request_id=request_id, was_member=was_member)
+
+
 @mine.get("/export", response_model=MyShareExport)
 async def export_my_data(
     user: CurrentUser,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from chassis.domain_errors import (
     LimitReached,
     NotFound,
 )
+from chassis.erasure import Confirmations
 from chassis.ids import new_id, short_code
 from chassis.telemetry import current_traceparent
 from chassis.uow import UnitOfWork
@@ -38,11 +39,16 @@ from contracts import (
     ContentUpdated,
     EngagementKind,
     EngagementObserved,
+    EngagementObservedData,
     EngagementSource,
+    ErasureOrigin,
+    ErasureRequested,
+    ErasureRequestedData,
     FollowersMeasured,
     FollowersMeasuredData,
     GuidelinesAcknowledged,
     GuidelinesPublished,
+    LinkClicked,
     MeasurementSource,
     Network,
     PersonDeactivated,
@@ -59,6 +65,7 @@ from contracts.texts import variants as wordings_of
 from share.adapters.clicks import ClickRecorder, LinkCache
 from share.adapters.mongo import ShareRepository, advocate_key
 from share.adapters.networks import Credentials, NetworkPoster, Post, PostingError, TokenVault
+from share.adapters.visits import Click, Visits
 from share.domain import variants
 from share.domain.advocates import (
     Advocate,
@@ -111,6 +118,11 @@ class Services:
     buddies: buddy_pairs.Buddies | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     uow: Callable[[], UnitOfWork] = UnitOfWork
+    # Share's ErasureCompleted, once an erasure is done here (None: confirms nothing).
+    confirmations: Confirmations | None = None
+    # The worker's: whether a click is unique, and where its EngagementObserved goes.
+    visits: Visits | None = None
+    publish_many: Callable[[Sequence[EngagementObserved]], Awaitable[None]] | None = None
 
 
 # -- content and guidelines, as learnt from the content service ------------------------
@@ -421,6 +433,20 @@ async def opt_out(services: Services, user: Principal, erase: bool) -> Advocate:
     return await _leave(services, user.tenant, user.employee_id, current, erase)
 
 
+async def request_erasure(services: Services, user: Principal) -> tuple[str, bool]:
+    """Erase the caller everywhere, whether they are in the program, left it or never
+    joined: share announces it (AdvocateOptedOut with `erase`, and ErasureRequested) and
+    every service erases them and confirms. Returns the request's id and whether they were
+    in the program. An erasure of theirs still under way is finished, not asked for twice."""
+    current = await services.repo.advocate(user.tenant, user.employee_id)
+    if current is not None and current.pseudonym:
+        await _erase(services, user.tenant, user.employee_id, current.pseudonym)
+        return current.erasure_request or "", False
+    was_member = current is not None and current.status == AdvocateStatus.ENROLLED
+    written = await _leave(services, user.tenant, user.employee_id, current, erase=True)
+    return written.erasure_request or "", was_member
+
+
 async def _leave(
     services: Services,
     tenant: str,
@@ -430,6 +456,7 @@ async def _leave(
     *,
     event_id: str | None = None,
     deleted_version: int | None = None,
+    origin: ErasureOrigin = ErasureOrigin.PERSON,
 ) -> Advocate:
     """Opt the person out (and with `erase`, erase them), announcing it with AdvocateOptedOut;
     `current` is None for someone who never joined (only an erasure asks for that)."""
@@ -439,7 +466,12 @@ async def _leave(
         subject=employee_id,
         event_id=event_id,
         traceparent=current_traceparent(),
-        data=AdvocateOptedOutData(employee_id=employee_id, opted_out_at=now, erase=erase),
+        data=AdvocateOptedOutData(
+            employee_id=employee_id,
+            opted_out_at=now,
+            erase=erase,
+            member=current is not None and current.status == AdvocateStatus.ENROLLED,
+        ),
     )
     before = current or Advocate(tenant, employee_id, AdvocateStatus.OPTED_OUT)
     state = replace(
@@ -454,10 +486,27 @@ async def _leave(
         return written
     # The name the person's kept records go by in every service, from this event; written
     # with it, so that whoever finishes the erasure (a redelivery, the worker's sweep)
-    # uses the same one.
+    # uses the same one. The event's id is the erasure request every service confirms;
+    # ErasureRequested says so, in the same write, without naming the person.
     name = pseudonym(event.id)
-    state = replace(state, networks={}, groups=(), location=None, languages=(), pseudonym=name)
-    written = await _write_advocate(services, current, state, event)
+    state = replace(
+        state,
+        networks={},
+        groups=(),
+        location=None,
+        languages=(),
+        pseudonym=name,
+        erasure_request=event.id,
+    )
+    requested = ErasureRequested.create(
+        tenant_id=tenant,
+        subject=event.id,
+        event_id=derived_event_id("erasure-requested", event.id),
+        time=now,
+        traceparent=event.traceparent,
+        data=ErasureRequestedData(request_id=event.id, requested_at=now, origin=origin),
+    )
+    written = await _write_advocate(services, current, state, event, requested)
     await _erase(services, tenant, employee_id, name)
     return written
 
@@ -483,7 +532,9 @@ async def _erase(services: Services, tenant: str, employee_id: str, name: str) -
     await services.repo.erase_records(tenant, employee_id, name)
     found = await services.repo.advocate_with_pending(tenant, employee_id)
     if found is None or found[0].pseudonym != name:
-        return  # done before (or they joined anew since)
+        # Done before (or they joined anew since): confirmed then, unless a crash came first.
+        await _confirm_erasure(services, tenant, employee_id, name)
+        return
     advocate, events_pending = found
     await services.repo.remember_erasure(tenant, employee_id, advocate)
     if events_pending:
@@ -496,7 +547,18 @@ async def _erase(services: Services, tenant: str, employee_id: str, name: str) -
             # (`finish_erasures`) deletes the document then.
             log.warning("erasure waits for its event", extra={"error": repr(exc)})
             return
-    await services.repo.drop_erased_advocate(tenant, employee_id, name)
+    if await services.repo.drop_erased_advocate(tenant, employee_id, name):
+        await _confirm_erasure(services, tenant, employee_id, name)
+
+
+async def _confirm_erasure(services: Services, tenant: str, employee_id: str, name: str) -> None:
+    """Share's ErasureCompleted for the erasure under `name`, once its advocate's document
+    is gone (nothing of share's names the person then); at most once per request."""
+    erased = await services.repo.erased(tenant, employee_id)
+    if services.confirmations is None or erased is None or erased.pseudonym != name:
+        return
+    if erased.request_id:  # erasures begun before requests were confirmed have none
+        await services.confirmations.confirm(tenant, erased.request_id, services.clock())
 
 
 # How long an erasure may take before the worker's sweep takes it for one cut short.
@@ -571,6 +633,7 @@ async def _deleted(services: Services, event: PersonDeleted) -> None:
         # Derived from the deletion, so the erasure's pseudonym is the same on every delivery.
         event_id=derived_event_id("advocate-erased", event.id),
         deleted_version=version,
+        origin=ErasureOrigin.DIRECTORY,
     )
 
 
@@ -1186,6 +1249,42 @@ async def ingest_engagement(
     async with services.uow() as uow:
         uow.add(services.repo.engagement_recorded(services.engagements_outbox, doc), [event])
     return engagement_id, "accepted" if uow.committed else "duplicate"
+
+
+async def on_link_clicks(services: Services, batch: list[Consumed[LinkClicked]]) -> None:
+    """Each click the redirect recorded becomes one EngagementObserved, with `unique`
+    decided: the visitor's first click on the link within the hour, exactly once.
+
+    Published under the click's own id, after the store has the decision and before the
+    batch's offsets are committed: a batch delivered again decides the same and publishes
+    the same events, which consumers keep once. A click on a share this database does not
+    hold is left alone: it is not this deployment's.
+    """
+    assert services.visits is not None and services.publish_many is not None
+    ours = await services.visits.ours([c.event.data.share_id for c in batch])
+    batch = [c for c in batch if c.event.data.share_id in ours]
+    clicks = [
+        Click(
+            f"{c.event.data.share_id}:{c.event.data.visitor}", c.event.id, c.event.data.observed_at
+        )
+        for c in batch
+    ]
+    await services.visits.decide(clicks)
+    await services.publish_many(
+        [
+            EngagementObserved.create(
+                tenant_id=c.event.tenantid,
+                subject=c.event.subject,
+                event_id=c.event.id,
+                time=c.event.time,
+                traceparent=c.event.traceparent,
+                data=EngagementObservedData(
+                    **{**c.event.data.model_dump(), "unique": click.unique}
+                ),
+            )
+            for c, click in zip(batch, clicks, strict=True)
+        ]
+    )
 
 
 async def on_engagements(services: Services, batch: list[Consumed[EngagementObserved]]) -> None:

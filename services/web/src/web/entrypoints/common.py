@@ -20,7 +20,9 @@ from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from chassis.erasure import Confirmations
 from web.adapters.backends import Backends, Reply
+from web.adapters.erasures import ErasureRequests
 from web.adapters.oidc import PendingSignIns, SignInFailed, TenantSignIn
 from web.adapters.sessions import Session, SessionStore
 from web.config import WebSettings
@@ -75,6 +77,10 @@ class WebServices:
     )
     # One renewal at a time per session: a page's parallel requests wait for it.
     renewals: WeakValueDictionary[str, asyncio.Lock] = field(default_factory=WeakValueDictionary)
+    # Erasure requests and how far each got (the program team's page), and the web app's
+    # own confirmations of them.
+    erasures: ErasureRequests | None = None
+    confirmations: Confirmations | None = None
 
 
 async def services_of(request: Request) -> WebServices:

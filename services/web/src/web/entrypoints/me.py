@@ -448,22 +448,13 @@ async def erase_page(request: Request, session: Person, texts: Language) -> Resp
 async def erase(
     request: Request, services: Services, session: Person, texts: Language, form: Form
 ) -> Response:
-    """Leave and erase: the services drop my data, the web app forgets me and signs me out."""
-    reply = await services.backends.share.call(
-        "POST", "/api/v1/advocates/me/opt-out", session.token, json={"erase": True}
-    )
-    if reply.status in (403, 404):
-        # Not in the program, so no opt-out event tells rewards and content: what they hold
-        # of someone outside the program (reward suggestions and votes, onboarding progress
-        # and areas of expertise) is erased directly.
-        rewards, content = await asyncio.gather(
-            services.backends.rewards.call("POST", "/api/v1/me/erasure", session.token),
-            services.backends.content.call("POST", "/api/v1/me/erasure", session.token),
-        )
-        for erased in (rewards, content):
-            if not erased.ok:
-                reply = erased
-    if not reply.ok and reply.status not in (403, 404):
+    """Leave and erase: the services drop my data, the web app forgets me and signs me out.
+
+    One request to share, in the program or not: it announces the erasure (AdvocateOptedOut
+    with `erase`, and ErasureRequested), every service erases the person and confirms, and
+    the program team sees the request until it is complete."""
+    reply = await services.backends.share.call("POST", "/api/v1/me/erasure", session.token)
+    if not reply.ok:
         return _confirm(
             request,
             texts,
@@ -483,7 +474,7 @@ async def erase(
         None,
         title=texts.gettext("Your data is erased"),
         section="",
-        was_member=reply.ok,
+        was_member=bool((reply.data or {}).get("was_member")),
     )
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

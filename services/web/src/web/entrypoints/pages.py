@@ -17,6 +17,7 @@ from web.entrypoints import (
     program_admin,
     program_buddies,
     program_content,
+    program_erasures,
     program_leaders,
     rewards,
     share,
@@ -37,3 +38,4 @@ routers += [wins.router]
 routers += [program_admin.router]
 routers += [coaching.router]
 routers += [program_buddies.router, program_leaders.router]
+routers += [program_erasures.router]

@@ -24,7 +24,15 @@ from web.adapters.backends import Reply
 from web.adapters.sessions import Session
 from web.domain.times import parse_time
 from web.entrypoints import rewards as suggestions
-from web.entrypoints.common import Form, Language, Services, WebServices, redirect, render
+from web.entrypoints.common import (
+    Form,
+    Language,
+    Services,
+    WebServices,
+    redirect,
+    render,
+    update_metrics_settings,
+)
 from web.entrypoints.program import Admin
 from web.i18n import Texts
 
@@ -57,6 +65,8 @@ GOAL_METRICS = (
     "earned_media_value",
 )
 MAX_NUMBER = 100_000
+# Days engagement may be kept in detail, as metrics bounds them.
+RETENTION_DAYS = (30, 3650)
 # Open reward suggestions the program team sees, most votes first.
 SUGGESTIONS_SHOWN = 100
 
@@ -142,6 +152,13 @@ def whole(raw: Any, *, empty_ok: bool = False, minimum: int = 0) -> int | str | 
         return None
     value = int(text)
     return value if minimum <= value <= 10_000_000 else None
+
+
+def retention_days(raw: Any) -> int | None:
+    """Days engagement is kept in detail, as typed; None when not a whole number of days
+    within metrics' bounds."""
+    days = whole(raw, minimum=RETENTION_DAYS[0])
+    return days if isinstance(days, int) and days <= RETENTION_DAYS[1] else None
 
 
 def a_date(raw: Any) -> date | None:
@@ -737,12 +754,13 @@ async def _settings_page(
     fresh: dict[str, Any] | None = None,
 ) -> Response:
     backends = services.backends
-    goals, sharing, content, domains, connectors = await asyncio.gather(
+    goals, sharing, content, domains, connectors, measurement = await asyncio.gather(
         backends.metrics.call("GET", "/api/v1/goals", session.token),
         backends.share.call("GET", "/api/v1/settings/sharing", session.token),
         backends.content.call("GET", "/api/v1/settings", session.token),
         backends.share.call("GET", "/api/v1/settings/link-domains", session.token),
         backends.share.call("GET", CONNECTORS, session.token),
+        backends.metrics.call("GET", "/api/v1/settings", session.token),
     )
     found = [
         {
@@ -763,6 +781,7 @@ async def _settings_page(
         "daily_share_cap": str((sharing.data or {}).get("daily_share_cap") or ""),
         "disclosure_hashtag": str((content.data or {}).get("disclosure_hashtag") or ""),
         "link_domains": "\n".join((domains.data or {}).get("domains") or []),
+        "detail_retention_days": str((measurement.data or {}).get("detail_retention_days") or ""),
     }
     if editing:
         target = float(editing.get("target") or 0)
@@ -790,6 +809,7 @@ async def _settings_page(
         content=content,
         domains=domains,
         connectors=connectors,
+        measurement=measurement,
         connector_list=[
             {**c, "created": a_date(str(c.get("created_at") or "")[:10])}
             for c in (connectors.data or {}).get("items") or []
@@ -808,6 +828,9 @@ async def _settings_page(
             "connector": texts.gettext(
                 "The connector is removed. Its reports are refused from now on."
             ),
+            "retention": texts.gettext(
+                "Saved. Engagement older than that is summed up within the hour."
+            ),
         }.get(saved or "", ""),
     )
 
@@ -821,8 +844,8 @@ async def settings_page(
     saved: Saved = None,
     goal: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    """Program goals with their progress, the daily share cap, the disclosure hashtag and
-    the sites own posts may link to straight away."""
+    """Program goals with their progress, the daily share cap, how long engagement is kept
+    in detail, the disclosure hashtag and the sites own posts may link to straight away."""
     return await _settings_page(request, services, session, texts, saved=saved, edit=goal)
 
 
@@ -931,6 +954,36 @@ async def save_sharing(
         texts,
         values={"daily_share_cap": raw},
         errors={"daily_share_cap": error},
+        status=422,
+    )
+
+
+@router.post("/program/run/retention")
+async def save_retention(
+    request: Request, services: Services, session: Admin, texts: Language, form: Form
+) -> Response:
+    """How many days each engagement is kept in detail before it is summed up."""
+    raw = str(form.get("detail_retention_days", ""))[:20]
+    days = retention_days(raw)
+    error = ""
+    if days is None:
+        error = texts.gettext("Enter a whole number of days from 30 to 3,650.")
+    else:
+        reply = await update_metrics_settings(services, session, detail_retention_days=days)
+        if reply.ok:
+            return redirect("/program/run/settings?saved=retention#retention", request)
+        error = (
+            _unavailable(texts)
+            if reply.unavailable
+            else texts.gettext("Enter a whole number of days from 30 to 3,650.")
+        )
+    return await _settings_page(
+        request,
+        services,
+        session,
+        texts,
+        values={"detail_retention_days": raw},
+        errors={"detail_retention_days": error},
         status=422,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rewards.adapters.events import BatchPublisher
+from chassis.bulk import BatchPublisher
 from support import post_shared
 
 
