@@ -543,11 +543,20 @@ async def settled(ops_url: str) -> Counter[str]:
         await asyncio.sleep(1.0)
 
 
-async def tail_start(topic: str) -> AIOKafkaConsumer:
+# Where the api publishes its clicks: LinkClicked, or, before share's worker decided
+# uniqueness, EngagementObserved (this script run on an earlier commit).
+CLICK_TOPICS = ("chorus.link-clicked.v1", "chorus.engagement-observed.v1")
+
+
+async def tail_start(topics: Sequence[str]) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
     await consumer.start()
     await consumer._client.force_metadata_update()
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    partitions = [
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in consumer.partitions_for_topic(topic) or ()
+    ]
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
     for tp in partitions:
@@ -558,7 +567,7 @@ async def tail_start(topic: str) -> AIOKafkaConsumer:
 async def count_published(
     consumer: AIOKafkaConsumer, share_ids: set[str], want: int, timeout: float
 ) -> int:
-    """Distinct events on the topic since the tail started whose share is one of `share_ids`."""
+    """Distinct events on the topics since the tail started whose share is one of `share_ids`."""
     ids: set[str] = set()
     deadline = time.monotonic() + timeout
     # Read on a little after reaching `want`: more events than counted clicks would show.
@@ -612,7 +621,7 @@ async def measure_share(
     wrk_run(wrk, f"{links}/l/{warm_code}", 2, args.connections)  # warm-up
     for api in apis:
         await drained(api.ops_url)
-    tail = await tail_start("chorus.link-clicked.v1")
+    tail = await tail_start(CLICK_TOPICS)
     before: Counter[str] = sum((outcomes(api.ops_url) for api in apis), Counter())
     spooled_before = sum(_counter(api.ops_url, "chorus_share_clicks_spooled_total") for api in apis)
     result = wrk_run(wrk, f"{links}/l/{warm_code}", args.duration, args.connections, load)

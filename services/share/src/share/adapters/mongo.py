@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,8 @@ from share.domain.settings import TenantSettings
 from share.domain.shares import Share, ShareStatus
 from share.domain.variants import VariantOffer
 
+# Up to this many short codes are looked up one by one (`shares_by_code`).
+CODES_ONE_BY_ONE = 32
 HIDDEN = {outbox.PENDING: 0, outbox.COUNT: 0, outbox.LEASE: 0}
 # An erased person's record in `advocates`: `erased:<person_key>`, the id never stored.
 ERASED_PREFIX = "erased:"
@@ -429,7 +432,18 @@ class ShareRepository:
         return {doc["_id"] async for doc in found}
 
     async def shares_by_code(self, codes: Sequence[str]) -> dict[str, Share]:
-        """The shares of those `codes` that exist, by code: one query for them all."""
+        """The shares of those `codes` that exist, by code.
+
+        A few codes are looked up one equality query each, at once; more in one `$in`.
+        The MongoDB-wire server we run locally (FerretDB on PostgreSQL) hands an equality
+        to PostgreSQL but answers `$in` by reading the whole collection: with 1,500 shares,
+        about 2 ms a code against 180 ms for any `$in`, growing with the collection.
+        MongoDB answers both from the index."""
+        if len(codes) <= CODES_ONE_BY_ONE:
+            docs = await asyncio.gather(
+                *(self.shares.find_one({"short_code": code}, HIDDEN) for code in codes)
+            )
+            return {doc["short_code"]: _share_of(doc) for doc in docs if doc is not None}
         found = self.shares.find({"short_code": {"$in": list(codes)}}, HIDDEN)
         return {doc["short_code"]: _share_of(doc) async for doc in found}
 
