@@ -39,7 +39,8 @@ from contracts import topics
 from stack.servers import KafkaServer, MongoServer, default_mongo_backend
 from support import ServiceProcess, eventually, free_port, ref, token
 
-pytestmark = pytest.mark.soak
+# Beside the main tier, the restarts and 20 kills take about five minutes on two cores.
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
 
 SERVICES = ("content", "share", "rewards", "metrics")
 KILLS = 5
