@@ -135,6 +135,9 @@ class Load:
     people: list[str] = field(default_factory=list)  # user names created
     requests: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    # Requests sent whose outcome the client cannot know (a server error, or no answer):
+    # the platform may have done what they asked.
+    unsure: Counter[str] = field(default_factory=Counter)
     running: bool = True
     # Clicks stop going to an employee who has had this many (a cap on points per day).
     max_clicks_per_employee: int | None = None
@@ -164,8 +167,11 @@ class Load:
                 continue
             except httpx.HTTPError as exc:
                 self.failures.append(f"{what}: {exc!r}")
+                self.unsure[what] += 1
                 return None
             self.requests[what] += 1
+            if response.status_code >= 500:
+                self.unsure[what] += 1
             if response.status_code not in expected:
                 where = response.headers.get("location", "")
                 text = response.text[:200]

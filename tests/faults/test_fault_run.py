@@ -10,7 +10,8 @@ links, each visitor once, so that every click is a unique one: share's worker de
 after the redirect answered, and waits for the database when it is away.
 
 Expected, from the apis' confirmations alone:
-- shares: every share the api answered 201;
+- shares: every share the api answered 201, and at most as many more as share requests
+  that got a server error or no answer (the platform may have made those);
 - clicks: every click the links answered;
 - unique clicks: as many as clicks;
 - points: 10 per share and 1 per unique click (the default rules; no employee comes near
@@ -190,11 +191,23 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
                 found: dict[str, Any] = response.json()["figures"]
                 return {name: found.get(name) for name in expected}
 
+            def holds(found: dict[str, Any]) -> bool:
+                """The confirmed figures, plus any share whose request got a server error or
+                no answer: the platform may have made it (its points come with it)."""
+                extra = (found.get("shares") or 0) - shares
+                return 0 <= extra <= load.unsure["share"] and found == {
+                    **expected,
+                    "shares": shares + extra,
+                    "points": points + SHARE_POINTS * extra,
+                }
+
             try:
-                counted = await eventually(figures, lambda f: f == expected, timeout=180)
+                counted = await eventually(figures, holds, timeout=180)
             except AssertionError:
                 counted = await figures()
-        assert counted == expected, (counted, expected, load.failures[:10])
+        assert holds(counted), (counted, expected, dict(load.unsure), load.failures[:10])
+        made = counted["shares"] - shares
+        points += SHARE_POINTS * made
 
         rewards_api = processes[("rewards", "api")]
         async with httpx.AsyncClient(base_url=rewards_api.url, timeout=30) as http:
@@ -223,13 +236,15 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
             for topic in (topics.POST_SHARED, topics.ENGAGEMENT_OBSERVED)
         }
         shared = {r["data"]["share_id"] for r in ours[topics.POST_SHARED]}
-        assert shared == set(load.shares), "a confirmed share is not on its topic"
+        assert shared >= set(load.shares), "a confirmed share is not on its topic"
+        assert len(shared - set(load.shares)) == made
         click_ids: dict[str, set[str]] = {}
         for record in ours[topics.ENGAGEMENT_OBSERVED]:
             click_ids.setdefault(record["data"]["share_id"], set()).add(record["id"])
         assert {s: len(ids) for s, ids in click_ids.items()} == dict(load.clicks)
         report = {
             "shares": shares,
+            "shares made though their request got a server error or no answer": made,
             "clicks": clicks,
             "refused requests": len(load.failures),
             "processes that stopped on their own": dict(restarts),
