@@ -143,10 +143,27 @@ def load_file(name: str, path: Path) -> Any:
     return module
 
 
+# Ports handed to servers the tests start. Below the kernel's ephemeral range (32768 and
+# up): a port from there, free when chosen, can be taken by any outgoing connection in the
+# seconds before the server binds it (a process takes ~6 s to bind on a busy machine). And
+# below 27000, where the devstacks' MongoDB, PostgreSQL and Kafka listen.
+PORTS = range(20000, 27000)
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port no one listens on now, never given before by this process."""
+    while True:
+        port = secrets.choice(PORTS)
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
 
 
 def token(

@@ -22,7 +22,9 @@ FastStream has no Kafka dead-letter support; this is ours, written once:
 - a batch under way is finished and committed before its partitions go to another
   consumer of the group (a rebalance, as when a replica joins or leaves during a rolling
   update) and before the process stops, so the new owner does not handle it again and
-  republish what it derived (see `_BatchUnderWay`).
+  republish what it derived (see `_BatchUnderWay`);
+- a batch delivered again after a crash leaves out the records the group's progress
+  marks say were handled, when the service keeps marks (`chassis.progress`).
 
 Events are handed to the handler in delivery order, also when a batch is split; an event
 whose effect was partly made before a failure is handled again, which idempotency makes
@@ -57,9 +59,12 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from prometheus_client import Counter
 from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 
 from chassis.kafka import EventPublisher
+from chassis.progress import COLLECTION as PROGRESS
+from chassis.progress import Progress
 from chassis.projection import WatermarkConflict
 from contracts import EVENTS_BY_TOPIC, AnyEvent, dlq_topic
 from contracts.topics import (
@@ -84,6 +89,12 @@ BATCH_FAILURES = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "chorus_events_consumed_total", "Events whose effect is durable", ["topic", "consumer"]
+)
+RECORDS_LEFT_OUT = Counter(
+    "chorus_consumer_records_left_out_total",
+    "Records delivered again (after a crash) and left out: the group's progress marks say"
+    " they were handled already",
+    ["consumer"],
 )
 
 
@@ -236,6 +247,7 @@ class BatchConsumer:
         wait_max: float = 30.0,
         outage_timeout: float = 120.0,
         on_fatal: Callable[[BaseException], None] = stop_process,
+        progress: Progress | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -247,10 +259,30 @@ class BatchConsumer:
         self.wait_max = wait_max
         self.outage_timeout = outage_timeout
         self._on_fatal = on_fatal
+        self._progress = progress
 
     async def consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Consumed[Any]]:
         """Handle `records`; returns the events whose effect is now durable, so that their
-        offsets can be committed. Raises when the batch must be delivered again."""
+        offsets can be committed. Raises when the batch must be delivered again.
+
+        With `progress`, records its marks say were handled are left out, and the batch is
+        marked once handled (`chassis.progress`)."""
+        progress = self._progress
+        if progress is None:
+            return await self._consume(records)
+        await progress.read(records)
+        fresh = [record for record in records if not progress.is_handled(record)]
+        if len(fresh) < len(records):
+            RECORDS_LEFT_OUT.labels(self._consumer).inc(len(records) - len(fresh))
+            log.info(
+                "records handled before left out",
+                extra={"group": self._consumer, "records": len(records) - len(fresh)},
+            )
+        handled = await self._consume(fresh) if fresh else []
+        await progress.mark(records)
+        return handled
+
+    async def _consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Consumed[Any]]:
         deadline = asyncio.get_running_loop().time() + self.outage_timeout
         valid: list[Consumed[Any]] = []
         by_position: dict[tuple[str, int, int], ConsumerRecord[Any, Any]] = {}
@@ -391,9 +423,12 @@ class _BatchUnderWay(ConsumerRebalanceListener):  # type: ignore[misc]
     second time. aiokafka awaits `on_partitions_revoked` before the consumer rejoins, and
     the member may still commit meanwhile."""
 
-    def __init__(self, group_id: str, wait_seconds: float) -> None:
+    def __init__(
+        self, group_id: str, wait_seconds: float, progress: Progress | None = None
+    ) -> None:
         self._group_id = group_id
         self._wait_seconds = wait_seconds
+        self._progress = progress
         self._idle = asyncio.Event()
         self._idle.set()
         # From the revocation until the next assignment, a batch handed over (fetched
@@ -429,6 +464,9 @@ class _BatchUnderWay(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.revoked = False
+        if self._progress is not None:
+            # Another consumer of the group may have had them meanwhile.
+            self._progress.forget()
 
 
 def subscribe_batch(
@@ -445,6 +483,7 @@ def subscribe_batch(
     outage_timeout: float = 120.0,
     batch_timeout_ms: int = 100,
     fetch_max_wait_ms: int = 500,
+    progress: AsyncDatabase[dict[str, Any]] | None = None,
 ) -> None:
     """Consume `topics` in batches as consumer group `group_id`.
 
@@ -459,11 +498,16 @@ def subscribe_batch(
     that long after an empty poll, so a record arriving then waits up to twice as long.
     `fetch_max_wait_ms` bounds how long Kafka holds a fetch that found no records (the
     client's default, 500 ms, unless given).
+
+    `progress`: the service's database, to keep the group's progress marks in; a record
+    delivered again after a crash is then left out if its effects are durable already
+    (`chassis.progress`).
     """
     if outage_timeout + retry_wait_max >= _MAX_POLL_INTERVAL:
         raise ValueError(
             f"outage_timeout + retry_wait_max must stay below {_MAX_POLL_INTERVAL:g} s"
         )
+    marks = None if progress is None else Progress(progress[PROGRESS], group_id)
     batches = BatchConsumer(
         handler,
         DeadLetters(publisher, group_id),
@@ -472,8 +516,9 @@ def subscribe_batch(
         wait_initial=retry_wait_initial,
         wait_max=retry_wait_max,
         outage_timeout=outage_timeout,
+        progress=marks,
     )
-    under_way = _BatchUnderWay(group_id, BATCH_WAIT_ON_REVOKE_SECONDS)
+    under_way = _BatchUnderWay(group_id, BATCH_WAIT_ON_REVOKE_SECONDS, marks)
     subscriber = broker.subscriber(
         *topics,
         group_id=group_id,

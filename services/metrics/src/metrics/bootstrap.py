@@ -128,6 +128,7 @@ def subscribe(runtime: Runtime) -> None:
         max_records=settings.batch_size,
         batch_timeout_ms=POLL_TIMEOUT_MS,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        progress=runtime.db,
     )
 
 

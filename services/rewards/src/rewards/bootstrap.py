@@ -133,6 +133,7 @@ def subscribe(runtime: Runtime) -> None:
         ),
         publisher=runtime.publisher,
         max_records=settings.batch_size,
+        progress=runtime.db,
     )
     # Team scopes follow the directory's groups.
     directory.subscribe(runtime)

@@ -132,6 +132,7 @@ def subscribe(runtime: Runtime) -> None:
             partial(handlers.on_content_events, services), group, runtime.tracer_provider
         ),
         publisher=runtime.publisher,
+        progress=runtime.db,
     )
     # A group of its own: the click counters are hot, content copies are not.
     subscribe_batch(
@@ -144,6 +145,7 @@ def subscribe(runtime: Runtime) -> None:
             runtime.tracer_provider,
         ),
         publisher=runtime.publisher,
+        progress=runtime.db,
     )
     # The redirect's clicks, each decided unique or not: off the redirect's path, and in a
     # group of its own, so that a burst of clicks waits behind nothing else.
@@ -155,6 +157,7 @@ def subscribe(runtime: Runtime) -> None:
             partial(handlers.on_link_clicks, services), f"{group}-clicks", runtime.tracer_provider
         ),
         publisher=runtime.publisher,
+        progress=runtime.db,
     )
     # Deactivated people leave the program, deleted ones are erased.
     directory.subscribe(runtime, then=partial(handlers.on_people, services))
