@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from people.config import LOCAL_SCIM_TOKEN
 from support import (
     SERVICES,
     ServiceProcess,
@@ -32,6 +33,8 @@ class Platform:
         self.log_dir = log_dir
         self.suffix = ref("")
         self.web_tenant = f"web{self.suffix}"
+        # The web tenant's SCIM token at the people api, beside tenant "demo"'s local one.
+        self.web_scim_token = ref("scim-web-")
         self.processes: dict[tuple[str, str], ServiceProcess] = {}
 
     def env(self, service: str) -> dict[str, str]:
@@ -49,6 +52,9 @@ class Platform:
             else "",
             # Tenant "demo"'s people sign in with the local provider when it runs.
             "CHORUS_OIDC_PROVIDERS": keycloak_providers(),
+            "PEOPLE_SCIM_TOKENS": json.dumps(
+                {"demo": LOCAL_SCIM_TOKEN, self.web_tenant: self.web_scim_token}
+            ),
         }
 
     def start(self) -> None:
@@ -65,7 +71,7 @@ class Platform:
             process.start(self.log_dir)
         for process in self.processes.values():
             process.wait_healthy()
-        # The web app, in front of the four apis, with people of a tenant of its own for
+        # The web app, in front of the five apis, with people of a tenant of its own for
         # the development sign-in.
         web = ServiceProcess("web", "api")
         web.env = {
@@ -94,9 +100,10 @@ class Platform:
         return self.processes[(service, role)].url
 
     def web_env(self, database: str) -> dict[str, str]:
-        """A web app's settings in front of the four apis, with a database of its own."""
+        """A web app's settings in front of the five apis, with a database of its own."""
         urls = {
-            f"WEB_{s.upper()}_URL": self.url(s) for s in ("content", "share", "rewards", "metrics")
+            f"WEB_{s.upper()}_URL": self.url(s)
+            for s in ("content", "share", "rewards", "metrics", "people")
         }
         return {"WEB_DATABASE": database, **urls}
 

@@ -29,6 +29,7 @@ from chassis.kafka import ensure_topics
 from chassis.settings import LOCAL_JWT_SECRET
 from chassis.uow import UnitOfWork
 from contracts import AnyEvent, PostShared, PostSharedData
+from contracts.erasure import LOCAL_PSEUDONYM_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -213,6 +214,9 @@ class ServiceProcess:
             "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
             "MONGODB_URL": MONGODB_URL,
             "CHORUS_HOST": "127.0.0.1",
+            # The key the tests' own `person_key` uses (the process default), whatever the
+            # shell running the tests has set.
+            "CHORUS_PSEUDONYM_KEY": LOCAL_PSEUDONYM_KEY,
             f"{prefix}_{self.role.upper()}_PORT": str(self.port),
             f"{prefix}_API_OPS_PORT": str(self.api_ops_port),
             "SHARE_LINKS_PORT": str(self.links_port),

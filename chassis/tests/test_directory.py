@@ -153,6 +153,30 @@ async def test_a_deactivation_keeps_the_profile_and_a_newer_upsert_reactivates()
     assert person is not None and person.status is Status.ACTIVE
 
 
+async def test_a_persons_entry_is_what_the_copy_holds_of_them_in_their_tenant() -> None:
+    store = FakeStore()
+    directory = Directory(store)
+    assert await directory.entry(TENANT, "e1") is None
+    await directory.apply(upserted(1, ["b", "a"], location="paris", languages=["fr"]))
+    await directory.person(TENANT, "e1")  # cached: the entry is read anew all the same
+    await directory.apply(deactivated(2))
+    entry = await directory.entry(TENANT, "e1")
+    assert entry is not None
+    assert entry.model_dump() == {
+        "status": Status.DEACTIVATED,
+        "version": 2,
+        "groups": ["a", "b"],
+        "location": "paris",
+        "languages": ["fr"],
+        "changed_at": NOW,
+    }
+    assert await directory.entry("other", "e1") is None
+    await directory.apply(deleted(3))
+    tombstone = await directory.entry(TENANT, "e1")
+    assert tombstone is not None
+    assert (tombstone.status, tombstone.version, tombstone.groups) == (Status.DELETED, 3, [])
+
+
 async def test_the_overlay_takes_the_directorys_profile_over_the_tokens() -> None:
     directory = Directory(FakeStore(), cache_seconds=0)
     stranger = Principal(employee_id="e2", tenant=TENANT, roles=frozenset({"employee"}))

@@ -14,6 +14,7 @@ from token_support import SECRET, app_with, development_token
 
 from chassis.auth import TokenVerifier, issue_token
 from chassis.settings import LOCAL_JWT_SECRET, ServiceSettings
+from contracts.erasure import LOCAL_PSEUDONYM_KEY
 
 
 def _app() -> FastAPI:
@@ -172,6 +173,13 @@ class _Settings(ServiceSettings):
     default_worker_port = 2
 
 
+@pytest.fixture(autouse=True)
+def _pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real pseudonym key, so that production settings here fail only for what each test
+    is about; the pseudonym key's own tests replace or remove it."""
+    monkeypatch.setenv("CHORUS_PSEUDONYM_KEY", "a-real-pseudonym-key-of-32-bytes-or-more")
+
+
 def test_default_secret_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHORUS_ENV", "production")
     monkeypatch.delenv("CHORUS_JWT_SECRET", raising=False)
@@ -215,6 +223,49 @@ def test_secrets_of_32_bytes_pass_and_local_secrets_may_be_short(
     monkeypatch.setenv("CHORUS_ENV", "local")
     monkeypatch.setenv("CHORUS_JWT_SECRET", "short")
     assert _Settings().jwt_secret == "short"
+
+
+def test_the_development_pseudonym_key_is_refused_outside_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHORUS_ENV", "production")
+    monkeypatch.setenv("CHORUS_JWT_SECRET", REAL_SECRET)
+    monkeypatch.delenv("CHORUS_PSEUDONYM_KEY")
+    with pytest.raises(ValidationError) as refused:
+        _Settings()
+    [error] = refused.value.errors()
+    assert error["msg"] == "Value error, CHORUS_PSEUDONYM_KEY must be set outside CHORUS_ENV=local"
+    # Given explicitly, the development value is refused all the same.
+    monkeypatch.setenv("CHORUS_PSEUDONYM_KEY", LOCAL_PSEUDONYM_KEY)
+    with pytest.raises(ValidationError, match="CHORUS_PSEUDONYM_KEY must be set"):
+        _Settings()
+    # Locally it is the default.
+    monkeypatch.setenv("CHORUS_ENV", "local")
+    monkeypatch.delenv("CHORUS_PSEUDONYM_KEY")
+    assert _Settings().pseudonym_key == LOCAL_PSEUDONYM_KEY
+
+
+@pytest.mark.parametrize(
+    ("key", "size"),
+    [("a-real-key", 10), ("x" * 31, 31), ("\u00e9" * 15 + "x", 31)],  # bytes, not letters
+)
+def test_a_short_pseudonym_key_is_refused_outside_local(
+    monkeypatch: pytest.MonkeyPatch, key: str, size: int
+) -> None:
+    monkeypatch.setenv("CHORUS_ENV", "production")
+    monkeypatch.setenv("CHORUS_JWT_SECRET", REAL_SECRET)
+    monkeypatch.setenv("CHORUS_PSEUDONYM_KEY", key)
+    with pytest.raises(ValidationError) as refused:
+        _Settings()
+    [error] = refused.value.errors()
+    # One line naming the setting; the key itself appears nowhere in the report.
+    assert error["msg"] == (
+        f"Value error, CHORUS_PSEUDONYM_KEY is {size} bytes long; outside CHORUS_ENV=local a "
+        "secret needs at least 32 bytes"
+    )
+    assert key not in str(refused.value)
+    monkeypatch.setenv("CHORUS_PSEUDONYM_KEY", "x" * 32)
+    assert _Settings().pseudonym_key == "x" * 32
 
 
 def _providers(issuer: str, jwks_url: str = "") -> str:

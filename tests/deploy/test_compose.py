@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from chassis.settings import LOCAL_JWT_SECRET
+from contracts.erasure import LOCAL_PSEUDONYM_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -27,6 +28,7 @@ DEV_ENV_FILE = REPO_ROOT / "deploy" / "local" / "compose.env"
 # What compose must refuse to start without (each service's secrets).
 SECRETS = {
     "CHORUS_JWT_SECRET",
+    "CHORUS_PSEUDONYM_KEY",
     "SHARE_LINK_SECRET",
     "SHARE_WEBHOOK_SECRET",
     "SHARE_TOKEN_KEY",
@@ -263,6 +265,7 @@ def test_the_development_secrets_go_only_with_local_mode(compose) -> None:
 
     development = {
         LOCAL_JWT_SECRET,
+        LOCAL_PSEUDONYM_KEY,
         LOCAL_SECRET,
         local_fernet_key(LOCAL_SECRET),
         local_fernet_key(LOCAL_TOKEN_SECRET),
@@ -367,6 +370,16 @@ def test_environment_reaches_kafka_and_mongo(compose, service, role) -> None:
     assert environment.get("KAFKA_BOOTSTRAP_SERVERS") == "kafka:9092"
     assert environment.get("MONGODB_URL") == "mongodb://mongo:27017"
     assert environment.get("CHORUS_ENV") == "local"
+
+
+def test_every_process_gets_the_one_pseudonym_key(compose, service, role) -> None:
+    """Erased people are remembered under `person_key`: a process keyed otherwise would not
+    recognise what the others stored."""
+    environment = _environment(compose[f"{service}-{role}"])
+    assert environment.get("CHORUS_PSEUDONYM_KEY") == LOCAL_PSEUDONYM_KEY
+    key = "a-pseudonym-key-of-a-real-deployment-0123456789"
+    services, _ = render_compose({"CHORUS_PSEUDONYM_KEY": key})
+    assert _environment(services[f"{service}-{role}"])["CHORUS_PSEUDONYM_KEY"] == key
 
 
 def test_environment_names_are_read_by_the_code(

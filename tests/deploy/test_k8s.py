@@ -757,7 +757,8 @@ def test_environment_follows_the_runtime_contract(
             if role == "api":
                 ops = explicit[f"{service.upper()}_API_OPS_PORT"]["value"]
                 assert ops == str(runtime[service].ops_port(role))
-            for name in ("CHORUS_JWT_SECRET", "CHORUS_OIDC_PROVIDERS"):
+            # The pseudonym key too: every process keys erased people alike.
+            for name in ("CHORUS_JWT_SECRET", "CHORUS_OIDC_PROVIDERS", "CHORUS_PSEUDONYM_KEY"):
                 ref = explicit[name]["valueFrom"]["secretKeyRef"]
                 assert ref["name"].startswith("chorus-secrets") and ref["key"] == name
                 assert ref["name"] in secrets or ref.get("optional") is True

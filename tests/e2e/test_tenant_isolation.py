@@ -114,6 +114,7 @@ def writes(a: Seeded) -> dict[tuple[str, str, str], Any]:
         ("share", "PUT", "/api/v1/settings/sharing"): {"daily_share_cap": 10},
         ("share", "PUT", "/api/v1/settings/leaders"): {"leaders_group": None},
         ("share", "PUT", "/api/v1/settings/link-domains"): {"domains": []},
+        ("share", "PUT", "/api/v1/settings/retention"): {"detail_retention_days": 400},
         ("share", "POST", "/api/v1/settings/connectors"): {"name": "B's connector"},
         ("share", "POST", "/api/v1/engagements"): {
             "id": ref("eng"),
@@ -218,6 +219,7 @@ A_SEES_ITSELF = {
     ("metrics", f"/api/v1/export/content.csv?{PERIOD}", "curator"),
     ("people", "/scim/v2/Users", "scim"),
     ("people", "/scim/v2/Groups", "scim"),
+    ("people", "/api/v1/me/export", "ana"),
 }
 
 
@@ -456,6 +458,15 @@ async def _seed(
         201,
     )
     a.ids["group_id"] = group["id"]
+    # A's Ana in A's directory: her own record is A's, and B's Ana is another person.
+    _ok(
+        await http.post(
+            f"{people}/scim/v2/Users",
+            headers=headers,
+            json={**_scim_user("ana"), "title": f"Advocate {MARK}"},
+        ),
+        201,
+    )
     return a
 
 
@@ -505,8 +516,10 @@ class Matrix:
         }
         self.findings: list[Finding] = []
 
-    def callers_of(self, service: str) -> dict[str, dict[str, str]]:
-        return self.scim_callers if service == "people" else self.callers
+    def callers_of(self, service: str, path: str) -> dict[str, dict[str, str]]:
+        # People's SCIM routes are its identity providers'; its /api/ routes are a person's.
+        scim = service == "people" and not path.startswith("/api/")
+        return self.scim_callers if scim else self.callers
 
     def note(self, call: Call, caller: str, response: httpx.Response, why: str) -> None:
         self.findings.append(Finding(call.route, caller, response.status_code, why, response.text))
@@ -514,7 +527,7 @@ class Matrix:
     async def write(self, call: Call) -> None:
         """A call that names A's ids in its path or body: refused, never 2xx or 5xx."""
         service = call.route[0]
-        for caller, headers in self.callers_of(service).items():
+        for caller, headers in self.callers_of(service, call.route[2]).items():
             sent = {**headers}
             raw = None if call.body is None else json.dumps(call.body).encode()
             if raw is not None and service != "people":
@@ -539,7 +552,7 @@ class Matrix:
     async def read(self, call: Call, query: dict[str, str]) -> None:
         """A list, feed, export or figure as B: never 5xx, nothing of A in it."""
         leaks = [MARK, *self.a.made_by_the_platform()]
-        for caller, headers in self.callers_of(call.route[0]).items():
+        for caller, headers in self.callers_of(call.route[0], call.route[2]).items():
             response = await self.http.get(call.url, headers=headers, params=query)
             if response.status_code >= 500:
                 self.note(call, caller, response, "5xx")
@@ -697,6 +710,7 @@ def web_b(
             "WEB_SHARE_URL": urls["share"],
             "WEB_REWARDS_URL": urls["rewards"],
             "WEB_METRICS_URL": urls["metrics"],
+            "WEB_PEOPLE_URL": urls["people"],
             "WEB_DEV_PEOPLE": json.dumps(web_people(tenants[1])),
         },
     ).start(tmp_path_factory.mktemp("web-iso"))

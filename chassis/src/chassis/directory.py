@@ -22,10 +22,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cachetools import TTLCache
+from fastapi import Request
+from pydantic import BaseModel, Field
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
@@ -87,6 +90,17 @@ class Person:
     groups: frozenset[str] = frozenset()
     location: str | None = None
     languages: tuple[str, ...] = ()
+
+
+class DirectoryEntry(BaseModel):
+    """What a service's copy of the directory holds of a person, for their own download."""
+
+    status: Status = Field(description="active, deactivated or deleted, as HR last said")
+    version: int = Field(description="the version of the person's last change applied here")
+    groups: list[str] = Field(default_factory=list)
+    location: str | None = None
+    languages: list[str] = Field(default_factory=list)
+    changed_at: datetime | None = Field(None, description="when HR changed the person last")
 
 
 def doc_id(tenant: str, employee_id: str) -> str:
@@ -254,6 +268,11 @@ class Directory:
         self._cache[key] = found
         return found
 
+    async def entry(self, tenant: str, employee_id: str) -> DirectoryEntry | None:
+        """What the copy holds of a person, read anew (never from the cache)."""
+        doc = await self.store.get(doc_id(tenant, employee_id))
+        return DirectoryEntry.model_validate(doc) if doc is not None else None
+
     async def _has_people(self, tenant: str) -> bool:
         known = self._tenants.get(tenant)
         if known is None:
@@ -278,6 +297,15 @@ class Directory:
             location=person.location,
             languages=person.languages,
         )
+
+
+async def entry_of(request: Request, principal: Principal) -> DirectoryEntry | None:
+    """What the service's copy of the directory holds of the caller, for their download;
+    None when the service keeps no copy or it holds nothing of them."""
+    directory: Directory | None = getattr(request.app.state, "directory", None)
+    if directory is None:
+        return None
+    return await directory.entry(principal.tenant, principal.employee_id)
 
 
 async def mongo_directory(db: AsyncDatabase[dict[str, Any]]) -> Directory:

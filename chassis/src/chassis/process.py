@@ -48,6 +48,7 @@ from chassis.kafka import EventPublisher, KafkaProbe, ensure_topics, kafka_secur
 from chassis.mongo import create_client, ping
 from chassis.settings import ServiceSettings
 from chassis.telemetry import LateTracerProvider, instrument_app, setup_tracing
+from contracts import erasure
 
 Role = Literal["api", "worker"]
 log = logging.getLogger(__name__)
@@ -165,6 +166,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings or definition.settings_class()
     logs.configure(definition.name, role, settings.log_level)
+    # Before anything is served or consumed: every erased person this process looks up or
+    # records is keyed under the installation's pseudonym key.
+    erasure.use_pseudonym_key(settings.pseudonym_key)
     # Retries are logged and counted by the code that retries (the consumer's failures, the
     # relay's and the loops' logs); stamina's own counter would grow a label value for each
     # retry of an outage that lasts.

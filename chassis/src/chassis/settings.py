@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chassis.auth import OidcProvider, parse_providers
+from contracts.erasure import LOCAL_PSEUDONYM_KEY
 
 LOCAL_JWT_SECRET = "chorus-local-development-only-secret"
 # Outside CHORUS_ENV=local every secret (HMAC keys, signing keys) needs at least this many
@@ -106,6 +107,12 @@ class ServiceSettings(BaseSettings):
     mongodb_url: str = Field("mongodb://127.0.0.1:27017", validation_alias=_shared("MONGODB_URL"))
     env: Literal["local", "production"] = Field("local", validation_alias=_shared("CHORUS_ENV"))
     jwt_secret: str = Field(LOCAL_JWT_SECRET, validation_alias=_shared("CHORUS_JWT_SECRET"))
+    # The key of `contracts.erasure.person_key`, what services remember erased people by:
+    # the same in every process of an installation. Replacing it forgets who was erased
+    # (docs/operations.md, "The pseudonym key").
+    pseudonym_key: str = Field(
+        LOCAL_PSEUDONYM_KEY, min_length=1, validation_alias=_shared("CHORUS_PSEUDONYM_KEY")
+    )
     # The tenants' identity providers, a JSON list of chassis.auth.OidcProvider.
     oidc_providers: str = Field("", validation_alias=_shared("CHORUS_OIDC_PROVIDERS"))
     topic_partitions: int = Field(6, ge=1, validation_alias=_shared("CHORUS_TOPIC_PARTITIONS"))
@@ -173,6 +180,9 @@ class ServiceSettings(BaseSettings):
         # real one: a short value is a mistake, not an unused setting.
         if self.jwt_secret != LOCAL_JWT_SECRET:
             check_secret("CHORUS_JWT_SECRET", self.jwt_secret)
+        if self.pseudonym_key == LOCAL_PSEUDONYM_KEY:
+            raise ValueError("CHORUS_PSEUDONYM_KEY must be set outside CHORUS_ENV=local")
+        check_secret("CHORUS_PSEUDONYM_KEY", self.pseudonym_key)
         return self
 
     @property

@@ -168,6 +168,7 @@ def test_every_page_renders_when_the_services_behind_it_are_down(
             "WEB_SHARE_URL": dead,
             "WEB_REWARDS_URL": dead,
             "WEB_METRICS_URL": dead,
+            "WEB_PEOPLE_URL": dead,
             "WEB_DEV_PEOPLE": '[{"id": "e1", "name": "E One", "tenant": "down"}]',
         },
     ).start(tmp_path)
@@ -192,6 +193,9 @@ def test_every_page_renders_when_the_services_behind_it_are_down(
             assert client.get(path).status_code == 200
         export = client.get("/me/export")
         assert export.status_code == 200
+        # Each service's part says it is missing, rather than look empty.
+        for service in ("content", "share", "rewards", "metrics", "people"):
+            assert export.json()[service]["unavailable"], service
         form = client.get("/feed")
         assert client.post(
             "/share/abc123", data={"csrf": csrf_of(form.text), "network": "linkedin", "text": "x"}

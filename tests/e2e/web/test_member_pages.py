@@ -36,6 +36,7 @@ from contracts.topics import ADVOCATE_OPTED_OUT
 from metrics.adapters.mongo import decode_facts
 from support import MONGODB_URL, eventually, read_topic, ref, token
 
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 GUIDELINES = {
     "title": "How we share",
     "body": "Share what is public.\nSay that you work here.\nBe kind in the comments.",
@@ -269,6 +270,17 @@ def test_settings_and_the_download_of_my_data(
         timeout=10,
     )
     assert suggestion.status_code == 201, suggestion.text
+    # HR's directory knows them (as the development sign-in does: team-3, Oslo); every
+    # service that keeps a copy of it learns of them from the people events.
+    _provision(platform, tenant, "e23", "team-3", "Oslo")
+    for service in ("content", "share", "rewards"):
+        _exported(
+            platform,
+            tenant,
+            "e23",
+            service,
+            lambda m: ((m["records"] or {}).get("directory") or {}).get("groups") == ["team-3"],
+        )
     # The workers count the share: until the ledger and the facts hold it, they are missing.
     _exported(
         platform,
@@ -295,8 +307,18 @@ def test_settings_and_the_download_of_my_data(
     assert download.suggested_filename.endswith(".json")
     mine = json.loads(open(download.path(), encoding="utf-8").read())
     assert mine["person"]["employee_id"] == "e23"
-    for service in ("content", "share", "rewards", "metrics"):
+    for service in ("content", "share", "rewards", "metrics", "people"):
         assert "unavailable" not in mine[service], mine[service]
+    directory = mine["people"]["user"]
+    assert directory["employee_id"] == "e23"
+    assert directory["resource"]["userName"] == "e23"
+    assert directory["resource"]["title"] == "Advocate"
+    assert directory["resource"][ENTERPRISE]["department"] == "Marketing"
+    assert directory["resource"]["active"] is True
+    assert [g["display_name"] for g in mine["people"]["groups"]] == ["team-3"]
+    for service in ("content", "share", "rewards"):
+        copy = mine[service]["directory"]
+        assert (copy["status"], copy["groups"], copy["location"]) == ("active", ["team-3"], "Oslo")
     assert mine["share"]["advocate"]["networks"]["linkedin"]["audience_size"] == 300
     assert [s["id"] for s in mine["share"]["shares"]] == [shared["id"]]
     assert "engagement" in mine["share"]["shares"][0]
@@ -317,8 +339,40 @@ def test_settings_and_the_download_of_my_data(
     assert all("token" not in s and "csrf" not in s and "_id" not in s for s in sessions)
     # Mine only: no other person of the tenant appears anywhere in the services' parts.
     others = {f"e{n:02d}" for n in range(1, 41)} - {"e23"}
-    text = json.dumps({k: mine[k] for k in ("content", "share", "rewards", "metrics")})
+    text = json.dumps({k: mine[k] for k in ("content", "share", "rewards", "metrics", "people")})
     assert not [o for o in others if f'"{o}"' in text]
+
+
+def _provision(platform: Any, tenant: str, person: str, group: str, location: str) -> None:
+    """`person` in HR's directory, as the tenant's identity provider provisions them by SCIM,
+    in `group`, working at `location`."""
+    scim = httpx.Client(
+        base_url=f"{_api(platform, 'people')}/scim/v2",
+        headers={
+            "Authorization": f"Bearer {platform.web_scim_token}",
+            "Content-Type": "application/scim+json",
+        },
+        timeout=15,
+    )
+    with scim:
+        user = scim.post(
+            "/Users",
+            json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+                "userName": person,
+                "name": {"givenName": "Employee", "familyName": person},
+                "emails": [{"value": f"{person}@example.com", "type": "work", "primary": True}],
+                "title": "Advocate",
+                "active": True,
+                "addresses": [{"type": "work", "locality": location, "primary": True}],
+                ENTERPRISE: {"department": "Marketing"},
+            },
+        )
+        assert user.status_code == 201, user.text
+        made = scim.post(
+            "/Groups", json={"displayName": group, "members": [{"value": user.json()["id"]}]}
+        )
+        assert made.status_code == 201, made.text
 
 
 def _exported(

@@ -267,6 +267,21 @@ def test_challenges_goals_and_settings_through_their_forms(
     page.get_by_role("button", name="Save share cap").click()
     page.wait_for_url(f"{web_url}/program/run/settings?saved=cap#sharing")
     expect(page.locator("#daily_share_cap")).to_have_value(cap)
+    # How long engagement is kept: one form, metrics' setting and share's alike; then back.
+    settings_of = {
+        "metrics": f"{platform.url('metrics')}/api/v1/settings",
+        "share": f"{platform.url('share')}/api/v1/settings/retention",
+    }
+    _shown(page, "#detail_retention_days")
+    kept = page.locator("#detail_retention_days").input_value()
+    for days in ("420", kept):
+        page.locator("#detail_retention_days").fill(days)
+        page.get_by_role("button", name="Save retention").click()
+        page.wait_for_url(f"{web_url}/program/run/settings?saved=retention#retention")
+        expect(page.locator("#detail_retention_days")).to_have_value(days)
+        for service, url in settings_of.items():
+            found = httpx.get(url, headers=_admin(tenant), timeout=10).json()
+            assert found["detail_retention_days"] == int(days), service
     _shown(page, "#disclosure_hashtag")
     page.locator("#disclosure_hashtag").fill("not a tag")
     page.get_by_role("button", name="Save hashtag").click()

@@ -144,6 +144,7 @@ def test_the_development_sign_in_exists_only_locally(platform: Any, tmp_path: An
         env={
             "CHORUS_ENV": "production",
             "CHORUS_JWT_SECRET": "a-production-secret-for-this-test-only",
+            "CHORUS_PSEUDONYM_KEY": "a-production-pseudonym-key-for-this-test-only",
             "WEB_TOKEN_KEY": Fernet.generate_key().decode(),
             "WEB_DATABASE": f"chorus_web_{platform.suffix}_prod",
         },

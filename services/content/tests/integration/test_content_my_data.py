@@ -3,8 +3,11 @@ else's."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from content_helpers import admin, article, curator
 
+from contracts import PersonUpserted, PersonUpsertedData
 from support import ref, token
 
 
@@ -68,3 +71,34 @@ async def test_my_export_holds_my_items_and_acknowledgements_and_only_mine(hub) 
     curators = (await hub.http.get("/api/v1/me/export", headers=curator(tenant))).json()
     assert [i["id"] for i in curators["items"]] == [curated]
     assert (await hub.http.get("/api/v1/me/export")).status_code == 401
+
+
+async def test_my_export_holds_what_the_copy_of_the_directory_says_of_me(hub) -> None:
+    tenant = ref("mine")
+    directory = hub.api.state.directory
+    for where in (tenant, ref("other")):
+        await directory.apply(
+            PersonUpserted.create(
+                tenant_id=where,
+                subject="emp-a",
+                data=PersonUpsertedData(
+                    employee_id="emp-a",
+                    version=2,
+                    user_name="emp-a",
+                    groups=["sales"] if where == tenant else ["elsewhere"],
+                    location="oslo",
+                    updated_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+                ),
+            )
+        )
+    mine = (await hub.http.get("/api/v1/me/export", headers=token(tenant, "emp-a"))).json()
+    assert mine["records"]["directory"] == {
+        "status": "active",
+        "version": 2,
+        "groups": ["sales"],
+        "location": "oslo",
+        "languages": [],
+        "changed_at": "2026-03-01T09:00:00Z",
+    }
+    unknown = (await hub.http.get("/api/v1/me/export", headers=token(tenant, "emp-b"))).json()
+    assert unknown["records"]["directory"] is None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from chassis.outbox import run_relay
 from chassis.process import Loop, Runtime, ServiceDefinition, periodic
 from contracts.topics import PERSON_DEACTIVATED, PERSON_DELETED, PERSON_UPSERTED
 from people.adapters.mongo import MongoDirectory
 from people.config import PeopleSettings
-from people.entrypoints import scim
+from people.entrypoints import me, scim
 from people.service_layer import directory
 
 
@@ -27,6 +29,11 @@ async def setup(runtime: Runtime) -> scim.Components:
         max_results=settings.scim_max_results,
     )
     return scim.Components.with_tokens(services, settings.tenant_tokens)
+
+
+def routers() -> list[APIRouter]:
+    """SCIM's, for the tenants' identity providers, and the person's own."""
+    return [*scim.routers(), me.router]
 
 
 def loops(runtime: Runtime) -> list[Loop]:
@@ -51,7 +58,7 @@ DEFINITION = ServiceDefinition(
     settings_class=PeopleSettings,
     setup=setup,
     publishes=[PERSON_UPSERTED, PERSON_DEACTIVATED, PERSON_DELETED],
-    routers=scim.routers,
+    routers=routers,
     loops=loops,
     configure=scim.configure,
     description="The people directory: SCIM 2.0 for the tenants' identity providers.",

@@ -15,6 +15,7 @@ def test_short_token_refused_outside_local_without_echoing_it() -> None:
         PeopleSettings(
             env="production",
             jwt_secret="s" * 40,
+            pseudonym_key="p" * 40,
             scim_tokens='{"acme": "short-secret-value"}',
         )
     assert "PEOPLE_SCIM_TOKENS" in str(refused.value)
@@ -22,7 +23,7 @@ def test_short_token_refused_outside_local_without_echoing_it() -> None:
 
 
 def test_no_default_token_outside_local() -> None:
-    settings = PeopleSettings(env="production", jwt_secret="s" * 40)
+    settings = PeopleSettings(env="production", jwt_secret="s" * 40, pseudonym_key="p" * 40)
     assert settings.tenant_tokens == {}
 
 

@@ -111,6 +111,12 @@ class FakeDirectory:
     async def groups_of(self, tenant: str, user_id: str) -> list[GroupRecord]:
         return [g for g in self.group_records.values() if not g.deleted and user_id in g.members]
 
+    async def groups_page(
+        self, tenant: str, user_id: str, after: str | None, limit: int
+    ) -> list[GroupRecord]:
+        mine = sorted(await self.groups_of(tenant, user_id), key=lambda g: g.id)
+        return [g for g in mine if after is None or g.id > after][:limit]
+
     async def remove_member(self, tenant: str, user_id: str, when: datetime) -> None:
         for key, g in self.group_records.items():
             if user_id in g.members:

@@ -193,10 +193,14 @@ def loops(runtime: Runtime) -> list[Loop]:
     async def purge() -> None:
         await handlers.purge(services)
 
+    async def forget_engagements() -> None:
+        await handlers.forget_engagements(services)
+
     return [
         outbox_relay,
         periodic(settings.schedule_interval_seconds, scheduled_shares),
         periodic(60, purge),
+        periodic(settings.retention_interval_seconds, forget_engagements),
     ]
 
 

@@ -63,6 +63,9 @@ class ShareSettings(ServiceSettings):
     click_ack_timeout_seconds: float = Field(0.5, ge=0)
     # How often the worker looks for scheduled shares that are due.
     schedule_interval_seconds: float = Field(1.0, gt=0)
+    # How often the worker deletes engagement reports older than each tenant's retention
+    # (`share.service_layer.handlers.forget_engagements`).
+    retention_interval_seconds: float = Field(3600.0, gt=0)
 
     @model_validator(mode="after")
     def _no_local_secrets_in_production(self) -> ShareSettings:

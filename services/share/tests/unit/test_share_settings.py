@@ -25,6 +25,7 @@ def production(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CHORUS_ENV", "production")
     monkeypatch.setenv("CHORUS_JWT_SECRET", "j" * 32)
+    monkeypatch.setenv("CHORUS_PSEUDONYM_KEY", "p" * 32)
     monkeypatch.setenv("SHARE_LINK_SECRET", REAL)
     monkeypatch.setenv("SHARE_WEBHOOK_SECRET", REAL)
     monkeypatch.setenv("SHARE_TOKEN_KEY", FERNET_KEY)

@@ -458,6 +458,35 @@ async def test_two_tenants_may_report_the_same_id(world: World) -> None:
 
 
 @pytest.mark.parametrize(
+    ("days", "oldest_taken"),
+    # Unset: 400 days. The oldest day taken is `days` before today (NOW's day).
+    [(None, NOW - timedelta(days=400)), (30, NOW - timedelta(days=30))],
+)
+async def test_an_engagement_older_than_the_retention_is_refused(
+    world: World, days: int | None, oldest_taken: datetime
+) -> None:
+    world.repo.settings_of[TENANT] = TenantSettings(detail_retention_days=days)
+    await joined(world)
+    made = await handlers.share(world.services, ALICE, own_post())
+    too_old = oldest_taken.replace(hour=0, minute=0) - timedelta(microseconds=1)
+
+    with pytest.raises(Invalid) as refused:
+        await handlers.ingest_engagement(
+            world.services, TENANT, report(id="old", share_id=made.id, observed_at=too_old)
+        )
+
+    assert [name for name, _ in refused.value.errors] == ["observed_at"]
+    assert f"older than the {days or 400} days" in refused.value.detail
+    assert world.repo.engagements == {}
+    taken = await handlers.ingest_engagement(
+        world.services,
+        TENANT,
+        report(id="kept", share_id=made.id, observed_at=oldest_taken.replace(hour=0, minute=0)),
+    )
+    assert taken[1] == "accepted"
+
+
+@pytest.mark.parametrize(
     ("status", "taken"),
     [
         (ShareStatus.SHARED, True),

@@ -63,6 +63,7 @@ async def setup(runtime: Runtime) -> WebServices:
         share=Backend("share", settings.share_url, timeout),
         rewards=Backend("rewards", settings.rewards_url, timeout),
         metrics=Backend("metrics", settings.metrics_url, timeout),
+        people=Backend("people", settings.people_url, timeout),
     )
     runtime.on_close.append(backends.close)
     sessions = SessionStore(runtime.db, settings.token_key)

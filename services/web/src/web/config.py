@@ -94,6 +94,7 @@ class WebSettings(ServiceSettings):
     share_url: str = "http://127.0.0.1:8082"
     rewards_url: str = "http://127.0.0.1:8083"
     metrics_url: str = "http://127.0.0.1:8084"
+    people_url: str = "http://127.0.0.1:8085"
     # How long a page waits for one service before it renders that panel as unavailable.
     backend_timeout_seconds: float = Field(2.0, gt=0, le=30)
     session_hours: float = Field(12.0, gt=0, le=24 * 30)

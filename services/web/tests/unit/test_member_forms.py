@@ -7,7 +7,7 @@ import pytest
 from web.adapters.backends import Reply
 from web.entrypoints.contribute import own_post_errors, suggestion_errors, web_address
 from web.entrypoints.join import chosen_networks, is_member, parse_audience
-from web.entrypoints.me import export_section
+from web.entrypoints.me import export_section, service_section
 from web.entrypoints.rewards import offer, redeem_error
 from web.i18n import Texts
 
@@ -81,6 +81,25 @@ def test_an_export_section_notes_what_a_service_did_not_answer() -> None:
     assert len(section["unavailable"]) == 1
     assert "badges" in section["unavailable"][0]
     assert "unavailable" not in export_section("share", {"a": Reply(status=200, data=[])}, EN)
+
+
+def test_the_people_section_is_the_directory_record_and_the_groups() -> None:
+    answered = Reply(
+        status=200,
+        data={
+            "employee_id": "e1",
+            "groups": [{"id": "g1", "display_name": "sales", "external_id": None}],
+            "records": {"user": {"id": "u1", "employee_id": "e1", "resource": {"title": "CEO"}}},
+            "next_cursor": None,
+        },
+    )
+    section = service_section("people", answered, EN)
+    assert section["groups"] == [{"id": "g1", "display_name": "sales", "external_id": None}]
+    assert section["user"]["resource"] == {"title": "CEO"}
+    assert "unavailable" not in section
+    down = service_section("people", Reply(unavailable=True), EN)
+    assert (down["groups"], down["user"]) == (None, None)
+    assert "the people service did not answer" in down["unavailable"][0]
 
 
 def test_addresses_of_pages() -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AnyHttpUrl, AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
 from chassis.auth import CurrentUser, Principal, require_roles
+from chassis.directory import DirectoryEntry, entry_of
 from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import RateLimiter, body_limit
 from content.domain import feed, model
@@ -533,6 +534,9 @@ class MyContentRecords(BaseModel):
         default_factory=dict, description="onboarding steps the caller did, by step id"
     )
     areas_of_expertise: list[str] = Field(default_factory=list)
+    directory: DirectoryEntry | None = Field(
+        None, description="what the content hub's copy of HR's directory holds of the caller"
+    )
 
 
 class MyContentExport(BaseModel):
@@ -546,7 +550,11 @@ class MyContentExport(BaseModel):
 
 @me_router.get("/export", response_model=MyContentExport)
 async def export_my_content(
-    user: CurrentUser, services: Services, cursor: str | None = None, limit: Limit = 100
+    request: Request,
+    user: CurrentUser,
+    services: Services,
+    cursor: str | None = None,
+    limit: Limit = 100,
 ) -> MyContentExport:
     """Everything the content hub holds about the caller, a page of their items at a time."""
     position = decode_cursor(cursor)
@@ -564,6 +572,7 @@ async def export_my_content(
             shared_content_ids=found.shared_content_ids,
             onboarding_steps_done=found.onboarding_steps_done or {},
             areas_of_expertise=found.areas_of_expertise or [],
+            directory=await entry_of(request, user),
         )
     following = found.items[-1].id if len(found.items) == limit else None
     return MyContentExport(

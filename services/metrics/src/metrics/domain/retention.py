@@ -19,22 +19,25 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from contracts.erasure import is_pseudonym
+
+# The setting's bounds and what is too old are every service's (share forgets its
+# engagement reports by them too): one definition, in contracts.
+from contracts.retention import DEFAULT_DAYS as DEFAULT_DAYS
+from contracts.retention import GRACE_DAYS as GRACE_DAYS
+from contracts.retention import MAX_DAYS as MAX_DAYS
+from contracts.retention import MIN_DAYS as MIN_DAYS
+from contracts.retention import detail_before
+from contracts.retention import expired as expired
+from contracts.retention import oldest_kept as oldest_kept
 from metrics.domain.facts import COUNTERS, PERSONAL_FIELDS
 
 ENGAGEMENT = "engagement-observed"
 # A roll-up says how many facts it sums; detail has no such field.
 ROLLED = "rolled"
-# Bounds of a tenant's setting, and the default: about 13 months, so a year is always
-# compared with the one before in detail.
-MIN_DAYS = 30
-MAX_DAYS = 3650
-DEFAULT_DAYS = 400
-# Days between the oldest day an event is still recorded for and the newest day rolled up.
-GRACE_DAYS = 1
 # What a roll-up leaves out besides the counters it sums.
 DETAIL_FIELDS = ("_id", "time", ROLLED)
 # Who a fact names, which an erasure changes; not part of a roll-up's group.
@@ -50,19 +53,9 @@ class EngagementDay(NamedTuple):
     facts: list[dict[str, Any]]
 
 
-def oldest_kept(today: date, days: int) -> date:
-    """The first day whose engagement is still kept in detail (and still recorded)."""
-    return today - timedelta(days=days)
-
-
-def expired(day: date, today: date, days: int) -> bool:
-    """Whether an engagement of `day` is older than a retention of `days`: not recorded."""
-    return day < oldest_kept(today, days)
-
-
 def rolled_before(today: date, days: int) -> date:
     """Engagement detail of the days before this one is rolled up."""
-    return oldest_kept(today, days) - timedelta(days=GRACE_DAYS)
+    return detail_before(today, days)
 
 
 def slot(at: datetime) -> datetime:

@@ -32,6 +32,7 @@ from chassis import logs
 from chassis.consumer import PoisonRecord, parse_record
 from chassis.kafka import ensure_topics, kafka_security
 from chassis.mongo import create_client
+from contracts import erasure
 from metrics.adapters.mongo import MetricsRepository, facts_collection_name
 from metrics.bootstrap import CONSUMES
 from metrics.config import MetricsSettings
@@ -233,6 +234,8 @@ def main(argv: Sequence[str]) -> None:
         print(f"metrics: invalid settings: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     logs.configure("metrics", "replay", settings.log_level)
+    # The erasures it replays are recorded under the same keys as the worker's.
+    erasure.use_pseudonym_key(settings.pseudonym_key)
     result = asyncio.run(replay(settings, args.since))
     print(
         f"replayed {result.records} records into {facts_collection_name(result.generation)}"

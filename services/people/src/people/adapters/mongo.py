@@ -229,6 +229,15 @@ class MongoDirectory:
         cursor = self.groups.find({"tenant": tenant, "members": user_id, "deleted": False})
         return [_group(doc) async for doc in cursor]
 
+    async def groups_page(
+        self, tenant: str, user_id: str, after: str | None, limit: int
+    ) -> list[GroupRecord]:
+        query: dict[str, Any] = {"tenant": tenant, "members": user_id, "deleted": False}
+        if after is not None:
+            query["id"] = {"$gt": after}
+        cursor = self.groups.find(query).sort("id", ASCENDING).limit(limit)
+        return [_group(doc) async for doc in cursor]
+
     async def group_names_of(self, tenant: str, user_id: str) -> list[str]:
         return [group.display_name for group in await self.groups_of(tenant, user_id)]
 

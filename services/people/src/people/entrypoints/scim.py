@@ -6,7 +6,8 @@ token decides the tenant. Bodies are read as JSON whatever their content type
 every error is the SCIM error body with its `scimType`: those of the routes, and those
 chassis and FastAPI raise before a route runs (text no storage takes, an unknown path).
 Only the body limit's 413 (answered before the app) and an unexpected 500 are problem+json.
-`people.entrypoints.openapi` documents them all.
+`people.entrypoints.openapi` documents them all. The person's own routes beside them
+(`people.entrypoints.me`) answer problem+json, as every other api does.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from fastapi.responses import JSONResponse
 from scim2_models import Context, EnterpriseUser, Group, User
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chassis.domain_errors import Invalid
+from chassis.domain_errors import DomainError, Invalid
 from chassis.limits import body_limit
 from chassis.openapi import own_errors
 from chassis.process import Role
 from people.domain import scim
 from people.domain.scim import ScimError
-from people.entrypoints import openapi
+from people.entrypoints import me, openapi
 from people.entrypoints.openapi import IF_MATCH, SCIM_JSON, answers, takes
 from people.service_layer import directory
 from people.service_layer.directory import GroupRecord, Services, UserRecord
@@ -446,7 +447,8 @@ def _error(exc: ScimError) -> ScimResponse:
 
 
 def configure(app: FastAPI, role: Role) -> None:
-    """SCIM errors are SCIM error bodies, not problem+json (RFC 7644 §3.12)."""
+    """SCIM errors are SCIM error bodies, not problem+json (RFC 7644 §3.12); the person's
+    own routes (`people.entrypoints.me`) keep chassis' problem+json."""
 
     @app.exception_handler(ScimError)
     async def _scim_error(_: Request, exc: ScimError) -> JSONResponse:
@@ -455,21 +457,33 @@ def configure(app: FastAPI, role: Role) -> None:
     if role != "api":
         return
 
+    # chassis.errors' handlers, installed before this runs.
+    chassis = dict(app.exception_handlers)
+
+    def persons(request: Request) -> bool:
+        return request.url.path.startswith(f"{me.PREFIX}/")
+
     # Raised before a route runs: chassis refuses text no storage takes, and a request FastAPI
     # cannot parse would be its 422; on SCIM's routes both are a 400 invalidValue.
     @app.exception_handler(Invalid)
-    async def _invalid(_: Request, exc: Invalid) -> JSONResponse:
+    async def _invalid(request: Request, exc: Invalid) -> Response:
+        if persons(request):
+            return await chassis[DomainError](request, exc)  # type: ignore[no-any-return]
         return _error(scim.invalid(exc.detail or exc.title))
 
     @app.exception_handler(RequestValidationError)
-    async def _unparsed(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _unparsed(request: Request, exc: RequestValidationError) -> Response:
+        if persons(request):
+            return await chassis[RequestValidationError](request, exc)  # type: ignore[no-any-return]
         first = exc.errors()[0] if exc.errors() else {}
         name = ".".join(str(part) for part in first.get("loc", ())[1:])
         return _error(scim.invalid(f"{name}: {first.get('msg', 'invalid')}"))
 
     # A path no route serves (an id holding a "/"), or a method none takes.
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if persons(request):
+            return await chassis[StarletteHTTPException](request, exc)  # type: ignore[no-any-return]
         detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
         return _error(ScimError(exc.status_code, detail, **(exc.headers or {})))
 

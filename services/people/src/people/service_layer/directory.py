@@ -93,6 +93,12 @@ class Directory(Protocol):
     async def find_groups(self, tenant: str, equal: Mapping[str, Any]) -> list[GroupRecord]: ...
     async def group_names_of(self, tenant: str, user_id: str) -> list[str]: ...
     async def groups_of(self, tenant: str, user_id: str) -> list[GroupRecord]: ...
+    async def groups_page(
+        self, tenant: str, user_id: str, after: str | None, limit: int
+    ) -> list[GroupRecord]:
+        """The User's groups by id, the first `limit` after the id `after`."""
+        ...
+
     async def remove_member(self, tenant: str, user_id: str, when: datetime) -> None:
         """Take the User out of every group of the tenant."""
         ...
@@ -360,6 +366,30 @@ async def list_users(
             kept.append(record)
     page = kept[search.start_index - 1 : search.start_index - 1 + search.count]
     return len(kept), search.start_index, page
+
+
+# -- a person's own record ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MyRecord:
+    """What the directory holds of one person, for their own download: their User (None for
+    a person it does not know, or deleted: a tombstone names nobody) and a page of their
+    groups."""
+
+    user: UserRecord | None
+    groups: list[GroupRecord]
+
+
+async def my_record(
+    services: Services, tenant: str, employee_id: str, after: str | None, limit: int
+) -> MyRecord:
+    """The person's User and their groups by id, `limit` of them after the id `after`."""
+    record = await services.directory.user_by_employee(tenant, employee_id)
+    if record is None or record.deleted:
+        return MyRecord(user=None, groups=[])
+    groups = await services.directory.groups_page(tenant, record.id, after, limit)
+    return MyRecord(user=record, groups=groups)
 
 
 # -- groups ------------------------------------------------------------------------------

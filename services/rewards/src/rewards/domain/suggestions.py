@@ -17,7 +17,6 @@ Pure rules, no I/O:
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from enum import StrEnum
 
 # The name an erased person's records carry: the platform's rule, so every service names
 # them alike.
+from contracts.erasure import person_key
 from contracts.erasure import pseudonym as pseudonym
 
 TITLE_MAX = 120
@@ -77,8 +77,8 @@ def after(entry: Ranked, position: tuple[int, str]) -> bool:
 
 
 def erasure_key(tenant: str, employee_id: str) -> str:
-    """How an erasure is listed: a hash, never the id itself."""
-    return hashlib.sha256(f"{tenant}\x1f{employee_id}".encode()).hexdigest()
+    """How an erasure is listed: the platform's keyed `person_key`, never the id itself."""
+    return person_key(tenant, employee_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from chassis.auth import CurrentUser, Principal, require_roles
+from chassis.directory import DirectoryEntry, entry_of
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from rewards.adapters import events as convert
@@ -323,6 +324,9 @@ class MyRewardsRecords(BaseModel):
     reward_votes: list[MyVoteOut] = Field(
         default_factory=list, description="the suggestions the caller voted for"
     )
+    directory: DirectoryEntry | None = Field(
+        None, description="what rewards' copy of HR's directory holds of the caller"
+    )
 
 
 class MyRewardsExport(BaseModel):
@@ -424,6 +428,7 @@ def _progress_out(found: handlers.ChallengeProgress) -> ChallengeProgress:
 
 @me.get("/export", response_model=MyRewardsExport)
 async def export_my_data(
+    request: Request,
     user: CurrentUser,
     app: App,
     cursor: str | None = None,
@@ -436,16 +441,16 @@ async def export_my_data(
     if len(found.ledger) == limit:
         last = found.ledger[-1]
         following = encode_cursor({"at": last.awarded_at.isoformat(), "id": last.award_id})
+    records = None
+    if after is None:
+        records = _my_records(
+            user, found, await ideas.of_person(app.services, user.tenant, user.employee_id)
+        )
+        records.directory = await entry_of(request, user)
     return MyRewardsExport(
         employee_id=user.employee_id,
         ledger=[_entry(e) for e in found.ledger],
-        records=(
-            _my_records(
-                user, found, await ideas.of_person(app.services, user.tenant, user.employee_id)
-            )
-            if after is None
-            else None
-        ),
+        records=records,
         next_cursor=following,
     )
 

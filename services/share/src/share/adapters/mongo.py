@@ -84,6 +84,8 @@ class ShareRepository:
         await self.variant_uses.create_index([("key", ASCENDING), ("variant", ASCENDING)])
         await self.followers.create_index([("tenant", ASCENDING), ("measured_at", DESCENDING)])
         await self.connectors.create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
+        # The retention job's deletions, per tenant by age (and for the rest of the tenants).
+        await self.engagements.create_index([("tenant", ASCENDING), ("received_at", ASCENDING)])
         for collection in (
             self.shares,
             self.advocates,
@@ -389,6 +391,13 @@ class ShareRepository:
         )
         return _settings_of(doc or {})
 
+    async def retentions(self) -> dict[str, int]:
+        """The tenants that set how long engagement is kept, with their days."""
+        found = self.tenant_settings.find(
+            {"detail_retention_days": {"$gt": 0}}, {"detail_retention_days": 1}
+        )
+        return {doc["_id"]: int(doc["detail_retention_days"]) async for doc in found}
+
     async def take_daily_slot(self, key: str, cap: int, day: datetime) -> bool:
         """Count one share against the day's cap; False when the cap is reached."""
         try:
@@ -533,6 +542,27 @@ class ShareRepository:
     def engagement_recorded(self, box: Outbox, doc: dict[str, Any]) -> DocumentWrite:
         """A reported engagement, once: a repeat of its id does not land."""
         return DocumentWrite(box, doc["_id"], new=doc, must_land=False)
+
+    async def forget_engagements(
+        self, before: Mapping[str, datetime], others_before: datetime
+    ) -> int:
+        """Delete the engagement reports received before the moment of their tenant in
+        `before`, or of any other tenant before `others_before`; one whose event is still
+        to be published stays. Returns how many went."""
+        deleted = 0
+        for tenant, moment in before.items():
+            gone = await self.engagements.delete_many(
+                {"tenant": tenant, "received_at": {"$lt": moment}, outbox.COUNT: 0}
+            )
+            deleted += gone.deleted_count
+        gone = await self.engagements.delete_many(
+            {
+                "tenant": {"$nin": list(before)},
+                "received_at": {"$lt": others_before},
+                outbox.COUNT: 0,
+            }
+        )
+        return deleted + gone.deleted_count
 
     async def count_engagements(
         self, counts: list[tuple[str, str, int, int, dict[str, int | float]]]
@@ -790,6 +820,7 @@ def _settings_of(doc: dict[str, Any]) -> TenantSettings:
         daily_share_cap=doc.get("daily_share_cap"),
         leaders_group=doc.get("leaders_group"),
         link_domains=tuple(domains) if domains is not None else None,
+        detail_retention_days=doc.get("detail_retention_days"),
     )
 
 

@@ -21,11 +21,12 @@ from pydantic import (
 )
 
 from chassis.auth import CurrentUser, Principal, require_roles
+from chassis.directory import DirectoryEntry, entry_of
 from chassis.errors import Problem
 from chassis.ids import decode_cursor, encode_cursor
 from chassis.limits import requires_headers
 from chassis.openapi import problems
-from contracts import EngagementKind, EngagementSource, Network, ShareMethod
+from contracts import EngagementKind, EngagementSource, Network, ShareMethod, retention
 from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
 from share.domain.advocates import Advocate
 from share.domain.buddies import BuddyRecords, Draft, Pair
@@ -387,6 +388,36 @@ async def put_leaders(body: LeadersSettings, user: Admin, services: Services) ->
     return LeadersSettings(leaders_group=saved.leaders_group)
 
 
+class RetentionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    detail_retention_days: int = Field(
+        ge=retention.MIN_DAYS,
+        le=retention.MAX_DAYS,
+        description=f"days each engagement report is kept, {retention.MIN_DAYS} to "
+        f"{retention.MAX_DAYS} ({retention.DEFAULT_DAYS} unless set): the same setting as "
+        "metrics' detail retention. Older reports are deleted (the shares' engagement counts "
+        "stay) and a report of an engagement older than that is refused",
+    )
+
+
+@settings.get("/retention", response_model=RetentionSettings)
+async def get_retention(user: Admin, services: Services) -> RetentionSettings:
+    """How long the tenant's engagement reports are kept."""
+    return RetentionSettings(
+        detail_retention_days=await handlers.retention_days(services, user.tenant)
+    )
+
+
+@settings.put("/retention", response_model=RetentionSettings)
+async def put_retention(
+    body: RetentionSettings, user: Admin, services: Services
+) -> RetentionSettings:
+    """Set how long engagement reports are kept (the web app sets it with metrics' own)."""
+    days = await handlers.set_retention_days(services, user.tenant, body.detail_retention_days)
+    return RetentionSettings(detail_retention_days=days)
+
+
 def _domain(raw: str) -> str:
     domain = normalise_domain(raw)
     if domain is None:
@@ -510,7 +541,10 @@ class EngagementIn(BaseModel):
     share_id: str | None = Field(None, min_length=1, max_length=200)
     short_code: str | None = Field(None, min_length=4, max_length=32)
     count: int = Field(1, ge=1, le=10_000_000)
-    observed_at: AwareDatetime
+    observed_at: AwareDatetime = Field(
+        description="when it happened; an engagement older than the tenant's retention "
+        "(GET /api/v1/settings/retention) is refused with a 422 naming observed_at"
+    )
     source: Literal["webhook", "poll"] = "webhook"
 
 
@@ -549,7 +583,9 @@ SIGNATURE_HEADERS = {
 async def report_engagement(request: Request, services: Services) -> EngagementAck:
     """Receive an engagement report from one of a tenant's connectors, signed with its
     secret; it finds only that tenant's shares, and only those with a post (409 for a
-    scheduled, cancelled or failed share). An unknown tenant or connector is answered as a
+    scheduled, cancelled or failed share), and only engagement within the tenant's
+    retention (422 naming observed_at for an older one: its first report may be forgotten,
+    so a repeat could not be told apart). An unknown tenant or connector is answered as a
     wrong signature."""
     # The chassis has refused a request without the signature headers, or with a body past
     # the default limit, before any of it was read; the signature is checked here.
@@ -618,6 +654,9 @@ class MyShareRecords(BaseModel):
         None,
         description="buddy pairs: settings, pairs, drafts with their feedback, comments and "
         "cheers given",
+    )
+    directory: DirectoryEntry | None = Field(
+        None, description="what sharing's copy of HR's directory holds of the caller"
     )
 
 
@@ -709,6 +748,7 @@ async def erase_me(user: CurrentUser, services: Services) -> ErasureRequestOut:
 
 @mine.get("/export", response_model=MyShareExport)
 async def export_my_data(
+    request: Request,
     user: CurrentUser,
     services: Services,
     cursor: str | None = None,
@@ -724,18 +764,19 @@ async def export_my_data(
     return MyShareExport(
         employee_id=user.employee_id,
         shares=[_my_share_out(d, services.public_base_url) for d in found.shares],
-        records=await _records_with_buddies(services, user, found) if before is None else None,
+        records=await _first_records(request, services, user, found) if before is None else None,
         next_cursor=encode_cursor({"before": following}) if following else None,
     )
 
 
-async def _records_with_buddies(
-    services: handlers.Services, user: Principal, found: handlers.MyShareData
+async def _first_records(
+    request: Request, services: handlers.Services, user: Principal, found: handlers.MyShareData
 ) -> MyShareRecords:
     records = _my_records(found)
     if services.buddies is not None:
         held = await services.buddies.repo.held_about(user.tenant, user.employee_id)
         records.buddies = _buddy_records_out(held)
+    records.directory = await entry_of(request, user)
     return records
 
 

@@ -89,7 +89,7 @@ from share.domain.links import (
     short_link,
     with_utm,
 )
-from share.domain.settings import TenantSettings
+from share.domain.settings import TenantSettings, report_expired, reports_forgotten_before
 from share.domain.shares import Share, ShareStatus, takes_engagement
 from share.service_layer import buddies as buddy_pairs
 
@@ -658,6 +658,20 @@ async def set_link_domains(services: Services, tenant: str, domains: list[str]) 
     return link_domains_of(saved)
 
 
+# -- how long engagement reports are kept ---------------------------------------------
+
+
+async def retention_days(services: Services, tenant: str) -> int:
+    return (await services.repo.settings(tenant)).retention_days
+
+
+async def set_retention_days(services: Services, tenant: str, days: int) -> int:
+    """The tenant's engagement retention (`contracts.retention`), as metrics has it: reports
+    are kept that long, and engagement older than that refused."""
+    saved = await services.repo.save_settings(tenant, {"detail_retention_days": days})
+    return saved.retention_days
+
+
 # -- shares ---------------------------------------------------------------------------
 
 
@@ -1069,6 +1083,18 @@ async def purge(services: Services) -> dict[str, int]:
     return {**removed, "erasures": await finish_erasures(services)}
 
 
+async def forget_engagements(services: Services) -> int:
+    """Delete the engagement reports received longer ago than their tenant keeps engagement
+    in detail (and a day: see `contracts.retention`); returns how many went. What they
+    added up to stays: the share's counters are kept apart (`count_engagements`)."""
+    now = services.clock()
+    kept = await services.repo.retentions()
+    return await services.repo.forget_engagements(
+        {tenant: reports_forgotten_before(now, days) for tenant, days in kept.items()},
+        reports_forgotten_before(now, TenantSettings().retention_days),
+    )
+
+
 async def share_of(services: Services, user: Principal, share_id: str) -> Share:
     """One share of the caller's tenant with its engagement counters: their own, or anyone's
     for curators and admins."""
@@ -1210,6 +1236,12 @@ async def ingest_engagement(
         message = "give either share_id or short_code"
         raise Invalid(f"share_id: {message}", errors=[("share_id", message)])
     named = "share_id" if report.share_id is not None else "short_code"
+    # A report is a repeat only while its first one's record is kept: past the tenant's
+    # retention that record is deleted, so such a report is refused rather than counted twice.
+    days = (await services.repo.settings(tenant)).retention_days
+    if report_expired(report.observed_at, services.clock(), days):
+        message = f"older than the {days} days engagement is kept"
+        raise Invalid(f"observed_at: {message}", errors=[("observed_at", message)])
     if report.share_id is not None:
         found = await services.repo.share(tenant, report.share_id)
     else:

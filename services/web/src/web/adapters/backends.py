@@ -134,7 +134,8 @@ class Backends:
     share: Backend
     rewards: Backend
     metrics: Backend
+    people: Backend
 
     async def close(self) -> None:
-        for backend in (self.content, self.share, self.rewards, self.metrics):
+        for backend in (self.content, self.share, self.rewards, self.metrics, self.people):
             await backend.close()

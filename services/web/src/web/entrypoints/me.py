@@ -83,11 +83,24 @@ def _plain(value: Any) -> Any:
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "content": (
         "items",
-        ("acknowledgements", "shared_content_ids", "onboarding_steps_done", "areas_of_expertise"),
+        (
+            "acknowledgements",
+            "shared_content_ids",
+            "onboarding_steps_done",
+            "areas_of_expertise",
+            "directory",
+        ),
     ),
     "share": (
         "shares",
-        ("advocate", "acknowledged_guidelines_version", "network_tokens", "daily_share_counts"),
+        (
+            "advocate",
+            "acknowledged_guidelines_version",
+            "network_tokens",
+            "daily_share_counts",
+            "buddies",
+            "directory",
+        ),
     ),
     "rewards": (
         "ledger",
@@ -101,9 +114,12 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
             "leaderboard_visibility",
             "reward_suggestions",
             "reward_votes",
+            "directory",
         ),
     ),
     "metrics": ("facts", ("erased", "totals")),
+    # HR's directory: the person's User as their identity provider provisioned it.
+    "people": ("groups", ("user",)),
 }
 
 

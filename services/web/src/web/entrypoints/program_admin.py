@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from contracts import retention
 from contracts.link_domains import MAX_LINK_DOMAINS, normalise_domain
 from web.adapters.backends import Reply
 from web.adapters.sessions import Session
@@ -65,8 +66,8 @@ GOAL_METRICS = (
     "earned_media_value",
 )
 MAX_NUMBER = 100_000
-# Days engagement may be kept in detail, as metrics bounds them.
-RETENTION_DAYS = (30, 3650)
+# Days engagement may be kept in detail, as metrics and share bound them.
+RETENTION_DAYS = (retention.MIN_DAYS, retention.MAX_DAYS)
 # Open reward suggestions the program team sees, most votes first.
 SUGGESTIONS_SHOWN = 100
 
@@ -962,7 +963,8 @@ async def save_sharing(
 async def save_retention(
     request: Request, services: Services, session: Admin, texts: Language, form: Form
 ) -> Response:
-    """How many days each engagement is kept in detail before it is summed up."""
+    """How many days each engagement is kept in detail before it is summed up (metrics)
+    and its report forgotten (share)."""
     raw = str(form.get("detail_retention_days", ""))[:20]
     days = retention_days(raw)
     error = ""
@@ -971,12 +973,27 @@ async def save_retention(
     else:
         reply = await update_metrics_settings(services, session, detail_retention_days=days)
         if reply.ok:
-            return redirect("/program/run/settings?saved=retention#retention", request)
-        error = (
-            _unavailable(texts)
-            if reply.unavailable
-            else texts.gettext("Enter a whole number of days from 30 to 3,650.")
-        )
+            # Share keeps each engagement report as long (and refuses older engagement);
+            # metrics first, whose setting the page shows.
+            shared = await services.backends.share.call(
+                "PUT",
+                "/api/v1/settings/retention",
+                session.token,
+                json={"detail_retention_days": days},
+            )
+            if shared.ok:
+                return redirect("/program/run/settings?saved=retention#retention", request)
+            # Saving again sets both: metrics' setting is replaced by the same value.
+            error = texts.gettext(
+                "The figures follow the new retention, the engagement reports not yet: "
+                "save it again in a minute."
+            )
+        else:
+            error = (
+                _unavailable(texts)
+                if reply.unavailable
+                else texts.gettext("Enter a whole number of days from 30 to 3,650.")
+            )
     return await _settings_page(
         request,
         services,
