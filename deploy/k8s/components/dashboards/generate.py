@@ -340,13 +340,19 @@ def consumers(service: str) -> list[Panel]:
             bars=True,
         ),
         timeseries(
-            "Batches failed",
+            "Batches failed, and records left out after a crash",
             "Handler calls of a whole batch that failed; the batch is tried again, split or "
-            "delivered again.",
+            "delivered again. And records delivered again after a worker crashed that its "
+            "groups' progress marks say were handled: left out, not written twice.",
             target(
                 "sum(increase(chorus_consumer_batch_failures_total"
                 f'{{consumer="{service}"}}[{RATE}]))',
                 "failed batches",
+            ),
+            target(
+                "sum(increase(chorus_consumer_records_left_out_total"
+                f'{{consumer=~"{consumer_groups(service)}"}}[{RATE}]))',
+                "records left out",
             ),
             bars=True,
         ),

@@ -486,6 +486,26 @@ async def test_an_engagement_older_than_the_retention_is_refused(
     assert taken[1] == "accepted"
 
 
+async def test_an_engagement_dated_more_than_a_day_ahead_is_refused(world: World) -> None:
+    await joined(world)
+    made = await handlers.share(world.services, ALICE, own_post())
+    ahead = world.services.clock() + timedelta(days=1)
+
+    with pytest.raises(Invalid) as refused:
+        await handlers.ingest_engagement(
+            world.services,
+            TENANT,
+            report(id="ahead", share_id=made.id, observed_at=ahead + timedelta(seconds=1)),
+        )
+
+    assert [name for name, _ in refused.value.errors] == ["observed_at"]
+    assert world.repo.engagements == {}
+    taken = await handlers.ingest_engagement(
+        world.services, TENANT, report(id="soon", share_id=made.id, observed_at=ahead)
+    )
+    assert taken[1] == "accepted"
+
+
 @pytest.mark.parametrize(
     ("status", "taken"),
     [

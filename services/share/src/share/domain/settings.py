@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from contracts import retention
 
@@ -27,6 +27,13 @@ def report_expired(observed_at: datetime, now: datetime, days: int) -> bool:
     """Whether an engagement observed then is past a retention of `days`: its report's
     record may be gone, so a repeat could not be told from a first report."""
     return retention.expired(_utc_day(observed_at), _utc_day(now), days)
+
+
+def report_ahead(observed_at: datetime, now: datetime) -> bool:
+    """Whether an engagement is dated more than the grace ahead of now: its report's record
+    would be forgotten (by when it was received) before the engagement itself expired, and a
+    repeat of it then counted again."""
+    return observed_at > now + timedelta(days=retention.GRACE_DAYS)
 
 
 def reports_forgotten_before(now: datetime, days: int) -> datetime:

@@ -543,7 +543,8 @@ class EngagementIn(BaseModel):
     count: int = Field(1, ge=1, le=10_000_000)
     observed_at: AwareDatetime = Field(
         description="when it happened; an engagement older than the tenant's retention "
-        "(GET /api/v1/settings/retention) is refused with a 422 naming observed_at"
+        "(GET /api/v1/settings/retention), or dated more than a day ahead, is refused with a "
+        "422 naming observed_at"
     )
     source: Literal["webhook", "poll"] = "webhook"
 
@@ -584,9 +585,9 @@ async def report_engagement(request: Request, services: Services) -> EngagementA
     """Receive an engagement report from one of a tenant's connectors, signed with its
     secret; it finds only that tenant's shares, and only those with a post (409 for a
     scheduled, cancelled or failed share), and only engagement within the tenant's
-    retention (422 naming observed_at for an older one: its first report may be forgotten,
-    so a repeat could not be told apart). An unknown tenant or connector is answered as a
-    wrong signature."""
+    retention (422 naming observed_at for an older one, or one dated more than a day ahead:
+    its first report may be forgotten, so a repeat could not be told apart). An unknown
+    tenant or connector is answered as a wrong signature."""
     # The chassis has refused a request without the signature headers, or with a body past
     # the default limit, before any of it was read; the signature is checked here.
     tenant = request.headers.get("x-chorus-tenant", "")

@@ -89,7 +89,12 @@ from share.domain.links import (
     short_link,
     with_utm,
 )
-from share.domain.settings import TenantSettings, report_expired, reports_forgotten_before
+from share.domain.settings import (
+    TenantSettings,
+    report_ahead,
+    report_expired,
+    reports_forgotten_before,
+)
 from share.domain.shares import Share, ShareStatus, takes_engagement
 from share.service_layer import buddies as buddy_pairs
 
@@ -1239,8 +1244,12 @@ async def ingest_engagement(
     # A report is a repeat only while its first one's record is kept: past the tenant's
     # retention that record is deleted, so such a report is refused rather than counted twice.
     days = (await services.repo.settings(tenant)).retention_days
-    if report_expired(report.observed_at, services.clock(), days):
+    now = services.clock()
+    if report_expired(report.observed_at, now, days):
         message = f"older than the {days} days engagement is kept"
+        raise Invalid(f"observed_at: {message}", errors=[("observed_at", message)])
+    if report_ahead(report.observed_at, now):
+        message = "more than a day ahead of now"
         raise Invalid(f"observed_at: {message}", errors=[("observed_at", message)])
     if report.share_id is not None:
         found = await services.repo.share(tenant, report.share_id)
