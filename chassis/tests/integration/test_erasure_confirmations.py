@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from chassis.erasure import COLLECTION, Confirmations
 from contracts import ErasureCompleted
 
-MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -29,15 +21,6 @@ class RecordingPublisher:
         if self.fail:
             raise ConnectionError("Kafka is away")
         self.sent.append((topic, key, value))
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
-    try:
-        yield client[f"chassis_test_{secrets.token_hex(4)}"]
-    finally:
-        await client.close()
 
 
 async def test_a_request_is_confirmed_once_however_often_it_is_erased(db) -> None:

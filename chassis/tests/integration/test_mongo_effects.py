@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, UpdateOne
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo import UpdateOne
 
 from chassis import outbox
 from chassis.domain_errors import Conflict
@@ -19,20 +15,6 @@ from chassis.mongo import Updated, ordered_updates
 from chassis.projection import Delta, WatermarkConflict, apply_exactly_once
 from chassis.uow import UnitOfWork
 from contracts import PointsAwarded, PointsAwardedData
-
-MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
-    name = f"chassis_test_{secrets.token_hex(4)}"
-    # The database is left in place: FerretDB 1.x (SQLite) has crashed dropping a database
-    # under load, and the test servers start empty anyway (`devstack start --fresh`).
-    try:
-        yield client[name]
-    finally:
-        await client.close()
 
 
 def _deltas(offsets: range, partition: int = 0, doc: str = "d1") -> list[Delta]:

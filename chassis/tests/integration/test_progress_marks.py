@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from aiokafka import ConsumerRecord
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chassis.consumer import BatchConsumer, Consumed, DeadLetters
@@ -18,7 +13,6 @@ from chassis.progress import COLLECTION, Progress
 from contracts import PostShared
 from support import post_shared
 
-MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
 TOPIC = PostShared.topic
 GROUP = "metrics"
 T0 = 1_796_000_000_000  # ms
@@ -38,15 +32,6 @@ class Effects:
 
     async def __call__(self, items: list[Consumed[Any]]) -> None:
         self.applied += [item.event.id for item in items]
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
-    try:
-        yield client[f"chassis_test_{secrets.token_hex(4)}"]
-    finally:
-        await client.close()
 
 
 def _record(partition: int, offset: int, n: int, at: int | None = None) -> ConsumerRecord[Any, Any]:
