@@ -1243,7 +1243,7 @@ async def ingest_engagement(
     named = "share_id" if report.share_id is not None else "short_code"
     # A report is a repeat only while its first one's record is kept: past the tenant's
     # retention that record is deleted, so such a report is refused rather than counted twice.
-    days = (await services.repo.settings(tenant)).retention_days
+    days = await retention_days(services, tenant)
     now = services.clock()
     if report_expired(report.observed_at, now, days):
         message = f"older than the {days} days engagement is kept"
