@@ -22,6 +22,7 @@ from chassis.consumer import (
     BatchConsumer,
     Consumed,
     DeadLetters,
+    RecentEvents,
     _Redeliver,
     is_fatal,
     is_transient,
@@ -305,6 +306,63 @@ async def test_poison_records_and_failing_events_both_go_to_the_dead_letters() -
         "PoisonRecord",
         "ValueError",
     ]
+
+
+async def test_a_copy_of_an_event_handled_lately_is_left_out() -> None:
+    """A producer that redid a batch sends its events again, at new offsets: the consumer
+    that handled them leaves the copies out, and a second copy within one batch too."""
+    events, records = _batch(3)
+    handler, publisher = Effects(), FakePublisher()
+    consumer = _consumer(handler, publisher)
+    await consumer.consume(records)
+    fresh = post_shared(9)
+    again = [_record(200, events[1].to_json()), _record(201, fresh.to_json())]
+    again.append(_record(202, fresh.to_json()))
+    handled = await consumer.consume(again)
+    assert [item.event.id for item in handled] == [fresh.id]
+    assert handler.calls == [[e.id for e in events], [fresh.id]]
+
+
+async def test_an_event_whose_batch_was_given_back_is_handled_at_its_next_delivery() -> None:
+    _, records = _batch(2)
+    down = True
+
+    def fail(ids: list[str], call: int) -> None:
+        if down:
+            raise KafkaConnectionError("down")
+
+    handler, publisher = Effects(fail), FakePublisher()
+    consumer = _consumer(handler, publisher, outage_timeout=0.05)
+    with pytest.raises(_Redeliver):
+        await consumer.consume(records)
+    down = False
+    handled = await consumer.consume(records)
+    assert len(handled) == 2
+
+
+async def test_a_dead_lettered_event_is_not_remembered_as_handled() -> None:
+    events, records = _batch(3)
+    bad = events[1].id
+
+    def fail(ids: list[str], call: int) -> None:
+        if bad in ids:
+            raise ValueError("bad data")
+
+    handler, publisher = Effects(fail), FakePublisher()
+    consumer = _consumer(handler, publisher, attempts=1)
+    await consumer.consume(records)
+    await consumer.consume([_record(300, events[1].to_json())])
+    assert len(publisher.sent) == 2  # dead-lettered at each delivery, never taken as handled
+
+
+def test_recent_events_forget_the_oldest_first() -> None:
+    recent = RecentEvents(size=3)
+    recent.add(iter([("t", "a"), ("t", "b"), ("t", "c")]))
+    recent.add(iter([("t", "a"), ("t", "d")]))  # "a" seen again: it is the newest now
+    assert ("t", "b") not in recent
+    assert [("t", k) in recent for k in "acd"] == [True, True, True]
+    assert ("u", "a") not in recent  # another topic's event of that id is another event
+    assert len(recent) == 3
 
 
 def test_attempts_must_allow_one_try() -> None:

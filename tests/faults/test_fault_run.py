@@ -29,6 +29,7 @@ import asyncio
 import json
 import signal
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +39,43 @@ from traffic import Load, Tail
 
 from contracts import topics
 from stack.servers import KafkaServer, MongoServer, default_mongo_backend
-from support import ServiceProcess, eventually, free_port, ref, token
+from support import ServiceProcess, free_port, ref, token
 
-# Beside the main tier, the restarts and 20 kills take about five minutes on two cores.
-pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
+# Beside the main tier, the restarts and 20 kills take about five minutes on two cores;
+# catching up afterwards may take as long again when the main tier keeps both cores busy.
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(900)]
 
 SERVICES = ("content", "share", "rewards", "metrics")
 KILLS = 5
 EMPLOYEES = 300
 SHARE_POINTS, CLICK_POINTS, CLICK_CAP = 10, 1, 50
 OUTAGE_SECONDS = 4
+# After the load: the figures may take this long to move on (the workers catch up on what
+# the kills cut short), and this long in all.
+QUIET_SECONDS, CATCH_UP_SECONDS = 60, 420
+
+
+async def _caught_up(
+    figures: Callable[[], Awaitable[dict[str, Any]]], holds: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The figures once they hold; or as they were when they stopped moving for
+    QUIET_SECONDS, or after CATCH_UP_SECONDS. The workers catch up at the pace the machine
+    allows: what counts is that they get there, and that nothing is lost or doubled."""
+    loop = asyncio.get_running_loop()
+    start = moved = loop.time()
+    last: dict[str, Any] | None = None
+    while True:
+        try:
+            found = await figures()
+        except httpx.HTTPError:
+            found = last or {}
+        if holds(found):
+            return found
+        if found != last:
+            last, moved = found, loop.time()
+        if loop.time() - moved > QUIET_SECONDS or loop.time() - start > CATCH_UP_SECONDS:
+            return found
+        await asyncio.sleep(1)
 
 
 async def _wait_ready(processes: list[ServiceProcess], timeout: float = 120) -> None:
@@ -201,10 +229,7 @@ async def test_figures_hold_through_kafka_and_database_restarts_and_killed_worke
                     "points": points + SHARE_POINTS * extra,
                 }
 
-            try:
-                counted = await eventually(figures, holds, timeout=180)
-            except AssertionError:
-                counted = await figures()
+            counted = await _caught_up(figures, holds)
         assert holds(counted), (counted, expected, dict(load.unsure), load.failures[:10])
         made = counted["shares"] - shares
         points += SHARE_POINTS * made

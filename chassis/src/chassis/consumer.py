@@ -24,7 +24,13 @@ FastStream has no Kafka dead-letter support; this is ours, written once:
   update) and before the process stops, so the new owner does not handle it again and
   republish what it derived (see `_BatchUnderWay`);
 - a batch delivered again after a crash leaves out the records the group's progress
-  marks say were handled, when the service keeps marks (`chassis.progress`).
+  marks say were handled, when the service keeps marks (`chassis.progress`);
+- an event whose id this process handled on that topic lately (a producer sent it twice:
+  it redid work a crash cut short) is left out, as is a second copy within one batch
+  (`RecentEvents`). CloudEvents lets a consumer take events of one source and id as
+  duplicates, and every handler is idempotent by event id already: leaving them out only
+  spares the work, which on FerretDB is costly (each insert refused as a duplicate is
+  made alone, in a transaction of its own).
 
 Events are handed to the handler in delivery order, also when a batch is split; an event
 whose effect was partly made before a failure is handled again, which idempotency makes
@@ -96,6 +102,15 @@ RECORDS_LEFT_OUT = Counter(
     " they were handled already",
     ["consumer"],
 )
+DUPLICATES_LEFT_OUT = Counter(
+    "chorus_consumer_duplicates_left_out_total",
+    "Events left out because this process handled an event of the same id on that topic"
+    " lately: a producer sent it twice",
+    ["consumer"],
+)
+# Events remembered per consumer group: rewards' batches take up to 10,000 events, and a
+# producer that redoes a batch sends its copies after the originals, one batch later.
+RECENT_EVENTS_KEPT = 50_000
 
 
 @dataclass(frozen=True)
@@ -229,6 +244,27 @@ class DeadLetters:
         )
 
 
+class RecentEvents:
+    """The (topic, event id) of the events handled lately, the oldest forgotten first."""
+
+    def __init__(self, size: int = RECENT_EVENTS_KEPT) -> None:
+        self._size = size
+        self._keys: dict[tuple[str, str], None] = {}
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, keys: Iterator[tuple[str, str]]) -> None:
+        for key in keys:
+            self._keys.pop(key, None)
+            self._keys[key] = None
+        for _ in range(len(self._keys) - self._size):
+            del self._keys[next(iter(self._keys))]
+
+
 class _Redeliver(Exception):
     """The batch could not be handled within its delivery; seek back and take it again."""
 
@@ -260,6 +296,7 @@ class BatchConsumer:
         self.outage_timeout = outage_timeout
         self._on_fatal = on_fatal
         self._progress = progress
+        self._recent = RecentEvents()
 
     async def consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Consumed[Any]]:
         """Handle `records`; returns the events whose effect is now durable, so that their
@@ -286,19 +323,32 @@ class BatchConsumer:
         deadline = asyncio.get_running_loop().time() + self.outage_timeout
         valid: list[Consumed[Any]] = []
         by_position: dict[tuple[str, int, int], ConsumerRecord[Any, Any]] = {}
+        keys: set[tuple[str, str]] = set()
+        copies = 0
         for record in records:
             try:
                 event = parse_record(record)
             except PoisonRecord as error:
                 await self._until_reachable(deadline, self._dead_letters.send, record, error)
                 continue
+            key = (record.topic, str(event.id))
+            if key in keys or key in self._recent:
+                copies += 1
+                continue
+            keys.add(key)
             valid.append(Consumed(event, record.topic, record.partition, record.offset))
             by_position[(record.topic, record.partition, record.offset)] = record
+        if copies:
+            DUPLICATES_LEFT_OUT.labels(self._consumer).inc(copies)
+            log.info(
+                "events handled before left out",
+                extra={"group": self._consumer, "events": copies},
+            )
         if not valid:
             return []
         try:
             await self._with_attempts(deadline, valid)
-            return valid
+            handled = valid
         except _Redeliver:
             raise
         except Exception as error:
@@ -306,7 +356,9 @@ class BatchConsumer:
                 "batch keeps failing; looking for the events that fail",
                 extra={"group": self._consumer, "events": len(valid), "error": repr(error)},
             )
-            return await self._isolate(deadline, valid, error, by_position)
+            handled = await self._isolate(deadline, valid, error, by_position)
+        self._recent.add((item.topic, str(item.event.id)) for item in handled)
+        return handled
 
     async def _isolate(
         self,

@@ -343,7 +343,9 @@ def consumers(service: str) -> list[Panel]:
             "Batches failed, and records left out after a crash",
             "Handler calls of a whole batch that failed; the batch is tried again, split or "
             "delivered again. And records delivered again after a worker crashed that its "
-            "groups' progress marks say were handled: left out, not written twice.",
+            "groups' progress marks say were handled: left out, not written twice. And "
+            "copies of events the worker handled lately, which a producer sent again after "
+            "a crash of its own: left out too.",
             target(
                 "sum(increase(chorus_consumer_batch_failures_total"
                 f'{{consumer="{service}"}}[{RATE}]))',
@@ -353,6 +355,11 @@ def consumers(service: str) -> list[Panel]:
                 "sum(increase(chorus_consumer_records_left_out_total"
                 f'{{consumer=~"{consumer_groups(service)}"}}[{RATE}]))',
                 "records left out",
+            ),
+            target(
+                "sum(increase(chorus_consumer_duplicates_left_out_total"
+                f'{{consumer=~"{consumer_groups(service)}"}}[{RATE}]))',
+                "copies left out",
             ),
             bars=True,
         ),
