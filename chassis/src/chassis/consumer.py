@@ -24,7 +24,11 @@ FastStream has no Kafka dead-letter support; this is ours, written once:
   update) and before the process stops, so the new owner does not handle it again and
   republish what it derived (see `_BatchUnderWay`);
 - a batch delivered again after a crash leaves out the records the group's progress
-  marks say were handled, when the service keeps marks (`chassis.progress`);
+  marks say were handled, when the service keeps marks (`chassis.progress`). Such a
+  consumer also starts slowly: a process hands its handler at most `FIRST_RECORDS`
+  records at once at first, and twice as many after each part handled, up to the whole
+  batch. A process that crashes again and again (out of memory, a node draining) still
+  moves on, and redoes at most what it had under way;
 - an event whose id this process handled on that topic lately (a producer sent it twice:
   it redid work a crash cut short) is left out, as is a second copy within one batch
   (`RecentEvents`). CloudEvents lets a consumer take events of one source and id as
@@ -111,6 +115,8 @@ DUPLICATES_LEFT_OUT = Counter(
 # Events remembered per consumer group: rewards' batches take up to 10,000 events, and a
 # producer that redoes a batch sends its copies after the originals, one batch later.
 RECENT_EVENTS_KEPT = 50_000
+# What a consumer that keeps progress marks hands its handler at once when it starts.
+FIRST_RECORDS = 500
 
 
 @dataclass(frozen=True)
@@ -297,16 +303,33 @@ class BatchConsumer:
         self._on_fatal = on_fatal
         self._progress = progress
         self._recent = RecentEvents()
+        self._allowance = FIRST_RECORDS
 
     async def consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Consumed[Any]]:
         """Handle `records`; returns the events whose effect is now durable, so that their
         offsets can be committed. Raises when the batch must be delivered again.
 
         With `progress`, records its marks say were handled are left out, and the batch is
-        marked once handled (`chassis.progress`)."""
+        handled in parts, each marked once handled (`chassis.progress`): at most
+        `FIRST_RECORDS` at first, twice as many after each part."""
+        # One delivery's budget for outages, however many parts: the poll loop must be back
+        # within Kafka's max.poll.interval.ms.
+        deadline = asyncio.get_running_loop().time() + self.outage_timeout
         progress = self._progress
         if progress is None:
-            return await self._consume(records)
+            return await self._consume(records, deadline)
+        handled: list[Consumed[Any]] = []
+        start = 0
+        while start < len(records):
+            part = records[start : start + self._allowance]
+            start += len(part)
+            handled += await self._consume_marked(progress, part, deadline)
+            self._allowance = min(2 * self._allowance, 1 << 20)
+        return handled
+
+    async def _consume_marked(
+        self, progress: Progress, records: Sequence[ConsumerRecord[Any, Any]], deadline: float
+    ) -> list[Consumed[Any]]:
         await progress.read(records)
         fresh = [record for record in records if not progress.is_handled(record)]
         if len(fresh) < len(records):
@@ -315,12 +338,13 @@ class BatchConsumer:
                 "records handled before left out",
                 extra={"group": self._consumer, "records": len(records) - len(fresh)},
             )
-        handled = await self._consume(fresh) if fresh else []
+        handled = await self._consume(fresh, deadline) if fresh else []
         await progress.mark(records)
         return handled
 
-    async def _consume(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Consumed[Any]]:
-        deadline = asyncio.get_running_loop().time() + self.outage_timeout
+    async def _consume(
+        self, records: Sequence[ConsumerRecord[Any, Any]], deadline: float
+    ) -> list[Consumed[Any]]:
         valid: list[Consumed[Any]] = []
         by_position: dict[tuple[str, int, int], ConsumerRecord[Any, Any]] = {}
         keys: set[tuple[str, str]] = set()

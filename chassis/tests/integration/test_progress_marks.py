@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect
 
-from chassis.consumer import BatchConsumer, Consumed, DeadLetters
+from chassis.consumer import FIRST_RECORDS, BatchConsumer, Consumed, DeadLetters, _Redeliver
 from chassis.kafka import EventPublisher
 from chassis.progress import COLLECTION, Progress
 from contracts import PostShared
@@ -99,3 +101,43 @@ async def test_another_group_and_a_partition_had_by_another_consumer(db) -> None
     assert await metrics.consume(later) == _ids(later[3:])
     marks = await db[COLLECTION].find({"group": "metrics"}).to_list()
     assert [(m["topic"], m["partition"], m["offset"]) for m in marks] == [(TOPIC, 3, 15)]
+
+
+class Cut(Effects):
+    """A handler whose process dies (the database goes away for good) at its `at`-th call."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+        self._at = at
+
+    async def __call__(self, items: list[Consumed[Any]]) -> None:
+        self.calls.append(len(items))
+        if len(self.calls) >= self._at:
+            raise AutoReconnect("the database went away")
+        await super().__call__(items)
+
+
+async def test_a_starting_worker_takes_a_large_batch_in_growing_parts(db) -> None:
+    """A worker that crashes again and again still moves on: it hands its handler
+    FIRST_RECORDS at first, twice as many after each part, and marks each part; its
+    successor leaves out the parts handled before the crash."""
+    backlog = [_record(0, n, n) for n in range(FIRST_RECORDS + 2 * FIRST_RECORDS + 100)]
+    crashed = Process(db)
+    crashed.effects = Cut(at=2)
+    crashed.consumer = BatchConsumer(
+        crashed.effects,
+        DeadLetters(NoPublisher(), GROUP),
+        GROUP,
+        progress=crashed.progress,
+        outage_timeout=0.05,
+    )
+    with pytest.raises(_Redeliver):
+        await crashed.consume(backlog)
+    assert crashed.effects.calls[:2] == [FIRST_RECORDS, 2 * FIRST_RECORDS]
+    assert crashed.effects.applied == _ids(backlog[:FIRST_RECORDS])
+
+    successor = Process(db)
+    assert await successor.consume(backlog) == _ids(backlog[FIRST_RECORDS:])
+    # Its first part is FIRST_RECORDS again, all left out; then the rest, grown.
+    assert successor.effects.applied == _ids(backlog[FIRST_RECORDS:])
