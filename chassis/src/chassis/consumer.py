@@ -27,8 +27,8 @@ FastStream has no Kafka dead-letter support; this is ours, written once:
   marks say were handled, when the service keeps marks (`chassis.progress`). Such a
   consumer also starts slowly: a process hands its handler at most `FIRST_RECORDS`
   records at once at first, and twice as many after each part handled, up to the whole
-  batch. A process that crashes again and again (out of memory, a node draining) still
-  moves on, and redoes at most what it had under way;
+  batch. A process that crashes again and again (out of memory, say) still moves on,
+  and redoes at most the part it had under way;
 - an event whose id this process handled on that topic lately (a producer sent it twice:
   it redid work a crash cut short) is left out, as is a second copy within one batch
   (`RecentEvents`). CloudEvents lets a consumer take events of one source and id as
