@@ -487,6 +487,12 @@ _MAX_POLL_INTERVAL = 300.0
 # outage is let go, and delivered again to the partitions' new owner, as before.
 REBALANCE_TIMEOUT_SECONDS = 30.0
 BATCH_WAIT_ON_REVOKE_SECONDS = 20.0
+# How often a member tells the group coordinator it is alive, and learns that a rebalance
+# began (aiokafka's default: 3 s). A process's subscribers are members of one group that
+# join one after the other, each starting a rebalance the others learn of at their next
+# heartbeat: content's worker, with four, took 10.2 s to be ready at 3 s and 3.6 s at
+# 500 ms, on an idle machine (docs/architecture.md, "Joining a group").
+HEARTBEAT_INTERVAL_MS = 500
 
 
 class _BatchUnderWay(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -609,6 +615,7 @@ def subscribe_batch(
         decoder=_raw_body,
         listener=under_way,
         rebalance_timeout_ms=int(REBALANCE_TIMEOUT_SECONDS * 1000),
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
     )
 
     @subscriber
