@@ -67,7 +67,7 @@ async def _caught_up(
     while True:
         try:
             found = await figures()
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError, KeyError):  # the api restarting, say
             found = last or {}
         if holds(found):
             return found
