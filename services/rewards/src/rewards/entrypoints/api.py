@@ -86,8 +86,10 @@ async def my_points(
     user: CurrentUser, app: App, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> MyPoints:
     """The caller's balance and the ledger entries behind it, newest first."""
-    entries = await app.services.repo.entries(user.tenant, user.employee_id, limit)
+    # The balance first: the worker writes ledger entries before the standing that counts
+    # them, so entries read after the balance include every award the balance counts.
     figures = await handlers.balance(app.services, user.tenant, user.employee_id)
+    entries = await app.services.repo.entries(user.tenant, user.employee_id, limit)
     return MyPoints(
         employee_id=user.employee_id,
         **figures,
