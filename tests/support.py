@@ -239,7 +239,12 @@ class ServiceProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.service} {self.role} exited:\n{self.log_tail()}")
             try:
-                if httpx.get(self.ops_url + "/readyz", timeout=5).status_code == 200:
+                # An api's operations port says ready once its app has started; uvicorn
+                # binds the api port a moment later.
+                if httpx.get(self.ops_url + "/readyz", timeout=5).status_code == 200 and (
+                    self.role != "api"
+                    or httpx.get(self.url + "/healthz", timeout=5).status_code == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass
